@@ -1,0 +1,130 @@
+#include "httpd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+struct ops_ctx {
+    httpd_ready_fn ready;
+    void *arg;
+};
+
+int httpd_parse_listen(const char *text, struct sockaddr_in *addr, char *errstr,
+                       size_t errstr_size)
+{
+    char host[64];
+    const char *colon = strrchr(text, ':');
+    char *end;
+
+    if (!colon || (size_t)(colon - text) >= sizeof(host) || colon == text) {
+        snprintf(errstr, errstr_size, "expected host:port");
+        return -1;
+    }
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || port < 0 || port > 65535) {
+        snprintf(errstr, errstr_size, "bad port");
+        return -1;
+    }
+    memset(addr, 0, sizeof(*addr));
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    if (inet_pton(AF_INET, host, &addr->sin_addr) != 1) {
+        snprintf(errstr, errstr_size, "'%s' is not an IPv4 address", host);
+        return -1;
+    }
+    return 0;
+}
+
+int httpd_check_listen(const char *value, char *errstr, size_t errstr_size)
+{
+    struct sockaddr_in addr;
+    return httpd_parse_listen(value, &addr, errstr, errstr_size);
+}
+
+void httpd_json(struct _u_response *resp, unsigned int status, const char *body)
+{
+    ulfius_set_string_body_response(resp, status, body);
+    u_map_put(resp->map_header, "Content-Type", "application/json");
+}
+
+static int on_healthz(const struct _u_request *req, struct _u_response *resp, void *user)
+{
+    struct ops_ctx *ctx = user;
+    char why[256] = "", body[512];
+    (void)req;
+    if (!ctx->ready || ctx->ready(ctx->arg, why, sizeof(why))) {
+        httpd_json(resp, 200, "{\"status\":\"ok\"}");
+        return U_CALLBACK_COMPLETE;
+    }
+    json_t *doc = json_pack("{s:s,s:s}", "status", "starting", "reason", why);
+    char *s = json_dumps(doc, JSON_COMPACT);
+    snprintf(body, sizeof(body), "%s", s ? s : "{\"status\":\"starting\"}");
+    free(s);
+    json_decref(doc);
+    httpd_json(resp, 503, body);
+    return U_CALLBACK_COMPLETE;
+}
+
+static int on_metrics(const struct _u_request *req, struct _u_response *resp, void *user)
+{
+    (void)req;
+    (void)user;
+    char *text = metrics_render();
+    ulfius_set_string_body_response(resp, 200, text);
+    u_map_put(resp->map_header, "Content-Type", "text/plain; version=0.0.4");
+    free(text);
+    return U_CALLBACK_COMPLETE;
+}
+
+int httpd_add_ops_routes(struct _u_instance *inst, httpd_ready_fn ready, void *arg)
+{
+    /* Lives as long as the instance; one per server, freed at exit. */
+    struct ops_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return -1;
+    ctx->ready = ready;
+    ctx->arg = arg;
+    if (ulfius_add_endpoint_by_val(inst, "GET", "/healthz", NULL, 0, on_healthz, ctx) != U_OK ||
+        ulfius_add_endpoint_by_val(inst, "GET", "/metrics", NULL, 0, on_metrics, NULL) != U_OK)
+        return -1;
+    return 0;
+}
+
+int httpd_ops_start(struct httpd_ops *ops, const char *listen, httpd_ready_fn ready, void *arg,
+                    char *errstr, size_t errstr_size)
+{
+    struct sockaddr_in addr;
+    memset(ops, 0, sizeof(*ops));
+    if (httpd_parse_listen(listen, &addr, errstr, errstr_size))
+        return -1;
+    if (ulfius_init_instance(&ops->inst, ntohs(addr.sin_port), &addr, NULL) != U_OK) {
+        snprintf(errstr, errstr_size, "ulfius init failed for %s", listen);
+        return -1;
+    }
+    if (httpd_add_ops_routes(&ops->inst, ready, arg) ||
+        ulfius_start_framework(&ops->inst) != U_OK) {
+        snprintf(errstr, errstr_size, "cannot listen on %s", listen);
+        ulfius_clean_instance(&ops->inst);
+        return -1;
+    }
+    ops->started = 1;
+    return 0;
+}
+
+void httpd_ops_stop(struct httpd_ops *ops)
+{
+    if (!ops->started)
+        return;
+    ulfius_stop_framework(&ops->inst);
+    ulfius_clean_instance(&ops->inst);
+    ops->started = 0;
+}

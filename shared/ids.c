@@ -1,0 +1,97 @@
+#include "ids.h"
+
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "clock.h"
+
+static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+int ids_random(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got < 0)
+            return -1;
+        p += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+
+int ids_new(const char *prefix, char *out, size_t size)
+{
+    size_t plen = strlen(prefix);
+    unsigned char raw[16];
+    uint64_t ms = (uint64_t)clk_now_ms();
+
+    if (plen > 8 || size < plen + 1 + 26 + 1)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        raw[i] = (unsigned char)(ms >> (40 - 8 * i));
+    if (ids_random(raw + 6, 10))
+        return -1;
+
+    /* 128 bits as 26 base32 digits, most significant first (the first digit
+     * carries only 3 bits), exactly as ULID does. */
+    char *o = out;
+    memcpy(o, prefix, plen);
+    o += plen;
+    *o++ = '_';
+    unsigned bitpos = 0;
+    for (int d = 0; d < 26; d++) {
+        unsigned width = d == 0 ? 3 : 5;
+        unsigned v = 0;
+        for (unsigned b = 0; b < width; b++, bitpos++)
+            v = (v << 1) | ((raw[bitpos / 8] >> (7 - bitpos % 8)) & 1);
+        *o++ = crockford[v];
+    }
+    *o = '\0';
+    return 0;
+}
+
+int ids_batch_new(char out[IDS_BATCH_LEN])
+{
+    return ids_new("bat", out, IDS_BATCH_LEN);
+}
+
+int ids_valid(const char *prefix, const char *id)
+{
+    size_t plen = strlen(prefix);
+    if (strncmp(id, prefix, plen) != 0 || id[plen] != '_')
+        return 0;
+    const char *p = id + plen + 1;
+    if (strlen(p) != 26 || *p > '7')
+        return 0;
+    for (; *p; p++)
+        if (!strchr(crockford, *p))
+            return 0;
+    return 1;
+}
+
+int64_t ids_time_ms(const char *prefix, const char *id)
+{
+    if (!ids_valid(prefix, id))
+        return -1;
+    const char *p = id + strlen(prefix) + 1;
+    uint64_t ms = 0;
+    /* 48 time bits = the first 10 digits (3 + 9*5 = 48). */
+    for (int d = 0; d < 10; d++)
+        ms = (ms << 5) | (uint64_t)(strchr(crockford, p[d]) - crockford);
+    return (int64_t)ms;
+}
+
+void ids_delivery(const char *batch_id, const char *event, long item, char out[IDS_DELIVERY_LEN])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char buf[512];
+    int n = item < 0 ? snprintf(buf, sizeof(buf), "%s\n%s", batch_id, event)
+                     : snprintf(buf, sizeof(buf), "%s\n%s\n%ld", batch_id, event, item);
+    SHA256((const unsigned char *)buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1, md);
+    memcpy(out, "dlv_", 4);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 4 + 2 * i, 3, "%02x", md[i]);
+}

@@ -1,0 +1,41 @@
+/*
+ * ids — identifiers that sort by creation time and hashes that are stable.
+ *
+ * A batch id is "bat_" + 26 characters of Crockford base32 (the ULID layout):
+ * 48 bits of epoch milliseconds, then 80 random bits from the kernel. Ids made
+ * later sort after ids made earlier (to the millisecond), so topic keys,
+ * logs and listings read in order, and no coordination is needed between
+ * ingest instances.
+ */
+#ifndef FERRY_IDS_H
+#define FERRY_IDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IDS_BATCH_LEN 31 /* "bat_" + 26 + NUL */
+
+/* Writes a new batch id. 0 ok, -1 if the kernel had no randomness. */
+int ids_batch_new(char out[IDS_BATCH_LEN]);
+
+/* Writes a new id with another prefix (at most 8 bytes), same layout. */
+int ids_new(const char *prefix, char *out, size_t size);
+
+/* 1 when `id` has the shape ids_new() writes with `prefix`, else 0. Cheap
+ * enough to run on every untrusted path segment. */
+int ids_valid(const char *prefix, const char *id);
+
+/* The creation time (epoch ms) encoded in an id of ids_new(); -1 if invalid. */
+int64_t ids_time_ms(const char *prefix, const char *id);
+
+/* Deterministic delivery id: "dlv_" + 32 hex of SHA-256(batch_id "\n" event
+ * ["\n" item]). The same event of the same batch always has the same id, so
+ * receivers can deduplicate across retries, replays and re-emissions.
+ * `item` < 0 leaves the item out (batch.* events). */
+#define IDS_DELIVERY_LEN 37
+void ids_delivery(const char *batch_id, const char *event, long item, char out[IDS_DELIVERY_LEN]);
+
+/* Fills buf with n random bytes from the kernel. 0 ok, -1 error. */
+int ids_random(void *buf, size_t n);
+
+#endif

@@ -1,0 +1,292 @@
+#include "kafka.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "shutdown.h"
+
+struct kafka_stats kafka_stats;
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    enum log_level l = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN : level <= 6 ? LOG_INFO
+                                                                                   : LOG_DEBUG;
+    char q[1024];
+    (void)rk;
+    LOG_AT(l, "rdkafka", "fac=%s msg=%s", fac, log_quote(q, sizeof(q), buf));
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    char q[512];
+    (void)opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char fatal[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+        LOG_ERROR("kafka_fatal", "err=%s reason=%s", rd_kafka_err2name(orig),
+                  log_quote(q, sizeof(q), fatal));
+        shutdown_request();
+        return;
+    }
+    /* Broker restarts and transport errors are survived: librdkafka
+     * reconnects by itself, so these are warnings, not reasons to stop. */
+    LOG_WARN("kafka_error", "err=%s reason=%s", rd_kafka_err2name((rd_kafka_resp_err_t)err),
+             log_quote(q, sizeof(q), reason));
+}
+
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
+                   size_t errstr_size)
+{
+    char why[256];
+    if (rd_kafka_conf_set(conf, name, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "%s=%s: %s", name, value, why);
+        return -1;
+    }
+    return 0;
+}
+
+rd_kafka_conf_t *kafka_conf_new(const struct cfg *cfg, const char *client_id, char *errstr,
+                                size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    if (kafka_conf_set(conf, "bootstrap.servers", cfg_str(cfg, "FERRY_KAFKA_BROKERS"), errstr,
+                       errstr_size) ||
+        kafka_conf_set(conf, "client.id", client_id, errstr, errstr_size))
+        goto err;
+    for (size_t i = 0; i < cfg->n_props; i++)
+        if (kafka_conf_set(conf, cfg->props[i][0], cfg->props[i][1], errstr, errstr_size))
+            goto err;
+    return conf;
+err:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+/* Applies name/value pairs that ferry needs, unless the operator set the same
+ * property with -X (their word wins). */
+static int conf_defaults(rd_kafka_conf_t *conf, const struct cfg *cfg, const char *const *kv,
+                         char *errstr, size_t errstr_size)
+{
+    for (; kv[0]; kv += 2) {
+        int overridden = 0;
+        for (size_t i = 0; i < cfg->n_props && !overridden; i++)
+            overridden = strcmp(cfg->props[i][0], kv[0]) == 0;
+        if (!overridden && kafka_conf_set(conf, kv[0], kv[1], errstr, errstr_size))
+            return -1;
+    }
+    return 0;
+}
+
+void kafka_dr_default(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    if (msg->err) {
+        atomic_fetch_add(&kafka_stats.failed, 1);
+        LOG_ERROR("delivery_failed", "topic=%s err=%s", rd_kafka_topic_name(msg->rkt),
+                  rd_kafka_err2name(msg->err));
+    } else {
+        atomic_fetch_add(&kafka_stats.delivered, 1);
+    }
+}
+
+rd_kafka_conf_t *kafka_producer_conf(const struct cfg *cfg, const char *client_id,
+                                     const char *transactional_id, char *errstr,
+                                     size_t errstr_size)
+{
+    char max_bytes[32];
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg, client_id, errstr, errstr_size);
+    if (!conf)
+        return NULL;
+
+    /* The protocol frame must hold the largest message plus its batch
+     * overhead, hence the extra 64 KiB. */
+    snprintf(max_bytes, sizeof(max_bytes), "%lld", cfg_int(cfg, "FERRY_MAX_MESSAGE_BYTES") + 65536);
+    const char *const kv[] = {
+        "enable.idempotence", "true",
+        "acks", "all",
+        "message.max.bytes", max_bytes,
+        "compression.codec", "lz4",
+        /* Batches fill within a few ms under load; a lone message waits at
+         * most 5 ms, well under the latency budgets of the stages. */
+        "linger.ms", "5",
+        /* The Java client's partitioner: every ferry producer (and a user's
+         * Java producer) maps a batch id to the same partition number. */
+        "partitioner", "murmur2_random",
+        NULL,
+    };
+    if (conf_defaults(conf, cfg, kv, errstr, errstr_size))
+        goto err;
+    if (transactional_id &&
+        kafka_conf_set(conf, "transactional.id", transactional_id, errstr, errstr_size))
+        goto err;
+    rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_default);
+    return conf;
+err:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+rd_kafka_t *kafka_producer_open(rd_kafka_conf_t *conf, int timeout_ms, char *errstr,
+                                size_t errstr_size)
+{
+    char txn_id[256];
+    size_t len = sizeof(txn_id);
+    int transactional = rd_kafka_conf_get(conf, "transactional.id", txn_id, &len) ==
+                            RD_KAFKA_CONF_OK &&
+                        len > 1;
+
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    if (transactional) {
+        rd_kafka_error_t *error = rd_kafka_init_transactions(rk, timeout_ms);
+        if (error) {
+            snprintf(errstr, errstr_size, "init_transactions: %s", rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+            rd_kafka_destroy(rk);
+            return NULL;
+        }
+    }
+    return rk;
+}
+
+int kafka_producer_close(rd_kafka_t *rk, int timeout_ms)
+{
+    rd_kafka_flush(rk, timeout_ms);
+    int left = rd_kafka_outq_len(rk);
+    if (left > 0)
+        LOG_ERROR("producer_unflushed", "messages=%d timeout_ms=%d", left, timeout_ms);
+    rd_kafka_destroy(rk);
+    return left;
+}
+
+rd_kafka_conf_t *kafka_consumer_conf(const struct cfg *cfg, const char *client_id,
+                                     const char *group_id, char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg, client_id, errstr, errstr_size);
+    if (!conf)
+        return NULL;
+    const char *const kv[] = {
+        "enable.auto.offset.store", "false",
+        "isolation.level", "read_committed",
+        "auto.offset.reset", "earliest",
+        "partition.assignment.strategy", "roundrobin",
+        "enable.partition.eof", "false",
+        NULL,
+    };
+    if (kafka_conf_set(conf, "group.id", group_id, errstr, errstr_size) ||
+        conf_defaults(conf, cfg, kv, errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+rd_kafka_t *kafka_consumer_open(rd_kafka_conf_t *conf, const char *const *topics, size_t n,
+                                char *errstr, size_t errstr_size)
+{
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (err) {
+        snprintf(errstr, errstr_size, "subscribe: %s", rd_kafka_err2str(err));
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}
+
+void kafka_consumer_close(rd_kafka_t *rk, int ever_paused)
+{
+    rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk);
+    if (err)
+        LOG_WARN("consumer_close", "err=%s", rd_kafka_err2name(err));
+    if (!ever_paused)
+        rd_kafka_destroy(rk);
+}
+
+int kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+    if (err) {
+        snprintf(errstr, errstr_size, "metadata: %s", rd_kafka_err2str(err));
+        return -1;
+    }
+    int brokers = md->broker_cnt;
+    rd_kafka_metadata_destroy(md);
+    if (brokers == 0) {
+        snprintf(errstr, errstr_size, "metadata: no brokers");
+        return -1;
+    }
+    return 0;
+}
+
+const char *kafka_header(const rd_kafka_message_t *msg, const char *name, char *buf, size_t size)
+{
+    rd_kafka_headers_t *hdrs;
+    const void *val;
+    size_t len;
+    if (rd_kafka_message_headers(msg, &hdrs) ||
+        rd_kafka_header_get_last(hdrs, name, &val, &len) || !val || len >= size)
+        return NULL;
+    memcpy(buf, val, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+int kafka_err_is_fatal(rd_kafka_t *rk, rd_kafka_resp_err_t err)
+{
+    char why[256];
+    return err == RD_KAFKA_RESP_ERR__FATAL || rd_kafka_fatal_error(rk, why, sizeof(why)) != 0;
+}
+
+/* Kafka's murmur2 variant (seed 0x9747b28c), as in the Java client's
+ * Utils.murmur2, so that ferry's explicit partition choices agree with the
+ * partitioner every producer is configured with. */
+static uint32_t murmur2(const unsigned char *data, size_t len)
+{
+    const uint32_t m = 0x5bd1e995;
+    const int r = 24;
+    uint32_t h = 0x9747b28c ^ (uint32_t)len;
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        uint32_t k = (uint32_t)data[i] | (uint32_t)data[i + 1] << 8 | (uint32_t)data[i + 2] << 16 |
+                     (uint32_t)data[i + 3] << 24;
+        k *= m;
+        k ^= k >> r;
+        k *= m;
+        h *= m;
+        h ^= k;
+    }
+    switch (len - i) {
+    case 3: h ^= (uint32_t)data[i + 2] << 16; /* fall through */
+    case 2: h ^= (uint32_t)data[i + 1] << 8;  /* fall through */
+    case 1: h ^= data[i]; h *= m;
+    }
+    h ^= h >> 13;
+    h *= m;
+    h ^= h >> 15;
+    return h;
+}
+
+int32_t kafka_murmur2_partition(const void *key, size_t len, int32_t partitions)
+{
+    return (int32_t)((murmur2(key, len) & 0x7fffffff) % (uint32_t)partitions);
+}

@@ -1,0 +1,98 @@
+/*
+ * kafka — librdkafka clients configured the ferry way.
+ *
+ * Every client starts from kafka_conf_new(): bootstrap servers from
+ * FERRY_KAFKA_BROKERS, librdkafka's log and error callbacks routed through
+ * log.h, then every `-X name=value` from the command line applied last, so an
+ * operator can override anything (SASL, SSL, timeouts) without ferry knowing.
+ *
+ * Producers are idempotent (acks=all) and check every delivery report: a
+ * failed delivery is logged and counted, never silent. Consumers store
+ * offsets by hand (enable.auto.offset.store=false): a stage stores a
+ * message's offset only when the work it caused is durable, so a crash
+ * re-does work and never skips it. They read committed data only, since
+ * ferry's producers write in transactions.
+ *
+ * Shutdown order for a stage: stop intake (stop polling for new work), drain
+ * in-flight work, kafka_producer_close() (flushes), kafka_consumer_close().
+ */
+#ifndef FERRY_KAFKA_H
+#define FERRY_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+
+#include "cfg.h"
+
+/* Process-wide delivery counters, updated by the default delivery report. */
+struct kafka_stats {
+    atomic_llong delivered;
+    atomic_llong failed;
+};
+extern struct kafka_stats kafka_stats;
+
+/* A base configuration (see above). Returns NULL with errstr naming the bad
+ * property. `client_id` is e.g. "ferry-ingest". Caller owns the result until
+ * it hands it to an *_open() function. */
+rd_kafka_conf_t *kafka_conf_new(const struct cfg *cfg, const char *client_id, char *errstr,
+                                size_t errstr_size);
+
+/* rd_kafka_conf_set() with the error formatted as "name=value: reason". */
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
+                   size_t errstr_size);
+
+/* Producer configuration: idempotent, acks=all, message.max.bytes sized to
+ * FERRY_MAX_MESSAGE_BYTES, lz4 compression, the default delivery report
+ * (kafka_dr_default). `transactional_id` non-NULL makes it transactional.
+ * Set your own dr_msg_cb afterwards to act on deliveries (call
+ * kafka_dr_default from it to keep logging and counting). */
+rd_kafka_conf_t *kafka_producer_conf(const struct cfg *cfg, const char *client_id,
+                                     const char *transactional_id, char *errstr,
+                                     size_t errstr_size);
+
+/* Creates the producer; takes ownership of conf (also on failure). When the
+ * conf is transactional, also runs init_transactions (timeout_ms). */
+rd_kafka_t *kafka_producer_open(rd_kafka_conf_t *conf, int timeout_ms, char *errstr,
+                                size_t errstr_size);
+
+/* Flushes for up to timeout_ms, logs what could not be delivered, destroys.
+ * Returns the number of messages that were still undelivered (0 = clean). */
+int kafka_producer_close(rd_kafka_t *rk, int timeout_ms);
+
+/* The default delivery report: counts, and logs failures with topic and
+ * error. */
+void kafka_dr_default(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+
+/* Consumer configuration: group.id, manual offset storage, read_committed,
+ * auto.offset.reset=earliest, the roundrobin assignor (librdkafka 2.0.2's
+ * cooperative-sticky has known bugs), partition EOF off. */
+rd_kafka_conf_t *kafka_consumer_conf(const struct cfg *cfg, const char *client_id,
+                                     const char *group_id, char *errstr, size_t errstr_size);
+
+/* Creates the consumer, redirects the main queue to it and subscribes to
+ * `topics` (n of them). Takes ownership of conf. */
+rd_kafka_t *kafka_consumer_open(rd_kafka_conf_t *conf, const char *const *topics, size_t n,
+                                char *errstr, size_t errstr_size);
+
+/* Leaves the group (commits stored offsets when auto commit is on) and frees
+ * the consumer. `ever_paused`: librdkafka 2.0.2 hangs in rd_kafka_destroy()
+ * for a consumer that ever paused a partition, so such a consumer is closed
+ * but deliberately not destroyed — the caller must exit soon after. */
+void kafka_consumer_close(rd_kafka_t *rk, int ever_paused);
+
+/* A metadata request to the cluster: 0 when a broker answered in time. */
+int kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
+
+/* Copies header `name` of msg into buf as a NUL-terminated string; returns
+ * buf, or NULL when absent or larger than size-1. */
+const char *kafka_header(const rd_kafka_message_t *msg, const char *name, char *buf,
+                         size_t size);
+
+/* The partition the Java client's default partitioner (and librdkafka's
+ * murmur2_random) picks for a key: murmur2(key) & 0x7fffffff % partitions. */
+int32_t kafka_murmur2_partition(const void *key, size_t len, int32_t partitions);
+
+/* 1 for errors that end the client (fatal idempotence/transaction errors). */
+int kafka_err_is_fatal(rd_kafka_t *rk, rd_kafka_resp_err_t err);
+
+#endif

@@ -1,0 +1,87 @@
+#include "sig.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <openssl/hmac.h>
+#include <openssl/params.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "secretbox.h"
+
+static EVP_MAC *hmac;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void hmac_fetch(void)
+{
+    hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+/* Fetching an algorithm walks OpenSSL's provider tables; do it once. */
+static EVP_MAC *hmac_mac(void)
+{
+    pthread_once(&hmac_once, hmac_fetch);
+    return hmac;
+}
+
+void sig_ferry(const char *secret, const void *body, size_t body_len, char out[SIG_HEX_LEN])
+{
+    unsigned char md[32];
+    unsigned int md_len = 0;
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), body, body_len, md, &md_len);
+    memcpy(out, "sha256=", 7);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+}
+
+int sig_standard(const char *secret, const char *id, long long timestamp, const void *body,
+                 size_t body_len, char out[SIG_V1_LEN])
+{
+    unsigned char key[256], md[32];
+    size_t key_len;
+    char ts[32];
+
+    if (strncmp(secret, "whsec_", 6) == 0) {
+        long n = secretbox_unb64(secret + 6, key, sizeof(key));
+        if (n <= 0)
+            return -1;
+        key_len = (size_t)n;
+    } else {
+        key_len = strlen(secret);
+        if (key_len > sizeof(key))
+            return -1;
+        memcpy(key, secret, key_len);
+    }
+    int ts_len = snprintf(ts, sizeof(ts), "%lld", timestamp);
+
+    /* EVP_MAC streams the three parts without copying a large body. */
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_mac());
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+                           OSSL_PARAM_construct_end()};
+    size_t md_len = 0;
+    int ok = ctx && EVP_MAC_init(ctx, key, key_len, params) == 1 &&
+             EVP_MAC_update(ctx, (const unsigned char *)id, strlen(id)) == 1 &&
+             EVP_MAC_update(ctx, (const unsigned char *)".", 1) == 1 &&
+             EVP_MAC_update(ctx, (const unsigned char *)ts, (size_t)ts_len) == 1 &&
+             EVP_MAC_update(ctx, (const unsigned char *)".", 1) == 1 &&
+             EVP_MAC_update(ctx, body, body_len) == 1 &&
+             EVP_MAC_final(ctx, md, &md_len, sizeof(md)) == 1;
+    EVP_MAC_CTX_free(ctx);
+    if (!ok) {
+        OPENSSL_cleanse(key, sizeof(key));
+        return -1;
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+
+    memcpy(out, "v1,", 3);
+    EVP_EncodeBlock((unsigned char *)out + 3, md, 32);
+    return 0;
+}
+
+int sig_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    return la == lb && CRYPTO_memcmp(a, b, la) == 0;
+}

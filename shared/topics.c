@@ -1,0 +1,177 @@
+#include "topics.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+enum retention { KEEP_PIPELINE, KEEP_DEAD_LETTERS, KEEP_COMPACTED };
+
+static const struct topic_row {
+    enum topic_id id;
+    const char *suffix;
+    enum retention keep;
+} topic_rows[] = {
+    {TOPIC_BATCHES, "batches", KEEP_PIPELINE},
+    {TOPIC_REQUESTS, "scrape.requests", KEEP_PIPELINE},
+    {TOPIC_RESULTS, "scrape.results", KEEP_PIPELINE},
+    {TOPIC_STATUS, "batch.status", KEEP_COMPACTED},
+    {TOPIC_WEBHOOKS, "webhooks", KEEP_PIPELINE},
+    {TOPIC_ATTEMPTS, "webhooks.attempts", KEEP_PIPELINE},
+    {TOPIC_WEBHOOKS_DLQ, "webhooks.dlq", KEEP_DEAD_LETTERS},
+    {TOPIC_AGGREGATE_DLQ, "aggregate.dlq", KEEP_DEAD_LETTERS},
+    {TOPIC_SCRAPE_DLQ, "scrape.dlq", KEEP_DEAD_LETTERS},
+    {TOPIC_AGGREGATE_STATE, "aggregate.state", KEEP_COMPACTED},
+};
+
+/* Dead letters wait for a human: keep them at least 30 days. */
+#define DEAD_LETTER_MIN_MS (30LL * 86400000)
+
+static int tiers_init(const struct cfg *cfg, const char *env, const char *prefix,
+                      const char *kind, size_t *n, long long *ms,
+                      char names[][TOPIC_NAME_MAX], char *errstr, size_t errstr_size)
+{
+    const long long *delays;
+    long long retention = cfg_int(cfg, "FERRY_TOPIC_RETENTION");
+    *n = cfg_durations(cfg, env, &delays);
+    for (size_t i = 0; i < *n; i++) {
+        char d[32];
+        if (delays[i] >= retention) {
+            snprintf(errstr, errstr_size,
+                     "%s: tier %lld ms is not shorter than FERRY_TOPIC_RETENTION (%lld ms)", env,
+                     delays[i], retention);
+            return -1;
+        }
+        ms[i] = delays[i];
+        cfg_format_duration(delays[i], d, sizeof(d));
+        snprintf(names[i], TOPIC_NAME_MAX, "%s%s.retry.%s", prefix, kind, d);
+    }
+    return 0;
+}
+
+int topics_init(struct topics *t, const struct cfg *cfg, char *errstr, size_t errstr_size)
+{
+    const char *prefix = cfg_str(cfg, "FERRY_TOPIC_PREFIX");
+    memset(t, 0, sizeof(*t));
+    for (size_t i = 0; i < sizeof(topic_rows) / sizeof(topic_rows[0]); i++)
+        snprintf(t->name[topic_rows[i].id], TOPIC_NAME_MAX, "%s%s", prefix, topic_rows[i].suffix);
+    if (tiers_init(cfg, "FERRY_WEBHOOK_RETRY_TIERS", prefix, "webhooks", &t->n_webhook_tiers,
+                   t->webhook_tier_ms, t->webhook_tier, errstr, errstr_size) ||
+        tiers_init(cfg, "FERRY_SCRAPE_RETRY_TIERS", prefix, "scrape", &t->n_scrape_tiers,
+                   t->scrape_tier_ms, t->scrape_tier, errstr, errstr_size))
+        return -1;
+    return 0;
+}
+
+static int new_topic(rd_kafka_NewTopic_t **out, const char *name, enum retention keep,
+                     const struct cfg *cfg, char *errstr, size_t errstr_size)
+{
+    char why[256], retention[32], max_bytes[32];
+    long long keep_ms = cfg_int(cfg, "FERRY_TOPIC_RETENTION");
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(name, (int)cfg_int(cfg, "FERRY_TOPIC_PARTITIONS"),
+                              (int)cfg_int(cfg, "FERRY_TOPIC_REPLICATION"), why, sizeof(why));
+    if (!nt) {
+        snprintf(errstr, errstr_size, "topic %s: %s", name, why);
+        return -1;
+    }
+    if (keep == KEEP_DEAD_LETTERS && keep_ms < DEAD_LETTER_MIN_MS)
+        keep_ms = DEAD_LETTER_MIN_MS;
+    snprintf(retention, sizeof(retention), "%lld", keep_ms);
+    snprintf(max_bytes, sizeof(max_bytes), "%lld", cfg_int(cfg, "FERRY_MAX_MESSAGE_BYTES"));
+
+    /* Every topic may carry a large message (a 10 MiB page, a webhook body
+     * with results inline, or one parked in a tier or a dead-letter topic),
+     * so they all accept FERRY_MAX_MESSAGE_BYTES: nothing is ever silently
+     * too big for the topic it is forwarded to. */
+    rd_kafka_NewTopic_set_config(nt, "max.message.bytes", max_bytes);
+    if (keep == KEEP_COMPACTED) {
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+        /* Compact often: the status table and the changelog are restored
+         * by reading these topics whole at start-up. */
+        rd_kafka_NewTopic_set_config(nt, "min.cleanable.dirty.ratio", "0.1");
+        rd_kafka_NewTopic_set_config(nt, "segment.ms", "600000");
+        /* A batch's tombstone stays a day so slow readers still see it. */
+        rd_kafka_NewTopic_set_config(nt, "delete.retention.ms", "86400000");
+    } else {
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
+        rd_kafka_NewTopic_set_config(nt, "retention.ms", retention);
+    }
+    *out = nt;
+    return 0;
+}
+
+/* Appends one topic to nts; on failure nts and *n are unchanged. */
+static int add_topic(rd_kafka_NewTopic_t **nts, size_t *n, const char *name, enum retention keep,
+                     const struct cfg *cfg, char *errstr, size_t errstr_size)
+{
+    rd_kafka_NewTopic_t *nt;
+    if (new_topic(&nt, name, keep, cfg, errstr, errstr_size))
+        return -1;
+    nts[(*n)++] = nt;
+    return 0;
+}
+
+int topics_ensure(const struct topics *t, rd_kafka_t *rk, const struct cfg *cfg, int timeout_ms,
+                  char *errstr, size_t errstr_size)
+{
+    rd_kafka_NewTopic_t *nts[TOPIC__COUNT + 2 * CFG_MAX_DURATIONS];
+    size_t n = 0;
+    int rc = -1;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_event_t *ev = NULL;
+
+    for (size_t i = 0; i < sizeof(topic_rows) / sizeof(topic_rows[0]); i++)
+        if (add_topic(nts, &n, t->name[topic_rows[i].id], topic_rows[i].keep, cfg, errstr,
+                      errstr_size))
+            goto out_n;
+    /* Two tiers with the same delay share their topic; create it once. */
+    for (size_t i = 0; i < t->n_webhook_tiers; i++)
+        if ((i == 0 || strcmp(t->webhook_tier[i], t->webhook_tier[i - 1]) != 0) &&
+            add_topic(nts, &n, t->webhook_tier[i], KEEP_PIPELINE, cfg, errstr, errstr_size))
+            goto out_n;
+    for (size_t i = 0; i < t->n_scrape_tiers; i++)
+        if ((i == 0 || strcmp(t->scrape_tier[i], t->scrape_tier[i - 1]) != 0) &&
+            add_topic(nts, &n, t->scrape_tier[i], KEEP_PIPELINE, cfg, errstr, errstr_size))
+            goto out_n;
+
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    char why[256];
+    rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, why, sizeof(why));
+    rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, why, sizeof(why));
+    rd_kafka_CreateTopics(rk, nts, n, opts, q);
+    rd_kafka_AdminOptions_destroy(opts);
+
+    ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
+    if (!ev) {
+        snprintf(errstr, errstr_size, "create topics: no answer in %d ms", timeout_ms + 2000);
+        goto out_n;
+    }
+    if (rd_kafka_event_error(ev)) {
+        snprintf(errstr, errstr_size, "create topics: %s", rd_kafka_event_error_string(ev));
+        goto out_n;
+    }
+    size_t cnt;
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+    int created = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        rd_kafka_resp_err_t err = rd_kafka_topic_result_error(res[i]);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            created++;
+            LOG_INFO("topic_created", "topic=%s", rd_kafka_topic_result_name(res[i]));
+        } else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            snprintf(errstr, errstr_size, "create topic %s: %s",
+                     rd_kafka_topic_result_name(res[i]), rd_kafka_topic_result_error_string(res[i]));
+            goto out_n;
+        }
+    }
+    LOG_DEBUG("topics_ensured", "topics=%zu created=%d", cnt, created);
+    rc = 0;
+out_n:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_NewTopic_destroy_array(nts, n);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# tests/run.sh — what `make test` runs after building: unit tests, then
+# integration tests against a real Kafka broker, then teardown and one
+# closing summary line ("N passed, N failed").
+#
+#   tests/run.sh               unit + integration
+#   tests/run.sh --unit-only   unit tests only (no broker)
+#   tests/run.sh -k PATTERN    integration tests whose name matches (pytest -k)
+#
+# A local broker is started on FERRY_LOCAL_KAFKA_PORT (default 19092, so a
+# `make run` broker on 9092 is left alone) unless FERRY_KAFKA_BROKERS names an
+# existing cluster. Test binaries come from $B (default build).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export B=${B:-build}
+unit_only=0
+pytest_args=()
+while (($#)); do
+    case $1 in
+    --unit-only) unit_only=1 ;;
+    -k) pytest_args+=(-k "$2"); shift ;;
+    *) pytest_args+=("$1") ;;
+    esac
+    shift
+done
+
+passed=0 failed=0 skipped=0
+started=$(date +%s)
+LOGDIR=$ROOT/$B/test-logs
+mkdir -p "$LOGDIR"
+
+# ---- unit tests: one cmocka binary per module, no broker -------------------
+for t in "$B"/tests/test_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    out=$LOGDIR/$name.log
+    if CMOCKA_MESSAGE_OUTPUT=stdout "$t" >"$out" 2>&1; then st=ok; else st=FAILED; fi
+    # cmocka's own closing lines: "[  PASSED  ] 5 test(s)." / "[  FAILED  ] 1 test(s), listed below:"
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+    p=${p:-0} f=${f:-0}
+    if [ "$st" = FAILED ] && [ "$f" = 0 ]; then f=1; fi # crashed before its summary
+    passed=$((passed + p)) failed=$((failed + f))
+    printf 'unit  %-28s %3d passed %3d failed\n' "$name" "$p" "$f"
+    [ "$st" = ok ] || sed 's/^/    /' "$out" | tail -40
+done
+
+summary() {
+    local secs=$(($(date +%s) - started))
+    echo
+    echo "ferry tests in ${secs}s:"
+    echo "$passed passed, $failed failed, $skipped skipped"
+}
+
+if ((unit_only)); then
+    summary
+    exit $((failed > 0))
+fi
+
+# ---- a real broker ----------------------------------------------------------
+broker_started=0
+cleanup() {
+    if ((broker_started)); then compose/kafka.sh stop >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -z "${FERRY_KAFKA_BROKERS:-}" ]; then
+    export FERRY_LOCAL_KAFKA_PORT=${FERRY_LOCAL_KAFKA_PORT:-19092}
+    broker_started=1
+    if ! compose/kafka.sh start; then
+        failed=$((failed + 1))
+        echo "integration: the local Kafka broker did not start"
+        summary
+        exit 1
+    fi
+    export FERRY_KAFKA_BROKERS=127.0.0.1:$FERRY_LOCAL_KAFKA_PORT
+else
+    echo "integration: using the existing cluster $FERRY_KAFKA_BROKERS"
+fi
+
+# ---- integration tests: pytest drives real stage processes ------------------
+junit=$LOGDIR/integration.xml
+rm -f "$junit"
+FERRY_TEST_BUILD=$ROOT/$B FERRY_TEST_LOGS=$LOGDIR \
+    python3 -m pytest tests/integration -p no:cacheprovider -q -rfE \
+    --junitxml="$junit" "${pytest_args[@]}"
+rc=$?
+if [ -f "$junit" ]; then
+    read -r t f e s < <(python3 - "$junit" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root)
+tot = lambda k: sum(int(s.get(k, 0)) for s in suites)
+print(tot("tests"), tot("failures"), tot("errors"), tot("skipped"))
+PY
+)
+    passed=$((passed + t - f - e - s)) failed=$((failed + f + e)) skipped=$((skipped + s))
+fi
+# pytest exits 5 when it collected nothing; anything else non-zero with no
+# counted failure (a crash, a collection error) still fails the run.
+if ((rc != 0 && rc != 5)) && ((failed == 0)); then failed=1; fi
+summary
+exit $((failed > 0))
