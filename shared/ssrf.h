@@ -1,0 +1,43 @@
+/*
+ * ssrf — refuse outbound connections to addresses a user-supplied URL must
+ * never reach: loopback, private (RFC 1918), link-local (169.254/16, where
+ * the cloud metadata service lives), CGNAT, multicast and reserved ranges,
+ * and their IPv6 counterparts (also IPv4 embedded in IPv6: mapped,
+ * compatible, NAT64, 6to4).
+ *
+ * The check runs on the address libcurl is about to connect to, inside its
+ * open-socket callback: after DNS resolution, for the very socket it uses,
+ * on every redirect hop. A name that resolves to a public address for the
+ * check and to 127.0.0.1 for the connection (DNS rebinding) cannot slip
+ * through, because there is no second resolution.
+ *
+ * Used by scrape (fetched URLs) and deliver (webhook URLs).
+ */
+#ifndef FERRY_SSRF_H
+#define FERRY_SSRF_H
+
+#include <curl/curl.h>
+#include <sys/socket.h>
+
+struct ssrf_guard {
+    int allow_private; /* 1: check nothing (FERRY_ALLOW_PRIVATE_NETWORKS=1) */
+    int blocked;       /* set to 1 by the guard when it refused an address */
+    char why[128];     /* "127.0.0.1 is loopback" when blocked */
+};
+
+/* 1 when sa (AF_INET or AF_INET6) is in a refused range, or of any other
+ * family; 0 when it is a public unicast address. */
+int ssrf_addr_blocked(const struct sockaddr *sa);
+
+/* Like ssrf_addr_blocked, and names the range ("loopback", "private",
+ * "link-local", ...) in *range (a static string) when blocked. */
+int ssrf_addr_classify(const struct sockaddr *sa, const char **range);
+
+/* Installs CURLOPT_OPENSOCKETFUNCTION and CURLOPT_OPENSOCKETDATA on easy so
+ * that every connection the transfer opens is checked (see above). A refused
+ * address makes libcurl fail the transfer with CURLE_COULDNT_CONNECT and sets
+ * g->blocked = 1 and g->why. Resets g->blocked and g->why. g must outlive
+ * the transfer. With g->allow_private the socket is opened unchecked. */
+void ssrf_curl_guard(CURL *easy, struct ssrf_guard *g);
+
+#endif
