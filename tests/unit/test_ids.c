@@ -1,0 +1,103 @@
+/* ids and clock: batch ids sort by time and validate; delivery ids are
+ * deterministic; ISO-8601 round trips. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "ids.h"
+
+static void test_batch_ids_sort_by_time(void **state)
+{
+    char a[IDS_BATCH_LEN], b[IDS_BATCH_LEN];
+    (void)state;
+    assert_int_equal(ids_batch_new(a), 0);
+    usleep(2000);
+    assert_int_equal(ids_batch_new(b), 0);
+    assert_int_equal(strlen(a), IDS_BATCH_LEN - 1);
+    assert_memory_equal(a, "bat_", 4);
+    assert_true(strcmp(a, b) < 0);
+    assert_true(ids_valid("bat", a));
+    int64_t t = ids_time_ms("bat", a);
+    assert_true(llabs(t - clk_now_ms()) < 5000);
+}
+
+static void test_ids_are_unique(void **state)
+{
+    enum { N = 2000 };
+    static char ids[N][IDS_BATCH_LEN];
+    (void)state;
+    for (int i = 0; i < N; i++)
+        ids_batch_new(ids[i]);
+    qsort(ids, N, IDS_BATCH_LEN, (int (*)(const void *, const void *))strcmp);
+    for (int i = 1; i < N; i++)
+        assert_true(strcmp(ids[i - 1], ids[i]) != 0);
+}
+
+static void test_ids_valid_rejects(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "bat_",
+        "bat_01JD0000000000000000000000X",  /* too long */
+        "bat_01JD000000000000000000000",    /* too short */
+        "bat_01JD00000000000000000000I0",   /* I is not Crockford */
+        "bat_81JD000000000000000000000",    /* first digit > 7 */
+        "job_01JD00000000000000000000",     /* wrong prefix */
+        "bat_01jd00000000000000000000",     /* lower case */
+        "bat_01JD0000000000000000000/",
+        "../../etc/passwd",
+    };
+    (void)state;
+    assert_true(ids_valid("bat", "bat_01JD0000000000000000000000"));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (ids_valid("bat", bad[i]))
+            fail_msg("accepted '%s'", bad[i]);
+}
+
+static void test_delivery_ids_are_deterministic(void **state)
+{
+    char a[IDS_DELIVERY_LEN], b[IDS_DELIVERY_LEN], c[IDS_DELIVERY_LEN], d[IDS_DELIVERY_LEN];
+    (void)state;
+    ids_delivery("bat_X", "batch.completed", -1, a);
+    ids_delivery("bat_X", "batch.completed", -1, b);
+    ids_delivery("bat_X", "batch.cancelled", -1, c);
+    ids_delivery("bat_X", "item.completed", 3, d);
+    assert_string_equal(a, b);
+    assert_string_not_equal(a, c);
+    assert_string_not_equal(a, d);
+    assert_int_equal(strlen(a), IDS_DELIVERY_LEN - 1);
+    assert_memory_equal(a, "dlv_", 4);
+}
+
+static void test_iso8601(void **state)
+{
+    char buf[CLK_ISO_LEN];
+    int64_t back;
+    (void)state;
+    clk_iso8601(1795341600123LL, buf);
+    assert_string_equal(buf, "2026-11-22T10:00:00.123Z");
+    assert_int_equal(clk_parse_iso8601(buf, &back), 0);
+    assert_int_equal(back, 1795341600123LL);
+    assert_int_equal(clk_parse_iso8601("2026-11-22T10:00:00Z", &back), 0);
+    assert_int_equal(back, 1795341600000LL);
+    assert_int_equal(clk_parse_iso8601("2026-11-22 10:00:00", &back), -1);
+    assert_int_equal(clk_parse_iso8601("2026-11-22T10:00:00+01:00", &back), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_ids_sort_by_time),
+        cmocka_unit_test(test_ids_are_unique),
+        cmocka_unit_test(test_ids_valid_rejects),
+        cmocka_unit_test(test_delivery_ids_are_deterministic),
+        cmocka_unit_test(test_iso8601),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

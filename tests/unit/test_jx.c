@@ -1,0 +1,74 @@
+/* jx: depth cap before parsing, getters, compact dumps. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "jx.h"
+
+static void test_depth(void **state)
+{
+    static const struct {
+        const char *json;
+        int depth;
+    } cases[] = {
+        {"1", 0},
+        {"[]", 1},
+        {"{\"a\":[1,{\"b\":2}]}", 3},
+        {"[\"[[[[\",\"\\\"[[\"]", 1}, /* brackets inside strings don't count */
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(jx_depth(cases[i].json, strlen(cases[i].json), 100), cases[i].depth);
+}
+
+static void test_parse_caps_depth(void **state)
+{
+    char err[256];
+    char deep[2 * 60 + 1];
+    (void)state;
+    memset(deep, '[', 60);
+    memset(deep + 60, ']', 60);
+    deep[120] = '\0';
+    json_t *v = jx_parse(deep, strlen(deep), 64, err, sizeof(err));
+    assert_non_null(v);
+    json_decref(v);
+    assert_null(jx_parse(deep, strlen(deep), 32, err, sizeof(err)));
+    assert_non_null(strstr(err, "deeper than 32"));
+    assert_null(jx_parse("{\"a\":", 5, 32, err, sizeof(err)));
+    assert_non_null(strstr(err, "line 1"));
+    assert_null(jx_parse("{\"a\":1,\"a\":2}", 13, 32, err, sizeof(err))); /* duplicate keys */
+}
+
+static void test_getters(void **state)
+{
+    char err[256];
+    const char *text = "{\"s\":\"x\",\"i\":7,\"b\":true,\"n\":null}";
+    (void)state;
+    json_t *o = jx_parse(text, strlen(text), 8, err, sizeof(err));
+    assert_string_equal(jx_str(o, "s", "d"), "x");
+    assert_string_equal(jx_str(o, "i", "d"), "d");
+    assert_int_equal(jx_int(o, "i", -1), 7);
+    assert_int_equal(jx_int(o, "s", -1), -1);
+    assert_true(jx_bool(o, "b", 0));
+    assert_int_equal(jx_bool(o, "missing", 5), 5);
+    size_t len;
+    char *dump = jx_dump(o, &len);
+    assert_string_equal(dump, "{\"s\":\"x\",\"i\":7,\"b\":true,\"n\":null}");
+    assert_int_equal(len, strlen(dump));
+    free(dump);
+    json_decref(o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_parse_caps_depth),
+        cmocka_unit_test(test_getters),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
