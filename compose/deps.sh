@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# compose/deps.sh — install ferry's build, test and local-run dependencies
+# from Debian's packages. Idempotent: when everything is present it prints
+# nothing, runs no apt at all and takes a fraction of a second, so it can sit
+# at the front of any make target or test script.
+set -euo pipefail
+
+# Libraries ferry links against, and the tools to build, format and test it.
+# Not libcurl4-openssl-dev: libulfius-dev pulls in libcurl4-gnutls-dev and the
+# two conflict, so apt would try to remove ulfius.
+packages=(
+    librdkafka-dev
+    libulfius-dev
+    libjansson-dev
+    libssl-dev
+    libxml2-dev
+    kcat
+    pkg-config
+    libcmocka-dev
+    clang-format
+    gcc
+    make
+    python3
+    wrk
+    nginx-light
+)
+
+# The local Kafka broker (compose/kafka.sh) needs a JDK and Maven; a Java 17
+# already on PATH, from Debian or elsewhere, is used as it is.
+command -v java >/dev/null || packages+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || packages+=(maven)
+
+# Which of them dpkg knows as installed. dpkg-query answers from the local
+# database, with no lock and no network: the cheap way to learn that nothing
+# needs doing. One call for all packages; it exits non-zero when some are
+# unknown, which is expected here.
+declare -A installed=()
+while read -r pkg status; do
+    if [[ $status == "install ok installed" ]]; then
+        installed[$pkg]=1
+    fi
+done < <(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" python3-pytest 2>/dev/null || true)
+
+missing=()
+for pkg in "${packages[@]}"; do
+    [[ -n ${installed[$pkg]:-} ]] || missing+=("$pkg")
+done
+# pytest may come from pip rather than Debian; any working one will do.
+if [[ -z ${installed[python3-pytest]:-} ]] && ! python3 -m pytest --version >/dev/null 2>&1; then
+    missing+=(python3-pytest)
+fi
+((${#missing[@]})) || exit 0
+
+sudo=()
+((EUID == 0)) || sudo=(sudo)
+
+# Another apt run (e.g. the machine's provisioning) may hold apt's locks;
+# wait for it rather than failing. DPkg::Lock::Timeout covers the dpkg lock
+# only: apt 2.6 still fails at once on the lists and archives locks ("Could not
+# get lock"), so those are retried here, up to the same 300 s. A command that
+# fails on a lock has changed nothing, so retrying it is safe.
+apt_get() {
+    local deadline=$((SECONDS + 300)) out
+    until out=$("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get -o DPkg::Lock::Timeout=300 "$@" 2>&1); do
+        if [[ $out == *"Could not get lock"* ]] && ((SECONDS < deadline)); then
+            sleep 2
+            continue
+        fi
+        printf '%s\n' "$out" >&2
+        return 1
+    done
+    [[ -z $out ]] || printf '%s\n' "$out"
+}
+
+echo "deps.sh: installing ${missing[*]}"
+apt_get update -qq
+apt_get install -y -qq --no-install-recommends "${missing[@]}"
