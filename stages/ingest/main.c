@@ -2,75 +2,227 @@
  * ferry-ingest — the HTTP API: accepts batches, writes them durably to Kafka,
  * answers status from the compacted status topic.
  *
- * Foundation skeleton: starts, provisions the topics, follows the status
- * topic in a real poll loop, serves /healthz (ready once Kafka answers) and
- * /metrics on FERRY_LISTEN, and shuts down in order on SIGTERM/SIGINT.
+ *   1. configuration (stage_init) and the API keys;
+ *   2. clients: a pool of transactional producers for submits, a plain
+ *      producer for cancels and redeliveries, a pool of readers for results
+ *      pages, the status table;
+ *   3. the HTTP API on FERRY_LISTEN (ulfius threads), with /healthz and
+ *      /metrics;
+ *   4. the loop: follow batch.status and webhooks.attempts into the table,
+ *      check that Kafka answers, re-open producers a failure threw away;
+ *   5. shutdown in order: stop the API, close producers (flush), readers,
+ *      the follower.
  */
+#include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "api.h"
+#include "clock.h"
+#include "follow.h"
 #include "httpd.h"
 #include "kafka.h"
+#include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "shutdown.h"
 #include "stage.h"
 
 static const struct cfg_opt ingest_opts[] = {
     {"FERRY_LISTEN", CFG_STRING, "127.0.0.1:8080", "host:port of the HTTP API", 0, 0,
      httpd_check_listen},
+    {"FERRY_API_KEYS", CFG_STRING, NULL, "API keys: key:tenant,key:tenant (no default)", 0, 0,
+     NULL},
+    {"FERRY_API_KEYS_FILE", CFG_STRING, NULL, "file of API keys, one key:tenant per line", 0, 0,
+     NULL},
+    {"FERRY_SECRET_KEY", CFG_STRING, NULL,
+     "32-byte key (64 hex or base64) sealing webhook secrets; deliver needs the same", 0, 0,
+     secretbox_check_key},
+    {"FERRY_MAX_ITEMS", CFG_INT, "100000", "most items in one batch", 1, 10000000, NULL},
+    {"FERRY_MAX_BODY_BYTES", CFG_SIZE, "32M", "largest submit body (413 beyond)", 1024,
+     1LL << 31, NULL},
+    {"FERRY_WEBHOOK_ALLOW_HTTP", CFG_BOOL, "0", "accept http:// webhook URLs (development)", 0, 0,
+     NULL},
+    {"FERRY_SUBMIT_TIMEOUT", CFG_DURATION, "10s",
+     "how long a submit may wait for Kafka before answering 503", 500, 300000, NULL},
+    {"FERRY_INGEST_PRODUCERS", CFG_INT, "2",
+     "transactional producers, i.e. submits written at the same time", 1, 64, NULL},
+    {"FERRY_INGEST_READERS", CFG_INT, "4", "consumers serving results pages", 1, 64, NULL},
+    {"FERRY_INGEST_ID", CFG_STRING, NULL,
+     "this instance's name in transactional ids (default host-pid); unique per instance", 0, 0,
+     NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 
-static volatile int kafka_ready;
+static struct {
+    atomic_int kafka_up;
+    struct follow *follow;
+} health;
 
 static int ingest_ready(void *arg, char *why, size_t why_size)
 {
     (void)arg;
-    if (!kafka_ready)
-        snprintf(why, why_size, "kafka not reachable yet");
-    return kafka_ready;
+    if (!atomic_load(&health.kafka_up)) {
+        snprintf(why, why_size, "kafka not reachable");
+        return 0;
+    }
+    if (!follow_caught_up(health.follow)) {
+        snprintf(why, why_size, "status table catching up");
+        return 0;
+    }
+    return 1;
+}
+
+static double batches_known(void *arg)
+{
+    return (double)table_count(arg);
+}
+
+static rd_kafka_t *plain_producer(const struct stage *st, long long timeout_ms, char *errstr,
+                                  size_t errstr_size)
+{
+    char tmo[32];
+    rd_kafka_conf_t *conf = kafka_producer_conf(&st->cfg, st->client_id, NULL, errstr,
+                                                errstr_size);
+    snprintf(tmo, sizeof(tmo), "%lld", timeout_ms);
+    if (!conf || kafka_conf_set(conf, "message.timeout.ms", tmo, errstr, errstr_size) ||
+        kafka_conf_set(conf, "linger.ms", "0", errstr, errstr_size)) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, api_dr);
+    return kafka_producer_open(conf, 0, errstr, errstr_size);
 }
 
 int main(int argc, char **argv)
 {
     struct stage st;
-    struct _u_instance api;
+    struct keys *keys = calloc(1, sizeof(*keys));
+    struct secretbox sb;
+    struct api api = {0};
+    struct _u_instance http;
     struct sockaddr_in addr;
-    char errstr[512];
-    int rc = stage_init(&st, "ingest", "The HTTP API of ferry: submit batches, poll status.",
-                        ingest_opts, argc, argv);
+    char errstr[512], instance[128];
+    int http_started = 0, rc = stage_init(&st, "ingest",
+                                          "The HTTP API of ferry: submit batches, poll status.",
+                                          ingest_opts, argc, argv);
     if (rc)
         return rc < 0 ? 2 : 0;
+    rc = 2;
 
-    const char *listen = cfg_str(&st.cfg, "FERRY_LISTEN");
-    httpd_parse_listen(listen, &addr, errstr, sizeof(errstr));
-    rd_kafka_conf_t *conf = kafka_consumer_conf(&st.cfg, st.client_id, "ferry-ingest-status",
-                                                errstr, sizeof(errstr));
-    const char *topics[] = {topic(&st.topics, TOPIC_STATUS)};
-    rd_kafka_t *consumer = conf ? kafka_consumer_open(conf, topics, 1, errstr, sizeof(errstr)) : NULL;
-    if (!consumer) {
+    /* 1. configuration */
+    if (!keys || keys_load(keys, cfg_str(&st.cfg, "FERRY_API_KEYS"),
+                           cfg_str(&st.cfg, "FERRY_API_KEYS_FILE"), errstr, sizeof(errstr))) {
+        fprintf(stderr, "ferry-ingest: %s\n", keys ? errstr : "out of memory");
+        return 2;
+    }
+    if (keys->n == 0)
+        LOG_WARN("no_api_keys", "msg=\"every request will be refused with 401; set "
+                                "FERRY_API_KEYS or FERRY_API_KEYS_FILE\"");
+    const char *key_text = cfg_str(&st.cfg, "FERRY_SECRET_KEY");
+    if (key_text && secretbox_init(&sb, key_text, errstr, sizeof(errstr)) == 0) {
+        api.sb = &sb;
+    } else {
+        LOG_WARN("no_secret_key", "msg=\"FERRY_SECRET_KEY unset: batches with a webhook are "
+                                  "refused (503)\"");
+    }
+    if (cfg_str(&st.cfg, "FERRY_INGEST_ID")) {
+        snprintf(instance, sizeof(instance), "%s", cfg_str(&st.cfg, "FERRY_INGEST_ID"));
+    } else {
+        char host[64] = "host";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(instance, sizeof(instance), "%s-%d", host, (int)getpid());
+    }
+    api.st = &st;
+    api.keys = keys;
+    api.max_body = cfg_int(&st.cfg, "FERRY_MAX_BODY_BYTES");
+    api.timeout_ms = (int)cfg_int(&st.cfg, "FERRY_SUBMIT_TIMEOUT");
+    api.lim.max_items = cfg_int(&st.cfg, "FERRY_MAX_ITEMS");
+    api.lim.allow_http_webhook = cfg_bool(&st.cfg, "FERRY_WEBHOOK_ALLOW_HTTP");
+    api.lim.max_page_bytes = cfg_int(&st.cfg, "FERRY_MAX_MESSAGE_BYTES") - 65536;
+
+    /* 2. clients */
+    api.table = table_new();
+    api.producer = plain_producer(&st, api.timeout_ms, errstr, sizeof(errstr));
+    api.txn = api.producer ? txn_pool_new(&st, (int)cfg_int(&st.cfg, "FERRY_INGEST_PRODUCERS"),
+                                          instance, api.timeout_ms, errstr, sizeof(errstr))
+                           : NULL;
+    api.readers = api.txn ? reader_pool_new(&st, (int)cfg_int(&st.cfg, "FERRY_INGEST_READERS"),
+                                            errstr, sizeof(errstr))
+                          : NULL;
+    api.results = api.readers ? results_new(api.readers, api.timeout_ms) : NULL;
+    if (!api.table || !api.results) {
         fprintf(stderr, "ferry-ingest: %s\n", errstr);
-        return 2;
+        goto out;
     }
-    if (ulfius_init_instance(&api, ntohs(addr.sin_port), &addr, NULL) != U_OK ||
-        httpd_add_ops_routes(&api, ingest_ready, NULL) || ulfius_start_framework(&api) != U_OK) {
-        fprintf(stderr, "ferry-ingest: cannot listen on %s\n", listen);
-        kafka_consumer_close(consumer, 0);
-        return 2;
-    }
-    LOG_INFO("listening", "addr=%s", listen);
-    if (stage_ensure_topics(&st, consumer) == 0)
-        kafka_ready = 1;
+    api_metrics_init(&api);
+    metric_gauge_fn("ferry_ingest_batches_known", "Batches in the status table", "", batches_known,
+                    api.table);
 
+    /* 3. the API */
+    httpd_parse_listen(cfg_str(&st.cfg, "FERRY_LISTEN"), &addr, errstr, sizeof(errstr));
+    if (ulfius_init_instance(&http, ntohs(addr.sin_port), &addr, NULL) != U_OK) {
+        fprintf(stderr, "ferry-ingest: cannot set up the HTTP server\n");
+        goto out;
+    }
+    /* One byte over the limit is kept, so an oversized body is seen (413)
+     * while the rest of it is read and dropped, never buffered. */
+    http.max_post_body_size = (size_t)api.max_body + 1;
+    if (httpd_add_ops_routes(&http, ingest_ready, NULL) || api_add_routes(&api, &http) ||
+        ulfius_start_framework(&http) != U_OK) {
+        fprintf(stderr, "ferry-ingest: cannot listen on %s\n", cfg_str(&st.cfg, "FERRY_LISTEN"));
+        ulfius_clean_instance(&http);
+        goto out;
+    }
+    http_started = 1;
+    LOG_INFO("listening", "addr=%s keys=%zu", cfg_str(&st.cfg, "FERRY_LISTEN"), keys->n);
+
+    if (stage_ensure_topics(&st, api.producer))
+        goto stop;
+    while (!shutdown_requested() &&
+           !(health.follow = follow_open(&st, api.table, errstr, sizeof(errstr)))) {
+        LOG_WARN("follow_open", "err=%s", errstr);
+        sleep(1);
+    }
+    atomic_store(&health.kafka_up, 1);
+    txn_pool_heal(api.txn);
+
+    /* 4. the loop */
+    int64_t next_check = clk_mono_ms() + 2000;
     while (!shutdown_requested()) {
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(consumer, 100);
-        if (msg)
-            rd_kafka_message_destroy(msg);
+        follow_poll(health.follow, 100);
+        if (clk_mono_ms() >= next_check) {
+            int up = kafka_ping(api.producer, 1000, errstr, sizeof(errstr)) == 0;
+            if (up != atomic_load(&health.kafka_up))
+                LOG_AT(up ? LOG_INFO : LOG_WARN, up ? "kafka_up" : "kafka_down", "err=%s",
+                       up ? "none" : errstr);
+            atomic_store(&health.kafka_up, up);
+            if (up)
+                txn_pool_heal(api.txn);
+            next_check = clk_mono_ms() + 2000;
+        }
     }
 
+stop:
+    /* 5. shutdown */
     LOG_INFO("stopping", "");
-    ulfius_stop_framework(&api);
-    ulfius_clean_instance(&api);
-    kafka_consumer_close(consumer, 0);
-    LOG_INFO("stopped", "");
-    return 0;
+    rc = 0;
+out:
+    if (http_started) {
+        ulfius_stop_framework(&http);
+        ulfius_clean_instance(&http);
+    }
+    txn_pool_free(api.txn);
+    if (api.producer)
+        kafka_producer_close(api.producer, 5000);
+    results_free(api.results);
+    reader_pool_free(api.readers);
+    follow_close(health.follow);
+    table_free(api.table);
+    free(keys);
+    if (rc == 0)
+        LOG_INFO("stopped", "");
+    return rc;
 }

@@ -1,0 +1,520 @@
+#include "batch.h"
+
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "jx.h"
+
+static const char *const known_formats[] = {"html", "text", "markdown", "links", "metadata"};
+static const char *const known_events[] = {"batch.completed", "batch.failed", "batch.cancelled",
+                                           "item.completed"};
+static const char *const default_events[] = {"batch.completed", "batch.failed",
+                                             "batch.cancelled"};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+#define SECRET_MIN 16
+#define SECRET_MAX 1024
+#define HEADERS_MAX 64
+#define HEADER_VALUE_MAX 8192
+#define METADATA_MAX 16384
+
+__attribute__((format(printf, 5, 6))) static int fail(struct batch_err *err, int status,
+                                                      const char *code, long index,
+                                                      const char *fmt, ...)
+{
+    va_list ap;
+    err->status = status;
+    snprintf(err->code, sizeof(err->code), "%s", code);
+    err->index = index;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int bad_field(struct batch_err *err, const char *field, long index, const char *why)
+{
+    snprintf(err->field, sizeof(err->field), "%s", field);
+    return fail(err, 422, "invalid_field", index, "%s: %s", field, why);
+}
+
+static int in_list(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* An absolute http(s) URL with a host, no whitespace or control bytes.
+ * Whether the host is allowed (SSRF) is scrape's job, after DNS. Returns
+ * NULL when fine, else why not. */
+static const char *url_problem(const char *url, size_t len, int https_only)
+{
+    size_t skip;
+    if (len == 0)
+        return "is empty";
+    if (len > BATCH_URL_MAX)
+        return "is longer than 8192 bytes";
+    if (strlen(url) != len)
+        return "contains a NUL byte";
+    if (strncasecmp(url, "https://", 8) == 0)
+        skip = 8;
+    else if (strncasecmp(url, "http://", 7) == 0) {
+        if (https_only)
+            return "must be an https URL";
+        skip = 7;
+    } else
+        return https_only ? "must be an https URL" : "must be an http or https URL";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)url[i];
+        if (c <= 0x20 || c == 0x7f)
+            return "contains whitespace or control characters";
+    }
+    size_t host = strcspn(url + skip, "/?#");
+    const char *at = memchr(url + skip, '@', host);
+    if (at)
+        host -= (size_t)(at + 1 - (url + skip));
+    if (host == 0 || (url[len - 1] == ':' && host == 1))
+        return "has no host";
+    return NULL;
+}
+
+static int check_item_url(struct batch_err *err, const json_t *v, const char *field, long index)
+{
+    if (!json_is_string(v))
+        return bad_field(err, field, index, "must be a string");
+    const char *why = url_problem(json_string_value(v), json_string_length(v), 0);
+    return why ? bad_field(err, field, index, why) : 0;
+}
+
+static int check_headers(struct batch_err *err, const json_t *h, const char *field, long index)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(h))
+        return bad_field(err, field, index, "must be an object of strings");
+    if (json_object_size(h) > HEADERS_MAX)
+        return bad_field(err, field, index, "has more than 64 headers");
+    json_object_foreach((json_t *)h, k, v) {
+        if (!*k || strpbrk(k, " \t\r\n:") || !json_is_string(v) ||
+            json_string_length(v) > HEADER_VALUE_MAX ||
+            strlen(json_string_value(v)) != json_string_length(v) ||
+            strpbrk(json_string_value(v), "\r\n"))
+            return bad_field(err, field, index,
+                             "header names must be tokens and values strings without CR/LF");
+    }
+    return 0;
+}
+
+static int check_items(struct batch *b, const struct batch_limits *lim, struct batch_err *err)
+{
+    char field[96];
+    size_t n_items = b->items ? json_array_size(b->items) : 0;
+    b->n_urls = b->urls ? json_array_size(b->urls) : 0;
+    b->total = b->n_urls + n_items;
+    if (b->total == 0)
+        return bad_field(err, "urls", -1, "at least one URL is required (urls or items)");
+    if ((long long)b->total > lim->max_items)
+        return bad_field(err, b->items ? "items" : "urls", -1,
+                         "too many items for one batch (FERRY_MAX_ITEMS)");
+    for (size_t i = 0; i < b->n_urls; i++) {
+        snprintf(field, sizeof(field), "urls[%zu]", i);
+        if (check_item_url(err, json_array_get(b->urls, i), field, (long)i))
+            return -1;
+    }
+    for (size_t j = 0; j < n_items; j++) {
+        long index = (long)(b->n_urls + j);
+        json_t *it = json_array_get(b->items, j), *v;
+        const char *k;
+        if (!json_is_object(it)) {
+            snprintf(field, sizeof(field), "items[%zu]", j);
+            return bad_field(err, field, index, "must be an object with a url");
+        }
+        json_object_foreach(it, k, v) {
+            if (strcmp(k, "url") && strcmp(k, "headers")) {
+                snprintf(field, sizeof(field), "items[%zu].%.40s", j, k);
+                return bad_field(err, field, index, "unknown field");
+            }
+        }
+        snprintf(field, sizeof(field), "items[%zu].url", j);
+        if (check_item_url(err, json_object_get(it, "url"), field, index))
+            return -1;
+        if ((v = json_object_get(it, "headers")) && !json_is_null(v)) {
+            snprintf(field, sizeof(field), "items[%zu].headers", j);
+            if (check_headers(err, v, field, index))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_formats(struct batch *b, struct batch_err *err)
+{
+    json_t *f = json_object_get(b->root, "formats"), *v;
+    size_t i;
+    char field[32];
+    b->formats = json_array();
+    if (!f || json_is_null(f)) {
+        json_array_append_new(b->formats, json_string("html"));
+        return 0;
+    }
+    if (!json_is_array(f) || json_array_size(f) == 0)
+        return bad_field(err, "formats", -1, "must be a non-empty array of format names");
+    json_array_foreach(f, i, v) {
+        snprintf(field, sizeof(field), "formats[%zu]", i);
+        if (!json_is_string(v) || !in_list(json_string_value(v), known_formats, N_OF(known_formats)))
+            return bad_field(err, field, -1,
+                             "unknown format (html, text, markdown, links, metadata)");
+        int dup = 0;
+        for (size_t k = 0; k < json_array_size(b->formats); k++)
+            dup |= json_equal(json_array_get(b->formats, k), v);
+        if (!dup)
+            json_array_append(b->formats, v);
+    }
+    return 0;
+}
+
+static int check_options(struct batch *b, const struct batch_limits *lim, struct batch_err *err)
+{
+    json_t *o = json_object_get(b->root, "options"), *v;
+    const char *k;
+    long long timeout = 30000, max_bytes = 10485760;
+    int follow = 1;
+    if (max_bytes > lim->max_page_bytes)
+        max_bytes = lim->max_page_bytes;
+    if (o && !json_is_null(o)) {
+        if (!json_is_object(o))
+            return bad_field(err, "options", -1, "must be an object");
+        json_object_foreach(o, k, v) {
+            char field[64];
+            snprintf(field, sizeof(field), "options.%.40s", k);
+            if (strcmp(k, "timeout_ms") == 0) {
+                if (!json_is_integer(v) || json_integer_value(v) < 100 ||
+                    json_integer_value(v) > 300000)
+                    return bad_field(err, field, -1, "must be an integer from 100 to 300000");
+                timeout = json_integer_value(v);
+            } else if (strcmp(k, "max_bytes") == 0) {
+                if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+                    json_integer_value(v) > lim->max_page_bytes) {
+                    char why[96];
+                    snprintf(why, sizeof(why), "must be an integer from 1 to %lld",
+                             lim->max_page_bytes);
+                    return bad_field(err, field, -1, why);
+                }
+                max_bytes = json_integer_value(v);
+            } else if (strcmp(k, "follow_redirects") == 0) {
+                if (!json_is_boolean(v))
+                    return bad_field(err, field, -1, "must be true or false");
+                follow = json_is_true(v);
+            } else {
+                return bad_field(err, field, -1,
+                                 "unknown option (timeout_ms, max_bytes, follow_redirects)");
+            }
+        }
+    }
+    b->options = json_pack("{s:I,s:I,s:b}", "timeout_ms", (json_int_t)timeout, "max_bytes",
+                           (json_int_t)max_bytes, "follow_redirects", follow);
+    return 0;
+}
+
+static int check_webhook(struct batch *b, const struct batch_limits *lim, struct batch_err *err)
+{
+    json_t *url = json_object_get(b->root, "webhook_url");
+    json_t *secret = json_object_get(b->root, "webhook_secret");
+    json_t *events = json_object_get(b->root, "webhook_events"), *v;
+    size_t i;
+
+    if (!url || json_is_null(url)) {
+        if ((secret && !json_is_null(secret)) || (events && !json_is_null(events)))
+            return bad_field(err, secret ? "webhook_secret" : "webhook_events", -1,
+                             "needs webhook_url");
+        return 0;
+    }
+    if (!json_is_string(url))
+        return bad_field(err, "webhook_url", -1, "must be a string");
+    const char *why = url_problem(json_string_value(url), json_string_length(url),
+                                  !lim->allow_http_webhook);
+    if (why)
+        return bad_field(err, "webhook_url", -1, why);
+    b->webhook_url = json_string_value(url);
+
+    b->events = json_array();
+    if (!events || json_is_null(events)) {
+        for (i = 0; i < N_OF(default_events); i++)
+            json_array_append_new(b->events, json_string(default_events[i]));
+    } else {
+        if (!json_is_array(events) || json_array_size(events) == 0)
+            return bad_field(err, "webhook_events", -1, "must be a non-empty array");
+        json_array_foreach(events, i, v) {
+            char field[40];
+            snprintf(field, sizeof(field), "webhook_events[%zu]", i);
+            if (!json_is_string(v) ||
+                !in_list(json_string_value(v), known_events, N_OF(known_events)))
+                return bad_field(err, field, -1,
+                                 "unknown event (batch.completed, batch.failed, "
+                                 "batch.cancelled, item.completed)");
+            json_array_append(b->events, v);
+        }
+    }
+
+    if (secret && !json_is_null(secret)) {
+        if (!json_is_string(secret))
+            return bad_field(err, "webhook_secret", -1, "must be a string");
+        size_t len = json_string_length(secret);
+        if (len < SECRET_MIN)
+            return bad_field(err, "webhook_secret", -1, "must be at least 16 bytes");
+        if (len > SECRET_MAX || strlen(json_string_value(secret)) != len)
+            return bad_field(err, "webhook_secret", -1,
+                             "must be at most 1024 bytes, without NUL bytes");
+        b->secret = strdup(json_string_value(secret));
+    } else {
+        unsigned char raw[32];
+        if (ids_random(raw, sizeof(raw)))
+            return fail(err, 500, "internal", -1, "no randomness for a webhook secret");
+        char *b64 = secretbox_b64(raw, sizeof(raw));
+        OPENSSL_cleanse(raw, sizeof(raw));
+        if (!b64)
+            return fail(err, 500, "internal", -1, "out of memory");
+        size_t n = strlen(b64) + 7;
+        b->secret = malloc(n);
+        if (b->secret)
+            snprintf(b->secret, n, "whsec_%s", b64);
+        OPENSSL_cleanse(b64, strlen(b64));
+        free(b64);
+        b->secret_generated = 1;
+    }
+    return b->secret ? 0 : fail(err, 500, "internal", -1, "out of memory");
+}
+
+static int check_top_level(struct batch *b, int single, struct batch_err *err)
+{
+    static const char *const fields[] = {"urls", "items", "formats", "webhook_url",
+                                         "webhook_secret", "webhook_events", "options",
+                                         "metadata"};
+    const char *k;
+    json_t *v;
+    json_object_foreach(b->root, k, v) {
+        int ok = single ? strcmp(k, "url") == 0 || strcmp(k, "headers") == 0 ||
+                              (in_list(k, fields, N_OF(fields)) && strcmp(k, "urls") &&
+                               strcmp(k, "items"))
+                        : in_list(k, fields, N_OF(fields));
+        if (!ok) {
+            char field[64];
+            snprintf(field, sizeof(field), "%.60s", k);
+            return bad_field(err, field, -1, "unknown field");
+        }
+    }
+    if (single) {
+        json_t *url = json_object_get(b->root, "url");
+        if (!url)
+            return bad_field(err, "url", -1, "is required");
+        if (check_item_url(err, url, "url", 0))
+            return -1;
+        json_t *h = json_object_get(b->root, "headers");
+        if (h && !json_is_null(h) && check_headers(err, h, "headers", 0))
+            return -1;
+        /* A batch of one: the same shape as items[0]. */
+        json_t *item = json_pack("{s:O}", "url", url);
+        if (h && !json_is_null(h))
+            json_object_set(item, "headers", h);
+        json_t *items = json_array();
+        json_array_append_new(items, item);
+        json_object_set_new(b->root, "items", items);
+        b->items = items;
+        return 0;
+    }
+    b->urls = json_object_get(b->root, "urls");
+    b->items = json_object_get(b->root, "items");
+    if (b->urls && json_is_null(b->urls))
+        b->urls = NULL;
+    if (b->items && json_is_null(b->items))
+        b->items = NULL;
+    if (b->urls && !json_is_array(b->urls))
+        return bad_field(err, "urls", -1, "must be an array of URL strings");
+    if (b->items && !json_is_array(b->items))
+        return bad_field(err, "items", -1, "must be an array of objects");
+    return 0;
+}
+
+static void escape_into(char **p, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *o = *p;
+    *o++ = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20) {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    *p = o;
+}
+
+int batch_parse(struct batch *b, const char *body, size_t len, int single, const char *tenant,
+                const struct batch_limits *lim, struct batch_err *err)
+{
+    char why[200];
+    memset(b, 0, sizeof(*b));
+    memset(err, 0, sizeof(*err));
+    err->index = -1;
+    snprintf(b->tenant, sizeof(b->tenant), "%s", tenant);
+
+    b->root = jx_parse(body, len, BATCH_MAX_DEPTH, why, sizeof(why));
+    if (!b->root)
+        return fail(err, 400, "invalid_json", -1, "the body is not valid JSON: %s", why);
+    if (!json_is_object(b->root))
+        return fail(err, 400, "invalid_json", -1, "the body must be a JSON object");
+    if (check_top_level(b, single, err) || check_items(b, lim, err) || check_formats(b, err) ||
+        check_options(b, lim, err) || check_webhook(b, lim, err))
+        return -1;
+
+    json_t *md = json_object_get(b->root, "metadata");
+    if (md && !json_is_null(md)) {
+        if (!json_is_object(md))
+            return bad_field(err, "metadata", -1, "must be an object");
+        char *s = jx_dump(md, NULL);
+        size_t n = s ? strlen(s) : 0;
+        free(s);
+        if (n > METADATA_MAX)
+            return bad_field(err, "metadata", -1, "is larger than 16 KiB");
+        b->metadata = json_incref(md);
+    } else {
+        b->metadata = json_object();
+    }
+
+    if (ids_batch_new(b->id))
+        return fail(err, 500, "internal", -1, "no randomness for a batch id");
+    b->created_ms = clk_now_ms();
+    clk_iso8601(b->created_ms, b->created_at);
+
+    char *formats = jx_dump(b->formats, NULL), *options = jx_dump(b->options, NULL);
+    if (formats && options) {
+        size_t n = strlen(formats) + strlen(options) + 32;
+        if ((b->request_tail = malloc(n)))
+            snprintf(b->request_tail, n, ",\"formats\":%s,\"options\":%s}", formats, options);
+    }
+    free(formats);
+    free(options);
+    if (!b->request_tail)
+        return fail(err, 500, "internal", -1, "out of memory");
+    return 0;
+}
+
+const char *batch_item(const struct batch *b, size_t index, const json_t **headers)
+{
+    *headers = NULL;
+    if (index < b->n_urls)
+        return json_string_value(json_array_get(b->urls, index));
+    json_t *it = json_array_get(b->items, index - b->n_urls);
+    json_t *h = json_object_get(it, "headers");
+    if (h && json_object_size(h) > 0)
+        *headers = h;
+    return jx_str(it, "url", "");
+}
+
+long batch_request_json(const struct batch *b, size_t index, char **buf, size_t *cap)
+{
+    const json_t *headers;
+    const char *url = batch_item(b, index, &headers);
+    char *hdr = headers ? jx_dump(headers, NULL) : NULL;
+    /* Escaping at most sextuples a byte. */
+    size_t need = 96 + strlen(b->id) + strlen(b->tenant) * 6 + strlen(url) * 6 +
+                  (hdr ? strlen(hdr) : 2) + strlen(b->request_tail) + 16;
+    if (need > *cap) {
+        char *n = realloc(*buf, need);
+        if (!n) {
+            free(hdr);
+            return -1;
+        }
+        *buf = n;
+        *cap = need;
+    }
+    char *p = *buf;
+    p += sprintf(p, "{\"batch_id\":\"%s\",\"tenant\":", b->id);
+    escape_into(&p, b->tenant);
+    p += sprintf(p, ",\"index\":%zu,\"url\":", index);
+    escape_into(&p, url);
+    p += sprintf(p, ",\"headers\":%s", hdr ? hdr : "{}");
+    free(hdr);
+    size_t tail = strlen(b->request_tail);
+    memcpy(p, b->request_tail, tail + 1);
+    return (long)(p - *buf) + (long)tail;
+}
+
+static json_t *webhook_public(const struct batch *b)
+{
+    if (!b->webhook_url)
+        return json_null();
+    return json_pack("{s:s,s:O}", "url", b->webhook_url, "events", b->events);
+}
+
+char *batch_record_json(const struct batch *b, const char *secret_enc)
+{
+    json_t *wh = json_null();
+    if (b->webhook_url)
+        wh = json_pack("{s:s,s:O,s:s,s:n,s:n}", "url", b->webhook_url, "events", b->events,
+                       "secret_enc", secret_enc, "previous_secret_enc", "previous_secret_until");
+    json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:I,s:O,s:O,s:O,s:o}", "type", "batch", "id", b->id,
+                            "tenant", b->tenant, "created_at", b->created_at, "total",
+                            (json_int_t)b->total, "formats", b->formats, "options", b->options,
+                            "metadata", b->metadata, "webhook", wh);
+    char *s = doc ? jx_dump(doc, NULL) : NULL;
+    json_decref(doc);
+    return s;
+}
+
+char *batch_status_json(const struct batch *b)
+{
+    json_t *doc = json_pack(
+        "{s:s,s:s,s:s,s:I,s:i,s:i,s:i,s:{},s:f,s:s,s:n,s:s,s:n,s:O,s:o}", "id", b->id, "tenant",
+        b->tenant, "status", "queued", "total", (json_int_t)b->total, "processed", 0, "succeeded",
+        0, "failed", 0, "errors", "progress", 0.0, "created_at", b->created_at, "started_at",
+        "updated_at", b->created_at, "completed_at", "metadata", b->metadata, "webhook",
+        webhook_public(b));
+    char *s = doc ? jx_dump(doc, NULL) : NULL;
+    json_decref(doc);
+    return s;
+}
+
+char *batch_accepted_json(const struct batch *b)
+{
+    char url[64];
+    snprintf(url, sizeof(url), "/v1/batch/%s", b->id);
+    json_t *doc = json_pack("{s:s,s:s,s:I,s:s,s:s}", "id", b->id, "status", "queued", "total",
+                            (json_int_t)b->total, "created_at", b->created_at, "status_url", url);
+    if (doc && b->secret_generated)
+        json_object_set_new(doc, "webhook_signature_secret", json_string(b->secret));
+    char *s = doc ? jx_dump(doc, NULL) : NULL;
+    json_decref(doc);
+    return s;
+}
+
+void batch_release(struct batch *b)
+{
+    json_decref(b->root);
+    json_decref(b->formats);
+    json_decref(b->options);
+    json_decref(b->metadata);
+    json_decref(b->events);
+    if (b->secret) {
+        OPENSSL_cleanse(b->secret, strlen(b->secret));
+        free(b->secret);
+    }
+    free(b->request_tail);
+    memset(b, 0, sizeof(*b));
+}

@@ -1,0 +1,32 @@
+/*
+ * follow — keeps the status table current: reads batch.status and
+ * webhooks.attempts from the beginning, every partition, forever.
+ *
+ * No consumer group is joined (partitions are assigned by hand, nothing is
+ * committed): every ingest instance must see every batch. The table has
+ * caught up once each partition reached the end it had when following
+ * started; until then /healthz says "starting", so a load balancer does not
+ * send status requests that would answer 404 for batches not read yet.
+ */
+#ifndef INGEST_FOLLOW_H
+#define INGEST_FOLLOW_H
+
+#include "stage.h"
+#include "table.h"
+
+struct follow;
+
+/* Creates the consumer and assigns every partition of both topics (they
+ * must exist: call after stage_ensure_topics). NULL with errstr. */
+struct follow *follow_open(const struct stage *st, struct table *table, char *errstr,
+                           size_t errstr_size);
+
+/* Applies what arrives within timeout_ms. */
+void follow_poll(struct follow *f, int timeout_ms);
+
+/* 1 once every partition has been read to its end once. */
+int follow_caught_up(const struct follow *f);
+
+void follow_close(struct follow *f);
+
+#endif

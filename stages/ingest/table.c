@@ -1,0 +1,319 @@
+#include "table.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jx.h"
+
+#define ID_MAX 48
+
+struct entry {
+    struct entry *next;
+    char id[ID_MAX];
+    char tenant[64];
+    json_t *doc; /* status without tenant; NULL until a status record came */
+    char *body;  /* rendered GET answer; NULL while doc is NULL */
+    size_t body_len;
+    json_t *att[TABLE_ATTEMPTS_KEPT]; /* ring of the newest attempts */
+    size_t att_head, att_n;
+    long long att_total;
+    /* Webhook state, from the batch.* attempts. */
+    long long wh_attempts;
+    const char *wh_status; /* "pending", "retrying", "delivered", "failed" */
+    json_t *delivered_at, *last_error;
+    int has_task;
+    struct table_task task;
+};
+
+struct table {
+    pthread_rwlock_t lock;
+    struct entry **bucket;
+    size_t n_buckets, n, n_docs;
+};
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+struct table *table_new(void)
+{
+    struct table *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    pthread_rwlock_init(&t->lock, NULL);
+    t->n_buckets = 1024;
+    t->bucket = calloc(t->n_buckets, sizeof(*t->bucket));
+    if (!t->bucket) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void entry_free(struct entry *e)
+{
+    json_decref(e->doc);
+    free(e->body);
+    for (size_t i = 0; i < e->att_n; i++)
+        json_decref(e->att[i]);
+    json_decref(e->delivered_at);
+    json_decref(e->last_error);
+    free(e);
+}
+
+void table_free(struct table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n_buckets; i++)
+        for (struct entry *e = t->bucket[i], *next; e; e = next) {
+            next = e->next;
+            entry_free(e);
+        }
+    free(t->bucket);
+    pthread_rwlock_destroy(&t->lock);
+    free(t);
+}
+
+static struct entry **slot(struct table *t, const char *id)
+{
+    struct entry **pe = &t->bucket[hash(id) & (t->n_buckets - 1)];
+    while (*pe && strcmp((*pe)->id, id) != 0)
+        pe = &(*pe)->next;
+    return pe;
+}
+
+static void grow(struct table *t)
+{
+    size_t n = t->n_buckets * 2;
+    struct entry **b = calloc(n, sizeof(*b));
+    if (!b)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i < t->n_buckets; i++)
+        for (struct entry *e = t->bucket[i], *next; e; e = next) {
+            next = e->next;
+            size_t h = hash(e->id) & (n - 1);
+            e->next = b[h];
+            b[h] = e;
+        }
+    free(t->bucket);
+    t->bucket = b;
+    t->n_buckets = n;
+}
+
+/* Under the write lock. */
+static struct entry *get_or_add(struct table *t, const char *id)
+{
+    if (strlen(id) >= ID_MAX)
+        return NULL;
+    struct entry **pe = slot(t, id);
+    if (*pe)
+        return *pe;
+    struct entry *e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    strcpy(e->id, id);
+    e->wh_status = "pending";
+    *pe = e;
+    if (++t->n > t->n_buckets * 2)
+        grow(t);
+    return e;
+}
+
+static void render(struct entry *e)
+{
+    free(e->body);
+    e->body = NULL;
+    e->body_len = 0;
+    if (!e->doc)
+        return;
+    json_t *out = json_copy(e->doc);
+    json_t *wh = json_object_get(out, "webhook");
+    if (json_is_object(wh)) {
+        wh = json_copy(wh);
+        json_object_set_new(wh, "status", json_string(e->wh_status));
+        json_object_set_new(wh, "attempts", json_integer(e->wh_attempts));
+        json_object_set(wh, "delivered_at", e->delivered_at ? e->delivered_at : json_null());
+        json_object_set(wh, "last_error", e->last_error ? e->last_error : json_null());
+        json_object_set_new(out, "webhook", wh);
+    }
+    e->body = jx_dump(out, &e->body_len);
+    json_decref(out);
+}
+
+int table_put_status(struct table *t, const char *id, const char *value, size_t len,
+                     int only_if_absent)
+{
+    json_t *doc = NULL;
+    if (value && len) {
+        doc = json_loadb(value, len, 0, NULL);
+        if (!json_is_object(doc)) {
+            json_decref(doc);
+            return -1;
+        }
+    }
+    pthread_rwlock_wrlock(&t->lock);
+    if (!doc) {
+        struct entry **pe = slot(t, id), *e = *pe;
+        if (e) {
+            *pe = e->next;
+            t->n--;
+            if (e->doc)
+                t->n_docs--;
+            entry_free(e);
+        }
+        goto out;
+    }
+    struct entry *e = get_or_add(t, id);
+    if (!e || (only_if_absent && e->doc))
+        goto out;
+    const char *tenant = jx_str(doc, "tenant", "");
+    snprintf(e->tenant, sizeof(e->tenant), "%s", tenant);
+    json_object_del(doc, "tenant");
+    if (!e->doc)
+        t->n_docs++;
+    json_decref(e->doc);
+    e->doc = doc;
+    doc = NULL;
+    render(e);
+out:
+    pthread_rwlock_unlock(&t->lock);
+    json_decref(doc);
+    return 0;
+}
+
+int table_put_attempt(struct table *t, const char *value, size_t len)
+{
+    json_t *a = json_loadb(value, len, 0, NULL);
+    const char *id = jx_str(a, "batch_id", NULL);
+    if (!json_is_object(a) || !id) {
+        json_decref(a);
+        return -1;
+    }
+    json_object_del(a, "tenant");
+    pthread_rwlock_wrlock(&t->lock);
+    struct entry *e = get_or_add(t, id);
+    if (!e)
+        goto out;
+    if (!e->tenant[0])
+        snprintf(e->tenant, sizeof(e->tenant), "%s", jx_str(a, "tenant", ""));
+    if (e->att_n == TABLE_ATTEMPTS_KEPT) {
+        json_decref(e->att[e->att_head]);
+        e->att[e->att_head] = json_incref(a);
+        e->att_head = (e->att_head + 1) % TABLE_ATTEMPTS_KEPT;
+    } else {
+        e->att[e->att_n++] = json_incref(a);
+    }
+    e->att_total++;
+
+    const char *event = jx_str(a, "event", "");
+    if (strncmp(event, "batch.", 6) == 0) {
+        const char *outcome = jx_str(a, "outcome", "");
+        json_t *err = json_object_get(a, "error");
+        e->wh_attempts++;
+        if (strcmp(outcome, "delivered") == 0) {
+            e->wh_status = "delivered";
+            json_decref(e->delivered_at);
+            e->delivered_at = json_incref(json_object_get(a, "at"));
+        } else {
+            e->wh_status = strcmp(outcome, "dead") == 0 ? "failed" : "retrying";
+        }
+        if (json_is_string(err)) {
+            json_decref(e->last_error);
+            e->last_error = json_incref(err);
+        }
+        json_t *task = json_object_get(a, "task");
+        const char *topic = jx_str(task, "topic", NULL);
+        if (topic && json_is_integer(json_object_get(task, "partition")) &&
+            json_is_integer(json_object_get(task, "offset"))) {
+            e->has_task = 1;
+            snprintf(e->task.topic, sizeof(e->task.topic), "%s", topic);
+            e->task.partition = (int32_t)jx_int(task, "partition", 0);
+            e->task.offset = jx_int(task, "offset", 0);
+            snprintf(e->task.delivery_id, sizeof(e->task.delivery_id), "%s",
+                     jx_str(a, "delivery_id", ""));
+            snprintf(e->task.event, sizeof(e->task.event), "%s", event);
+        }
+        render(e);
+    }
+out:
+    pthread_rwlock_unlock(&t->lock);
+    json_decref(a);
+    return 0;
+}
+
+/* Under a lock: the entry when `tenant` may see it. */
+static struct entry *visible(struct table *t, const char *id, const char *tenant)
+{
+    struct entry *e = *slot(t, id);
+    return e && e->doc && strcmp(e->tenant, tenant) == 0 ? e : NULL;
+}
+
+int table_get(struct table *t, const char *id, const char *tenant, char **body, size_t *len)
+{
+    int rc = -1;
+    pthread_rwlock_rdlock(&t->lock);
+    struct entry *e = visible(t, id, tenant);
+    if (e && e->body && (*body = malloc(e->body_len + 1))) {
+        memcpy(*body, e->body, e->body_len + 1);
+        *len = e->body_len;
+        rc = 0;
+    }
+    pthread_rwlock_unlock(&t->lock);
+    return rc;
+}
+
+json_t *table_get_json(struct table *t, const char *id, const char *tenant)
+{
+    char *body;
+    size_t len;
+    if (table_get(t, id, tenant, &body, &len))
+        return NULL;
+    json_t *doc = json_loadb(body, len, 0, NULL);
+    free(body);
+    return doc;
+}
+
+json_t *table_attempts(struct table *t, const char *id, const char *tenant, long long *total)
+{
+    json_t *out = NULL;
+    pthread_rwlock_rdlock(&t->lock);
+    struct entry *e = visible(t, id, tenant);
+    if (e) {
+        out = json_array();
+        for (size_t i = 0; i < e->att_n; i++)
+            json_array_append_new(out,
+                                  json_deep_copy(e->att[(e->att_head + i) % TABLE_ATTEMPTS_KEPT]));
+        *total = e->att_total;
+    }
+    pthread_rwlock_unlock(&t->lock);
+    return out;
+}
+
+int table_task(struct table *t, const char *id, const char *tenant, struct table_task *out)
+{
+    int rc = -1;
+    pthread_rwlock_rdlock(&t->lock);
+    struct entry *e = visible(t, id, tenant);
+    if (e) {
+        rc = e->has_task ? 0 : -2;
+        if (e->has_task)
+            *out = e->task;
+    }
+    pthread_rwlock_unlock(&t->lock);
+    return rc;
+}
+
+size_t table_count(struct table *t)
+{
+    pthread_rwlock_rdlock(&t->lock);
+    size_t n = t->n_docs;
+    pthread_rwlock_unlock(&t->lock);
+    return n;
+}

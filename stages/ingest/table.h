@@ -1,0 +1,66 @@
+/*
+ * table — the status of every batch, as this ingest instance knows it.
+ *
+ * Fed from two topics the main loop follows from the beginning, every
+ * partition (each instance sees every batch): the compacted batch.status
+ * (the latest document per batch, from ingest's own `queued` write and then
+ * aggregate) and webhooks.attempts (deliver's log of every attempt). The
+ * answer to GET /v1/batch/{id} is rendered when either changes — the
+ * document without its internal `tenant`, with the webhook delivery state
+ * folded in — so a GET only copies a string under a read lock.
+ *
+ * Per batch, only the newest TABLE_ATTEMPTS_KEPT attempt records are kept
+ * in memory (plus counters), so a receiver failing for days costs a fixed
+ * amount.
+ */
+#ifndef INGEST_TABLE_H
+#define INGEST_TABLE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TABLE_ATTEMPTS_KEPT 50
+
+struct table;
+
+/* Where the original webhook task of a batch.* event lies. */
+struct table_task {
+    char topic[256];
+    int32_t partition;
+    int64_t offset;
+    char delivery_id[64];
+    char event[32];
+};
+
+struct table *table_new(void);
+void table_free(struct table *t);
+
+/* A batch.status record (value NULL or empty: a tombstone, the batch is
+ * forgotten). `only_if_absent`: ingest's own `queued` write, which must not
+ * replace a newer document already read from the topic. 0 ok, -1 bad JSON. */
+int table_put_status(struct table *t, const char *id, const char *value, size_t len,
+                     int only_if_absent);
+
+/* A webhooks.attempts record. 0 ok, -1 bad JSON. */
+int table_put_attempt(struct table *t, const char *value, size_t len);
+
+/* The GET answer of batch `id` when `tenant` owns it: malloc'd in *body.
+ * 0 ok, -1 unknown (or another tenant's). */
+int table_get(struct table *t, const char *id, const char *tenant, char **body, size_t *len);
+
+/* A copy of the answer as JSON (new reference) or NULL; see table_get. */
+json_t *table_get_json(struct table *t, const char *id, const char *tenant);
+
+/* The kept attempts, oldest first, as a new JSON array, and the total
+ * number of attempts seen; NULL when the batch is unknown to `tenant`. */
+json_t *table_attempts(struct table *t, const char *id, const char *tenant, long long *total);
+
+/* The task of the newest batch.* attempt. 0 found, -1 unknown batch,
+ * -2 known but nothing to redeliver yet. */
+int table_task(struct table *t, const char *id, const char *tenant, struct table_task *out);
+
+/* Number of batches with a status document. */
+size_t table_count(struct table *t);
+
+#endif

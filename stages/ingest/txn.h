@@ -1,0 +1,42 @@
+/*
+ * txn — the submit transaction: a small pool of transactional producers.
+ *
+ * One submit is one Kafka transaction holding the batch record, one request
+ * per item and the `queued` status document; read_committed consumers see
+ * all of it or none of it. A transactional producer runs one transaction at
+ * a time, so concurrent submits take a free producer from the pool (size
+ * FERRY_INGEST_PRODUCERS) and wait when all are busy.
+ *
+ * Every submit has a deadline. When Kafka does not answer in time the
+ * transaction is aborted; if even the abort cannot reach the broker, the
+ * producer is thrown away and its slot is re-opened later with the same
+ * transactional.id, which makes the coordinator abort whatever the old one
+ * left open — so a failed submit never becomes visible.
+ */
+#ifndef INGEST_TXN_H
+#define INGEST_TXN_H
+
+#include <stddef.h>
+
+#include "batch.h"
+#include "stage.h"
+
+struct txn_pool;
+
+/* Creates the pool; producers are opened lazily (the first submit or
+ * txn_pool_heal()). `instance` names this ingest in the transactional ids. */
+struct txn_pool *txn_pool_new(const struct stage *st, int size, const char *instance,
+                              int timeout_ms, char *errstr, size_t errstr_size);
+
+/* Writes the batch in one transaction within the pool's timeout.
+ * 0: committed. -1: nothing visible; errstr says why (the API answers 503). */
+int txn_submit(struct txn_pool *p, const struct batch *b, const char *secret_enc,
+               char *errstr, size_t errstr_size);
+
+/* Re-opens producers that a failure threw away (called from the main loop
+ * while Kafka is reachable). */
+void txn_pool_heal(struct txn_pool *p);
+
+void txn_pool_free(struct txn_pool *p);
+
+#endif
