@@ -63,7 +63,7 @@ shutdown() {
     wait 2>/dev/null
     if ((broker_started)); then
         say "stopping Kafka"
-        compose/kafka.sh stop
+        env -u FERRY_KAFKA_BROKERS compose/kafka.sh stop
     fi
     say "stopped"
 }

@@ -61,7 +61,9 @@ fi
 # ---- a real broker ----------------------------------------------------------
 broker_started=0
 cleanup() {
-    if ((broker_started)); then compose/kafka.sh stop >/dev/null 2>&1 || true; fi
+    # FERRY_KAFKA_BROKERS now names our own broker; kafka.sh must not take it
+    # for an existing cluster and skip the stop.
+    if ((broker_started)); then env -u FERRY_KAFKA_BROKERS compose/kafka.sh stop >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
