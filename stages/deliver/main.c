@@ -1,71 +1,164 @@
 /*
- * ferry-deliver — POSTs signed webhooks; failed attempts wait in retry-tier delay topics, then go to the dead-letter topic.
+ * ferry-deliver — POSTs signed webhooks; failed attempts wait in retry-tier
+ * delay topics, then go to the dead-letter topic.
  *
- * Foundation skeleton: starts, provisions the topics, consumes its input
- * topic in a real poll loop, serves /healthz and /metrics, and shuts down in
- * order on SIGTERM/SIGINT. The stage's work arrives with its own issue.
+ * Reads webhook tasks from `webhooks` and due retries from the tiers
+ * `webhooks.retry.<delay>`, POSTs each task's exact body with both signature
+ * schemes, records every attempt in `webhooks.attempts`, and parks a failed
+ * task in the next tier (or `webhooks.dlq`). A task's offset is stored only
+ * once what it caused is acked by Kafka.
  */
 #include <stdio.h>
+#include <string.h>
 
+#include "delayq.h"
 #include "httpd.h"
 #include "kafka.h"
 #include "log.h"
-#include "metrics.h"
+#include "loop.h"
 #include "shutdown.h"
 #include "stage.h"
 
 static const struct cfg_opt deliver_opts[] = {
     {"FERRY_DELIVER_METRICS_LISTEN", CFG_STRING, "127.0.0.1:9103",
      "host:port of this stage's /healthz and /metrics", 0, 0, httpd_check_listen},
+    {"FERRY_SECRET_KEY", CFG_STRING, NULL,
+     "key that opens webhook secrets (64 hex digits or base64 of 32 bytes); required", 0, 0,
+     secretbox_check_key},
+    {"FERRY_WEBHOOK_TIMEOUT_MS", CFG_DURATION, "30000", "timeout of one webhook POST", 1,
+     3600000, NULL},
+    {"FERRY_WEBHOOK_CONNECT_TIMEOUT_MS", CFG_DURATION, "10000",
+     "timeout of connecting to a webhook receiver", 1, 600000, NULL},
+    {"FERRY_WEBHOOK_ALLOW_HTTP", CFG_BOOL, "0", "allow http:// webhook URLs (development)", 0, 0,
+     NULL},
+    {"FERRY_ALLOW_PRIVATE_NETWORKS", CFG_BOOL, "0",
+     "allow webhook receivers on loopback/private/link-local addresses (development)", 0, 0,
+     NULL},
+    {"FERRY_WEBHOOK_MAX_PER_HOST", CFG_INT, "64",
+     "concurrent POSTs per receiver host; more wait without holding up other hosts", 1, 100000,
+     NULL},
+    {"FERRY_WEBHOOK_MAX_IN_FLIGHT", CFG_INT, "5000",
+     "tasks held in memory at once (sending, queued per host, being recorded)", 1, 1000000,
+     NULL},
+    {"FERRY_WEBHOOK_HOST_BACKLOG", CFG_INT, "1000",
+     "tasks queued for one host before further ones wait in the first retry tier", 1, 1000000,
+     NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
+
+static int ready(void *arg, char *why, size_t why_size)
+{
+    (void)arg;
+    (void)why;
+    (void)why_size;
+    return 1;
+}
+
+/* Lets in-flight POSTs finish for up to wait_ms, flushes the producer (its
+ * acks store offsets), then closes the consumers (which commits them). */
+static void close_in_order(struct deliver_loop *l, int wait_ms)
+{
+    deliver_loop_drain(l, wait_ms);
+    kafka_producer_close(l->producer, wait_ms);
+    deliver_loop_release(l);
+    kafka_consumer_close(l->consumer, 0);
+    delayq_close(l->dq);
+    offtrack_free(l->ot);
+}
 
 int main(int argc, char **argv)
 {
     struct stage st;
-    struct httpd_ops ops;
+    struct httpd_ops ops = {0};
+    struct secretbox sb;
+    struct deliver_loop l = {0};
     char errstr[512];
-    int rc = stage_init(&st, "deliver", "POSTs signed webhooks; failed attempts wait in retry-tier delay topics, then go to the dead-letter topic.", deliver_opts, argc, argv);
+    int rc = stage_init(&st, "deliver",
+                        "POSTs signed webhooks; failed attempts wait in retry-tier delay topics, "
+                        "then go to the dead-letter topic.",
+                        deliver_opts, argc, argv);
     if (rc)
         return rc < 0 ? 2 : 0;
-
-    rd_kafka_conf_t *conf = kafka_consumer_conf(&st.cfg, st.client_id, "ferry-deliver", errstr,
-                                                sizeof(errstr));
-    const char *topics[] = {topic(&st.topics, TOPIC_WEBHOOKS)};
-    rd_kafka_t *consumer = conf ? kafka_consumer_open(conf, topics, 1, errstr, sizeof(errstr)) : NULL;
-    if (!consumer) {
-        fprintf(stderr, "ferry-deliver: %s\n", errstr);
+    const char *key = cfg_str(&st.cfg, "FERRY_SECRET_KEY");
+    if (!key || secretbox_init(&sb, key, errstr, sizeof(errstr))) {
+        fprintf(stderr, "ferry-deliver: FERRY_SECRET_KEY: %s\n", key ? errstr : "required");
         return 2;
     }
-    if (httpd_ops_start(&ops, cfg_str(&st.cfg, "FERRY_DELIVER_METRICS_LISTEN"), NULL, NULL,
-                        errstr, sizeof(errstr))) {
-        fprintf(stderr, "ferry-deliver: %s\n", errstr);
-        kafka_consumer_close(consumer, 0);
-        return 2;
-    }
-    if (stage_ensure_topics(&st, consumer) == 0)
-        LOG_INFO("started", "input=%s", topics[0]);
 
-    struct metric *consumed =
-        metric_counter("ferry_deliver_consumed_total", "Messages consumed from the input topic", "");
-    while (!shutdown_requested()) {
-        /* 100 ms: short enough to notice a stop signal at once, long enough
-         * that an idle stage costs no CPU. */
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(consumer, 100);
-        if (!msg)
-            continue;
-        if (!msg->err) {
-            metric_inc(consumed, 1);
-            rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
-        } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            LOG_WARN("consume_error", "err=%s", rd_kafka_err2name(msg->err));
-        }
-        rd_kafka_message_destroy(msg);
-    }
+    /* Clients: the task consumer, the tier consumer, one producer. */
+    const char *tasks[] = {topic(&st.topics, TOPIC_WEBHOOKS)};
+    const char *tiers[CFG_MAX_DURATIONS];
+    size_t n_tiers = 0;
+    for (size_t i = 0; i < st.topics.n_webhook_tiers; i++)
+        if (i == 0 || strcmp(st.topics.webhook_tier[i], st.topics.webhook_tier[i - 1]) != 0)
+            tiers[n_tiers++] = st.topics.webhook_tier[i];
 
-    LOG_INFO("stopping", "consumed=%lld", metric_value(consumed));
+    rd_kafka_conf_t *cconf =
+        kafka_consumer_conf(&st.cfg, st.client_id, "ferry-deliver", errstr, sizeof(errstr));
+    if (cconf)
+        deliver_loop_set_rebalance(cconf, &l);
+    l.consumer = cconf ? kafka_consumer_open(cconf, tasks, 1, errstr, sizeof(errstr)) : NULL;
+    if (!l.consumer)
+        goto fail;
+    l.dq = delayq_open(&st.cfg, st.client_id, "ferry-deliver-retry", tiers, n_tiers, errstr,
+                       sizeof(errstr));
+    if (!l.dq)
+        goto fail_consumer;
+    rd_kafka_conf_t *pconf =
+        kafka_producer_conf(&st.cfg, st.client_id, NULL, errstr, sizeof(errstr));
+    if (pconf)
+        deliver_loop_set_dr(pconf, &l);
+    l.producer = pconf ? kafka_producer_open(pconf, 10000, errstr, sizeof(errstr)) : NULL;
+    if (!l.producer)
+        goto fail_dq;
+
+    l.topics = &st.topics;
+    l.pol = (struct task_policy){
+        .sb = &sb,
+        .allow_http = cfg_bool(&st.cfg, "FERRY_WEBHOOK_ALLOW_HTTP"),
+        .n_tiers = st.topics.n_webhook_tiers,
+        .tier_ms = st.topics.webhook_tier_ms,
+    };
+    l.max_pending = (int)cfg_int(&st.cfg, "FERRY_WEBHOOK_MAX_IN_FLIGHT");
+    l.host_backlog = (int)cfg_int(&st.cfg, "FERRY_WEBHOOK_HOST_BACKLOG");
+    struct sender_opts so = {
+        .timeout_ms = (long)cfg_int(&st.cfg, "FERRY_WEBHOOK_TIMEOUT_MS"),
+        .connect_timeout_ms = (long)cfg_int(&st.cfg, "FERRY_WEBHOOK_CONNECT_TIMEOUT_MS"),
+        .max_per_host = (int)cfg_int(&st.cfg, "FERRY_WEBHOOK_MAX_PER_HOST"),
+        .allow_http = l.pol.allow_http,
+        .allow_private = cfg_bool(&st.cfg, "FERRY_ALLOW_PRIVATE_NETWORKS"),
+        .user_agent = "ferry/" FERRY_VERSION,
+        .pol = &l.pol,
+    };
+    if (deliver_loop_init(&l, &so, errstr, sizeof(errstr)))
+        goto fail_producer;
+    if (httpd_ops_start(&ops, cfg_str(&st.cfg, "FERRY_DELIVER_METRICS_LISTEN"), ready, NULL,
+                        errstr, sizeof(errstr)))
+        goto fail_loop;
+
+    /* Run: until a stop signal. */
+    if (stage_ensure_topics(&st, l.producer) == 0)
+        LOG_INFO("started", "input=%s tiers=%zu max_per_host=%d", tasks[0], n_tiers,
+                 so.max_per_host);
+    deliver_loop_run(&l);
+
+    /* Shut down: stop intake, then drain and close in order. */
+    LOG_INFO("stopping", "jobs=%d", l.alive);
     httpd_ops_stop(&ops);
-    kafka_consumer_close(consumer, 0);
+    close_in_order(&l, 2000);
     LOG_INFO("stopped", "");
     return 0;
+
+fail_loop:
+    close_in_order(&l, 0);
+    goto fail;
+fail_producer:
+    kafka_producer_close(l.producer, 0);
+fail_dq:
+    delayq_close(l.dq);
+fail_consumer:
+    kafka_consumer_close(l.consumer, 0);
+fail:
+    fprintf(stderr, "ferry-deliver: %s\n", errstr);
+    return 2;
 }

@@ -1,0 +1,188 @@
+/*
+ * deliver — the stage's modules and the one record they pass around.
+ *
+ * A `struct job` is one delivery attempt of one webhook task: it is made by
+ * task_parse() from a consumed record (the task topic or a retry tier), sent
+ * by the sender (libcurl multi, per-host caps), judged by task_verdict(), and
+ * written out by the recorder (attempt record, then the next tier or the dead
+ * letters). Its source offset is stored once every write it caused is acked.
+ *
+ *     task.c      parse a task record, sign it, decide what a result means
+ *     sender.c    libcurl multi: many in flight, keep-alive, per-host caps
+ *     recorder.c  Kafka writes: webhooks.attempts, retry tiers, webhooks.dlq
+ *     loop.c      the event loop tying consumers, sender and recorder together
+ */
+#ifndef FERRY_DELIVER_H
+#define FERRY_DELIVER_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+
+#include "offtrack.h"
+#include "secretbox.h"
+#include "sig.h"
+#include "topics.h"
+
+#define DELIVER_RESP_KEEP 4096        /* response bytes kept for the log */
+#define DELIVER_RESP_MAX (1 << 20)    /* response bytes read before giving up */
+#define DELIVER_ERR_LEN 256
+#define DELIVER_HOST_LEN 300          /* scheme://host:port */
+
+enum verdict {
+    VERDICT_DELIVERED, /* 2xx */
+    VERDICT_RETRY,     /* into retry tier `tier` */
+    VERDICT_DEAD,      /* tiers exhausted, 410 Gone, or a task that can never be sent */
+};
+
+struct host;
+
+struct job {
+    struct job *next; /* in a host's waiting queue */
+
+    /* Where the record came from, for its offset. */
+    struct offtrack *ot;
+    char src_topic[TOPIC_NAME_MAX];
+    int32_t src_partition;
+    int64_t src_offset;
+
+    /* The record as consumed (a tier write carries these exact bytes). */
+    char *value, *key;
+    size_t value_len, key_len;
+
+    /* The task. `task` owns every string below except the copies. */
+    json_t *task;
+    const char *delivery_id, *event, *batch_id, *tenant, *url;
+    const char *body;
+    size_t body_len;
+    int attempt;              /* this attempt, 1-based */
+    int64_t first_attempt_ms; /* epoch ms of attempt 1 (0 until it starts) */
+    char origin[TOPIC_NAME_MAX + 48]; /* topic/partition/offset of the original task */
+    char hostkey[DELIVER_HOST_LEN];
+
+    /* Signatures, made when the attempt starts (the timestamp is part of one). */
+    char ferry_sig[2 * SIG_HEX_LEN + 1];
+    char std_sig[2 * SIG_V1_LEN + 1];
+    long long ts;
+
+    /* The attempt. */
+    struct host *host;
+    CURL *easy;
+    struct curl_slist *headers;
+    int64_t start_ms;  /* epoch */
+    int64_t start_us;  /* monotonic */
+    long status;       /* HTTP status, 0 when none */
+    long latency_ms;
+    int64_t retry_after_ms; /* from Retry-After on 429/503, -1 when absent */
+    char resp[DELIVER_RESP_KEEP];
+    size_t resp_len, resp_total;
+    char error[DELIVER_ERR_LEN]; /* empty when delivered */
+    int final;                   /* the error can never go away (no retry) */
+
+    /* The verdict and the writes it caused. */
+    enum verdict verdict;
+    int tier;           /* VERDICT_RETRY: index into the tiers */
+    int64_t due_ms;     /* VERDICT_RETRY: epoch ms of the next attempt */
+    int writes_pending; /* un-acked Kafka writes */
+    int write_failed;
+};
+
+/* ---- task.c --------------------------------------------------------- */
+
+struct task_policy {
+    const struct secretbox *sb;
+    int allow_http;
+    size_t n_tiers;
+    const long long *tier_ms;
+};
+
+/* Fills a zeroed job from a consumed record: parses the value, reads the
+ * headers (ferry-attempt, ferry-first-attempt-ms, ferry-origin) and the
+ * source position. Returns 0, or -1 with errstr when the task is unusable
+ * (bad JSON, missing fields, a URL that may not be used): such a task goes
+ * straight to the dead letters. Fields parsed before the error stay set. */
+int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task_policy *pol,
+               char *errstr, size_t errstr_size);
+
+/* Signs the body for an attempt at `now_ms`: X-Ferry-Signature and
+ * webhook-signature, with the previous secret's signatures appended while it
+ * is still valid. Secrets are opened here and wiped before returning.
+ * 0 ok, -1 with errstr (the secret does not open). */
+int task_sign(struct job *job, const struct task_policy *pol, int64_t now_ms, char *errstr,
+              size_t errstr_size);
+
+/* Decides what the finished attempt means and sets job->verdict, tier and
+ * due_ms (`now_ms` = when the attempt ended). */
+void task_verdict(struct job *job, const struct task_policy *pol, int64_t now_ms);
+
+/* Retry-After: delta-seconds or an HTTP date, relative to now_ms. Returns the
+ * delay in ms (>= 0), or -1 when unparseable. */
+int64_t task_retry_after(const char *value, int64_t now_ms);
+
+/* Frees what the job owns (not the job's curl handle: sender's). */
+void job_free(struct job *job);
+
+/* ---- sender.c ------------------------------------------------------- */
+
+struct sender;
+
+struct sender_opts {
+    long timeout_ms;
+    long connect_timeout_ms;
+    int max_per_host;
+    int allow_http;
+    int allow_private;
+    const char *user_agent;
+    const struct task_policy *pol; /* each attempt is signed when it starts */
+};
+
+/* Called for each finished attempt, with job->status/error/latency filled
+ * (also for an attempt that could not start: its error is set and final). */
+typedef void (*sender_done_fn)(struct job *job, void *arg);
+
+struct sender *sender_new(const struct sender_opts *opts, sender_done_fn done, void *arg);
+void sender_free(struct sender *s);
+
+/* Takes the job: starts it now when its host has a free slot, else queues it
+ * behind its host's earlier jobs (other hosts are not held up). */
+void sender_submit(struct sender *s, struct job *job);
+
+/* Drives transfers: waits at most timeout_ms for network activity or for
+ * `extra_fd` to become readable, then completes what finished (calling
+ * `done`). */
+int sender_run(struct sender *s, int extra_fd, int timeout_ms);
+
+int sender_in_flight(const struct sender *s);
+/* Jobs queued behind their host's cap, over all hosts. */
+int sender_waiting(const struct sender *s);
+/* Jobs queued behind their host's cap for the host of `job`. */
+int sender_host_waiting(const struct sender *s, const char *hostkey);
+
+/* ---- recorder.c ----------------------------------------------------- */
+
+struct recorder;
+
+/* Called when every write of the job is acked (or failed); the recorder
+ * then no longer references it. */
+typedef void (*recorder_done_fn)(struct job *job, void *arg);
+
+struct recorder *recorder_new(rd_kafka_t *producer, const struct topics *t,
+                              recorder_done_fn done, void *arg);
+void recorder_free(struct recorder *r);
+
+/* The delivery-report callback to install on the producer's conf. */
+void recorder_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
+
+/* Writes the attempt record and, per the verdict, the task to its next tier
+ * or to the dead letters. */
+void recorder_write(struct recorder *r, struct job *job);
+
+/* A task deferred without an attempt (its host is saturated): rewritten into
+ * the first tier with the same attempt number. */
+void recorder_defer(struct recorder *r, struct job *job, int64_t due_ms);
+
+/* An attempt record's JSON (exposed for the unit tests). Caller frees. */
+char *recorder_attempt_json(const struct job *job, size_t *len);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * loop — the deliver stage's event loop (see loop.c).
+ *
+ *     struct deliver_loop l = {consumer, dq, producer, &topics, policy, ...};
+ *     deliver_loop_init(&l, &sender_opts, ...);
+ *     deliver_loop_run(&l);          // until a stop signal
+ *     deliver_loop_drain(&l, ms);    // finish what is in flight, stop waking
+ *     kafka_producer_close(...);     // acks → offsets stored
+ *     deliver_loop_release(&l);
+ *     close the consumers; offtrack_free(l.ot)
+ */
+#ifndef FERRY_DELIVER_LOOP_H
+#define FERRY_DELIVER_LOOP_H
+
+#include "deliver.h"
+#include "delayq.h"
+
+struct deliver_loop {
+    /* Set by the caller. */
+    rd_kafka_t *consumer; /* the task topic (group ferry-deliver) */
+    struct delayq *dq;    /* the retry tiers */
+    rd_kafka_t *producer; /* configured with deliver_loop_set_dr */
+    const struct topics *topics;
+    struct task_policy pol;
+    int max_pending;  /* tasks held in memory at once */
+    int host_backlog; /* tasks queued per host before deferring */
+
+    /* Owned by the loop. */
+    struct offtrack *ot; /* the task topic's offsets */
+    struct sender *snd;
+    struct recorder *rec;
+    int alive; /* jobs in memory: queued, sending or being recorded */
+    int wake[2];
+    rd_kafka_queue_t *queues[3];
+};
+
+/* Installs the rebalance callback that forgets revoked partitions' offsets
+ * on the task consumer's conf (before it is opened). */
+void deliver_loop_set_rebalance(rd_kafka_conf_t *conf, struct deliver_loop *l);
+
+/* Routes the producer's delivery reports to the loop's recorder. */
+void deliver_loop_set_dr(rd_kafka_conf_t *conf, struct deliver_loop *l);
+
+int deliver_loop_init(struct deliver_loop *l, const struct sender_opts *so, char *errstr,
+                      size_t errstr_size);
+void deliver_loop_run(struct deliver_loop *l);
+void deliver_loop_drain(struct deliver_loop *l, int timeout_ms);
+void deliver_loop_release(struct deliver_loop *l);
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * task — what a webhook task record says, how it is signed, and what an
+ * attempt's result means for it.
+ */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "deliver.h"
+#include "jx.h"
+#include "kafka.h"
+
+/* A task is a flat object with one string holding the body; anything deeper
+ * is not ours. */
+#define TASK_MAX_DEPTH 8
+#define TASK_MAX_ATTEMPT 1000
+
+static void *xmemdup(const void *p, size_t len)
+{
+    char *c = malloc(len + 1);
+    if (!c)
+        abort();
+    if (len)
+        memcpy(c, p, len);
+    c[len] = '\0';
+    return c;
+}
+
+static long long header_ll(const rd_kafka_message_t *msg, const char *name, long long def)
+{
+    char buf[32], *end;
+    if (!kafka_header(msg, name, buf, sizeof(buf)))
+        return def;
+    long long v = strtoll(buf, &end, 10);
+    return end != buf && *end == '\0' ? v : def;
+}
+
+/* scheme://host:port of a URL that may be used, or -1 with errstr. */
+static int url_hostkey(const char *url, int allow_http, char *out, size_t size, char *errstr,
+                       size_t errstr_size)
+{
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    int rc = -1;
+    CURLU *u = curl_url();
+    if (!u)
+        abort();
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        snprintf(errstr, errstr_size, "invalid webhook url");
+        goto out;
+    }
+    if (strcmp(scheme, "https") != 0 && !(allow_http && strcmp(scheme, "http") == 0)) {
+        snprintf(errstr, errstr_size, "webhook url must be https (FERRY_WEBHOOK_ALLOW_HTTP=1 allows http)");
+        goto out;
+    }
+    if ((size_t)snprintf(out, size, "%s://%s:%s", scheme, host, port) >= size) {
+        snprintf(errstr, errstr_size, "webhook url host too long");
+        goto out;
+    }
+    rc = 0;
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task_policy *pol,
+               char *errstr, size_t errstr_size)
+{
+    job->value = xmemdup(msg->payload ? msg->payload : "", msg->len);
+    job->value_len = msg->len;
+    if (msg->key) {
+        job->key = xmemdup(msg->key, msg->key_len);
+        job->key_len = msg->key_len;
+    }
+    snprintf(job->src_topic, sizeof(job->src_topic), "%s", rd_kafka_topic_name(msg->rkt));
+    job->src_partition = msg->partition;
+    job->src_offset = msg->offset;
+    job->retry_after_ms = -1;
+
+    long long attempt = header_ll(msg, "ferry-attempt", 1);
+    job->attempt = attempt < 1 ? 1 : attempt > TASK_MAX_ATTEMPT ? TASK_MAX_ATTEMPT : (int)attempt;
+    job->first_attempt_ms = header_ll(msg, "ferry-first-attempt-ms", 0);
+    if (!kafka_header(msg, "ferry-origin", job->origin, sizeof(job->origin)))
+        snprintf(job->origin, sizeof(job->origin), "%s/%d/%lld", job->src_topic,
+                 (int)job->src_partition, (long long)job->src_offset);
+
+    char why[160];
+    job->task = jx_parse(job->value, job->value_len, TASK_MAX_DEPTH, why, sizeof(why));
+    if (!job->task || !json_is_object(job->task)) {
+        snprintf(errstr, errstr_size, "task is not a JSON object: %s", job->task ? "" : why);
+        return -1;
+    }
+    job->delivery_id = jx_str(job->task, "delivery_id", NULL);
+    job->event = jx_str(job->task, "event", NULL);
+    job->batch_id = jx_str(job->task, "batch_id", NULL);
+    job->tenant = jx_str(job->task, "tenant", "");
+    job->url = jx_str(job->task, "url", NULL);
+    json_t *body = json_object_get(job->task, "body");
+    const char *missing = !job->delivery_id ? "delivery_id"
+                          : !job->event     ? "event"
+                          : !job->batch_id  ? "batch_id"
+                          : !job->url       ? "url"
+                          : !json_is_string(body) ? "body"
+                                                  : NULL;
+    if (missing) {
+        snprintf(errstr, errstr_size, "task has no %s", missing);
+        return -1;
+    }
+    job->body = json_string_value(body);
+    job->body_len = json_string_length(body);
+    return url_hostkey(job->url, pol->allow_http, job->hostkey, sizeof(job->hostkey), errstr,
+                       errstr_size);
+}
+
+/* Opens one sealed secret and appends both signatures of it (space
+ * separated after the first). */
+static int sign_with(struct job *job, const struct task_policy *pol, const char *sealed,
+                     char *errstr, size_t errstr_size)
+{
+    char fs[SIG_HEX_LEN], ss[SIG_V1_LEN];
+    size_t len = 0;
+    char *secret = secretbox_open(pol->sb, sealed, job->batch_id, &len);
+    if (!secret) {
+        snprintf(errstr, errstr_size, "webhook secret does not open (wrong FERRY_SECRET_KEY?)");
+        return -1;
+    }
+    sig_ferry(secret, job->body, job->body_len, fs);
+    int rc = sig_standard(secret, job->delivery_id, job->ts, job->body, job->body_len, ss);
+    OPENSSL_cleanse(secret, len);
+    free(secret);
+    if (rc) {
+        snprintf(errstr, errstr_size, "webhook secret is a malformed whsec_ key");
+        return -1;
+    }
+    size_t fl = strlen(job->ferry_sig), sl = strlen(job->std_sig);
+    snprintf(job->ferry_sig + fl, sizeof(job->ferry_sig) - fl, "%s%s", fl ? " " : "", fs);
+    snprintf(job->std_sig + sl, sizeof(job->std_sig) - sl, "%s%s", sl ? " " : "", ss);
+    OPENSSL_cleanse(fs, sizeof(fs));
+    OPENSSL_cleanse(ss, sizeof(ss));
+    return 0;
+}
+
+int task_sign(struct job *job, const struct task_policy *pol, int64_t now_ms, char *errstr,
+              size_t errstr_size)
+{
+    job->ferry_sig[0] = job->std_sig[0] = '\0';
+    job->ts = now_ms / 1000;
+    const char *sealed = jx_str(job->task, "secret_enc", NULL);
+    if (!sealed) {
+        snprintf(errstr, errstr_size, "task has no secret_enc");
+        return -1;
+    }
+    if (sign_with(job, pol, sealed, errstr, errstr_size))
+        return -1;
+
+    /* Rotation: until the previous secret expires, receivers still holding
+     * it must be able to verify, so both signatures go out. */
+    const char *prev = jx_str(job->task, "previous_secret_enc", NULL);
+    const char *until = jx_str(job->task, "previous_secret_until", NULL);
+    int64_t until_ms;
+    if (prev && until && clk_parse_iso8601(until, &until_ms) == 0 && until_ms > now_ms &&
+        sign_with(job, pol, prev, errstr, errstr_size))
+        return -1;
+    return 0;
+}
+
+int64_t task_retry_after(const char *value, int64_t now_ms)
+{
+    while (*value == ' ' || *value == '\t')
+        value++;
+    if (*value >= '0' && *value <= '9') {
+        char *end;
+        long long s = strtoll(value, &end, 10);
+        while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+            end++;
+        if (*end || s < 0 || s > 100LL * 86400)
+            return -1;
+        return s * 1000;
+    }
+    time_t t = curl_getdate(value, NULL);
+    if (t == (time_t)-1)
+        return -1;
+    int64_t d = (int64_t)t * 1000 - now_ms;
+    return d < 0 ? 0 : d;
+}
+
+void task_verdict(struct job *job, const struct task_policy *pol, int64_t now_ms)
+{
+    job->tier = -1;
+    job->due_ms = 0;
+    if (!job->error[0] && job->status >= 200 && job->status < 300) {
+        job->verdict = VERDICT_DELIVERED;
+        return;
+    }
+    /* 410 Gone: the receiver says the endpoint is gone for good. */
+    if (job->final || job->status == 410) {
+        job->verdict = VERDICT_DEAD;
+        return;
+    }
+    /* Attempt k failed: it waits in tier k-1 (0-based), so attempt k+1 is
+     * the record's ferry-attempt there. */
+    size_t tier = (size_t)job->attempt - 1;
+    if (tier >= pol->n_tiers) {
+        job->verdict = VERDICT_DEAD;
+        return;
+    }
+    int64_t delay = pol->tier_ms[tier];
+    if ((job->status == 429 || job->status == 503) && job->retry_after_ms > delay)
+        delay = job->retry_after_ms < 2 * delay ? job->retry_after_ms : 2 * delay;
+    job->verdict = VERDICT_RETRY;
+    job->tier = (int)tier;
+    job->due_ms = now_ms + delay;
+}
+
+void job_free(struct job *job)
+{
+    if (!job)
+        return;
+    json_decref(job->task);
+    curl_slist_free_all(job->headers);
+    OPENSSL_cleanse(job->ferry_sig, sizeof(job->ferry_sig));
+    OPENSSL_cleanse(job->std_sig, sizeof(job->std_sig));
+    free(job->value);
+    free(job->key);
+    free(job);
+}
