@@ -1,0 +1,40 @@
+/*
+ * cancel — the set of cancelled batches, followed from the batches topic.
+ *
+ * Every scrape instance needs every cancel, so this consumer is not in a
+ * group: it assigns itself all partitions of the batches topic from the
+ * beginning and keeps only the ids of `ferry-type: cancel` records (the
+ * header is read, the value of a batch record never parsed). Lookups are a
+ * hash probe under a read lock.
+ */
+#ifndef FERRY_SCRAPE_CANCEL_H
+#define FERRY_SCRAPE_CANCEL_H
+
+#include "cfg.h"
+
+struct cancels;
+
+/* Starts the follower thread. NULL with errstr on failure. */
+struct cancels *cancels_start(const struct cfg *cfg, const char *client_id, const char *topic,
+                              char *errstr, size_t errstr_size);
+
+/* 1 when the batch was cancelled (as far as read so far). */
+int cancels_has(struct cancels *c, const char *batch_id);
+
+/* Waits up to timeout_ms until the follower has read every record that
+ * existed when it started. 1 caught up, 0 not (yet). */
+int cancels_wait_caught_up(struct cancels *c, int timeout_ms);
+
+size_t cancels_count(struct cancels *c);
+
+void cancels_stop(struct cancels *c);
+
+/* The set itself (exposed for unit tests). */
+struct idset;
+struct idset *idset_new(void);
+int idset_add(struct idset *s, const char *id); /* 1 added, 0 present */
+int idset_has(const struct idset *s, const char *id);
+size_t idset_size(const struct idset *s);
+void idset_free(struct idset *s);
+
+#endif

@@ -1,0 +1,854 @@
+#include "extract.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
+#include <libxml/HTMLparser.h>
+#include <libxml/HTMLtree.h>
+#include <libxml/uri.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "jx.h"
+
+/* How far into a body <meta charset> is looked for (the HTML standard says
+ * 1024 bytes; real pages put long <head>s first, so be generous). */
+#define META_SCAN_BYTES 4096
+#define JSONLD_MAX_DEPTH 64
+
+unsigned extract_formats(const json_t *formats)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"html", FMT_HTML},         {"text", FMT_TEXT},         {"markdown", FMT_MARKDOWN},
+                 {"links", FMT_LINKS},       {"metadata", FMT_METADATA}};
+    unsigned mask = 0;
+    size_t i;
+    json_t *v;
+    if (json_is_array(formats)) {
+        json_array_foreach(formats, i, v)
+        {
+            const char *s = json_string_value(v);
+            for (size_t k = 0; s && k < sizeof(names) / sizeof(names[0]); k++)
+                if (strcmp(s, names[k].name) == 0)
+                    mask |= names[k].bit;
+        }
+    }
+    return mask ? mask : FMT_HTML;
+}
+
+/* ------------------------------------------------------------ content types */
+
+/* The media type of a Content-Type value, lower case, without parameters. */
+static void media_type(const char *ct, char *out, size_t size)
+{
+    size_t n = 0;
+    while (ct && *ct == ' ')
+        ct++;
+    for (; ct && *ct && *ct != ';' && *ct != ' ' && n + 1 < size; ct++)
+        out[n++] = (char)tolower((unsigned char)*ct);
+    out[n] = '\0';
+}
+
+static int looks_like_html(const char *body, size_t len)
+{
+    size_t i = 0;
+    if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
+        i = 3;
+    while (i < len && isspace((unsigned char)body[i]))
+        i++;
+    return i < len && body[i] == '<';
+}
+
+int extract_is_html(const char *content_type, const char *body, size_t len)
+{
+    char mt[128];
+    media_type(content_type, mt, sizeof(mt));
+    if (!mt[0])
+        return looks_like_html(body, len);
+    return strcmp(mt, "text/html") == 0 || strcmp(mt, "application/xhtml+xml") == 0;
+}
+
+int extract_is_text(const char *content_type, const char *body, size_t len)
+{
+    char mt[128];
+    media_type(content_type, mt, sizeof(mt));
+    if (!mt[0])
+        return memchr(body, '\0', len < 1024 ? len : 1024) == NULL;
+    if (strncmp(mt, "text/", 5) == 0)
+        return 1;
+    static const char *const textual[] = {
+        "application/xhtml+xml",  "application/xml",        "application/json",
+        "application/javascript", "application/ecmascript", "application/x-javascript",
+        "application/ld+json",    "application/rss+xml",    "application/atom+xml",
+        "image/svg+xml",
+    };
+    for (size_t i = 0; i < sizeof(textual) / sizeof(textual[0]); i++)
+        if (strcmp(mt, textual[i]) == 0)
+            return 1;
+    size_t n = strlen(mt);
+    return (n > 5 && strcmp(mt + n - 5, "+json") == 0) || (n > 4 && strcmp(mt + n - 4, "+xml") == 0);
+}
+
+/* ------------------------------------------------------------ charsets */
+
+static int utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        size_t n = utf8_seq_len(p, (size_t)(end - p));
+        if (!n)
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+/* Copies a charset label, lower case, stopping at quotes, spaces, ';', '>'. */
+static void copy_label(const char *s, const char *end, char *out, size_t size)
+{
+    size_t n = 0;
+    while (s < end && (*s == '"' || *s == '\'' || *s == ' '))
+        s++;
+    for (; s < end && n + 1 < size; s++) {
+        char c = *s;
+        if (c == '"' || c == '\'' || c == ' ' || c == ';' || c == '>' || c == '/' || c == ',')
+            break;
+        out[n++] = (char)tolower((unsigned char)c);
+    }
+    out[n] = '\0';
+}
+
+static const char *find_ci(const char *hay, const char *end, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (const char *p = hay; p + n <= end; p++)
+        if (strncasecmp(p, needle, n) == 0)
+            return p;
+    return NULL;
+}
+
+static void meta_charset(const char *body, size_t len, char *out, size_t size)
+{
+    const char *end = body + (len < META_SCAN_BYTES ? len : META_SCAN_BYTES);
+    const char *p = body;
+    out[0] = '\0';
+    while ((p = find_ci(p, end, "<meta")) != NULL) {
+        const char *close = memchr(p, '>', (size_t)(end - p));
+        if (!close)
+            return;
+        const char *cs = find_ci(p, close, "charset=");
+        if (cs) {
+            copy_label(cs + 8, close, out, size);
+            if (out[0])
+                return;
+        }
+        p = close;
+    }
+}
+
+/* WHATWG maps these labels to windows-1252; iconv's ISO-8859-1 lacks the
+ * 0x80-0x9f punctuation real pages use. */
+static void normalize_label(char *cs, size_t size)
+{
+    static const char *const w1252[] = {"iso-8859-1", "iso8859-1", "latin1",   "l1",
+                                        "us-ascii",   "ascii",     "cp1252",   "x-cp1252",
+                                        "iso_8859-1", "cp819",     "ibm819"};
+    if (strcmp(cs, "utf8") == 0 || strcmp(cs, "unicode-1-1-utf-8") == 0) {
+        snprintf(cs, size, "utf-8");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(w1252) / sizeof(w1252[0]); i++)
+        if (strcmp(cs, w1252[i]) == 0) {
+            snprintf(cs, size, "windows-1252");
+            return;
+        }
+}
+
+void extract_charset(const char *content_type, const char *body, size_t len, int is_html,
+                     char *out, size_t size)
+{
+    out[0] = '\0';
+    const char *cs = content_type ? strcasestr(content_type, "charset=") : NULL;
+    if (cs)
+        copy_label(cs + 8, cs + strlen(cs), out, size);
+    if (!out[0]) {
+        if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
+            snprintf(out, size, "utf-8");
+        else if (len >= 2 && memcmp(body, "\xff\xfe", 2) == 0)
+            snprintf(out, size, "utf-16le");
+        else if (len >= 2 && memcmp(body, "\xfe\xff", 2) == 0)
+            snprintf(out, size, "utf-16be");
+        else if (is_html)
+            meta_charset(body, len, out, size);
+    }
+    if (!out[0])
+        snprintf(out, size, "%s", utf8_valid(body, len) ? "utf-8" : "windows-1252");
+    normalize_label(out, size);
+    /* A page that claims UTF-8 and is not is nearly always windows-1252. */
+    if (strcmp(out, "utf-8") == 0 && !utf8_valid(body, len))
+        snprintf(out, size, "windows-1252");
+}
+
+/* Converts body from charset to UTF-8 into out; invalid input bytes become
+ * U+FFFD. -1 when iconv does not know the charset. */
+static int to_utf8(const char *charset, const char *body, size_t len, struct sbuf *out)
+{
+    iconv_t cd = iconv_open("UTF-8", charset);
+    if (cd == (iconv_t)-1)
+        return -1;
+    char *in = (char *)body;
+    size_t inleft = len;
+    sbuf_grow(out, len + len / 2 + 16);
+    while (inleft > 0) {
+        sbuf_grow(out, inleft * 2 + 16);
+        char *o = out->buf + out->len;
+        size_t oleft = out->cap - out->len - 1;
+        size_t r = iconv(cd, &in, &inleft, &o, &oleft);
+        out->len = (size_t)(o - out->buf);
+        if (r != (size_t)-1)
+            break;
+        if (errno == E2BIG)
+            continue;
+        /* EILSEQ or EINVAL (truncated at the end): one replacement, skip a byte. */
+        sbuf_add(out, "\xef\xbf\xbd", 3);
+        in++, inleft--;
+    }
+    out->buf[out->len] = '\0';
+    iconv_close(cd);
+    return 0;
+}
+
+/* ------------------------------------------------------------ DOM walking */
+
+#define NAME_IS(n, s) (xmlStrcmp((n)->name, (const xmlChar *)(s)) == 0)
+
+static const char *attr(xmlNodePtr n, const char *name, xmlChar **owned)
+{
+    *owned = xmlGetProp(n, (const xmlChar *)name);
+    return (const char *)*owned;
+}
+
+static int in_list(const xmlChar *name, const char *const *list)
+{
+    for (; *list; list++)
+        if (xmlStrcmp(name, (const xmlChar *)*list) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *const never_content[] = {"script", "style",  "noscript", "template", "svg",
+                                            "iframe", "object", "canvas",   "head",     "select",
+                                            "button", NULL};
+static const char *const chrome[] = {"nav", "aside", "footer", "form", "dialog", NULL};
+static const char *const block_tags[] = {
+    "p",    "div",     "section", "article", "main",       "figure",   "figcaption", "address",
+    "dl",   "dt",      "dd",      "body",    "html",       "fieldset", "details",    "summary",
+    "center", "header", "hgroup", "caption", NULL};
+
+/* Drops the page's navigation chrome: nav/aside/footer/forms, ARIA
+ * navigation landmarks, and a <header> that is the site's banner (not one
+ * inside an article). */
+static int is_chrome(xmlNodePtr n)
+{
+    if (in_list(n->name, never_content) || in_list(n->name, chrome))
+        return 1;
+    xmlChar *owned;
+    const char *role = attr(n, "role", &owned);
+    int skip = role && (strcmp(role, "navigation") == 0 || strcmp(role, "banner") == 0 ||
+                        strcmp(role, "contentinfo") == 0 || strcmp(role, "search") == 0);
+    xmlFree(owned);
+    if (skip)
+        return 1;
+    const char *hidden = attr(n, "aria-hidden", &owned);
+    skip = hidden && strcmp(hidden, "true") == 0;
+    xmlFree(owned);
+    if (skip)
+        return 1;
+    if (NAME_IS(n, "header")) {
+        for (xmlNodePtr p = n->parent; p && p->type == XML_ELEMENT_NODE; p = p->parent)
+            if (NAME_IS(p, "article") || NAME_IS(p, "main") || NAME_IS(p, "section"))
+                return 0;
+        return 1;
+    }
+    return 0;
+}
+
+struct render {
+    struct sbuf *out;
+    int markdown; /* 0: plain text */
+    int pre;      /* inside <pre>: keep whitespace */
+    int list_depth;
+    int space;    /* a collapsed space is pending */
+    const xmlChar *base;
+};
+
+static char last_char(const struct render *r)
+{
+    return r->out->len ? r->out->buf[r->out->len - 1] : '\n';
+}
+
+static void trim_spaces(struct render *r)
+{
+    while (r->out->len && (r->out->buf[r->out->len - 1] == ' ' || r->out->buf[r->out->len - 1] == '\t'))
+        r->out->buf[--r->out->len] = '\0';
+}
+
+/* Ends the current block: at most one blank line between blocks. */
+static void block_break(struct render *r)
+{
+    trim_spaces(r);
+    r->space = 0;
+    if (!r->out->len)
+        return;
+    if (last_char(r) != '\n')
+        sbuf_addc(r->out, '\n');
+    if (r->out->len < 2 || r->out->buf[r->out->len - 2] != '\n')
+        sbuf_addc(r->out, '\n');
+}
+
+static void line_break(struct render *r)
+{
+    trim_spaces(r);
+    r->space = 0;
+    if (r->out->len && last_char(r) != '\n')
+        sbuf_addc(r->out, '\n');
+}
+
+static void emit(struct render *r, const char *s, size_t n)
+{
+    if (r->space) {
+        char c = last_char(r);
+        if (c != '\n' && c != ' ')
+            sbuf_addc(r->out, ' ');
+        r->space = 0;
+    }
+    sbuf_add(r->out, s, n);
+}
+
+static void emit_text(struct render *r, const char *s)
+{
+    if (r->pre) {
+        sbuf_adds(r->out, s);
+        return;
+    }
+    while (*s) {
+        if (isspace((unsigned char)*s)) {
+            while (*s && isspace((unsigned char)*s))
+                s++;
+            r->space = 1;
+            continue;
+        }
+        const char *w = s;
+        while (*s && !isspace((unsigned char)*s))
+            s++;
+        emit(r, w, (size_t)(s - w));
+    }
+}
+
+static void render_children(struct render *r, xmlNodePtr n);
+
+/* An absolute URL for href against the base, or NULL (caller xmlFree). */
+static xmlChar *absolute(const struct render *r, const char *href)
+{
+    if (!href)
+        return NULL;
+    while (isspace((unsigned char)*href))
+        href++;
+    return xmlBuildURI((const xmlChar *)href, r->base);
+}
+
+/* Renders n's content inline into a fresh buffer (for tables, link text). */
+static void render_inline(struct render *r, xmlNodePtr n, struct sbuf *into)
+{
+    struct render sub = *r;
+    sub.out = into;
+    sub.space = 0;
+    render_children(&sub, n);
+    /* A table cell or link text is one line. */
+    for (size_t i = 0; i < into->len; i++)
+        if (into->buf[i] == '\n')
+            into->buf[i] = ' ';
+    while (into->len && into->buf[into->len - 1] == ' ')
+        into->buf[--into->len] = '\0';
+}
+
+static void render_table(struct render *r, xmlNodePtr table)
+{
+    /* Rows in document order, through thead/tbody/tfoot. */
+    xmlNodePtr rows[1024];
+    size_t n_rows = 0;
+    for (xmlNodePtr c = table->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (NAME_IS(c, "tr") && n_rows < 1024)
+            rows[n_rows++] = c;
+        else if (NAME_IS(c, "thead") || NAME_IS(c, "tbody") || NAME_IS(c, "tfoot"))
+            for (xmlNodePtr t = c->children; t; t = t->next)
+                if (t->type == XML_ELEMENT_NODE && NAME_IS(t, "tr") && n_rows < 1024)
+                    rows[n_rows++] = t;
+    }
+    block_break(r);
+    for (xmlNodePtr c = table->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && NAME_IS(c, "caption")) {
+            render_children(r, c);
+            block_break(r);
+        }
+    size_t cols = 0;
+    for (size_t i = 0; i < n_rows; i++) {
+        size_t k = 0;
+        if (r->markdown)
+            sbuf_addc(r->out, '|');
+        for (xmlNodePtr c = rows[i]->children; c; c = c->next) {
+            if (c->type != XML_ELEMENT_NODE || !(NAME_IS(c, "td") || NAME_IS(c, "th")))
+                continue;
+            struct sbuf cell = SBUF_INIT;
+            render_inline(r, c, &cell);
+            if (r->markdown) {
+                sbuf_addc(r->out, ' ');
+                for (size_t j = 0; j < cell.len; j++) {
+                    if (cell.buf[j] == '|')
+                        sbuf_addc(r->out, '\\');
+                    sbuf_addc(r->out, cell.buf[j]);
+                }
+                sbuf_adds(r->out, " |");
+            } else {
+                if (k)
+                    sbuf_addc(r->out, '\t');
+                if (cell.len)
+                    sbuf_add(r->out, cell.buf, cell.len);
+            }
+            sbuf_release(&cell);
+            k++;
+        }
+        if (i == 0)
+            cols = k;
+        sbuf_addc(r->out, '\n');
+        if (i == 0 && r->markdown) {
+            sbuf_addc(r->out, '|');
+            for (size_t j = 0; j < cols; j++)
+                sbuf_adds(r->out, " --- |");
+            sbuf_addc(r->out, '\n');
+        }
+    }
+    block_break(r);
+}
+
+static void render_element(struct render *r, xmlNodePtr n)
+{
+    const xmlChar *name = n->name;
+    xmlChar *owned = NULL;
+    if (is_chrome(n))
+        return;
+    if (name[0] == 'h' && name[1] >= '1' && name[1] <= '6' && !name[2]) {
+        block_break(r);
+        if (r->markdown) {
+            for (int i = 0; i < name[1] - '0'; i++)
+                sbuf_addc(r->out, '#');
+            sbuf_addc(r->out, ' ');
+        }
+        render_children(r, n);
+        block_break(r);
+    } else if (NAME_IS(n, "br")) {
+        line_break(r);
+    } else if (NAME_IS(n, "hr")) {
+        block_break(r);
+        if (r->markdown)
+            sbuf_adds(r->out, "---");
+        block_break(r);
+    } else if (NAME_IS(n, "ul") || NAME_IS(n, "ol")) {
+        if (r->list_depth == 0)
+            block_break(r);
+        else
+            line_break(r);
+        int ordered = NAME_IS(n, "ol"), k = 1;
+        r->list_depth++;
+        for (xmlNodePtr c = n->children; c; c = c->next) {
+            if (c->type != XML_ELEMENT_NODE || !NAME_IS(c, "li"))
+                continue;
+            line_break(r);
+            for (int i = 1; i < r->list_depth; i++)
+                sbuf_adds(r->out, "  ");
+            if (r->markdown || ordered)
+                sbuf_addf(r->out, ordered ? "%d. " : "- ", k++);
+            else
+                sbuf_adds(r->out, "- ");
+            render_children(r, c);
+        }
+        r->list_depth--;
+        if (r->list_depth == 0)
+            block_break(r);
+        else
+            line_break(r);
+    } else if (NAME_IS(n, "pre")) {
+        block_break(r);
+        if (r->markdown)
+            sbuf_adds(r->out, "```\n");
+        int was = r->pre;
+        r->pre = 1;
+        size_t start = r->out->len;
+        render_children(r, n);
+        r->pre = was;
+        if (r->markdown) {
+            if (r->out->len > start && last_char(r) != '\n')
+                sbuf_addc(r->out, '\n');
+            sbuf_adds(r->out, "```");
+        }
+        block_break(r);
+    } else if (NAME_IS(n, "code") && !r->pre) {
+        if (r->markdown)
+            emit(r, "`", 1);
+        render_children(r, n);
+        if (r->markdown)
+            sbuf_addc(r->out, '`');
+    } else if (NAME_IS(n, "a")) {
+        xmlChar *abs = r->markdown ? absolute(r, attr(n, "href", &owned)) : NULL;
+        if (abs && (xmlStrncasecmp(abs, (const xmlChar *)"http", 4) == 0)) {
+            struct sbuf label = SBUF_INIT;
+            render_inline(r, n, &label);
+            if (label.len) {
+                emit(r, "[", 1);
+                sbuf_add(r->out, label.buf, label.len);
+                sbuf_adds(r->out, "](");
+                sbuf_adds(r->out, (const char *)abs);
+                sbuf_addc(r->out, ')');
+            }
+            sbuf_release(&label);
+        } else {
+            render_children(r, n);
+        }
+        xmlFree(abs);
+    } else if (r->markdown && (NAME_IS(n, "strong") || NAME_IS(n, "b") || NAME_IS(n, "em") ||
+                               NAME_IS(n, "i"))) {
+        const char *mark = (NAME_IS(n, "strong") || NAME_IS(n, "b")) ? "**" : "_";
+        struct sbuf inner = SBUF_INIT;
+        render_inline(r, n, &inner);
+        if (inner.len) {
+            emit(r, mark, strlen(mark));
+            sbuf_add(r->out, inner.buf, inner.len);
+            sbuf_adds(r->out, mark);
+        }
+        sbuf_release(&inner);
+    } else if (NAME_IS(n, "img")) {
+        if (r->markdown) {
+            xmlChar *alt_owned;
+            const char *alt = attr(n, "alt", &alt_owned);
+            xmlChar *abs = absolute(r, attr(n, "src", &owned));
+            if (abs) {
+                emit(r, "![", 2);
+                sbuf_adds(r->out, alt ? alt : "");
+                sbuf_adds(r->out, "](");
+                sbuf_adds(r->out, (const char *)abs);
+                sbuf_addc(r->out, ')');
+            }
+            xmlFree(abs);
+            xmlFree(alt_owned);
+        }
+    } else if (NAME_IS(n, "table")) {
+        render_table(r, n);
+    } else if (NAME_IS(n, "blockquote")) {
+        block_break(r);
+        if (r->markdown) {
+            struct sbuf inner = SBUF_INIT;
+            struct render sub = *r;
+            sub.out = &inner;
+            sub.space = 0;
+            render_children(&sub, n);
+            while (inner.len && (inner.buf[inner.len - 1] == '\n' || inner.buf[inner.len - 1] == ' '))
+                inner.buf[--inner.len] = '\0';
+            sbuf_adds(r->out, "> ");
+            for (size_t i = 0; i < inner.len; i++) {
+                sbuf_addc(r->out, inner.buf[i]);
+                if (inner.buf[i] == '\n')
+                    sbuf_adds(r->out, "> ");
+            }
+            sbuf_release(&inner);
+        } else {
+            render_children(r, n);
+        }
+        block_break(r);
+    } else if (NAME_IS(n, "li") || NAME_IS(n, "tr")) {
+        line_break(r);
+        render_children(r, n);
+        line_break(r);
+    } else if (in_list(name, block_tags)) {
+        block_break(r);
+        render_children(r, n);
+        block_break(r);
+    } else {
+        render_children(r, n);
+    }
+    xmlFree(owned);
+}
+
+static void render_children(struct render *r, xmlNodePtr n)
+{
+    for (xmlNodePtr c = n->children; c; c = c->next) {
+        if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE)
+            emit_text(r, (const char *)c->content);
+        else if (c->type == XML_ELEMENT_NODE)
+            render_element(r, c);
+    }
+}
+
+static void render(xmlDocPtr doc, const xmlChar *base, int markdown, struct sbuf *out)
+{
+    struct render r = {.out = out, .markdown = markdown, .base = base};
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    if (root)
+        render_element(&r, root);
+    /* Trim trailing whitespace; no leading blank lines. */
+    while (out->len && isspace((unsigned char)out->buf[out->len - 1]))
+        out->buf[--out->len] = '\0';
+    if (!out->buf)
+        sbuf_grow(out, 0), out->buf[0] = '\0';
+}
+
+/* ------------------------------------------------------------ links, metadata */
+
+static void walk_elements(xmlNodePtr n, void (*fn)(xmlNodePtr, void *), void *arg)
+{
+    for (xmlNodePtr c = n; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        fn(c, arg);
+        walk_elements(c->children, fn, arg);
+    }
+}
+
+struct links_ctx {
+    const xmlChar *base;
+    json_t *seen; /* object used as a set */
+    json_t *out;
+};
+
+static void link_visit(xmlNodePtr n, void *arg)
+{
+    struct links_ctx *lc = arg;
+    if (!(NAME_IS(n, "a") || NAME_IS(n, "area")))
+        return;
+    xmlChar *href = xmlGetProp(n, (const xmlChar *)"href");
+    if (!href)
+        return;
+    const xmlChar *h = href;
+    while (isspace(*h))
+        h++;
+    xmlChar *abs = xmlBuildURI(h, lc->base);
+    if (abs && (xmlStrncasecmp(abs, (const xmlChar *)"http://", 7) == 0 ||
+                xmlStrncasecmp(abs, (const xmlChar *)"https://", 8) == 0)) {
+        char *hash = strchr((char *)abs, '#');
+        if (hash)
+            *hash = '\0';
+        if (!json_object_get(lc->seen, (const char *)abs)) {
+            json_object_set_new(lc->seen, (const char *)abs, json_true());
+            json_array_append_new(lc->out, json_string((const char *)abs));
+        }
+    }
+    xmlFree(abs);
+    xmlFree(href);
+}
+
+static json_t *extract_links(xmlDocPtr doc, const xmlChar *base)
+{
+    struct links_ctx lc = {base, json_object(), json_array()};
+    walk_elements(xmlDocGetRootElement(doc), link_visit, &lc);
+    json_decref(lc.seen);
+    return lc.out;
+}
+
+struct meta_ctx {
+    const xmlChar *base;
+    json_t *md, *og, *twitter, *jsonld;
+};
+
+static json_t *str_or_null(const char *s)
+{
+    json_t *v = s ? json_string(s) : NULL;
+    return v ? v : json_null(); /* json_string refuses invalid UTF-8 */
+}
+
+static char *collapsed_text(xmlNodePtr n)
+{
+    xmlChar *t = xmlNodeGetContent(n);
+    struct sbuf sb = SBUF_INIT;
+    struct render r = {.out = &sb};
+    emit_text(&r, t ? (const char *)t : "");
+    xmlFree(t);
+    return sbuf_detach(&sb, NULL);
+}
+
+static void meta_visit(xmlNodePtr n, void *arg)
+{
+    struct meta_ctx *mc = arg;
+    if (NAME_IS(n, "title")) {
+        if (json_is_null(json_object_get(mc->md, "title"))) {
+            char *t = collapsed_text(n);
+            json_object_set_new(mc->md, "title", str_or_null(t));
+            free(t);
+        }
+    } else if (NAME_IS(n, "html")) {
+        xmlChar *lang = xmlGetProp(n, (const xmlChar *)"lang");
+        if (lang)
+            json_object_set_new(mc->md, "language", str_or_null((const char *)lang));
+        xmlFree(lang);
+    } else if (NAME_IS(n, "meta")) {
+        xmlChar *name = xmlGetProp(n, (const xmlChar *)"name");
+        xmlChar *prop = xmlGetProp(n, (const xmlChar *)"property");
+        xmlChar *content = xmlGetProp(n, (const xmlChar *)"content");
+        const char *key = prop ? (const char *)prop : (const char *)name;
+        if (key && content) {
+            if (strncasecmp(key, "og:", 3) == 0)
+                json_object_set_new(mc->og, key + 3, str_or_null((const char *)content));
+            else if (strncasecmp(key, "twitter:", 8) == 0)
+                json_object_set_new(mc->twitter, key + 8, str_or_null((const char *)content));
+            else if (strcasecmp(key, "description") == 0 || strcasecmp(key, "author") == 0 ||
+                     strcasecmp(key, "keywords") == 0 || strcasecmp(key, "robots") == 0)
+                json_object_set_new(mc->md, key, str_or_null((const char *)content));
+        }
+        xmlFree(name);
+        xmlFree(prop);
+        xmlFree(content);
+    } else if (NAME_IS(n, "link")) {
+        xmlChar *rel = xmlGetProp(n, (const xmlChar *)"rel");
+        if (rel && strcasecmp((const char *)rel, "canonical") == 0) {
+            xmlChar *href = xmlGetProp(n, (const xmlChar *)"href");
+            xmlChar *abs = href ? xmlBuildURI(href, mc->base) : NULL;
+            json_object_set_new(mc->md, "canonical", str_or_null((const char *)abs));
+            xmlFree(abs);
+            xmlFree(href);
+        }
+        xmlFree(rel);
+    } else if (NAME_IS(n, "script")) {
+        xmlChar *type = xmlGetProp(n, (const xmlChar *)"type");
+        if (type && strcasecmp((const char *)type, "application/ld+json") == 0) {
+            xmlChar *body = xmlNodeGetContent(n);
+            char err[128];
+            json_t *v = body ? jx_parse((const char *)body, strlen((const char *)body),
+                                        JSONLD_MAX_DEPTH, err, sizeof(err))
+                             : NULL;
+            if (v)
+                json_array_append_new(mc->jsonld, v);
+            xmlFree(body);
+        }
+        xmlFree(type);
+    }
+}
+
+static json_t *extract_metadata(xmlDocPtr doc, const xmlChar *base)
+{
+    struct meta_ctx mc = {base, json_object(), json_object(), json_object(), json_array()};
+    json_object_set_new(mc.md, "title", json_null());
+    json_object_set_new(mc.md, "description", json_null());
+    json_object_set_new(mc.md, "canonical", json_null());
+    json_object_set_new(mc.md, "language", json_null());
+    walk_elements(xmlDocGetRootElement(doc), meta_visit, &mc);
+    if (json_is_null(json_object_get(mc.md, "title")) && json_object_get(mc.og, "title"))
+        json_object_set(mc.md, "title", json_object_get(mc.og, "title"));
+    json_object_set_new(mc.md, "open_graph", mc.og);
+    json_object_set_new(mc.md, "twitter", mc.twitter);
+    json_object_set_new(mc.md, "json_ld", mc.jsonld);
+    return mc.md;
+}
+
+/* <base href> overrides the document's URL for relative links. */
+static xmlChar *document_base(xmlDocPtr doc, const char *url)
+{
+    xmlChar *base = NULL;
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    for (xmlNodePtr h = root ? root->children : NULL; h; h = h->next) {
+        if (h->type != XML_ELEMENT_NODE || !NAME_IS(h, "head"))
+            continue;
+        for (xmlNodePtr c = h->children; c; c = c->next)
+            if (c->type == XML_ELEMENT_NODE && NAME_IS(c, "base")) {
+                xmlChar *href = xmlGetProp(c, (const xmlChar *)"href");
+                if (href)
+                    base = xmlBuildURI(href, (const xmlChar *)url);
+                xmlFree(href);
+                if (base)
+                    return base;
+            }
+    }
+    return xmlStrdup((const xmlChar *)(url ? url : ""));
+}
+
+/* ------------------------------------------------------------ entry points */
+
+static void base64_of(const char *body, size_t len, struct sbuf *out)
+{
+    size_t n = 4 * ((len + 2) / 3);
+    sbuf_grow(out, n);
+    int w = EVP_EncodeBlock((unsigned char *)out->buf + out->len, (const unsigned char *)body,
+                            (int)len);
+    out->len += (size_t)w;
+    out->buf[out->len] = '\0';
+}
+
+void extract_run(struct extract *ex, const char *body, size_t len, const char *content_type,
+                 const char *base_url, unsigned formats)
+{
+    memset(ex, 0, sizeof(*ex));
+    if (!extract_is_text(content_type, body, len)) {
+        ex->binary = 1;
+        base64_of(body, len, &ex->base64);
+        return;
+    }
+    int html = extract_is_html(content_type, body, len);
+    extract_charset(content_type, body, len, html, ex->charset, sizeof(ex->charset));
+    ex->html = body;
+    ex->html_len = len;
+    if (strcmp(ex->charset, "utf-8") != 0 && to_utf8(ex->charset, body, len, &ex->conv) == 0) {
+        ex->html = ex->conv.buf ? ex->conv.buf : "";
+        ex->html_len = ex->conv.len;
+    }
+    /* A UTF-8 BOM is an encoding marker, not content. */
+    if (ex->html_len >= 3 && memcmp(ex->html, "\xef\xbb\xbf", 3) == 0)
+        ex->html += 3, ex->html_len -= 3;
+
+    if (!html) {
+        if (formats & FMT_TEXT)
+            sbuf_add(&ex->text, ex->html, ex->html_len);
+        if (formats & FMT_MARKDOWN)
+            sbuf_add(&ex->markdown, ex->html, ex->html_len);
+        if (formats & FMT_LINKS)
+            ex->links = json_array();
+        if (formats & FMT_METADATA)
+            ex->metadata = json_object();
+        return;
+    }
+    if (!(formats & (FMT_TEXT | FMT_MARKDOWN | FMT_LINKS | FMT_METADATA)))
+        return;
+    htmlDocPtr doc = htmlReadMemory(ex->html, (int)ex->html_len, base_url, "UTF-8",
+                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                        HTML_PARSE_NONET | HTML_PARSE_COMPACT);
+    if (!doc)
+        doc = htmlNewDocNoDtD(NULL, NULL);
+    xmlChar *base = document_base(doc, base_url);
+    if (formats & FMT_TEXT)
+        render(doc, base, 0, &ex->text);
+    if (formats & FMT_MARKDOWN)
+        render(doc, base, 1, &ex->markdown);
+    if (formats & FMT_LINKS)
+        ex->links = extract_links(doc, base);
+    if (formats & FMT_METADATA)
+        ex->metadata = extract_metadata(doc, base);
+    xmlFree(base);
+    xmlFreeDoc(doc);
+}
+
+void extract_release(struct extract *ex)
+{
+    sbuf_release(&ex->conv);
+    sbuf_release(&ex->text);
+    sbuf_release(&ex->markdown);
+    sbuf_release(&ex->base64);
+    json_decref(ex->links);
+    json_decref(ex->metadata);
+    memset(ex, 0, sizeof(*ex));
+}

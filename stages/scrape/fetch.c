@@ -1,0 +1,248 @@
+#include "fetch.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "log.h"
+
+/* Easy handles kept for reuse per worker (a reset handle is cheaper than a
+ * new one, and keeps its TLS session cache). */
+#define EASY_POOL_MAX 2048
+
+struct worker {
+    pthread_t thread;
+    struct fetch_pool *pool;
+    CURLM *multi;
+    pthread_mutex_t lock;
+    struct item *inbox, *inbox_tail; /* guarded by lock */
+    struct item *running;            /* worker-only: transfers in the multi */
+    atomic_size_t active;            /* queued + running */
+    CURL *easy_pool[EASY_POOL_MAX];
+    size_t n_easy;
+};
+
+struct fetch_pool {
+    struct fetch_conf conf;
+    fetch_done_fn done;
+    void *arg;
+    atomic_int stop;
+    int n;
+    struct worker *w;
+};
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct item *it = userp;
+    size_t n = size * nmemb;
+    if ((long long)(it->body.len + n) > it->max_bytes) {
+        /* Abort the transfer now and give the memory back: the cap exists
+         * so an endless body cannot grow without bound. */
+        it->too_large = 1;
+        sbuf_release(&it->body);
+        return 0;
+    }
+    sbuf_add(&it->body, data, n);
+    return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct item *it = userp;
+    size_t n = size * nmemb;
+    if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+        it->retry_after[0] = '\0'; /* a new response (after a redirect) */
+    } else if (n > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
+        size_t len = n - 12;
+        if (len >= sizeof(it->retry_after))
+            len = sizeof(it->retry_after) - 1;
+        memcpy(it->retry_after, data + 12, len);
+        it->retry_after[len] = '\0';
+        char *e = it->retry_after + len;
+        while (e > it->retry_after && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
+            *--e = '\0';
+    }
+    return n;
+}
+
+static void setup(struct worker *w, struct item *it)
+{
+    const struct fetch_conf *fc = &w->pool->conf;
+    CURL *e = w->n_easy ? w->easy_pool[--w->n_easy] : curl_easy_init();
+    it->easy = e;
+    curl_easy_setopt(e, CURLOPT_URL, it->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, it);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, it);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, it);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, it->curl_err);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, it->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     fc->connect_timeout_ms < it->timeout_ms ? fc->connect_timeout_ms
+                                                             : it->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)it->max_bytes);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, it->follow_redirects ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)fc->max_redirects);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl decodes */
+    curl_easy_setopt(e, CURLOPT_USERAGENT, fc->user_agent);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, it->headers);
+    /* Proxies from the environment would make the guard judge the proxy's
+     * address instead of the target's. */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    it->guard.allow_private = fc->allow_private;
+    ssrf_curl_guard(e, &it->guard);
+    it->started_us = clk_mono_us();
+    it->prev = NULL;
+    it->next = w->running;
+    if (w->running)
+        w->running->prev = it;
+    w->running = it;
+    curl_multi_add_handle(w->multi, e);
+}
+
+static void recycle(struct worker *w, CURL *e)
+{
+    curl_multi_remove_handle(w->multi, e);
+    if (w->n_easy < EASY_POOL_MAX) {
+        curl_easy_reset(e);
+        w->easy_pool[w->n_easy++] = e;
+    } else {
+        curl_easy_cleanup(e);
+    }
+}
+
+static void take_inbox(struct worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    struct item *it = w->inbox;
+    w->inbox = w->inbox_tail = NULL;
+    pthread_mutex_unlock(&w->lock);
+    while (it) {
+        struct item *next = it->next;
+        it->next = NULL;
+        setup(w, it);
+        it = next;
+    }
+}
+
+static void finish_done(struct worker *w)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(w->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        CURL *e = m->easy_handle;
+        CURLcode rc = m->data.result;
+        struct item *it = NULL;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&it);
+        if (it->prev)
+            it->prev->next = it->next;
+        else
+            w->running = it->next;
+        if (it->next)
+            it->next->prev = it->prev;
+        it->next = it->prev = NULL;
+        w->pool->done(it, rc, w->pool->arg);
+        recycle(w, e);
+        atomic_fetch_sub(&w->active, 1);
+    }
+}
+
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    while (!atomic_load(&w->pool->stop)) {
+        take_inbox(w);
+        int running = 0;
+        curl_multi_perform(w->multi, &running);
+        finish_done(w);
+        /* Waits for socket activity, curl's next timeout, or a wakeup from
+         * fetch_pool_submit/stop; 1 s bounds it when nothing is running. */
+        curl_multi_poll(w->multi, NULL, 0, 1000, NULL);
+    }
+    /* Abandon what is still running: no result, offset not stored. */
+    for (struct item *it = w->running, *next; it; it = next) {
+        next = it->next;
+        curl_multi_remove_handle(w->multi, it->easy);
+        curl_easy_cleanup(it->easy);
+        item_free(it);
+    }
+    for (struct item *it = w->inbox, *next; it; it = next) {
+        next = it->next;
+        item_free(it);
+    }
+    while (w->n_easy)
+        curl_easy_cleanup(w->easy_pool[--w->n_easy]);
+    return NULL;
+}
+
+struct fetch_pool *fetch_pool_start(const struct fetch_conf *fc, fetch_done_fn done, void *arg)
+{
+    struct fetch_pool *p = calloc(1, sizeof(*p));
+    p->conf = *fc;
+    p->done = done;
+    p->arg = arg;
+    p->n = fc->workers > 0 ? fc->workers : 1;
+    p->w = calloc((size_t)p->n, sizeof(*p->w));
+    /* The per-host cap is split over the workers (each multi enforces its
+     * own share), so the whole stage opens at most host_connections. */
+    long per_host = fc->host_connections / p->n;
+    if (per_host < 1)
+        per_host = 1;
+    for (int i = 0; i < p->n; i++) {
+        struct worker *w = &p->w[i];
+        w->pool = p;
+        pthread_mutex_init(&w->lock, NULL);
+        w->multi = curl_multi_init();
+        curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host);
+        curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, 4096L);
+        pthread_create(&w->thread, NULL, worker_run, w);
+    }
+    return p;
+}
+
+void fetch_pool_submit(struct fetch_pool *p, struct item *it)
+{
+    struct worker *best = &p->w[0];
+    for (int i = 1; i < p->n; i++)
+        if (atomic_load(&p->w[i].active) < atomic_load(&best->active))
+            best = &p->w[i];
+    atomic_fetch_add(&best->active, 1);
+    pthread_mutex_lock(&best->lock);
+    if (best->inbox_tail)
+        best->inbox_tail->next = it;
+    else
+        best->inbox = it;
+    best->inbox_tail = it;
+    pthread_mutex_unlock(&best->lock);
+    curl_multi_wakeup(best->multi);
+}
+
+size_t fetch_pool_active(struct fetch_pool *p)
+{
+    size_t n = 0;
+    for (int i = 0; i < p->n; i++)
+        n += atomic_load(&p->w[i].active);
+    return n;
+}
+
+void fetch_pool_stop(struct fetch_pool *p)
+{
+    atomic_store(&p->stop, 1);
+    for (int i = 0; i < p->n; i++)
+        curl_multi_wakeup(p->w[i].multi);
+    for (int i = 0; i < p->n; i++) {
+        pthread_join(p->w[i].thread, NULL);
+        curl_multi_cleanup(p->w[i].multi);
+        pthread_mutex_destroy(&p->w[i].lock);
+    }
+    free(p->w);
+    free(p);
+}

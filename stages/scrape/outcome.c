@@ -1,0 +1,114 @@
+#include "outcome.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void set(struct outcome *o, const char *status, int transient, const char *fmt,
+                const char *a)
+{
+    o->status = status;
+    o->transient = transient;
+    snprintf(o->error, sizeof(o->error), fmt, a);
+}
+
+void outcome_classify(struct outcome *o, CURLcode rc, long http_status, int blocked,
+                      const char *blocked_why, int too_large, const char *curl_msg)
+{
+    const char *msg = curl_msg && curl_msg[0] ? curl_msg : curl_easy_strerror(rc);
+    if (blocked) {
+        set(o, "blocked", 0, "refused target: %s", blocked_why ? blocked_why : "private address");
+        return;
+    }
+    if (too_large) {
+        set(o, "too_large", 0, "%s", "body larger than max_bytes");
+        return;
+    }
+    switch (rc) {
+    case CURLE_OK:
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        set(o, "timeout", 1, "%s", msg);
+        return;
+    case CURLE_COULDNT_RESOLVE_HOST:
+        set(o, "dns", 0, "%s", msg);
+        return;
+    case CURLE_COULDNT_CONNECT:
+        set(o, "connect", 0, "%s", msg);
+        return;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        set(o, "connect", 1, "connection reset: %s", msg);
+        return;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_USE_SSL_FAILED:
+        set(o, "tls", 0, "%s", msg);
+        return;
+    case CURLE_FILESIZE_EXCEEDED:
+        set(o, "too_large", 0, "%s", "body larger than max_bytes");
+        return;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        /* After a redirect, an unsupported protocol is a Location to a
+         * refused scheme (file:, gopher:): the target is refused. */
+        if (rc == CURLE_UNSUPPORTED_PROTOCOL && http_status >= 300 && http_status < 400)
+            set(o, "blocked", 0, "redirect to a refused scheme: %s", msg);
+        else
+            set(o, "invalid_url", 0, "%s", msg);
+        return;
+    case CURLE_TOO_MANY_REDIRECTS:
+        o->status = "http_error";
+        o->transient = 0;
+        snprintf(o->error, sizeof(o->error), "too many redirects (last status %ld)", http_status);
+        return;
+    case CURLE_BAD_CONTENT_ENCODING:
+        set(o, "http_error", 0, "undecodable body: %s", msg);
+        return;
+    default:
+        set(o, "connect", 0, "%s", msg);
+        return;
+    }
+    if (http_status >= 400) {
+        o->status = "http_error";
+        o->transient = http_status == 429 || http_status == 502 || http_status == 503 ||
+                       http_status == 504;
+        snprintf(o->error, sizeof(o->error), "http %ld", http_status);
+        return;
+    }
+    o->status = "ok";
+    o->transient = 0;
+    o->error[0] = '\0';
+}
+
+long long outcome_retry_after_ms(const char *value, long long now_ms)
+{
+    if (!value)
+        return -1;
+    while (*value == ' ')
+        value++;
+    if (isdigit((unsigned char)*value)) {
+        char *end;
+        long long s = strtoll(value, &end, 10);
+        while (*end == ' ' || *end == '\r' || *end == '\n')
+            end++;
+        return *end || s < 0 || s > 365LL * 86400 ? -1 : s * 1000;
+    }
+    time_t t = curl_getdate(value, NULL);
+    if (t == (time_t)-1)
+        return -1;
+    long long ms = (long long)t * 1000 - now_ms;
+    return ms < 0 ? 0 : ms;
+}

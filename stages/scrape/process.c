@@ -1,0 +1,117 @@
+#include "process.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "extract.h"
+#include "log.h"
+#include "metrics.h"
+#include "outcome.h"
+
+static const char *const statuses[] = {"ok",       "timeout",   "dns",     "connect",
+                                       "tls",      "http_error", "too_large", "blocked",
+                                       "invalid_url", "cancelled", "retry",  NULL};
+static struct metric *by_outcome[16];
+static struct metric *bytes, *latency;
+
+static struct metric *outcome_metric(const char *status)
+{
+    for (int i = 0; statuses[i]; i++)
+        if (strcmp(statuses[i], status) == 0)
+            return by_outcome[i];
+    return by_outcome[3];
+}
+
+void process_init(struct process *pr, struct emit *em, long long retry_after_max_ms)
+{
+    pr->em = em;
+    pr->retry_after_max_ms = retry_after_max_ms;
+    for (int i = 0; statuses[i]; i++) {
+        char labels[64];
+        snprintf(labels, sizeof(labels), "outcome=\"%s\"", statuses[i]);
+        by_outcome[i] = metric_counter("ferry_scrape_fetches_total",
+                                       "Items finished, by outcome (retry: sent to a retry tier)",
+                                       labels);
+    }
+    bytes = metric_counter("ferry_scrape_bytes_total", "Body bytes fetched (decoded)", "");
+    latency = metric_histogram("ferry_scrape_fetch_seconds", "Fetch latency, request to last byte",
+                               "", metric_latency_bounds, metric_latency_n);
+}
+
+static void fill_meta(struct result_meta *m, const struct item *it, const char *status,
+                      const char *error)
+{
+    memset(m, 0, sizeof(*m));
+    m->batch_id = it->batch_id;
+    m->tenant = it->tenant;
+    m->input = it->url;
+    m->index = it->index;
+    m->status = status;
+    m->error = error;
+    m->attempts = it->attempt;
+    m->fetched_at_ms = clk_now_ms();
+}
+
+void process_skip(struct process *pr, struct item *it, const char *status, const char *error)
+{
+    struct result_meta m;
+    fill_meta(&m, it, status, error);
+    metric_inc(outcome_metric(status), 1);
+    emit_result(pr->em, it, &m, NULL);
+}
+
+void process_fetched(struct item *it, CURLcode rc, void *arg)
+{
+    struct process *pr = arg;
+    long code = 0;
+    char *final_url = NULL, *ct = NULL;
+    curl_easy_getinfo(it->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(it->easy, CURLINFO_EFFECTIVE_URL, &final_url);
+    curl_easy_getinfo(it->easy, CURLINFO_CONTENT_TYPE, &ct);
+    long long ms = (clk_mono_us() - it->started_us) / 1000;
+    metric_observe(latency, (double)ms / 1000.0);
+
+    struct outcome o;
+    outcome_classify(&o, rc, code, it->guard.blocked, it->guard.why, it->too_large, it->curl_err);
+    if (log_enabled(LOG_DEBUG)) {
+        char q[256];
+        LOG_DEBUG("fetched", "batch=%s item=%lld status=%s http=%ld ms=%lld attempt=%d url=%s",
+                  it->batch_id, it->index, o.status, code, ms, it->attempt,
+                  log_quote(q, sizeof(q), it->url));
+    }
+
+    struct emit *em = pr->em;
+    if (o.transient && (size_t)it->attempt <= em->n_tiers) {
+        size_t tier = (size_t)it->attempt - 1;
+        long long delay = em->tier_ms[tier];
+        int64_t now = clk_now_ms();
+        long long ra = outcome_retry_after_ms(it->retry_after[0] ? it->retry_after : NULL, now);
+        if (ra > pr->retry_after_max_ms)
+            ra = pr->retry_after_max_ms;
+        if (ra > delay)
+            delay = ra;
+        metric_inc(outcome_metric("retry"), 1);
+        it->easy = NULL;
+        emit_retry(em, it, tier, now + delay, o.error);
+        return;
+    }
+
+    metric_inc(outcome_metric(o.status), 1);
+    struct result_meta m;
+    fill_meta(&m, it, o.status, o.error[0] ? o.error : NULL);
+    m.http_status = code;
+    m.final_url = final_url;
+    m.content_type = ct;
+    m.duration_ms = ms;
+    it->easy = NULL;
+    if (strcmp(o.status, "ok") != 0) {
+        emit_result(em, it, &m, NULL);
+        return;
+    }
+    metric_inc(bytes, (long long)it->body.len);
+    struct extract ex;
+    extract_run(&ex, it->body.buf ? it->body.buf : "", it->body.len, ct, final_url, it->formats);
+    emit_result(em, it, &m, &ex);
+    extract_release(&ex);
+}

@@ -1,0 +1,28 @@
+/*
+ * process — what happens to an item: skipped (cancelled batch), refused
+ * (invalid URL), fetched, and once fetched classified into a result or a
+ * retry; plus the stage's fetch metrics.
+ */
+#ifndef FERRY_SCRAPE_PROCESS_H
+#define FERRY_SCRAPE_PROCESS_H
+
+#include <curl/curl.h>
+
+#include "emit.h"
+#include "item.h"
+
+struct process {
+    struct emit *em;
+    long long retry_after_max_ms; /* a server's Retry-After is honoured up to this */
+};
+
+/* Registers the metrics. */
+void process_init(struct process *pr, struct emit *em, long long retry_after_max_ms);
+
+/* fetch_done_fn: a finished transfer (worker thread). */
+void process_fetched(struct item *it, CURLcode rc, void *arg);
+
+/* An item that is not fetched: status "cancelled" or "invalid_url". */
+void process_skip(struct process *pr, struct item *it, const char *status, const char *error);
+
+#endif

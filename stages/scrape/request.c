@@ -1,0 +1,141 @@
+#include "request.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "extract.h"
+#include "jx.h"
+#include "kafka.h"
+
+#define REQUEST_MAX_DEPTH 16
+#define MAX_HEADERS 64
+
+void item_free(struct item *it)
+{
+    if (!it)
+        return;
+    free(it->src_topic);
+    free(it->value);
+    json_decref(it->req);
+    curl_slist_free_all(it->headers);
+    sbuf_release(&it->body);
+    free(it);
+}
+
+struct item *request_source_only(const rd_kafka_message_t *msg, struct offtrack *ot)
+{
+    struct item *it = calloc(1, sizeof(*it));
+    if (!it)
+        abort();
+    it->ot = ot;
+    it->src_topic = strdup(rd_kafka_topic_name(msg->rkt));
+    it->partition = msg->partition;
+    it->offset = msg->offset;
+    it->value = malloc(msg->len + 1);
+    if (!it->src_topic || !it->value)
+        abort();
+    if (msg->len)
+        memcpy(it->value, msg->payload, msg->len);
+    it->value[msg->len] = '\0';
+    it->value_len = msg->len;
+    snprintf(it->origin, sizeof(it->origin), "%s/%d/%lld", it->src_topic, (int)msg->partition,
+             (long long)msg->offset);
+    return it;
+}
+
+/* A header line libcurl will send verbatim: a token name, no CR/LF. */
+static int header_ok(const char *name, const char *value)
+{
+    if (!*name || strlen(name) > 256 || strlen(value) > 8192)
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!isgraph((unsigned char)*p) || *p == ':')
+            return 0;
+    for (const char *p = value; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            return 0;
+    return strcasecmp(name, "Host") != 0 && strcasecmp(name, "Content-Length") != 0 &&
+           strcasecmp(name, "Transfer-Encoding") != 0;
+}
+
+static void check_url(struct item *it)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL;
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, it->url, 0);
+    if (uc) {
+        snprintf(it->invalid_url, sizeof(it->invalid_url), "%s", curl_url_strerror(uc));
+    } else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+               (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
+        snprintf(it->invalid_url, sizeof(it->invalid_url), "scheme %s is not http or https",
+                 scheme ? scheme : "?");
+    }
+    curl_free(scheme);
+    curl_url_cleanup(u);
+}
+
+struct item *request_parse(const rd_kafka_message_t *msg, struct offtrack *ot,
+                           const struct request_limits *lim, char *errstr, size_t errstr_size)
+{
+    json_t *req = jx_parse(msg->payload, msg->len, REQUEST_MAX_DEPTH, errstr, errstr_size);
+    if (!req)
+        return NULL;
+    const char *batch = jx_str(req, "batch_id", NULL);
+    const char *url = jx_str(req, "url", NULL);
+    json_t *index = json_object_get(req, "index");
+    if (!batch || !url || !json_is_integer(index)) {
+        snprintf(errstr, errstr_size, "batch_id, index and url are required");
+        json_decref(req);
+        return NULL;
+    }
+    struct item *it = request_source_only(msg, ot);
+    it->req = req;
+    it->batch_id = batch;
+    it->url = url;
+    it->tenant = jx_str(req, "tenant", NULL);
+    it->index = json_integer_value(index);
+    it->formats = extract_formats(json_object_get(req, "formats"));
+
+    json_t *opt = json_object_get(req, "options");
+    long long t = jx_int(opt, "timeout_ms", lim->default_timeout_ms);
+    it->timeout_ms = t < 1 ? 1 : t > lim->max_timeout_ms ? lim->max_timeout_ms : (long)t;
+    long long mb = jx_int(opt, "max_bytes", lim->default_max_bytes);
+    it->max_bytes = mb < 1 ? 1 : mb > lim->max_max_bytes ? lim->max_max_bytes : mb;
+    it->follow_redirects = jx_bool(opt, "follow_redirects", 1);
+
+    const char *key;
+    json_t *v;
+    int n = 0;
+    json_object_foreach(json_object_get(req, "headers"), key, v)
+    {
+        const char *val = json_string_value(v);
+        if (!val || !header_ok(key, val) || n >= MAX_HEADERS)
+            continue;
+        size_t len = strlen(key) + strlen(val) + 3;
+        char *line = malloc(len);
+        if (!line)
+            abort();
+        snprintf(line, len, "%s: %s", key, val);
+        it->headers = curl_slist_append(it->headers, line);
+        free(line);
+        n++;
+    }
+
+    char buf[sizeof(it->origin)];
+    it->attempt = 1;
+    if (kafka_header(msg, "ferry-attempt", buf, sizeof(buf))) {
+        long a = strtol(buf, NULL, 10);
+        it->attempt = a >= 1 && a < 1000 ? (int)a : 1;
+    }
+    it->first_attempt_ms = clk_now_ms();
+    if (kafka_header(msg, "ferry-first-attempt-ms", buf, sizeof(buf)))
+        it->first_attempt_ms = strtoll(buf, NULL, 10);
+    if (kafka_header(msg, "ferry-origin", buf, sizeof(buf)))
+        snprintf(it->origin, sizeof(it->origin), "%s", buf);
+    check_url(it);
+    return it;
+}

@@ -1,0 +1,194 @@
+#include "result.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "jx.h"
+
+/* Room kept in each part for "part"/"parts", the data keys and braces. */
+#define PART_SLACK 256
+/* A slice smaller than this is not worth a key of its own in a part. */
+#define MIN_SLICE 64
+
+enum { F_HTML, F_TEXT, F_MARKDOWN, F_BASE64, F__N };
+static const char *const field_key[F__N] = {"html", "text", "markdown", "base64"};
+
+static void add_head(struct sbuf *sb, const struct result_meta *m)
+{
+    char at[CLK_ISO_LEN];
+    clk_iso8601(m->fetched_at_ms, at);
+    sbuf_adds(sb, "{\"batch_id\":");
+    sbuf_add_json_strz(sb, m->batch_id);
+    sbuf_adds(sb, ",\"tenant\":");
+    sbuf_add_json_strz(sb, m->tenant);
+    sbuf_addf(sb, ",\"index\":%lld,\"input\":", m->index);
+    sbuf_add_json_strz(sb, m->input);
+    sbuf_adds(sb, ",\"status\":");
+    sbuf_add_json_strz(sb, m->status);
+    if (m->http_status)
+        sbuf_addf(sb, ",\"http_status\":%ld", m->http_status);
+    else
+        sbuf_adds(sb, ",\"http_status\":null");
+    sbuf_adds(sb, ",\"final_url\":");
+    sbuf_add_json_strz(sb, m->final_url);
+    sbuf_adds(sb, ",\"content_type\":");
+    sbuf_add_json_strz(sb, m->content_type);
+    sbuf_addf(sb, ",\"duration_ms\":%lld,\"attempts\":%d,\"fetched_at\":\"%s\",\"error\":",
+              m->duration_ms, m->attempts, at);
+    sbuf_add_json_strz(sb, m->error);
+}
+
+/* The longest prefix of esc[off..] of at most room bytes that does not cut
+ * an escape sequence or a UTF-8 character (esc is valid escaped JSON). */
+static size_t safe_cut(const char *esc, size_t len, size_t off, size_t room)
+{
+    if (len - off <= room)
+        return len - off;
+    size_t i = off, lim = off + room;
+    while (i < lim) {
+        unsigned char c = (unsigned char)esc[i];
+        size_t tok = 1;
+        if (c == '\\')
+            tok = esc[i + 1] == 'u' ? 6 : 2;
+        else if (c >= 0xf0)
+            tok = 4;
+        else if (c >= 0xe0)
+            tok = 3;
+        else if (c >= 0xc0)
+            tok = 2;
+        if (i + tok > lim)
+            break;
+        i += tok;
+    }
+    return i - off;
+}
+
+struct slice {
+    int field;
+    size_t off, len;
+    size_t part;
+};
+
+size_t result_build(const struct result_meta *m, const struct extract *ex, unsigned formats,
+                    size_t max_bytes, struct result_part **parts)
+{
+    struct sbuf head = SBUF_INIT, esc[F__N] = {SBUF_INIT, SBUF_INIT, SBUF_INIT, SBUF_INIT};
+    int has[F__N] = {0};
+    char *links = NULL, *meta = NULL;
+    size_t links_len = 0, meta_len = 0;
+
+    add_head(&head, m);
+    if (ex) {
+        if (ex->binary) {
+            sbuf_add_json_str(&esc[F_BASE64], ex->base64.buf ? ex->base64.buf : "", ex->base64.len);
+            has[F_BASE64] = 1;
+        } else {
+            if (formats & FMT_HTML)
+                sbuf_add_json_str(&esc[F_HTML], ex->html ? ex->html : "", ex->html_len), has[F_HTML] = 1;
+            if (formats & FMT_TEXT)
+                sbuf_add_json_str(&esc[F_TEXT], ex->text.buf ? ex->text.buf : "", ex->text.len),
+                    has[F_TEXT] = 1;
+            if (formats & FMT_MARKDOWN)
+                sbuf_add_json_str(&esc[F_MARKDOWN], ex->markdown.buf ? ex->markdown.buf : "",
+                                  ex->markdown.len),
+                    has[F_MARKDOWN] = 1;
+            if ((formats & FMT_LINKS) && ex->links)
+                links = jx_dump(ex->links, &links_len);
+            if ((formats & FMT_METADATA) && ex->metadata)
+                meta = jx_dump(ex->metadata, &meta_len);
+        }
+    }
+
+    size_t total = head.len + 32 + links_len + meta_len + 32;
+    for (int f = 0; f < F__N; f++)
+        total += has[f] ? esc[f].len + 16 : 0;
+
+    /* Cut the strings into slices, part by part. */
+    struct slice *sl = NULL;
+    size_t n_sl = 0, cap_sl = 0, n_parts = 1;
+    size_t budget = max_bytes > head.len + PART_SLACK + MIN_SLICE ? max_bytes - head.len - PART_SLACK
+                                                                  : MIN_SLICE;
+    if (total > max_bytes) {
+        size_t used = links_len + meta_len + 32;
+        for (int f = 0; f < F__N; f++) {
+            if (!has[f])
+                continue;
+            size_t off = 0;
+            do {
+                size_t key = strlen(field_key[f]) + 6;
+                if (used + key + MIN_SLICE > budget && used > 0) {
+                    n_parts++;
+                    used = 0;
+                }
+                size_t room = budget > used + key ? budget - used - key : MIN_SLICE;
+                size_t n = safe_cut(esc[f].buf ? esc[f].buf : "", esc[f].len, off, room);
+                if (n_sl == cap_sl) {
+                    cap_sl = cap_sl ? cap_sl * 2 : 16;
+                    sl = realloc(sl, cap_sl * sizeof(*sl));
+                    if (!sl)
+                        abort();
+                }
+                sl[n_sl++] = (struct slice){f, off, n, n_parts};
+                off += n;
+                used += key + n;
+            } while (off < esc[f].len);
+        }
+    } else {
+        for (int f = 0; f < F__N; f++)
+            if (has[f]) {
+                if (n_sl == cap_sl) {
+                    cap_sl = cap_sl ? cap_sl * 2 : 8;
+                    sl = realloc(sl, cap_sl * sizeof(*sl));
+                    if (!sl)
+                        abort();
+                }
+                sl[n_sl++] = (struct slice){f, 0, esc[f].len, 1};
+            }
+    }
+
+    struct result_part *out = calloc(n_parts, sizeof(*out));
+    if (!out)
+        abort();
+    for (size_t p = 1; p <= n_parts; p++) {
+        struct sbuf sb = SBUF_INIT;
+        sbuf_grow(&sb, n_parts == 1 ? total : max_bytes);
+        sbuf_add(&sb, head.buf, head.len);
+        if (n_parts > 1)
+            sbuf_addf(&sb, ",\"part\":%zu,\"parts\":%zu", p, n_parts);
+        if (!ex) {
+            sbuf_adds(&sb, ",\"data\":null}");
+        } else {
+            sbuf_adds(&sb, ",\"data\":{");
+            int first = 1;
+            for (size_t i = 0; i < n_sl; i++) {
+                if (sl[i].part != p)
+                    continue;
+                sbuf_addf(&sb, "%s\"%s\":\"", first ? "" : ",", field_key[sl[i].field]);
+                sbuf_add(&sb, esc[sl[i].field].buf + sl[i].off, sl[i].len);
+                sbuf_addc(&sb, '"');
+                first = 0;
+            }
+            if (p == 1 && links) {
+                sbuf_addf(&sb, "%s\"links\":", first ? "" : ",");
+                sbuf_add(&sb, links, links_len);
+                first = 0;
+            }
+            if (p == 1 && meta) {
+                sbuf_addf(&sb, "%s\"metadata\":", first ? "" : ",");
+                sbuf_add(&sb, meta, meta_len);
+            }
+            sbuf_adds(&sb, "}}");
+        }
+        out[p - 1].buf = sbuf_detach(&sb, &out[p - 1].len);
+    }
+
+    free(sl);
+    free(links);
+    free(meta);
+    sbuf_release(&head);
+    for (int f = 0; f < F__N; f++)
+        sbuf_release(&esc[f]);
+    *parts = out;
+    return n_parts;
+}

@@ -1,0 +1,43 @@
+/*
+ * result — serializes one item's result (schemas/scrape.results.schema.json).
+ *
+ * A result that would exceed the largest Kafka message (a 10 MiB page asked
+ * for in html, text and markdown) is SPLIT into parts rather than cut:
+ * every part repeats the item's fields and adds "part" (1-based) and
+ * "parts"; each data string (html, text, markdown, base64) is cut at a
+ * character boundary into consecutive slices, and links/metadata ride in
+ * part 1. The full value of data.<field> is the concatenation of that field
+ * over parts 1..parts in order (absent = empty).
+ */
+#ifndef FERRY_SCRAPE_RESULT_H
+#define FERRY_SCRAPE_RESULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "extract.h"
+
+struct result_meta {
+    const char *batch_id, *tenant, *input;
+    long long index;
+    const char *status;       /* "ok" or an error code */
+    long http_status;         /* 0: null */
+    const char *final_url;    /* NULL: null */
+    const char *content_type; /* NULL: null */
+    long long duration_ms;
+    int attempts;
+    int64_t fetched_at_ms;
+    const char *error;        /* NULL when ok */
+};
+
+struct result_part {
+    char *buf; /* malloc'd JSON, the caller frees (or hands to Kafka) */
+    size_t len;
+};
+
+/* Serializes m and ex (NULL: "data": null) into one or more messages of at
+ * most max_bytes each. Returns the number of parts; *parts is malloc'd. */
+size_t result_build(const struct result_meta *m, const struct extract *ex, unsigned formats,
+                    size_t max_bytes, struct result_part **parts);
+
+#endif
