@@ -1,0 +1,97 @@
+#include "reader.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "kafka.h"
+
+rd_kafka_t *reader_open(const struct cfg *cfg, const char *client_id, char *errstr,
+                        size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg, client_id, errstr, errstr_size);
+    if (!conf)
+        return NULL;
+    /* assign() wants a group id, but this consumer never joins the group
+     * (no subscribe): offsets are given on every assign, never committed. */
+    if (kafka_conf_set(conf, "group.id", "ferry-aggregate-reader", errstr, errstr_size) ||
+        kafka_conf_set(conf, "isolation.level", "read_committed", errstr, errstr_size) ||
+        kafka_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size) ||
+        kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
+        kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) ||
+        /* A restore reads whole partitions: fetch in large chunks. */
+        kafka_conf_set(conf, "fetch.max.bytes", "67108864", errstr, errstr_size) ||
+        kafka_conf_set(conf, "max.partition.fetch.bytes", "16777216", errstr, errstr_size) ||
+        kafka_conf_set(conf, "fetch.wait.max.ms", "10", errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+int reader_scan(rd_kafka_t *reader, const char *topic, const int32_t *parts, size_t n,
+                int64_t from, int64_t until, const char *key, reader_fn fn, void *arg,
+                int timeout_ms, char *errstr, size_t errstr_size)
+{
+    int rc = -1;
+    size_t open = n, key_len = key ? strlen(key) : 0;
+    int done[n > 0 ? n : 1];
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_topic_partition_list_add(list, topic, parts[i])->offset = from;
+        done[i] = 0;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_assign(reader, list);
+    if (err) {
+        snprintf(errstr, errstr_size, "assign %s: %s", topic, rd_kafka_err2str(err));
+        goto out;
+    }
+    int64_t deadline = clk_mono_ms() + timeout_ms;
+    while (open > 0) {
+        if (clk_mono_ms() > deadline) {
+            snprintf(errstr, errstr_size, "%s: not read to the end in %d ms", topic, timeout_ms);
+            goto out;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(reader, 100);
+        if (!m)
+            continue;
+        size_t i = 0;
+        while (i < n && parts[i] != m->partition)
+            i++;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (i < n && !done[i]) {
+                done[i] = 1;
+                open--;
+            }
+        } else if (m->err) {
+            snprintf(errstr, errstr_size, "%s [%d]: %s", topic, (int)m->partition,
+                     rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            goto out;
+        } else if (i < n && !done[i]) {
+            int stop = 0;
+            if (!key || (m->key_len == key_len && memcmp(m->key, key, key_len) == 0))
+                stop = fn(arg, m);
+            if (until >= 0 && m->offset >= until) {
+                done[i] = 1;
+                open--;
+            }
+            if (stop) {
+                rd_kafka_message_destroy(m);
+                break;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rc = 0;
+out:
+    rd_kafka_assign(reader, NULL);
+    rd_kafka_topic_partition_list_destroy(list);
+    return rc;
+}

@@ -1,0 +1,202 @@
+#include "report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "jx.h"
+
+static json_t *iso_or_null(int64_t ms)
+{
+    char buf[CLK_ISO_LEN];
+    if (ms <= 0)
+        return json_null();
+    clk_iso8601(ms, buf);
+    return json_string(buf);
+}
+
+static json_t *copy_or(const json_t *obj, const char *key, json_t *fallback)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        return fallback;
+    }
+    json_decref(fallback);
+    return json_deep_copy(v);
+}
+
+json_t *report_status(const struct batch *b, const char *status, int64_t now_ms,
+                      const char *results_topic)
+{
+    const json_t *rec = b->record;
+    json_t *d = json_object();
+    int final = strcmp(status, REPORT_RUNNING) != 0;
+    long long failed = 0;
+    json_t *errors = json_object();
+
+    for (int i = 0; i < CODE__COUNT; i++) {
+        failed += b->errors[i];
+        if (b->errors[i])
+            json_object_set_new(errors, state_code_names[i], json_integer(b->errors[i]));
+    }
+    json_object_set_new(d, "id", json_string(b->id));
+    json_object_set_new(d, "tenant", json_string(jx_str(rec, "tenant", "")));
+    json_object_set_new(d, "status", json_string(status));
+    json_object_set_new(d, "total", json_integer(b->total));
+    json_object_set_new(d, "processed", json_integer(b->processed));
+    json_object_set_new(d, "succeeded", json_integer(b->succeeded));
+    json_object_set_new(d, "failed", json_integer(failed));
+    json_object_set_new(d, "errors", errors);
+    double progress = b->total > 0 ? (double)b->processed / (double)b->total : 0;
+    json_object_set_new(d, "progress", json_real(round(progress * 1000) / 1000));
+    json_object_set_new(d, "created_at", copy_or(rec, "created_at", json_null()));
+    json_object_set_new(d, "started_at", iso_or_null(b->started_ms));
+    json_object_set_new(d, "updated_at", iso_or_null(now_ms));
+    json_object_set_new(d, "completed_at", final ? iso_or_null(now_ms) : json_null());
+    json_object_set_new(d, "metadata", copy_or(rec, "metadata", json_object()));
+
+    const json_t *wh = json_object_get(rec, "webhook");
+    if (json_is_object(wh)) {
+        json_t *w = json_object();
+        json_object_set_new(w, "url", copy_or(wh, "url", json_null()));
+        json_object_set_new(w, "events", copy_or(wh, "events", json_pack("[s]", "batch.completed")));
+        json_object_set_new(d, "webhook", w);
+    } else {
+        json_object_set_new(d, "webhook", json_null());
+    }
+    if (b->res_first >= 0)
+        json_object_set_new(d, "results",
+                            json_pack("{s:s, s:i, s:I, s:I}", "topic", results_topic, "partition",
+                                      (int)b->partition, "first_offset",
+                                      (json_int_t)b->res_first, "last_offset",
+                                      (json_int_t)b->res_last));
+    else
+        json_object_set_new(d, "results", json_null());
+    return d;
+}
+
+const char *report_event(const char *status)
+{
+    if (strcmp(status, REPORT_FAILED) == 0)
+        return "batch.failed";
+    if (strcmp(status, REPORT_CANCELLED) == 0)
+        return "batch.cancelled";
+    return "batch.completed";
+}
+
+/* The body's document: event first, then the status fields a user sees. */
+static json_t *body_doc(const json_t *status_doc, const char *event)
+{
+    json_t *d = json_object();
+    const char *k;
+    json_t *v;
+    json_object_set_new(d, "event", json_string(event));
+    json_object_foreach((json_t *)status_doc, k, v) {
+        if (strcmp(k, "tenant") != 0 && strcmp(k, "results") != 0)
+            json_object_set(d, k, v);
+    }
+    return d;
+}
+
+size_t report_body_base(const json_t *status_doc, const char *event)
+{
+    size_t len = 0;
+    json_t *d = body_doc(status_doc, event);
+    json_object_set_new(d, "results", json_array());
+    free(jx_dump(d, &len));
+    json_decref(d);
+    return len;
+}
+
+char *report_body(const json_t *status_doc, const char *event, const char *results,
+                  size_t results_len, size_t *len)
+{
+    json_t *d = body_doc(status_doc, event);
+    if (!results) {
+        char url[96];
+        snprintf(url, sizeof(url), "/v1/batch/%s/results", jx_str(status_doc, "id", ""));
+        json_object_set_new(d, "results_truncated", json_true());
+        json_object_set_new(d, "results_url", json_string(url));
+    }
+    size_t n;
+    char *text = jx_dump(d, &n);
+    json_decref(d);
+    if (results) {
+        /* Splice the array in as the last member: the results are already
+         * serialized, one by one, as they arrived. */
+        static const char key[] = ",\"results\":";
+        char *out = malloc(n + sizeof(key) + results_len + 1);
+        if (!out)
+            abort();
+        memcpy(out, text, n - 1); /* without the closing brace */
+        memcpy(out + n - 1, key, sizeof(key) - 1);
+        memcpy(out + n - 1 + sizeof(key) - 1, results, results_len);
+        n = n - 1 + sizeof(key) - 1 + results_len;
+        out[n++] = '}';
+        out[n] = '\0';
+        free(text);
+        text = out;
+    }
+    *len = n;
+    return text;
+}
+
+json_t *report_result(const json_t *result)
+{
+    json_t *r = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)result, k, v) {
+        if (strcmp(k, "batch_id") != 0 && strcmp(k, "tenant") != 0)
+            json_object_set(r, k, v);
+    }
+    return r;
+}
+
+char *report_result_text(const json_t *result, size_t *len)
+{
+    json_t *r = report_result(result);
+    char *text = jx_dump(r, len);
+    json_decref(r);
+    return text;
+}
+
+char *report_item_body(const char *batch_id, long long index, const json_t *result, size_t *len)
+{
+    json_t *d = json_object();
+    json_object_set_new(d, "event", json_string("item.completed"));
+    json_object_set_new(d, "batch_id", json_string(batch_id));
+    json_object_set_new(d, "index", json_integer(index));
+    json_object_set_new(d, "result", report_result(result));
+    char *text = jx_dump(d, len);
+    json_decref(d);
+    return text;
+}
+
+char *report_task(const json_t *record, const char *event, long item, const char *body,
+                  int64_t now_ms, char delivery_id[IDS_DELIVERY_LEN], size_t *len)
+{
+    const json_t *wh = json_object_get(record, "webhook");
+    const char *id = jx_str(record, "id", "");
+    char at[CLK_ISO_LEN];
+    clk_iso8601(now_ms, at);
+    ids_delivery(id, event, item, delivery_id);
+
+    json_t *t = json_object();
+    json_object_set_new(t, "delivery_id", json_string(delivery_id));
+    json_object_set_new(t, "event", json_string(event));
+    json_object_set_new(t, "batch_id", json_string(id));
+    json_object_set_new(t, "tenant", json_string(jx_str(record, "tenant", "")));
+    json_object_set_new(t, "url", copy_or(wh, "url", json_null()));
+    json_object_set_new(t, "created_at", json_string(at));
+    json_object_set_new(t, "secret_enc", copy_or(wh, "secret_enc", json_null()));
+    json_object_set_new(t, "previous_secret_enc", copy_or(wh, "previous_secret_enc", json_null()));
+    json_object_set_new(t, "previous_secret_until",
+                        copy_or(wh, "previous_secret_until", json_null()));
+    json_object_set_new(t, "body", json_string(body));
+    char *text = jx_dump(t, len);
+    json_decref(t);
+    return text;
+}
