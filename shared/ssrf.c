@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* One refused IPv4 range: network (host order), prefix length, name. */
@@ -100,13 +101,101 @@ int ssrf_addr_blocked(const struct sockaddr *sa)
     return ssrf_addr_classify(sa, NULL);
 }
 
+static int allowed(const struct ssrf_allow *al, const struct sockaddr *sa)
+{
+    for (size_t i = 0; al && i < al->n; i++) {
+        const struct sockaddr *x = (const struct sockaddr *)&al->e[i].addr;
+        if (x->sa_family != sa->sa_family)
+            continue;
+        int port;
+        if (sa->sa_family == AF_INET) {
+            const struct sockaddr_in *a = (const void *)sa, *b = (const void *)x;
+            if (a->sin_addr.s_addr != b->sin_addr.s_addr)
+                continue;
+            port = ntohs(a->sin_port);
+        } else if (sa->sa_family == AF_INET6) {
+            const struct sockaddr_in6 *a = (const void *)sa, *b = (const void *)x;
+            if (memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) != 0)
+                continue;
+            port = ntohs(a->sin6_port);
+        } else {
+            continue;
+        }
+        if (al->e[i].port == 0 || al->e[i].port == port)
+            return 1;
+    }
+    return 0;
+}
+
+int ssrf_allow_parse(const char *list, struct ssrf_allow *out, char *errstr, size_t errstr_size)
+{
+    memset(out, 0, sizeof(*out));
+    const char *p = list ? list : "";
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char item[80], host[80];
+        if (len == 0 || len >= sizeof(item) || out->n == SSRF_ALLOW_MAX)
+            goto bad;
+        memcpy(item, p, len);
+        item[len] = '\0';
+        long port = 0;
+        const char *colon = strrchr(item, ':');
+        if (item[0] == '[') {
+            const char *close = strchr(item, ']');
+            if (!close || (size_t)(close - item - 1) >= sizeof(host))
+                goto bad;
+            memcpy(host, item + 1, (size_t)(close - item - 1));
+            host[close - item - 1] = '\0';
+            colon = close[1] == ':' ? close + 1 : NULL;
+            if (close[1] && !colon)
+                goto bad;
+        } else if (colon && strchr(item, ':') == colon) {
+            memcpy(host, item, (size_t)(colon - item));
+            host[colon - item] = '\0';
+        } else {
+            snprintf(host, sizeof(host), "%s", item);
+            colon = NULL;
+        }
+        if (colon) {
+            char *e;
+            port = strtol(colon + 1, &e, 10);
+            if (*e || port < 1 || port > 65535)
+                goto bad;
+        }
+        struct sockaddr_storage *ss = &out->e[out->n].addr;
+        if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1)
+            ss->ss_family = AF_INET;
+        else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1)
+            ss->ss_family = AF_INET6;
+        else
+            goto bad;
+        out->e[out->n++].port = (int)port;
+        p += len;
+        if (*p == ',')
+            p++;
+        continue;
+    bad:
+        snprintf(errstr, errstr_size, "not a list of ip or ip:port (at \"%.*s\")", (int)len, p);
+        return -1;
+    }
+    return 0;
+}
+
+int ssrf_check_allow(const char *value, char *errstr, size_t errstr_size)
+{
+    struct ssrf_allow al;
+    return ssrf_allow_parse(value, &al, errstr, errstr_size);
+}
+
 static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
                                   struct curl_sockaddr *address)
 {
     struct ssrf_guard *g = clientp;
     const char *range;
     (void)purpose;
-    if (!g->allow_private && ssrf_addr_classify(&address->addr, &range)) {
+    if (!g->allow_private && ssrf_addr_classify(&address->addr, &range) &&
+        !allowed(g->allow, &address->addr)) {
         char host[INET6_ADDRSTRLEN] = "?";
         if (address->family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)&address->addr)->sin_addr, host,

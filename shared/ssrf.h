@@ -23,7 +23,27 @@ struct ssrf_guard {
     int allow_private; /* 1: check nothing (FERRY_ALLOW_PRIVATE_NETWORKS=1) */
     int blocked;       /* set to 1 by the guard when it refused an address */
     char why[128];     /* "127.0.0.1 is loopback" when blocked */
+    /* Optional (NULL = none): exact targets allowed although their address
+     * is refused, e.g. an internal service an operator means to scrape. */
+    const struct ssrf_allow *allow;
 };
+
+#define SSRF_ALLOW_MAX 16
+
+/* Exceptions: "ip" (any port) or "ip:port" / "[ipv6]:port", comma-separated. */
+struct ssrf_allow {
+    size_t n;
+    struct {
+        struct sockaddr_storage addr;
+        int port; /* 0: any */
+    } e[SSRF_ALLOW_MAX];
+};
+
+/* Parses an exception list (NULL or "" = none). 0 ok, -1 with errstr. */
+int ssrf_allow_parse(const char *list, struct ssrf_allow *out, char *errstr, size_t errstr_size);
+
+/* A cfg check for exception lists (see cfg.h). */
+int ssrf_check_allow(const char *value, char *errstr, size_t errstr_size);
 
 /* 1 when sa (AF_INET or AF_INET6) is in a refused range, or of any other
  * family; 0 when it is a public unicast address. */

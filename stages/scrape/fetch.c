@@ -96,6 +96,7 @@ static void setup(struct worker *w, struct item *it)
      * address instead of the target's. */
     curl_easy_setopt(e, CURLOPT_PROXY, "");
     it->guard.allow_private = fc->allow_private;
+    it->guard.allow = fc->allow;
     ssrf_curl_guard(e, &it->guard);
     it->started_us = clk_mono_us();
     it->prev = NULL;

@@ -29,6 +29,7 @@
 #include "process.h"
 #include "request.h"
 #include "shutdown.h"
+#include "ssrf.h"
 #include "stage.h"
 
 static const struct cfg_opt scrape_opts[] = {
@@ -37,6 +38,9 @@ static const struct cfg_opt scrape_opts[] = {
     {"FERRY_ALLOW_PRIVATE_NETWORKS", CFG_BOOL, "0",
      "1 lets scrape fetch loopback, private and link-local addresses (local tests only)", 0, 0,
      NULL},
+    {"FERRY_SCRAPE_ALLOW_TARGETS", CFG_STRING, "",
+     "private targets scrape may reach anyway: ip or ip:port, comma-separated", 0, 0,
+     ssrf_check_allow},
     {"FERRY_SCRAPE_WORKERS", CFG_INT, "2", "fetch threads, each with its own curl multi handle", 1,
      64, NULL},
     {"FERRY_SCRAPE_INFLIGHT", CFG_INT, "512", "items being fetched (or produced) at once", 1,
@@ -71,6 +75,7 @@ static struct scrape {
     struct emit em;
     struct process pr;
     struct request_limits lim;
+    struct ssrf_allow allow;
     long inflight;
     atomic_llong lag;
 } S;
@@ -219,6 +224,7 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     xmlInitParser();
     S.inflight = (long)cfg_int(cfg, "FERRY_SCRAPE_INFLIGHT");
+    ssrf_allow_parse(cfg_str(cfg, "FERRY_SCRAPE_ALLOW_TARGETS"), &S.allow, errstr, sizeof(errstr));
     S.lim = (struct request_limits){
         .default_timeout_ms = (long)cfg_int(cfg, "FERRY_SCRAPE_TIMEOUT"),
         .max_timeout_ms = (long)cfg_int(cfg, "FERRY_SCRAPE_MAX_TIMEOUT"),
@@ -295,6 +301,7 @@ int main(int argc, char **argv)
         .host_connections = (int)cfg_int(cfg, "FERRY_SCRAPE_HOST_CONNECTIONS"),
         .max_redirects = (int)cfg_int(cfg, "FERRY_SCRAPE_MAX_REDIRECTS"),
         .allow_private = cfg_bool(cfg, "FERRY_ALLOW_PRIVATE_NETWORKS"),
+        .allow = &S.allow,
         .user_agent = cfg_str(cfg, "FERRY_SCRAPE_USER_AGENT"),
         .connect_timeout_ms = (long)cfg_int(cfg, "FERRY_SCRAPE_CONNECT_TIMEOUT"),
     };

@@ -156,6 +156,59 @@ static void test_curl_guard(void **state)
     close(fd);
 }
 
+static void test_allow_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int ok;
+        size_t n;
+    } t[] = {
+        {"", 1, 0},
+        {"127.0.0.1", 1, 1},
+        {"127.0.0.1:8080,10.0.0.5", 1, 2},
+        {"[::1]:443,fd00::1", 1, 2},
+        {"localhost:80", 0, 0},
+        {"127.0.0.1:0", 0, 0},
+        {"127.0.0.1:99999", 0, 0},
+        {"127.0.0.1,,", 0, 0},
+        {"[::1]x", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        struct ssrf_allow al;
+        char err[128];
+        int rc = ssrf_allow_parse(t[i].text, &al, err, sizeof(err));
+        if ((rc == 0) != t[i].ok || (rc == 0 && al.n != t[i].n))
+            fail_msg("%s: rc=%d n=%zu", t[i].text, rc, al.n);
+    }
+}
+
+/* An exception lets exactly its ip:port through; another port stays refused. */
+static void test_curl_allow_exception(void **state)
+{
+    (void)state;
+    int port;
+    int fd = listen_local(&port);
+    char list[64], url[128];
+    struct ssrf_allow al;
+    char err[128];
+    snprintf(list, sizeof(list), "127.0.0.1:%d", port);
+    assert_int_equal(ssrf_allow_parse(list, &al, err, sizeof(err)), 0);
+    for (int other = 0; other < 2; other++) {
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/", other ? port + 1 : port);
+        CURL *e = curl_easy_init();
+        struct ssrf_guard g = {.allow = &al};
+        curl_easy_setopt(e, CURLOPT_URL, url);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 300L);
+        ssrf_curl_guard(e, &g);
+        CURLcode rc = curl_easy_perform(e);
+        curl_easy_cleanup(e);
+        assert_int_equal(g.blocked, other);
+        assert_int_equal(rc, other ? CURLE_COULDNT_CONNECT : CURLE_OPERATION_TIMEDOUT);
+    }
+    close(fd);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -163,6 +216,8 @@ int main(void)
         cmocka_unit_test(test_addr_table),
         cmocka_unit_test(test_other_family_blocked),
         cmocka_unit_test(test_curl_guard),
+        cmocka_unit_test(test_allow_parse),
+        cmocka_unit_test(test_curl_allow_exception),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
