@@ -161,8 +161,10 @@ def test_deliver_signs_both_schemes(start_stage, ferry_env, receiver):
 def test_deliver_retries_through_tiers_then_dead_letters(start_stage, ferry_env, receiver):
     tiers = [1.0, 2.0, 3.0, 4.0]
     env = dict(FERRY_WEBHOOK_RETRY_TIERS="1s,2s,3s,4s", FERRY_WEBHOOK_TIMEOUT_MS=1000)
-    # Fails four ways, then succeeds on attempt 5.
-    receiver.plan = [500, ("hang", 3), ("status", 302, {"Location": "/elsewhere"}), ("close",)]
+    # Fails four ways, then succeeds on attempt 5. The dropped connection
+    # comes first, on a fresh connection: on a reused one libcurl itself
+    # resends a request that got no answer at all.
+    receiver.plan = [("close",), 500, ("hang", 3), ("status", 302, {"Location": "/elsewhere"})]
     gone = Receiver()
     gone.default = 410
     busy = Receiver()
@@ -181,7 +183,7 @@ def test_deliver_retries_through_tiers_then_dead_letters(start_stage, ferry_env,
         reqs = receiver.wait_for(5, timeout=40)
         assert len({r.headers["x-ferry-delivery"] for r in reqs}) == 1
         assert len({r.headers["x-ferry-signature"] for r in reqs}) == 1  # same body, same key
-        took = [0.0, 1.0, 0.0, 0.0]  # attempt 2 hung until the 1 s timeout
+        took = [0.0, 0.0, 1.0, 0.0]  # attempt 3 hung until the 1 s timeout
         for i in range(4):
             gap = reqs[i + 1].at - reqs[i].at
             expected = tiers[i] + took[i]
@@ -189,9 +191,9 @@ def test_deliver_retries_through_tiers_then_dead_letters(start_stage, ferry_env,
         a = attempts(ferry_env, t_ok["delivery_id"], 5)
         assert [x["attempt"] for x in a] == [1, 2, 3, 4, 5]
         assert [x["outcome"] for x in a] == ["retrying"] * 4 + ["delivered"]
-        assert [x["status_code"] for x in a] == [500, None, 302, None, 200]
-        assert a[0]["error"] == "http 500" and a[1]["error"].startswith("timeout")
-        assert "redirect" in a[2]["error"] and a[3]["error"].startswith("closed")
+        assert [x["status_code"] for x in a] == [None, 500, None, 302, 200]
+        assert a[0]["error"].startswith("closed") and a[1]["error"] == "http 500"
+        assert a[2]["error"].startswith("timeout") and "redirect" in a[3]["error"]
         assert len({json.dumps(x["task"]) for x in a}) == 1  # the original record, every time
         assert a[0]["next_attempt_at"] is not None
 
