@@ -12,10 +12,12 @@ import re
 import subprocess
 import time
 
-from conftest import (BUILD, SECRET_KEY, Receiver, free_port, http, kafka_consume,
+import jsonschema
+from conftest import (BUILD, ROOT, SECRET_KEY, Receiver, free_port, http, kafka_consume,
                       kafka_produce, wait_until)
 
 BATCH = "bat_01JDZZZZZZZZZZZZZZZZZZZZZZ"
+ATTEMPT_SCHEMA = json.loads((ROOT / "schemas" / "webhooks.attempts.schema.json").read_text())
 
 
 def seal(batch, secret):
@@ -63,10 +65,15 @@ def metric(st, name):
 
 
 def attempts(env, delivery, n, timeout=30):
+    """The attempt records of one delivery (at least n), each checked against
+    the topic's schema."""
     topic = env["FERRY_TOPIC_PREFIX"] + "webhooks.attempts"
-    return wait_until(lambda: (lambda a: a if len(a) >= n else None)(
+    recs = wait_until(lambda: (lambda a: a if len(a) >= n else None)(
         [m.json() for m in kafka_consume(topic) if m.json()["delivery_id"] == delivery]),
         timeout, interval=0.3, what=f"{n} attempt records of {delivery}")
+    for r in recs:
+        jsonschema.validate(r, ATTEMPT_SCHEMA)
+    return recs
 
 
 # ------------------------------------------------------------ verification
