@@ -5,9 +5,13 @@ import json
 import socket
 import time
 
+import jsonschema
 import pytest
 
-from conftest import free_port, http, kafka_consume, kafka_produce, wait_until
+from conftest import ROOT, free_port, http, kafka_consume, kafka_produce, wait_until
+
+BATCHES_SCHEMA = json.loads((ROOT / "schemas" / "batches.schema.json").read_text())
+REQUESTS_SCHEMA = json.loads((ROOT / "schemas" / "scrape.requests.schema.json").read_text())
 
 ACME = {"Authorization": "Bearer key-acme"}
 GLOBEX = {"Authorization": "Bearer key-globex"}
@@ -118,6 +122,7 @@ def test_submit_writes_batch_requests_and_status(start_stage, ferry_env):
     batches = kafka_consume(p + "batches", 1)
     assert len(batches) == 1
     rec = batches[0].json()
+    jsonschema.validate(rec, BATCHES_SCHEMA)
     assert batches[0].key == bid and batches[0].headers["ferry-type"] == "batch"
     assert rec["type"] == "batch" and rec["id"] == bid and rec["tenant"] == "acme"
     assert rec["total"] == 4 and rec["formats"] == ["text", "links"]
@@ -132,6 +137,7 @@ def test_submit_writes_batch_requests_and_status(start_stage, ferry_env):
     by_index = {}
     for m in reqs:
         v = m.json()
+        jsonschema.validate(v, REQUESTS_SCHEMA)
         by_index[v["index"]] = v
         assert m.key == bid and m.headers["ferry-batch"] == bid
         assert m.headers["ferry-index"] == str(v["index"]) and m.headers["ferry-attempt"] == "1"
@@ -361,6 +367,8 @@ def test_cancel(start_stage, ferry_env):
     assert cancel.headers["ferry-type"] == "cancel" and cancel.headers["ferry-batch"] == bid
     assert cancel.partition == msgs[0].partition  # co-partitioned with the batch record
     v = cancel.json()
+    jsonschema.validate(v, BATCHES_SCHEMA)
+    jsonschema.validate(msgs[0].json(), BATCHES_SCHEMA)  # webhook null
     assert v["type"] == "cancel" and v["id"] == bid and v["tenant"] == "acme" and v["cancelled_at"]
 
     # Once aggregate says the batch is final, cancelling is a conflict.
