@@ -16,7 +16,7 @@ say() { printf '[run] %s\n' "$*"; }
 
 # ---- local development defaults (any FERRY_* already set wins) -------------
 if [ -z "${FERRY_API_KEYS:-}" ] && [ -z "${FERRY_API_KEYS_FILE:-}" ]; then
-    export FERRY_API_KEYS="dev-key:dev"
+    export FERRY_API_KEYS="ferry-dev-key:dev"
 fi
 if [ -z "${FERRY_SECRET_KEY:-}" ]; then
     # Webhook secrets are sealed with this key; keep one per checkout so
