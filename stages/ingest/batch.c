@@ -23,7 +23,7 @@ static const char *const default_events[] = {"batch.completed", "batch.failed",
 #define HEADER_VALUE_MAX 8192
 #define METADATA_MAX 16384
 
-__attribute__((format(printf, 5, 6))) static int fail(struct batch_err *err, int status,
+__attribute__((format(printf, 5, 6))) static int batch_fail(struct batch_err *err, int status,
                                                       const char *code, long index,
                                                       const char *fmt, ...)
 {
@@ -40,7 +40,7 @@ __attribute__((format(printf, 5, 6))) static int fail(struct batch_err *err, int
 static int bad_field(struct batch_err *err, const char *field, long index, const char *why)
 {
     snprintf(err->field, sizeof(err->field), "%s", field);
-    return fail(err, 422, "invalid_field", index, "%s: %s", field, why);
+    return batch_fail(err, 422, "invalid_field", index, "%s: %s", field, why);
 }
 
 static int in_list(const char *s, const char *const *list, size_t n)
@@ -276,11 +276,11 @@ static int check_webhook(struct batch *b, const struct batch_limits *lim, struct
     } else {
         unsigned char raw[32];
         if (ids_random(raw, sizeof(raw)))
-            return fail(err, 500, "internal", -1, "no randomness for a webhook secret");
+            return batch_fail(err, 500, "internal", -1, "no randomness for a webhook secret");
         char *b64 = secretbox_b64(raw, sizeof(raw));
         OPENSSL_cleanse(raw, sizeof(raw));
         if (!b64)
-            return fail(err, 500, "internal", -1, "out of memory");
+            return batch_fail(err, 500, "internal", -1, "out of memory");
         size_t n = strlen(b64) + 7;
         b->secret = malloc(n);
         if (b->secret)
@@ -289,7 +289,7 @@ static int check_webhook(struct batch *b, const struct batch_limits *lim, struct
         free(b64);
         b->secret_generated = 1;
     }
-    return b->secret ? 0 : fail(err, 500, "internal", -1, "out of memory");
+    return b->secret ? 0 : batch_fail(err, 500, "internal", -1, "out of memory");
 }
 
 static int check_top_level(struct batch *b, int single, struct batch_err *err)
@@ -376,9 +376,9 @@ int batch_parse(struct batch *b, const char *body, size_t len, int single, const
 
     b->root = jx_parse(body, len, BATCH_MAX_DEPTH, why, sizeof(why));
     if (!b->root)
-        return fail(err, 400, "invalid_json", -1, "the body is not valid JSON: %s", why);
+        return batch_fail(err, 400, "invalid_json", -1, "the body is not valid JSON: %s", why);
     if (!json_is_object(b->root))
-        return fail(err, 400, "invalid_json", -1, "the body must be a JSON object");
+        return batch_fail(err, 400, "invalid_json", -1, "the body must be a JSON object");
     if (check_top_level(b, single, err) || check_items(b, lim, err) || check_formats(b, err) ||
         check_options(b, lim, err) || check_webhook(b, lim, err))
         return -1;
@@ -398,7 +398,7 @@ int batch_parse(struct batch *b, const char *body, size_t len, int single, const
     }
 
     if (ids_batch_new(b->id))
-        return fail(err, 500, "internal", -1, "no randomness for a batch id");
+        return batch_fail(err, 500, "internal", -1, "no randomness for a batch id");
     b->created_ms = clk_now_ms();
     clk_iso8601(b->created_ms, b->created_at);
 
@@ -411,7 +411,7 @@ int batch_parse(struct batch *b, const char *body, size_t len, int single, const
     free(formats);
     free(options);
     if (!b->request_tail)
-        return fail(err, 500, "internal", -1, "out of memory");
+        return batch_fail(err, 500, "internal", -1, "out of memory");
     return 0;
 }
 

@@ -46,7 +46,7 @@ static const struct cfg_opt ingest_opts[] = {
      NULL},
     {"FERRY_SUBMIT_TIMEOUT", CFG_DURATION, "10s",
      "how long a submit may wait for Kafka before answering 503", 500, 300000, NULL},
-    {"FERRY_INGEST_PRODUCERS", CFG_INT, "2",
+    {"FERRY_INGEST_PRODUCERS", CFG_INT, "4",
      "transactional producers, i.e. submits written at the same time", 1, 64, NULL},
     {"FERRY_INGEST_READERS", CFG_INT, "4", "consumers serving results pages", 1, 64, NULL},
     {"FERRY_INGEST_ID", CFG_STRING, NULL,

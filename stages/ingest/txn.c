@@ -80,6 +80,10 @@ static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, cha
         kafka_conf_set(conf, "queue.buffering.max.messages", "2000000", errstr, errstr_size) ||
         kafka_conf_set(conf, "queue.buffering.max.kbytes", "2097151", errstr, errstr_size) ||
         kafka_conf_set(conf, "message.timeout.ms", tmo, errstr, errstr_size) ||
+        /* A submit waits for its own commit anyway: lingering only adds
+         * latency (a large batch still fills Kafka batches while the first
+         * requests are in flight). */
+        kafka_conf_set(conf, "linger.ms", "0", errstr, errstr_size) ||
         kafka_conf_set(conf, "socket.connection.setup.timeout.ms", "3000", errstr,
                        errstr_size)) {
         rd_kafka_conf_destroy(conf);

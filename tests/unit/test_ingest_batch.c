@@ -1,0 +1,158 @@
+/* ingest's submit validation and message building (stages/ingest/batch.c)
+ * and API keys (keys.c): table-driven, no broker. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../stages/ingest/batch.c"
+#include "../../stages/ingest/keys.c"
+
+static const struct batch_limits lim = {.max_items = 3, .allow_http_webhook = 0,
+                                        .max_page_bytes = 1 << 20};
+
+static void test_rejects_with_field_and_index(void **state)
+{
+    static const struct {
+        const char *body;
+        int status;
+        const char *field;
+        long index;
+    } cases[] = {
+        {"", 400, "", -1},
+        {"{\"urls\": [", 400, "", -1},
+        {"[\"https://a.example\"]", 400, "", -1},
+        {"{\"urls\": [\"https://a.example/\\u0000\"]}", 400, "", -1},
+        {"{}", 422, "urls", -1},
+        {"{\"urls\": [\"https://a.example\", \"ftp://b\"]}", 422, "urls[1]", 1},
+        {"{\"urls\": [\"https://a.example\", \"http://has space\"]}", 422, "urls[1]", 1},
+        {"{\"urls\": [\"http://\"]}", 422, "urls[0]", 0},
+        {"{\"urls\": [\"https://a\"], \"items\": [{\"url\": 3}]}", 422, "items[0].url", 1},
+        {"{\"items\": [{\"url\": \"https://a\", \"headers\": {\"X\": \"a\\nb\"}}]}", 422,
+         "items[0].headers", 0},
+        {"{\"urls\": [\"https://a\", \"https://b\", \"https://c\", \"https://d\"]}", 422, "urls",
+         -1},
+        {"{\"urls\": [\"https://a\"], \"formats\": [\"html\", \"pdf\"]}", 422, "formats[1]", -1},
+        {"{\"urls\": [\"https://a\"], \"webhook_url\": \"http://hook\"}", 422, "webhook_url", -1},
+        {"{\"urls\": [\"https://a\"], \"webhook_url\": \"https://hook\", \"webhook_secret\": "
+         "\"0123456789abcde\"}",
+         422, "webhook_secret", -1},
+        {"{\"urls\": [\"https://a\"], \"options\": {\"max_bytes\": 2000000}}", 422,
+         "options.max_bytes", -1},
+        {"{\"urls\": [\"https://a\"], \"metadata\": 1}", 422, "metadata", -1},
+        {"{\"urls\": [\"https://a\"], \"x\": 1}", 422, "x", -1},
+        {"{\"urls\": [\"https://a\"], \"urls\": []}", 400, "", -1}, /* duplicate key */
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct batch b;
+        struct batch_err err;
+        int rc = batch_parse(&b, cases[i].body, strlen(cases[i].body), 0, "acme", &lim, &err);
+        if (rc != -1 || err.status != cases[i].status || strcmp(err.field, cases[i].field) ||
+            err.index != cases[i].index)
+            fail_msg("case %zu (%s): rc %d status %d field '%s' index %ld", i, cases[i].body, rc,
+                     err.status, err.field, err.index);
+        batch_release(&b);
+    }
+}
+
+static void test_requests_and_records(void **state)
+{
+    const char *body = "{\"urls\": [\"https://a.example/\\\"q\\\"\"], \"items\": [{\"url\": "
+                       "\"https://b.example/\", \"headers\": {\"Accept\": \"x\"}}], "
+                       "\"formats\": [\"text\", \"text\"], \"webhook_url\": \"https://h.example\"}";
+    struct batch b;
+    struct batch_err err;
+    char *buf = NULL;
+    size_t cap = 0;
+    (void)state;
+    assert_int_equal(batch_parse(&b, body, strlen(body), 0, "acme", &lim, &err), 0);
+    assert_int_equal(b.total, 2);
+    assert_true(ids_valid("bat", b.id));
+    assert_true(b.secret_generated && strncmp(b.secret, "whsec_", 6) == 0);
+    assert_int_equal(strlen(b.secret), 6 + 44); /* base64 of 32 bytes */
+
+    for (size_t i = 0; i < 2; i++) {
+        long len = batch_request_json(&b, i, &buf, &cap);
+        json_t *req = json_loadb(buf, (size_t)len, 0, NULL);
+        assert_non_null(req);
+        assert_string_equal(jx_str(req, "batch_id", ""), b.id);
+        assert_int_equal(jx_int(req, "index", -1), (long long)i);
+        assert_int_equal(json_array_size(json_object_get(req, "formats")), 1); /* deduped */
+        assert_int_equal(jx_int(json_object_get(req, "options"), "timeout_ms", 0), 30000);
+        assert_string_equal(jx_str(req, "url", ""),
+                            i == 0 ? "https://a.example/\"q\"" : "https://b.example/");
+        assert_int_equal(json_object_size(json_object_get(req, "headers")), i);
+        json_decref(req);
+    }
+    free(buf);
+
+    char *rec = batch_record_json(&b, "v1.sealed");
+    assert_null(strstr(rec, b.secret));
+    json_t *r = json_loads(rec, 0, NULL);
+    assert_string_equal(jx_str(json_object_get(r, "webhook"), "secret_enc", ""), "v1.sealed");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(r, "webhook"), "events")), 3);
+    json_decref(r);
+    free(rec);
+
+    char *accepted = batch_accepted_json(&b);
+    assert_non_null(strstr(accepted, b.secret));
+    free(accepted);
+    batch_release(&b);
+}
+
+static void test_single(void **state)
+{
+    const char *body = "{\"url\": \"https://a.example\", \"headers\": {\"A\": \"b\"}}";
+    struct batch b;
+    struct batch_err err;
+    (void)state;
+    assert_int_equal(batch_parse(&b, body, strlen(body), 1, "acme", &lim, &err), 0);
+    assert_int_equal(b.total, 1);
+    const json_t *h;
+    assert_string_equal(batch_item(&b, 0, &h), "https://a.example");
+    assert_string_equal(jx_str(h, "A", ""), "b");
+    batch_release(&b);
+    body = "{\"urls\": [\"https://a.example\"]}";
+    assert_int_equal(batch_parse(&b, body, strlen(body), 1, "acme", &lim, &err), -1);
+    assert_string_equal(err.field, "urls");
+    batch_release(&b);
+}
+
+static void test_keys(void **state)
+{
+    struct keys *ks = calloc(1, sizeof(*ks));
+    char err[256];
+    (void)state;
+    assert_int_equal(keys_add_list(ks, " key-acme-1:acme , key-globex:globex,", ",", err,
+                                   sizeof(err)),
+                     0);
+    assert_int_equal(ks->n, 2);
+    assert_string_equal(keys_tenant(ks, "Bearer key-acme-1"), "acme");
+    assert_string_equal(keys_tenant(ks, "bearer key-globex"), "globex");
+    assert_null(keys_tenant(ks, "Bearer key-acme-"));
+    assert_null(keys_tenant(ks, "Bearer key-acme-12"));
+    assert_null(keys_tenant(ks, "key-acme-1"));
+    assert_null(keys_tenant(ks, NULL));
+    assert_int_equal(keys_add_list(ks, "short:acme", ",", err, sizeof(err)), -1);
+    assert_int_equal(keys_add_list(ks, "long-enough-key", ",", err, sizeof(err)), -1);
+    assert_int_equal(keys_add_list(ks, "long-enough-key:bad tenant", ",", err, sizeof(err)), -1);
+    assert_int_equal(keys_add_list(ks, "# comment\n\nfile-key-1:file\n", "\n", err, sizeof(err)),
+                     0);
+    assert_string_equal(keys_tenant(ks, "Bearer file-key-1"), "file");
+    free(ks);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rejects_with_field_and_index),
+        cmocka_unit_test(test_requests_and_records),
+        cmocka_unit_test(test_single),
+        cmocka_unit_test(test_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
