@@ -24,6 +24,10 @@ const struct cfg_opt engine_opts[] = {
      "this instance's stable name (default: the host name); its transactional.id is "
      "<prefix>aggregate.<name>, so a restarted instance fences its crashed self at once",
      0, 0, NULL},
+    {"FERRY_AGGREGATE_SESSION_TIMEOUT", CFG_DURATION, "10s",
+     "session.timeout.ms: how soon the partitions of an instance that vanished move to "
+     "the others (a restarted instance gets its own back at once: static membership)",
+     6000, 300000, NULL},
     {"FERRY_AGGREGATE_COMMIT_INTERVAL", CFG_DURATION, "100ms",
      "how long one transaction collects work before it commits", 1, 60000, NULL},
     {"FERRY_AGGREGATE_STATUS_INTERVAL", CFG_DURATION, "1s",
@@ -635,6 +639,7 @@ static int load(struct engine *e, rd_kafka_topic_partition_list_t *parts)
         if (shutdown_requested())
             goto out;
     }
+    int64_t t_offsets = clk_mono_ms() - t0;
     for (size_t i = 0; i < n; i++)
         state_drop_partition(&e->state, nums[i]);
     struct restore r = {.e = e};
@@ -646,8 +651,10 @@ static int load(struct engine *e, rd_kafka_topic_partition_list_t *parts)
     }
     recount(e);
     metric_set(e->m_restore_ms, clk_mono_ms() - t0);
-    LOG_INFO("restored", "partitions=%zu records=%zu bad=%zu active=%zu pending=%zu ms=%lld", n,
-             r.records, r.bad, e->n_active, e->n_pending, (long long)(clk_mono_ms() - t0));
+    LOG_INFO("restored",
+             "partitions=%zu records=%zu bad=%zu active=%zu pending=%zu offsets_ms=%lld ms=%lld",
+             n, r.records, r.bad, e->n_active, e->n_pending, (long long)t_offsets,
+             (long long)(clk_mono_ms() - t0));
     rc = 0;
 out:
     free(nums);
@@ -808,7 +815,7 @@ static void metrics_init(struct engine *e)
 struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size)
 {
     struct engine *e = calloc(1, sizeof(*e));
-    char txn_id[TOPIC_NAME_MAX + 128], host[64] = "host", timeout[32];
+    char txn_id[TOPIC_NAME_MAX + 128], host[64] = "host", timeout[32], session[32];
     if (!e)
         abort();
     e->st = st;
@@ -833,6 +840,8 @@ struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size)
     snprintf(txn_id, sizeof(txn_id), "%saggregate.%s", cfg_str(&st->cfg, "FERRY_TOPIC_PREFIX"),
              name);
     snprintf(timeout, sizeof(timeout), "%lld", cfg_int(&st->cfg, "FERRY_AGGREGATE_TXN_TIMEOUT"));
+    snprintf(session, sizeof(session), "%lld",
+             cfg_int(&st->cfg, "FERRY_AGGREGATE_SESSION_TIMEOUT"));
 
     rd_kafka_conf_t *pconf = kafka_producer_conf(&st->cfg, st->client_id, txn_id, errstr,
                                                  errstr_size);
@@ -856,7 +865,9 @@ struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size)
         goto err;
     }
     e->reader = reader_open(&st->cfg, st->client_id, errstr, errstr_size);
-    if (!e->reader)
+    if (!e->reader || reader_warm(e->reader, topic(e->t, TOPIC_AGGREGATE_STATE), errstr,
+                                  errstr_size) ||
+        reader_warm(e->reader, topic(e->t, TOPIC_RESULTS), errstr, errstr_size))
         goto err;
 
     rd_kafka_conf_t *cconf = kafka_consumer_conf(&st->cfg, st->client_id, "ferry-aggregate",
@@ -865,7 +876,12 @@ struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size)
         /* Range: partition p of both co-partitioned inputs to one instance. */
         kafka_conf_set(cconf, "partition.assignment.strategy", "range", errstr, errstr_size) ||
         /* Offsets go only through the transaction. */
-        kafka_conf_set(cconf, "enable.auto.commit", "false", errstr, errstr_size)) {
+        kafka_conf_set(cconf, "enable.auto.commit", "false", errstr, errstr_size) ||
+        /* Static membership: an instance restarted after a crash takes its
+         * partitions back at once instead of waiting for its old session
+         * to time out and a rebalance. */
+        kafka_conf_set(cconf, "group.instance.id", txn_id, errstr, errstr_size) ||
+        kafka_conf_set(cconf, "session.timeout.ms", session, errstr, errstr_size)) {
         if (cconf)
             rd_kafka_conf_destroy(cconf);
         goto err;

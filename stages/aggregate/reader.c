@@ -22,7 +22,10 @@ rd_kafka_t *reader_open(const struct cfg *cfg, const char *client_id, char *errs
         /* A restore reads whole partitions: fetch in large chunks. */
         kafka_conf_set(conf, "fetch.max.bytes", "67108864", errstr, errstr_size) ||
         kafka_conf_set(conf, "max.partition.fetch.bytes", "16777216", errstr, errstr_size) ||
-        kafka_conf_set(conf, "fetch.wait.max.ms", "10", errstr, errstr_size)) {
+        kafka_conf_set(conf, "fetch.wait.max.ms", "10", errstr, errstr_size) ||
+        /* A scan waits on its first fetch; librdkafka's default 500 ms
+         * back-off would be most of a read-back's time. */
+        kafka_conf_set(conf, "fetch.error.backoff.ms", "5", errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -33,6 +36,21 @@ rd_kafka_t *reader_open(const struct cfg *cfg, const char *client_id, char *errs
     }
     rd_kafka_poll_set_consumer(rk);
     return rk;
+}
+
+int reader_warm(rd_kafka_t *reader, const char *topic, char *errstr, size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md;
+    /* The handle stays referenced for the client's lifetime on purpose:
+     * its metadata (leaders) is what later scans reuse. */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(reader, topic, NULL);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(reader, 0, rkt, &md, 10000);
+    if (err) {
+        snprintf(errstr, errstr_size, "metadata %s: %s", topic, rd_kafka_err2str(err));
+        return -1;
+    }
+    rd_kafka_metadata_destroy(md);
+    return 0;
 }
 
 int reader_scan(rd_kafka_t *reader, const char *topic, const int32_t *parts, size_t n,
