@@ -170,6 +170,10 @@ int main(int argc, char **argv)
     /* One byte over the limit is kept, so an oversized body is seen (413)
      * while the rest of it is read and dropped, never buffered. */
     http.max_post_body_size = (size_t)api.max_body + 1;
+    /* A client that goes silent mid-request gives its thread back after a
+     * minute; bodies are JSON, never forms, so ulfius parses none. */
+    http.timeout = 60;
+    http.allowed_post_processor = U_POST_PROCESS_NONE;
     if (httpd_add_ops_routes(&http, ingest_ready, NULL) || api_add_routes(&api, &http) ||
         ulfius_start_framework(&http) != U_OK) {
         fprintf(stderr, "ferry-ingest: cannot listen on %s\n", cfg_str(&st.cfg, "FERRY_LISTEN"));

@@ -445,3 +445,21 @@ def test_status_served_by_every_instance_and_metrics(start_stage):
     assert "ferry_ingest_batches_accepted_total{} 1" in m or \
         "ferry_ingest_batches_accepted_total 1" in m
     assert 'ferry_ingest_request_seconds_bucket{route="submit"' in m
+
+
+def test_keys_from_file(start_stage, tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text("# ferry API keys\nfile-key-0001:initech\n\nfile-key-0002:acme\n")
+    st, api = start_ingest(start_stage, FERRY_API_KEYS="", FERRY_API_KEYS_FILE=str(keys))
+    bid = api.submit({"urls": ["https://a.example/"]},
+                     headers={"Authorization": "Bearer file-key-0001"})["id"]
+    assert api.get(f"/v1/batch/{bid}", headers={"Authorization": "Bearer file-key-0001"}) \
+        .status == 200
+    error_of(api.get(f"/v1/batch/{bid}", headers={"Authorization": "Bearer file-key-0002"}), 404)
+    error_of(api.get(f"/v1/batch/{bid}"), 401)  # key-acme is not configured here
+
+
+def test_no_keys_warns_and_refuses(start_stage):
+    st, api = start_ingest(start_stage, FERRY_API_KEYS="")
+    assert "event=no_api_keys" in st.log()
+    error_of(api.post("/v1/batch", {"urls": ["https://a.example/"]}), 401, "unauthorized")
