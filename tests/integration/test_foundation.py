@@ -6,7 +6,7 @@ import json
 import subprocess
 import time
 
-from conftest import BROKERS, BUILD, free_port, http
+from conftest import BROKERS, BUILD, free_port, http, wait_until
 
 STAGES = ["ingest", "scrape", "aggregate", "deliver"]
 
@@ -57,8 +57,10 @@ def test_stages_start_provision_and_stop(start_stage, ferry_env):
         assert f'topic "{prefix}{suffix}"' in md, suffix
     assert len(topic_metadata(prefix + "batches")["partitions"]) == 2
 
-    r = http("GET", f"http://127.0.0.1:{api}/healthz")
-    assert r.status == 200 and r.json()["status"] == "ok"
+    # Ready once Kafka answers and the status table caught up.
+    r = wait_until(lambda: (lambda r: r if r.status == 200 else None)(
+        http("GET", f"http://127.0.0.1:{api}/healthz")), timeout=30, what="ingest ready")
+    assert r.json()["status"] == "ok"
     for name, port in ports.items():
         r = http("GET", f"http://127.0.0.1:{port}/metrics")
         assert r.status == 200 and b"# TYPE" in r.body
