@@ -140,10 +140,10 @@ static void take(struct deliver_loop *l, rd_kafka_message_t *msg, struct offtrac
     }
     rd_kafka_message_destroy(msg);
 
-    /* A host whose queue is this long is hanging or far too slow: park the
-     * task in the first tier, unattempted, rather than let it fill the
-     * memory every other host needs. */
-    if (sender_host_waiting(l->snd, job->hostkey) >= l->host_backlog) {
+    /* A host whose queue would hold the task this long is hanging or far
+     * too slow: park the task in the first tier, unattempted, rather than
+     * let that host fill the memory every other host needs. */
+    if (sender_host_saturated(l->snd, job->hostkey, l->host_max_wait_ms)) {
         metric_inc(m_deferred, 1);
         recorder_defer(l->rec, job, clk_now_ms() + l->pol.tier_ms[0]);
         return;

@@ -23,7 +23,7 @@ struct deliver_loop {
     const struct topics *topics;
     struct task_policy pol;
     int max_pending;  /* tasks held in memory at once */
-    int host_backlog; /* tasks queued per host before deferring */
+    long host_max_wait_ms; /* longest a task may queue behind its host */
 
     /* Owned by the loop. */
     struct offtrack *ot; /* the task topic's offsets */

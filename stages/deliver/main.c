@@ -40,9 +40,9 @@ static const struct cfg_opt deliver_opts[] = {
     {"FERRY_WEBHOOK_MAX_IN_FLIGHT", CFG_INT, "5000",
      "tasks held in memory at once (sending, queued per host, being recorded)", 1, 1000000,
      NULL},
-    {"FERRY_WEBHOOK_HOST_BACKLOG", CFG_INT, "1000",
-     "tasks queued for one host before further ones wait in the first retry tier", 1, 1000000,
-     NULL},
+    {"FERRY_WEBHOOK_HOST_MAX_WAIT_MS", CFG_DURATION, "10000",
+     "a task that would queue longer behind its host's cap (judged by the host's answer rate) "
+     "waits in the first retry tier instead, unattempted", 1, 86400000, NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
         .tier_ms = st.topics.webhook_tier_ms,
     };
     l.max_pending = (int)cfg_int(&st.cfg, "FERRY_WEBHOOK_MAX_IN_FLIGHT");
-    l.host_backlog = (int)cfg_int(&st.cfg, "FERRY_WEBHOOK_HOST_BACKLOG");
+    l.host_max_wait_ms = (long)cfg_int(&st.cfg, "FERRY_WEBHOOK_HOST_MAX_WAIT_MS");
     struct sender_opts so = {
         .timeout_ms = (long)cfg_int(&st.cfg, "FERRY_WEBHOOK_TIMEOUT_MS"),
         .connect_timeout_ms = (long)cfg_int(&st.cfg, "FERRY_WEBHOOK_CONNECT_TIMEOUT_MS"),

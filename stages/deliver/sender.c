@@ -25,6 +25,10 @@ struct host {
     int active;
     int n_waiting;
     struct job *head, *tail;
+    /* Completions per second, measured over windows of at least 1 s. */
+    int64_t born_ms, window_ms;
+    int window_done;
+    double rate;
 };
 
 struct easy {
@@ -67,9 +71,23 @@ static struct host *host_get(struct sender *s, const char *key, int create)
     if (!h)
         abort();
     snprintf(h->key, sizeof(h->key), "%s", key);
+    h->born_ms = h->window_ms = clk_mono_ms();
     h->next = s->buckets[b];
     s->buckets[b] = h;
     return h;
+}
+
+/* The host's completion rate, rolling the window when it is due (also
+ * when nothing completes: a host that stops answering drops to 0). */
+static double host_rate(struct host *h, int64_t now)
+{
+    int64_t elapsed = now - h->window_ms;
+    if (elapsed >= 1000) {
+        h->rate = h->window_done * 1000.0 / (double)elapsed;
+        h->window_ms = now;
+        h->window_done = 0;
+    }
+    return h->rate;
 }
 
 /* A host with nothing running or queued is forgotten, so the table holds
@@ -325,6 +343,8 @@ static void finish(struct sender *s, CURL *c, CURLcode rc)
     e->next = s->pool;
     s->pool = e;
     h->active--;
+    h->window_done++;
+    host_rate(h, clk_mono_ms());
     s->in_flight--;
 
     /* The slot is free: the host's next job goes now. */
@@ -379,10 +399,17 @@ int sender_waiting(const struct sender *s)
     return s->waiting;
 }
 
-int sender_host_waiting(const struct sender *s, const char *hostkey)
+int sender_host_saturated(struct sender *s, const char *hostkey, long max_wait_ms)
 {
-    struct host *h = host_get((struct sender *)s, hostkey, 0);
-    return h ? h->n_waiting : 0;
+    struct host *h = host_get(s, hostkey, 0);
+    if (!h || h->n_waiting < s->o.max_per_host)
+        return 0;
+    int64_t now = clk_mono_ms();
+    double rate = host_rate(h, now);
+    /* A host seen for less than a second has no measured rate yet. */
+    if (now - h->born_ms < 1000)
+        return 0;
+    return (double)h->n_waiting * 1000.0 > rate * (double)max_wait_ms;
 }
 
 void sender_free(struct sender *s)
