@@ -52,8 +52,8 @@ const struct cfg_opt cfg_common[] = {
      "webhook retry delays, one delay topic each, then the dead-letter topic", 1, 30LL * 86400000,
      NULL},
     {"FERRY_SCRAPE_RETRY_TIERS", CFG_DURATIONS, "5s,30s,2m",
-     "scrape retry delays for transient fetch failures, one delay topic each", 1,
-     30LL * 86400000, NULL},
+     "scrape retry delays for transient fetch failures, one delay topic each", 1, 30LL * 86400000,
+     NULL},
     {"FERRY_MAX_MESSAGE_BYTES", CFG_SIZE, "16M",
      "largest Kafka message ferry writes (topics and producers are sized to it)", 1 << 20,
      1LL << 30, NULL},
@@ -180,8 +180,7 @@ static int value_parse(struct cfg_value *v, char *errstr, size_t errstr_size)
     char *end;
 
     switch (o->type) {
-    case CFG_STRING:
-        break;
+    case CFG_STRING: break;
     case CFG_INT:
         errno = 0;
         v->num = strtoll(text, &end, 10);
@@ -215,8 +214,7 @@ static int value_parse(struct cfg_value *v, char *errstr, size_t errstr_size)
             if (v->list_len == CFG_MAX_DURATIONS)
                 snprintf(reason, sizeof(reason), "more than %d items", CFG_MAX_DURATIONS);
             else if (cfg_parse_duration(item, &v->list[v->list_len]))
-                snprintf(reason, sizeof(reason), "'%s' is not a duration (e.g. 30s, 5m, 2h)",
-                         item);
+                snprintf(reason, sizeof(reason), "'%s' is not a duration (e.g. 30s, 5m, 2h)", item);
             else if (!in_range(o, v->list[v->list_len]))
                 snprintf(reason, sizeof(reason), "'%s' is out of range", item);
             else
@@ -326,8 +324,9 @@ void cfg_usage(const struct cfg *cfg, FILE *fp)
         fprintf(fp, "  %-32s %-9s %s\n", o->env, type_name(o->type), o->help);
         fprintf(fp, "  %-32s %-9s default: %s\n", "", "", o->def ? o->def : "(unset)");
     }
-    fprintf(fp, "\n  -X name=value   any librdkafka property, passed through unchanged\n"
-                "                  (e.g. -X security.protocol=SASL_SSL -X sasl.mechanisms=PLAIN)\n");
+    fprintf(fp,
+            "\n  -X name=value   any librdkafka property, passed through unchanged\n"
+            "                  (e.g. -X security.protocol=SASL_SSL -X sasl.mechanisms=PLAIN)\n");
 }
 
 const char *cfg_str(const struct cfg *cfg, const char *env)

@@ -42,8 +42,8 @@ struct cfg_opt {
     int (*check)(const char *value, char *errstr, size_t errstr_size);
 };
 
-#define CFG_MAX_OPTS 96
-#define CFG_MAX_PROPS 64
+#define CFG_MAX_OPTS      96
+#define CFG_MAX_PROPS     64
 #define CFG_MAX_DURATIONS 16
 
 struct cfg_value {
@@ -51,7 +51,7 @@ struct cfg_value {
     const char *text; /* as given (points into environ or opt->def), NULL if unset */
     long long num;    /* CFG_INT, CFG_BOOL, CFG_DURATION, CFG_SIZE */
     long long list[CFG_MAX_DURATIONS];
-    size_t list_len;  /* CFG_DURATIONS */
+    size_t list_len; /* CFG_DURATIONS */
 };
 
 struct cfg {

@@ -42,8 +42,8 @@ int clk_parse_iso8601(const char *text, int64_t *epoch_ms)
     struct tm tm;
     int ms = 0, n = 0;
     memset(&tm, 0, sizeof(tm));
-    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &n) != 6)
         return -1;
     const char *p = text + n;
     if (*p == '.') {

@@ -79,8 +79,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 struct delayq *delayq_open(const struct cfg *cfg, const char *client_id, const char *group_id,
-                           const char *const *topics, size_t n, char *errstr,
-                           size_t errstr_size)
+                           const char *const *topics, size_t n, char *errstr, size_t errstr_size)
 {
     struct delayq *dq = calloc(1, sizeof(*dq));
     if (!dq)
@@ -173,8 +172,7 @@ rd_kafka_message_t *delayq_poll(struct delayq *dq, int timeout_ms)
                     LOG_WARN("delayq_consume", "err=%s", rd_kafka_err2name(msg->err));
                 rd_kafka_message_destroy(msg);
             } else {
-                struct dq_part *p =
-                    part_find(dq, rd_kafka_topic_name(msg->rkt), msg->partition);
+                struct dq_part *p = part_find(dq, rd_kafka_topic_name(msg->rkt), msg->partition);
                 int64_t due = delayq_due_ms(msg);
                 if (p && p->paused) {
                     rd_kafka_message_destroy(msg); /* prefetched before the seek */

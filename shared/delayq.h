@@ -30,8 +30,7 @@ struct delayq;
 /* Subscribes a consumer (kafka_consumer_conf defaults, group `group_id`) to
  * the tier topics. NULL with errstr on failure. */
 struct delayq *delayq_open(const struct cfg *cfg, const char *client_id, const char *group_id,
-                           const char *const *topics, size_t n, char *errstr,
-                           size_t errstr_size);
+                           const char *const *topics, size_t n, char *errstr, size_t errstr_size);
 
 /* The next due message (the caller destroys it), or NULL within timeout_ms. */
 rd_kafka_message_t *delayq_poll(struct delayq *dq, int timeout_ms);

@@ -13,8 +13,7 @@ struct ops_ctx {
     void *arg;
 };
 
-int httpd_parse_listen(const char *text, struct sockaddr_in *addr, char *errstr,
-                       size_t errstr_size)
+int httpd_parse_listen(const char *text, struct sockaddr_in *addr, char *errstr, size_t errstr_size)
 {
     char host[64];
     const char *colon = strrchr(text, ':');

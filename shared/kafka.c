@@ -10,8 +10,10 @@ struct kafka_stats kafka_stats;
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    enum log_level l = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN : level <= 6 ? LOG_INFO
-                                                                                   : LOG_DEBUG;
+    enum log_level l = level <= 3   ? LOG_ERROR
+                       : level == 4 ? LOG_WARN
+                       : level <= 6 ? LOG_INFO
+                                    : LOG_DEBUG;
     char q[1024];
     (void)rk;
     LOG_AT(l, "rdkafka", "fac=%s msg=%s", fac, log_quote(q, sizeof(q), buf));
@@ -95,8 +97,7 @@ void kafka_dr_default(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
 }
 
 rd_kafka_conf_t *kafka_producer_conf(const struct cfg *cfg, const char *client_id,
-                                     const char *transactional_id, char *errstr,
-                                     size_t errstr_size)
+                                     const char *transactional_id, char *errstr, size_t errstr_size)
 {
     char max_bytes[32];
     rd_kafka_conf_t *conf = kafka_conf_new(cfg, client_id, errstr, errstr_size);
@@ -106,6 +107,7 @@ rd_kafka_conf_t *kafka_producer_conf(const struct cfg *cfg, const char *client_i
     /* The protocol frame must hold the largest message plus its batch
      * overhead, hence the extra 64 KiB. */
     snprintf(max_bytes, sizeof(max_bytes), "%lld", cfg_int(cfg, "FERRY_MAX_MESSAGE_BYTES") + 65536);
+    /* clang-format off */
     const char *const kv[] = {
         "enable.idempotence", "true",
         "acks", "all",
@@ -119,6 +121,7 @@ rd_kafka_conf_t *kafka_producer_conf(const struct cfg *cfg, const char *client_i
         "partitioner", "murmur2_random",
         NULL,
     };
+    /* clang-format on */
     if (conf_defaults(conf, cfg, kv, errstr, errstr_size))
         goto err;
     if (transactional_id &&
@@ -136,9 +139,8 @@ rd_kafka_t *kafka_producer_open(rd_kafka_conf_t *conf, int timeout_ms, char *err
 {
     char txn_id[256];
     size_t len = sizeof(txn_id);
-    int transactional = rd_kafka_conf_get(conf, "transactional.id", txn_id, &len) ==
-                            RD_KAFKA_CONF_OK &&
-                        len > 1;
+    int transactional =
+        rd_kafka_conf_get(conf, "transactional.id", txn_id, &len) == RD_KAFKA_CONF_OK && len > 1;
 
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
     if (!rk) {
@@ -173,6 +175,7 @@ rd_kafka_conf_t *kafka_consumer_conf(const struct cfg *cfg, const char *client_i
     rd_kafka_conf_t *conf = kafka_conf_new(cfg, client_id, errstr, errstr_size);
     if (!conf)
         return NULL;
+    /* clang-format off */
     const char *const kv[] = {
         "enable.auto.offset.store", "false",
         "isolation.level", "read_committed",
@@ -181,6 +184,7 @@ rd_kafka_conf_t *kafka_consumer_conf(const struct cfg *cfg, const char *client_i
         "enable.partition.eof", "false",
         NULL,
     };
+    /* clang-format on */
     if (kafka_conf_set(conf, "group.id", group_id, errstr, errstr_size) ||
         conf_defaults(conf, cfg, kv, errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
@@ -243,8 +247,8 @@ const char *kafka_header(const rd_kafka_message_t *msg, const char *name, char *
     rd_kafka_headers_t *hdrs;
     const void *val;
     size_t len;
-    if (rd_kafka_message_headers(msg, &hdrs) ||
-        rd_kafka_header_get_last(hdrs, name, &val, &len) || !val || len >= size)
+    if (rd_kafka_message_headers(msg, &hdrs) || rd_kafka_header_get_last(hdrs, name, &val, &len) ||
+        !val || len >= size)
         return NULL;
     memcpy(buf, val, len);
     buf[len] = '\0';

@@ -85,8 +85,7 @@ int kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size)
 
 /* Copies header `name` of msg into buf as a NUL-terminated string; returns
  * buf, or NULL when absent or larger than size-1. */
-const char *kafka_header(const rd_kafka_message_t *msg, const char *name, char *buf,
-                         size_t size);
+const char *kafka_header(const rd_kafka_message_t *msg, const char *name, char *buf, size_t size);
 
 /* The partition the Java client's default partitioner (and librdkafka's
  * murmur2_random) picks for a key: murmur2(key) & 0x7fffffff % partitions. */

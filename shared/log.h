@@ -43,10 +43,10 @@ void log_vwrite(enum log_level level, const char *event, const char *fmt, va_lis
 const char *log_quote(char *buf, size_t size, const char *s);
 
 #define log_enabled(level) ((level) >= log_threshold)
-#define LOG_AT(level, event, ...)                          \
-    do {                                                   \
-        if (log_enabled(level))                            \
-            log_write((level), (event), __VA_ARGS__);      \
+#define LOG_AT(level, event, ...)                                                                  \
+    do {                                                                                           \
+        if (log_enabled(level))                                                                    \
+            log_write((level), (event), __VA_ARGS__);                                              \
     } while (0)
 #define LOG_DEBUG(event, ...) LOG_AT(LOG_DEBUG, event, __VA_ARGS__)
 #define LOG_INFO(event, ...)  LOG_AT(LOG_INFO, event, __VA_ARGS__)

@@ -26,8 +26,8 @@ struct metric {
     struct metric *next;
 };
 
-const double metric_latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                        0.1,    0.25,  0.5,    1,     2.5,  5,     10, 30};
+const double metric_latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                        0.25,   0.5,   1,      2.5,   5,    10,    30};
 const size_t metric_latency_n = sizeof(metric_latency_bounds) / sizeof(metric_latency_bounds[0]);
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -132,7 +132,8 @@ struct textbuf {
     size_t len, cap;
 };
 
-static void tb_printf(struct textbuf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_printf(struct textbuf *tb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void tb_printf(struct textbuf *tb, const char *fmt, ...)
 {
     va_list ap;
@@ -159,8 +160,8 @@ static void render_histogram(struct textbuf *tb, struct metric *m)
     for (size_t i = 0; i <= m->n_bounds; i++) {
         cum += atomic_load(&m->buckets[i]);
         if (i < m->n_bounds)
-            tb_printf(tb, "%s_bucket{%s%sle=\"%g\"} %lld\n", m->name, m->labels, sep,
-                      m->bounds[i], cum);
+            tb_printf(tb, "%s_bucket{%s%sle=\"%g\"} %lld\n", m->name, m->labels, sep, m->bounds[i],
+                      cum);
         else
             tb_printf(tb, "%s_bucket{%s%sle=\"+Inf\"} %lld\n", m->name, m->labels, sep, cum);
     }
@@ -186,15 +187,9 @@ char *metrics_render(void)
         }
         switch (m->kind) {
         case M_COUNTER:
-        case M_GAUGE:
-            tb_printf(&tb, "%s{%s} %lld\n", m->name, m->labels, metric_value(m));
-            break;
-        case M_GAUGE_FN:
-            tb_printf(&tb, "%s{%s} %g\n", m->name, m->labels, m->fn(m->arg));
-            break;
-        case M_HISTOGRAM:
-            render_histogram(&tb, m);
-            break;
+        case M_GAUGE: tb_printf(&tb, "%s{%s} %lld\n", m->name, m->labels, metric_value(m)); break;
+        case M_GAUGE_FN: tb_printf(&tb, "%s{%s} %g\n", m->name, m->labels, m->fn(m->arg)); break;
+        case M_HISTOGRAM: render_histogram(&tb, m); break;
         }
     }
     pthread_mutex_unlock(&registry_lock);

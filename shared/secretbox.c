@@ -9,7 +9,7 @@
 #include "ids.h"
 
 #define NONCE_LEN 12
-#define TAG_LEN 16
+#define TAG_LEN   16
 
 static int hexval(char c)
 {
@@ -88,8 +88,9 @@ int secretbox_init(struct secretbox *sb, const char *key_text, char *errstr, siz
         return 0;
     }
     OPENSSL_cleanse(buf, sizeof(buf));
-    snprintf(errstr, errstr_size, "must be 32 bytes as 64 hex digits or base64 "
-                                  "(make one with: openssl rand -hex 32)");
+    snprintf(errstr, errstr_size,
+             "must be 32 bytes as 64 hex digits or base64 "
+             "(make one with: openssl rand -hex 32)");
     return -1;
 }
 

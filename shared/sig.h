@@ -12,8 +12,8 @@
 
 #include <stddef.h>
 
-#define SIG_HEX_LEN (7 + 64 + 1)   /* "sha256=" + 64 hex + NUL */
-#define SIG_V1_LEN (3 + 44 + 1)    /* "v1," + 44 base64 + NUL */
+#define SIG_HEX_LEN (7 + 64 + 1) /* "sha256=" + 64 hex + NUL */
+#define SIG_V1_LEN  (3 + 44 + 1) /* "v1," + 44 base64 + NUL */
 
 /* "sha256=<hex>" of body under the secret's bytes. */
 void sig_ferry(const char *secret, const void *body, size_t body_len, char out[SIG_HEX_LEN]);

@@ -8,8 +8,8 @@
 #include "log.h"
 #include "shutdown.h"
 
-int stage_init(struct stage *st, const char *name, const char *summary,
-               const struct cfg_opt *own, int argc, char **argv)
+int stage_init(struct stage *st, const char *name, const char *summary, const struct cfg_opt *own,
+               int argc, char **argv)
 {
     char errstr[512];
     enum log_level level;

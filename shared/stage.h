@@ -29,8 +29,8 @@ struct stage {
 
 /* 0: run. 1: --help/--version printed, exit 0. -1: error printed, exit 2.
  * `own` may be NULL. */
-int stage_init(struct stage *st, const char *name, const char *summary,
-               const struct cfg_opt *own, int argc, char **argv);
+int stage_init(struct stage *st, const char *name, const char *summary, const struct cfg_opt *own,
+               int argc, char **argv);
 
 /* Creates the missing topics through rk's admin API. While the cluster is
  * unreachable, retries until it answers or a stop signal arrives (a stage

@@ -27,9 +27,9 @@ static const struct topic_row {
 /* Dead letters wait for a human: keep them at least 30 days. */
 #define DEAD_LETTER_MIN_MS (30LL * 86400000)
 
-static int tiers_init(const struct cfg *cfg, const char *env, const char *prefix,
-                      const char *kind, size_t *n, long long *ms,
-                      char names[][TOPIC_NAME_MAX], char *errstr, size_t errstr_size)
+static int tiers_init(const struct cfg *cfg, const char *env, const char *prefix, const char *kind,
+                      size_t *n, long long *ms, char names[][TOPIC_NAME_MAX], char *errstr,
+                      size_t errstr_size)
 {
     const long long *delays;
     long long retention = cfg_int(cfg, "FERRY_TOPIC_RETENTION");
@@ -161,8 +161,8 @@ int topics_ensure(const struct topics *t, rd_kafka_t *rk, const struct cfg *cfg,
             created++;
             LOG_INFO("topic_created", "topic=%s", rd_kafka_topic_result_name(res[i]));
         } else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-            snprintf(errstr, errstr_size, "create topic %s: %s",
-                     rd_kafka_topic_result_name(res[i]), rd_kafka_topic_result_error_string(res[i]));
+            snprintf(errstr, errstr_size, "create topic %s: %s", rd_kafka_topic_result_name(res[i]),
+                     rd_kafka_topic_result_error_string(res[i]));
             goto out_n;
         }
     }

@@ -130,8 +130,12 @@ static void test_kafka_properties_pass_through(void **state)
 {
     struct cfg cfg;
     char err[256];
-    char *argv[] = {"t", "-X", "security.protocol=SASL_SSL", "-Xsasl.mechanisms=PLAIN",
-                    "-X", "sasl.password=a=b"};
+    char *argv[] = {"t",
+                    "-X",
+                    "security.protocol=SASL_SSL",
+                    "-Xsasl.mechanisms=PLAIN",
+                    "-X",
+                    "sasl.password=a=b"};
     (void)state;
     assert_int_equal(parse(&cfg, 6, argv, err, sizeof(err)), 0);
     assert_int_equal(cfg.n_props, 3);

@@ -50,8 +50,9 @@ static void test_secretbox_round_trip(void **state)
     char err[256];
     size_t len;
     (void)state;
-    assert_int_equal(secretbox_init(&sb, "000102030405060708090a0b0c0d0e0f"
-                                         "101112131415161718191a1b1c1d1e1f",
+    assert_int_equal(secretbox_init(&sb,
+                                    "000102030405060708090a0b0c0d0e0f"
+                                    "101112131415161718191a1b1c1d1e1f",
                                     err, sizeof(err)),
                      0);
     char *sealed = secretbox_seal(&sb, "whsec_topsecret", 15, "bat_A");
@@ -67,9 +68,9 @@ static void test_secretbox_round_trip(void **state)
     /* Bound to its batch: another batch id does not open it. */
     assert_null(secretbox_open(&sb, sealed, "bat_B", NULL));
     /* A different key does not open it. */
-    assert_int_equal(secretbox_init(&other, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", err,
-                                    sizeof(err)),
-                     0);
+    assert_int_equal(
+        secretbox_init(&other, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", err, sizeof(err)),
+        0);
     assert_memory_equal(other.key, sb.key, 32); /* same key in base64 */
     other.key[0] ^= 1;
     assert_null(secretbox_open(&other, sealed, "bat_A", NULL));
@@ -101,9 +102,8 @@ static void test_secretbox_key_forms(void **state)
                                          "101112131415161718191a1b1c1d1e1f",
                                          err, sizeof(err)),
                      -1);
-    assert_int_equal(secretbox_check_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", err,
-                                         sizeof(err)),
-                     0);
+    assert_int_equal(
+        secretbox_check_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", err, sizeof(err)), 0);
 }
 
 int main(void)

@@ -44,12 +44,12 @@ static void test_ids_valid_rejects(void **state)
     static const char *const bad[] = {
         "",
         "bat_",
-        "bat_01JD0000000000000000000000X",  /* too long */
-        "bat_01JD000000000000000000000",    /* too short */
-        "bat_01JD00000000000000000000I0",   /* I is not Crockford */
-        "bat_81JD000000000000000000000",    /* first digit > 7 */
-        "job_01JD00000000000000000000",     /* wrong prefix */
-        "bat_01jd00000000000000000000",     /* lower case */
+        "bat_01JD0000000000000000000000X", /* too long */
+        "bat_01JD000000000000000000000",   /* too short */
+        "bat_01JD00000000000000000000I0",  /* I is not Crockford */
+        "bat_81JD000000000000000000000",   /* first digit > 7 */
+        "job_01JD00000000000000000000",    /* wrong prefix */
+        "bat_01jd00000000000000000000",    /* lower case */
         "bat_01JD0000000000000000000/",
         "../../etc/passwd",
     };

@@ -89,9 +89,8 @@ static void produce(rd_kafka_t *rk, const char *topic, const char *key, const ch
         delayq_add_headers(h, 2, due_ms, clk_now_ms(), "http 500", NULL);
     rd_kafka_resp_err_t err =
         rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-                          RD_KAFKA_V_VALUE((void *)value, strlen(value)),
-                          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_END);
+                          RD_KAFKA_V_VALUE((void *)value, strlen(value)), RD_KAFKA_V_HEADERS(h),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     assert_int_equal(err, 0);
 }
 
@@ -110,8 +109,7 @@ static void test_delivery_reports_are_counted(void **state)
     long long failed = atomic_load(&kafka_stats.failed);
     rk = producer();
     /* ApiKey 0 is Produce (the RD_KAFKAP_* names are not public). */
-    rd_kafka_mock_push_request_errors(mcluster, 0, 1,
-                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    rd_kafka_mock_push_request_errors(mcluster, 0, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
     produce(rk, "t.dr", "bat_1", "{}", 0);
     kafka_producer_close(rk, 5000);
     assert_int_equal(atomic_load(&kafka_stats.failed) - failed, 1);
@@ -315,7 +313,7 @@ static void test_offtrack_stores_the_done_prefix(void **state)
     assert_int_equal(offtrack_low_water(ot, "t.ot", 0), 2);
     offtrack_done(ot, "t.ot", 0, 2); /* 0..3 done: low water 4 */
     assert_int_equal(offtrack_low_water(ot, "t.ot", 0), 4);
-    offtrack_done(ot, "t.ot", 0, 2); /* twice: ignored */
+    offtrack_done(ot, "t.ot", 0, 2);  /* twice: ignored */
     offtrack_done(ot, "t.ot", 0, 99); /* unknown: ignored */
     assert_int_equal(offtrack_pending(ot), 1);
     offtrack_done(ot, "t.ot", 0, 4);
