@@ -1,0 +1,196 @@
+/*
+ * deliver's pure logic: what an attempt's result means (verdict, tier, due
+ * time, Retry-After), signing with rotation, and the attempt record.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../../stages/deliver/recorder.c"
+#include "../../stages/deliver/task.c"
+
+static const long long tiers[] = {1000, 5000, 30000};
+static const struct task_policy pol3 = {.n_tiers = 3, .tier_ms = tiers};
+
+static void test_verdicts(void **state)
+{
+    (void)state;
+    static const struct {
+        int attempt;
+        long status;
+        const char *error;
+        int final;
+        int64_t retry_after;
+        enum verdict verdict;
+        int tier;
+        int64_t due; /* relative to now */
+    } cases[] = {
+        {1, 200, "", 0, -1, VERDICT_DELIVERED, -1, 0},
+        {3, 204, "", 0, -1, VERDICT_DELIVERED, -1, 0},
+        {1, 500, "http 500", 0, -1, VERDICT_RETRY, 0, 1000},
+        {2, 500, "http 500", 0, -1, VERDICT_RETRY, 1, 5000},
+        {3, 0, "timeout after 30000 ms", 0, -1, VERDICT_RETRY, 2, 30000},
+        {4, 500, "http 500", 0, -1, VERDICT_DEAD, -1, 0},          /* tiers exhausted */
+        {1, 410, "http 410", 0, -1, VERDICT_DEAD, -1, 0},          /* gone: no retries */
+        {1, 302, "http 302: redirect not followed", 0, -1, VERDICT_RETRY, 0, 1000},
+        {1, 0, "blocked: 10.0.0.1 is private", 1, -1, VERDICT_DEAD, -1, 0},
+        {2, 429, "http 429", 0, 7000, VERDICT_RETRY, 1, 7000},     /* honoured */
+        {2, 503, "http 503", 0, 60000, VERDICT_RETRY, 1, 10000},   /* at most 2x */
+        {2, 503, "http 503", 0, 100, VERDICT_RETRY, 1, 5000},      /* not below the tier */
+        {2, 500, "http 500", 0, 7000, VERDICT_RETRY, 1, 5000},     /* only on 429/503 */
+        {1, 200, "closed: connection reset", 0, -1, VERDICT_RETRY, 0, 1000},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct job j = {0};
+        j.attempt = cases[i].attempt;
+        j.status = cases[i].status;
+        snprintf(j.error, sizeof(j.error), "%s", cases[i].error);
+        j.final = cases[i].final;
+        j.retry_after_ms = cases[i].retry_after;
+        task_verdict(&j, &pol3, 1000000);
+        assert_int_equal(j.verdict, cases[i].verdict);
+        assert_int_equal(j.tier, cases[i].tier);
+        if (cases[i].verdict == VERDICT_RETRY)
+            assert_int_equal(j.due_ms, 1000000 + cases[i].due);
+    }
+}
+
+static void test_retry_after(void **state)
+{
+    (void)state;
+    int64_t now = 1795337000000LL; /* 2026-11-22T... */
+    assert_int_equal(task_retry_after("120", now), 120000);
+    assert_int_equal(task_retry_after(" 0\r\n", now), 0);
+    assert_int_equal(task_retry_after("-5", now), -1);
+    assert_int_equal(task_retry_after("12abc", now), -1);
+    assert_int_equal(task_retry_after("soon", now), -1);
+    /* An HTTP date 90 s after now; one in the past means "now". */
+    time_t t = (time_t)(now / 1000) + 90;
+    char date[64];
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime(&t));
+    assert_int_equal(task_retry_after(date, now), 90000);
+    assert_int_equal(task_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), 0);
+}
+
+static struct job *signed_job(struct secretbox *sb, const char *secret, const char *prev,
+                              const char *until)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    char *s1 = secretbox_seal(sb, secret, strlen(secret), "bat_x");
+    char *s2 = prev ? secretbox_seal(sb, prev, strlen(prev), "bat_x") : NULL;
+    j->task = json_pack("{s:s,s:s?,s:s?}", "secret_enc", s1, "previous_secret_enc", s2,
+                        "previous_secret_until", until);
+    free(s1);
+    free(s2);
+    j->batch_id = "bat_x";
+    j->delivery_id = "dlv_0123";
+    j->body = "{\"a\": 1}";
+    j->body_len = strlen(j->body);
+    return j;
+}
+
+static void test_sign_and_rotation(void **state)
+{
+    (void)state;
+    struct secretbox sb;
+    char errstr[256], want[SIG_HEX_LEN], want_std[SIG_V1_LEN], want_prev[SIG_HEX_LEN];
+    assert_int_equal(secretbox_init(&sb, "5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f",
+                                    errstr, sizeof(errstr)),
+                     0);
+    struct task_policy pol = {.sb = &sb};
+    int64_t now = 1795337000000LL;
+
+    struct job *j = signed_job(&sb, "new-secret", NULL, NULL);
+    assert_int_equal(task_sign(j, &pol, now, errstr, sizeof(errstr)), 0);
+    sig_ferry("new-secret", j->body, j->body_len, want);
+    sig_standard("new-secret", "dlv_0123", now / 1000, j->body, j->body_len, want_std);
+    assert_string_equal(j->ferry_sig, want);
+    assert_string_equal(j->std_sig, want_std);
+    assert_int_equal(j->ts, now / 1000);
+    job_free(j);
+
+    /* Previous secret still valid: both, space-separated, new first. */
+    j = signed_job(&sb, "new-secret", "old-secret", "2026-11-23T00:00:00Z");
+    assert_int_equal(task_sign(j, &pol, now, errstr, sizeof(errstr)), 0);
+    sig_ferry("old-secret", j->body, j->body_len, want_prev);
+    char both[2 * SIG_HEX_LEN + 1];
+    snprintf(both, sizeof(both), "%s %s", want, want_prev);
+    assert_string_equal(j->ferry_sig, both);
+    assert_non_null(strchr(j->std_sig, ' '));
+    job_free(j);
+
+    /* Expired: only the new one. */
+    j = signed_job(&sb, "new-secret", "old-secret", "2026-11-01T00:00:00Z");
+    assert_int_equal(task_sign(j, &pol, now, errstr, sizeof(errstr)), 0);
+    assert_string_equal(j->ferry_sig, want);
+    job_free(j);
+
+    /* Sealed for another batch: does not open. */
+    j = signed_job(&sb, "new-secret", NULL, NULL);
+    j->batch_id = "bat_y";
+    assert_int_equal(task_sign(j, &pol, now, errstr, sizeof(errstr)), -1);
+    assert_non_null(strstr(errstr, "does not open"));
+    job_free(j);
+}
+
+static void test_attempt_record(void **state)
+{
+    (void)state;
+    struct job j = {0};
+    j.delivery_id = "dlv_1";
+    j.batch_id = "bat_1";
+    j.tenant = "acme";
+    j.event = "batch.completed";
+    j.url = "https://r.example/h";
+    j.attempt = 2;
+    j.start_ms = 1795337000123LL;
+    j.status = 503;
+    j.latency_ms = 31;
+    snprintf(j.error, sizeof(j.error), "http 503");
+    j.verdict = VERDICT_RETRY;
+    j.due_ms = 1795337005123LL;
+    snprintf(j.origin, sizeof(j.origin), "ferry.webhooks/4/99");
+    /* A binary answer: invalid UTF-8 and a NUL become '?'. */
+    memcpy(j.resp, "ok\xff\xc3(\0z\xe2\x82\xac", 10);
+    j.resp_len = 10;
+    size_t len;
+    char *s = recorder_attempt_json(&j, &len);
+    json_t *o = json_loads(s, 0, NULL);
+    assert_non_null(o);
+    assert_string_equal(jx_str(o, "outcome", ""), "retrying");
+    assert_string_equal(jx_str(o, "at", ""), "2026-11-22T08:43:20.123Z");
+    assert_string_equal(jx_str(o, "next_attempt_at", ""), "2026-11-22T08:43:25.123Z");
+    assert_int_equal(jx_int(o, "status_code", 0), 503);
+    assert_string_equal(jx_str(o, "response_body", ""), "ok?" "?(?z\xe2\x82\xac");
+    json_t *t = json_object_get(o, "task");
+    assert_string_equal(jx_str(t, "topic", ""), "ferry.webhooks");
+    assert_int_equal(jx_int(t, "partition", -1), 4);
+    assert_int_equal(jx_int(t, "offset", -1), 99);
+    json_decref(o);
+    free(s);
+
+    /* Delivered: no error, no next attempt, no status when none came. */
+    j.verdict = VERDICT_DELIVERED;
+    j.error[0] = '\0';
+    j.status = 0;
+    s = recorder_attempt_json(&j, &len);
+    o = json_loads(s, 0, NULL);
+    assert_true(json_is_null(json_object_get(o, "error")));
+    assert_true(json_is_null(json_object_get(o, "next_attempt_at")));
+    assert_true(json_is_null(json_object_get(o, "status_code")));
+    json_decref(o);
+    free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_verdicts),
+        cmocka_unit_test(test_retry_after),
+        cmocka_unit_test(test_sign_and_rotation),
+        cmocka_unit_test(test_attempt_record),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
