@@ -76,7 +76,8 @@ int secretbox_init(struct secretbox *sb, const char *key_text, char *errstr, siz
         for (size_t i = 0; i < SECRETBOX_KEY_LEN && ok; i++) {
             int hi = hexval(key_text[2 * i]), lo = hexval(key_text[2 * i + 1]);
             ok = hi >= 0 && lo >= 0;
-            sb->key[i] = (unsigned char)(hi << 4 | lo);
+            if (ok)
+                sb->key[i] = (unsigned char)(hi << 4 | lo);
         }
         if (ok)
             return 0;
