@@ -75,6 +75,7 @@ unit: all
 asan: deps
 	@$(MAKE) --no-print-directory all B=build-asan CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)"
 	@B=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run.sh
 
 bench: deps
