@@ -64,6 +64,14 @@ static void slot_discard(struct txn_slot *s)
     s->rk = NULL;
 }
 
+static int operator_set(const struct cfg *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_props; i++)
+        if (strcmp(cfg->props[i][0], name) == 0)
+            return 1;
+    return 0;
+}
+
 static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, char *errstr,
                      size_t errstr_size)
 {
@@ -82,8 +90,9 @@ static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, cha
         kafka_conf_set(conf, "message.timeout.ms", tmo, errstr, errstr_size) ||
         /* A submit waits for its own commit anyway: lingering only adds
          * latency (a large batch still fills Kafka batches while the first
-         * requests are in flight). */
-        kafka_conf_set(conf, "linger.ms", "0", errstr, errstr_size) ||
+         * requests are in flight). -X linger.ms=... still wins. */
+        (!operator_set(&p->st->cfg, "linger.ms") &&
+         kafka_conf_set(conf, "linger.ms", "0", errstr, errstr_size)) ||
         kafka_conf_set(conf, "socket.connection.setup.timeout.ms", "3000", errstr,
                        errstr_size)) {
         rd_kafka_conf_destroy(conf);

@@ -105,13 +105,13 @@ BIG=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["id"])' "$W
 printf 'ingest: RSS after the 100,000-URL submits: %s MB\n' "$(rss_mb "$PID")"
 
 # ---- 2. GET /v1/batch/{id} ----
-for c in 16 64; do
-    wrk -t2 -c$c -d10s --latency -H "$AUTH" "http://127.0.0.1:$API/v1/batch/$BIG" >"$WORK/wrk" 2>&1
+for c in 4 16 64; do
+    wrk -t2 -c$c -d5s --latency -H "$AUTH" "http://127.0.0.1:$API/v1/batch/$BIG" >"$WORK/wrk" 2>&1
     rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk")
     p99=$(awk '$1=="99%" {print $2}' "$WORK/wrk")
     p50=$(awk '$1=="50%" {print $2}' "$WORK/wrk")
     errs=$(awk '/Non-2xx/ {print $NF}' "$WORK/wrk")
-    printf 'ingest: GET /v1/batch/{id}: %s req/s, p50 %s, p99 %s (wrk 2 threads, %d connections, 10 s%s)\n' \
+    printf 'ingest: GET /v1/batch/{id}: %s req/s, p50 %s, p99 %s (wrk 2 threads, %d connections, 5 s%s)\n' \
         "$rps" "$p50" "$p99" "$c" "${errs:+, non-2xx $errs}"
 done
 stop_ingest "$PID"
