@@ -80,6 +80,18 @@ static struct scrape {
     atomic_llong lag;
 } S;
 
+/* Consumer groups are named per deployment: "ferry-scrape" under the default
+ * prefix, "<prefix>ferry-scrape" otherwise, so deployments (and tests) that
+ * share a cluster under different prefixes never rebalance each other. */
+static void group_name(const struct cfg *cfg, const char *base, char *out, size_t size)
+{
+    const char *prefix = cfg_str(cfg, "FERRY_TOPIC_PREFIX");
+    if (strcmp(prefix, "ferry.") == 0)
+        snprintf(out, size, "%s", base);
+    else
+        snprintf(out, size, "%s%s", prefix, base);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -259,8 +271,10 @@ int main(int argc, char **argv)
     process_init(&S.pr, &S.em, cfg_int(cfg, "FERRY_SCRAPE_RETRY_AFTER_MAX"));
 
     /* Consumers: requests (group ferry-scrape), retry tiers, cancels. */
-    rd_kafka_conf_t *cconf =
-        kafka_consumer_conf(cfg, S.st.client_id, "ferry-scrape", errstr, sizeof(errstr));
+    char group[300], retry_group[300];
+    group_name(cfg, "ferry-scrape", group, sizeof(group));
+    group_name(cfg, "ferry-scrape-retry", retry_group, sizeof(retry_group));
+    rd_kafka_conf_t *cconf = kafka_consumer_conf(cfg, S.st.client_id, group, errstr, sizeof(errstr));
     /* Bounded prefetch: a million-item backlog stays in Kafka. */
     if (cconf && (kafka_conf_set(cconf, "queued.max.messages.kbytes", "8192", errstr,
                                  sizeof(errstr)) ||
@@ -278,7 +292,7 @@ int main(int argc, char **argv)
             const char *tiers[CFG_MAX_DURATIONS];
             for (size_t i = 0; i < t->n_scrape_tiers; i++)
                 tiers[i] = t->scrape_tier[i];
-            S.dq = delayq_open(cfg, S.st.client_id, "ferry-scrape-retry", tiers,
+            S.dq = delayq_open(cfg, S.st.client_id, retry_group, tiers,
                                t->n_scrape_tiers, errstr, sizeof(errstr));
         }
         if (!t->n_scrape_tiers || S.dq)
@@ -309,7 +323,7 @@ int main(int argc, char **argv)
     pthread_t poller;
     pthread_create(&poller, NULL, poll_producer, &poll_stop);
     S.pool = fetch_pool_start(&fc, process_fetched, &S.pr);
-    LOG_INFO("started", "input=%s tiers=%zu inflight=%ld workers=%d private=%d", req_topic,
+    LOG_INFO("started", "group=%s input=%s tiers=%zu inflight=%ld workers=%d private=%d", group, req_topic,
              t->n_scrape_tiers, S.inflight, fc.workers, fc.allow_private);
 
     run();
