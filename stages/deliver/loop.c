@@ -171,9 +171,12 @@ static void intake(struct deliver_loop *l)
     int main_empty = 0, tiers_empty = 0;
     while (l->alive < l->max_pending && !(main_empty && tiers_empty)) {
         if (!tiers_empty) {
+            /* delayq_poll(0) also answers NULL after parking a partition or
+             * dropping a record fetched before its seek; only an empty
+             * queue means there is nothing more to take now. */
             rd_kafka_message_t *msg = delayq_poll(l->dq, 0);
             if (!msg)
-                tiers_empty = 1;
+                tiers_empty = rd_kafka_queue_length(l->queues[1]) == 0;
             else if (consumable(msg))
                 take(l, msg, delayq_offtrack(l->dq));
         }
