@@ -280,3 +280,50 @@ def test_deliver_parked_records_survive_kill9(start_stage, ferry_env, receiver):
     f = attempts(ferry_env, fresh["delivery_id"], 2)
     assert f[0]["outcome"] == "retrying" and f[-1]["outcome"] == "delivered"
     assert f[-1]["attempt"] == 2
+
+
+def test_deliver_refuses_unsafe_and_broken_tasks(start_stage, ferry_env, receiver):
+    """Private addresses (without FERRY_ALLOW_PRIVATE_NETWORKS), http:// URLs
+    (without FERRY_WEBHOOK_ALLOW_HTTP) and unreadable tasks go straight to the
+    dead letters, with the reason; nothing is sent."""
+    prefix = ferry_env["FERRY_TOPIC_PREFIX"]
+    start_deliver(start_stage, FERRY_ALLOW_PRIVATE_NETWORKS=0, FERRY_WEBHOOK_ALLOW_HTTP=0)
+    https_private = task(f"https://127.0.0.1:{receiver.port}/x", "sec")
+    plain_http = task("http://hooks.example.com/x", "sec", event="batch.failed")
+    produce_task(ferry_env, https_private)
+    produce_task(ferry_env, plain_http)
+    kafka_produce(prefix + "webhooks", b"{not json", key="bat_broken")
+    wrong_batch = task("https://hooks.example.com/y", "sec", event="batch.cancelled")
+    wrong_batch["batch_id"] = "bat_01JDYYYYYYYYYYYYYYYYYYYYYY"  # the secret was sealed for another
+    produce_task(ferry_env, wrong_batch)
+
+    dlq = {m.key: m for m in kafka_consume(prefix + "webhooks.dlq", count=4)}
+    assert dlq["bat_broken"].value == b"{not json"
+    assert "JSON" in dlq["bat_broken"].headers["ferry-last-error"]
+    [a] = attempts(ferry_env, https_private["delivery_id"], 1)
+    assert a["outcome"] == "dead" and a["error"].startswith("blocked") and "loopback" in a["error"]
+    [a] = attempts(ferry_env, plain_http["delivery_id"], 1)
+    assert a["outcome"] == "dead" and "https" in a["error"]
+    [a] = attempts(ferry_env, wrong_batch["delivery_id"], 1)
+    assert a["outcome"] == "dead" and "does not open" in a["error"]
+    assert receiver.requests == []
+
+
+def test_deliver_hanging_host_costs_its_own_slots_only(start_stage, ferry_env, receiver):
+    """A receiver that never answers holds at most FERRY_WEBHOOK_MAX_PER_HOST
+    POSTs; the other host's tasks, written after it, go through at once."""
+    hang = Receiver()
+    hang.default = ("hang", 30)
+    try:
+        start_deliver(start_stage, FERRY_WEBHOOK_MAX_PER_HOST=3, FERRY_WEBHOOK_TIMEOUT_MS=20000)
+        for i in range(10):
+            produce_task(ferry_env, task(hang.url + f"/h{i}", "sec", event=f"item.completed.{i}"))
+        hang.wait_for(3)
+        t0 = time.time()
+        for i in range(20):
+            produce_task(ferry_env, task(receiver.url + f"/f{i}", "sec", event=f"e{i}"))
+        receiver.wait_for(20, timeout=15)
+        assert time.time() - t0 < 10  # not behind the 20 s timeouts
+        assert len(hang.requests) == 3  # its cap, no more
+    finally:
+        hang.close()
