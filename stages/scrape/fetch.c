@@ -1,9 +1,14 @@
 #include "fetch.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -16,6 +21,9 @@ struct worker {
     pthread_t thread;
     struct fetch_pool *pool;
     CURLM *multi;
+    int epfd;            /* every socket libcurl wants watched, plus wakefd */
+    int wakefd;          /* eventfd: new items in the inbox, or stop */
+    int64_t deadline_ms; /* libcurl's next timeout (monotonic), -1 none */
     pthread_mutex_t lock;
     struct item *inbox, *inbox_tail; /* guarded by lock */
     struct item *running;            /* worker-only: transfers in the multi */
@@ -43,6 +51,13 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
         it->too_large = 1;
         sbuf_release(&it->body);
         return 0;
+    }
+    if (!it->body.cap) {
+        /* Size the buffer once when the length is announced. */
+        curl_off_t cl = -1;
+        curl_easy_getinfo(it->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+        if (cl > 0 && cl <= it->max_bytes)
+            sbuf_grow(&it->body, (size_t)cl);
     }
     sbuf_add(&it->body, data, n);
     return n;
@@ -156,17 +171,70 @@ static void finish_done(struct worker *w)
     }
 }
 
+/* libcurl tells which sockets to watch for what (the event-driven
+ * interface: work is proportional to the sockets that are ready, not to
+ * the number of transfers in flight). */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    struct worker *w = userp;
+    (void)e;
+    (void)socketp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
+        return 0;
+    }
+    struct epoll_event ev = {.data.fd = fd};
+    if (what & CURL_POLL_IN)
+        ev.events |= EPOLLIN;
+    if (what & CURL_POLL_OUT)
+        ev.events |= EPOLLOUT;
+    if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+    return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct worker *w = userp;
+    (void)multi;
+    w->deadline_ms = timeout_ms < 0 ? -1 : clk_mono_ms() + timeout_ms;
+    return 0;
+}
+
 static void *worker_run(void *arg)
 {
     struct worker *w = arg;
+    struct epoll_event evs[256];
+    int running;
     while (!atomic_load(&w->pool->stop)) {
         take_inbox(w);
-        int running = 0;
-        curl_multi_perform(w->multi, &running);
+        int64_t now = clk_mono_ms();
+        /* 1 s bounds the wait when libcurl has no timer (nothing running). */
+        int wait = 1000;
+        if (w->deadline_ms >= 0)
+            wait = w->deadline_ms <= now ? 0 : (int)(w->deadline_ms - now < 1000 ? w->deadline_ms - now : 1000);
+        int n = epoll_wait(w->epfd, evs, 256, wait);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.fd == w->wakefd) {
+                uint64_t v;
+                if (read(w->wakefd, &v, sizeof(v)) < 0)
+                    continue;
+                continue;
+            }
+            int flags = 0;
+            if (evs[i].events & EPOLLIN)
+                flags |= CURL_CSELECT_IN;
+            if (evs[i].events & EPOLLOUT)
+                flags |= CURL_CSELECT_OUT;
+            if (evs[i].events & (EPOLLERR | EPOLLHUP))
+                flags |= CURL_CSELECT_ERR;
+            curl_multi_socket_action(w->multi, evs[i].data.fd, flags, &running);
+        }
+        if (w->deadline_ms >= 0 && clk_mono_ms() >= w->deadline_ms) {
+            w->deadline_ms = -1;
+            curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
         finish_done(w);
-        /* Waits for socket activity, curl's next timeout, or a wakeup from
-         * fetch_pool_submit/stop; 1 s bounds it when nothing is running. */
-        curl_multi_poll(w->multi, NULL, 0, 1000, NULL);
     }
     /* Abandon what is still running: no result, offset not stored. */
     for (struct item *it = w->running, *next; it; it = next) {
@@ -202,11 +270,28 @@ struct fetch_pool *fetch_pool_start(const struct fetch_conf *fc, fetch_done_fn d
         w->pool = p;
         pthread_mutex_init(&w->lock, NULL);
         w->multi = curl_multi_init();
+        w->deadline_ms = -1;
+        w->epfd = epoll_create1(EPOLL_CLOEXEC);
+        w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = w->wakefd};
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev);
+        curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
+        curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+        curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
         curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host);
         curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, 4096L);
         pthread_create(&w->thread, NULL, worker_run, w);
     }
     return p;
+}
+
+static void wake(struct worker *w)
+{
+    uint64_t one = 1;
+    if (write(w->wakefd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: the counter is already non-zero, the worker will wake. */
+    }
 }
 
 void fetch_pool_submit(struct fetch_pool *p, struct item *it)
@@ -223,7 +308,7 @@ void fetch_pool_submit(struct fetch_pool *p, struct item *it)
         best->inbox = it;
     best->inbox_tail = it;
     pthread_mutex_unlock(&best->lock);
-    curl_multi_wakeup(best->multi);
+    wake(best);
 }
 
 size_t fetch_pool_active(struct fetch_pool *p)
@@ -238,10 +323,12 @@ void fetch_pool_stop(struct fetch_pool *p)
 {
     atomic_store(&p->stop, 1);
     for (int i = 0; i < p->n; i++)
-        curl_multi_wakeup(p->w[i].multi);
+        wake(&p->w[i]);
     for (int i = 0; i < p->n; i++) {
         pthread_join(p->w[i].thread, NULL);
         curl_multi_cleanup(p->w[i].multi);
+        close(p->w[i].epfd);
+        close(p->w[i].wakefd);
         pthread_mutex_destroy(&p->w[i].lock);
     }
     free(p->w);

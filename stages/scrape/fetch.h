@@ -2,8 +2,10 @@
  * fetch — worker threads, each driving one libcurl multi handle.
  *
  * The stage's main thread submits items; a worker adds them to its multi
- * handle, runs every transfer with curl_multi_perform/curl_multi_poll
- * (woken by curl_multi_wakeup when new items arrive), and hands each
+ * handle and drives it with curl_multi_socket_action over its own epoll
+ * set (libcurl's socket and timer callbacks say what to watch), so a wake-up
+ * costs in proportion to the sockets that are ready, not to the thousands of
+ * transfers in flight; an eventfd wakes it for new items. It hands each
  * finished transfer to the `done` callback on the worker thread. Each
  * multi keeps its own connection cache (keep-alive reuse) and caps
  * connections per host; per-item options (timeout, body cap, redirects,

@@ -70,9 +70,83 @@ struct slice {
     size_t part;
 };
 
+/* The common case, in one pass: a result that cannot exceed max_bytes even
+ * if every byte were escaped to six. */
+static int build_direct(const struct result_meta *m, const struct extract *ex, unsigned formats,
+                        size_t max_bytes, struct result_part **parts)
+{
+    size_t raw = 1024;
+    char *links = NULL, *meta = NULL;
+    size_t links_len = 0, meta_len = 0;
+    if (ex) {
+        raw += ex->binary ? ex->base64.len : 0;
+        raw += !ex->binary && (formats & FMT_HTML) ? ex->html_len : 0;
+        raw += !ex->binary && (formats & FMT_TEXT) ? ex->text.len : 0;
+        raw += !ex->binary && (formats & FMT_MARKDOWN) ? ex->markdown.len : 0;
+        if (raw * 6 > max_bytes)
+            return 0;
+        if (!ex->binary && (formats & FMT_LINKS) && ex->links)
+            links = jx_dump(ex->links, &links_len);
+        if (!ex->binary && (formats & FMT_METADATA) && ex->metadata)
+            meta = jx_dump(ex->metadata, &meta_len);
+        if (raw * 6 + links_len + meta_len > max_bytes) {
+            free(links);
+            free(meta);
+            return 0;
+        }
+    }
+    struct sbuf sb = SBUF_INIT;
+    sbuf_grow(&sb, raw + raw / 16 + links_len + meta_len + 512);
+    add_head(&sb, m);
+    if (!ex) {
+        sbuf_adds(&sb, ",\"data\":null}");
+    } else if (ex->binary) {
+        sbuf_adds(&sb, ",\"data\":{\"base64\":\"");
+        sbuf_add(&sb, ex->base64.buf ? ex->base64.buf : "", ex->base64.len);
+        sbuf_adds(&sb, "\"}}");
+    } else {
+        static const struct {
+            unsigned bit;
+            const char *key;
+        } strs[] = {{FMT_HTML, "html"}, {FMT_TEXT, "text"}, {FMT_MARKDOWN, "markdown"}};
+        const char *sep = "";
+        sbuf_adds(&sb, ",\"data\":{");
+        for (size_t i = 0; i < 3; i++) {
+            if (!(formats & strs[i].bit))
+                continue;
+            const char *v = i == 0 ? ex->html : i == 1 ? ex->text.buf : ex->markdown.buf;
+            size_t n = i == 0 ? ex->html_len : i == 1 ? ex->text.len : ex->markdown.len;
+            sbuf_addf(&sb, "%s\"%s\":\"", sep, strs[i].key);
+            sbuf_add_json_str(&sb, v ? v : "", n);
+            sbuf_addc(&sb, '"');
+            sep = ",";
+        }
+        if (links) {
+            sbuf_addf(&sb, "%s\"links\":", sep);
+            sbuf_add(&sb, links, links_len);
+            sep = ",";
+        }
+        if (meta) {
+            sbuf_addf(&sb, "%s\"metadata\":", sep);
+            sbuf_add(&sb, meta, meta_len);
+        }
+        sbuf_adds(&sb, "}}");
+    }
+    free(links);
+    free(meta);
+    *parts = calloc(1, sizeof(**parts));
+    if (!*parts)
+        abort();
+    (*parts)[0].buf = sbuf_detach(&sb, &(*parts)[0].len);
+    return 1;
+}
+
 size_t result_build(const struct result_meta *m, const struct extract *ex, unsigned formats,
                     size_t max_bytes, struct result_part **parts)
 {
+    if (build_direct(m, ex, formats, max_bytes, parts))
+        return 1;
+
     struct sbuf head = SBUF_INIT, esc[F__N] = {SBUF_INIT, SBUF_INIT, SBUF_INIT, SBUF_INIT};
     int has[F__N] = {0};
     char *links = NULL, *meta = NULL;

@@ -82,30 +82,47 @@ size_t utf8_seq_len(const unsigned char *s, size_t avail)
     return n;
 }
 
+/* 1 for bytes copied as they are inside a JSON string. */
+static const unsigned char json_plain[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+    R16(0), R16(0), /* controls */
+    1, 1, 0 /* " */, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    R16(1), R16(1),
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 /* \ */, 1, 1, 1,
+    R16(1), R16(1),
+    R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), /* >= 0x80: checked */
+#undef R16
+};
+
 void sbuf_add_json_str(struct sbuf *sb, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    sbuf_grow(sb, len + 16);
+    sbuf_grow(sb, len + len / 16 + 16);
     while (p < end) {
-        /* Copy the longest run that needs no escaping in one go. */
+        /* Copy the longest run that needs no escaping (valid UTF-8
+         * included) in one go. */
         const unsigned char *run = p;
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-            p++;
+        for (;;) {
+            while (p < end && json_plain[*p])
+                p++;
+            if (p < end && *p >= 0x80) {
+                size_t n = utf8_seq_len(p, (size_t)(end - p));
+                if (n) {
+                    p += n;
+                    continue;
+                }
+            }
+            break;
+        }
         if (p > run)
             sbuf_add(sb, run, (size_t)(p - run));
         if (p >= end)
             break;
         unsigned c = *p;
-        if (c >= 0x80) {
-            size_t n = utf8_seq_len(p, (size_t)(end - p));
-            if (n) {
-                sbuf_add(sb, p, n);
-                p += n;
-            } else {
-                sbuf_add(sb, "\xef\xbf\xbd", 3);
-                p++;
-            }
+        if (c >= 0x80) { /* invalid UTF-8 */
+            sbuf_add(sb, "\xef\xbf\xbd", 3);
+            p++;
             continue;
         }
         char esc[7] = {'\\', 0};

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# bench_scrape.sh — scrape's figures (issue 4), against a local nginx on
+# loopback serving 100 pages of 2-50 KB (log-uniform sizes):
+#   1. fetches/s from Kafka request to Kafka result, the stage alone, for
+#      100, 300 and 1,000 transfers in flight (the requests are written
+#      before the stage starts; the rate is measured between the first and
+#      the last result read back from scrape.results);
+#   2. peak RSS with 1,000 in flight and a 1,000,000-item backlog.
+# One host serves everything, so the per-host politeness cap is lifted to
+# the in-flight count (FERRY_SCRAPE_HOST_CONNECTIONS), as it would be for a
+# batch spread over many hosts.
+# Starts its own broker (port FERRY_BENCH_SCRAPE_KAFKA_PORT, default 39392)
+# unless FERRY_KAFKA_BROKERS is set. Assumes `make` ran.
+#   FERRY_BENCH_SCRAPE_ITEMS   items per scaling run (default 200000)
+#   FERRY_BENCH_SCRAPE_BACKLOG backlog for the RSS run (default 1000000)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+B=${B:-build}
+ROOT=$PWD
+WORK=$(mktemp -d /tmp/bench-scrape.XXXXXX)
+chmod 755 "$WORK" # nginx workers run unprivileged
+PIDS=()
+own_broker=0
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    if ((own_broker)); then FERRY_LOCAL_KAFKA_PORT=$KPORT compose/kafka.sh stop >/dev/null 2>&1 || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [ -z "${FERRY_KAFKA_BROKERS:-}" ]; then
+    KPORT=${FERRY_BENCH_SCRAPE_KAFKA_PORT:-39392}
+    FERRY_LOCAL_KAFKA_PORT=$KPORT compose/kafka.sh start >/dev/null
+    own_broker=1
+    export FERRY_KAFKA_BROKERS=127.0.0.1:$KPORT
+fi
+ITEMS=${FERRY_BENCH_SCRAPE_ITEMS:-200000}
+BACKLOG=${FERRY_BENCH_SCRAPE_BACKLOG:-1000000}
+export FERRY_TOPIC_PARTITIONS=4
+export FERRY_LOG_LEVEL=warn
+export FERRY_ALLOW_PRIVATE_NETWORKS=1
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# ---- the static site
+mkdir -p "$WORK/site" "$WORK/tmp"
+mean_kb=$(python3 tests/bench/scrape_pages.py "$WORK/site" 100)
+NPORT=$(free_port)
+sed -e "s|@PORT@|$NPORT|; s|@ROOT@|$WORK/site|; s|@DIR@|$WORK|g" tests/bench/scrape_nginx.conf >"$WORK/nginx.conf"
+nginx -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$NPORT/p0.html" >/dev/null && break; sleep 0.05; done
+echo "scrape bench: nginx on 127.0.0.1:$NPORT, 100 pages, mean ${mean_kb} KB; broker $FERRY_KAFKA_BROKERS"
+
+# run INFLIGHT N [FORMATS]: fresh topics, N requests written first, then the
+# stage is started and timed until N results are in Kafka.
+run() {
+    local inflight=$1 n=$2 formats=${3:-'["html"]'} mport pid hwm
+    export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
+    "$B/tools/scrape_bench" gen "$n" "http://127.0.0.1:$NPORT" 100 "$formats" >"$WORK/gen.out" 2>>"$WORK/gen.log"
+    mport=$(free_port)
+    FERRY_SCRAPE_INFLIGHT=$inflight FERRY_SCRAPE_HOST_CONNECTIONS=$inflight \
+        FERRY_SCRAPE_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-scrape" >>"$WORK/scrape.log" 2>&1 &
+    pid=$!
+    PIDS+=($pid)
+    "$B/tools/scrape_bench" count "$n" 600 >"$WORK/count.out" || true
+    hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    rate=$(sed -n 's/.* \([0-9]*\) results\/s.*/\1/p' "$WORK/count.out")
+    printf "scrape: %'d fetches/s (%'d in flight, %'d items, formats %s, peak RSS %s MB)\n" \
+        "$rate" "$inflight" "$n" "$formats" "$hwm"
+    sed 's/^/    /' "$WORK/count.out"
+}
+
+for inflight in 100 300 1000; do
+    run "$inflight" "$ITEMS"
+done
+run 1000 $((ITEMS / 4)) '["html","text","markdown","links","metadata"]'
+
+# ---- RSS with a 1,000,000-item backlog and 1,000 in flight: the stage runs
+# for 30 s against the full backlog; peak RSS is the kernel's high-water mark.
+export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
+"$B/tools/scrape_bench" gen "$BACKLOG" "http://127.0.0.1:$NPORT" 100 >"$WORK/gen.out" 2>>"$WORK/gen.log"
+sed 's/^/    /' "$WORK/gen.out"
+mport=$(free_port)
+FERRY_SCRAPE_INFLIGHT=1000 FERRY_SCRAPE_HOST_CONNECTIONS=1000 \
+    FERRY_SCRAPE_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-scrape" >>"$WORK/scrape.log" 2>&1 &
+pid=$!
+PIDS+=($pid)
+sleep 30
+lag=$(curl -s "http://127.0.0.1:$mport/metrics" | awk '/^ferry_scrape_consumer_lag/ {print $2}')
+done_ok=$(curl -s "http://127.0.0.1:$mport/metrics" | awk -F' ' '/^ferry_scrape_fetches_total\{outcome="ok"\}/ {print $2}')
+hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
+kill "$pid"; wait "$pid" 2>/dev/null || true
+printf "scrape: peak RSS %s MB with 1,000 in flight and a %'d-item backlog (30 s: %s fetched, lag %s)\n" \
+    "$hwm" "$BACKLOG" "$done_ok" "$lag"
+if grep -q "level=error" "$WORK/scrape.log"; then
+    echo "scrape: errors logged:"; grep "level=error" "$WORK/scrape.log" | head -5
+fi
