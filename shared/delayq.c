@@ -166,26 +166,31 @@ rd_kafka_message_t *delayq_poll(struct delayq *dq, int timeout_ms)
             left = 0;
         int64_t wait = resume_due(dq, clk_now_ms(), left);
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(dq->rk, (int)wait);
-        if (msg) {
-            if (msg->err) {
-                if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                    LOG_WARN("delayq_consume", "err=%s", rd_kafka_err2name(msg->err));
-                rd_kafka_message_destroy(msg);
-            } else {
-                struct dq_part *p = part_find(dq, rd_kafka_topic_name(msg->rkt), msg->partition);
-                int64_t due = delayq_due_ms(msg);
-                if (p && p->paused) {
-                    rd_kafka_message_destroy(msg); /* prefetched before the seek */
-                } else if (!p || due <= clk_now_ms()) {
-                    return msg;
-                } else {
-                    park(dq, p, msg, due);
-                    rd_kafka_message_destroy(msg);
-                }
-            }
+        if (!msg) {
+            /* Only an empty poll ends the call: a record that was parked or
+             * dropped leaves others (other partitions) possibly ready now. */
+            if (clk_mono_ms() >= deadline)
+                return NULL;
+            continue;
         }
-        if (clk_mono_ms() >= deadline)
-            return NULL;
+        if (msg->err) {
+            if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                LOG_WARN("delayq_consume", "err=%s", rd_kafka_err2name(msg->err));
+            rd_kafka_message_destroy(msg);
+            if (clk_mono_ms() >= deadline)
+                return NULL;
+            continue;
+        }
+        struct dq_part *p = part_find(dq, rd_kafka_topic_name(msg->rkt), msg->partition);
+        int64_t due = delayq_due_ms(msg);
+        if (p && p->paused) {
+            rd_kafka_message_destroy(msg); /* prefetched before the seek */
+        } else if (!p || due <= clk_now_ms()) {
+            return msg;
+        } else {
+            park(dq, p, msg, due);
+            rd_kafka_message_destroy(msg);
+        }
     }
 }
 
