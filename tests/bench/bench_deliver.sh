@@ -123,8 +123,9 @@ wait_requests "$FAST_STATS" "$fast_n" 180
 mixed=$(rate "$FAST_STATS")
 hung=$(stat_field "$HANG_STATS" requests)
 deferred=$(curl -s "http://127.0.0.1:$DMETRICS/metrics" | awk '/^ferry_deliver_deferred_total/ {print $2}')
+cpu=$(cpu_ticks "$DPID")
 stop_deliver
-echo "deliver: fast receiver beside a hanging one: $(printf "%'d" "$mixed") deliveries/s = $(awk -v a="$mixed" -v b="$solo" 'BEGIN{printf "%.0f", a*100/b}')% of solo ($(printf "%'d" "$fast_n") fast tasks, $(printf "%'d" $((total / every))) to the hanging host: $hung POSTs hanging, $deferred deferred to the first tier)"
+echo "deliver: fast receiver beside a hanging one: $(printf "%'d" "$mixed") deliveries/s = $(awk -v a="$mixed" -v b="$solo" 'BEGIN{printf "%.0f", a*100/b}')% of solo ($(printf "%'d" "$fast_n") fast tasks, $(printf "%'d" $((total / every))) to the hanging host: $hung POSTs hanging, $deferred deferred to the first tier; stage CPU $(awk -v c="$cpu" -v n="$fast_n" 'BEGIN{printf "%.0f", c*10000/n}') µs/delivery)"
 kill "$FAST_PID" "$HANG_PID"
 
 # ---- 3. retry timing with 100,000 records parked ----------------------------
