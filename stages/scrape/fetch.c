@@ -126,7 +126,8 @@ static void recycle(struct worker *w, CURL *e)
 {
     curl_multi_remove_handle(w->multi, e);
     if (w->n_easy < EASY_POOL_MAX) {
-        curl_easy_reset(e);
+        /* No curl_easy_reset: setup() sets every option an item varies,
+         * and the rest are the same for all items. */
         w->easy_pool[w->n_easy++] = e;
     } else {
         curl_easy_cleanup(e);
@@ -302,13 +303,16 @@ void fetch_pool_submit(struct fetch_pool *p, struct item *it)
             best = &p->w[i];
     atomic_fetch_add(&best->active, 1);
     pthread_mutex_lock(&best->lock);
+    int was_empty = best->inbox == NULL;
     if (best->inbox_tail)
         best->inbox_tail->next = it;
     else
         best->inbox = it;
     best->inbox_tail = it;
     pthread_mutex_unlock(&best->lock);
-    wake(best);
+    /* A non-empty inbox has a wake-up pending already. */
+    if (was_empty)
+        wake(best);
 }
 
 size_t fetch_pool_active(struct fetch_pool *p)

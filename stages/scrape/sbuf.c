@@ -1,6 +1,7 @@
 #include "sbuf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,18 @@ void sbuf_add_json_str(struct sbuf *sb, const char *s, size_t len)
          * included) in one go. */
         const unsigned char *run = p;
         for (;;) {
+            /* Eight plain ASCII bytes at a time: no byte < 0x20, >= 0x80,
+             * '"' or '\\' (the classic has-zero-byte bit trick). */
+            while (end - p >= 8) {
+                uint64_t v;
+                memcpy(&v, p, 8);
+                const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+                uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+                uint64_t special = ((v - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & high;
+                if (special)
+                    break;
+                p += 8;
+            }
             while (p < end && json_plain[*p])
                 p++;
             if (p < end && *p >= 0x80) {
