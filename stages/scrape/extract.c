@@ -267,22 +267,30 @@ static const char *const block_tags[] = {
 /* Drops the page's navigation chrome: nav/aside/footer/forms, ARIA
  * navigation landmarks, and a <header> that is the site's banner (not one
  * inside an article). */
+/* An attribute's value without a copy (the text child libxml2 keeps). */
+static const char *attr_raw(xmlNodePtr n, const char *name)
+{
+    for (xmlAttrPtr a = n->properties; a; a = a->next)
+        if (xmlStrcmp(a->name, (const xmlChar *)name) == 0)
+            return a->children && a->children->type == XML_TEXT_NODE
+                       ? (const char *)a->children->content
+                       : "";
+    return NULL;
+}
+
 static int is_chrome(xmlNodePtr n)
 {
     if (in_list(n->name, never_content) || in_list(n->name, chrome))
         return 1;
-    xmlChar *owned;
-    const char *role = attr(n, "role", &owned);
-    int skip = role && (strcmp(role, "navigation") == 0 || strcmp(role, "banner") == 0 ||
-                        strcmp(role, "contentinfo") == 0 || strcmp(role, "search") == 0);
-    xmlFree(owned);
-    if (skip)
-        return 1;
-    const char *hidden = attr(n, "aria-hidden", &owned);
-    skip = hidden && strcmp(hidden, "true") == 0;
-    xmlFree(owned);
-    if (skip)
-        return 1;
+    if (n->properties) {
+        const char *role = attr_raw(n, "role");
+        if (role && (strcmp(role, "navigation") == 0 || strcmp(role, "banner") == 0 ||
+                     strcmp(role, "contentinfo") == 0 || strcmp(role, "search") == 0))
+            return 1;
+        const char *hidden = attr_raw(n, "aria-hidden");
+        if (hidden && strcmp(hidden, "true") == 0)
+            return 1;
+    }
     if (NAME_IS(n, "header")) {
         for (xmlNodePtr p = n->parent; p && p->type == XML_ELEMENT_NODE; p = p->parent)
             if (NAME_IS(p, "article") || NAME_IS(p, "main") || NAME_IS(p, "section"))
@@ -344,24 +352,40 @@ static void emit(struct render *r, const char *s, size_t n)
     sbuf_add(r->out, s, n);
 }
 
+static int is_space(unsigned char c)
+{
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Appends text with whitespace runs collapsed to one space (kept pending
+ * until more text follows, so blocks end clean). One pass, one grow. */
 static void emit_text(struct render *r, const char *s)
 {
     if (r->pre) {
         sbuf_adds(r->out, s);
         return;
     }
-    while (*s) {
-        if (isspace((unsigned char)*s)) {
-            while (*s && isspace((unsigned char)*s))
-                s++;
+    size_t len = strlen(s);
+    sbuf_grow(r->out, len + 1);
+    struct sbuf *o = r->out;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        if (is_space(*p)) {
+            while (*p && is_space(*p))
+                p++;
             r->space = 1;
             continue;
         }
-        const char *w = s;
-        while (*s && !isspace((unsigned char)*s))
-            s++;
-        emit(r, w, (size_t)(s - w));
+        if (r->space) {
+            char c = o->len ? o->buf[o->len - 1] : '\n';
+            if (c != '\n' && c != ' ')
+                o->buf[o->len++] = ' ';
+            r->space = 0;
+        }
+        while (*p && !is_space(*p))
+            o->buf[o->len++] = (char)*p++;
     }
+    o->buf[o->len] = '\0';
 }
 
 static void render_children(struct render *r, xmlNodePtr n);
@@ -373,7 +397,13 @@ static xmlChar *absolute(const struct render *r, const char *href)
         return NULL;
     while (isspace((unsigned char)*href))
         href++;
-    return xmlBuildURI((const xmlChar *)href, r->base);
+    size_t n = strlen(href);
+    while (n && isspace((unsigned char)href[n - 1]))
+        n--;
+    xmlChar *trimmed = xmlStrndup((const xmlChar *)href, (int)n);
+    xmlChar *abs = xmlBuildURI(trimmed, r->base);
+    xmlFree(trimmed);
+    return abs;
 }
 
 /* Renders n's content inline into a fresh buffer (for tables, link text). */
@@ -648,9 +678,13 @@ static void link_visit(xmlNodePtr n, void *arg)
     xmlChar *href = xmlGetProp(n, (const xmlChar *)"href");
     if (!href)
         return;
-    const xmlChar *h = href;
+    /* HTML allows whitespace around a URL; URI parsing does not. */
+    xmlChar *h = href;
     while (isspace(*h))
         h++;
+    size_t hl = strlen((const char *)h);
+    while (hl && isspace(h[hl - 1]))
+        h[--hl] = '\0';
     xmlChar *abs = xmlBuildURI(h, lc->base);
     if (abs && (xmlStrncasecmp(abs, (const xmlChar *)"http://", 7) == 0 ||
                 xmlStrncasecmp(abs, (const xmlChar *)"https://", 8) == 0)) {

@@ -1,0 +1,298 @@
+/* scrape's pure logic: charset detection, JSON escaping, the error
+ * taxonomy, Retry-After, formats on small documents, and result splitting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../stages/scrape/extract.c"
+#include "../../stages/scrape/outcome.c"
+#include "../../stages/scrape/result.c"
+#include "../../stages/scrape/sbuf.c"
+
+static void test_charset(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *ct, *body;
+        int html;
+        const char *want;
+    } t[] = {
+        {"text/html; charset=UTF-8", "<p>x</p>", 1, "utf-8"},
+        {"text/html; charset=\"Shift_JIS\"", "<p>x</p>", 1, "shift_jis"},
+        {"text/html; charset=iso-8859-1", "<p>x</p>", 1, "windows-1252"},
+        {"text/html", "<meta charset=\"koi8-r\"><p>x</p>", 1, "koi8-r"},
+        {"text/html",
+         "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1251\">", 1,
+         "windows-1251"},
+        {"text/plain", "<meta charset=\"koi8-r\">", 0, "utf-8"}, /* meta only for HTML */
+        {NULL, "\xef\xbb\xbf<p>bom</p>", 1, "utf-8"},
+        {"text/html", "caf\xc3\xa9", 1, "utf-8"},
+        {"text/html", "caf\xe9", 1, "windows-1252"},                    /* undeclared, not UTF-8 */
+        {"text/html; charset=utf-8", "caf\xe9", 1, "windows-1252"},     /* false UTF-8 claim */
+        {"text/html", "<meta charset=utf-8>caf\xe9", 1, "windows-1252"}, /* same, from meta */
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char out[40];
+        extract_charset(t[i].ct, t[i].body, strlen(t[i].body), t[i].html, out, sizeof(out));
+        if (strcmp(out, t[i].want) != 0)
+            fail_msg("case %zu: %s, want %s", i, out, t[i].want);
+    }
+}
+
+/* The escaper against a byte-at-a-time reference, on strings long enough to
+ * exercise the eight-bytes-at-a-time path with specials at every offset. */
+static void ref_escape(struct sbuf *sb, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        unsigned c = p[i];
+        if (c >= 0x80) {
+            size_t n = utf8_seq_len(p + i, len - i);
+            if (n)
+                sbuf_add(sb, p + i, n), i += n;
+            else
+                sbuf_add(sb, "\xef\xbf\xbd", 3), i++;
+            continue;
+        }
+        if (c == '"')
+            sbuf_adds(sb, "\\\"");
+        else if (c == '\\')
+            sbuf_adds(sb, "\\\\");
+        else if (c == '\n')
+            sbuf_adds(sb, "\\n");
+        else if (c == '\r')
+            sbuf_adds(sb, "\\r");
+        else if (c == '\t')
+            sbuf_adds(sb, "\\t");
+        else if (c < 0x20)
+            sbuf_addf(sb, "\\u%04x", c);
+        else
+            sbuf_addc(sb, (char)c);
+        i++;
+    }
+}
+
+static void test_json_escape(void **state)
+{
+    (void)state;
+    static const char *const specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "\xc3\xa9",
+                                           "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff", "\xc3",
+                                           "\xed\xa0\x80", "\x7f", " "};
+    for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++) {
+        for (size_t pos = 0; pos < 20; pos++) {
+            char in[64];
+            memset(in, 'a', sizeof(in));
+            size_t sl = strlen(specials[k]);
+            memcpy(in + pos, specials[k], sl);
+            size_t len = 24 + (pos % 5);
+            struct sbuf got = SBUF_INIT, want = SBUF_INIT;
+            sbuf_add_json_str(&got, in, len);
+            ref_escape(&want, in, len);
+            if (got.len != want.len || memcmp(got.buf, want.buf, got.len) != 0)
+                fail_msg("special %zu at %zu: %s vs %s", k, pos, got.buf, want.buf);
+            /* And the result parses as JSON. */
+            struct sbuf doc = SBUF_INIT;
+            sbuf_adds(&doc, "[\"");
+            sbuf_add(&doc, got.buf, got.len);
+            sbuf_adds(&doc, "\"]");
+            json_error_t err;
+            json_t *v = json_loadb(doc.buf, doc.len, 0, &err);
+            if (!v)
+                fail_msg("special %zu at %zu: not JSON: %s", k, pos, err.text);
+            json_decref(v);
+            sbuf_release(&doc);
+            sbuf_release(&got);
+            sbuf_release(&want);
+        }
+    }
+}
+
+static void test_outcome(void **state)
+{
+    (void)state;
+    static const struct {
+        CURLcode rc;
+        long http;
+        int blocked, too_large;
+        const char *status;
+        int transient;
+    } t[] = {
+        {CURLE_OK, 200, 0, 0, "ok", 0},
+        {CURLE_OK, 304, 0, 0, "ok", 0},
+        {CURLE_OK, 404, 0, 0, "http_error", 0},
+        {CURLE_OK, 429, 0, 0, "http_error", 1},
+        {CURLE_OK, 500, 0, 0, "http_error", 0},
+        {CURLE_OK, 502, 0, 0, "http_error", 1},
+        {CURLE_OK, 503, 0, 0, "http_error", 1},
+        {CURLE_OK, 504, 0, 0, "http_error", 1},
+        {CURLE_OPERATION_TIMEDOUT, 0, 0, 0, "timeout", 1},
+        {CURLE_COULDNT_RESOLVE_HOST, 0, 0, 0, "dns", 0},
+        {CURLE_COULDNT_CONNECT, 0, 0, 0, "connect", 0},
+        {CURLE_COULDNT_CONNECT, 0, 1, 0, "blocked", 0},
+        {CURLE_RECV_ERROR, 0, 0, 0, "connect", 1},
+        {CURLE_GOT_NOTHING, 0, 0, 0, "connect", 1},
+        {CURLE_PARTIAL_FILE, 200, 0, 0, "connect", 1},
+        {CURLE_SSL_CONNECT_ERROR, 0, 0, 0, "tls", 0},
+        {CURLE_PEER_FAILED_VERIFICATION, 0, 0, 0, "tls", 0},
+        {CURLE_WRITE_ERROR, 200, 0, 1, "too_large", 0},
+        {CURLE_FILESIZE_EXCEEDED, 200, 0, 0, "too_large", 0},
+        {CURLE_URL_MALFORMAT, 0, 0, 0, "invalid_url", 0},
+        {CURLE_UNSUPPORTED_PROTOCOL, 0, 0, 0, "invalid_url", 0},
+        {CURLE_UNSUPPORTED_PROTOCOL, 302, 0, 0, "blocked", 0},
+        {CURLE_TOO_MANY_REDIRECTS, 302, 0, 0, "http_error", 0},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        struct outcome o;
+        outcome_classify(&o, t[i].rc, t[i].http, t[i].blocked, "127.0.0.1 is loopback",
+                         t[i].too_large, "");
+        if (strcmp(o.status, t[i].status) != 0 || o.transient != t[i].transient)
+            fail_msg("case %zu: %s/%d, want %s/%d", i, o.status, o.transient, t[i].status,
+                     t[i].transient);
+        if (strcmp(o.status, "ok") != 0 && !o.error[0])
+            fail_msg("case %zu: no error text", i);
+    }
+}
+
+static void test_retry_after(void **state)
+{
+    (void)state;
+    long long now = 1794000000000LL; /* 2026-11-07T... */
+    assert_int_equal(outcome_retry_after_ms("3", now), 3000);
+    assert_int_equal(outcome_retry_after_ms(" 120 ", now), 120000);
+    assert_int_equal(outcome_retry_after_ms("soon", now), -1);
+    assert_int_equal(outcome_retry_after_ms("-5", now), -1);
+    assert_int_equal(outcome_retry_after_ms(NULL, now), -1);
+    /* An HTTP date 90 s after now. */
+    assert_int_equal(outcome_retry_after_ms("Sat, 07 Nov 2026 21:21:30 GMT", 1794086400000LL),
+                     90000);
+    assert_int_equal(outcome_retry_after_ms("Sat, 07 Nov 2026 21:00:00 GMT", 1794086400000LL), 0);
+}
+
+static void test_formats_small(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *html;
+        const char *text, *markdown;
+    } t[] = {
+        {"<h2>T</h2><p>a <b>b</b>\n  c</p><script>x()</script>", "T\n\na b c", "## T\n\na **b** c"},
+        {"<ul><li>one</li><li>two<ol><li>x</li></ol></li></ul>", "- one\n- two\n  1. x",
+         "- one\n- two\n  1. x"},
+        {"<table><tr><th>a</th><th>b|c</th></tr><tr><td>1</td><td>2</td></tr></table>",
+         "a\tb|c\n1\t2", "| a | b\\|c |\n| --- | --- |\n| 1 | 2 |"},
+        {"<nav><a href=/x>menu</a></nav><p>body <code>k=v</code></p>", "body k=v", "body `k=v`"},
+        {"<pre>  keep\n   spaces</pre>", "  keep\n   spaces", "```\n  keep\n   spaces\n```"},
+        {"<blockquote><p>q1</p><p>q2</p></blockquote>", "q1\n\nq2", "> q1\n> \n> q2"},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        struct extract ex;
+        extract_run(&ex, t[i].html, strlen(t[i].html), "text/html", "http://e.com/d/",
+                    FMT_TEXT | FMT_MARKDOWN);
+        if (strcmp(ex.text.buf, t[i].text) != 0)
+            fail_msg("case %zu text: [%s]", i, ex.text.buf);
+        if (strcmp(ex.markdown.buf, t[i].markdown) != 0)
+            fail_msg("case %zu markdown: [%s]", i, ex.markdown.buf);
+        extract_release(&ex);
+    }
+}
+
+static void test_links(void **state)
+{
+    (void)state;
+    const char *html = "<a href='a'>1</a><a href='/a#x'>2</a><a href='http://o.org/'>3</a>"
+                       "<a href='mailto:x@y'>4</a><a href='javascript:f()'>5</a>"
+                       "<a href=' ../b?q=1 '>6</a><a>7</a><a href='/d/a'>8</a>";
+    struct extract ex;
+    extract_run(&ex, html, strlen(html), "text/html", "http://e.com/d/p.html", FMT_LINKS);
+    char *s = json_dumps(ex.links, JSON_COMPACT);
+    assert_string_equal(s, "[\"http://e.com/d/a\",\"http://e.com/a\",\"http://o.org/\","
+                          "\"http://e.com/b?q=1\"]");
+    free(s);
+    extract_release(&ex);
+}
+
+static void test_binary(void **state)
+{
+    (void)state;
+    const char png[] = "\x89PNG\r\n\x1a\n\0\0";
+    struct extract ex;
+    extract_run(&ex, png, sizeof(png) - 1, "image/png", "http://e.com/", FMT_HTML);
+    assert_int_equal(ex.binary, 1);
+    assert_string_equal(ex.base64.buf, "iVBORw0KGgoAAA==");
+    extract_release(&ex);
+}
+
+/* A result larger than a message splits into parts that each fit, parse,
+ * and concatenate back to the exact data. */
+static void test_result_split(void **state)
+{
+    (void)state;
+    struct sbuf body = SBUF_INIT;
+    for (int i = 0; i < 4000; i++)
+        sbuf_addf(&body, "<p>line %d \"quoted\" caf\xc3\xa9 \xe2\x82\xac \x01</p>\n", i);
+    struct extract ex;
+    extract_run(&ex, body.buf, body.len, "text/html; charset=utf-8", "http://e.com/",
+                FMT_HTML | FMT_TEXT | FMT_LINKS);
+    struct result_meta m = {.batch_id = "bat_1", .tenant = "t", .input = "http://e.com/",
+                            .index = 7, .status = "ok", .http_status = 200, .attempts = 1,
+                            .fetched_at_ms = 1794000000000LL};
+    for (size_t max = 20000; max <= 1000000; max *= 7) {
+        struct result_part *parts;
+        size_t n = result_build(&m, &ex, FMT_HTML | FMT_TEXT | FMT_LINKS, max, &parts);
+        struct sbuf html = SBUF_INIT, text = SBUF_INIT;
+        int links_seen = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (parts[i].len > max)
+                fail_msg("max %zu: part %zu is %zu bytes", max, i + 1, parts[i].len);
+            json_error_t err;
+            json_t *v = json_loadb(parts[i].buf, parts[i].len, 0, &err);
+            if (!v)
+                fail_msg("max %zu: part %zu not JSON: %s", max, i + 1, err.text);
+            assert_int_equal(json_integer_value(json_object_get(v, "index")), 7);
+            if (n > 1) {
+                assert_int_equal(json_integer_value(json_object_get(v, "part")), (json_int_t)i + 1);
+                assert_int_equal(json_integer_value(json_object_get(v, "parts")), (json_int_t)n);
+            }
+            json_t *d = json_object_get(v, "data");
+            const char *h = json_string_value(json_object_get(d, "html"));
+            const char *t = json_string_value(json_object_get(d, "text"));
+            if (h)
+                sbuf_add(&html, h, json_string_length(json_object_get(d, "html")));
+            if (t)
+                sbuf_add(&text, t, json_string_length(json_object_get(d, "text")));
+            links_seen += json_object_get(d, "links") != NULL;
+            json_decref(v);
+            free(parts[i].buf);
+        }
+        free(parts);
+        if (max < body.len)
+            assert_true(n > 1);
+        assert_int_equal(links_seen, 1);
+        /* The escaped \x01 comes back as the byte. */
+        assert_int_equal(html.len, body.len);
+        assert_memory_equal(html.buf, body.buf, body.len);
+        assert_int_equal(text.len, ex.text.len);
+        assert_memory_equal(text.buf, ex.text.buf, text.len);
+        sbuf_release(&html);
+        sbuf_release(&text);
+    }
+    extract_release(&ex);
+    sbuf_release(&body);
+}
+
+int main(void)
+{
+    xmlInitParser();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_charset),      cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_outcome),      cmocka_unit_test(test_retry_after),
+        cmocka_unit_test(test_formats_small), cmocka_unit_test(test_links),
+        cmocka_unit_test(test_binary),       cmocka_unit_test(test_result_split),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
