@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "deliver.h"
@@ -49,6 +51,12 @@ struct sender {
     struct easy *running; /* handles in the multi */
     int in_flight;
     int waiting;
+    /* The socket interface: curl tells which sockets to watch (epoll) and
+     * when its next timeout falls, so each wake-up touches only the
+     * transfers that have something to do, however many hang. */
+    int ep;
+    int extra_fd;          /* the caller's wake-up descriptor, in ep */
+    int64_t timer_at;      /* monotonic ms of curl's next timeout, -1 none */
 };
 
 static unsigned hash(const char *s)
@@ -235,6 +243,37 @@ static int job_start(struct sender *s, struct host *h, struct job *job)
     return 0;
 }
 
+/* curl: watch (or stop watching) a socket. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+    (void)easy;
+    struct sender *s = arg;
+    struct epoll_event ev = {.data.fd = fd};
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(s->ep, EPOLL_CTL_DEL, fd, NULL);
+        curl_multi_assign(s->multi, fd, NULL);
+        return 0;
+    }
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    /* sockp is NULL the first time curl tells about this socket. */
+    if (!sockp) {
+        epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
+        curl_multi_assign(s->multi, fd, s);
+    } else {
+        epoll_ctl(s->ep, EPOLL_CTL_MOD, fd, &ev);
+    }
+    return 0;
+}
+
+/* curl: call me back in timeout_ms (-1: never). */
+static int on_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+    (void)multi;
+    struct sender *s = arg;
+    s->timer_at = timeout_ms < 0 ? -1 : clk_mono_ms() + timeout_ms;
+    return 0;
+}
+
 struct sender *sender_new(const struct sender_opts *opts, sender_done_fn done, void *arg)
 {
     struct sender *s = calloc(1, sizeof(*s));
@@ -249,6 +288,15 @@ struct sender *sender_new(const struct sender_opts *opts, sender_done_fn done, v
     /* Idle connections kept for reuse: enough for every host's slots of the
      * hosts in use at once. */
     curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, 4096L);
+    s->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (s->ep < 0)
+        abort();
+    s->extra_fd = -1;
+    s->timer_at = -1;
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
     return s;
 }
 
@@ -377,14 +425,40 @@ static void drain(struct sender *s)
 int sender_run(struct sender *s, int extra_fd, int timeout_ms)
 {
     int running = 0;
-    struct curl_waitfd wfd = {.fd = extra_fd, .events = CURL_WAIT_POLLIN};
-    curl_multi_perform(s->multi, &running);
-    drain(s);
-    CURLMcode mc = curl_multi_poll(s->multi, extra_fd >= 0 ? &wfd : NULL, extra_fd >= 0 ? 1 : 0,
-                                   timeout_ms, NULL);
-    if (mc != CURLM_OK)
-        LOG_WARN("curl_poll", "err=%s", curl_multi_strerror(mc));
-    curl_multi_perform(s->multi, &running);
+    if (extra_fd != s->extra_fd) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = extra_fd};
+        if (s->extra_fd >= 0)
+            epoll_ctl(s->ep, EPOLL_CTL_DEL, s->extra_fd, NULL);
+        if (extra_fd >= 0)
+            epoll_ctl(s->ep, EPOLL_CTL_ADD, extra_fd, &ev);
+        s->extra_fd = extra_fd;
+    }
+    /* Transfers added since the last round have a timer due now. */
+    int64_t now = clk_mono_ms();
+    if (s->timer_at >= 0 && s->timer_at <= now) {
+        s->timer_at = -1;
+        curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        drain(s);
+        now = clk_mono_ms();
+    }
+    int wait = timeout_ms;
+    if (s->timer_at >= 0 && s->timer_at - now < wait)
+        wait = (int)(s->timer_at > now ? s->timer_at - now : 0);
+
+    struct epoll_event evs[256];
+    int n = epoll_wait(s->ep, evs, 256, wait);
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.fd == s->extra_fd)
+            continue; /* the caller's; it drains it */
+        int flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                    (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                    (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(s->multi, evs[i].data.fd, flags, &running);
+    }
+    if (s->timer_at >= 0 && s->timer_at <= clk_mono_ms()) {
+        s->timer_at = -1;
+        curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
     drain(s);
     return 0;
 }
@@ -446,5 +520,6 @@ void sender_free(struct sender *s)
         free(e);
     }
     curl_multi_cleanup(s->multi);
+    close(s->ep);
     free(s);
 }

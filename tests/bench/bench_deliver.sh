@@ -11,12 +11,13 @@
 #      while it only waits for the first due time.
 # Starts its own broker (port FERRY_BENCH_DELIVER_KAFKA_PORT, default 59392)
 # unless FERRY_KAFKA_BROKERS is set. Assumes `make` ran.
-#   DELIVER_BENCH_N (default 100000), DELIVER_BENCH_PARKED (default 100000)
+#   DELIVER_BENCH_N (default 50000), DELIVER_BENCH_PARKED (default 100000),
+#   DELIVER_BENCH_ROUNDS (default 2)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${B:-build}
 WORK=$(mktemp -d /tmp/bench-deliver.XXXXXX)
-N=${DELIVER_BENCH_N:-100000}
+N=${DELIVER_BENCH_N:-50000}
 PARKED=${DELIVER_BENCH_PARKED:-100000}
 PIDS=()
 own_broker=0
@@ -97,36 +98,47 @@ rate() { python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(round(
 
 gen() { "$B/tools/deliver_gen" -b "$FERRY_KAFKA_BROKERS" -K "$FERRY_SECRET_KEY" "$@" >/dev/null; }
 
-# ---- 1. throughput, one fast receiver ---------------------------------------
-provision "bd$RANDOM$RANDOM."
-start_recv FAST ok
-gen -t "${FERRY_TOPIC_PREFIX}webhooks" -n "$N" -u "http://127.0.0.1:$FAST/hook"
-start_deliver
-wait_requests "$FAST_STATS" "$N" 180
-solo=$(rate "$FAST_STATS")
-cpu=$(cpu_ticks "$DPID")
-stop_deliver
-echo "deliver: $(printf "%'d" "$solo") deliveries/s signed, to one fast receiver ($(printf "%'d" "$N") tasks, $FERRY_WEBHOOK_MAX_PER_HOST in flight per host, stage CPU $(awk -v c="$cpu" -v n="$N" 'BEGIN{printf "%.0f", c*10000/n}') µs/delivery)"
-kill "$FAST_PID"
+# ---- 1 and 2. throughput alone, and beside a hanging receiver --------------
+# The machine is shared (broker, receivers, other work): the two runs
+# alternate, ROUNDS times, and the best of each is compared.
+ROUNDS=${DELIVER_BENCH_ROUNDS:-2}
+solo_best=0 mixed_best=0
+fmt() { printf "%'d" "$1"; }
+us_per() { awk -v c="$1" -v n="$2" 'BEGIN{printf "%.0f", c*10000/n}'; }
+for round in $(seq "$ROUNDS"); do
+    provision "bd$RANDOM$RANDOM."
+    start_recv FAST ok
+    gen -t "${FERRY_TOPIC_PREFIX}webhooks" -n "$N" -u "http://127.0.0.1:$FAST/hook"
+    start_deliver
+    wait_requests "$FAST_STATS" "$N" 180
+    solo=$(rate "$FAST_STATS")
+    cpu=$(cpu_ticks "$DPID")
+    stop_deliver
+    kill "$FAST_PID"
+    echo "  round $round alone:   $(fmt "$solo") deliveries/s ($(us_per "$cpu" "$N") µs CPU per delivery)"
+    ((solo > solo_best)) && solo_best=$solo
 
-# ---- 2. fairness: a hanging receiver beside the fast one --------------------
-provision "bd$RANDOM$RANDOM."
-start_recv FAST ok
-start_recv HANG hang
-every=20
-total=$((N + N / (every - 1)))
-gen -t "${FERRY_TOPIC_PREFIX}webhooks" -n "$total" -u "http://127.0.0.1:$FAST/hook" \
-    -u "http://127.0.0.1:$HANG/hook" -k "$every"
-fast_n=$((total - total / every))
-start_deliver
-wait_requests "$FAST_STATS" "$fast_n" 180
-mixed=$(rate "$FAST_STATS")
-hung=$(stat_field "$HANG_STATS" requests)
-deferred=$(curl -s "http://127.0.0.1:$DMETRICS/metrics" | awk '/^ferry_deliver_deferred_total/ {print $2}')
-cpu=$(cpu_ticks "$DPID")
-stop_deliver
-echo "deliver: fast receiver beside a hanging one: $(printf "%'d" "$mixed") deliveries/s = $(awk -v a="$mixed" -v b="$solo" 'BEGIN{printf "%.0f", a*100/b}')% of solo ($(printf "%'d" "$fast_n") fast tasks, $(printf "%'d" $((total / every))) to the hanging host: $hung POSTs hanging, $deferred deferred to the first tier; stage CPU $(awk -v c="$cpu" -v n="$fast_n" 'BEGIN{printf "%.0f", c*10000/n}') µs/delivery)"
-kill "$FAST_PID" "$HANG_PID"
+    provision "bd$RANDOM$RANDOM."
+    start_recv FAST ok
+    start_recv HANG hang
+    every=20
+    total=$((N + N / (every - 1)))
+    gen -t "${FERRY_TOPIC_PREFIX}webhooks" -n "$total" -u "http://127.0.0.1:$FAST/hook" \
+        -u "http://127.0.0.1:$HANG/hook" -k "$every"
+    fast_n=$((total - total / every))
+    start_deliver
+    wait_requests "$FAST_STATS" "$fast_n" 180
+    mixed=$(rate "$FAST_STATS")
+    hung=$(stat_field "$HANG_STATS" requests)
+    deferred=$(curl -s "http://127.0.0.1:$DMETRICS/metrics" | awk '/^ferry_deliver_deferred_total/ {print $2}')
+    cpu=$(cpu_ticks "$DPID")
+    stop_deliver
+    kill "$FAST_PID" "$HANG_PID"
+    echo "  round $round beside a hanging receiver: $(fmt "$mixed") deliveries/s to the fast one ($(fmt $((total / every))) tasks to the hanging host: $hung POSTs hanging, $deferred deferred to the first tier; $(us_per "$cpu" "$fast_n") µs CPU per delivery)"
+    ((mixed > mixed_best)) && mixed_best=$mixed
+done
+echo "deliver: $(fmt "$solo_best") deliveries/s signed, to one fast receiver (best of $ROUNDS, $(fmt "$N") tasks, $FERRY_WEBHOOK_MAX_PER_HOST in flight per host)"
+echo "deliver: beside a receiver hanging to the 30 s timeout, the fast one keeps $(fmt "$mixed_best") deliveries/s = $(awk -v a="$mixed_best" -v b="$solo_best" 'BEGIN{printf "%.0f", a*100/b}')% of its solo figure"
 
 # ---- 3. retry timing with 100,000 records parked ----------------------------
 provision "bd$RANDOM$RANDOM."
