@@ -156,10 +156,11 @@ int sender_run(struct sender *s, int extra_fd, int timeout_ms);
 int sender_in_flight(const struct sender *s);
 /* Jobs queued behind their host's cap, over all hosts. */
 int sender_waiting(const struct sender *s);
-/* 1 when a new job for this host would wait longer than max_wait_ms behind
- * the host's queued jobs, judged by the host's measured completion rate (a
- * hanging host's rate falls to 0). */
-int sender_host_saturated(struct sender *s, const char *hostkey, long max_wait_ms);
+/* 1 when the host already has at least min_waiting jobs queued and a new one
+ * would wait longer than max_wait_ms behind them, judged by the host's
+ * measured completion rate (a hanging host's rate falls to 0). */
+int sender_host_saturated(struct sender *s, const char *hostkey, long max_wait_ms,
+                          int min_waiting);
 
 /* ---- recorder.c ----------------------------------------------------- */
 

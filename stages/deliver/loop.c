@@ -146,8 +146,9 @@ static void take(struct deliver_loop *l, rd_kafka_message_t *msg, struct offtrac
 
     /* A host whose queue would hold the task this long is hanging or far
      * too slow: park the task in the first tier, unattempted, rather than
-     * let that host fill the memory every other host needs. */
-    if (sender_host_saturated(l->snd, job->hostkey, l->host_max_wait_ms)) {
+     * let that host fill the memory every other host needs (it may keep an
+     * eighth of it queued). */
+    if (sender_host_saturated(l->snd, job->hostkey, l->host_max_wait_ms, l->max_pending / 8)) {
         metric_inc(m_deferred, 1);
         recorder_defer(l->rec, job, clk_now_ms() + l->pol.tier_ms[0]);
         return;

@@ -91,7 +91,10 @@ static double host_rate(struct host *h, int64_t now)
 {
     int64_t elapsed = now - h->window_ms;
     if (elapsed >= 1000) {
-        h->rate = h->window_done * 1000.0 / (double)elapsed;
+        /* Smoothed over a few windows: one stalled second (a busy machine)
+         * must not make a fast host look hung. */
+        double r = h->window_done * 1000.0 / (double)elapsed;
+        h->rate = h->window_ms == h->born_ms ? r : 0.5 * h->rate + 0.5 * r;
         h->window_ms = now;
         h->window_done = 0;
     }
@@ -473,10 +476,11 @@ int sender_waiting(const struct sender *s)
     return s->waiting;
 }
 
-int sender_host_saturated(struct sender *s, const char *hostkey, long max_wait_ms)
+int sender_host_saturated(struct sender *s, const char *hostkey, long max_wait_ms,
+                          int min_waiting)
 {
     struct host *h = host_get(s, hostkey, 0);
-    if (!h || h->n_waiting < s->o.max_per_host)
+    if (!h || h->n_waiting < s->o.max_per_host || h->n_waiting < min_waiting)
         return 0;
     int64_t now = clk_mono_ms();
     double rate = host_rate(h, now);

@@ -157,8 +157,9 @@ c1=$(cpu_ticks "$DPID")
 w1=$(date +%s%N)
 idle=$(awk -v c=$((c1 - c0)) -v w=$((w1 - w0)) 'BEGIN{printf "%.2f", c*1e9/w}') # ticks of 10 ms
 wait_requests "$FAST_STATS" "$PARKED" 120
+deferred=$(curl -s "http://127.0.0.1:$DMETRICS/metrics" | awk '/^ferry_deliver_deferred_total/ {print $2}')
 stop_deliver
 p50=$(stat_field "$FAST_STATS" late_p50_ms)
 p99=$(stat_field "$FAST_STATS" late_p99_ms)
 max=$(stat_field "$FAST_STATS" late_max_ms)
-echo "deliver: retry tiers, $(printf "%'d" "$PARKED") records parked ($parked counted by the stage): attempted after due p50 ${p50} ms, p99 ${p99} ms, max ${max} ms; CPU while waiting ${idle}%"
+echo "deliver: retry tiers, $(printf "%'d" "$PARKED") records parked ($parked counted by the stage): attempted after due p50 ${p50} ms, p99 ${p99} ms, max ${max} ms ($deferred deferred); CPU while waiting ${idle}%"
