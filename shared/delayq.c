@@ -204,6 +204,20 @@ rd_kafka_t *delayq_consumer(struct delayq *dq)
     return dq->rk;
 }
 
+int64_t delayq_next_due_in(struct delayq *dq)
+{
+    int64_t now = clk_now_ms(), next = -1;
+    for (size_t i = 0; i < dq->n_parts; i++) {
+        const struct dq_part *p = &dq->parts[i];
+        if (!p->paused)
+            continue;
+        int64_t in = p->resume_at > now ? p->resume_at - now : 0;
+        if (next < 0 || in < next)
+            next = in;
+    }
+    return next;
+}
+
 size_t delayq_parked(struct delayq *dq)
 {
     return dq->n_paused;

@@ -41,6 +41,11 @@ rd_kafka_t *delayq_consumer(struct delayq *dq);
 /* Partitions currently held back because their head is not due. */
 size_t delayq_parked(struct delayq *dq);
 
+/* Milliseconds until the earliest parked partition is due (0 if one is due
+ * now), or -1 when none is parked. A caller that blocks elsewhere (epoll,
+ * curl) uses it as its timeout so it calls delayq_poll() in time. */
+int64_t delayq_next_due_in(struct delayq *dq);
+
 /* Closes the consumer (commits stored offsets) without destroying it; the
  * process should exit soon after. Frees delayq's own memory. */
 void delayq_close(struct delayq *dq);

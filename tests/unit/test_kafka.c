@@ -257,6 +257,10 @@ static void test_delayq_holds_until_due(void **state)
     int n = 0;
     while (n < 3 && clk_mono_ms() - start < 10000) {
         rd_kafka_message_t *m = delayq_poll(dq, 200);
+        if (delayq_parked(dq) > 0) {
+            int64_t in = delayq_next_due_in(dq);
+            assert_true(in >= 0 && in <= 1600);
+        }
         if (!m)
             continue;
         snprintf(order[n], sizeof(order[n]), "%.*s", (int)m->len, (const char *)m->payload);
@@ -266,6 +270,7 @@ static void test_delayq_holds_until_due(void **state)
         rd_kafka_message_destroy(m);
     }
     assert_int_equal(n, 3);
+    assert_int_equal(delayq_next_due_in(dq), -1); /* nothing parked any more */
     /* The due record is not held behind the parked partition. */
     assert_string_equal(order[0], "due");
     assert_true(at[0] - now < 1400);
