@@ -1,5 +1,6 @@
 #include "fetch.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -17,8 +18,23 @@
  * new one, and keeps its TLS session cache). */
 #define EASY_POOL_MAX 2048
 
+/* Per-host admission: a transfer starts only while its host has fewer than
+ * the cap running, so its timeout counts from when it really starts (libcurl
+ * would otherwise queue it internally with the clock already running). */
+#define HOST_BUCKETS 1024
+
+struct host {
+    struct host *next; /* hash chain */
+    size_t bucket;
+    int active;
+    struct item *wait_head, *wait_tail;
+    char key[]; /* "scheme://authority", lower case */
+};
+
 struct worker {
     pthread_t thread;
+    struct host *hosts[HOST_BUCKETS];
+    long per_host;
     struct fetch_pool *pool;
     CURLM *multi;
     int epfd;            /* every socket libcurl wants watched, plus wakefd */
@@ -134,6 +150,91 @@ static void recycle(struct worker *w, CURL *e)
     }
 }
 
+/* The host part of a URL that already parsed: scheme and authority
+ * (userinfo dropped), lower case. */
+static size_t host_key(const char *url, char *out, size_t size)
+{
+    const char *p = strstr(url, "://");
+    const char *auth = p ? p + 3 : url;
+    const char *end = auth + strcspn(auth, "/?#");
+    const char *at = memchr(auth, '@', (size_t)(end - auth));
+    if (at)
+        auth = at + 1;
+    size_t n = 0;
+    for (const char *c = url; c < (p ? p + 3 : url) && n + 1 < size; c++)
+        out[n++] = (char)tolower((unsigned char)*c);
+    for (const char *c = auth; c < end && n + 1 < size; c++)
+        out[n++] = (char)tolower((unsigned char)*c);
+    out[n] = '\0';
+    return n;
+}
+
+static struct host *host_get(struct worker *w, const char *key, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+    size_t bucket = h % HOST_BUCKETS;
+    struct host **slot = &w->hosts[bucket];
+    for (struct host *x = *slot; x; x = x->next)
+        if (strcmp(x->key, key) == 0)
+            return x;
+    struct host *x = calloc(1, sizeof(*x) + len + 1);
+    if (!x)
+        abort();
+    memcpy(x->key, key, len + 1);
+    x->bucket = bucket;
+    x->next = *slot;
+    *slot = x;
+    return x;
+}
+
+static void host_forget(struct worker *w, struct host *h)
+{
+    for (struct host **q = &w->hosts[h->bucket]; *q; q = &(*q)->next)
+        if (*q == h) {
+            *q = h->next;
+            free(h);
+            return;
+        }
+}
+
+static void admit(struct worker *w, struct item *it)
+{
+    char key[512];
+    size_t len = host_key(it->url, key, sizeof(key));
+    struct host *h = host_get(w, key, len);
+    it->host = h;
+    if (h->active < w->per_host) {
+        h->active++;
+        setup(w, it);
+        return;
+    }
+    it->next = NULL;
+    if (h->wait_tail)
+        h->wait_tail->next = it;
+    else
+        h->wait_head = it;
+    h->wait_tail = it;
+}
+
+/* A transfer of h ended: start its next waiting item, or drop h. */
+static void release_host(struct worker *w, struct host *h)
+{
+    h->active--;
+    if (h->wait_head) {
+        struct item *it = h->wait_head;
+        h->wait_head = it->next;
+        if (!h->wait_head)
+            h->wait_tail = NULL;
+        it->next = NULL;
+        h->active++;
+        setup(w, it);
+    } else if (h->active == 0) {
+        host_forget(w, h);
+    }
+}
+
 static void take_inbox(struct worker *w)
 {
     pthread_mutex_lock(&w->lock);
@@ -143,7 +244,7 @@ static void take_inbox(struct worker *w)
     while (it) {
         struct item *next = it->next;
         it->next = NULL;
-        setup(w, it);
+        admit(w, it);
         it = next;
     }
 }
@@ -166,9 +267,11 @@ static void finish_done(struct worker *w)
         if (it->next)
             it->next->prev = it->prev;
         it->next = it->prev = NULL;
-        w->pool->done(it, rc, w->pool->arg);
+        struct host *h = it->host;
+        w->pool->done(it, rc, w->pool->arg); /* it may be gone after this */
         recycle(w, e);
         atomic_fetch_sub(&w->active, 1);
+        release_host(w, h);
     }
 }
 
@@ -248,6 +351,15 @@ static void *worker_run(void *arg)
         next = it->next;
         item_free(it);
     }
+    for (size_t b = 0; b < HOST_BUCKETS; b++)
+        for (struct host *h = w->hosts[b], *hn; h; h = hn) {
+            hn = h->next;
+            for (struct item *it = h->wait_head, *next; it; it = next) {
+                next = it->next;
+                item_free(it);
+            }
+            free(h);
+        }
     while (w->n_easy)
         curl_easy_cleanup(w->easy_pool[--w->n_easy]);
     return NULL;
@@ -269,6 +381,7 @@ struct fetch_pool *fetch_pool_start(const struct fetch_conf *fc, fetch_done_fn d
     for (int i = 0; i < p->n; i++) {
         struct worker *w = &p->w[i];
         w->pool = p;
+        w->per_host = per_host;
         pthread_mutex_init(&w->lock, NULL);
         w->multi = curl_multi_init();
         w->deadline_ms = -1;

@@ -44,6 +44,7 @@ struct item {
 
     /* Fetch state (worker-owned). */
     CURL *easy; /* the worker's; valid only during the fetch */
+    void *host; /* fetch.c's per-host admission slot */
     struct curl_slist *headers;
     struct ssrf_guard guard;
     struct sbuf body;

@@ -138,6 +138,12 @@ static void update_lag(void)
     atomic_store(&S.lag, lag);
 }
 
+static double gauge_cancels(void *arg)
+{
+    (void)arg;
+    return S.cancels ? (double)cancels_count(S.cancels) : 0;
+}
+
 static int ready(void *arg, char *why, size_t size)
 {
     (void)arg;
@@ -308,6 +314,8 @@ int main(int argc, char **argv)
 
     metric_gauge_fn("ferry_scrape_inflight", "Items being fetched or queued for a worker", "",
                     gauge_inflight, NULL);
+    metric_gauge_fn("ferry_scrape_cancelled_batches", "Cancelled batches known to this instance",
+                    "", gauge_cancels, NULL);
     metric_gauge_fn("ferry_scrape_consumer_lag", "Requests in Kafka not yet taken", "", gauge_lag,
                     NULL);
     struct fetch_conf fc = {

@@ -11,7 +11,10 @@
 # batch spread over many hosts.
 # Starts its own broker (port FERRY_BENCH_SCRAPE_KAFKA_PORT, default 39392)
 # unless FERRY_KAFKA_BROKERS is set. Assumes `make` ran.
-#   FERRY_BENCH_SCRAPE_ITEMS   items per scaling run (default 200000)
+# Every run also prints the stage's own CPU time per fetch (user+system from
+# /proc), which does not depend on what else the machine is doing, and the
+# load average (the broker, nginx and the stage share the same two cores).
+#   FERRY_BENCH_SCRAPE_ITEMS   items per scaling run (default 100000)
 #   FERRY_BENCH_SCRAPE_BACKLOG backlog for the RSS run (default 1000000)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,7 +38,7 @@ if [ -z "${FERRY_KAFKA_BROKERS:-}" ]; then
     own_broker=1
     export FERRY_KAFKA_BROKERS=127.0.0.1:$KPORT
 fi
-ITEMS=${FERRY_BENCH_SCRAPE_ITEMS:-200000}
+ITEMS=${FERRY_BENCH_SCRAPE_ITEMS:-100000}
 BACKLOG=${FERRY_BENCH_SCRAPE_BACKLOG:-1000000}
 export FERRY_TOPIC_PARTITIONS=4
 export FERRY_LOG_LEVEL=warn
@@ -66,10 +69,11 @@ run() {
     PIDS+=($pid)
     "$B/tools/scrape_bench" count "$n" 600 >"$WORK/count.out" || true
     hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
+    cpu_us=$(awk -v n="$n" -v hz="$(getconf CLK_TCK)" '{printf "%.0f", ($14+$15)/hz*1e6/n}' "/proc/$pid/stat")
     kill "$pid"; wait "$pid" 2>/dev/null || true
     rate=$(sed -n 's/.* \([0-9]*\) results\/s.*/\1/p' "$WORK/count.out")
-    printf "scrape: %'d fetches/s (%'d in flight, %'d items, formats %s, peak RSS %s MB)\n" \
-        "$rate" "$inflight" "$n" "$formats" "$hwm"
+    printf "scrape: %'d fetches/s (%'d in flight, %'d items, formats %s, peak RSS %s MB, stage CPU %s us/fetch, load %s)\n" \
+        "${rate:-0}" "$inflight" "$n" "$formats" "$hwm" "$cpu_us" "$(cut -d' ' -f1 /proc/loadavg)"
     sed 's/^/    /' "$WORK/count.out"
 }
 
