@@ -80,6 +80,9 @@ struct engine {
      * latency once the transaction commits. */
     int64_t *done_last;
     size_t n_done, cap_done;
+    /* Finished batches whose results are read back before the commit. */
+    struct batch **deferred;
+    size_t n_deferred, cap_deferred;
 
     struct metric *m_results, *m_dups, *m_dlq, *m_active, *m_pending, *m_lag, *m_snapshots,
         *m_items, *m_latency, *m_completed, *m_failed, *m_cancelled, *m_aborts, *m_restore_ms;
@@ -181,149 +184,91 @@ static void emit_task(struct engine *e, const struct batch *b, const json_t *rec
 
 /* ---------------------------------------------------------------- read-backs */
 
-struct readback {
+/* item.completed for results counted before their batch record arrived:
+ * they are read back from the batch's range once the record says so. */
+struct held {
     struct engine *e;
     struct batch *b;
-    uint8_t *taken; /* indexes already read back (duplicates skipped) */
-    long long limit;
-    struct batch_items items; /* inline results */
-    size_t budget;
-    int over;
+    uint8_t *taken; /* indexes already emitted (duplicates skipped) */
 };
 
-static int readback_take(struct readback *rb, const rd_kafka_message_t *m, struct record *r)
-{
-    char why[256];
-    if (record_parse_result(r, m->payload, m->len, NULL, 0, rb->limit, why, sizeof(why))) {
-        record_release(r);
-        return 0;
-    }
-    if (strcmp(r->batch_id, rb->b->id) != 0 || !batch_seen(rb->b, r->index) ||
-        (rb->taken[r->index / 8] >> (r->index % 8)) & 1) {
-        record_release(r);
-        return 0;
-    }
-    rb->taken[r->index / 8] |= (uint8_t)(1u << (r->index % 8));
-    return 1;
-}
-
-static int on_inline(void *arg, const rd_kafka_message_t *m)
-{
-    struct readback *rb = arg;
-    struct record r;
-    size_t len;
-    if (!readback_take(rb, m, &r))
-        return 0;
-    char *text = report_result_text(r.root, &len);
-    record_release(&r);
-    if (rb->items.bytes + rb->items.n + len > rb->budget) {
-        free(text);
-        rb->over = 1;
-        return 1;
-    }
-    batch_items_add(&rb->items, r.index, text, len);
-    return 0;
-}
-
-static void emit_item(struct engine *e, const struct batch *b, long long index,
-                      const json_t *result)
+static void emit_item(struct engine *e, const struct batch *b, const struct record *r)
 {
     size_t len;
-    char *body = report_item_body(b->id, index, result, &len);
-    emit_task(e, b, b->record, "item.completed", (long)index, body);
+    char *body = report_item_body(b->id, r->index, r->text, r->text_len, &len);
+    emit_task(e, b, b->record, "item.completed", (long)r->index, body);
     metric_inc(e->m_items, 1);
     free(body);
 }
 
 static int on_held_item(void *arg, const rd_kafka_message_t *m)
 {
-    struct readback *rb = arg;
+    struct held *h = arg;
     struct record r;
-    if (readback_take(rb, m, &r)) {
-        emit_item(rb->e, rb->b, r.index, r.root);
-        record_release(&r);
+    char why[256];
+    if (record_parse_result(&r, m->payload, m->len, NULL, 0, h->b->total, why, sizeof(why)) == 0 &&
+        strcmp(r.batch_id, h->b->id) == 0 && batch_seen(h->b, r.index) &&
+        !((h->taken[r.index / 8] >> (r.index % 8)) & 1)) {
+        h->taken[r.index / 8] |= (uint8_t)(1u << (r.index % 8));
+        emit_item(h->e, h->b, &r);
     }
+    record_release(&r);
     return 0;
 }
 
-/* Reads the batch's results back from its range of scrape.results. With
- * budget > 0, fills `out` with the inline results and returns 0, or -1 when
- * they would not fit or could not be read; with budget 0, emits
- * item.completed for each result. */
-static int readback(struct engine *e, struct batch *b, size_t budget, struct batch_items *out)
+static void emit_held_items(struct engine *e, struct batch *b)
 {
     char errstr[256];
-    struct readback rb = {.e = e, .b = b, .budget = budget,
-                          .limit = b->known ? b->total : e->max_items};
-    if (b->res_first < 0)
-        return 0;
-    rb.taken = calloc(1, (size_t)(rb.limit + 7) / 8 + 1);
-    if (!rb.taken)
+    struct held h = {e, b, calloc(1, (size_t)(b->total + 7) / 8 + 1)};
+    if (!h.taken)
         abort();
-    int rc = reader_scan(e->reader, topic(e->t, TOPIC_RESULTS), &b->partition, 1, b->res_first,
-                         b->res_last, b->id, out ? on_inline : on_held_item, &rb,
-                         READBACK_TIMEOUT_MS, errstr, sizeof(errstr));
-    if (rc) {
+    if (reader_scan(e->reader, topic(e->t, TOPIC_RESULTS), &b->partition, 1, b->res_first,
+                    b->res_last, b->id, on_held_item, &h, READBACK_TIMEOUT_MS, errstr,
+                    sizeof(errstr))) {
         char q[300];
         LOG_WARN("readback_failed", "batch=%s error=%s", b->id, log_quote(q, sizeof(q), errstr));
     }
-    free(rb.taken);
-    if (out && rc == 0 && !rb.over) {
-        *out = rb.items;
-        return 0;
-    }
-    batch_items_clear(&rb.items);
-    return -1;
+    free(h.taken);
 }
 
-/* Keeps a counted result's inline text while the batch's cache is whole. */
-static void cache_result(struct engine *e, struct batch *b, long long index, const json_t *result)
+/* Keeps a counted result's inline text while the batch's cache is whole.
+ * Takes r->text when it keeps it. */
+static void cache_result(struct engine *e, struct batch *b, struct record *r)
 {
-    size_t len;
+    size_t len = r->text_len;
     if (!b->cache_ok)
         return;
-    char *text = report_result_text(result, &len);
     if (b->cache.bytes + b->cache.n + len > (size_t)e->inline_max)
         b->inline_over = 1; /* every result so far is here: they cannot fit */
     if (b->inline_over || e->cache_bytes + len > (size_t)e->cache_max) {
-        free(text);
         e->cache_bytes -= b->cache.bytes;
         batch_items_clear(&b->cache);
         b->cache_ok = 0;
         return;
     }
-    batch_items_add(&b->cache, index, text, len);
+    batch_items_add(&b->cache, r->index, r->text, len);
+    r->text = NULL;
     e->cache_bytes += len;
 }
 
 /* ---------------------------------------------------------------- completion */
+
+static void send_batch_task(struct engine *e, struct batch *b, const json_t *doc,
+                            const char *event, struct batch_items *items)
+{
+    size_t len, rlen = 0;
+    char *results = items ? batch_items_join(items, &rlen) : NULL;
+    char *body = report_body(doc, event, results, rlen, &len);
+    emit_task(e, b, b->record, event, -1, body);
+    free(body);
+    free(results);
+}
 
 static void finish(struct engine *e, struct batch *b, const char *status)
 {
     json_t *doc;
     const char *event = report_event(status);
     emit_status(e, b, status, &doc);
-    if (record_wants_event(b->record, event)) {
-        size_t len, base = report_body_base(doc, event), budget = 0, rlen = 0;
-        char *results = NULL;
-        struct batch_items items = {0};
-        if ((long long)base < e->inline_max)
-            budget = (size_t)(e->inline_max - (long long)base);
-        if (budget && !b->inline_over) {
-            if (b->cache_ok && b->cache.bytes + b->cache.n <= budget) {
-                results = batch_items_join(&b->cache, &rlen);
-            } else if (!b->cache_ok && readback(e, b, budget, &items) == 0) {
-                results = batch_items_join(&items, &rlen);
-                batch_items_clear(&items);
-            }
-        }
-        char *body = report_body(doc, event, results, rlen, &len);
-        emit_task(e, b, b->record, event, -1, body);
-        free(body);
-        free(results);
-    }
-    e->cache_bytes -= b->cache.bytes;
-    json_decref(doc);
     LOG_INFO("batch_done", "batch=%s status=%s total=%lld processed=%lld succeeded=%lld", b->id,
              status, b->total, b->processed, b->succeeded);
     metric_inc(strcmp(status, REPORT_COMPLETED) == 0  ? e->m_completed
@@ -337,8 +282,108 @@ static void finish(struct engine *e, struct batch *b, const char *status)
             abort();
     }
     e->done_last[e->n_done++] = b->last_ms;
-    batch_finish(b, clk_now_ms());
     e->n_active--;
+    e->cache_bytes -= b->cache.bytes;
+
+    if (record_wants_event(b->record, event)) {
+        size_t base = report_body_base(doc, event), budget = 0;
+        if ((long long)base < e->inline_max)
+            budget = (size_t)(e->inline_max - (long long)base);
+        int fits = budget && !b->inline_over;
+        if (fits && b->cache_ok && b->cache.bytes + b->cache.n <= budget) {
+            send_batch_task(e, b, doc, event, &b->cache);
+        } else if (fits && !b->cache_ok && b->res_first >= 0) {
+            /* Read back with the other finished batches of this
+             * transaction: one scan per partition, not one per batch. */
+            batch_items_clear(&b->cache);
+            b->deferred = 1;
+            b->done = 1;
+            b->final_doc = doc;
+            b->final_event = event;
+            b->budget = budget;
+            if (e->n_deferred == e->cap_deferred) {
+                e->cap_deferred = e->cap_deferred ? e->cap_deferred * 2 : 64;
+                e->deferred = realloc(e->deferred, e->cap_deferred * sizeof(*e->deferred));
+                if (!e->deferred)
+                    abort();
+            }
+            e->deferred[e->n_deferred++] = b;
+            return;
+        } else {
+            /* No results at all (an empty array), or more than fit. */
+            send_batch_task(e, b, doc, event,
+                            fits && b->cache.bytes + b->cache.n <= budget ? &b->cache : NULL);
+        }
+    }
+    json_decref(doc);
+    batch_finish(b, clk_now_ms());
+}
+
+/* A result read back for a deferred batch: kept (deduplicated through the
+ * batch's seen bits, cleared as taken) while its inline budget lasts. */
+static int on_deferred(void *arg, const rd_kafka_message_t *m)
+{
+    struct engine *e = arg;
+    struct record r;
+    char id[IDS_BATCH_LEN], why[256];
+    if (!m->key || m->key_len >= sizeof(id))
+        return 0;
+    memcpy(id, m->key, m->key_len);
+    id[m->key_len] = '\0';
+    struct batch *b = state_get(&e->state, id);
+    if (!b || !b->deferred || b->inline_over)
+        return 0;
+    if (record_parse_result(&r, m->payload, m->len, NULL, 0, b->total, why, sizeof(why)) == 0 &&
+        strcmp(r.batch_id, b->id) == 0 && batch_seen(b, r.index)) {
+        b->bits[r.index / 8] &= (uint8_t) ~(1u << (r.index % 8));
+        if (b->cache.bytes + b->cache.n + r.text_len > b->budget) {
+            b->inline_over = 1;
+            batch_items_clear(&b->cache);
+        } else {
+            batch_items_add(&b->cache, r.index, r.text, r.text_len);
+            r.text = NULL;
+        }
+    }
+    record_release(&r);
+    return 0;
+}
+
+/* Reads back the results of this transaction's deferred batches and emits
+ * their webhook tasks. A batch whose results cannot be read in time gets
+ * results_url instead (logged). */
+static void run_deferred(struct engine *e)
+{
+    char errstr[256];
+    for (size_t i = 0; i < e->n_deferred; i++) {
+        struct batch *first = e->deferred[i];
+        if (!first->deferred)
+            continue; /* its partition was scanned already */
+        int32_t p = first->partition;
+        int64_t from = first->res_first, until = first->res_last;
+        for (size_t j = i + 1; j < e->n_deferred; j++) {
+            struct batch *b = e->deferred[j];
+            if (b->partition == p && b->res_first < from)
+                from = b->res_first;
+            if (b->partition == p && b->res_last > until)
+                until = b->res_last;
+        }
+        int rc = reader_scan(e->reader, topic(e->t, TOPIC_RESULTS), &p, 1, from, until, NULL,
+                             on_deferred, e, READBACK_TIMEOUT_MS, errstr, sizeof(errstr));
+        if (rc) {
+            char q[300];
+            LOG_WARN("readback_failed", "partition=%d error=%s", (int)p,
+                     log_quote(q, sizeof(q), errstr));
+        }
+        for (size_t j = i; j < e->n_deferred; j++) {
+            struct batch *b = e->deferred[j];
+            if (b->partition != p || !b->deferred)
+                continue;
+            send_batch_task(e, b, b->final_doc, b->final_event,
+                            rc || b->inline_over ? NULL : &b->cache);
+            batch_finish(b, clk_now_ms());
+        }
+    }
+    e->n_deferred = 0;
 }
 
 /* ---------------------------------------------------------------- inputs */
@@ -381,7 +426,7 @@ static void on_batch_record(struct engine *e, const rd_kafka_message_t *m, struc
         return;
     }
     if (b->processed > 0 && record_wants_event(b->record, "item.completed"))
-        readback(e, b, 0, NULL);
+        emit_held_items(e, b);
     if (batch_complete(b))
         finish(e, b, REPORT_COMPLETED);
 }
@@ -410,11 +455,11 @@ static void on_result(struct engine *e, const rd_kafka_message_t *m, struct reco
         return;
     }
     metric_inc(e->m_results, 1);
-    cache_result(e, b, r->index, r->root);
+    if (b->known && record_wants_event(b->record, "item.completed"))
+        emit_item(e, b, r);
+    cache_result(e, b, r);
     if (!b->known)
         return;
-    if (record_wants_event(b->record, "item.completed"))
-        emit_item(e, b, r->index, r->root);
     if (batch_complete(b))
         finish(e, b, REPORT_COMPLETED);
 }
@@ -476,9 +521,7 @@ static void flush_state(struct engine *e)
             emit_status(e, b, REPORT_RUNNING, NULL);
         if (b->dirty) {
             size_t len;
-            json_t *v = state_encode(b);
-            char *text = jx_dump(v, &len);
-            json_decref(v);
+            char *text = state_encode(b, &len);
             produce(e, topic(e->t, TOPIC_AGGREGATE_STATE), b->partition, b->id, text, len, NULL);
             free(text);
             b->dirty = 0;
@@ -507,6 +550,7 @@ static int commit(struct engine *e, int rolling_back_ok)
     rd_kafka_topic_partition_list_t *asg = NULL, *offs = NULL;
     if (!e->in_txn)
         return 0;
+    run_deferred(e);
     flush_state(e);
 
     if (rd_kafka_assignment(e->consumer, &asg) == 0) {
@@ -720,7 +764,7 @@ static void tick(struct engine *e)
     for (size_t i = 0; i < state_slots(&e->state);) {
         struct batch *b = state_at(&e->state, i);
         int gone = 0;
-        if (!b) {
+        if (!b || b->deferred) { /* deferred: its commit is on the way */
             i++;
             continue;
         }
@@ -950,5 +994,6 @@ void engine_close(struct engine *e)
         kafka_producer_close(e->producer, 5000);
     state_release(&e->state);
     free(e->done_last);
+    free(e->deferred);
     free(e);
 }

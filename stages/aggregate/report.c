@@ -143,36 +143,22 @@ char *report_body(const json_t *status_doc, const char *event, const char *resul
     return text;
 }
 
-json_t *report_result(const json_t *result)
+char *report_item_body(const char *batch_id, long long index, const char *result,
+                       size_t result_len, size_t *len)
 {
-    json_t *r = json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)result, k, v) {
-        if (strcmp(k, "batch_id") != 0 && strcmp(k, "tenant") != 0)
-            json_object_set(r, k, v);
-    }
-    return r;
-}
-
-char *report_result_text(const json_t *result, size_t *len)
-{
-    json_t *r = report_result(result);
-    char *text = jx_dump(r, len);
-    json_decref(r);
-    return text;
-}
-
-char *report_item_body(const char *batch_id, long long index, const json_t *result, size_t *len)
-{
-    json_t *d = json_object();
-    json_object_set_new(d, "event", json_string("item.completed"));
-    json_object_set_new(d, "batch_id", json_string(batch_id));
-    json_object_set_new(d, "index", json_integer(index));
-    json_object_set_new(d, "result", report_result(result));
-    char *text = jx_dump(d, len);
-    json_decref(d);
-    return text;
+    size_t cap = result_len + strlen(batch_id) + 96;
+    char *out = malloc(cap);
+    if (!out)
+        abort();
+    int n = snprintf(out, cap, "{\"event\":\"item.completed\",\"batch_id\":\"%s\",\"index\":%lld,"
+                               "\"result\":",
+                     batch_id, index);
+    memcpy(out + n, result, result_len);
+    n += (int)result_len;
+    out[n++] = '}';
+    out[n] = '\0';
+    *len = (size_t)n;
+    return out;
 }
 
 char *report_task(const json_t *record, const char *event, long item, const char *body,

@@ -42,15 +42,10 @@ char *report_body(const json_t *status_doc, const char *event, const char *resul
  * base + results bytes <= cap. */
 size_t report_body_base(const json_t *status_doc, const char *event);
 
-/* A result as it appears inline and in item.completed: the scrape result
- * without batch_id and tenant (new reference). */
-json_t *report_result(const json_t *result);
-
-/* report_result() serialized (malloc'd text). */
-char *report_result_text(const json_t *result, size_t *len);
-
-/* An item.completed body (malloc'd text). */
-char *report_item_body(const char *batch_id, long long index, const json_t *result, size_t *len);
+/* An item.completed body (malloc'd text) around a result's inline text
+ * (record.h: every member but batch_id and tenant). */
+char *report_item_body(const char *batch_id, long long index, const char *result,
+                       size_t result_len, size_t *len);
 
 /* The webhook task (malloc'd JSON text) for `event` of the batch whose record
  * is `record`; `item` < 0 for batch.* events. Takes nothing. */

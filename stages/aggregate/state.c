@@ -92,7 +92,9 @@ void batch_free(struct batch *b)
     if (!b)
         return;
     batch_items_clear(&b->cache);
+    json_decref(b->final_doc);
     json_decref(b->record);
+    free(b->record_text);
     free(b->bits);
     free(b);
 }
@@ -234,6 +236,8 @@ int batch_set_record(struct batch *b, json_t *record, int64_t started_ms)
     json_incref(record);
     json_decref(b->record);
     b->record = record;
+    free(b->record_text);
+    b->record_text = NULL;
     b->known = 1;
     b->total = jx_int(record, "total", 0);
     if (clk_parse_iso8601(jx_str(record, "created_at", ""), &created) == 0)
@@ -290,10 +294,15 @@ void batch_finish(struct batch *b, int64_t now_ms)
     b->done_ms = now_ms;
     json_decref(b->record);
     b->record = NULL;
+    free(b->record_text);
+    b->record_text = NULL;
     free(b->bits);
     b->bits = NULL;
     b->bits_len = 0;
     batch_items_clear(&b->cache);
+    json_decref(b->final_doc);
+    b->final_doc = NULL;
+    b->deferred = 0;
     b->cache_ok = 0;
     b->dirty = 1;
     b->progress = 0;
@@ -301,43 +310,50 @@ void batch_finish(struct batch *b, int64_t now_ms)
 
 /* ------------------------------------------------------------ changelog */
 
-json_t *state_encode(const struct batch *b)
+char *state_encode(struct batch *b, size_t *len)
 {
-    json_t *v = json_object();
-    json_object_set_new(v, "v", json_integer(1));
-    json_object_set_new(v, "known", json_boolean(b->known));
-    json_object_set_new(v, "done", json_boolean(b->done));
-    json_object_set_new(v, "cancelled", json_boolean(b->cancelled));
-    json_object_set_new(v, "seen_ms", json_integer(b->seen_ms));
-    if (b->done) {
-        json_object_set_new(v, "done_ms", json_integer(b->done_ms));
-        return v;
-    }
-    json_object_set_new(v, "started_ms", json_integer(b->started_ms));
-    json_object_set_new(v, "processed", json_integer(b->processed));
-    json_object_set_new(v, "succeeded", json_integer(b->succeeded));
-    json_t *errs = json_array();
-    for (int i = 0; i < CODE__COUNT; i++)
-        json_array_append_new(errs, json_integer(b->errors[i]));
-    json_object_set_new(v, "errors", errs);
-    json_object_set_new(v, "first_ms", json_integer(b->first_ms));
-    json_object_set_new(v, "last_ms", json_integer(b->last_ms));
-    json_object_set_new(v, "res_first", json_integer(b->res_first));
-    json_object_set_new(v, "res_last", json_integer(b->res_last));
-    if (b->record)
-        json_object_set(v, "record", b->record);
+    size_t used = b->bits_len, rec_len = 0;
     /* Only up to the highest set byte: a large batch early in its run, or
      * a pending one, stays small. */
-    size_t used = b->bits_len;
     while (used > 0 && b->bits[used - 1] == 0)
         used--;
-    char *b64 = malloc(4 * ((used + 2) / 3) + 1);
-    if (!b64)
+    if (b->record && !b->record_text)
+        b->record_text = jx_dump(b->record, NULL);
+    if (b->record_text)
+        rec_len = strlen(b->record_text);
+    size_t cap = 1024 + 4 * ((used + 2) / 3) + rec_len; /* 1024: the fields */
+    char *out = malloc(cap);
+    if (!out)
         abort();
-    EVP_EncodeBlock((unsigned char *)b64, b->bits, (int)used);
-    json_object_set_new(v, "bits", json_string(b64));
-    free(b64);
-    return v;
+    int n = snprintf(out, cap, "{\"v\":1,\"known\":%s,\"done\":%s,\"cancelled\":%s,\"seen_ms\":%lld",
+                     b->known ? "true" : "false", b->done ? "true" : "false",
+                     b->cancelled ? "true" : "false", (long long)b->seen_ms);
+    if (b->done) {
+        n += snprintf(out + n, cap - (size_t)n, ",\"done_ms\":%lld}", (long long)b->done_ms);
+        *len = (size_t)n;
+        return out;
+    }
+    n += snprintf(out + n, cap - (size_t)n,
+                  ",\"started_ms\":%lld,\"processed\":%lld,\"succeeded\":%lld,\"errors\":[",
+                  (long long)b->started_ms, b->processed, b->succeeded);
+    for (int i = 0; i < CODE__COUNT; i++)
+        n += snprintf(out + n, cap - (size_t)n, "%s%lld", i ? "," : "", b->errors[i]);
+    n += snprintf(out + n, cap - (size_t)n,
+                  "],\"first_ms\":%lld,\"last_ms\":%lld,\"res_first\":%lld,\"res_last\":%lld",
+                  (long long)b->first_ms, (long long)b->last_ms, (long long)b->res_first,
+                  (long long)b->res_last);
+    if (b->record_text) {
+        n += snprintf(out + n, cap - (size_t)n, ",\"record\":");
+        memcpy(out + n, b->record_text, rec_len);
+        n += (int)rec_len;
+    }
+    n += snprintf(out + n, cap - (size_t)n, ",\"bits\":\"");
+    n += EVP_EncodeBlock((unsigned char *)out + n, b->bits, (int)used);
+    out[n++] = '"';
+    out[n++] = '}';
+    out[n] = '\0';
+    *len = (size_t)n;
+    return out;
 }
 
 struct batch *state_decode(const char *id, int32_t partition, const json_t *v, char *errstr,

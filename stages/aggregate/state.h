@@ -74,6 +74,7 @@ struct batch {
     unsigned dirty : 1;     /* changed since the changelog last got it */
     unsigned progress : 1;  /* counts changed since the last status snapshot */
     json_t *record;         /* the batch record (owned), while known and not done */
+    char *record_text;      /* its serialization, for the changelog (owned) */
     long long total;
     long long processed, succeeded;
     long long errors[CODE__COUNT];
@@ -92,6 +93,12 @@ struct batch {
     struct batch_items cache;
     unsigned cache_ok : 1;
     unsigned inline_over : 1; /* the results alone exceed the inline cap */
+    /* Finished, its webhook body waiting for the results to be read back
+     * at the end of the transaction (engine.c): keeps bits and record. */
+    unsigned deferred : 1;
+    json_t *final_doc;     /* the final status document (owned) while deferred */
+    const char *final_event;
+    size_t budget;         /* bytes the inline results may take */
 };
 
 /* The table of batches (open addressing, linear probing). */
@@ -144,8 +151,10 @@ int batch_seen(const struct batch *b, long long index);
 /* Turns b into a small done entry: frees record and bitmap. */
 void batch_finish(struct batch *b, int64_t now_ms);
 
-/* The changelog value of b (a new JSON object). */
-json_t *state_encode(const struct batch *b);
+/* The changelog value of b: JSON text (malloc'd), length in *len. Written
+ * by hand, not through jansson: every changed batch is encoded on every
+ * commit. Fills b->record_text on first use. */
+char *state_encode(struct batch *b, size_t *len);
 /* Rebuilds a batch from a changelog value; NULL with errstr when invalid. */
 struct batch *state_decode(const char *id, int32_t partition, const json_t *v, char *errstr,
                            size_t errstr_size);

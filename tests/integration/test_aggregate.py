@@ -113,6 +113,11 @@ def check_batches(prefix, ids, expect_one_task=True):
         assert (body["total"], body["processed"]) == (total, total), body
         assert body["failed"] == failed and body["succeeded"] == total - failed, body
         assert "tenant" not in body
+        if "results" in body:  # inline: every index once, in order
+            assert [r["index"] for r in body["results"]] == list(range(total)), bid
+        else:
+            assert body["results_truncated"] is True
+            assert body["results_url"] == f"/v1/batch/{bid}/results"
         assert t["delivery_id"] == delivery_id(bid, "batch.completed")
         assert m.headers.get("ferry-event") == "batch.completed"
         assert m.headers.get("ferry-delivery") == t["delivery_id"]
@@ -155,6 +160,26 @@ def test_aggregate_exact_counts_with_duplicates(start_stage, ferry_env, tmp_path
     running = {m.json()["id"] for m in kafka_consume(prefix + "batch.status")
                if m.json()["status"] == "running"}
     assert set(ids) <= running
+
+
+def test_aggregate_inline_read_back_and_truncated(start_stage, ferry_env, tmp_path):
+    """With no result cache the inline results are read back from
+    scrape.results; past the inline cap the body links to them instead."""
+    prefix = ferry_env["FERRY_TOPIC_PREFIX"]
+    start_aggregate(start_stage, FERRY_AGGREGATE_CACHE_BYTES="0",
+                    FERRY_WEBHOOK_INLINE_MAX_BYTES="12000")
+    ids_file = tmp_path / "ids"
+    loadgen(prefix, "-n", 10, "-i", 25, "-D", 30, "-w", "http://127.0.0.1:9/h", ids_file=ids_file)
+    small = read_ids(ids_file)
+    loadgen(prefix, "-n", 3, "-i", 60, "-w", "http://127.0.0.1:9/h", ids_file=ids_file)
+    big = read_ids(ids_file)
+    per = check_batches(prefix, {**small, **big})
+    for bid in small:
+        assert "results" in json.loads(per[bid][0][1]["body"])
+    for bid in big:
+        body = json.loads(per[bid][0][1]["body"])
+        assert body["results_truncated"] is True and "results" not in body
+        assert len(per[bid][0][1]["body"]) < 12000
 
 
 def test_aggregate_results_before_batch(start_stage, ferry_env):

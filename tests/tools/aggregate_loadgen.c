@@ -11,6 +11,8 @@
  *   -R N      at most N results/s (default unlimited)
  *   -o FILE   write "batch_id total failed" per batch
  *   -s        stop after the batch records (no results)
+ *   -I FILE   reuse the batches of FILE (written by -o); their records are not sent again
+ *   -F N, -T N  only results of indexes N .. T-1 (default 0 .. ITEMS)
  *   -l        latency mode: batches one after another; for each, time from its last
  *             result's delivery to its webhook task in `webhooks` (read_committed)
  *
@@ -186,9 +188,11 @@ int main(int argc, char **argv)
     const char *brokers = NULL, *prefix = "ferry.", *url = NULL, *events = "batch.completed",
                *out = NULL;
     long items = 100, dup_pct = 0, inflight = 0, rate = 0;
+    const char *reuse = NULL;
+    long from = 0, to = -1;
     int results_first = 0, latency = 0, records_only = 0, opt;
     n_batches = 10;
-    while ((opt = getopt(argc, argv, "b:P:n:i:D:rw:E:c:R:o:sl")) != -1) {
+    while ((opt = getopt(argc, argv, "b:P:n:i:D:rw:E:c:R:o:slI:F:T:")) != -1) {
         switch (opt) {
         case 'b': brokers = optarg; break;
         case 'P': prefix = optarg; break;
@@ -203,6 +207,9 @@ int main(int argc, char **argv)
         case 'o': out = optarg; break;
         case 's': records_only = 1; break;
         case 'l': latency = 1; break;
+        case 'I': reuse = optarg; break;
+        case 'F': from = strtol(optarg, NULL, 10); break;
+        case 'T': to = strtol(optarg, NULL, 10); break;
         default:
             fprintf(stderr, "usage: see the comment at the top of aggregate_loadgen.c\n");
             return 2;
@@ -212,8 +219,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "aggregate_loadgen: -b BROKERS required; -n and -i must be >= 1\n");
         return 2;
     }
-    if (inflight <= 0 || inflight > n_batches)
-        inflight = n_batches;
     snprintf(topic_batches, sizeof(topic_batches), "%sbatches", prefix);
     snprintf(topic_results, sizeof(topic_results), "%sscrape.results", prefix);
     snprintf(topic_webhooks, sizeof(topic_webhooks), "%swebhooks", prefix);
@@ -236,10 +241,35 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    batches = calloc((size_t)n_batches, sizeof(*batches));
-    for (long i = 0; i < n_batches; i++)
-        ids_batch_new(batches[i].id);
-    if (out) {
+    if (reuse) {
+        FILE *fp = fopen(reuse, "r");
+        char line[256];
+        long cap = 1024, n = 0;
+        if (!fp) {
+            perror(reuse);
+            return 2;
+        }
+        batches = calloc((size_t)cap, sizeof(*batches));
+        while (fgets(line, sizeof(line), fp)) {
+            if (n == cap) {
+                batches = realloc(batches, (size_t)(cap *= 2) * sizeof(*batches));
+                memset(batches + n, 0, (size_t)(cap - n) * sizeof(*batches));
+            }
+            if (sscanf(line, "%30s %ld", batches[n].id, &items) == 2)
+                n++;
+        }
+        fclose(fp);
+        n_batches = n;
+    } else {
+        batches = calloc((size_t)n_batches, sizeof(*batches));
+        for (long i = 0; i < n_batches; i++)
+            ids_batch_new(batches[i].id);
+    }
+    if (to < 0 || to > items)
+        to = items;
+    if (inflight <= 0 || inflight > n_batches)
+        inflight = n_batches;
+    if (out && !reuse) {
         FILE *fp = fopen(out, "w");
         if (!fp) {
             perror(out);
@@ -294,14 +324,14 @@ int main(int argc, char **argv)
         return n == n_batches ? 0 : 1;
     }
 
-    if (!results_first)
+    if (!results_first && !reuse)
         for (long b = 0; b < n_batches; b++)
             send_batch(&batches[b], items, url, events);
     if (!records_only) {
         /* Batches go in windows of `inflight`, their results interleaved. */
         for (long w = 0; w < n_batches; w += inflight) {
             long end = w + inflight < n_batches ? w + inflight : n_batches;
-            for (long i = 0; i < items; i++) {
+            for (long i = from; i < to; i++) {
                 for (long b = w; b < end; b++) {
                     send_result(&batches[b], i, 0);
                     sent++;
@@ -322,7 +352,7 @@ int main(int argc, char **argv)
             }
         }
     }
-    if (results_first)
+    if (results_first && !reuse)
         for (long b = 0; b < n_batches; b++)
             send_batch(&batches[b], items, url, events);
     drain();
