@@ -11,8 +11,10 @@ import json
 import os
 import signal
 import socket
+import ssl
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -153,6 +155,22 @@ def site():
     s.close()
 
 
+@pytest.fixture
+def tls_site():
+    """The same site over HTTPS with a self-signed certificate (untrusted)."""
+    s = Site()
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-keyout", f"{d}/k.pem", "-out", f"{d}/c.pem"],
+                       check=True, capture_output=True, timeout=60)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(f"{d}/c.pem", f"{d}/k.pem")
+    s.server.socket = ctx.wrap_socket(s.server.socket, server_side=True)
+    s.url = s.url.replace("http://", "https://")
+    yield s
+    s.close()
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -222,7 +240,7 @@ def fetched_ok(st):
 # ---------------------------------------------------------------- tests
 
 
-def test_scrape_outcomes(start_stage, ferry_env, site):
+def test_scrape_outcomes(start_stage, ferry_env, site, tls_site):
     """One batch exercising every outcome of the taxonomy, retries included
     (tiers 1s,2s: three attempts in all)."""
     prefix = ferry_env["FERRY_TOPIC_PREFIX"]
@@ -251,6 +269,7 @@ def test_scrape_outcomes(start_stage, ferry_env, site):
         req(b, 17, "not a url at all"),
         req(b, 18, u + "/big?n=5000", max_bytes=4000),                # Content-Length over cap
         req(b, 19, u + "/chain/2", follow_redirects=False),
+        req(b, 20, tls_site.url + "/hello"),                          # untrusted certificate
     ]
     produce_requests(prefix, cases)
     res = results_by_index(prefix, b, len(cases), timeout=60)
@@ -284,6 +303,7 @@ def test_scrape_outcomes(start_stage, ferry_env, site):
     assert res[16]["status"] == "invalid_url" and res[17]["status"] == "invalid_url"
     assert res[18]["status"] == "too_large"
     assert res[19]["status"] == "ok" and res[19]["http_status"] == 302
+    assert res[20]["status"] == "tls" and res[20]["attempts"] == 1, res[20]
 
     # Retry-After: 3 beat the 1 s tier: the parked record is due >= 3 s later.
     tier = [m for m in kafka_consume(prefix + "scrape.retry.1s")
