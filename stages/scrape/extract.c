@@ -16,7 +16,7 @@
 
 /* How far into a body <meta charset> is looked for (the HTML standard says
  * 1024 bytes; real pages put long <head>s first, so be generous). */
-#define META_SCAN_BYTES 4096
+#define META_SCAN_BYTES  4096
 #define JSONLD_MAX_DEPTH 64
 
 unsigned extract_formats(const json_t *formats)
@@ -24,8 +24,11 @@ unsigned extract_formats(const json_t *formats)
     static const struct {
         const char *name;
         unsigned bit;
-    } names[] = {{"html", FMT_HTML},         {"text", FMT_TEXT},         {"markdown", FMT_MARKDOWN},
-                 {"links", FMT_LINKS},       {"metadata", FMT_METADATA}};
+    } names[] = {{"html", FMT_HTML},
+                 {"text", FMT_TEXT},
+                 {"markdown", FMT_MARKDOWN},
+                 {"links", FMT_LINKS},
+                 {"metadata", FMT_METADATA}};
     unsigned mask = 0;
     size_t i;
     json_t *v;
@@ -91,7 +94,8 @@ int extract_is_text(const char *content_type, const char *body, size_t len)
         if (strcmp(mt, textual[i]) == 0)
             return 1;
     size_t n = strlen(mt);
-    return (n > 5 && strcmp(mt + n - 5, "+json") == 0) || (n > 4 && strcmp(mt + n - 4, "+xml") == 0);
+    return (n > 5 && strcmp(mt + n - 5, "+json") == 0) ||
+           (n > 4 && strcmp(mt + n - 4, "+xml") == 0);
 }
 
 /* ------------------------------------------------------------ charsets */
@@ -169,8 +173,8 @@ static void meta_charset(const char *body, size_t len, char *out, size_t size)
  * 0x80-0x9f punctuation real pages use. */
 static void normalize_label(char *cs, size_t size)
 {
-    static const char *const w1252[] = {"iso-8859-1", "iso8859-1", "latin1",   "l1",
-                                        "us-ascii",   "ascii",     "cp1252",   "x-cp1252",
+    static const char *const w1252[] = {"iso-8859-1", "iso8859-1", "latin1", "l1",
+                                        "us-ascii",   "ascii",     "cp1252", "x-cp1252",
                                         "iso_8859-1", "cp819",     "ibm819"};
     if (strcmp(cs, "utf8") == 0 || strcmp(cs, "unicode-1-1-utf-8") == 0) {
         snprintf(cs, size, "utf-8");
@@ -183,8 +187,8 @@ static void normalize_label(char *cs, size_t size)
         }
 }
 
-void extract_charset(const char *content_type, const char *body, size_t len, int is_html,
-                     char *out, size_t size)
+void extract_charset(const char *content_type, const char *body, size_t len, int is_html, char *out,
+                     size_t size)
 {
     out[0] = '\0';
     const char *cs = content_type ? strcasestr(content_type, "charset=") : NULL;
@@ -255,14 +259,14 @@ static int in_list(const xmlChar *name, const char *const *list)
     return 0;
 }
 
-static const char *const never_content[] = {"script", "style",  "noscript", "template", "svg",
-                                            "iframe", "object", "canvas",   "head",     "select",
-                                            "button", NULL};
+static const char *const never_content[] = {"script", "style",  "noscript", "template",
+                                            "svg",    "iframe", "object",   "canvas",
+                                            "head",   "select", "button",   NULL};
 static const char *const chrome[] = {"nav", "aside", "footer", "form", "dialog", NULL};
 static const char *const block_tags[] = {
-    "p",    "div",     "section", "article", "main",       "figure",   "figcaption", "address",
-    "dl",   "dt",      "dd",      "body",    "html",       "fieldset", "details",    "summary",
-    "center", "header", "hgroup", "caption", NULL};
+    "p",       "div",     "section", "article", "main",   "figure",  "figcaption",
+    "address", "dl",      "dt",      "dd",      "body",   "html",    "fieldset",
+    "details", "summary", "center",  "header",  "hgroup", "caption", NULL};
 
 /* Drops the page's navigation chrome: nav/aside/footer/forms, ARIA
  * navigation landmarks, and a <header> that is the site's banner (not one
@@ -305,7 +309,7 @@ struct render {
     int markdown; /* 0: plain text */
     int pre;      /* inside <pre>: keep whitespace */
     int list_depth;
-    int space;    /* a collapsed space is pending */
+    int space; /* a collapsed space is pending */
     const xmlChar *base;
 };
 
@@ -316,7 +320,8 @@ static char last_char(const struct render *r)
 
 static void trim_spaces(struct render *r)
 {
-    while (r->out->len && (r->out->buf[r->out->len - 1] == ' ' || r->out->buf[r->out->len - 1] == '\t'))
+    while (r->out->len &&
+           (r->out->buf[r->out->len - 1] == ' ' || r->out->buf[r->out->len - 1] == '\t'))
         r->out->buf[--r->out->len] = '\0';
 }
 
@@ -566,8 +571,8 @@ static void render_element(struct render *r, xmlNodePtr n)
             render_children(r, n);
         }
         xmlFree(abs);
-    } else if (r->markdown && (NAME_IS(n, "strong") || NAME_IS(n, "b") || NAME_IS(n, "em") ||
-                               NAME_IS(n, "i"))) {
+    } else if (r->markdown &&
+               (NAME_IS(n, "strong") || NAME_IS(n, "b") || NAME_IS(n, "em") || NAME_IS(n, "i"))) {
         const char *mark = (NAME_IS(n, "strong") || NAME_IS(n, "b")) ? "**" : "_";
         struct sbuf inner = SBUF_INIT;
         render_inline(r, n, &inner);
@@ -602,7 +607,8 @@ static void render_element(struct render *r, xmlNodePtr n)
             sub.out = &inner;
             sub.space = 0;
             render_children(&sub, n);
-            while (inner.len && (inner.buf[inner.len - 1] == '\n' || inner.buf[inner.len - 1] == ' '))
+            while (inner.len &&
+                   (inner.buf[inner.len - 1] == '\n' || inner.buf[inner.len - 1] == ' '))
                 inner.buf[--inner.len] = '\0';
             sbuf_adds(r->out, "> ");
             for (size_t i = 0; i < inner.len; i++) {

@@ -36,14 +36,14 @@ enum extract_format {
 unsigned extract_formats(const json_t *formats);
 
 struct extract {
-    int binary;             /* body is in base64, nothing else */
-    const char *html;       /* decoded body; points into the input or conv */
+    int binary;       /* body is in base64, nothing else */
+    const char *html; /* decoded body; points into the input or conv */
     size_t html_len;
-    struct sbuf conv;       /* the body converted to UTF-8, when it was not */
+    struct sbuf conv; /* the body converted to UTF-8, when it was not */
     struct sbuf text, markdown, base64;
-    json_t *links;          /* array, when asked */
-    json_t *metadata;       /* object, when asked */
-    char charset[40];       /* what the body was decoded from */
+    json_t *links;    /* array, when asked */
+    json_t *metadata; /* object, when asked */
+    char charset[40]; /* what the body was decoded from */
 };
 
 /* Fills ex (zeroed by the call) from a body. `base_url` resolves relative
@@ -55,8 +55,8 @@ void extract_release(struct extract *ex);
 
 /* The charset a body should be decoded from (lower case, e.g. "utf-8",
  * "windows-1252", "shift_jis"), by the rules above. */
-void extract_charset(const char *content_type, const char *body, size_t len, int is_html,
-                     char *out, size_t size);
+void extract_charset(const char *content_type, const char *body, size_t len, int is_html, char *out,
+                     size_t size);
 
 /* 1 when the content type (or, when absent, the body) is HTML / text. */
 int extract_is_html(const char *content_type, const char *body, size_t len);

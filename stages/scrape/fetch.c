@@ -318,7 +318,9 @@ static void *worker_run(void *arg)
         /* 1 s bounds the wait when libcurl has no timer (nothing running). */
         int wait = 1000;
         if (w->deadline_ms >= 0)
-            wait = w->deadline_ms <= now ? 0 : (int)(w->deadline_ms - now < 1000 ? w->deadline_ms - now : 1000);
+            wait = w->deadline_ms <= now
+                       ? 0
+                       : (int)(w->deadline_ms - now < 1000 ? w->deadline_ms - now : 1000);
         int n = epoll_wait(w->epfd, evs, 256, wait);
         for (int i = 0; i < n; i++) {
             if (evs[i].data.fd == w->wakefd) {

@@ -22,7 +22,7 @@ struct fetch_conf {
     int workers;
     int host_connections; /* per host, over all workers */
     int max_redirects;
-    int allow_private;    /* FERRY_ALLOW_PRIVATE_NETWORKS */
+    int allow_private;              /* FERRY_ALLOW_PRIVATE_NETWORKS */
     const struct ssrf_allow *allow; /* exceptions to the guard (may be NULL) */
     const char *user_agent;
     long connect_timeout_ms;

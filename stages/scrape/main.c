@@ -52,8 +52,8 @@ static const struct cfg_opt scrape_opts[] = {
      "per-item timeout when the request's options.timeout_ms is absent", 1, 3600000, NULL},
     {"FERRY_SCRAPE_MAX_TIMEOUT", CFG_DURATION, "5m", "largest options.timeout_ms honoured", 1,
      86400000, NULL},
-    {"FERRY_SCRAPE_CONNECT_TIMEOUT", CFG_DURATION, "10s", "connect (and TLS handshake) timeout",
-     1, 3600000, NULL},
+    {"FERRY_SCRAPE_CONNECT_TIMEOUT", CFG_DURATION, "10s", "connect (and TLS handshake) timeout", 1,
+     3600000, NULL},
     {"FERRY_SCRAPE_MAX_BYTES", CFG_SIZE, "10M",
      "body cap when the request's options.max_bytes is absent", 1, 1LL << 34, NULL},
     {"FERRY_SCRAPE_MAX_BODY", CFG_SIZE, "10M", "largest options.max_bytes honoured", 1, 1LL << 34,
@@ -280,11 +280,12 @@ int main(int argc, char **argv)
     char group[300], retry_group[300];
     group_name(cfg, "ferry-scrape", group, sizeof(group));
     group_name(cfg, "ferry-scrape-retry", retry_group, sizeof(retry_group));
-    rd_kafka_conf_t *cconf = kafka_consumer_conf(cfg, S.st.client_id, group, errstr, sizeof(errstr));
+    rd_kafka_conf_t *cconf =
+        kafka_consumer_conf(cfg, S.st.client_id, group, errstr, sizeof(errstr));
     /* Bounded prefetch: a million-item backlog stays in Kafka. */
-    if (cconf && (kafka_conf_set(cconf, "queued.max.messages.kbytes", "8192", errstr,
-                                 sizeof(errstr)) ||
-                  kafka_conf_set(cconf, "queued.min.messages", "20000", errstr, sizeof(errstr)))) {
+    if (cconf &&
+        (kafka_conf_set(cconf, "queued.max.messages.kbytes", "8192", errstr, sizeof(errstr)) ||
+         kafka_conf_set(cconf, "queued.min.messages", "20000", errstr, sizeof(errstr)))) {
         rd_kafka_conf_destroy(cconf);
         cconf = NULL;
     }
@@ -298,12 +299,12 @@ int main(int argc, char **argv)
             const char *tiers[CFG_MAX_DURATIONS];
             for (size_t i = 0; i < t->n_scrape_tiers; i++)
                 tiers[i] = t->scrape_tier[i];
-            S.dq = delayq_open(cfg, S.st.client_id, retry_group, tiers,
-                               t->n_scrape_tiers, errstr, sizeof(errstr));
+            S.dq = delayq_open(cfg, S.st.client_id, retry_group, tiers, t->n_scrape_tiers, errstr,
+                               sizeof(errstr));
         }
         if (!t->n_scrape_tiers || S.dq)
-            S.cancels = cancels_start(cfg, S.st.client_id, topic(t, TOPIC_BATCHES), errstr,
-                                      sizeof(errstr));
+            S.cancels =
+                cancels_start(cfg, S.st.client_id, topic(t, TOPIC_BATCHES), errstr, sizeof(errstr));
     }
     if (!S.consumer || (t->n_scrape_tiers && !S.dq) || !S.cancels) {
         fprintf(stderr, "ferry-scrape: %s\n", errstr);
@@ -331,8 +332,8 @@ int main(int argc, char **argv)
     pthread_t poller;
     pthread_create(&poller, NULL, poll_producer, &poll_stop);
     S.pool = fetch_pool_start(&fc, process_fetched, &S.pr);
-    LOG_INFO("started", "group=%s input=%s tiers=%zu inflight=%ld workers=%d private=%d", group, req_topic,
-             t->n_scrape_tiers, S.inflight, fc.workers, fc.allow_private);
+    LOG_INFO("started", "group=%s input=%s tiers=%zu inflight=%ld workers=%d private=%d", group,
+             req_topic, t->n_scrape_tiers, S.inflight, fc.workers, fc.allow_private);
 
     run();
 

@@ -26,25 +26,16 @@ void outcome_classify(struct outcome *o, CURLcode rc, long http_status, int bloc
         return;
     }
     switch (rc) {
-    case CURLE_OK:
-        break;
-    case CURLE_OPERATION_TIMEDOUT:
-        set(o, "timeout", 1, "%s", msg);
-        return;
-    case CURLE_COULDNT_RESOLVE_HOST:
-        set(o, "dns", 0, "%s", msg);
-        return;
-    case CURLE_COULDNT_CONNECT:
-        set(o, "connect", 0, "%s", msg);
-        return;
+    case CURLE_OK: break;
+    case CURLE_OPERATION_TIMEDOUT: set(o, "timeout", 1, "%s", msg); return;
+    case CURLE_COULDNT_RESOLVE_HOST: set(o, "dns", 0, "%s", msg); return;
+    case CURLE_COULDNT_CONNECT: set(o, "connect", 0, "%s", msg); return;
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
     case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        set(o, "connect", 1, "connection reset: %s", msg);
-        return;
+    case CURLE_HTTP2_STREAM: set(o, "connect", 1, "connection reset: %s", msg); return;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
@@ -54,9 +45,7 @@ void outcome_classify(struct outcome *o, CURLcode rc, long http_status, int bloc
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_INVALIDCERTSTATUS:
     case CURLE_SSL_SHUTDOWN_FAILED:
-    case CURLE_USE_SSL_FAILED:
-        set(o, "tls", 0, "%s", msg);
-        return;
+    case CURLE_USE_SSL_FAILED: set(o, "tls", 0, "%s", msg); return;
     case CURLE_FILESIZE_EXCEEDED:
         set(o, "too_large", 0, "%s", "body larger than max_bytes");
         return;
@@ -74,17 +63,13 @@ void outcome_classify(struct outcome *o, CURLcode rc, long http_status, int bloc
         o->transient = 0;
         snprintf(o->error, sizeof(o->error), "too many redirects (last status %ld)", http_status);
         return;
-    case CURLE_BAD_CONTENT_ENCODING:
-        set(o, "http_error", 0, "undecodable body: %s", msg);
-        return;
-    default:
-        set(o, "connect", 0, "%s", msg);
-        return;
+    case CURLE_BAD_CONTENT_ENCODING: set(o, "http_error", 0, "undecodable body: %s", msg); return;
+    default: set(o, "connect", 0, "%s", msg); return;
     }
     if (http_status >= 400) {
         o->status = "http_error";
-        o->transient = http_status == 429 || http_status == 502 || http_status == 503 ||
-                       http_status == 504;
+        o->transient =
+            http_status == 429 || http_status == 502 || http_status == 503 || http_status == 504;
         snprintf(o->error, sizeof(o->error), "http %ld", http_status);
         return;
     }

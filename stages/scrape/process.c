@@ -9,9 +9,9 @@
 #include "metrics.h"
 #include "outcome.h"
 
-static const char *const statuses[] = {"ok",       "timeout",   "dns",     "connect",
-                                       "tls",      "http_error", "too_large", "blocked",
-                                       "invalid_url", "cancelled", "retry",  NULL};
+static const char *const statuses[] = {"ok",          "timeout",    "dns",       "connect",
+                                       "tls",         "http_error", "too_large", "blocked",
+                                       "invalid_url", "cancelled",  "retry",     NULL};
 static struct metric *by_outcome[16];
 static struct metric *bytes, *latency;
 
@@ -30,9 +30,9 @@ void process_init(struct process *pr, struct emit *em, long long retry_after_max
     for (int i = 0; statuses[i]; i++) {
         char labels[64];
         snprintf(labels, sizeof(labels), "outcome=\"%s\"", statuses[i]);
-        by_outcome[i] = metric_counter("ferry_scrape_fetches_total",
-                                       "Items finished, by outcome (retry: sent to a retry tier)",
-                                       labels);
+        by_outcome[i] =
+            metric_counter("ferry_scrape_fetches_total",
+                           "Items finished, by outcome (retry: sent to a retry tier)", labels);
     }
     bytes = metric_counter("ferry_scrape_bytes_total", "Body bytes fetched (decoded)", "");
     latency = metric_histogram("ferry_scrape_fetch_seconds", "Fetch latency, request to last byte",

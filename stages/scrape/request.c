@@ -12,7 +12,7 @@
 #include "kafka.h"
 
 #define REQUEST_MAX_DEPTH 16
-#define MAX_HEADERS 64
+#define MAX_HEADERS       64
 
 void item_free(struct item *it)
 {
@@ -67,7 +67,9 @@ static int header_ok(const char *name, const char *value)
 static void check_url(struct item *it)
 {
     const char *u = it->url;
-    size_t skip = strncasecmp(u, "http://", 7) == 0 ? 7 : strncasecmp(u, "https://", 8) == 0 ? 8 : 0;
+    size_t skip = strncasecmp(u, "http://", 7) == 0    ? 7
+                  : strncasecmp(u, "https://", 8) == 0 ? 8
+                                                       : 0;
     if (!skip) {
         const char *colon = strstr(u, "://");
         snprintf(it->invalid_url, sizeof(it->invalid_url), "scheme %.*s is not http or https",

@@ -159,7 +159,8 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
             has[F_BASE64] = 1;
         } else {
             if (formats & FMT_HTML)
-                sbuf_add_json_str(&esc[F_HTML], ex->html ? ex->html : "", ex->html_len), has[F_HTML] = 1;
+                sbuf_add_json_str(&esc[F_HTML], ex->html ? ex->html : "", ex->html_len),
+                    has[F_HTML] = 1;
             if (formats & FMT_TEXT)
                 sbuf_add_json_str(&esc[F_TEXT], ex->text.buf ? ex->text.buf : "", ex->text.len),
                     has[F_TEXT] = 1;
@@ -181,8 +182,9 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
     /* Cut the strings into slices, part by part. */
     struct slice *sl = NULL;
     size_t n_sl = 0, cap_sl = 0, n_parts = 1;
-    size_t budget = max_bytes > head.len + PART_SLACK + MIN_SLICE ? max_bytes - head.len - PART_SLACK
-                                                                  : MIN_SLICE;
+    size_t budget = max_bytes > head.len + PART_SLACK + MIN_SLICE
+                        ? max_bytes - head.len - PART_SLACK
+                        : MIN_SLICE;
     if (total > max_bytes) {
         size_t used = links_len + meta_len + 32;
         for (int f = 0; f < F__N; f++) {

@@ -27,7 +27,7 @@ struct result_meta {
     long long duration_ms;
     int attempts;
     int64_t fetched_at_ms;
-    const char *error;        /* NULL when ok */
+    const char *error; /* NULL when ok */
 };
 
 struct result_part {

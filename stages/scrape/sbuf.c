@@ -84,16 +84,18 @@ size_t utf8_seq_len(const unsigned char *s, size_t avail)
 }
 
 /* 1 for bytes copied as they are inside a JSON string. */
+/* clang-format off */
 static const unsigned char json_plain[256] = {
 #define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
-    R16(0), R16(0), /* controls */
+    R16(0), R16(0),                                     /* 0x00-0x1f: controls */
     1, 1, 0 /* " */, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     R16(1), R16(1),
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 /* \ */, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 /* \\ */, 1, 1, 1,
     R16(1), R16(1),
     R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), /* >= 0x80: checked */
 #undef R16
 };
+/* clang-format on */
 
 void sbuf_add_json_str(struct sbuf *sb, const char *s, size_t len)
 {
@@ -112,7 +114,8 @@ void sbuf_add_json_str(struct sbuf *sb, const char *s, size_t len)
                 memcpy(&v, p, 8);
                 const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
                 uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-                uint64_t special = ((v - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & high;
+                uint64_t special =
+                    ((v - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & high;
                 if (special)
                     break;
                 p += 8;

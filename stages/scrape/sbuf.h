@@ -13,7 +13,10 @@ struct sbuf {
     size_t len, cap;
 };
 
-#define SBUF_INIT {NULL, 0, 0}
+#define SBUF_INIT                                                                                  \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void sbuf_grow(struct sbuf *sb, size_t extra);
 void sbuf_add(struct sbuf *sb, const void *data, size_t len);

@@ -56,15 +56,16 @@ PIDS+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$NPORT/p0.html" >/dev/null && break; sleep 0.05; done
 echo "scrape bench: nginx on 127.0.0.1:$NPORT, 100 pages, mean ${mean_kb} KB; broker $FERRY_KAFKA_BROKERS"
 
-# run INFLIGHT N [FORMATS]: fresh topics, N requests written first, then the
-# stage is started and timed until N results are in Kafka.
+# run INFLIGHT N [FORMATS [stage args...]]: fresh topics, N requests written
+# first, then the stage is started and timed until N results are in Kafka.
 run() {
     local inflight=$1 n=$2 formats=${3:-'["html"]'} mport pid hwm
+    shift 3 2>/dev/null || shift $#
     export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
     "$B/tools/scrape_bench" gen "$n" "http://127.0.0.1:$NPORT" 100 "$formats" >"$WORK/gen.out" 2>>"$WORK/gen.log"
     mport=$(free_port)
     FERRY_SCRAPE_INFLIGHT=$inflight FERRY_SCRAPE_HOST_CONNECTIONS=$inflight \
-        FERRY_SCRAPE_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-scrape" >>"$WORK/scrape.log" 2>&1 &
+        FERRY_SCRAPE_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-scrape" "$@" >>"$WORK/scrape.log" 2>&1 &
     pid=$!
     PIDS+=($pid)
     "$B/tools/scrape_bench" count "$n" 600 >"$WORK/count.out" || true
@@ -72,14 +73,15 @@ run() {
     cpu_us=$(awk -v n="$n" -v hz="$(getconf CLK_TCK)" '{printf "%.0f", ($14+$15)/hz*1e6/n}' "/proc/$pid/stat")
     kill "$pid"; wait "$pid" 2>/dev/null || true
     rate=$(sed -n 's/.* \([0-9]*\) results\/s.*/\1/p' "$WORK/count.out")
-    printf "scrape: %'d fetches/s (%'d in flight, %'d items, formats %s, peak RSS %s MB, stage CPU %s us/fetch, load %s)\n" \
-        "${rate:-0}" "$inflight" "$n" "$formats" "$hwm" "$cpu_us" "$(cut -d' ' -f1 /proc/loadavg)"
+    printf "scrape: %'d fetches/s (%'d in flight, %'d items, formats %s%s, peak RSS %s MB, stage CPU %s us/fetch, load %s)\n" \
+        "${rate:-0}" "$inflight" "$n" "$formats" "${*:+, $*}" "$hwm" "$cpu_us" "$(cut -d' ' -f1 /proc/loadavg)"
     sed 's/^/    /' "$WORK/count.out"
 }
 
 for inflight in 100 300 1000; do
     run "$inflight" "$ITEMS"
 done
+run 1000 "$ITEMS" '["html"]' -X compression.codec=none
 run 1000 $((ITEMS / 4)) '["html","text","markdown","links","metadata"]'
 
 # ---- RSS with a 1,000,000-item backlog and 1,000 in flight: the stage runs

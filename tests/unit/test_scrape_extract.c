@@ -32,8 +32,8 @@ static void test_charset(void **state)
         {"text/plain", "<meta charset=\"koi8-r\">", 0, "utf-8"}, /* meta only for HTML */
         {NULL, "\xef\xbb\xbf<p>bom</p>", 1, "utf-8"},
         {"text/html", "caf\xc3\xa9", 1, "utf-8"},
-        {"text/html", "caf\xe9", 1, "windows-1252"},                    /* undeclared, not UTF-8 */
-        {"text/html; charset=utf-8", "caf\xe9", 1, "windows-1252"},     /* false UTF-8 claim */
+        {"text/html", "caf\xe9", 1, "windows-1252"},                     /* undeclared, not UTF-8 */
+        {"text/html; charset=utf-8", "caf\xe9", 1, "windows-1252"},      /* false UTF-8 claim */
         {"text/html", "<meta charset=utf-8>caf\xe9", 1, "windows-1252"}, /* same, from meta */
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -80,9 +80,10 @@ static void ref_escape(struct sbuf *sb, const char *s, size_t len)
 static void test_json_escape(void **state)
 {
     (void)state;
-    static const char *const specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "\xc3\xa9",
-                                           "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff", "\xc3",
-                                           "\xed\xa0\x80", "\x7f", " "};
+    static const char *const specials[] = {"\"",   "\\",       "\n",           "\x01",
+                                           "\x1f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                           "\xff", "\xc3",     "\xed\xa0\x80", "\x7f",
+                                           " "};
     for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++) {
         for (size_t pos = 0; pos < 20; pos++) {
             char in[64];
@@ -211,7 +212,7 @@ static void test_links(void **state)
     extract_run(&ex, html, strlen(html), "text/html", "http://e.com/d/p.html", FMT_LINKS);
     char *s = json_dumps(ex.links, JSON_COMPACT);
     assert_string_equal(s, "[\"http://e.com/d/a\",\"http://e.com/a\",\"http://o.org/\","
-                          "\"http://e.com/b?q=1\"]");
+                           "\"http://e.com/b?q=1\"]");
     free(s);
     extract_release(&ex);
 }
@@ -238,8 +239,13 @@ static void test_result_split(void **state)
     struct extract ex;
     extract_run(&ex, body.buf, body.len, "text/html; charset=utf-8", "http://e.com/",
                 FMT_HTML | FMT_TEXT | FMT_LINKS);
-    struct result_meta m = {.batch_id = "bat_1", .tenant = "t", .input = "http://e.com/",
-                            .index = 7, .status = "ok", .http_status = 200, .attempts = 1,
+    struct result_meta m = {.batch_id = "bat_1",
+                            .tenant = "t",
+                            .input = "http://e.com/",
+                            .index = 7,
+                            .status = "ok",
+                            .http_status = 200,
+                            .attempts = 1,
                             .fetched_at_ms = 1794000000000LL};
     for (size_t max = 20000; max <= 1000000; max *= 7) {
         struct result_part *parts;
@@ -289,10 +295,10 @@ int main(void)
 {
     xmlInitParser();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_charset),      cmocka_unit_test(test_json_escape),
-        cmocka_unit_test(test_outcome),      cmocka_unit_test(test_retry_after),
+        cmocka_unit_test(test_charset),       cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_outcome),       cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_formats_small), cmocka_unit_test(test_links),
-        cmocka_unit_test(test_binary),       cmocka_unit_test(test_result_split),
+        cmocka_unit_test(test_binary),        cmocka_unit_test(test_result_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -125,11 +125,8 @@ static void test_curl_guard(void **state)
 {
     (void)state;
     static const struct curl_case cc[] = {
-        {"127.0.0.1", 0, 1},
-        {"localhost", 0, 1}, /* a DNS name resolving to loopback */
-        {"[::ffff:127.0.0.1]", 0, 1},
-        {"127.0.0.1", 1, 0},
-        {"localhost", 1, 0},
+        {"127.0.0.1", 0, 1},          {"localhost", 0, 1}, /* a DNS name resolving to loopback */
+        {"[::ffff:127.0.0.1]", 0, 1}, {"127.0.0.1", 1, 0}, {"localhost", 1, 0},
     };
     int port;
     int fd = listen_local(&port);
@@ -213,10 +210,8 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_addr_table),
-        cmocka_unit_test(test_other_family_blocked),
-        cmocka_unit_test(test_curl_guard),
-        cmocka_unit_test(test_allow_parse),
+        cmocka_unit_test(test_addr_table),           cmocka_unit_test(test_other_family_blocked),
+        cmocka_unit_test(test_curl_guard),           cmocka_unit_test(test_allow_parse),
         cmocka_unit_test(test_curl_allow_exception),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
