@@ -226,7 +226,9 @@ def test_error_codes(start_stage):
 
 
 def test_hostile_bodies_get_4xx_and_server_keeps_serving(start_stage):
-    st, api = start_ingest(start_stage)
+    # 4 MiB instead of the default 32 MiB: the same refusal, but ulfius's
+    # per-chunk realloc of the capped buffer stays cheap under ASan too.
+    st, api = start_ingest(start_stage, FERRY_MAX_BODY_BYTES="4M")
     nested = '{"urls": ["https://a.example"], "metadata": ' + '{"a": ' * 50 + "1" + "}" * 50 + "}"
     error_of(api.post("/v1/batch", nested), 400, "invalid_json")
     error_of(api.post("/v1/batch", '{"urls": ["https://a.exa'), 400, "invalid_json")
@@ -240,13 +242,16 @@ def test_hostile_bodies_get_4xx_and_server_keeps_serving(start_stage):
     too_many = {"urls": ["https://a.example/%d" % i for i in range(100001)]}
     error_of(api.post("/v1/batch", too_many, timeout=60), 422, "invalid_field", "urls")
 
-    # 100 MB: refused with 413 (the default limit is 32 MiB), nothing buffered whole.
+    # 100 MB: refused with 413, nothing buffered whole.
     big = b'{"urls": ["https://a.example/' + b"a" * (100 << 20) + b'"]}'
     t0 = time.monotonic()
     error_of(api.post("/v1/batch", big, timeout=120), 413, "body_too_large")
     assert time.monotonic() - t0 < 60
-    rss_kb = int(open(f"/proc/{st.proc.pid}/status").read().split("VmHWM:")[1].split()[0])
-    assert rss_kb < 80 * 1024, f"peak RSS {rss_kb} kB after a 100 MB body"
+    # The peak stays far below the body (ASan's quarantine keeps freed
+    # buffers, so the figure means nothing in that build).
+    if "libasan" not in open(f"/proc/{st.proc.pid}/maps").read():
+        rss_kb = int(open(f"/proc/{st.proc.pid}/status").read().split("VmHWM:")[1].split()[0])
+        assert rss_kb < 80 * 1024, f"peak RSS {rss_kb} kB after a 100 MB body"
 
     # A client that dies halfway through a body does not hurt anyone.
     s = socket.create_connection(("127.0.0.1", int(api.base.rsplit(":", 1)[1])))
