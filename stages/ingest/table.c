@@ -13,18 +13,20 @@ struct entry {
     struct entry *next;
     char id[ID_MAX];
     char tenant[64];
-    json_t *doc; /* status without tenant; NULL until a status record came */
-    char *body;  /* rendered GET answer; NULL while doc is NULL */
+    /* The rendered GET answer: the status document without its tenant,
+     * webhook state folded in. Kept as text only (a parsed tree costs
+     * several times more), re-parsed on the rare change. NULL until a
+     * status record came. */
+    char *body;
     size_t body_len;
-    json_t *att[TABLE_ATTEMPTS_KEPT]; /* ring of the newest attempts */
+    char **att; /* ring of the newest attempts (compact JSON); allocated on the first */
     size_t att_head, att_n;
     long long att_total;
     /* Webhook state, from the batch.* attempts. */
     long long wh_attempts;
     const char *wh_status; /* "pending", "retrying", "delivered", "failed" */
     json_t *delivered_at, *last_error;
-    int has_task;
-    struct table_task task;
+    struct table_task *task; /* NULL until a batch.* attempt pointed at one */
 };
 
 struct table {
@@ -58,10 +60,11 @@ struct table *table_new(void)
 
 static void entry_free(struct entry *e)
 {
-    json_decref(e->doc);
     free(e->body);
     for (size_t i = 0; i < e->att_n; i++)
-        json_decref(e->att[i]);
+        free(e->att[i]);
+    free(e->att);
+    free(e->task);
     json_decref(e->delivered_at);
     json_decref(e->last_error);
     free(e);
@@ -126,25 +129,25 @@ static struct entry *get_or_add(struct table *t, const char *id)
     return e;
 }
 
-static void render(struct entry *e)
+/* Folds the webhook state into doc (status without tenant; stolen) and
+ * renders it as the entry's answer. */
+static void render(struct entry *e, json_t *doc)
 {
-    free(e->body);
-    e->body = NULL;
-    e->body_len = 0;
-    if (!e->doc)
-        return;
-    json_t *out = json_copy(e->doc);
-    json_t *wh = json_object_get(out, "webhook");
+    json_t *wh = json_object_get(doc, "webhook");
     if (json_is_object(wh)) {
-        wh = json_copy(wh);
         json_object_set_new(wh, "status", json_string(e->wh_status));
         json_object_set_new(wh, "attempts", json_integer(e->wh_attempts));
         json_object_set(wh, "delivered_at", e->delivered_at ? e->delivered_at : json_null());
         json_object_set(wh, "last_error", e->last_error ? e->last_error : json_null());
-        json_object_set_new(out, "webhook", wh);
     }
-    e->body = jx_dump(out, &e->body_len);
-    json_decref(out);
+    size_t len = 0;
+    char *body = jx_dump(doc, &len);
+    json_decref(doc);
+    if (!body)
+        return; /* out of memory: keep the previous answer */
+    free(e->body);
+    e->body = body;
+    e->body_len = len;
 }
 
 int table_put_status(struct table *t, const char *id, const char *value, size_t len,
@@ -164,24 +167,22 @@ int table_put_status(struct table *t, const char *id, const char *value, size_t 
         if (e) {
             *pe = e->next;
             t->n--;
-            if (e->doc)
+            if (e->body)
                 t->n_docs--;
             entry_free(e);
         }
         goto out;
     }
     struct entry *e = get_or_add(t, id);
-    if (!e || (only_if_absent && e->doc))
+    if (!e || (only_if_absent && e->body))
         goto out;
     const char *tenant = jx_str(doc, "tenant", "");
     snprintf(e->tenant, sizeof(e->tenant), "%s", tenant);
     json_object_del(doc, "tenant");
-    if (!e->doc)
+    if (!e->body)
         t->n_docs++;
-    json_decref(e->doc);
-    e->doc = doc;
+    render(e, doc);
     doc = NULL;
-    render(e);
 out:
     pthread_rwlock_unlock(&t->lock);
     json_decref(doc);
@@ -203,12 +204,19 @@ int table_put_attempt(struct table *t, const char *value, size_t len)
         goto out;
     if (!e->tenant[0])
         snprintf(e->tenant, sizeof(e->tenant), "%s", jx_str(a, "tenant", ""));
+    char *text = jx_dump(a, NULL);
+    if (!e->att)
+        e->att = calloc(TABLE_ATTEMPTS_KEPT, sizeof(*e->att));
+    if (!text || !e->att) {
+        free(text);
+        goto out;
+    }
     if (e->att_n == TABLE_ATTEMPTS_KEPT) {
-        json_decref(e->att[e->att_head]);
-        e->att[e->att_head] = json_incref(a);
+        free(e->att[e->att_head]);
+        e->att[e->att_head] = text;
         e->att_head = (e->att_head + 1) % TABLE_ATTEMPTS_KEPT;
     } else {
-        e->att[e->att_n++] = json_incref(a);
+        e->att[e->att_n++] = text;
     }
     e->att_total++;
 
@@ -231,16 +239,18 @@ int table_put_attempt(struct table *t, const char *value, size_t len)
         json_t *task = json_object_get(a, "task");
         const char *topic = jx_str(task, "topic", NULL);
         if (topic && json_is_integer(json_object_get(task, "partition")) &&
-            json_is_integer(json_object_get(task, "offset"))) {
-            e->has_task = 1;
-            snprintf(e->task.topic, sizeof(e->task.topic), "%s", topic);
-            e->task.partition = (int32_t)jx_int(task, "partition", 0);
-            e->task.offset = jx_int(task, "offset", 0);
-            snprintf(e->task.delivery_id, sizeof(e->task.delivery_id), "%s",
+            json_is_integer(json_object_get(task, "offset")) &&
+            (e->task || (e->task = malloc(sizeof(*e->task))))) {
+            snprintf(e->task->topic, sizeof(e->task->topic), "%s", topic);
+            e->task->partition = (int32_t)jx_int(task, "partition", 0);
+            e->task->offset = jx_int(task, "offset", 0);
+            snprintf(e->task->delivery_id, sizeof(e->task->delivery_id), "%s",
                      jx_str(a, "delivery_id", ""));
-            snprintf(e->task.event, sizeof(e->task.event), "%s", event);
+            snprintf(e->task->event, sizeof(e->task->event), "%s", event);
         }
-        render(e);
+        json_t *doc = e->body ? json_loadb(e->body, e->body_len, 0, NULL) : NULL;
+        if (doc)
+            render(e, doc);
     }
 out:
     pthread_rwlock_unlock(&t->lock);
@@ -252,7 +262,7 @@ out:
 static struct entry *visible(struct table *t, const char *id, const char *tenant)
 {
     struct entry *e = *slot(t, id);
-    return e && e->doc && strcmp(e->tenant, tenant) == 0 ? e : NULL;
+    return e && e->body && strcmp(e->tenant, tenant) == 0 ? e : NULL;
 }
 
 int table_get(struct table *t, const char *id, const char *tenant, char **body, size_t *len)
@@ -260,7 +270,7 @@ int table_get(struct table *t, const char *id, const char *tenant, char **body, 
     int rc = -1;
     pthread_rwlock_rdlock(&t->lock);
     struct entry *e = visible(t, id, tenant);
-    if (e && e->body && (*body = malloc(e->body_len + 1))) {
+    if (e && (*body = malloc(e->body_len + 1))) {
         memcpy(*body, e->body, e->body_len + 1);
         *len = e->body_len;
         rc = 0;
@@ -288,8 +298,8 @@ json_t *table_attempts(struct table *t, const char *id, const char *tenant, long
     if (e) {
         out = json_array();
         for (size_t i = 0; i < e->att_n; i++)
-            json_array_append_new(out,
-                                  json_deep_copy(e->att[(e->att_head + i) % TABLE_ATTEMPTS_KEPT]));
+            json_array_append_new(
+                out, json_loads(e->att[(e->att_head + i) % TABLE_ATTEMPTS_KEPT], 0, NULL));
         *total = e->att_total;
     }
     pthread_rwlock_unlock(&t->lock);
@@ -302,9 +312,9 @@ int table_task(struct table *t, const char *id, const char *tenant, struct table
     pthread_rwlock_rdlock(&t->lock);
     struct entry *e = visible(t, id, tenant);
     if (e) {
-        rc = e->has_task ? 0 : -2;
-        if (e->has_task)
-            *out = e->task;
+        rc = e->task ? 0 : -2;
+        if (e->task)
+            *out = *e->task;
     }
     pthread_rwlock_unlock(&t->lock);
     return rc;
