@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,7 @@ const struct cfg_opt engine_opts[] = {
 
 /* How often deadlines, expiries and due snapshots are looked at. */
 #define TICK_MS 200
+#define TRIM_MS 5000
 #define RESTORE_TIMEOUT_MS 120000
 #define READBACK_TIMEOUT_MS 10000
 
@@ -72,7 +74,7 @@ struct engine {
 
     int in_txn;
     int64_t txn_mono;
-    int64_t tick_mono;
+    int64_t tick_mono, trim_mono;
     int fatal;
     atomic_int ready;
     size_t n_pending, n_active;
@@ -169,11 +171,11 @@ static void emit_status(struct engine *e, struct batch *b, const char *status, j
 }
 
 static void emit_task(struct engine *e, const struct batch *b, const json_t *record,
-                      const char *event, long item, const char *body)
+                      const char *event, long item, const char *body, size_t body_len)
 {
     char dlv[IDS_DELIVERY_LEN];
     size_t len;
-    char *task = report_task(record, event, item, body, clk_now_ms(), dlv, &len);
+    char *task = report_task(record, event, item, body, body_len, clk_now_ms(), dlv, &len);
     rd_kafka_headers_t *h = headers_batch(b->id);
     rd_kafka_header_add(h, "ferry-event", -1, event, -1);
     rd_kafka_header_add(h, "ferry-delivery", -1, dlv, -1);
@@ -196,7 +198,7 @@ static void emit_item(struct engine *e, const struct batch *b, const struct reco
 {
     size_t len;
     char *body = report_item_body(b->id, r->index, r->text, r->text_len, &len);
-    emit_task(e, b, b->record, "item.completed", (long)r->index, body);
+    emit_task(e, b, b->record, "item.completed", (long)r->index, body, len);
     metric_inc(e->m_items, 1);
     free(body);
 }
@@ -259,7 +261,7 @@ static void send_batch_task(struct engine *e, struct batch *b, const json_t *doc
     size_t len, rlen = 0;
     char *results = items ? batch_items_join(items, &rlen) : NULL;
     char *body = report_body(doc, event, results, rlen, &len);
-    emit_task(e, b, b->record, event, -1, body);
+    emit_task(e, b, b->record, event, -1, body, len);
     free(body);
     free(results);
 }
@@ -793,6 +795,12 @@ static void tick(struct engine *e)
     }
     recount(e);
     metric_set(e->m_active, (long long)e->n_active);
+    /* Finished batches free their state, but glibc keeps the freed heap;
+     * hand it back so memory follows the active batches, not the peak. */
+    if (mono - e->trim_mono >= TRIM_MS) {
+        e->trim_mono = mono;
+        malloc_trim(0);
+    }
     metric_set(e->m_pending, (long long)e->n_pending);
 
     long long lag = 0;
@@ -921,6 +929,9 @@ struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size)
         kafka_conf_set(cconf, "partition.assignment.strategy", "range", errstr, errstr_size) ||
         /* Offsets go only through the transaction. */
         kafka_conf_set(cconf, "enable.auto.commit", "false", errstr, errstr_size) ||
+        /* Prefetch: 16 MB keeps the loop fed at full speed; librdkafka's
+         * 64 MB default would be a third of the memory budget. */
+        kafka_conf_set(cconf, "queued.max.messages.kbytes", "16384", errstr, errstr_size) ||
         /* Static membership: an instance restarted after a crash takes its
          * partitions back at once instead of waiting for its old session
          * to time out and a rebalance. */

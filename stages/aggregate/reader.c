@@ -20,7 +20,8 @@ rd_kafka_t *reader_open(const struct cfg *cfg, const char *client_id, char *errs
         kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
         kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) ||
         /* A restore reads whole partitions: fetch in large chunks. */
-        kafka_conf_set(conf, "fetch.max.bytes", "67108864", errstr, errstr_size) ||
+        kafka_conf_set(conf, "fetch.max.bytes", "16777216", errstr, errstr_size) ||
+        kafka_conf_set(conf, "queued.max.messages.kbytes", "16384", errstr, errstr_size) ||
         kafka_conf_set(conf, "max.partition.fetch.bytes", "16777216", errstr, errstr_size) ||
         kafka_conf_set(conf, "fetch.wait.max.ms", "10", errstr, errstr_size) ||
         /* A scan waits on its first fetch; librdkafka's default 500 ms

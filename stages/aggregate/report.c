@@ -161,8 +161,38 @@ char *report_item_body(const char *batch_id, long long index, const char *result
     return out;
 }
 
+/* Appends body as a JSON string literal. jansson would copy the body into a
+ * json_t and escape it again on dump; a batch body with 1 MiB of inline
+ * results makes that the costliest step of a completion. `body` is valid
+ * UTF-8 JSON text, so only quotes, backslashes and control bytes need
+ * escaping. Returns the new end. */
+static char *put_string(char *o, const char *body, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    *o++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)body[i];
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20) {
+            *o++ = '\\';
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    return o;
+}
+
 char *report_task(const json_t *record, const char *event, long item, const char *body,
-                  int64_t now_ms, char delivery_id[IDS_DELIVERY_LEN], size_t *len)
+                  size_t body_len, int64_t now_ms, char delivery_id[IDS_DELIVERY_LEN],
+                  size_t *len)
 {
     const json_t *wh = json_object_get(record, "webhook");
     const char *id = jx_str(record, "id", "");
@@ -170,6 +200,7 @@ char *report_task(const json_t *record, const char *event, long item, const char
     clk_iso8601(now_ms, at);
     ids_delivery(id, event, item, delivery_id);
 
+    /* Everything but the body through jansson (small), then the body. */
     json_t *t = json_object();
     json_object_set_new(t, "delivery_id", json_string(delivery_id));
     json_object_set_new(t, "event", json_string(event));
@@ -181,8 +212,19 @@ char *report_task(const json_t *record, const char *event, long item, const char
     json_object_set_new(t, "previous_secret_enc", copy_or(wh, "previous_secret_enc", json_null()));
     json_object_set_new(t, "previous_secret_until",
                         copy_or(wh, "previous_secret_until", json_null()));
-    json_object_set_new(t, "body", json_string(body));
-    char *text = jx_dump(t, len);
+    size_t head_len;
+    char *head = jx_dump(t, &head_len);
     json_decref(t);
-    return text;
+    char *out = malloc(head_len + 16 + 6 * body_len), *o = out;
+    if (!out)
+        abort();
+    memcpy(o, head, head_len - 1); /* without the closing brace */
+    o += head_len - 1;
+    memcpy(o, ",\"body\":", 8);
+    o = put_string(o + 8, body, body_len);
+    *o++ = '}';
+    *o = '\0';
+    free(head);
+    *len = (size_t)(o - out);
+    return out;
 }

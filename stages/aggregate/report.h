@@ -50,6 +50,7 @@ char *report_item_body(const char *batch_id, long long index, const char *result
 /* The webhook task (malloc'd JSON text) for `event` of the batch whose record
  * is `record`; `item` < 0 for batch.* events. Takes nothing. */
 char *report_task(const json_t *record, const char *event, long item, const char *body,
-                  int64_t now_ms, char delivery_id[IDS_DELIVERY_LEN], size_t *len);
+                  size_t body_len, int64_t now_ms, char delivery_id[IDS_DELIVERY_LEN],
+                  size_t *len);
 
 #endif

@@ -11,10 +11,15 @@ import subprocess
 import time
 from datetime import datetime, timezone
 
-from conftest import BROKERS, BUILD, free_port, kafka_consume, kafka_produce, wait_until
+import jsonschema
+from conftest import BROKERS, BUILD, ROOT, free_port, kafka_consume, kafka_produce, wait_until
 
 LOADGEN = BUILD / "tools" / "aggregate_loadgen"
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def schema(name):
+    return json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text())
 
 
 def new_batch_id():
@@ -146,6 +151,12 @@ def test_aggregate_exact_counts_with_duplicates(start_stage, ferry_env, tmp_path
         assert t["url"] == "http://127.0.0.1:9/h" and t["secret_enc"] == "v1.test"
         assert t["tenant"] == "acme"
         assert body["completed_at"] and body["metadata"] == {"run": "loadgen"}
+
+    # Every task and status document matches its schema.
+    for _, t in (v[0] for v in per.values()):
+        jsonschema.validate(t, schema("webhooks"))
+    for m in kafka_consume(prefix + "batch.status"):
+        jsonschema.validate(m.json(), schema("batch.status"))
 
     # The final status: tenant, completed, where the results lie.
     final = final_statuses(prefix)
