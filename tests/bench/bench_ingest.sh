@@ -87,6 +87,33 @@ rss2=$(rss_mb "$PID2")
 printf 'ingest: RSS with 1,000 batches retained: %s MB (submitting instance; %s MB at start), %s MB (fresh instance that read them from the status topic)\n' \
     "$rss1" "$base" "$rss2"
 stop_ingest "$PID2"
+# 20,000 more (completed, with webhook and results location) straight into
+# the status topic; a fresh instance reads all 21,000.
+python3 - "$WORK/status.txt" <<'PY'
+import json, random, sys
+C = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+with open(sys.argv[1], "w") as f:
+    for i in range(20000):
+        bid = "bat_01M8" + "".join(random.choice(C) for _ in range(22))
+        d = {"id": bid, "tenant": "bench", "status": "completed", "total": 10, "processed": 10,
+             "succeeded": 10, "failed": 0, "errors": {}, "progress": 1.0,
+             "created_at": "2026-11-22T10:00:00.000Z", "started_at": "2026-11-22T10:00:00.000Z",
+             "updated_at": "2026-11-22T10:00:01.000Z", "completed_at": "2026-11-22T10:00:01.000Z",
+             "metadata": {"bench": True},
+             "webhook": {"url": "https://hooks.example.com/ferry",
+                         "events": ["batch.completed", "batch.failed", "batch.cancelled"]},
+             "results": {"topic": "x.scrape.results", "partition": 1, "first_offset": 1000,
+                         "last_offset": 1009}}
+        f.write(bid + "|" + json.dumps(d, separators=(",", ":")) + "\n")
+PY
+kcat -P -b "$FERRY_KAFKA_BROKERS" -t "${FERRY_TOPIC_PREFIX}batch.status" -K '|' \
+    -X partitioner=murmur2_random -l "$WORK/status.txt"
+t0=$(date +%s.%N)
+start_ingest API2
+t1=$(date +%s.%N)
+printf 'ingest: RSS with 21,000 batches retained: %s MB (fresh instance, ready %.1f s after start)\n' \
+    "$(rss_mb "$LAST_PID")" "$(echo "$t1 - $t0" | bc -l)"
+stop_ingest "$LAST_PID"
 
 # ---- 1. the 100,000-URL submit ----
 best=999
