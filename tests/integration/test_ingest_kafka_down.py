@@ -20,7 +20,8 @@ ACME = {"Authorization": "Bearer key-acme"}
 
 
 def kafka_sh(cmd):
-    env = {k: v for k, v in os.environ.items() if k != "FERRY_KAFKA_BROKERS"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("FERRY_KAFKA_BROKERS", "FERRY_LOCAL_KAFKA_DIR")}
     env["FERRY_LOCAL_KAFKA_PORT"] = str(PORT)
     return subprocess.run([str(ROOT / "compose" / "kafka.sh"), cmd], env=env,
                           capture_output=True, text=True, timeout=120)
@@ -30,7 +31,8 @@ def kafka_sh(cmd):
 def own_broker():
     out = kafka_sh("start")
     assert out.returncode == 0, out.stdout + out.stderr
-    pid = int(Path(f"/tmp/ferry-kafka-{PORT}/kafka.pid").read_text().split()[0])
+    data = Path(os.environ.get("TMPDIR", "/tmp")) / f"ferry-kafka-{PORT}"
+    pid = int((data / "kafka.pid").read_text().split()[0])
     yield pid
     try:
         os.kill(pid, signal.SIGCONT)
