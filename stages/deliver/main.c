@@ -8,6 +8,7 @@
  * task in the next tier (or `webhooks.dlq`). A task's offset is stored only
  * once what it caused is acked by Kafka.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -79,6 +80,9 @@ int main(int argc, char **argv)
                         deliver_opts, argc, argv);
     if (rc)
         return rc < 0 ? 2 : 0;
+    /* Thousands of jobs a second come and go: keep freed memory instead of
+     * handing it back to the kernel and faulting it in again. */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     const char *key = cfg_str(&st.cfg, "FERRY_SECRET_KEY");
     if (!key || secretbox_init(&sb, key, errstr, sizeof(errstr))) {
         fprintf(stderr, "ferry-deliver: FERRY_SECRET_KEY: %s\n", key ? errstr : "required");
