@@ -25,10 +25,10 @@
 #include "sig.h"
 #include "topics.h"
 
-#define DELIVER_RESP_KEEP 4096        /* response bytes kept for the log */
-#define DELIVER_RESP_MAX (1 << 20)    /* response bytes read before giving up */
-#define DELIVER_ERR_LEN 256
-#define DELIVER_HOST_LEN 300          /* scheme://host:port */
+#define DELIVER_RESP_KEEP 4096      /* response bytes kept for the log */
+#define DELIVER_RESP_MAX  (1 << 20) /* response bytes read before giving up */
+#define DELIVER_ERR_LEN   256
+#define DELIVER_HOST_LEN  300 /* scheme://host:port */
 
 enum verdict {
     VERDICT_DELIVERED, /* 2xx */
@@ -56,8 +56,8 @@ struct job {
     const char *delivery_id, *event, *batch_id, *tenant, *url;
     const char *body;
     size_t body_len;
-    int attempt;              /* this attempt, 1-based */
-    int64_t first_attempt_ms; /* epoch ms of attempt 1 (0 until it starts) */
+    int attempt;                      /* this attempt, 1-based */
+    int64_t first_attempt_ms;         /* epoch ms of attempt 1 (0 until it starts) */
     char origin[TOPIC_NAME_MAX + 48]; /* topic/partition/offset of the original task */
     char hostkey[DELIVER_HOST_LEN];
 
@@ -70,9 +70,9 @@ struct job {
     struct host *host;
     CURL *easy;
     struct curl_slist *headers;
-    int64_t start_ms;  /* epoch */
-    int64_t start_us;  /* monotonic */
-    long status;       /* HTTP status, 0 when none */
+    int64_t start_ms; /* epoch */
+    int64_t start_us; /* monotonic */
+    long status;      /* HTTP status, 0 when none */
     long latency_ms;
     int64_t retry_after_ms; /* from Retry-After on 429/503, -1 when absent */
     char resp[DELIVER_RESP_KEEP];
@@ -159,8 +159,7 @@ int sender_waiting(const struct sender *s);
 /* 1 when the host already has at least min_waiting jobs queued and a new one
  * would wait longer than max_wait_ms behind them, judged by the host's
  * measured completion rate (a hanging host's rate falls to 0). */
-int sender_host_saturated(struct sender *s, const char *hostkey, long max_wait_ms,
-                          int min_waiting);
+int sender_host_saturated(struct sender *s, const char *hostkey, long max_wait_ms, int min_waiting);
 
 /* ---- recorder.c ----------------------------------------------------- */
 
@@ -170,8 +169,8 @@ struct recorder;
  * then no longer references it. */
 typedef void (*recorder_done_fn)(struct job *job, void *arg);
 
-struct recorder *recorder_new(rd_kafka_t *producer, const struct topics *t,
-                              recorder_done_fn done, void *arg);
+struct recorder *recorder_new(rd_kafka_t *producer, const struct topics *t, recorder_done_fn done,
+                              void *arg);
 void recorder_free(struct recorder *r);
 
 /* The delivery-report callback to install on the producer's conf. */

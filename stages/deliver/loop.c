@@ -22,9 +22,8 @@
 #include "metrics.h"
 #include "shutdown.h"
 
-/* The longest the loop sleeps: delayq resumes a parked partition only when
- * polled, so this bounds how late a due record can start (well under the
- * 1 s budget), while ten wake-ups a second cost no measurable CPU. */
+/* The longest the loop sleeps with nothing parked: records, transfers and
+ * acks wake it at once; this only bounds how soon a stop signal is seen. */
 #define LOOP_MAX_WAIT_MS 100
 /* While partitions are parked their heads fall due at any moment; delayq
  * resumes them only when polled. 10 ms keeps that under the fetch round
@@ -40,9 +39,9 @@ static void metrics_register(void)
     m_delivered = metric_counter("ferry_deliver_attempts_total", help, "outcome=\"delivered\"");
     m_retrying = metric_counter("ferry_deliver_attempts_total", help, "outcome=\"retrying\"");
     m_dead = metric_counter("ferry_deliver_attempts_total", help, "outcome=\"dead\"");
-    m_deferred = metric_counter("ferry_deliver_deferred_total",
-                                "Tasks moved to the first tier unattempted: their host was saturated",
-                                "");
+    m_deferred =
+        metric_counter("ferry_deliver_deferred_total",
+                       "Tasks moved to the first tier unattempted: their host was saturated", "");
     m_latency = metric_histogram("ferry_deliver_latency_seconds", "Webhook attempt latency", "",
                                  metric_latency_bounds, metric_latency_n);
     m_in_flight = metric_gauge("ferry_deliver_in_flight", "Webhook POSTs in flight", "");
@@ -66,8 +65,8 @@ static double parked_records(void *arg)
     rd_kafka_position(rk, parts);
     for (int i = 0; i < parts->cnt; i++) {
         int64_t lo, hi;
-        if (rd_kafka_query_watermark_offsets(rk, parts->elems[i].topic,
-                                             parts->elems[i].partition, &lo, &hi, 500))
+        if (rd_kafka_query_watermark_offsets(rk, parts->elems[i].topic, parts->elems[i].partition,
+                                             &lo, &hi, 500))
             continue;
         int64_t pos = parts->elems[i].offset >= 0 ? parts->elems[i].offset : lo;
         if (hi > pos)
@@ -85,9 +84,10 @@ static void on_recorded(struct job *job, void *arg)
     if (!job->write_failed)
         offtrack_done(job->ot, job->src_topic, job->src_partition, job->src_offset);
     else
-        LOG_ERROR("offset_held", "topic=%s partition=%d offset=%lld why=\"a write failed; "
-                  "the task is redone after a restart\"", job->src_topic,
-                  (int)job->src_partition, (long long)job->src_offset);
+        LOG_ERROR("offset_held",
+                  "topic=%s partition=%d offset=%lld why=\"a write failed; "
+                  "the task is redone after a restart\"",
+                  job->src_topic, (int)job->src_partition, (long long)job->src_offset);
     l->alive--;
     job_free(job);
 }
@@ -161,8 +161,8 @@ static int consumable(rd_kafka_message_t *msg)
     if (!msg->err)
         return 1;
     if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-        LOG_WARN("consume_error", "topic=%s err=%s",
-                 msg->rkt ? rd_kafka_topic_name(msg->rkt) : "-", rd_kafka_err2name(msg->err));
+        LOG_WARN("consume_error", "topic=%s err=%s", msg->rkt ? rd_kafka_topic_name(msg->rkt) : "-",
+                 rd_kafka_err2name(msg->err));
     if (msg->err == RD_KAFKA_RESP_ERR__FATAL)
         shutdown_request();
     rd_kafka_message_destroy(msg);
@@ -285,8 +285,10 @@ void deliver_loop_drain(struct deliver_loop *l, int timeout_ms)
         sender_run(l->snd, l->wake[0], 50);
     }
     if (l->alive > 0)
-        LOG_INFO("drain_incomplete", "jobs=%d in_flight=%d why=\"they are sent again after "
-                 "restart\"", l->alive, sender_in_flight(l->snd));
+        LOG_INFO("drain_incomplete",
+                 "jobs=%d in_flight=%d why=\"they are sent again after "
+                 "restart\"",
+                 l->alive, sender_in_flight(l->snd));
     /* The producer and consumers are closed next; nothing must write into
      * the pipe of a loop that no longer runs. */
     for (int i = 0; i < 3; i++)

@@ -22,7 +22,7 @@ struct deliver_loop {
     rd_kafka_t *producer; /* configured with deliver_loop_set_dr */
     const struct topics *topics;
     struct task_policy pol;
-    int max_pending;  /* tasks held in memory at once */
+    int max_pending;       /* tasks held in memory at once */
     long host_max_wait_ms; /* longest a task may queue behind its host */
 
     /* Owned by the loop. */

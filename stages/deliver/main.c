@@ -26,24 +26,23 @@ static const struct cfg_opt deliver_opts[] = {
     {"FERRY_SECRET_KEY", CFG_STRING, NULL,
      "key that opens webhook secrets (64 hex digits or base64 of 32 bytes); required", 0, 0,
      secretbox_check_key},
-    {"FERRY_WEBHOOK_TIMEOUT_MS", CFG_DURATION, "30000", "timeout of one webhook POST", 1,
-     3600000, NULL},
+    {"FERRY_WEBHOOK_TIMEOUT_MS", CFG_DURATION, "30000", "timeout of one webhook POST", 1, 3600000,
+     NULL},
     {"FERRY_WEBHOOK_CONNECT_TIMEOUT_MS", CFG_DURATION, "10000",
      "timeout of connecting to a webhook receiver", 1, 600000, NULL},
     {"FERRY_WEBHOOK_ALLOW_HTTP", CFG_BOOL, "0", "allow http:// webhook URLs (development)", 0, 0,
      NULL},
     {"FERRY_ALLOW_PRIVATE_NETWORKS", CFG_BOOL, "0",
-     "allow webhook receivers on loopback/private/link-local addresses (development)", 0, 0,
-     NULL},
+     "allow webhook receivers on loopback/private/link-local addresses (development)", 0, 0, NULL},
     {"FERRY_WEBHOOK_MAX_PER_HOST", CFG_INT, "64",
      "concurrent POSTs per receiver host; more wait without holding up other hosts", 1, 100000,
      NULL},
     {"FERRY_WEBHOOK_MAX_IN_FLIGHT", CFG_INT, "5000",
-     "tasks held in memory at once (sending, queued per host, being recorded)", 1, 1000000,
-     NULL},
+     "tasks held in memory at once (sending, queued per host, being recorded)", 1, 1000000, NULL},
     {"FERRY_WEBHOOK_HOST_MAX_WAIT_MS", CFG_DURATION, "10000",
      "a task that would queue longer behind its host's cap (judged by the host's answer rate) "
-     "waits in the first retry tier instead, unattempted", 1, 86400000, NULL},
+     "waits in the first retry tier instead, unattempted",
+     1, 86400000, NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -136,8 +135,8 @@ int main(int argc, char **argv)
     };
     if (deliver_loop_init(&l, &so, errstr, sizeof(errstr)))
         goto fail_producer;
-    if (httpd_ops_start(&ops, cfg_str(&st.cfg, "FERRY_DELIVER_METRICS_LISTEN"), ready, NULL,
-                        errstr, sizeof(errstr)))
+    if (httpd_ops_start(&ops, cfg_str(&st.cfg, "FERRY_DELIVER_METRICS_LISTEN"), ready, NULL, errstr,
+                        sizeof(errstr)))
         goto fail_loop;
 
     /* Run: until a stop signal. */

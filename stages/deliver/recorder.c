@@ -26,8 +26,8 @@ struct recorder {
     void *arg;
 };
 
-struct recorder *recorder_new(rd_kafka_t *producer, const struct topics *t,
-                              recorder_done_fn done, void *arg)
+struct recorder *recorder_new(rd_kafka_t *producer, const struct topics *t, recorder_done_fn done,
+                              void *arg)
 {
     struct recorder *r = calloc(1, sizeof(*r));
     if (!r)
@@ -167,19 +167,17 @@ static rd_kafka_headers_t *base_headers(const struct job *job, int attempt)
 /* One write counted on the job. A full local queue is waited out (the
  * producer drains it); any other refusal marks the job failed, so its
  * offset is not stored and a restart redoes it. */
-static void produce(struct recorder *r, struct job *job, const char *topic_name,
-                    const void *value, size_t len, rd_kafka_headers_t *hdrs)
+static void produce(struct recorder *r, struct job *job, const char *topic_name, const void *value,
+                    size_t len, rd_kafka_headers_t *hdrs)
 {
     const void *key = job->batch_id ? (const void *)job->batch_id : job->key;
     size_t key_len = job->batch_id ? strlen(job->batch_id) : job->key_len;
     rd_kafka_resp_err_t err;
     for (;;) {
-        err = rd_kafka_producev(r->rk, RD_KAFKA_V_TOPIC(topic_name),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_VALUE((void *)value, len),
-                                RD_KAFKA_V_KEY(key, key ? key_len : 0),
-                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(job),
-                                RD_KAFKA_V_END);
+        err = rd_kafka_producev(
+            r->rk, RD_KAFKA_V_TOPIC(topic_name), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_KEY(key, key ? key_len : 0),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(job), RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
         rd_kafka_poll(r->rk, 10);

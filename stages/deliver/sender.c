@@ -55,8 +55,8 @@ struct sender {
      * when its next timeout falls, so each wake-up touches only the
      * transfers that have something to do, however many hang. */
     int ep;
-    int extra_fd;          /* the caller's wake-up descriptor, in ep */
-    int64_t timer_at;      /* monotonic ms of curl's next timeout, -1 none */
+    int extra_fd;     /* the caller's wake-up descriptor, in ep */
+    int64_t timer_at; /* monotonic ms of curl's next timeout, -1 none */
 };
 
 static unsigned hash(const char *s)
@@ -342,19 +342,19 @@ static void describe_result(struct job *job, CURLcode rc, const char *errbuf, lo
             job->error[0] = '\0'; /* accepted; only its answer was too long */
             return;
         }
-        snprintf(job->error, sizeof(job->error), "http %ld: response over %d bytes",
-                 job->status, DELIVER_RESP_MAX);
+        snprintf(job->error, sizeof(job->error), "http %ld: response over %d bytes", job->status,
+                 DELIVER_RESP_MAX);
         return;
     }
-    const char *kind = rc == CURLE_OPERATION_TIMEDOUT     ? "timeout"
-                       : rc == CURLE_COULDNT_CONNECT       ? "connect"
-                       : rc == CURLE_COULDNT_RESOLVE_HOST  ? "dns"
-                       : rc == CURLE_SSL_CONNECT_ERROR     ? "tls"
+    const char *kind = rc == CURLE_OPERATION_TIMEDOUT         ? "timeout"
+                       : rc == CURLE_COULDNT_CONNECT          ? "connect"
+                       : rc == CURLE_COULDNT_RESOLVE_HOST     ? "dns"
+                       : rc == CURLE_SSL_CONNECT_ERROR        ? "tls"
                        : rc == CURLE_PEER_FAILED_VERIFICATION ? "tls"
-                       : rc == CURLE_GOT_NOTHING           ? "closed"
-                       : rc == CURLE_RECV_ERROR            ? "closed"
-                       : rc == CURLE_SEND_ERROR            ? "closed"
-                                                           : "error";
+                       : rc == CURLE_GOT_NOTHING              ? "closed"
+                       : rc == CURLE_RECV_ERROR               ? "closed"
+                       : rc == CURLE_SEND_ERROR               ? "closed"
+                                                              : "error";
     if (rc == CURLE_OPERATION_TIMEDOUT)
         snprintf(job->error, sizeof(job->error), "timeout after %ld ms", timeout_ms);
     else
@@ -476,8 +476,7 @@ int sender_waiting(const struct sender *s)
     return s->waiting;
 }
 
-int sender_host_saturated(struct sender *s, const char *hostkey, long max_wait_ms,
-                          int min_waiting)
+int sender_host_saturated(struct sender *s, const char *hostkey, long max_wait_ms, int min_waiting)
 {
     struct host *h = host_get(s, hostkey, 0);
     if (!h || h->n_waiting < s->o.max_per_host || h->n_waiting < min_waiting)

@@ -14,7 +14,7 @@
 
 /* A task is a flat object with one string holding the body; anything deeper
  * is not ours. */
-#define TASK_MAX_DEPTH 8
+#define TASK_MAX_DEPTH   8
 #define TASK_MAX_ATTEMPT 1000
 
 static void *xmemdup(const void *p, size_t len)
@@ -54,7 +54,8 @@ static int url_hostkey(const char *url, int allow_http, char *out, size_t size, 
         goto out;
     }
     if (strcmp(scheme, "https") != 0 && !(allow_http && strcmp(scheme, "http") == 0)) {
-        snprintf(errstr, errstr_size, "webhook url must be https (FERRY_WEBHOOK_ALLOW_HTTP=1 allows http)");
+        snprintf(errstr, errstr_size,
+                 "webhook url must be https (FERRY_WEBHOOK_ALLOW_HTTP=1 allows http)");
         goto out;
     }
     if ((size_t)snprintf(out, size, "%s://%s:%s", scheme, host, port) >= size) {
@@ -103,10 +104,10 @@ int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task
     job->tenant = jx_str(job->task, "tenant", "");
     job->url = jx_str(job->task, "url", NULL);
     json_t *body = json_object_get(job->task, "body");
-    const char *missing = !job->delivery_id ? "delivery_id"
-                          : !job->event     ? "event"
-                          : !job->batch_id  ? "batch_id"
-                          : !job->url       ? "url"
+    const char *missing = !job->delivery_id       ? "delivery_id"
+                          : !job->event           ? "event"
+                          : !job->batch_id        ? "batch_id"
+                          : !job->url             ? "url"
                           : !json_is_string(body) ? "body"
                                                   : NULL;
     if (missing) {

@@ -41,7 +41,10 @@ int main(int argc, char **argv)
         case 't': topic_name = optarg; break;
         case 'n': count = strtol(optarg, NULL, 10); break;
         case 'K': key = optarg; break;
-        case 'u': if (n_urls < 2) urls[n_urls++] = optarg; break;
+        case 'u':
+            if (n_urls < 2)
+                urls[n_urls++] = optarg;
+            break;
         case 'k': every = strtol(optarg, NULL, 10); break;
         case 'd': delay = strtol(optarg, NULL, 10); break;
         case 's': spread = strtol(optarg, NULL, 10); break;
@@ -64,9 +67,19 @@ int main(int argc, char **argv)
     }
 
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *kv[] = {"bootstrap.servers", brokers, "linger.ms", "20",
-                        "batch.num.messages", "10000", "queue.buffering.max.messages", "2000000",
-                        "compression.codec", "lz4", "partitioner", "murmur2_random", NULL};
+    const char *kv[] = {"bootstrap.servers",
+                        brokers,
+                        "linger.ms",
+                        "20",
+                        "batch.num.messages",
+                        "10000",
+                        "queue.buffering.max.messages",
+                        "2000000",
+                        "compression.codec",
+                        "lz4",
+                        "partitioner",
+                        "murmur2_random",
+                        NULL};
     for (int i = 0; kv[i]; i += 2)
         if (rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof(errstr)))
             die(errstr);
@@ -89,11 +102,11 @@ int main(int argc, char **argv)
                  batch[b], i, (long long)due, pad);
         ids_delivery(batch[b], "batch.completed", i, dlv);
         clk_iso8601(t0, created);
-        json_t *task = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:n,s:n,s:s}", "delivery_id", dlv,
-                                 "event", "batch.completed", "batch_id", batch[b], "tenant",
-                                 "bench", "url", url, "created_at", created, "secret_enc",
-                                 sealed[b], "previous_secret_enc", "previous_secret_until",
-                                 "body", body);
+        json_t *task =
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:n,s:n,s:s}", "delivery_id", dlv, "event",
+                      "batch.completed", "batch_id", batch[b], "tenant", "bench", "url", url,
+                      "created_at", created, "secret_enc", sealed[b], "previous_secret_enc",
+                      "previous_secret_until", "body", body);
         char *value = json_dumps(task, JSON_COMPACT);
         json_decref(task);
         rd_kafka_headers_t *h = rd_kafka_headers_new(4);
@@ -106,12 +119,11 @@ int main(int argc, char **argv)
             rd_kafka_header_add(h, "ferry-first-attempt-ms", -1, buf, -1);
         }
         rd_kafka_resp_err_t err;
-        while ((err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic_name),
-                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                                        RD_KAFKA_V_VALUE(value, strlen(value)),
-                                        RD_KAFKA_V_KEY(batch[b], strlen(batch[b])),
-                                        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END)) ==
-               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        while (
+            (err = rd_kafka_producev(
+                 rk, RD_KAFKA_V_TOPIC(topic_name), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                 RD_KAFKA_V_VALUE(value, strlen(value)), RD_KAFKA_V_KEY(batch[b], strlen(batch[b])),
+                 RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 10);
         if (err)
             die(rd_kafka_err2str(err));

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUF_CAP (256 * 1024)
+#define BUF_CAP     (256 * 1024)
 #define MAX_SAMPLES 1000000
 
 struct conn {
@@ -135,7 +135,8 @@ int main(int argc, char **argv)
 
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[1])),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)atoi(argv[1])),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 4096)) {
         perror("deliver_recv: bind/listen");

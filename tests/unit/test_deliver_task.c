@@ -32,14 +32,14 @@ static void test_verdicts(void **state)
         {1, 500, "http 500", 0, -1, VERDICT_RETRY, 0, 1000},
         {2, 500, "http 500", 0, -1, VERDICT_RETRY, 1, 5000},
         {3, 0, "timeout after 30000 ms", 0, -1, VERDICT_RETRY, 2, 30000},
-        {4, 500, "http 500", 0, -1, VERDICT_DEAD, -1, 0},          /* tiers exhausted */
-        {1, 410, "http 410", 0, -1, VERDICT_DEAD, -1, 0},          /* gone: no retries */
+        {4, 500, "http 500", 0, -1, VERDICT_DEAD, -1, 0}, /* tiers exhausted */
+        {1, 410, "http 410", 0, -1, VERDICT_DEAD, -1, 0}, /* gone: no retries */
         {1, 302, "http 302: redirect not followed", 0, -1, VERDICT_RETRY, 0, 1000},
         {1, 0, "blocked: 10.0.0.1 is private", 1, -1, VERDICT_DEAD, -1, 0},
-        {2, 429, "http 429", 0, 7000, VERDICT_RETRY, 1, 7000},     /* honoured */
-        {2, 503, "http 503", 0, 60000, VERDICT_RETRY, 1, 10000},   /* at most 2x */
-        {2, 503, "http 503", 0, 100, VERDICT_RETRY, 1, 5000},      /* not below the tier */
-        {2, 500, "http 500", 0, 7000, VERDICT_RETRY, 1, 5000},     /* only on 429/503 */
+        {2, 429, "http 429", 0, 7000, VERDICT_RETRY, 1, 7000},   /* honoured */
+        {2, 503, "http 503", 0, 60000, VERDICT_RETRY, 1, 10000}, /* at most 2x */
+        {2, 503, "http 503", 0, 100, VERDICT_RETRY, 1, 5000},    /* not below the tier */
+        {2, 500, "http 500", 0, 7000, VERDICT_RETRY, 1, 5000},   /* only on 429/503 */
         {1, 200, "closed: connection reset", 0, -1, VERDICT_RETRY, 0, 1000},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -96,9 +96,10 @@ static void test_sign_and_rotation(void **state)
     (void)state;
     struct secretbox sb;
     char errstr[256], want[SIG_HEX_LEN], want_std[SIG_V1_LEN], want_prev[SIG_HEX_LEN];
-    assert_int_equal(secretbox_init(&sb, "5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f",
-                                    errstr, sizeof(errstr)),
-                     0);
+    assert_int_equal(
+        secretbox_init(&sb, "5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f",
+                       errstr, sizeof(errstr)),
+        0);
     struct task_policy pol = {.sb = &sb};
     int64_t now = 1795337000000LL;
 
@@ -163,7 +164,8 @@ static void test_attempt_record(void **state)
     assert_string_equal(jx_str(o, "at", ""), "2026-11-22T08:43:20.123Z");
     assert_string_equal(jx_str(o, "next_attempt_at", ""), "2026-11-22T08:43:25.123Z");
     assert_int_equal(jx_int(o, "status_code", 0), 503);
-    assert_string_equal(jx_str(o, "response_body", ""), "ok?" "?(?z\xe2\x82\xac");
+    assert_string_equal(jx_str(o, "response_body", ""), "ok?"
+                                                        "?(?z\xe2\x82\xac");
     json_t *t = json_object_get(o, "task");
     assert_string_equal(jx_str(t, "topic", ""), "ferry.webhooks");
     assert_int_equal(jx_int(t, "partition", -1), 4);
