@@ -66,6 +66,7 @@ struct engine {
     struct stage *st;
     const struct topics *t;
     rd_kafka_t *consumer, *producer, *reader;
+    rd_kafka_topic_t *warm[2]; /* the reader's topics, metadata kept warm */
     struct state state;
 
     long long commit_ms, status_ms, done_ttl, pending_ttl, max_pending, deadline_ms,
@@ -917,9 +918,10 @@ struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size)
         goto err;
     }
     e->reader = reader_open(&st->cfg, st->client_id, errstr, errstr_size);
-    if (!e->reader || reader_warm(e->reader, topic(e->t, TOPIC_AGGREGATE_STATE), errstr,
-                                  errstr_size) ||
-        reader_warm(e->reader, topic(e->t, TOPIC_RESULTS), errstr, errstr_size))
+    if (!e->reader ||
+        !(e->warm[0] = reader_warm(e->reader, topic(e->t, TOPIC_AGGREGATE_STATE), errstr,
+                                   errstr_size)) ||
+        !(e->warm[1] = reader_warm(e->reader, topic(e->t, TOPIC_RESULTS), errstr, errstr_size)))
         goto err;
 
     rd_kafka_conf_t *cconf = kafka_consumer_conf(&st->cfg, st->client_id, "ferry-aggregate",
@@ -997,6 +999,9 @@ void engine_close(struct engine *e)
 {
     if (e->consumer)
         kafka_consumer_close(e->consumer, 0); /* revocation commits nothing new */
+    for (size_t i = 0; i < 2; i++)
+        if (e->warm[i])
+            rd_kafka_topic_destroy(e->warm[i]);
     if (e->reader) {
         rd_kafka_consumer_close(e->reader);
         rd_kafka_destroy(e->reader);

@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "kafka.h"
+#include "shutdown.h"
 
 rd_kafka_t *reader_open(const struct cfg *cfg, const char *client_id, char *errstr,
                         size_t errstr_size)
@@ -39,19 +40,19 @@ rd_kafka_t *reader_open(const struct cfg *cfg, const char *client_id, char *errs
     return rk;
 }
 
-int reader_warm(rd_kafka_t *reader, const char *topic, char *errstr, size_t errstr_size)
+rd_kafka_topic_t *reader_warm(rd_kafka_t *reader, const char *topic, char *errstr,
+                              size_t errstr_size)
 {
     const struct rd_kafka_metadata *md;
-    /* The handle stays referenced for the client's lifetime on purpose:
-     * its metadata (leaders) is what later scans reuse. */
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(reader, topic, NULL);
     rd_kafka_resp_err_t err = rd_kafka_metadata(reader, 0, rkt, &md, 10000);
     if (err) {
         snprintf(errstr, errstr_size, "metadata %s: %s", topic, rd_kafka_err2str(err));
-        return -1;
+        rd_kafka_topic_destroy(rkt);
+        return NULL;
     }
     rd_kafka_metadata_destroy(md);
-    return 0;
+    return rkt;
 }
 
 int reader_scan(rd_kafka_t *reader, const char *topic, const int32_t *parts, size_t n,
@@ -73,8 +74,9 @@ int reader_scan(rd_kafka_t *reader, const char *topic, const int32_t *parts, siz
     }
     int64_t deadline = clk_mono_ms() + timeout_ms;
     while (open > 0) {
-        if (clk_mono_ms() > deadline) {
-            snprintf(errstr, errstr_size, "%s: not read to the end in %d ms", topic, timeout_ms);
+        if (clk_mono_ms() > deadline || shutdown_requested()) {
+            snprintf(errstr, errstr_size, "%s: not read to the end in %d ms%s", topic, timeout_ms,
+                     shutdown_requested() ? " (stopping)" : "");
             goto out;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(reader, 100);

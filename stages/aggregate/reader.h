@@ -22,8 +22,11 @@ rd_kafka_t *reader_open(const struct cfg *cfg, const char *client_id, char *errs
                         size_t errstr_size);
 
 /* Learns topic's partition leaders now, so a later scan's first fetch does
- * not wait for librdkafka's 500 ms leader-query timer. 0 ok, -1 error. */
-int reader_warm(rd_kafka_t *reader, const char *topic, char *errstr, size_t errstr_size);
+ * not wait for librdkafka's 500 ms leader-query timer. Returns the topic
+ * handle that keeps that metadata; the caller destroys it before the
+ * reader. NULL with errstr. */
+rd_kafka_topic_t *reader_warm(rd_kafka_t *reader, const char *topic, char *errstr,
+                              size_t errstr_size);
 
 /* Called per message; return non-zero to stop the scan early. */
 typedef int (*reader_fn)(void *arg, const rd_kafka_message_t *msg);

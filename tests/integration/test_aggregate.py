@@ -12,7 +12,9 @@ import time
 from datetime import datetime, timezone
 
 import jsonschema
-from conftest import BROKERS, BUILD, ROOT, free_port, kafka_consume, kafka_produce, wait_until
+import pytest
+from conftest import (BROKERS, BUILD, ROOT, free_port, http, kafka_consume, kafka_produce,
+                      wait_until)
 
 LOADGEN = BUILD / "tools" / "aggregate_loadgen"
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -63,10 +65,31 @@ def put_result(prefix, res):
                   headers={"ferry-batch": res["batch_id"], "ferry-index": str(res["index"])})
 
 
+def wait_ready(st, timeout=60):
+    """/healthz answers 200 once the instance restored its first assignment
+    (the process's own answer: log files may hold earlier runs' lines)."""
+    url = f"http://{st.env['FERRY_AGGREGATE_METRICS_LISTEN']}/healthz"
+
+    def ready():
+        if st.proc.poll() is not None:
+            pytest.fail(f"ferry-aggregate exited ({st.proc.returncode}):\n{st.log()[-3000:]}")
+        return http("GET", url, timeout=2).status == 200 if port_open(url) else False
+
+    wait_until(ready, timeout, what="ferry-aggregate ready")
+
+
+def port_open(url):
+    try:
+        http("GET", url, timeout=2)
+        return True
+    except OSError:
+        return False
+
+
 def start_aggregate(start_stage, name="a", **env):
     st = start_stage("aggregate", FERRY_AGGREGATE_METRICS_LISTEN=f"127.0.0.1:{free_port()}",
                      FERRY_AGGREGATE_INSTANCE=name, FERRY_AGGREGATE_SESSION_TIMEOUT="6s", **env)
-    st.wait_log(r"event=restored", timeout=60)
+    wait_ready(st)
     return st
 
 
@@ -321,7 +344,7 @@ def test_aggregate_sigkill_exactly_once(start_stage, ferry_env, tmp_path):
         # One kill in four lands during start-up (init_transactions, group
         # join, restore); the others while the instance is processing.
         if rng.random() >= 0.25:
-            st.wait_log(r"event=restored", timeout=30)
+            wait_ready(st, 30)
         time.sleep(rng.uniform(0.05, 1.2))  # a random moment, not a wait for a condition
         st.kill()
         kills += 1
@@ -346,21 +369,47 @@ def test_aggregate_two_instances_rebalance(start_stage, ferry_env, tmp_path):
     prefix = ferry_env["FERRY_TOPIC_PREFIX"]
     env = {"FERRY_TOPIC_PARTITIONS": "4"}
     a = start_aggregate(start_stage, "a", **env)
+    base = len(a.log())  # log files are appended to across runs
     ids_file = tmp_path / "ids"
-    gen = loadgen(prefix, "-n", 300, "-i", 30, "-c", 60, "-D", 10, "-R", 1500,
+    gen = loadgen(prefix, "-n", 360, "-i", 30, "-c", 60, "-D", 10, "-R", 1200,
                   "-w", "http://127.0.0.1:9/h", ids_file=ids_file, background=True)
     port_a = a.env["FERRY_AGGREGATE_METRICS_LISTEN"]
     wait_until(lambda: completions(port_a) >= 20, 30, what="a completing batches")
     b = start_aggregate(start_stage, "b", **env)
     port_b = b.env["FERRY_AGGREGATE_METRICS_LISTEN"]
     # Both own partitions now: a gave some up (revoked after committing).
-    a.wait_log(r"event=revoked", timeout=30)
+    wait_until(lambda: "event=revoked" in a.log()[base:], 30, what="a revoking")
     wait_until(lambda: completions(port_b) >= 5, 30, what="b completing batches")
     assert gen.poll() is None, "the run ended before the rebalance"
     assert b.stop() == 0
     assert gen.wait(60) == 0, gen.stderr.read()
     per = check_batches(prefix, read_ids(ids_file))
-    assert completions(port_a) + completions(b.env["FERRY_AGGREGATE_METRICS_LISTEN"]) >= 0
-    assert len(per) == 300
+    assert len(per) == 360
     # a restored b's partitions after b left (a second restore in a's log).
-    assert len(re.findall(r"event=restored", a.log())) >= 3
+    assert len(re.findall(r"event=restored", a.log()[base:])) >= 2
+
+
+def test_aggregate_deadline_fails_batch_and_state_expires(start_stage, ferry_env):
+    """A batch not complete FERRY_BATCH_DEADLINE after created_at ends
+    failed (one batch.failed task); finished state is tombstoned in the
+    changelog after FERRY_AGGREGATE_DONE_TTL."""
+    prefix = ferry_env["FERRY_TOPIC_PREFIX"]
+    start_aggregate(start_stage, FERRY_BATCH_DEADLINE="3s", FERRY_AGGREGATE_DONE_TTL="1s")
+    bid = new_batch_id()
+    put_batch(prefix, batch_record(bid, 5))
+    put_result(prefix, result(bid, 0))
+    put_result(prefix, result(bid, 3, "tls"))
+    got = tasks(prefix, count=1, timeout=30)
+    assert len(got) == 1
+    m, t = got[0]
+    assert t["event"] == "batch.failed" and t["delivery_id"] == delivery_id(bid, "batch.failed")
+    body = json.loads(t["body"])
+    assert body["status"] == "failed" and body["processed"] == 2 and body["failed"] == 1
+    assert [r["index"] for r in body["results"]] == [0, 3]
+    assert final_statuses(prefix)[bid]["status"] == "failed"
+
+    def tombstoned():
+        msgs = [m for m in kafka_consume(prefix + "aggregate.state") if m.key == bid]
+        return msgs and msgs[-1].value is None
+
+    wait_until(tombstoned, 30, what="the batch's state tombstoned")
