@@ -2,7 +2,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 enum retention { KEEP_PIPELINE, KEEP_DEAD_LETTERS, KEEP_COMPACTED };
@@ -112,6 +114,30 @@ static int add_topic(rd_kafka_NewTopic_t **nts, size_t *n, const char *name, enu
     return 0;
 }
 
+/* 1 when every name in names[0..n) is in the cluster's metadata with all
+ * its partitions led (a topic just created takes a moment to get there). */
+static int all_visible(rd_kafka_t *rk, const char *const *names, size_t n, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md;
+    if (rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    size_t seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (int j = 0; j < md->topic_cnt; j++) {
+            const struct rd_kafka_metadata_topic *mt = &md->topics[j];
+            if (strcmp(mt->topic, names[i]) != 0)
+                continue;
+            int led = mt->err == RD_KAFKA_RESP_ERR_NO_ERROR && mt->partition_cnt > 0;
+            for (int k = 0; led && k < mt->partition_cnt; k++)
+                led = mt->partitions[k].leader >= 0 && mt->partitions[k].err == 0;
+            seen += led;
+            break;
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    return seen == n;
+}
+
 int topics_ensure(const struct topics *t, rd_kafka_t *rk, const struct cfg *cfg, int timeout_ms,
                   char *errstr, size_t errstr_size)
 {
@@ -165,6 +191,21 @@ int topics_ensure(const struct topics *t, rd_kafka_t *rk, const struct cfg *cfg,
                      rd_kafka_topic_result_error_string(res[i]));
             goto out_n;
         }
+    }
+    /* CreateTopics answers before every broker's metadata cache has the new
+     * topics; a stage that subscribes or looks partitions up right after
+     * must find them, so wait until the cluster shows them all. */
+    const char *names[TOPIC__COUNT + 2 * CFG_MAX_DURATIONS];
+    for (size_t i = 0; i < cnt; i++)
+        names[i] = rd_kafka_topic_result_name(res[i]);
+    int64_t deadline = clk_mono_ms() + timeout_ms;
+    while (!all_visible(rk, names, cnt, timeout_ms)) {
+        if (clk_mono_ms() > deadline) {
+            snprintf(errstr, errstr_size, "topics created but not visible in metadata after %d ms",
+                     timeout_ms);
+            goto out_n;
+        }
+        usleep(50 * 1000);
     }
     LOG_DEBUG("topics_ensured", "topics=%zu created=%d", cnt, created);
     rc = 0;
