@@ -38,28 +38,31 @@ const struct cfg_opt engine_opts[] = {
      1000, 900000, NULL},
     {"FERRY_AGGREGATE_DONE_TTL", CFG_DURATION, "10m",
      "how long a finished batch is remembered (late duplicates are swallowed) before its "
-     "state is tombstoned", 0, 0, NULL},
+     "state is tombstoned",
+     0, 0, NULL},
     {"FERRY_AGGREGATE_PENDING_TTL", CFG_DURATION, "1h",
      "how long results whose batch record has not arrived are held", 0, 0, NULL},
     {"FERRY_AGGREGATE_MAX_PENDING", CFG_INT, "10000",
      "batches whose results are held before their batch record; past it, such results go to "
-     "the dead-letter topic", 1, 10000000, NULL},
+     "the dead-letter topic",
+     1, 10000000, NULL},
     {"FERRY_BATCH_DEADLINE", CFG_DURATION, "24h",
      "a batch not complete this long after created_at ends failed (batch.failed)", 0, 0, NULL},
     {"FERRY_WEBHOOK_INLINE_MAX_BYTES", CFG_SIZE, "1M",
      "largest webhook body with the results inline; past it, results_url", 0, 0, NULL},
     {"FERRY_AGGREGATE_CACHE_BYTES", CFG_SIZE, "64M",
      "memory for keeping running batches' results to inline at completion; past it, results "
-     "are read back from scrape.results instead", 0, 0, NULL},
+     "are read back from scrape.results instead",
+     0, 0, NULL},
     {"FERRY_MAX_ITEMS", CFG_INT, "100000", "largest batch (item indexes are below it)", 1,
      100000000, NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 
 /* How often deadlines, expiries and due snapshots are looked at. */
-#define TICK_MS 200
-#define TRIM_MS 5000
-#define RESTORE_TIMEOUT_MS 120000
+#define TICK_MS             200
+#define TRIM_MS             5000
+#define RESTORE_TIMEOUT_MS  120000
 #define READBACK_TIMEOUT_MS 10000
 
 struct engine {
@@ -69,8 +72,8 @@ struct engine {
     rd_kafka_topic_t *warm[2]; /* the reader's topics, metadata kept warm */
     struct state state;
 
-    long long commit_ms, status_ms, done_ttl, pending_ttl, max_pending, deadline_ms,
-        inline_max, max_items, cache_max;
+    long long commit_ms, status_ms, done_ttl, pending_ttl, max_pending, deadline_ms, inline_max,
+        max_items, cache_max;
     size_t cache_bytes;
 
     int in_txn;
@@ -99,9 +102,8 @@ static void produce(struct engine *e, const char *topic, int32_t partition, cons
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             e->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-            RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE((void *)value, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             /* Serve delivery reports until there is room again. */
             rd_kafka_poll(e->producer, 10);
@@ -129,8 +131,7 @@ static void dead_letter(struct engine *e, const rd_kafka_message_t *m, const cha
 {
     char origin[TOPIC_NAME_MAX + 48], q[300];
     const char *topic = rd_kafka_topic_name(m->rkt);
-    snprintf(origin, sizeof(origin), "%s/%d/%lld", topic, (int)m->partition,
-             (long long)m->offset);
+    snprintf(origin, sizeof(origin), "%s/%d/%lld", topic, (int)m->partition, (long long)m->offset);
     LOG_WARN("poison", "origin=%s error=%s", origin, log_quote(q, sizeof(q), why));
     rd_kafka_headers_t *h = rd_kafka_headers_new(3);
     rd_kafka_header_add(h, "ferry-origin", -1, origin, -1);
@@ -256,8 +257,8 @@ static void cache_result(struct engine *e, struct batch *b, struct record *r)
 
 /* ---------------------------------------------------------------- completion */
 
-static void send_batch_task(struct engine *e, struct batch *b, const json_t *doc,
-                            const char *event, struct batch_items *items)
+static void send_batch_task(struct engine *e, struct batch *b, const json_t *doc, const char *event,
+                            struct batch_items *items)
 {
     size_t len, rlen = 0;
     char *results = items ? batch_items_join(items, &rlen) : NULL;
@@ -274,7 +275,7 @@ static void finish(struct engine *e, struct batch *b, const char *status)
     emit_status(e, b, status, &doc);
     LOG_INFO("batch_done", "batch=%s status=%s total=%lld processed=%lld succeeded=%lld", b->id,
              status, b->total, b->processed, b->succeeded);
-    metric_inc(strcmp(status, REPORT_COMPLETED) == 0  ? e->m_completed
+    metric_inc(strcmp(status, REPORT_COMPLETED) == 0   ? e->m_completed
                : strcmp(status, REPORT_CANCELLED) == 0 ? e->m_cancelled
                                                        : e->m_failed,
                1);
@@ -440,15 +441,16 @@ static void on_result(struct engine *e, const rd_kafka_message_t *m, struct reco
     struct batch *b = state_get(&e->state, r->batch_id);
     if (!b) {
         if (e->n_pending >= (size_t)e->max_pending) {
-            dead_letter(e, m, "too many batches held before their batch record "
-                              "(FERRY_AGGREGATE_MAX_PENDING)");
+            dead_letter(e, m,
+                        "too many batches held before their batch record "
+                        "(FERRY_AGGREGATE_MAX_PENDING)");
             return;
         }
         b = state_get_or_add(&e->state, r->batch_id, m->partition, clk_now_ms());
         e->n_pending++;
     }
-    int counted = batch_count(b, r->index, r->code, ts > 0 ? ts : clk_now_ms(), m->offset,
-                              e->max_items);
+    int counted =
+        batch_count(b, r->index, r->code, ts > 0 ? ts : clk_now_ms(), m->offset, e->max_items);
     if (counted < 0) {
         dead_letter(e, m, "index: not below the batch's total");
         return;
@@ -699,8 +701,8 @@ static int load(struct engine *e, rd_kafka_topic_partition_list_t *parts)
     recount(e);
     metric_set(e->m_restore_ms, clk_mono_ms() - t0);
     LOG_INFO("restored",
-             "partitions=%zu records=%zu bad=%zu active=%zu pending=%zu offsets_ms=%lld ms=%lld",
-             n, r.records, r.bad, e->n_active, e->n_pending, (long long)t_offsets,
+             "partitions=%zu records=%zu bad=%zu active=%zu pending=%zu offsets_ms=%lld ms=%lld", n,
+             r.records, r.bad, e->n_active, e->n_pending, (long long)t_offsets,
              (long long)(clk_mono_ms() - t0));
     rc = 0;
 out:
@@ -896,8 +898,8 @@ struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size)
     snprintf(session, sizeof(session), "%lld",
              cfg_int(&st->cfg, "FERRY_AGGREGATE_SESSION_TIMEOUT"));
 
-    rd_kafka_conf_t *pconf = kafka_producer_conf(&st->cfg, st->client_id, txn_id, errstr,
-                                                 errstr_size);
+    rd_kafka_conf_t *pconf =
+        kafka_producer_conf(&st->cfg, st->client_id, txn_id, errstr, errstr_size);
     if (!pconf || kafka_conf_set(pconf, "transaction.timeout.ms", timeout, errstr, errstr_size))
         goto err_pconf;
     /* The producer exists before topics do (it provisions them); its
@@ -919,13 +921,13 @@ struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size)
     }
     e->reader = reader_open(&st->cfg, st->client_id, errstr, errstr_size);
     if (!e->reader ||
-        !(e->warm[0] = reader_warm(e->reader, topic(e->t, TOPIC_AGGREGATE_STATE), errstr,
-                                   errstr_size)) ||
+        !(e->warm[0] =
+              reader_warm(e->reader, topic(e->t, TOPIC_AGGREGATE_STATE), errstr, errstr_size)) ||
         !(e->warm[1] = reader_warm(e->reader, topic(e->t, TOPIC_RESULTS), errstr, errstr_size)))
         goto err;
 
-    rd_kafka_conf_t *cconf = kafka_consumer_conf(&st->cfg, st->client_id, "ferry-aggregate",
-                                                 errstr, errstr_size);
+    rd_kafka_conf_t *cconf =
+        kafka_consumer_conf(&st->cfg, st->client_id, "ferry-aggregate", errstr, errstr_size);
     if (!cconf ||
         /* Range: partition p of both co-partitioned inputs to one instance. */
         kafka_conf_set(cconf, "partition.assignment.strategy", "range", errstr, errstr_size) ||

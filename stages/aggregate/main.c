@@ -32,8 +32,8 @@ int main(int argc, char **argv)
         LOG_ERROR("start_failed", "error=\"%s\"", errstr);
         return 2;
     }
-    if (httpd_ops_start(&ops, cfg_str(&st.cfg, "FERRY_AGGREGATE_METRICS_LISTEN"), engine_ready,
-                        e, errstr, sizeof(errstr))) {
+    if (httpd_ops_start(&ops, cfg_str(&st.cfg, "FERRY_AGGREGATE_METRICS_LISTEN"), engine_ready, e,
+                        errstr, sizeof(errstr))) {
         LOG_ERROR("start_failed", "error=\"%s\"", errstr);
         engine_close(e);
         return 2;

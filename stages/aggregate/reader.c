@@ -55,9 +55,9 @@ rd_kafka_topic_t *reader_warm(rd_kafka_t *reader, const char *topic, char *errst
     return rkt;
 }
 
-int reader_scan(rd_kafka_t *reader, const char *topic, const int32_t *parts, size_t n,
-                int64_t from, int64_t until, const char *key, reader_fn fn, void *arg,
-                int timeout_ms, char *errstr, size_t errstr_size)
+int reader_scan(rd_kafka_t *reader, const char *topic, const int32_t *parts, size_t n, int64_t from,
+                int64_t until, const char *key, reader_fn fn, void *arg, int timeout_ms,
+                char *errstr, size_t errstr_size)
 {
     int rc = -1;
     size_t open = n, key_len = key ? strlen(key) : 0;

@@ -36,8 +36,8 @@ typedef int (*reader_fn)(void *arg, const rd_kafka_message_t *msg);
  * offset `until` (inclusive). `key` non-NULL skips messages with another
  * key before calling fn. 0 done (or stopped by fn), -1 on error or timeout
  * (errstr). */
-int reader_scan(rd_kafka_t *reader, const char *topic, const int32_t *parts, size_t n,
-                int64_t from, int64_t until, const char *key, reader_fn fn, void *arg,
-                int timeout_ms, char *errstr, size_t errstr_size);
+int reader_scan(rd_kafka_t *reader, const char *topic, const int32_t *parts, size_t n, int64_t from,
+                int64_t until, const char *key, reader_fn fn, void *arg, int timeout_ms,
+                char *errstr, size_t errstr_size);
 
 #endif

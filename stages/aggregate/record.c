@@ -439,7 +439,8 @@ int record_wants_event(const json_t *batch_record, const char *event)
         return terminal; /* the default subscription: the end of the batch */
     size_t i;
     const json_t *e;
-    json_array_foreach(events, i, e) {
+    json_array_foreach(events, i, e)
+    {
         const char *name = json_string_value(e);
         if (!name)
             continue;

@@ -20,16 +20,16 @@ enum record_type { RECORD_BATCH, RECORD_CANCEL, RECORD_RESULT };
 
 struct record {
     enum record_type type;
-    json_t *root;              /* owned; batch records only */
+    json_t *root; /* owned; batch records only */
     /* Results: the result as it goes inline (every member but batch_id and
      * tenant, as written); owned. Results are scanned, not parsed into a
      * tree: they are the hot path. */
     char *text;
     size_t text_len;
     char batch_id[IDS_BATCH_LEN];
-    long long index;           /* results */
-    int code;                  /* results: state_code_parse() of status */
-    long long total;           /* batch records */
+    long long index; /* results */
+    int code;        /* results: state_code_parse() of status */
+    long long total; /* batch records */
 };
 
 /* Parses a `batches` record; `type_header` is the ferry-type header or NULL

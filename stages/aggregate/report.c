@@ -61,7 +61,8 @@ json_t *report_status(const struct batch *b, const char *status, int64_t now_ms,
     if (json_is_object(wh)) {
         json_t *w = json_object();
         json_object_set_new(w, "url", copy_or(wh, "url", json_null()));
-        json_object_set_new(w, "events", copy_or(wh, "events", json_pack("[s]", "batch.completed")));
+        json_object_set_new(w, "events",
+                            copy_or(wh, "events", json_pack("[s]", "batch.completed")));
         json_object_set_new(d, "webhook", w);
     } else {
         json_object_set_new(d, "webhook", json_null());
@@ -69,9 +70,8 @@ json_t *report_status(const struct batch *b, const char *status, int64_t now_ms,
     if (b->res_first >= 0)
         json_object_set_new(d, "results",
                             json_pack("{s:s, s:i, s:I, s:I}", "topic", results_topic, "partition",
-                                      (int)b->partition, "first_offset",
-                                      (json_int_t)b->res_first, "last_offset",
-                                      (json_int_t)b->res_last));
+                                      (int)b->partition, "first_offset", (json_int_t)b->res_first,
+                                      "last_offset", (json_int_t)b->res_last));
     else
         json_object_set_new(d, "results", json_null());
     return d;
@@ -93,7 +93,8 @@ static json_t *body_doc(const json_t *status_doc, const char *event)
     const char *k;
     json_t *v;
     json_object_set_new(d, "event", json_string(event));
-    json_object_foreach((json_t *)status_doc, k, v) {
+    json_object_foreach((json_t *)status_doc, k, v)
+    {
         if (strcmp(k, "tenant") != 0 && strcmp(k, "results") != 0)
             json_object_set(d, k, v);
     }
@@ -143,15 +144,16 @@ char *report_body(const json_t *status_doc, const char *event, const char *resul
     return text;
 }
 
-char *report_item_body(const char *batch_id, long long index, const char *result,
-                       size_t result_len, size_t *len)
+char *report_item_body(const char *batch_id, long long index, const char *result, size_t result_len,
+                       size_t *len)
 {
     size_t cap = result_len + strlen(batch_id) + 96;
     char *out = malloc(cap);
     if (!out)
         abort();
-    int n = snprintf(out, cap, "{\"event\":\"item.completed\",\"batch_id\":\"%s\",\"index\":%lld,"
-                               "\"result\":",
+    int n = snprintf(out, cap,
+                     "{\"event\":\"item.completed\",\"batch_id\":\"%s\",\"index\":%lld,"
+                     "\"result\":",
                      batch_id, index);
     memcpy(out + n, result, result_len);
     n += (int)result_len;
@@ -191,8 +193,7 @@ static char *put_string(char *o, const char *body, size_t len)
 }
 
 char *report_task(const json_t *record, const char *event, long item, const char *body,
-                  size_t body_len, int64_t now_ms, char delivery_id[IDS_DELIVERY_LEN],
-                  size_t *len)
+                  size_t body_len, int64_t now_ms, char delivery_id[IDS_DELIVERY_LEN], size_t *len)
 {
     const json_t *wh = json_object_get(record, "webhook");
     const char *id = jx_str(record, "id", "");

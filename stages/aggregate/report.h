@@ -17,9 +17,9 @@
 #include "state.h"
 
 /* Status values. */
-#define REPORT_RUNNING "running"
+#define REPORT_RUNNING   "running"
 #define REPORT_COMPLETED "completed"
-#define REPORT_FAILED "failed"
+#define REPORT_FAILED    "failed"
 #define REPORT_CANCELLED "cancelled"
 
 /* The status document of a known batch (new reference). `status` is one of
@@ -44,13 +44,12 @@ size_t report_body_base(const json_t *status_doc, const char *event);
 
 /* An item.completed body (malloc'd text) around a result's inline text
  * (record.h: every member but batch_id and tenant). */
-char *report_item_body(const char *batch_id, long long index, const char *result,
-                       size_t result_len, size_t *len);
+char *report_item_body(const char *batch_id, long long index, const char *result, size_t result_len,
+                       size_t *len);
 
 /* The webhook task (malloc'd JSON text) for `event` of the batch whose record
  * is `record`; `item` < 0 for batch.* events. Takes nothing. */
 char *report_task(const json_t *record, const char *event, long item, const char *body,
-                  size_t body_len, int64_t now_ms, char delivery_id[IDS_DELIVERY_LEN],
-                  size_t *len);
+                  size_t body_len, int64_t now_ms, char delivery_id[IDS_DELIVERY_LEN], size_t *len);
 
 #endif

@@ -9,8 +9,8 @@
 #include "jx.h"
 
 const char *const state_code_names[CODE__COUNT] = {
-    "timeout", "dns", "connect", "tls", "http_error", "too_large", "blocked", "invalid_url",
-    "cancelled",
+    "timeout",   "dns",     "connect",     "tls",       "http_error",
+    "too_large", "blocked", "invalid_url", "cancelled",
 };
 
 int state_code_parse(const char *status)
@@ -147,8 +147,7 @@ void state_put(struct state *s, struct batch *b)
     s->slot[i] = b;
 }
 
-struct batch *state_get_or_add(struct state *s, const char *id, int32_t partition,
-                               int64_t now_ms)
+struct batch *state_get_or_add(struct state *s, const char *id, int32_t partition, int64_t now_ms)
 {
     struct batch *b = state_get(s, id);
     if (b)
@@ -325,9 +324,10 @@ char *state_encode(struct batch *b, size_t *len)
     char *out = malloc(cap);
     if (!out)
         abort();
-    int n = snprintf(out, cap, "{\"v\":1,\"known\":%s,\"done\":%s,\"cancelled\":%s,\"seen_ms\":%lld",
-                     b->known ? "true" : "false", b->done ? "true" : "false",
-                     b->cancelled ? "true" : "false", (long long)b->seen_ms);
+    int n =
+        snprintf(out, cap, "{\"v\":1,\"known\":%s,\"done\":%s,\"cancelled\":%s,\"seen_ms\":%lld",
+                 b->known ? "true" : "false", b->done ? "true" : "false",
+                 b->cancelled ? "true" : "false", (long long)b->seen_ms);
     if (b->done) {
         n += snprintf(out + n, cap - (size_t)n, ",\"done_ms\":%lld}", (long long)b->done_ms);
         *len = (size_t)n;

@@ -78,14 +78,14 @@ struct batch {
     long long total;
     long long processed, succeeded;
     long long errors[CODE__COUNT];
-    int64_t created_ms;            /* record's created_at */
-    int64_t seen_ms;               /* first record naming it (pending expiry) */
-    int64_t started_ms;            /* batch record consumed: "running" from then */
-    int64_t first_ms, last_ms;     /* first/last counted result (record timestamps) */
-    int64_t done_ms;               /* wall time of completion */
-    int64_t res_first, res_last;   /* offsets in scrape.results, -1 unknown */
-    int64_t status_mono;           /* last status snapshot (monotonic ms) */
-    uint8_t *bits;                 /* seen indexes; bits_len bytes */
+    int64_t created_ms;          /* record's created_at */
+    int64_t seen_ms;             /* first record naming it (pending expiry) */
+    int64_t started_ms;          /* batch record consumed: "running" from then */
+    int64_t first_ms, last_ms;   /* first/last counted result (record timestamps) */
+    int64_t done_ms;             /* wall time of completion */
+    int64_t res_first, res_last; /* offsets in scrape.results, -1 unknown */
+    int64_t status_mono;         /* last status snapshot (monotonic ms) */
+    uint8_t *bits;               /* seen indexes; bits_len bytes */
     size_t bits_len;
     /* Every counted result's inline text, while complete (cache_ok: no
      * result was left out since the batch began; not kept across restarts)
@@ -96,9 +96,9 @@ struct batch {
     /* Finished, its webhook body waiting for the results to be read back
      * at the end of the transaction (engine.c): keeps bits and record. */
     unsigned deferred : 1;
-    json_t *final_doc;     /* the final status document (owned) while deferred */
+    json_t *final_doc; /* the final status document (owned) while deferred */
     const char *final_event;
-    size_t budget;         /* bytes the inline results may take */
+    size_t budget; /* bytes the inline results may take */
 };
 
 /* The table of batches (open addressing, linear probing). */
@@ -115,8 +115,7 @@ void state_release(struct state *s);
 struct batch *state_get(struct state *s, const char *id);
 /* Returns the batch, creating an empty pending one (seen at now_ms) when
  * absent. */
-struct batch *state_get_or_add(struct state *s, const char *id, int32_t partition,
-                               int64_t now_ms);
+struct batch *state_get_or_add(struct state *s, const char *id, int32_t partition, int64_t now_ms);
 /* Inserts b (takes ownership); replaces and frees an existing batch of the
  * same id. */
 void state_put(struct state *s, struct batch *b);

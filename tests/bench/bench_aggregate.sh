@@ -32,7 +32,7 @@ if [ -z "${FERRY_KAFKA_BROKERS:-}" ]; then
     export FERRY_KAFKA_BROKERS=127.0.0.1:$PORT
 fi
 BROKERS=$FERRY_KAFKA_BROKERS
-METRICS_PORT=$((PORT + 10))
+METRICS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export FERRY_TOPIC_PARTITIONS=${FERRY_TOPIC_PARTITIONS:-6}
 export FERRY_AGGREGATE_METRICS_LISTEN=127.0.0.1:$METRICS_PORT
 export FERRY_AGGREGATE_INSTANCE=bench

@@ -59,7 +59,7 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 static void put(const char *topic, const char *key, const char *value, size_t len,
-                 rd_kafka_headers_t *h, void *opaque)
+                rd_kafka_headers_t *h, void *opaque)
 {
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
@@ -225,10 +225,21 @@ int main(int argc, char **argv)
 
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *kv[] = {"bootstrap.servers", brokers, "partitioner", "murmur2_random",
-                        "enable.idempotence", "true", "linger.ms", latency ? "0" : "20",
-                        "compression.codec", "lz4", "queue.buffering.max.messages", "500000",
-                        "batch.num.messages", "10000", NULL};
+    const char *kv[] = {"bootstrap.servers",
+                        brokers,
+                        "partitioner",
+                        "murmur2_random",
+                        "enable.idempotence",
+                        "true",
+                        "linger.ms",
+                        latency ? "0" : "20",
+                        "compression.codec",
+                        "lz4",
+                        "queue.buffering.max.messages",
+                        "500000",
+                        "batch.num.messages",
+                        "10000",
+                        NULL};
     for (int i = 0; kv[i]; i += 2)
         if (rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof(errstr))) {
             fprintf(stderr, "%s\n", errstr);
@@ -357,8 +368,8 @@ int main(int argc, char **argv)
             send_batch(&batches[b], items, url, events);
     drain();
     double secs = (double)(clk_mono_us() - t0) / 1e6;
-    printf("produced batches=%ld results=%lld secs=%.2f rate=%.0f/s failed=%lld\n", n_batches,
-           sent, secs, (double)sent / secs, (long long)atomic_load(&failed));
+    printf("produced batches=%ld results=%lld secs=%.2f rate=%.0f/s failed=%lld\n", n_batches, sent,
+           secs, (double)sent / secs, (long long)atomic_load(&failed));
     rd_kafka_destroy(producer);
     return atomic_load(&failed) ? 1 : 0;
 }

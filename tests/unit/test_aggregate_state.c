@@ -57,8 +57,8 @@ static void test_table_insert_remove_drop(void **st)
 static json_t *record_of(long long total)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:n}", "type", "batch", "id", ID, "tenant",
-                     "acme", "created_at", "2026-11-22T10:00:00.000Z", "total",
-                     (json_int_t)total, "metadata", json_object(), "webhook");
+                     "acme", "created_at", "2026-11-22T10:00:00.000Z", "total", (json_int_t)total,
+                     "metadata", json_object(), "webhook");
 }
 
 static void test_count_duplicates_and_ranges(void **st)
@@ -72,13 +72,13 @@ static void test_count_duplicates_and_ranges(void **st)
         long long index;
         int code, want;
     } rows[] = {
-        {0, -1, 1}, {0, -1, 0}, {5, CODE_TIMEOUT, 1}, {5, -1, 0}, {99, -1, 1},
-        {100, -1, -1}, {-1, -1, -1}, {99, CODE_DNS, 0},
+        {0, -1, 1},  {0, -1, 0},    {5, CODE_TIMEOUT, 1}, {5, -1, 0},
+        {99, -1, 1}, {100, -1, -1}, {-1, -1, -1},         {99, CODE_DNS, 0},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-        assert_int_equal(batch_count(b, rows[i].index, rows[i].code, 10 + (int64_t)i,
-                                     100 + (int64_t)i, 100),
-                         rows[i].want);
+        assert_int_equal(
+            batch_count(b, rows[i].index, rows[i].code, 10 + (int64_t)i, 100 + (int64_t)i, 100),
+            rows[i].want);
     assert_int_equal(b->processed, 3);
     assert_int_equal(b->succeeded, 2);
     assert_int_equal(b->errors[CODE_TIMEOUT], 1);
@@ -175,15 +175,15 @@ static void test_result_scanner(void **st)
          "\"links\":[1,2.5e3,true,null]}}"},
         {" { \"index\" : 0 , \"status\":\"timeout\", \"batch_id\":\"" ID "\" } ", NULL, 0,
          CODE_TIMEOUT, "{\"index\" : 0,\"status\":\"timeout\"}"},
-        {"{\"batch_id\":\"" ID "\",\"index\":1,\"status\":\"ok\",\"x\":\"caf\xc3\xa9\"}", NULL,
-         1, -1, "{\"index\":1,\"status\":\"ok\",\"x\":\"caf\xc3\xa9\"}"},
+        {"{\"batch_id\":\"" ID "\",\"index\":1,\"status\":\"ok\",\"x\":\"caf\xc3\xa9\"}", NULL, 1,
+         -1, "{\"index\":1,\"status\":\"ok\",\"x\":\"caf\xc3\xa9\"}"},
         {"{not json", "not JSON", 0, 0, NULL},
         {"", "empty", 0, 0, NULL},
         {"[1,2]", "not JSON", 0, 0, NULL},
         {"{\"batch_id\":\"" ID "\",\"index\":1,\"status\":\"ok\"} trailing", "not JSON", 0, 0,
          NULL},
-        {"{\"batch_id\":\"" ID "\",\"index\":1,\"status\":\"ok\",\"x\":\"\xff\"}", "not JSON",
-         0, 0, NULL},
+        {"{\"batch_id\":\"" ID "\",\"index\":1,\"status\":\"ok\",\"x\":\"\xff\"}", "not JSON", 0, 0,
+         NULL},
         {"{\"batch_id\":\"" ID "\",\"index\":1,\"status\":\"ok\",\"x\":01}", "not JSON", 0, 0,
          NULL},
         {"{\"batch_id\":\"bat_nope\",\"index\":1,\"status\":\"ok\"}", "batch_id", 0, 0, NULL},
@@ -192,14 +192,14 @@ static void test_result_scanner(void **st)
         {"{\"batch_id\":\"" ID "\",\"index\":\"1\",\"status\":\"ok\"}", "index", 0, 0, NULL},
         {"{\"batch_id\":\"" ID "\",\"index\":100,\"status\":\"ok\"}", "index", 0, 0, NULL},
         {"{\"batch_id\":\"" ID "\",\"index\":1,\"status\":\"exploded\"}", "status", 0, 0, NULL},
-        {"{\"batch_id\":\"" ID "\",\"index\":1,\"index\":2,\"status\":\"ok\"}", "duplicate", 0,
-         0, NULL},
+        {"{\"batch_id\":\"" ID "\",\"index\":1,\"index\":2,\"status\":\"ok\"}", "duplicate", 0, 0,
+         NULL},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct record r;
         char why[256] = "";
-        int rc = record_parse_result(&r, rows[i].json, strlen(rows[i].json), ID, strlen(ID),
-                                     100, why, sizeof(why));
+        int rc = record_parse_result(&r, rows[i].json, strlen(rows[i].json), ID, strlen(ID), 100,
+                                     why, sizeof(why));
         if (rows[i].error) {
             if (rc == 0 || !strstr(why, rows[i].error))
                 fail_msg("row %zu: want error '%s', got rc=%d '%s'", i, rows[i].error, rc, why);
@@ -231,10 +231,9 @@ static void test_bodies(void **st)
     struct batch *b = state_get_or_add(&s, ID, 1, 1);
     json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s}, s:{s:s, s:[s], s:s, s:n, s:n}}",
                             "type", "batch", "id", ID, "tenant", "acme", "created_at",
-                            "2026-11-22T10:00:00.000Z", "total", 2, "metadata", "k", "v",
-                            "webhook", "url", "https://r/h", "events", "batch.completed",
-                            "secret_enc", "v1.x", "previous_secret_enc",
-                            "previous_secret_until");
+                            "2026-11-22T10:00:00.000Z", "total", 2, "metadata", "k", "v", "webhook",
+                            "url", "https://r/h", "events", "batch.completed", "secret_enc", "v1.x",
+                            "previous_secret_enc", "previous_secret_until");
     batch_set_record(b, rec, 5);
     batch_count(b, 0, -1, 6, 10, 2);
     batch_count(b, 1, CODE_DNS, 7, 12, 2);
