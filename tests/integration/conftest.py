@@ -19,6 +19,7 @@ Helpers for test modules:
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -74,7 +75,10 @@ class Stage:
         self.proc = None
 
     def start(self):
+        """Starts (or restarts) the process; wait_log() then looks only at
+        what this run writes."""
         self._log = open(self.log_path, "ab")
+        self._log_from = self._log.tell()
         self.proc = subprocess.Popen(
             [str(BUILD / f"ferry-{self.name}"), *self.args],
             env=self.env,
@@ -84,8 +88,18 @@ class Stage:
         return self
 
     def log(self):
+        """Everything this stage logged in this test (all its runs)."""
         try:
             return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def current_log(self):
+        """What the current run of the process logged."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_from)
+                return f.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
 
@@ -97,7 +111,7 @@ class Stage:
             if self.proc.poll() is not None:
                 pytest.fail(f"ferry-{self.name} exited ({self.proc.returncode}) "
                             f"while waiting for /{pattern}/:\n{self.log()[-3000:]}")
-            return rx.search(self.log())
+            return rx.search(self.current_log())
 
         return wait_until(found, timeout, what=f"ferry-{self.name} log /{pattern}/")
 
@@ -148,6 +162,7 @@ def start_stage(request, ferry_env):
     Every stage started here gets SIGTERM at teardown and must exit in 5 s."""
     started = []
     logdir = LOGS / re.sub(r"[^\w.-]", "_", request.node.name)
+    shutil.rmtree(logdir, ignore_errors=True)  # a previous run's lines must not match
     logdir.mkdir(parents=True, exist_ok=True)
 
     def start(name, args=(), **env):
