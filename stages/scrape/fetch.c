@@ -111,8 +111,6 @@ static void setup(struct worker *w, struct item *it)
     curl_easy_setopt(e, CURLOPT_HEADERDATA, it);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, it->curl_err);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    /* Most pages then arrive in one read instead of several. */
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 65536L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, it->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      fc->connect_timeout_ms < it->timeout_ms ? fc->connect_timeout_ms

@@ -26,6 +26,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
+#include "ops.h"
 #include "process.h"
 #include "request.h"
 #include "shutdown.h"
@@ -261,8 +262,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "ferry-scrape: %s\n", errstr);
         return 2;
     }
-    if (httpd_ops_start(&ops, cfg_str(cfg, "FERRY_SCRAPE_METRICS_LISTEN"), ready, NULL, errstr,
-                        sizeof(errstr))) {
+    if (ops_start(&ops, cfg_str(cfg, "FERRY_SCRAPE_METRICS_LISTEN"), ready, NULL, errstr,
+                  sizeof(errstr))) {
         fprintf(stderr, "ferry-scrape: %s\n", errstr);
         kafka_producer_close(S.producer, 1000);
         return 2;
@@ -282,10 +283,15 @@ int main(int argc, char **argv)
     group_name(cfg, "ferry-scrape-retry", retry_group, sizeof(retry_group));
     rd_kafka_conf_t *cconf =
         kafka_consumer_conf(cfg, S.st.client_id, group, errstr, sizeof(errstr));
-    /* Bounded prefetch: a million-item backlog stays in Kafka. */
+    /* Bounded prefetch: a million-item backlog stays in Kafka. Fetch sizes
+     * count compressed bytes and a compressed batch is inflated whole, so
+     * the defaults (50 MB, 1 MB per partition) cost 100+ MB of RSS on a
+     * deep backlog; 256 KB per partition is still thousands of requests. */
     if (cconf &&
-        (kafka_conf_set(cconf, "queued.max.messages.kbytes", "8192", errstr, sizeof(errstr)) ||
-         kafka_conf_set(cconf, "queued.min.messages", "20000", errstr, sizeof(errstr)))) {
+        (kafka_conf_set(cconf, "queued.max.messages.kbytes", "4096", errstr, sizeof(errstr)) ||
+         kafka_conf_set(cconf, "queued.min.messages", "5000", errstr, sizeof(errstr)) ||
+         kafka_conf_set(cconf, "fetch.max.bytes", "1048576", errstr, sizeof(errstr)) ||
+         kafka_conf_set(cconf, "max.partition.fetch.bytes", "262144", errstr, sizeof(errstr)))) {
         rd_kafka_conf_destroy(cconf);
         cconf = NULL;
     }
