@@ -137,8 +137,10 @@ for round in $(seq "$ROUNDS"); do
     echo "  round $round beside a hanging receiver: $(fmt "$mixed") deliveries/s to the fast one ($(fmt $((total / every))) tasks to the hanging host: $hung POSTs hanging, $deferred deferred to the first tier; $(us_per "$cpu" "$fast_n") µs CPU per delivery)"
     ((mixed > mixed_best)) && mixed_best=$mixed
 done
-echo "deliver: $(fmt "$solo_best") deliveries/s signed, to one fast receiver (best of $ROUNDS, $(fmt "$N") tasks, $FERRY_WEBHOOK_MAX_PER_HOST in flight per host)"
-echo "deliver: beside a receiver hanging to the 30 s timeout, the fast one keeps $(fmt "$mixed_best") deliveries/s = $(awk -v a="$mixed_best" -v b="$solo_best" 'BEGIN{printf "%.0f", a*100/b}')% of its solo figure"
+if ((ROUNDS > 0)); then
+    echo "deliver: $(fmt "$solo_best") deliveries/s signed, to one fast receiver (best of $ROUNDS, $(fmt "$N") tasks, $FERRY_WEBHOOK_MAX_PER_HOST in flight per host)"
+    echo "deliver: beside a receiver hanging to the 30 s timeout, the fast one keeps $(fmt "$mixed_best") deliveries/s = $(awk -v a="$mixed_best" -v b="$solo_best" 'BEGIN{printf "%.0f", a*100/b}')% of its solo figure"
+fi
 
 # ---- 3. retry timing with 100,000 records parked ----------------------------
 provision "bd$RANDOM$RANDOM."
