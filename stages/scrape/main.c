@@ -52,7 +52,7 @@ static const struct cfg_opt scrape_opts[] = {
     {"FERRY_SCRAPE_TIMEOUT", CFG_DURATION, "30s",
      "per-item timeout when the request's options.timeout_ms is absent", 1, 3600000, NULL},
     {"FERRY_SCRAPE_MAX_TIMEOUT", CFG_DURATION, "5m", "largest options.timeout_ms honoured", 1,
-     86400000, NULL},
+     3600000, NULL},
     {"FERRY_SCRAPE_CONNECT_TIMEOUT", CFG_DURATION, "10s", "connect (and TLS handshake) timeout", 1,
      3600000, NULL},
     {"FERRY_SCRAPE_MAX_BYTES", CFG_SIZE, "10M",
@@ -283,6 +283,12 @@ int main(int argc, char **argv)
     group_name(cfg, "ferry-scrape-retry", retry_group, sizeof(retry_group));
     rd_kafka_conf_t *cconf =
         kafka_consumer_conf(cfg, S.st.client_id, group, errstr, sizeof(errstr));
+    /* While every in-flight slot is taken the loop does not poll (the
+     * backlog waits in Kafka); the slowest item frees its slot within its
+     * timeout, so the group must tolerate that long between polls. */
+    char poll_interval[32];
+    snprintf(poll_interval, sizeof(poll_interval), "%lld",
+             2 * cfg_int(cfg, "FERRY_SCRAPE_MAX_TIMEOUT") + 60000);
     /* Bounded prefetch: a million-item backlog stays in Kafka. Fetch sizes
      * count compressed bytes and a compressed batch is inflated whole, so
      * the defaults (50 MB, 1 MB per partition) cost 100+ MB of RSS on a
@@ -291,7 +297,8 @@ int main(int argc, char **argv)
         (kafka_conf_set(cconf, "queued.max.messages.kbytes", "4096", errstr, sizeof(errstr)) ||
          kafka_conf_set(cconf, "queued.min.messages", "5000", errstr, sizeof(errstr)) ||
          kafka_conf_set(cconf, "fetch.max.bytes", "1048576", errstr, sizeof(errstr)) ||
-         kafka_conf_set(cconf, "max.partition.fetch.bytes", "262144", errstr, sizeof(errstr)))) {
+         kafka_conf_set(cconf, "max.partition.fetch.bytes", "262144", errstr, sizeof(errstr)) ||
+         kafka_conf_set(cconf, "max.poll.interval.ms", poll_interval, errstr, sizeof(errstr)))) {
         rd_kafka_conf_destroy(cconf);
         cconf = NULL;
     }
