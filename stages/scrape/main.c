@@ -163,9 +163,10 @@ static void take(rd_kafka_message_t *msg, struct offtrack *ot)
     atomic_fetch_add(&S.em.outstanding, 1);
     struct item *it = request_parse(msg, ot, &S.lim, errstr, sizeof(errstr));
     if (!it) {
-        LOG_WARN("poison_request", "topic=%s partition=%d offset=%lld why=\"%s\"",
+        char q[300];
+        LOG_WARN("poison_request", "topic=%s partition=%d offset=%lld why=%s",
                  rd_kafka_topic_name(msg->rkt), (int)msg->partition, (long long)msg->offset,
-                 errstr);
+                 log_quote(q, sizeof(q), errstr));
         emit_dead_letter(&S.em, request_source_only(msg, ot), errstr);
     } else if (cancels_has(S.cancels, it->batch_id)) {
         process_skip(&S.pr, it, "cancelled", "batch cancelled");
