@@ -451,3 +451,28 @@ def test_scrape_host_cap_queues_before_the_clock_starts(start_stage, ferry_env, 
     res = results_by_index(prefix, b, 8)
     assert [res[i]["status"] for i in range(8)] == ["ok"] * 8
     assert site.max_concurrent == 2
+
+
+def test_scrape_large_result_is_split_not_dropped(start_stage, ferry_env, site):
+    """A result over the largest Kafka message is written as parts that each
+    fit and reassemble to the exact data (schemas/scrape.results.schema.json)."""
+    prefix = ferry_env["FERRY_TOPIC_PREFIX"]
+    start_scrape(start_stage, FERRY_MAX_MESSAGE_BYTES="1M")
+    n = 3 * 1024 * 1024
+    produce_requests(prefix, [req("bat_big", 0, site.url + f"/big?n={n}", ["html", "text"])])
+
+    def parts():
+        ms = [m for m in kafka_consume(prefix + "scrape.results") if m.headers.get("ferry-batch")]
+        if not ms:
+            return None
+        total = ms[0].json().get("parts", 1)
+        return ms if len(ms) >= total else None
+    ms = wait_until(parts, 60, interval=0.5, what="every part of the result")
+    docs = [m.json() for m in ms]
+    assert len(docs) >= 6 and all(len(m.value) <= 1024 * 1024 for m in ms)
+    assert [d["part"] for d in docs] == list(range(1, len(docs) + 1))
+    assert all(d["parts"] == len(docs) and d["status"] == "ok" and d["index"] == 0 for d in docs)
+    assert [m.headers["ferry-part"] for m in ms] == [f"{i}/{len(docs)}" for i in range(1, len(docs) + 1)]
+    html = "".join(d["data"].get("html", "") for d in docs)
+    text = "".join(d["data"].get("text", "") for d in docs)
+    assert html == "y" * n and text == "y" * n
