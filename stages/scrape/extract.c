@@ -357,11 +357,6 @@ static void emit(struct render *r, const char *s, size_t n)
     sbuf_add(r->out, s, n);
 }
 
-static int is_space(unsigned char c)
-{
-    return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
-}
-
 /* Appends text with whitespace runs collapsed to one space (kept pending
  * until more text follows, so blocks end clean). One pass, one grow. */
 static void emit_text(struct render *r, const char *s)
@@ -370,14 +365,14 @@ static void emit_text(struct render *r, const char *s)
         sbuf_adds(r->out, s);
         return;
     }
+    static const char ws[] = " \n\t\r\f\v";
     size_t len = strlen(s);
     sbuf_grow(r->out, len + 1);
     struct sbuf *o = r->out;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        if (is_space(*p)) {
-            while (*p && is_space(*p))
-                p++;
+    while (*s) {
+        size_t n = strspn(s, ws);
+        if (n) {
+            s += n;
             r->space = 1;
             continue;
         }
@@ -387,8 +382,10 @@ static void emit_text(struct render *r, const char *s)
                 o->buf[o->len++] = ' ';
             r->space = 0;
         }
-        while (*p && !is_space(*p))
-            o->buf[o->len++] = (char)*p++;
+        n = strcspn(s, ws);
+        memcpy(o->buf + o->len, s, n);
+        o->len += n;
+        s += n;
     }
     o->buf[o->len] = '\0';
 }
