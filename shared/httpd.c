@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <microhttpd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,19 +104,35 @@ int httpd_add_ops_routes(struct _u_instance *inst, httpd_ready_fn ready, void *a
     return 0;
 }
 
+int httpd_start(struct _u_instance *inst, struct sockaddr_in *addr)
+{
+    /* The options ulfius_start_framework itself passes, so behaviour is the
+     * same but for the poll() flag. */
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)mhd_request_completed, NULL},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)ulfius_uri_logger, NULL},
+        {MHD_OPTION_SOCK_ADDR, 0, addr},
+        {inst->timeout > 0 ? MHD_OPTION_CONNECTION_TIMEOUT : MHD_OPTION_END,
+         (intptr_t)inst->timeout, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    return ulfius_start_framework_with_mhd_options(inst, flags, opts);
+}
+
 int httpd_ops_start(struct httpd_ops *ops, const char *listen, httpd_ready_fn ready, void *arg,
                     char *errstr, size_t errstr_size)
 {
-    struct sockaddr_in addr;
     memset(ops, 0, sizeof(*ops));
-    if (httpd_parse_listen(listen, &addr, errstr, errstr_size))
+    if (httpd_parse_listen(listen, &ops->addr, errstr, errstr_size))
         return -1;
-    if (ulfius_init_instance(&ops->inst, ntohs(addr.sin_port), &addr, NULL) != U_OK) {
+    if (ulfius_init_instance(&ops->inst, ntohs(ops->addr.sin_port), &ops->addr, NULL) != U_OK) {
         snprintf(errstr, errstr_size, "ulfius init failed for %s", listen);
         return -1;
     }
     if (httpd_add_ops_routes(&ops->inst, ready, arg) ||
-        ulfius_start_framework(&ops->inst) != U_OK) {
+        httpd_start(&ops->inst, &ops->addr) != U_OK) {
         snprintf(errstr, errstr_size, "cannot listen on %s", listen);
         ulfius_clean_instance(&ops->inst);
         return -1;

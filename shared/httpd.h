@@ -28,9 +28,17 @@ int httpd_check_listen(const char *value, char *errstr, size_t errstr_size);
  * ready). */
 int httpd_add_ops_routes(struct _u_instance *inst, httpd_ready_fn ready, void *arg);
 
+/* Starts inst like ulfius_start_framework (thread per connection, the
+ * instance's timeout), but libmicrohttpd waits with poll() instead of
+ * select(): a stage holding thousands of sockets (scrape's transfers) gets
+ * descriptors above FD_SETSIZE, which select() cannot watch. `addr` is the
+ * bind address; it must outlive the server. Returns ulfius's U_OK or error. */
+int httpd_start(struct _u_instance *inst, struct sockaddr_in *addr);
+
 /* A stand-alone ops server. */
 struct httpd_ops {
     struct _u_instance inst;
+    struct sockaddr_in addr;
     int started;
 };
 

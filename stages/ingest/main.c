@@ -175,7 +175,7 @@ int main(int argc, char **argv)
     http.timeout = 60;
     http.allowed_post_processor = U_POST_PROCESS_NONE;
     if (httpd_add_ops_routes(&http, ingest_ready, NULL) || api_add_routes(&api, &http) ||
-        ulfius_start_framework(&http) != U_OK) {
+        httpd_start(&http, &addr) != U_OK) {
         fprintf(stderr, "ferry-ingest: cannot listen on %s\n", cfg_str(&st.cfg, "FERRY_LISTEN"));
         ulfius_clean_instance(&http);
         goto out;

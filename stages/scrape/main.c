@@ -26,7 +26,6 @@
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
-#include "ops.h"
 #include "process.h"
 #include "request.h"
 #include "shutdown.h"
@@ -263,7 +262,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ferry-scrape: %s\n", errstr);
         return 2;
     }
-    if (ops_start(&ops, cfg_str(cfg, "FERRY_SCRAPE_METRICS_LISTEN"), ready, NULL, errstr,
+    if (httpd_ops_start(&ops, cfg_str(cfg, "FERRY_SCRAPE_METRICS_LISTEN"), ready, NULL, errstr,
                   sizeof(errstr))) {
         fprintf(stderr, "ferry-scrape: %s\n", errstr);
         kafka_producer_close(S.producer, 1000);
