@@ -156,9 +156,10 @@ int sender_run(struct sender *s, int extra_fd, int timeout_ms);
 int sender_in_flight(const struct sender *s);
 /* Jobs queued behind their host's cap, over all hosts. */
 int sender_waiting(const struct sender *s);
-/* 1 when the host already has at least min_waiting jobs queued and a new one
- * would wait longer than max_wait_ms behind them, judged by the host's
- * measured completion rate (a hanging host's rate falls to 0). */
+/* 1 when the host already has at least min_waiting jobs queued and is
+ * hanging (every slot taken, no answer for 2 s) or so slow that a new job
+ * would wait longer than max_wait_ms behind the queued ones, judged by the
+ * answer rate it achieved while it had jobs queued. */
 int sender_host_saturated(struct sender *s, const char *hostkey, long max_wait_ms, int min_waiting);
 
 /* ---- recorder.c ----------------------------------------------------- */

@@ -27,9 +27,11 @@ struct host {
     int active;
     int n_waiting;
     struct job *head, *tail;
-    /* Completions per second, measured over windows of at least 1 s. */
-    int64_t born_ms, window_ms;
-    int window_done;
+    /* Completions per second, measured over windows of at least 1 s that
+     * began with jobs queued: then the rate is the host's capacity, not
+     * merely the demand it saw. */
+    int64_t born_ms, window_ms, last_done_ms;
+    int window_done, window_full, have_rate;
     double rate;
 };
 
@@ -79,26 +81,28 @@ static struct host *host_get(struct sender *s, const char *key, int create)
     if (!h)
         abort();
     snprintf(h->key, sizeof(h->key), "%s", key);
-    h->born_ms = h->window_ms = clk_mono_ms();
+    h->born_ms = h->window_ms = h->last_done_ms = clk_mono_ms();
     h->next = s->buckets[b];
     s->buckets[b] = h;
     return h;
 }
 
-/* The host's completion rate, rolling the window when it is due (also
- * when nothing completes: a host that stops answering drops to 0). */
-static double host_rate(struct host *h, int64_t now)
+/* Rolls the host's rate window when it is due. */
+static void host_rate(struct host *h, int64_t now)
 {
     int64_t elapsed = now - h->window_ms;
-    if (elapsed >= 1000) {
-        /* Smoothed over a few windows: one stalled second (a busy machine)
-         * must not make a fast host look hung. */
+    if (elapsed < 1000)
+        return;
+    if (h->window_full) {
+        /* Smoothed over a few windows: one stalled second (a busy
+         * machine) must not make a fast host look slow. */
         double r = h->window_done * 1000.0 / (double)elapsed;
-        h->rate = h->window_ms == h->born_ms ? r : 0.5 * h->rate + 0.5 * r;
-        h->window_ms = now;
-        h->window_done = 0;
+        h->rate = h->have_rate ? 0.5 * h->rate + 0.5 * r : r;
+        h->have_rate = 1;
     }
-    return h->rate;
+    h->window_ms = now;
+    h->window_done = 0;
+    h->window_full = h->n_waiting > 0;
 }
 
 /* A host with nothing running or queued is forgotten, so the table holds
@@ -395,7 +399,8 @@ static void finish(struct sender *s, CURL *c, CURLcode rc)
     s->pool = e;
     h->active--;
     h->window_done++;
-    host_rate(h, clk_mono_ms());
+    h->last_done_ms = clk_mono_ms();
+    host_rate(h, h->last_done_ms);
     s->in_flight--;
 
     /* The slot is free: the host's next job goes now. */
@@ -482,11 +487,12 @@ int sender_host_saturated(struct sender *s, const char *hostkey, long max_wait_m
     if (!h || h->n_waiting < s->o.max_per_host || h->n_waiting < min_waiting)
         return 0;
     int64_t now = clk_mono_ms();
-    double rate = host_rate(h, now);
-    /* A host seen for less than a second has no measured rate yet. */
-    if (now - h->born_ms < 1000)
-        return 0;
-    return (double)h->n_waiting * 1000.0 > rate * (double)max_wait_ms;
+    host_rate(h, now);
+    /* Hanging: every slot taken and not one answer for two seconds. */
+    if (h->active >= s->o.max_per_host && now - h->last_done_ms >= 2000)
+        return 1;
+    /* Slow: its queue would take longer than max_wait_ms at its capacity. */
+    return h->have_rate && (double)h->n_waiting * 1000.0 > h->rate * (double)max_wait_ms;
 }
 
 void sender_free(struct sender *s)

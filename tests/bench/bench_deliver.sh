@@ -12,7 +12,7 @@
 # Starts its own broker (port FERRY_BENCH_DELIVER_KAFKA_PORT, default 59392)
 # unless FERRY_KAFKA_BROKERS is set. Assumes `make` ran.
 #   DELIVER_BENCH_N (default 50000), DELIVER_BENCH_PARKED (default 100000),
-#   DELIVER_BENCH_ROUNDS (default 2), DELIVER_BENCH_SPREAD (seconds, default 60)
+#   DELIVER_BENCH_ROUNDS (default 3), DELIVER_BENCH_SPREAD (seconds, default 60)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${B:-build}
@@ -101,7 +101,7 @@ gen() { "$B/tools/deliver_gen" -b "$FERRY_KAFKA_BROKERS" -K "$FERRY_SECRET_KEY" 
 # ---- 1 and 2. throughput alone, and beside a hanging receiver --------------
 # The machine is shared (broker, receivers, other work): the two runs
 # alternate, ROUNDS times, and the best of each is compared.
-ROUNDS=${DELIVER_BENCH_ROUNDS:-2}
+ROUNDS=${DELIVER_BENCH_ROUNDS:-3}
 solo_best=0 mixed_best=0
 fmt() { printf "%'d" "$1"; }
 us_per() { awk -v c="$1" -v n="$2" 'BEGIN{printf "%.0f", c*10000/n}'; }
