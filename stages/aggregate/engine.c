@@ -13,7 +13,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
-#include "reader.h"
+#include "scan.h"
 #include "record.h"
 #include "report.h"
 #include "shutdown.h"
@@ -226,9 +226,9 @@ static void emit_held_items(struct engine *e, struct batch *b)
     struct held h = {e, b, calloc(1, (size_t)(b->total + 7) / 8 + 1)};
     if (!h.taken)
         abort();
-    if (reader_scan(e->reader, topic(e->t, TOPIC_RESULTS), &b->partition, 1, b->res_first,
-                    b->res_last, b->id, on_held_item, &h, READBACK_TIMEOUT_MS, errstr,
-                    sizeof(errstr))) {
+    if (scan_read(e->reader, topic(e->t, TOPIC_RESULTS), &b->partition, 1, b->res_first,
+                  b->res_last, b->id, on_held_item, &h, NULL, READBACK_TIMEOUT_MS, errstr,
+                  sizeof(errstr))) {
         char q[300];
         LOG_WARN("readback_failed", "batch=%s error=%s", b->id, log_quote(q, sizeof(q), errstr));
     }
@@ -371,8 +371,8 @@ static void run_deferred(struct engine *e)
             if (b->partition == p && b->res_last > until)
                 until = b->res_last;
         }
-        int rc = reader_scan(e->reader, topic(e->t, TOPIC_RESULTS), &p, 1, from, until, NULL,
-                             on_deferred, e, READBACK_TIMEOUT_MS, errstr, sizeof(errstr));
+        int rc = scan_read(e->reader, topic(e->t, TOPIC_RESULTS), &p, 1, from, until, NULL,
+                           on_deferred, e, NULL, READBACK_TIMEOUT_MS, errstr, sizeof(errstr));
         if (rc) {
             char q[300];
             LOG_WARN("readback_failed", "partition=%d error=%s", (int)p,
@@ -692,9 +692,8 @@ static int load(struct engine *e, rd_kafka_topic_partition_list_t *parts)
     for (size_t i = 0; i < n; i++)
         state_drop_partition(&e->state, nums[i]);
     struct restore r = {.e = e};
-    if (reader_scan(e->reader, topic(e->t, TOPIC_AGGREGATE_STATE), nums, n,
-                    RD_KAFKA_OFFSET_BEGINNING, -1, NULL, on_changelog, &r, RESTORE_TIMEOUT_MS,
-                    errstr, sizeof(errstr))) {
+    if (scan_read(e->reader, topic(e->t, TOPIC_AGGREGATE_STATE), nums, n, RD_KAFKA_OFFSET_BEGINNING,
+                  -1, NULL, on_changelog, &r, NULL, RESTORE_TIMEOUT_MS, errstr, sizeof(errstr))) {
         LOG_ERROR("restore_failed", "error=%s", errstr);
         goto out;
     }
@@ -919,11 +918,11 @@ struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size)
         snprintf(errstr, errstr_size, "topics not provisioned");
         goto err;
     }
-    e->reader = reader_open(&st->cfg, st->client_id, errstr, errstr_size);
+    e->reader = scan_open(&st->cfg, st->client_id, "aggregate-reader", errstr, errstr_size);
     if (!e->reader ||
         !(e->warm[0] =
-              reader_warm(e->reader, topic(e->t, TOPIC_AGGREGATE_STATE), errstr, errstr_size)) ||
-        !(e->warm[1] = reader_warm(e->reader, topic(e->t, TOPIC_RESULTS), errstr, errstr_size)))
+              scan_warm(e->reader, topic(e->t, TOPIC_AGGREGATE_STATE), errstr, errstr_size)) ||
+        !(e->warm[1] = scan_warm(e->reader, topic(e->t, TOPIC_RESULTS), errstr, errstr_size)))
         goto err;
 
     rd_kafka_conf_t *cconf =

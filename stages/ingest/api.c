@@ -390,7 +390,7 @@ struct task_copy {
     rd_kafka_headers_t *hdrs;
 };
 
-static int on_task(const rd_kafka_message_t *m, void *arg)
+static int on_task(void *arg, const rd_kafka_message_t *m)
 {
     struct task_copy *tc = arg;
     json_t *doc = json_loadb(m->payload, m->len, 0, NULL);

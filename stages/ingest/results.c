@@ -150,7 +150,7 @@ static long record_index(const rd_kafka_message_t *m, const char *id, json_t **d
     return json_is_integer(iv) ? (long)json_integer_value(iv) : -1;
 }
 
-static int on_record(const rd_kafka_message_t *m, void *arg)
+static int on_record(void *arg, const rd_kafka_message_t *m)
 {
     struct scan *sc = arg;
     json_t *doc;
