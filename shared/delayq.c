@@ -87,6 +87,14 @@ struct delayq *delayq_open(const struct cfg *cfg, const char *client_id, const c
     rd_kafka_conf_t *conf = kafka_consumer_conf(cfg, client_id, group_id, errstr, errstr_size);
     if (!conf)
         goto err;
+    /* A resumed partition joins the next fetch request; with librdkafka's
+     * default 500 ms broker-side wait, a due record could wait that long
+     * behind an idle long-poll. 100 ms keeps it prompt for ten fetches a
+     * second of an idle consumer. */
+    if (kafka_conf_set(conf, "fetch.wait.max.ms", "100", errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        goto err;
+    }
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_opaque(conf, dq);
     dq->rk = kafka_consumer_open(conf, topics, n, errstr, errstr_size);

@@ -3,11 +3,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
-#include <openssl/hmac.h>
 #include <openssl/params.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "secretbox.h"
 
@@ -26,11 +26,29 @@ static EVP_MAC *hmac_mac(void)
     return hmac;
 }
 
+/* HMAC-SHA256 of the concatenation of parts[0..n) under key. 0 ok. */
+static int hmac_sha256(const void *key, size_t key_len, const struct iovec *parts, size_t n,
+                       unsigned char md[32])
+{
+    /* EVP_MAC streams the parts without copying a large body. */
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_mac());
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+                           OSSL_PARAM_construct_end()};
+    size_t md_len = 0;
+    int ok = ctx && EVP_MAC_init(ctx, key, key_len, params) == 1;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = EVP_MAC_update(ctx, parts[i].iov_base, parts[i].iov_len) == 1;
+    ok = ok && EVP_MAC_final(ctx, md, &md_len, 32) == 1;
+    EVP_MAC_CTX_free(ctx);
+    return ok ? 0 : -1;
+}
+
 void sig_ferry(const char *secret, const void *body, size_t body_len, char out[SIG_HEX_LEN])
 {
     unsigned char md[32];
-    unsigned int md_len = 0;
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), body, body_len, md, &md_len);
+    struct iovec part = {(void *)body, body_len};
+    memset(md, 0, sizeof(md));
+    hmac_sha256(secret, strlen(secret), &part, 1, md);
     memcpy(out, "sha256=", 7);
     for (unsigned i = 0; i < 32; i++)
         snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
@@ -56,25 +74,14 @@ int sig_standard(const char *secret, const char *id, long long timestamp, const 
     }
     int ts_len = snprintf(ts, sizeof(ts), "%lld", timestamp);
 
-    /* EVP_MAC streams the three parts without copying a large body. */
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_mac());
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
-                           OSSL_PARAM_construct_end()};
-    size_t md_len = 0;
-    int ok = ctx && EVP_MAC_init(ctx, key, key_len, params) == 1 &&
-             EVP_MAC_update(ctx, (const unsigned char *)id, strlen(id)) == 1 &&
-             EVP_MAC_update(ctx, (const unsigned char *)".", 1) == 1 &&
-             EVP_MAC_update(ctx, (const unsigned char *)ts, (size_t)ts_len) == 1 &&
-             EVP_MAC_update(ctx, (const unsigned char *)".", 1) == 1 &&
-             EVP_MAC_update(ctx, body, body_len) == 1 &&
-             EVP_MAC_final(ctx, md, &md_len, sizeof(md)) == 1;
-    EVP_MAC_CTX_free(ctx);
-    if (!ok) {
-        OPENSSL_cleanse(key, sizeof(key));
-        return -1;
-    }
+    struct iovec parts[] = {
+        {(void *)id, strlen(id)}, {(void *)".", 1},         {ts, (size_t)ts_len},
+        {(void *)".", 1},         {(void *)body, body_len},
+    };
+    int rc = hmac_sha256(key, key_len, parts, sizeof(parts) / sizeof(parts[0]), md);
     OPENSSL_cleanse(key, sizeof(key));
-
+    if (rc)
+        return -1;
     memcpy(out, "v1,", 3);
     EVP_EncodeBlock((unsigned char *)out + 3, md, 32);
     return 0;
