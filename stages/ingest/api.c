@@ -76,8 +76,8 @@ static void submit(struct api *a, const struct _u_request *req, struct _u_respon
                     json_pack("{s:I}", "max_bytes", (json_int_t)a->max_body));
         return;
     }
-    if (batch_parse(&b, req->binary_body ? req->binary_body : "", req->binary_body_length,
-                    single, tenant, &a->lim, &err)) {
+    if (batch_parse(&b, req->binary_body ? req->binary_body : "", req->binary_body_length, single,
+                    tenant, &a->lim, &err)) {
         json_t *details = NULL;
         if (err.field[0])
             details = err.index >= 0
@@ -267,9 +267,9 @@ static void h_results(struct api *a, const struct _u_request *req, struct _u_res
     }
     if (page_params(req, resp, &limit, &cursor) == 0 &&
         page(a, resp, id, doc, cursor, limit, &items, &next) == 0) {
-        json_t *out = json_pack("{s:s,s:O,s:o,s:o}", "id", id, "status",
-                                json_object_get(doc, "status"), "results", items, "next",
-                                next_link(id, next, limit));
+        json_t *out =
+            json_pack("{s:s,s:O,s:o,s:o}", "id", id, "status", json_object_get(doc, "status"),
+                      "results", items, "next", next_link(id, next, limit));
         reply_json(resp, 200, out);
         json_decref(out);
     }
@@ -357,8 +357,8 @@ static void h_cancel(struct api *a, const struct _u_request *req, struct _u_resp
                     NULL);
     } else {
         LOG_INFO("batch_cancel", "batch=%s tenant=%s", id, tenant);
-        json_t *out = json_pack("{s:s,s:s,s:b,s:s}", "id", id, "status", status,
-                                "cancel_requested", 1, "cancelled_at", now);
+        json_t *out = json_pack("{s:s,s:s,s:b,s:s}", "id", id, "status", status, "cancel_requested",
+                                1, "cancelled_at", now);
         reply_json(resp, 202, out);
         json_decref(out);
     }
@@ -427,8 +427,8 @@ static void h_redeliver(struct api *a, const struct _u_request *req, struct _u_r
         return;
     }
     tc.delivery_id = task.delivery_id;
-    if (reader_scan(a->readers, task.topic, task.partition, task.offset, task.offset,
-                    a->timeout_ms, on_task, &tc, &next, errstr, sizeof(errstr))) {
+    if (reader_scan(a->readers, task.topic, task.partition, task.offset, task.offset, a->timeout_ms,
+                    on_task, &tc, &next, errstr, sizeof(errstr))) {
         reply_error(resp, 503, "kafka_unavailable", "the webhook task could not be read", NULL);
         return;
     }
@@ -474,17 +474,17 @@ static void count(const char *route, unsigned int code)
 {
     char labels[96];
     snprintf(labels, sizeof(labels), "route=\"%s\",code=\"%u\"", route, code);
-    metric_inc(metric_counter("ferry_ingest_requests_total", "API requests by route and status",
-                              labels),
-               1);
+    metric_inc(
+        metric_counter("ferry_ingest_requests_total", "API requests by route and status", labels),
+        1);
 }
 
 static int on_request(const struct _u_request *req, struct _u_response *resp, void *user)
 {
     struct route *r = user;
     int64_t t0 = clk_mono_us();
-    const char *tenant = keys_tenant(r->api->keys, u_map_get_case(req->map_header,
-                                                                  "Authorization"));
+    const char *tenant =
+        keys_tenant(r->api->keys, u_map_get_case(req->map_header, "Authorization"));
     if (!tenant) {
         reply_error(resp, 401, "unauthorized", "missing or unknown API key (Authorization: Bearer)",
                     NULL);
@@ -517,9 +517,9 @@ void api_metrics_init(struct api *a)
         char labels[64];
         snprintf(labels, sizeof(labels), "route=\"%s\"", routes[i].name);
         routes[i].api = a;
-        routes[i].latency = metric_histogram("ferry_ingest_request_seconds",
-                                             "API request latency by route", labels,
-                                             metric_latency_bounds, metric_latency_n);
+        routes[i].latency =
+            metric_histogram("ferry_ingest_request_seconds", "API request latency by route", labels,
+                             metric_latency_bounds, metric_latency_n);
     }
 }
 

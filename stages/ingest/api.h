@@ -29,7 +29,7 @@ struct api {
     struct txn_pool *txn;
     struct reader_pool *readers;
     struct results *results;
-    rd_kafka_t *producer; /* plain idempotent producer: cancel and redeliver */
+    rd_kafka_t *producer;       /* plain idempotent producer: cancel and redeliver */
     const struct secretbox *sb; /* NULL: FERRY_SECRET_KEY unset, webhooks refused */
     struct batch_limits lim;
     long long max_body;

@@ -13,19 +13,17 @@
 static const char *const known_formats[] = {"html", "text", "markdown", "links", "metadata"};
 static const char *const known_events[] = {"batch.completed", "batch.failed", "batch.cancelled",
                                            "item.completed"};
-static const char *const default_events[] = {"batch.completed", "batch.failed",
-                                             "batch.cancelled"};
+static const char *const default_events[] = {"batch.completed", "batch.failed", "batch.cancelled"};
 
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-#define SECRET_MIN 16
-#define SECRET_MAX 1024
-#define HEADERS_MAX 64
+#define N_OF(a)          (sizeof(a) / sizeof((a)[0]))
+#define SECRET_MIN       16
+#define SECRET_MAX       1024
+#define HEADERS_MAX      64
 #define HEADER_VALUE_MAX 8192
-#define METADATA_MAX 16384
+#define METADATA_MAX     16384
 
-__attribute__((format(printf, 5, 6))) static int batch_fail(struct batch_err *err, int status,
-                                                      const char *code, long index,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static int
+batch_fail(struct batch_err *err, int status, const char *code, long index, const char *fmt, ...)
 {
     va_list ap;
     err->status = status;
@@ -101,7 +99,8 @@ static int check_headers(struct batch_err *err, const json_t *h, const char *fie
         return bad_field(err, field, index, "must be an object of strings");
     if (json_object_size(h) > HEADERS_MAX)
         return bad_field(err, field, index, "has more than 64 headers");
-    json_object_foreach((json_t *)h, k, v) {
+    json_object_foreach((json_t *)h, k, v)
+    {
         if (!*k || strpbrk(k, " \t\r\n:") || !json_is_string(v) ||
             json_string_length(v) > HEADER_VALUE_MAX ||
             strlen(json_string_value(v)) != json_string_length(v) ||
@@ -136,7 +135,8 @@ static int check_items(struct batch *b, const struct batch_limits *lim, struct b
             snprintf(field, sizeof(field), "items[%zu]", j);
             return bad_field(err, field, index, "must be an object with a url");
         }
-        json_object_foreach(it, k, v) {
+        json_object_foreach(it, k, v)
+        {
             if (strcmp(k, "url") && strcmp(k, "headers")) {
                 snprintf(field, sizeof(field), "items[%zu].%.40s", j, k);
                 return bad_field(err, field, index, "unknown field");
@@ -166,9 +166,11 @@ static int check_formats(struct batch *b, struct batch_err *err)
     }
     if (!json_is_array(f) || json_array_size(f) == 0)
         return bad_field(err, "formats", -1, "must be a non-empty array of format names");
-    json_array_foreach(f, i, v) {
+    json_array_foreach(f, i, v)
+    {
         snprintf(field, sizeof(field), "formats[%zu]", i);
-        if (!json_is_string(v) || !in_list(json_string_value(v), known_formats, N_OF(known_formats)))
+        if (!json_is_string(v) ||
+            !in_list(json_string_value(v), known_formats, N_OF(known_formats)))
             return bad_field(err, field, -1,
                              "unknown format (html, text, markdown, links, metadata)");
         int dup = 0;
@@ -191,7 +193,8 @@ static int check_options(struct batch *b, const struct batch_limits *lim, struct
     if (o && !json_is_null(o)) {
         if (!json_is_object(o))
             return bad_field(err, "options", -1, "must be an object");
-        json_object_foreach(o, k, v) {
+        json_object_foreach(o, k, v)
+        {
             char field[64];
             snprintf(field, sizeof(field), "options.%.40s", k);
             if (strcmp(k, "timeout_ms") == 0) {
@@ -238,8 +241,8 @@ static int check_webhook(struct batch *b, const struct batch_limits *lim, struct
     }
     if (!json_is_string(url))
         return bad_field(err, "webhook_url", -1, "must be a string");
-    const char *why = url_problem(json_string_value(url), json_string_length(url),
-                                  !lim->allow_http_webhook);
+    const char *why =
+        url_problem(json_string_value(url), json_string_length(url), !lim->allow_http_webhook);
     if (why)
         return bad_field(err, "webhook_url", -1, why);
     b->webhook_url = json_string_value(url);
@@ -251,7 +254,8 @@ static int check_webhook(struct batch *b, const struct batch_limits *lim, struct
     } else {
         if (!json_is_array(events) || json_array_size(events) == 0)
             return bad_field(err, "webhook_events", -1, "must be a non-empty array");
-        json_array_foreach(events, i, v) {
+        json_array_foreach(events, i, v)
+        {
             char field[40];
             snprintf(field, sizeof(field), "webhook_events[%zu]", i);
             if (!json_is_string(v) ||
@@ -294,12 +298,13 @@ static int check_webhook(struct batch *b, const struct batch_limits *lim, struct
 
 static int check_top_level(struct batch *b, int single, struct batch_err *err)
 {
-    static const char *const fields[] = {"urls", "items", "formats", "webhook_url",
-                                         "webhook_secret", "webhook_events", "options",
-                                         "metadata"};
+    static const char *const fields[] = {"urls",        "items",          "formats",
+                                         "webhook_url", "webhook_secret", "webhook_events",
+                                         "options",     "metadata"};
     const char *k;
     json_t *v;
-    json_object_foreach(b->root, k, v) {
+    json_object_foreach(b->root, k, v)
+    {
         int ok = single ? strcmp(k, "url") == 0 || strcmp(k, "headers") == 0 ||
                               (in_list(k, fields, N_OF(fields)) && strcmp(k, "urls") &&
                                strcmp(k, "items"))
@@ -469,10 +474,10 @@ char *batch_record_json(const struct batch *b, const char *secret_enc)
     if (b->webhook_url)
         wh = json_pack("{s:s,s:O,s:s,s:n,s:n}", "url", b->webhook_url, "events", b->events,
                        "secret_enc", secret_enc, "previous_secret_enc", "previous_secret_until");
-    json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:I,s:O,s:O,s:O,s:o}", "type", "batch", "id", b->id,
-                            "tenant", b->tenant, "created_at", b->created_at, "total",
-                            (json_int_t)b->total, "formats", b->formats, "options", b->options,
-                            "metadata", b->metadata, "webhook", wh);
+    json_t *doc =
+        json_pack("{s:s,s:s,s:s,s:s,s:I,s:O,s:O,s:O,s:o}", "type", "batch", "id", b->id, "tenant",
+                  b->tenant, "created_at", b->created_at, "total", (json_int_t)b->total, "formats",
+                  b->formats, "options", b->options, "metadata", b->metadata, "webhook", wh);
     char *s = doc ? jx_dump(doc, NULL) : NULL;
     json_decref(doc);
     return s;
@@ -480,12 +485,12 @@ char *batch_record_json(const struct batch *b, const char *secret_enc)
 
 char *batch_status_json(const struct batch *b)
 {
-    json_t *doc = json_pack(
-        "{s:s,s:s,s:s,s:I,s:i,s:i,s:i,s:{},s:f,s:s,s:n,s:s,s:n,s:O,s:o}", "id", b->id, "tenant",
-        b->tenant, "status", "queued", "total", (json_int_t)b->total, "processed", 0, "succeeded",
-        0, "failed", 0, "errors", "progress", 0.0, "created_at", b->created_at, "started_at",
-        "updated_at", b->created_at, "completed_at", "metadata", b->metadata, "webhook",
-        webhook_public(b));
+    json_t *doc =
+        json_pack("{s:s,s:s,s:s,s:I,s:i,s:i,s:i,s:{},s:f,s:s,s:n,s:s,s:n,s:O,s:o}", "id", b->id,
+                  "tenant", b->tenant, "status", "queued", "total", (json_int_t)b->total,
+                  "processed", 0, "succeeded", 0, "failed", 0, "errors", "progress", 0.0,
+                  "created_at", b->created_at, "started_at", "updated_at", b->created_at,
+                  "completed_at", "metadata", b->metadata, "webhook", webhook_public(b));
     char *s = doc ? jx_dump(doc, NULL) : NULL;
     json_decref(doc);
     return s;

@@ -22,22 +22,22 @@
 #include "secretbox.h"
 
 #define BATCH_TENANT_MAX 64
-#define BATCH_URL_MAX 8192
-#define BATCH_MAX_DEPTH 20
+#define BATCH_URL_MAX    8192
+#define BATCH_MAX_DEPTH  20
 
 struct batch_limits {
-    long long max_items;    /* FERRY_MAX_ITEMS */
-    int allow_http_webhook; /* FERRY_WEBHOOK_ALLOW_HTTP */
+    long long max_items;      /* FERRY_MAX_ITEMS */
+    int allow_http_webhook;   /* FERRY_WEBHOOK_ALLOW_HTTP */
     long long max_page_bytes; /* upper bound of options.max_bytes */
 };
 
 /* What the API answers when the body is refused. */
 struct batch_err {
-    int status;        /* 400 or 422 */
-    char code[32];     /* "invalid_json", "invalid_field", ... */
+    int status;    /* 400 or 422 */
+    char code[32]; /* "invalid_json", "invalid_field", ... */
     char message[256];
-    char field[96];    /* "" when the body as a whole is wrong */
-    long index;        /* item index, -1 when not about an item */
+    char field[96]; /* "" when the body as a whole is wrong */
+    long index;     /* item index, -1 when not about an item */
 };
 
 struct batch {
@@ -49,10 +49,10 @@ struct batch {
     json_t *urls, *items; /* borrowed from root; may be NULL */
     size_t n_urls, total;
     json_t *formats, *options, *metadata, *events; /* owned, normalized */
-    const char *webhook_url; /* borrowed from root; NULL: no webhook */
-    char *secret;            /* owned, wiped on release; NULL without webhook */
-    int secret_generated;    /* the 202 answer shows it (once) */
-    char *request_tail;      /* ,"formats":...,"options":...} of every request */
+    const char *webhook_url;                       /* borrowed from root; NULL: no webhook */
+    char *secret;         /* owned, wiped on release; NULL without webhook */
+    int secret_generated; /* the 202 answer shows it (once) */
+    char *request_tail;   /* ,"formats":...,"options":...} of every request */
 };
 
 /* Parses and validates `body`; fills b (new id, created_at now). 0 ok, -1

@@ -15,9 +15,9 @@ struct follow {
     struct table *table;
     rd_kafka_t *rk;
     int n_parts;
-    int behind; /* partitions not yet read to their end once */
+    int behind;            /* partitions not yet read to their end once */
     unsigned char *at_end; /* per (topic, partition) index */
-    int32_t n_status;     /* partitions of batch.status; attempts follow */
+    int32_t n_status;      /* partitions of batch.status; attempts follow */
     atomic_int caught_up;
 };
 
@@ -51,8 +51,8 @@ struct follow *follow_open(const struct stage *st, struct table *table, char *er
     f->st = st;
     f->table = table;
     snprintf(group, sizeof(group), "%singest-follow", cfg_str(&st->cfg, "FERRY_TOPIC_PREFIX"));
-    rd_kafka_conf_t *conf = kafka_consumer_conf(&st->cfg, st->client_id, group, errstr,
-                                                errstr_size);
+    rd_kafka_conf_t *conf =
+        kafka_consumer_conf(&st->cfg, st->client_id, group, errstr, errstr_size);
     if (!conf || kafka_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size) ||
         kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) {
         if (conf)
@@ -112,8 +112,7 @@ void follow_poll(struct follow *f, int timeout_ms)
             reached_end(f, m);
         } else if (m->err) {
             LOG_WARN("follow_error", "err=%s", rd_kafka_err2name(m->err));
-        } else if (strcmp(rd_kafka_topic_name(m->rkt), topic(&f->st->topics, TOPIC_STATUS)) ==
-                   0) {
+        } else if (strcmp(rd_kafka_topic_name(m->rkt), topic(&f->st->topics, TOPIC_STATUS)) == 0) {
             char id[64];
             size_t klen = m->key_len < sizeof(id) - 1 ? m->key_len : sizeof(id) - 1;
             memcpy(id, m->key ? m->key : "", m->key ? klen : 0);

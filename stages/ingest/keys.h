@@ -12,8 +12,8 @@
 
 #include <stddef.h>
 
-#define KEYS_MAX 1024
-#define KEYS_KEY_MAX 128
+#define KEYS_MAX        1024
+#define KEYS_KEY_MAX    128
 #define KEYS_TENANT_MAX 64
 
 struct keys {

@@ -40,8 +40,8 @@ static const struct cfg_opt ingest_opts[] = {
      "32-byte key (64 hex or base64) sealing webhook secrets; deliver needs the same", 0, 0,
      secretbox_check_key},
     {"FERRY_MAX_ITEMS", CFG_INT, "100000", "most items in one batch", 1, 10000000, NULL},
-    {"FERRY_MAX_BODY_BYTES", CFG_SIZE, "32M", "largest submit body (413 beyond)", 1024,
-     1LL << 31, NULL},
+    {"FERRY_MAX_BODY_BYTES", CFG_SIZE, "32M", "largest submit body (413 beyond)", 1024, 1LL << 31,
+     NULL},
     {"FERRY_WEBHOOK_ALLOW_HTTP", CFG_BOOL, "0", "accept http:// webhook URLs (development)", 0, 0,
      NULL},
     {"FERRY_SUBMIT_TIMEOUT", CFG_DURATION, "10s",
@@ -83,8 +83,7 @@ static rd_kafka_t *plain_producer(const struct stage *st, long long timeout_ms, 
                                   size_t errstr_size)
 {
     char tmo[32];
-    rd_kafka_conf_t *conf = kafka_producer_conf(&st->cfg, st->client_id, NULL, errstr,
-                                                errstr_size);
+    rd_kafka_conf_t *conf = kafka_producer_conf(&st->cfg, st->client_id, NULL, errstr, errstr_size);
     snprintf(tmo, sizeof(tmo), "%lld", timeout_ms);
     if (!conf || kafka_conf_set(conf, "message.timeout.ms", tmo, errstr, errstr_size) ||
         kafka_conf_set(conf, "linger.ms", "0", errstr, errstr_size)) {
@@ -105,9 +104,9 @@ int main(int argc, char **argv)
     struct _u_instance http;
     struct sockaddr_in addr;
     char errstr[512], instance[128];
-    int http_started = 0, rc = stage_init(&st, "ingest",
-                                          "The HTTP API of ferry: submit batches, poll status.",
-                                          ingest_opts, argc, argv);
+    int http_started = 0,
+        rc = stage_init(&st, "ingest", "The HTTP API of ferry: submit batches, poll status.",
+                        ingest_opts, argc, argv);
     if (rc)
         return rc < 0 ? 2 : 0;
     rc = 2;

@@ -8,14 +8,14 @@
 #include "jx.h"
 #include "kafka.h"
 
-#define CACHE_MAX 32
+#define CACHE_MAX      32
 #define PAGE_BYTES_MAX (8 << 20)
 
 struct seen {
     char id[48];
     int64_t first_offset;
     size_t total;
-    uint32_t *first; /* offset - first_offset + 1 of the item's first record; 0 unknown */
+    uint32_t *first;    /* offset - first_offset + 1 of the item's first record; 0 unknown */
     int64_t scanned_to; /* [first_offset, scanned_to) is recorded in `first` */
     uint64_t used;
     int in_use;
@@ -60,8 +60,7 @@ void results_free(struct results *r)
 
 /* Checks out the batch's entry (a fresh one when absent, in use, or made
  * for another range). */
-static struct seen *seen_take(struct results *r, const char *id, int64_t first_offset,
-                              size_t total)
+static struct seen *seen_take(struct results *r, const char *id, int64_t first_offset, size_t total)
 {
     struct seen *got = NULL;
     pthread_mutex_lock(&r->lock);
@@ -121,7 +120,7 @@ static void seen_give(struct results *r, struct seen *s)
 
 struct scan {
     struct seen *s;
-    int emit;    /* 0: only record first occurrences (the prefix before a cursor) */
+    int emit; /* 0: only record first occurrences (the prefix before a cursor) */
     int limit;
     size_t bytes;
     json_t *items;
@@ -178,8 +177,8 @@ static int on_record(void *arg, const rd_kafka_message_t *m)
     return (int)json_array_size(sc->items) >= sc->limit || sc->bytes >= PAGE_BYTES_MAX;
 }
 
-int results_page(struct results *r, const char *id, const json_t *status, int64_t cursor,
-                 int limit, json_t **items, int64_t *next, char *errstr, size_t errstr_size)
+int results_page(struct results *r, const char *id, const json_t *status, int64_t cursor, int limit,
+                 json_t **items, int64_t *next, char *errstr, size_t errstr_size)
 {
     const json_t *loc = json_object_get(status, "results");
     const char *state = jx_str(status, "status", "");

@@ -22,7 +22,7 @@
 #include "reader.h"
 
 #define RESULTS_LIMIT_DEFAULT 100
-#define RESULTS_LIMIT_MAX 1000
+#define RESULTS_LIMIT_MAX     1000
 
 struct results;
 
@@ -34,7 +34,7 @@ void results_free(struct results *r);
  * On success *items is a new array and *next the cursor of the next page,
  * or -1 when the batch is final and nothing follows. 0 ok; -1 Kafka
  * failed (errstr); -2 the cursor is outside the batch's range. */
-int results_page(struct results *r, const char *id, const json_t *status, int64_t cursor,
-                 int limit, json_t **items, int64_t *next, char *errstr, size_t errstr_size);
+int results_page(struct results *r, const char *id, const json_t *status, int64_t cursor, int limit,
+                 json_t **items, int64_t *next, char *errstr, size_t errstr_size);
 
 #endif

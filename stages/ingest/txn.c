@@ -76,8 +76,8 @@ static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, cha
                      size_t errstr_size)
 {
     char tmo[32];
-    rd_kafka_conf_t *conf = kafka_producer_conf(&p->st->cfg, p->st->client_id, s->txn_id,
-                                                errstr, errstr_size);
+    rd_kafka_conf_t *conf =
+        kafka_producer_conf(&p->st->cfg, p->st->client_id, s->txn_id, errstr, errstr_size);
     if (!conf)
         return -1;
     /* A transaction that a crashed ingest left open blocks read_committed
@@ -93,8 +93,7 @@ static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, cha
          * requests are in flight). -X linger.ms=... still wins. */
         (!operator_set(&p->st->cfg, "linger.ms") &&
          kafka_conf_set(conf, "linger.ms", "0", errstr, errstr_size)) ||
-        kafka_conf_set(conf, "socket.connection.setup.timeout.ms", "3000", errstr,
-                       errstr_size)) {
+        kafka_conf_set(conf, "socket.connection.setup.timeout.ms", "3000", errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
         return -1;
     }
@@ -103,8 +102,8 @@ static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, cha
         return -1;
     if (!p->req_partitions) {
         const struct rd_kafka_metadata *md;
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, topic(&p->st->topics, TOPIC_REQUESTS),
-                                                   NULL);
+        rd_kafka_topic_t *rkt =
+            rd_kafka_topic_new(s->rk, topic(&p->st->topics, TOPIC_REQUESTS), NULL);
         if (rd_kafka_metadata(s->rk, 0, rkt, &md, timeout_ms) == 0) {
             if (md->topic_cnt == 1 && !md->topics[0].err)
                 p->req_partitions = md->topics[0].partition_cnt;
@@ -208,8 +207,8 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct batch *b,
     }
 
     h = headers(b->id, "batch", -1);
-    err = produce(rk, topic(t, TOPIC_BATCHES), RD_KAFKA_PARTITION_UA, b->id, record,
-                  strlen(record), h, deadline);
+    err = produce(rk, topic(t, TOPIC_BATCHES), RD_KAFKA_PARTITION_UA, b->id, record, strlen(record),
+                  h, deadline);
     if (err) {
         rd_kafka_headers_destroy(h);
         goto produce_err;
@@ -225,16 +224,16 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct batch *b,
         }
         h = headers(b->id, NULL, (long)i);
         err = produce(rk, topic(t, TOPIC_REQUESTS),
-                      (int32_t)((base + (int64_t)i) % p->req_partitions), b->id, buf,
-                      (size_t)len, h, deadline);
+                      (int32_t)((base + (int64_t)i) % p->req_partitions), b->id, buf, (size_t)len,
+                      h, deadline);
         if (err) {
             rd_kafka_headers_destroy(h);
             goto produce_err;
         }
     }
     h = headers(b->id, NULL, -1);
-    err = produce(rk, topic(t, TOPIC_STATUS), RD_KAFKA_PARTITION_UA, b->id, status,
-                  strlen(status), h, deadline);
+    err = produce(rk, topic(t, TOPIC_STATUS), RD_KAFKA_PARTITION_UA, b->id, status, strlen(status),
+                  h, deadline);
     if (err) {
         rd_kafka_headers_destroy(h);
         goto produce_err;

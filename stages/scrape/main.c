@@ -263,7 +263,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (httpd_ops_start(&ops, cfg_str(cfg, "FERRY_SCRAPE_METRICS_LISTEN"), ready, NULL, errstr,
-                  sizeof(errstr))) {
+                        sizeof(errstr))) {
         fprintf(stderr, "ferry-scrape: %s\n", errstr);
         kafka_producer_close(S.producer, 1000);
         return 2;

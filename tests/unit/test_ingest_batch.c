@@ -11,8 +11,8 @@
 #include "../../stages/ingest/batch.c"
 #include "../../stages/ingest/keys.c"
 
-static const struct batch_limits lim = {.max_items = 3, .allow_http_webhook = 0,
-                                        .max_page_bytes = 1 << 20};
+static const struct batch_limits lim = {
+    .max_items = 3, .allow_http_webhook = 0, .max_page_bytes = 1 << 20};
 
 static void test_rejects_with_field_and_index(void **state)
 {
@@ -127,9 +127,8 @@ static void test_keys(void **state)
     struct keys *ks = calloc(1, sizeof(*ks));
     char err[256];
     (void)state;
-    assert_int_equal(keys_add_list(ks, " key-acme-1:acme , key-globex:globex,", ",", err,
-                                   sizeof(err)),
-                     0);
+    assert_int_equal(
+        keys_add_list(ks, " key-acme-1:acme , key-globex:globex,", ",", err, sizeof(err)), 0);
     assert_int_equal(ks->n, 2);
     assert_string_equal(keys_tenant(ks, "Bearer key-acme-1"), "acme");
     assert_string_equal(keys_tenant(ks, "bearer key-globex"), "globex");
