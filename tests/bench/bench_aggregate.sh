@@ -11,28 +11,14 @@
 # 49192) unless FERRY_KAFKA_BROKERS is set. Assumes `make` ran. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-B=${B:-build}
+source tests/bench/lib.sh
+agg_pid=
+bench_on_exit() { [ -z "$agg_pid" ] || kill -9 "$agg_pid" 2>/dev/null; }
+bench_init aggregate "${FERRY_BENCH_AGGREGATE_PORT:-49192}"
 AGG=$B/ferry-aggregate
 GEN=$B/tools/aggregate_loadgen
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-aggregate.XXXXXX")
-PORT=${FERRY_BENCH_AGGREGATE_PORT:-49192}
-broker_started=0
-agg_pid=
-
-cleanup() {
-    [ -n "$agg_pid" ] && kill -9 "$agg_pid" 2>/dev/null || true
-    if ((broker_started)); then FERRY_LOCAL_KAFKA_PORT=$PORT compose/kafka.sh stop >/dev/null 2>&1 || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-if [ -z "${FERRY_KAFKA_BROKERS:-}" ]; then
-    FERRY_LOCAL_KAFKA_PORT=$PORT compose/kafka.sh start >/dev/null
-    broker_started=1
-    export FERRY_KAFKA_BROKERS=127.0.0.1:$PORT
-fi
 BROKERS=$FERRY_KAFKA_BROKERS
-METRICS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+METRICS_PORT=$(bench_free_port)
 export FERRY_TOPIC_PARTITIONS=${FERRY_TOPIC_PARTITIONS:-6}
 export FERRY_AGGREGATE_METRICS_LISTEN=127.0.0.1:$METRICS_PORT
 export FERRY_AGGREGATE_INSTANCE=bench

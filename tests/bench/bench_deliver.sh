@@ -15,26 +15,10 @@
 #   DELIVER_BENCH_ROUNDS (default 3), DELIVER_BENCH_SPREAD (seconds, default 60)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-B=${B:-build}
-WORK=$(mktemp -d /tmp/bench-deliver.XXXXXX)
 N=${DELIVER_BENCH_N:-50000}
 PARKED=${DELIVER_BENCH_PARKED:-100000}
-PIDS=()
-own_broker=0
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    if ((own_broker)); then FERRY_LOCAL_KAFKA_PORT=$KPORT compose/kafka.sh stop >/dev/null 2>&1 || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-if [ -z "${FERRY_KAFKA_BROKERS:-}" ]; then
-    KPORT=${FERRY_BENCH_DELIVER_KAFKA_PORT:-59392}
-    FERRY_LOCAL_KAFKA_PORT=$KPORT compose/kafka.sh start >/dev/null
-    own_broker=1
-    export FERRY_KAFKA_BROKERS=127.0.0.1:$KPORT
-fi
+source tests/bench/lib.sh
+bench_init deliver "${FERRY_BENCH_DELIVER_KAFKA_PORT:-59392}"
 
 export FERRY_TOPIC_PARTITIONS=6
 export FERRY_SECRET_KEY=$(printf '5f%.0s' $(seq 32))
@@ -46,13 +30,12 @@ export FERRY_WEBHOOK_RETRY_TIERS=1m,5m
 # round trip is dominated by scheduling, so more requests in flight per host.
 export FERRY_WEBHOOK_MAX_PER_HOST=${FERRY_WEBHOOK_MAX_PER_HOST:-256}
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 stat_field() { python3 -c "import json,sys;print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
 # start_deliver: starts a stage on a fresh metrics port; sets DPID and DMETRICS.
 start_deliver() {
-    DMETRICS=$(free_port)
+    DMETRICS=$(bench_free_port)
     DLOG=$WORK/deliver-$DMETRICS.log
     FERRY_DELIVER_METRICS_LISTEN=127.0.0.1:$DMETRICS "$B/ferry-deliver" >>"$DLOG" 2>&1 &
     DPID=$!
@@ -75,7 +58,7 @@ provision() {
 # start_recv VAR MODE: a receiver on a fresh port; VAR=port, VAR_STATS=file, VAR_PID.
 start_recv() {
     local port
-    port=$(free_port)
+    port=$(bench_free_port)
     "$B/tools/deliver_recv" "$port" "$2" "$WORK/recv-$port.json" &
     PIDS+=($!)
     printf -v "$1" '%s' "$port"

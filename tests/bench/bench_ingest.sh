@@ -10,25 +10,8 @@
 # unless FERRY_KAFKA_BROKERS is set. Assumes `make` ran.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-B=${B:-build}
-ROOT=$PWD
-WORK=$(mktemp -d /tmp/bench-ingest.XXXXXX)
-PIDS=()
-own_broker=0
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    if ((own_broker)); then FERRY_LOCAL_KAFKA_PORT=$KPORT compose/kafka.sh stop >/dev/null 2>&1 || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-if [ -z "${FERRY_KAFKA_BROKERS:-}" ]; then
-    KPORT=${FERRY_BENCH_INGEST_KAFKA_PORT:-29292}
-    FERRY_LOCAL_KAFKA_PORT=$KPORT compose/kafka.sh start >/dev/null
-    own_broker=1
-    export FERRY_KAFKA_BROKERS=127.0.0.1:$KPORT
-fi
+source tests/bench/lib.sh
+bench_init ingest "${FERRY_BENCH_INGEST_KAFKA_PORT:-29292}"
 
 export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
 export FERRY_TOPIC_PARTITIONS=6
@@ -38,13 +21,12 @@ export FERRY_WEBHOOK_ALLOW_HTTP=1
 export FERRY_LOG_LEVEL=warn
 AUTH="Authorization: Bearer bench-key-1"
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
 # start_ingest VAR [env...]: starts an instance, waits for /healthz, sets VAR to its port.
 start_ingest() {
     local var=$1 port
     shift
-    port=$(free_port)
+    port=$(bench_free_port)
     env FERRY_LISTEN=127.0.0.1:$port "$@" "$B/ferry-ingest" >>"$WORK/ingest-$port.log" 2>&1 &
     PIDS+=($!)
     LAST_PID=$!

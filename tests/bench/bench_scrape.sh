@@ -18,38 +18,20 @@
 #   FERRY_BENCH_SCRAPE_BACKLOG backlog for the RSS run (default 1000000)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-B=${B:-build}
-ROOT=$PWD
-WORK=$(mktemp -d /tmp/bench-scrape.XXXXXX)
+source tests/bench/lib.sh
+bench_init scrape "${FERRY_BENCH_SCRAPE_KAFKA_PORT:-39392}"
 chmod 755 "$WORK" # nginx workers run unprivileged
-PIDS=()
-own_broker=0
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    if ((own_broker)); then FERRY_LOCAL_KAFKA_PORT=$KPORT compose/kafka.sh stop >/dev/null 2>&1 || true; fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-if [ -z "${FERRY_KAFKA_BROKERS:-}" ]; then
-    KPORT=${FERRY_BENCH_SCRAPE_KAFKA_PORT:-39392}
-    FERRY_LOCAL_KAFKA_PORT=$KPORT compose/kafka.sh start >/dev/null
-    own_broker=1
-    export FERRY_KAFKA_BROKERS=127.0.0.1:$KPORT
-fi
 ITEMS=${FERRY_BENCH_SCRAPE_ITEMS:-100000}
 BACKLOG=${FERRY_BENCH_SCRAPE_BACKLOG:-1000000}
 export FERRY_TOPIC_PARTITIONS=4
 export FERRY_LOG_LEVEL=warn
 export FERRY_ALLOW_PRIVATE_NETWORKS=1
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
 # ---- the static site
 mkdir -p "$WORK/site" "$WORK/tmp"
 mean_kb=$(python3 tests/bench/scrape_pages.py "$WORK/site" 100)
-NPORT=$(free_port)
+NPORT=$(bench_free_port)
 sed -e "s|@PORT@|$NPORT|; s|@ROOT@|$WORK/site|; s|@DIR@|$WORK|g" tests/bench/scrape_nginx.conf >"$WORK/nginx.conf"
 nginx -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' &
 PIDS+=($!)
@@ -63,7 +45,7 @@ run() {
     shift 3 2>/dev/null || shift $#
     export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
     "$B/tools/scrape_bench" gen "$n" "http://127.0.0.1:$NPORT" 100 "$formats" >"$WORK/gen.out" 2>>"$WORK/gen.log"
-    mport=$(free_port)
+    mport=$(bench_free_port)
     FERRY_SCRAPE_INFLIGHT=$inflight FERRY_SCRAPE_HOST_CONNECTIONS=$inflight \
         FERRY_SCRAPE_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-scrape" "$@" >>"$WORK/scrape.log" 2>&1 &
     pid=$!
@@ -89,7 +71,7 @@ run 1000 $((ITEMS / 4)) '["html","text","markdown","links","metadata"]'
 export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
 "$B/tools/scrape_bench" gen "$BACKLOG" "http://127.0.0.1:$NPORT" 100 >"$WORK/gen.out" 2>>"$WORK/gen.log"
 sed 's/^/    /' "$WORK/gen.out"
-mport=$(free_port)
+mport=$(bench_free_port)
 FERRY_SCRAPE_INFLIGHT=1000 FERRY_SCRAPE_HOST_CONNECTIONS=1000 \
     FERRY_SCRAPE_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-scrape" >>"$WORK/scrape.log" 2>&1 &
 pid=$!

@@ -1,0 +1,39 @@
+# tests/bench/lib.sh — sourced by every bench_*.sh: a work folder, the
+# background processes to stop, and a broker of the benchmark's own unless
+# FERRY_KAFKA_BROKERS names one. Everything is undone on exit.
+#
+#   source tests/bench/lib.sh
+#   bench_init NAME DEFAULT_PORT   # sets B, ROOT, WORK, PIDS, FERRY_KAFKA_BROKERS
+#   PIDS+=($!)                     # background processes to kill on exit
+#   bench_on_exit() { ...; }       # optional extra clean-up, run first
+
+bench_init() {
+    B=${B:-build}
+    ROOT=$PWD
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-$1.XXXXXX")
+    PIDS=()
+    BENCH_KAFKA_PORT=
+    trap bench_cleanup EXIT
+    if [ -z "${FERRY_KAFKA_BROKERS:-}" ]; then
+        BENCH_KAFKA_PORT=$2
+        FERRY_LOCAL_KAFKA_PORT=$BENCH_KAFKA_PORT compose/kafka.sh start >/dev/null
+        export FERRY_KAFKA_BROKERS=127.0.0.1:$BENCH_KAFKA_PORT
+    fi
+}
+
+bench_cleanup() {
+    if declare -F bench_on_exit >/dev/null; then bench_on_exit || true; fi
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    # FERRY_KAFKA_BROKERS names our own broker by now; kafka.sh would take
+    # it for an existing cluster and leave the broker running.
+    if [ -n "$BENCH_KAFKA_PORT" ]; then
+        env -u FERRY_KAFKA_BROKERS FERRY_LOCAL_KAFKA_PORT=$BENCH_KAFKA_PORT \
+            compose/kafka.sh stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$WORK"
+}
+
+bench_free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
