@@ -11,8 +11,11 @@
 #   compose/kafka.sh fetch    only fetch the jars (once per pom version)
 #
 # Environment:
-#   FERRY_KAFKA_BROKERS        if set, an existing cluster is used: start/stop do
-#                              nothing, wait/status probe that cluster instead
+#   FERRY_KAFKA_BROKERS        if set, an existing cluster is used: start does
+#                              nothing, wait/status probe that cluster instead;
+#                              stop still stops a broker this script started on
+#                              FERRY_LOCAL_KAFKA_PORT (callers export this
+#                              variable to point stages at their own broker)
 #   FERRY_LOCAL_KAFKA_PORT     client port, default 9092; the controller
 #                              listener takes port+1
 #   FERRY_LOCAL_KAFKA_DIR      data dir, default ${TMPDIR:-/tmp}/ferry-kafka-$PORT
@@ -433,10 +436,8 @@ cmd_start() {
 
 cmd_stop() {
     local t0
-    if [[ -n ${FERRY_KAFKA_BROKERS:-} ]]; then
-        echo "using existing cluster $FERRY_KAFKA_BROKERS"
-        return 0
-    fi
+    # Only a broker of ours (its pid file and marker) is ever stopped, so
+    # FERRY_KAFKA_BROKERS needs no check here.
     t0=$(now_ms)
     if [[ -z $(broker_pids) ]]; then
         remove_data_dir

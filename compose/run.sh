@@ -7,7 +7,7 @@
 # FERRY_KAFKA_BROKERS is set, that cluster is used and no broker is started.
 # Works without a terminal (started in the background, output redirected).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
 CACHE=compose/.cache
 mkdir -p "$CACHE"
@@ -63,7 +63,7 @@ shutdown() {
     wait 2>/dev/null
     if ((broker_started)); then
         say "stopping Kafka"
-        env -u FERRY_KAFKA_BROKERS compose/kafka.sh stop
+        compose/kafka.sh stop
     fi
     say "stopped"
 }

@@ -11,7 +11,7 @@
 # `make run` broker on 9092 is left alone) unless FERRY_KAFKA_BROKERS names an
 # existing cluster. Test binaries come from $B (default build).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 export B=${B:-build}
 unit_only=0
@@ -61,9 +61,7 @@ fi
 # ---- a real broker ----------------------------------------------------------
 broker_started=0
 cleanup() {
-    # FERRY_KAFKA_BROKERS now names our own broker; kafka.sh must not take it
-    # for an existing cluster and skip the stop.
-    if ((broker_started)); then env -u FERRY_KAFKA_BROKERS compose/kafka.sh stop >/dev/null 2>&1 || true; fi
+    if ((broker_started)); then compose/kafka.sh stop >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/bench/lib.sh — sourced by every bench_*.sh: a work folder, the
 # background processes to stop, and a broker of the benchmark's own unless
 # FERRY_KAFKA_BROKERS names one. Everything is undone on exit.
@@ -9,6 +10,7 @@
 
 bench_init() {
     B=${B:-build}
+    # shellcheck disable=SC2034 # ROOT and WORK are for the sourcing script
     ROOT=$PWD
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-$1.XXXXXX")
     PIDS=()
@@ -25,11 +27,8 @@ bench_cleanup() {
     if declare -F bench_on_exit >/dev/null; then bench_on_exit || true; fi
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    # FERRY_KAFKA_BROKERS names our own broker by now; kafka.sh would take
-    # it for an existing cluster and leave the broker running.
     if [ -n "$BENCH_KAFKA_PORT" ]; then
-        env -u FERRY_KAFKA_BROKERS FERRY_LOCAL_KAFKA_PORT=$BENCH_KAFKA_PORT \
-            compose/kafka.sh stop >/dev/null 2>&1 || true
+        FERRY_LOCAL_KAFKA_PORT=$BENCH_KAFKA_PORT compose/kafka.sh stop >/dev/null 2>&1 || true
     fi
     rm -rf "$WORK"
 }
