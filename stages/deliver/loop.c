@@ -22,13 +22,10 @@
 #include "metrics.h"
 #include "shutdown.h"
 
-/* The longest the loop sleeps with nothing parked: records, transfers and
- * acks wake it at once; this only bounds how soon a stop signal is seen. */
+/* The longest the loop sleeps: records, transfers and acks wake it at once,
+ * and a parked tier partition wakes it when its head falls due
+ * (delayq_next_due_in); this only bounds how soon a stop signal is seen. */
 #define LOOP_MAX_WAIT_MS 100
-/* While partitions are parked their heads fall due at any moment; delayq
- * resumes them only when polled. 10 ms keeps that under the fetch round
- * trip, at 100 wake-ups a second. */
-#define LOOP_PARKED_WAIT_MS 10
 
 static struct metric *m_delivered, *m_retrying, *m_dead, *m_deferred, *m_latency, *m_in_flight,
     *m_waiting, *m_parked_parts;
@@ -176,12 +173,9 @@ static void intake(struct deliver_loop *l)
     int main_empty = 0, tiers_empty = 0;
     while (l->alive < l->max_pending && !(main_empty && tiers_empty)) {
         if (!tiers_empty) {
-            /* delayq_poll(0) also answers NULL after parking a partition or
-             * dropping a record fetched before its seek; only an empty
-             * queue means there is nothing more to take now. */
             rd_kafka_message_t *msg = delayq_poll(l->dq, 0);
             if (!msg)
-                tiers_empty = rd_kafka_queue_length(l->queues[1]) == 0;
+                tiers_empty = 1;
             else if (consumable(msg))
                 take(l, msg, delayq_offtrack(l->dq));
         }
@@ -271,8 +265,11 @@ void deliver_loop_run(struct deliver_loop *l)
         metric_set(m_in_flight, sender_in_flight(l->snd));
         metric_set(m_waiting, sender_waiting(l->snd));
         metric_set(m_parked_parts, (long long)delayq_parked(l->dq));
+        /* Sleep until the next parked head is due at the latest: delayq
+         * resumes a partition when it is polled after its due time. */
+        int64_t due_in = delayq_next_due_in(l->dq);
         sender_run(l->snd, l->wake[0],
-                   delayq_parked(l->dq) ? LOOP_PARKED_WAIT_MS : LOOP_MAX_WAIT_MS);
+                   due_in >= 0 && due_in < LOOP_MAX_WAIT_MS ? (int)due_in : LOOP_MAX_WAIT_MS);
     }
 }
 
