@@ -57,6 +57,11 @@ long secretbox_unb64(const char *text, unsigned char *out, size_t cap)
             out[o++] = (unsigned char)(acc >> bits);
         }
     }
+    /* Canonical encodings only: the bits left over after the last whole
+     * byte must be zero. Otherwise two texts decode to the same bytes, and a
+     * changed last character of a sealed secret would go unnoticed. */
+    if (bits >= 6 || (acc & ((1u << bits) - 1)) != 0)
+        return -1;
     return (long)o;
 }
 

@@ -98,7 +98,7 @@ static rd_kafka_t *plain_producer(const struct stage *st, long long timeout_ms, 
 int main(int argc, char **argv)
 {
     struct stage st;
-    struct keys *keys = calloc(1, sizeof(*keys));
+    struct keys *keys;
     struct secretbox sb;
     struct api api = {0};
     struct _u_instance http;
@@ -112,6 +112,7 @@ int main(int argc, char **argv)
     rc = 2;
 
     /* 1. configuration */
+    keys = calloc(1, sizeof(*keys));
     if (!keys || keys_load(keys, cfg_str(&st.cfg, "FERRY_API_KEYS"),
                            cfg_str(&st.cfg, "FERRY_API_KEYS_FILE"), errstr, sizeof(errstr))) {
         fprintf(stderr, "ferry-ingest: %s\n", keys ? errstr : "out of memory");
