@@ -39,17 +39,26 @@ while read -r pkg status; do
     if [[ $status == "install ok installed" ]]; then
         installed[$pkg]=1
     fi
-done < <(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" python3-pytest 2>/dev/null || true)
+done < <(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true)
 
 missing=()
 for pkg in "${packages[@]}"; do
     [[ -n ${installed[$pkg]:-} ]] || missing+=("$pkg")
 done
-# pytest may come from pip rather than Debian; any working one will do.
-if [[ -z ${installed[python3-pytest]:-} ]] && ! python3 -m pytest --version >/dev/null 2>&1; then
-    missing+=(python3-pytest)
-fi
-((${#missing[@]})) || exit 0
+# The integration tests need pytest and jsonschema in whichever python3 runs
+# them. Debian's packages serve Debian's python3; another python3 on PATH
+# (pyenv, a venv) gets them from PyPI with its own pip.
+pip_missing=()
+for mod in pytest jsonschema; do
+    python3 -c "import $mod" >/dev/null 2>&1 && continue
+    py=$(command -v python3 || true)
+    if [[ -z $py || $py == /usr/bin/python3 ]]; then
+        missing+=("python3-$mod")
+    else
+        pip_missing+=("$mod")
+    fi
+done
+((${#missing[@]} + ${#pip_missing[@]})) || exit 0
 
 sudo=()
 ((EUID == 0)) || sudo=(sudo)
@@ -73,6 +82,12 @@ apt_get() {
     [[ -z $out ]] || printf '%s\n' "$out"
 }
 
-echo "deps.sh: installing ${missing[*]}"
-apt_get update -qq
-apt_get install -y -qq --no-install-recommends "${missing[@]}"
+if ((${#missing[@]})); then
+    echo "deps.sh: installing ${missing[*]}"
+    apt_get update -qq
+    apt_get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if ((${#pip_missing[@]})); then
+    echo "deps.sh: installing ${pip_missing[*]} for $(command -v python3) from PyPI"
+    python3 -m pip install -q "${pip_missing[@]}"
+fi
