@@ -8,13 +8,13 @@
 #   4. restart: SIGKILL with 10,000 active batches -> processing again
 #
 # Self-contained: starts its own broker on FERRY_BENCH_AGGREGATE_PORT (default
-# 49192) unless FERRY_KAFKA_BROKERS is set. Assumes `make` ran. Loopback only.
+# 29492) unless FERRY_KAFKA_BROKERS is set. Assumes `make` ran. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/bench/lib.sh
 agg_pid=
 bench_on_exit() { [ -z "$agg_pid" ] || kill -9 "$agg_pid" 2>/dev/null; }
-bench_init aggregate "${FERRY_BENCH_AGGREGATE_PORT:-49192}"
+bench_init aggregate "${FERRY_BENCH_AGGREGATE_PORT:-29492}"
 AGG=$B/ferry-aggregate
 GEN=$B/tools/aggregate_loadgen
 BROKERS=$FERRY_KAFKA_BROKERS

@@ -9,7 +9,7 @@
 #      60 s from +28 s: lateness of each attempt after its due time (p50/p99/max, measured
 #      by the receiver against the due time in the body), and the stage's CPU
 #      while it only waits for the first due time.
-# Starts its own broker (port FERRY_BENCH_DELIVER_KAFKA_PORT, default 59392)
+# Starts its own broker (port FERRY_BENCH_DELIVER_KAFKA_PORT, default 29592)
 # unless FERRY_KAFKA_BROKERS is set. Assumes `make` ran.
 #   DELIVER_BENCH_N (default 50000), DELIVER_BENCH_PARKED (default 100000),
 #   DELIVER_BENCH_ROUNDS (default 3), DELIVER_BENCH_SPREAD (seconds, default 60)
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 N=${DELIVER_BENCH_N:-50000}
 PARKED=${DELIVER_BENCH_PARKED:-100000}
 source tests/bench/lib.sh
-bench_init deliver "${FERRY_BENCH_DELIVER_KAFKA_PORT:-59392}"
+bench_init deliver "${FERRY_BENCH_DELIVER_KAFKA_PORT:-29592}"
 
 export FERRY_TOPIC_PARTITIONS=6
 export FERRY_SECRET_KEY=$(printf '5f%.0s' $(seq 32))

@@ -9,7 +9,7 @@
 # One host serves everything, so the per-host politeness cap is lifted to
 # the in-flight count (FERRY_SCRAPE_HOST_CONNECTIONS), as it would be for a
 # batch spread over many hosts.
-# Starts its own broker (port FERRY_BENCH_SCRAPE_KAFKA_PORT, default 39392)
+# Starts its own broker (port FERRY_BENCH_SCRAPE_KAFKA_PORT, default 29392)
 # unless FERRY_KAFKA_BROKERS is set. Assumes `make` ran.
 # Every run also prints the stage's own CPU time per fetch (user+system from
 # /proc), which does not depend on what else the machine is doing, and the
@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/bench/lib.sh
-bench_init scrape "${FERRY_BENCH_SCRAPE_KAFKA_PORT:-39392}"
+bench_init scrape "${FERRY_BENCH_SCRAPE_KAFKA_PORT:-29392}"
 chmod 755 "$WORK" # nginx workers run unprivileged
 ITEMS=${FERRY_BENCH_SCRAPE_ITEMS:-100000}
 BACKLOG=${FERRY_BENCH_SCRAPE_BACKLOG:-1000000}
