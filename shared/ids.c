@@ -9,6 +9,15 @@
 
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+uint64_t ids_hash(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = 14695981039346656037ULL; /* the FNV-1a 64 offset basis */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
 int ids_random(void *buf, size_t n)
 {
     unsigned char *p = buf;

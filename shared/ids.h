@@ -35,6 +35,11 @@ int64_t ids_time_ms(const char *prefix, const char *id);
 #define IDS_DELIVERY_LEN 37
 void ids_delivery(const char *batch_id, const char *event, long item, char out[IDS_DELIVERY_LEN]);
 
+/* FNV-1a 64-bit hash of len bytes: the one string hash of ferry's in-memory
+ * tables (batch ids, hosts). Not for anything an attacker can grind on
+ * where collisions would matter more than a slower bucket. */
+uint64_t ids_hash(const void *data, size_t len);
+
 /* Fills buf with n random bytes from the kernel. 0 ok, -1 error. */
 int ids_random(void *buf, size_t n);
 

@@ -1,3 +1,4 @@
+#include "ids.h"
 #include "state.h"
 
 #include <openssl/evp.h>
@@ -27,10 +28,7 @@ int state_code_parse(const char *status)
 
 static uint64_t hash_id(const char *id)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 1099511628211ULL;
-    return h;
+    return ids_hash(id, strlen(id));
 }
 
 void state_init(struct state *s)

@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "ids.h"
 #include "clock.h"
 #include "deliver.h"
 #include "log.h"
@@ -63,10 +64,7 @@ struct sender {
 
 static unsigned hash(const char *s)
 {
-    unsigned h = 2166136261u;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h % HOST_BUCKETS;
+    return (unsigned)(ids_hash(s, strlen(s)) % HOST_BUCKETS);
 }
 
 static struct host *host_get(struct sender *s, const char *key, int create)

@@ -1,3 +1,4 @@
+#include "ids.h"
 #include "table.h"
 
 #include <pthread.h>
@@ -37,10 +38,7 @@ struct table {
 
 static uint64_t hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return ids_hash(s, strlen(s));
 }
 
 struct table *table_new(void)

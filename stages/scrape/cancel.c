@@ -1,3 +1,4 @@
+#include "ids.h"
 #include "cancel.h"
 
 #include <pthread.h>
@@ -20,10 +21,7 @@ struct idset {
 
 static uint64_t fnv1a(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return ids_hash(s, strlen(s));
 }
 
 struct idset *idset_new(void)

@@ -1,3 +1,4 @@
+#include "ids.h"
 #include "fetch.h"
 
 #include <ctype.h>
@@ -171,10 +172,7 @@ static size_t host_key(const char *url, char *out, size_t size)
 
 static struct host *host_get(struct worker *w, const char *key, size_t len)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
-    size_t bucket = h % HOST_BUCKETS;
+    size_t bucket = ids_hash(key, len) % HOST_BUCKETS;
     struct host **slot = &w->hosts[bucket];
     for (struct host *x = *slot; x; x = x->next)
         if (strcmp(x->key, key) == 0)

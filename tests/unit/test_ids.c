@@ -75,6 +75,15 @@ static void test_delivery_ids_are_deterministic(void **state)
     assert_memory_equal(a, "dlv_", 4);
 }
 
+static void test_hash_is_fnv1a(void **state)
+{
+    (void)state;
+    /* The published FNV-1a 64 test vectors. */
+    assert_true(ids_hash("", 0) == 0xcbf29ce484222325ULL);
+    assert_true(ids_hash("a", 1) == 0xaf63dc4c8601ec8cULL);
+    assert_true(ids_hash("foobar", 6) == 0x85944171f73967e8ULL);
+}
+
 static void test_iso8601(void **state)
 {
     char buf[CLK_ISO_LEN];
@@ -97,6 +106,7 @@ int main(void)
         cmocka_unit_test(test_ids_are_unique),
         cmocka_unit_test(test_ids_valid_rejects),
         cmocka_unit_test(test_delivery_ids_are_deterministic),
+        cmocka_unit_test(test_hash_is_fnv1a),
         cmocka_unit_test(test_iso8601),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
