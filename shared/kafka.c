@@ -185,7 +185,13 @@ rd_kafka_conf_t *kafka_consumer_conf(const struct cfg *cfg, const char *client_i
         NULL,
     };
     /* clang-format on */
-    if (kafka_conf_set(conf, "group.id", group_id, errstr, errstr_size) ||
+    char group[300];
+    const char *prefix = cfg_str(cfg, "FERRY_TOPIC_PREFIX");
+    if (strcmp(prefix, "ferry.") == 0)
+        snprintf(group, sizeof(group), "%s", group_id);
+    else
+        snprintf(group, sizeof(group), "%s%s", prefix, group_id);
+    if (kafka_conf_set(conf, "group.id", group, errstr, errstr_size) ||
         conf_defaults(conf, cfg, kv, errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
@@ -196,6 +202,9 @@ rd_kafka_conf_t *kafka_consumer_conf(const struct cfg *cfg, const char *client_i
 rd_kafka_t *kafka_consumer_open(rd_kafka_conf_t *conf, const char *const *topics, size_t n,
                                 char *errstr, size_t errstr_size)
 {
+    char group[300] = "";
+    size_t group_len = sizeof(group);
+    rd_kafka_conf_get(conf, "group.id", group, &group_len);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
     if (!rk) {
         rd_kafka_conf_destroy(conf);
@@ -213,6 +222,7 @@ rd_kafka_t *kafka_consumer_open(rd_kafka_conf_t *conf, const char *const *topics
         rd_kafka_destroy(rk);
         return NULL;
     }
+    LOG_INFO("subscribed", "group=%s topics=%zu first=%s", group, n, n ? topics[0] : "");
     return rk;
 }
 

@@ -63,7 +63,10 @@ int kafka_producer_close(rd_kafka_t *rk, int timeout_ms);
  * error. */
 void kafka_dr_default(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 
-/* Consumer configuration: group.id, manual offset storage, read_committed,
+/* Consumer configuration: group.id (scoped to the deployment: `group_id`
+ * itself under the default prefix "ferry.", "<prefix><group_id>" under any
+ * other, so deployments and tests sharing a cluster under different
+ * prefixes never rebalance each other), manual offset storage, read_committed,
  * auto.offset.reset=earliest, the roundrobin assignor (librdkafka 2.0.2's
  * cooperative-sticky has known bugs), partition EOF off. */
 rd_kafka_conf_t *kafka_consumer_conf(const struct cfg *cfg, const char *client_id,

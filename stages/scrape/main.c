@@ -80,18 +80,6 @@ static struct scrape {
     atomic_llong lag;
 } S;
 
-/* Consumer groups are named per deployment: "ferry-scrape" under the default
- * prefix, "<prefix>ferry-scrape" otherwise, so deployments (and tests) that
- * share a cluster under different prefixes never rebalance each other. */
-static void group_name(const struct cfg *cfg, const char *base, char *out, size_t size)
-{
-    const char *prefix = cfg_str(cfg, "FERRY_TOPIC_PREFIX");
-    if (strcmp(prefix, "ferry.") == 0)
-        snprintf(out, size, "%s", base);
-    else
-        snprintf(out, size, "%s%s", prefix, base);
-}
-
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -278,11 +266,8 @@ int main(int argc, char **argv)
     process_init(&S.pr, &S.em, cfg_int(cfg, "FERRY_SCRAPE_RETRY_AFTER_MAX"));
 
     /* Consumers: requests (group ferry-scrape), retry tiers, cancels. */
-    char group[300], retry_group[300];
-    group_name(cfg, "ferry-scrape", group, sizeof(group));
-    group_name(cfg, "ferry-scrape-retry", retry_group, sizeof(retry_group));
     rd_kafka_conf_t *cconf =
-        kafka_consumer_conf(cfg, S.st.client_id, group, errstr, sizeof(errstr));
+        kafka_consumer_conf(cfg, S.st.client_id, "ferry-scrape", errstr, sizeof(errstr));
     /* While every in-flight slot is taken the loop does not poll (the
      * backlog waits in Kafka); the slowest item frees its slot within its
      * timeout, so the group must tolerate that long between polls. */
@@ -312,8 +297,8 @@ int main(int argc, char **argv)
             const char *tiers[CFG_MAX_DURATIONS];
             for (size_t i = 0; i < t->n_scrape_tiers; i++)
                 tiers[i] = t->scrape_tier[i];
-            S.dq = delayq_open(cfg, S.st.client_id, retry_group, tiers, t->n_scrape_tiers, errstr,
-                               sizeof(errstr));
+            S.dq = delayq_open(cfg, S.st.client_id, "ferry-scrape-retry", tiers, t->n_scrape_tiers,
+                               errstr, sizeof(errstr));
         }
         if (!t->n_scrape_tiers || S.dq)
             S.cancels =
@@ -345,8 +330,8 @@ int main(int argc, char **argv)
     pthread_t poller;
     pthread_create(&poller, NULL, poll_producer, &poll_stop);
     S.pool = fetch_pool_start(&fc, process_fetched, &S.pr);
-    LOG_INFO("started", "group=%s input=%s tiers=%zu inflight=%ld workers=%d private=%d", group,
-             req_topic, t->n_scrape_tiers, S.inflight, fc.workers, fc.allow_private);
+    LOG_INFO("started", "input=%s tiers=%zu inflight=%ld workers=%d private=%d", req_topic,
+             t->n_scrape_tiers, S.inflight, fc.workers, fc.allow_private);
 
     run();
 
