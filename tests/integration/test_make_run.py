@@ -26,9 +26,11 @@ def listens_on(pid, port):
 
 
 def test_run_script_curl_line_and_ctrl_c(tmp_path):
-    # Fixed, below the kernel's ephemeral range (32768+): the broker binds
-    # this port and the next, and a free_port() answer says nothing of the next.
-    kafka_port = 19192
+    # Below the kernel's ephemeral range (32768+): the broker binds this port
+    # and the next, and a free_port() answer says nothing of the next. Offset
+    # from the suite's own broker, so checkouts testing side by side (each
+    # with its FERRY_LOCAL_KAFKA_PORT) do not collide.
+    kafka_port = int(os.environ.get("FERRY_LOCAL_KAFKA_PORT", "19092")) + 100
     api_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
     env.update({
