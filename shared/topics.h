@@ -58,6 +58,6 @@ int topics_ensure(const struct topics *t, rd_kafka_t *rk, const struct cfg *cfg,
                   char *errstr, size_t errstr_size);
 
 /* The name of a topic: t->name[id]. */
-#define topic(t, id) ((const char *)(t)->name[(id)])
+#define topic_name(t, id) ((const char *)(t)->name[(id)])
 
 #endif

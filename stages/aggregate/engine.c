@@ -138,7 +138,7 @@ static void dead_letter(struct engine *e, const rd_kafka_message_t *m, const cha
     rd_kafka_header_add(h, "ferry-last-error", -1, why, -1);
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
-            e->producer, RD_KAFKA_V_TOPIC(topic(e->t, TOPIC_AGGREGATE_DLQ)),
+            e->producer, RD_KAFKA_V_TOPIC(topic_name(e->t, TOPIC_AGGREGATE_DLQ)),
             RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -146,7 +146,7 @@ static void dead_letter(struct engine *e, const rd_kafka_message_t *m, const cha
             continue;
         }
         if (err) {
-            LOG_ERROR("produce_failed", "topic=%s err=%s", topic(e->t, TOPIC_AGGREGATE_DLQ),
+            LOG_ERROR("produce_failed", "topic=%s err=%s", topic_name(e->t, TOPIC_AGGREGATE_DLQ),
                       rd_kafka_err2name(err));
             rd_kafka_headers_destroy(h);
         }
@@ -158,9 +158,9 @@ static void dead_letter(struct engine *e, const rd_kafka_message_t *m, const cha
 static void emit_status(struct engine *e, struct batch *b, const char *status, json_t **doc_out)
 {
     size_t len;
-    json_t *doc = report_status(b, status, clk_now_ms(), topic(e->t, TOPIC_RESULTS));
+    json_t *doc = report_status(b, status, clk_now_ms(), topic_name(e->t, TOPIC_RESULTS));
     char *text = jx_dump(doc, &len);
-    produce(e, topic(e->t, TOPIC_STATUS), RD_KAFKA_PARTITION_UA, b->id, text, len,
+    produce(e, topic_name(e->t, TOPIC_STATUS), RD_KAFKA_PARTITION_UA, b->id, text, len,
             headers_batch(b->id));
     free(text);
     b->status_mono = clk_mono_ms();
@@ -182,7 +182,7 @@ static void emit_task(struct engine *e, const struct batch *b, const json_t *rec
     rd_kafka_header_add(h, "ferry-event", -1, event, -1);
     rd_kafka_header_add(h, "ferry-delivery", -1, dlv, -1);
     rd_kafka_header_add(h, "ferry-attempt", -1, "1", -1);
-    produce(e, topic(e->t, TOPIC_WEBHOOKS), RD_KAFKA_PARTITION_UA, b->id, task, len, h);
+    produce(e, topic_name(e->t, TOPIC_WEBHOOKS), RD_KAFKA_PARTITION_UA, b->id, task, len, h);
     free(task);
 }
 
@@ -226,7 +226,7 @@ static void emit_held_items(struct engine *e, struct batch *b)
     struct held h = {e, b, calloc(1, (size_t)(b->total + 7) / 8 + 1)};
     if (!h.taken)
         abort();
-    if (scan_read(e->reader, topic(e->t, TOPIC_RESULTS), &b->partition, 1, b->res_first,
+    if (scan_read(e->reader, topic_name(e->t, TOPIC_RESULTS), &b->partition, 1, b->res_first,
                   b->res_last, b->id, on_held_item, &h, NULL, READBACK_TIMEOUT_MS, errstr,
                   sizeof(errstr))) {
         char q[300];
@@ -371,7 +371,7 @@ static void run_deferred(struct engine *e)
             if (b->partition == p && b->res_last > until)
                 until = b->res_last;
         }
-        int rc = scan_read(e->reader, topic(e->t, TOPIC_RESULTS), &p, 1, from, until, NULL,
+        int rc = scan_read(e->reader, topic_name(e->t, TOPIC_RESULTS), &p, 1, from, until, NULL,
                            on_deferred, e, NULL, READBACK_TIMEOUT_MS, errstr, sizeof(errstr));
         if (rc) {
             char q[300];
@@ -475,7 +475,7 @@ static void handle(struct engine *e, const rd_kafka_message_t *m)
     struct record r;
     int rc;
     const char *topic = rd_kafka_topic_name(m->rkt);
-    int is_batches = strcmp(topic, topic(e->t, TOPIC_BATCHES)) == 0;
+    int is_batches = strcmp(topic, topic_name(e->t, TOPIC_BATCHES)) == 0;
 
     if (is_batches)
         rc = record_parse_batch(&r, m->payload, m->len,
@@ -527,7 +527,8 @@ static void flush_state(struct engine *e)
         if (b->dirty) {
             size_t len;
             char *text = state_encode(b, &len);
-            produce(e, topic(e->t, TOPIC_AGGREGATE_STATE), b->partition, b->id, text, len, NULL);
+            produce(e, topic_name(e->t, TOPIC_AGGREGATE_STATE), b->partition, b->id, text, len,
+                    NULL);
             free(text);
             b->dirty = 0;
         }
@@ -692,8 +693,9 @@ static int load(struct engine *e, rd_kafka_topic_partition_list_t *parts)
     for (size_t i = 0; i < n; i++)
         state_drop_partition(&e->state, nums[i]);
     struct restore r = {.e = e};
-    if (scan_read(e->reader, topic(e->t, TOPIC_AGGREGATE_STATE), nums, n, RD_KAFKA_OFFSET_BEGINNING,
-                  -1, NULL, on_changelog, &r, NULL, RESTORE_TIMEOUT_MS, errstr, sizeof(errstr))) {
+    if (scan_read(e->reader, topic_name(e->t, TOPIC_AGGREGATE_STATE), nums, n,
+                  RD_KAFKA_OFFSET_BEGINNING, -1, NULL, on_changelog, &r, NULL, RESTORE_TIMEOUT_MS,
+                  errstr, sizeof(errstr))) {
         LOG_ERROR("restore_failed", "error=%s", errstr);
         goto out;
     }
@@ -789,7 +791,7 @@ static void tick(struct engine *e)
         if (gone) {
             if (begin(e))
                 return;
-            produce(e, topic(e->t, TOPIC_AGGREGATE_STATE), b->partition, b->id, NULL, 0, NULL);
+            produce(e, topic_name(e->t, TOPIC_AGGREGATE_STATE), b->partition, b->id, NULL, 0, NULL);
             state_remove(&e->state, b->id); /* shifts the next entry into slot i */
             continue;
         }
@@ -921,8 +923,8 @@ struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size)
     e->reader = scan_open(&st->cfg, st->client_id, "aggregate-reader", errstr, errstr_size);
     if (!e->reader ||
         !(e->warm[0] =
-              scan_warm(e->reader, topic(e->t, TOPIC_AGGREGATE_STATE), errstr, errstr_size)) ||
-        !(e->warm[1] = scan_warm(e->reader, topic(e->t, TOPIC_RESULTS), errstr, errstr_size)))
+              scan_warm(e->reader, topic_name(e->t, TOPIC_AGGREGATE_STATE), errstr, errstr_size)) ||
+        !(e->warm[1] = scan_warm(e->reader, topic_name(e->t, TOPIC_RESULTS), errstr, errstr_size)))
         goto err;
 
     rd_kafka_conf_t *cconf =
@@ -946,7 +948,7 @@ struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size)
     }
     rd_kafka_conf_set_rebalance_cb(cconf, on_rebalance);
     rd_kafka_conf_set_opaque(cconf, e);
-    const char *inputs[] = {topic(e->t, TOPIC_BATCHES), topic(e->t, TOPIC_RESULTS)};
+    const char *inputs[] = {topic_name(e->t, TOPIC_BATCHES), topic_name(e->t, TOPIC_RESULTS)};
     e->consumer = kafka_consumer_open(cconf, inputs, 2, errstr, errstr_size);
     if (!e->consumer)
         goto err;

@@ -22,7 +22,7 @@
 
 #include "offtrack.h"
 #include "secretbox.h"
-#include "sig.h"
+#include "whsig.h"
 #include "topics.h"
 
 #define DELIVER_RESP_KEEP 4096      /* response bytes kept for the log */
@@ -62,8 +62,8 @@ struct job {
     char hostkey[DELIVER_HOST_LEN];
 
     /* Signatures, made when the attempt starts (the timestamp is part of one). */
-    char ferry_sig[2 * SIG_HEX_LEN + 1];
-    char std_sig[2 * SIG_V1_LEN + 1];
+    char ferry_sig[2 * WHSIG_HEX_LEN + 1];
+    char std_sig[2 * WHSIG_V1_LEN + 1];
     long long ts;
 
     /* The attempt. */

@@ -89,7 +89,7 @@ int main(int argc, char **argv)
     }
 
     /* Clients: the task consumer, the tier consumer, one producer. */
-    const char *tasks[] = {topic(&st.topics, TOPIC_WEBHOOKS)};
+    const char *tasks[] = {topic_name(&st.topics, TOPIC_WEBHOOKS)};
     const char *tiers[CFG_MAX_DURATIONS];
     size_t n_tiers = 0;
     for (size_t i = 0; i < st.topics.n_webhook_tiers; i++)

@@ -207,7 +207,8 @@ void recorder_write(struct recorder *r, struct job *job)
     if (job->delivery_id && job->start_ms) {
         size_t len = 0;
         char *rec = recorder_attempt_json(job, &len);
-        produce(r, job, topic(r->t, TOPIC_ATTEMPTS), rec, len, base_headers(job, job->attempt));
+        produce(r, job, topic_name(r->t, TOPIC_ATTEMPTS), rec, len,
+                base_headers(job, job->attempt));
         free(rec);
     }
     if (job->verdict == VERDICT_RETRY) {
@@ -218,7 +219,7 @@ void recorder_write(struct recorder *r, struct job *job)
     } else if (job->verdict == VERDICT_DEAD) {
         rd_kafka_headers_t *h = base_headers(job, 0);
         delayq_add_headers(h, job->attempt, now, job->first_attempt_ms, job->error, job->origin);
-        produce(r, job, topic(r->t, TOPIC_WEBHOOKS_DLQ), job->value, job->value_len, h);
+        produce(r, job, topic_name(r->t, TOPIC_WEBHOOKS_DLQ), job->value, job->value_len, h);
     }
     settle(r, job);
 }

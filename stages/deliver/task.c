@@ -125,15 +125,15 @@ int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task
 static int sign_with(struct job *job, const struct task_policy *pol, const char *sealed,
                      char *errstr, size_t errstr_size)
 {
-    char fs[SIG_HEX_LEN], ss[SIG_V1_LEN];
+    char fs[WHSIG_HEX_LEN], ss[WHSIG_V1_LEN];
     size_t len = 0;
     char *secret = secretbox_open(pol->sb, sealed, job->batch_id, &len);
     if (!secret) {
         snprintf(errstr, errstr_size, "webhook secret does not open (wrong FERRY_SECRET_KEY?)");
         return -1;
     }
-    sig_ferry(secret, job->body, job->body_len, fs);
-    int rc = sig_standard(secret, job->delivery_id, job->ts, job->body, job->body_len, ss);
+    whsig_ferry(secret, job->body, job->body_len, fs);
+    int rc = whsig_standard(secret, job->delivery_id, job->ts, job->body, job->body_len, ss);
     OPENSSL_cleanse(secret, len);
     free(secret);
     if (rc) {

@@ -350,8 +350,8 @@ static void h_cancel(struct api *a, const struct _u_request *req, struct _u_resp
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);
     rd_kafka_header_add(h, "ferry-type", -1, "cancel", -1);
     rd_kafka_header_add(h, "ferry-batch", -1, id, -1);
-    if (!value || produce_sync(a, topic(&a->st->topics, TOPIC_BATCHES), id, value, len, h, errstr,
-                               sizeof(errstr))) {
+    if (!value || produce_sync(a, topic_name(&a->st->topics, TOPIC_BATCHES), id, value, len, h,
+                               errstr, sizeof(errstr))) {
         metric_inc(m_produce_errors, 1);
         reply_error(resp, 503, "kafka_unavailable", "the cancel could not be written to Kafka",
                     NULL);
@@ -444,7 +444,7 @@ static void h_redeliver(struct api *a, const struct _u_request *req, struct _u_r
     rd_kafka_header_remove(tc.hdrs, "ferry-last-error");
     rd_kafka_header_remove(tc.hdrs, "ferry-origin");
     rd_kafka_header_add(tc.hdrs, "ferry-attempt", -1, "1", -1);
-    if (produce_sync(a, topic(&a->st->topics, TOPIC_WEBHOOKS), id, tc.value, tc.len, tc.hdrs,
+    if (produce_sync(a, topic_name(&a->st->topics, TOPIC_WEBHOOKS), id, tc.value, tc.len, tc.hdrs,
                      errstr, sizeof(errstr))) {
         metric_inc(m_produce_errors, 1);
         reply_error(resp, 503, "kafka_unavailable", "the webhook could not be re-enqueued", NULL);

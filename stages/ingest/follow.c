@@ -43,8 +43,8 @@ struct follow *follow_open(const struct stage *st, struct table *table, char *er
                            size_t errstr_size)
 {
     char group[300];
-    const char *status = topic(&st->topics, TOPIC_STATUS),
-               *attempts = topic(&st->topics, TOPIC_ATTEMPTS);
+    const char *status = topic_name(&st->topics, TOPIC_STATUS),
+               *attempts = topic_name(&st->topics, TOPIC_ATTEMPTS);
     struct follow *f = calloc(1, sizeof(*f));
     if (!f)
         return NULL;
@@ -92,7 +92,8 @@ err:
 
 static void reached_end(struct follow *f, const rd_kafka_message_t *m)
 {
-    int is_status = strcmp(rd_kafka_topic_name(m->rkt), topic(&f->st->topics, TOPIC_STATUS)) == 0;
+    int is_status =
+        strcmp(rd_kafka_topic_name(m->rkt), topic_name(&f->st->topics, TOPIC_STATUS)) == 0;
     int i = is_status ? m->partition : f->n_status + m->partition;
     if (i < 0 || i >= f->n_parts || f->at_end[i])
         return;
@@ -112,7 +113,8 @@ void follow_poll(struct follow *f, int timeout_ms)
             reached_end(f, m);
         } else if (m->err) {
             LOG_WARN("follow_error", "err=%s", rd_kafka_err2name(m->err));
-        } else if (strcmp(rd_kafka_topic_name(m->rkt), topic(&f->st->topics, TOPIC_STATUS)) == 0) {
+        } else if (strcmp(rd_kafka_topic_name(m->rkt), topic_name(&f->st->topics, TOPIC_STATUS)) ==
+                   0) {
             char id[64];
             size_t klen = m->key_len < sizeof(id) - 1 ? m->key_len : sizeof(id) - 1;
             memcpy(id, m->key ? m->key : "", m->key ? klen : 0);

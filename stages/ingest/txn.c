@@ -103,7 +103,7 @@ static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, cha
     if (!p->req_partitions) {
         const struct rd_kafka_metadata *md;
         rd_kafka_topic_t *rkt =
-            rd_kafka_topic_new(s->rk, topic(&p->st->topics, TOPIC_REQUESTS), NULL);
+            rd_kafka_topic_new(s->rk, topic_name(&p->st->topics, TOPIC_REQUESTS), NULL);
         if (rd_kafka_metadata(s->rk, 0, rkt, &md, timeout_ms) == 0) {
             if (md->topic_cnt == 1 && !md->topics[0].err)
                 p->req_partitions = md->topics[0].partition_cnt;
@@ -112,7 +112,7 @@ static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, cha
         rd_kafka_topic_destroy(rkt);
         if (!p->req_partitions) {
             snprintf(errstr, errstr_size, "no metadata for %s",
-                     topic(&p->st->topics, TOPIC_REQUESTS));
+                     topic_name(&p->st->topics, TOPIC_REQUESTS));
             slot_discard(s);
             return -1;
         }
@@ -207,8 +207,8 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct batch *b,
     }
 
     h = headers(b->id, "batch", -1);
-    err = produce(rk, topic(t, TOPIC_BATCHES), RD_KAFKA_PARTITION_UA, b->id, record, strlen(record),
-                  h, deadline);
+    err = produce(rk, topic_name(t, TOPIC_BATCHES), RD_KAFKA_PARTITION_UA, b->id, record,
+                  strlen(record), h, deadline);
     if (err) {
         rd_kafka_headers_destroy(h);
         goto produce_err;
@@ -223,7 +223,7 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct batch *b,
             goto out;
         }
         h = headers(b->id, NULL, (long)i);
-        err = produce(rk, topic(t, TOPIC_REQUESTS),
+        err = produce(rk, topic_name(t, TOPIC_REQUESTS),
                       (int32_t)((base + (int64_t)i) % p->req_partitions), b->id, buf, (size_t)len,
                       h, deadline);
         if (err) {
@@ -232,8 +232,8 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct batch *b,
         }
     }
     h = headers(b->id, NULL, -1);
-    err = produce(rk, topic(t, TOPIC_STATUS), RD_KAFKA_PARTITION_UA, b->id, status, strlen(status),
-                  h, deadline);
+    err = produce(rk, topic_name(t, TOPIC_STATUS), RD_KAFKA_PARTITION_UA, b->id, status,
+                  strlen(status), h, deadline);
     if (err) {
         rd_kafka_headers_destroy(h);
         goto produce_err;

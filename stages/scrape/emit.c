@@ -14,8 +14,8 @@ int emit_init(struct emit *em, rd_kafka_t *producer, const struct topics *t, siz
 {
     memset(em, 0, sizeof(*em));
     em->producer = producer;
-    em->results = rd_kafka_topic_new(producer, topic(t, TOPIC_RESULTS), NULL);
-    em->dlq = rd_kafka_topic_new(producer, topic(t, TOPIC_SCRAPE_DLQ), NULL);
+    em->results = rd_kafka_topic_new(producer, topic_name(t, TOPIC_RESULTS), NULL);
+    em->dlq = rd_kafka_topic_new(producer, topic_name(t, TOPIC_SCRAPE_DLQ), NULL);
     em->n_tiers = t->n_scrape_tiers;
     for (size_t i = 0; i < em->n_tiers; i++) {
         em->tiers[i] = rd_kafka_topic_new(producer, t->scrape_tier[i], NULL);

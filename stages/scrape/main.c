@@ -289,7 +289,7 @@ int main(int argc, char **argv)
     }
     if (cconf)
         rd_kafka_conf_set_rebalance_cb(cconf, on_rebalance);
-    const char *req_topic = topic(t, TOPIC_REQUESTS);
+    const char *req_topic = topic_name(t, TOPIC_REQUESTS);
     S.consumer = cconf ? kafka_consumer_open(cconf, &req_topic, 1, errstr, sizeof(errstr)) : NULL;
     if (S.consumer) {
         S.ot = offtrack_new(S.consumer);
@@ -301,15 +301,15 @@ int main(int argc, char **argv)
                                errstr, sizeof(errstr));
         }
         if (!t->n_scrape_tiers || S.dq)
-            S.cancels =
-                cancels_start(cfg, S.st.client_id, topic(t, TOPIC_BATCHES), errstr, sizeof(errstr));
+            S.cancels = cancels_start(cfg, S.st.client_id, topic_name(t, TOPIC_BATCHES), errstr,
+                                      sizeof(errstr));
     }
     if (!S.consumer || (t->n_scrape_tiers && !S.dq) || !S.cancels) {
         fprintf(stderr, "ferry-scrape: %s\n", errstr);
         return 2; /* consumers may have paused nothing yet; exiting frees all */
     }
     if (!cancels_wait_caught_up(S.cancels, 15000))
-        LOG_WARN("cancels_lagging", "topic=%s", topic(t, TOPIC_BATCHES));
+        LOG_WARN("cancels_lagging", "topic=%s", topic_name(t, TOPIC_BATCHES));
 
     metric_gauge_fn("ferry_scrape_inflight", "Items being fetched or queued for a worker", "",
                     gauge_inflight, NULL);

@@ -53,7 +53,7 @@ static int gen(long n, const char *base, int pages, const char *formats)
         fprintf(stderr, "scrape_bench: %s\n", errstr);
         return 2;
     }
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic(&t, TOPIC_REQUESTS), NULL);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic_name(&t, TOPIC_REQUESTS), NULL);
     int parts = (int)cfg_int(&cfg, "FERRY_TOPIC_PARTITIONS");
     const char *batch = "bat_bench";
     int32_t p0 = kafka_murmur2_partition(batch, strlen(batch), parts);
@@ -102,7 +102,7 @@ static int count(long n, int timeout_s)
     int parts = (int)cfg_int(&cfg, "FERRY_TOPIC_PARTITIONS");
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
     for (int i = 0; i < parts; i++)
-        rd_kafka_topic_partition_list_add(l, topic(&t, TOPIC_RESULTS), i)->offset =
+        rd_kafka_topic_partition_list_add(l, topic_name(&t, TOPIC_RESULTS), i)->offset =
             RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);

@@ -1,4 +1,4 @@
-/* sig and secretbox: published HMAC and Standard Webhooks vectors; sealing
+/* whsig and secretbox: published HMAC and Standard Webhooks vectors; sealing
  * round trips, is bound to the batch id, and detects tampering. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,39 +9,39 @@
 #include <cmocka.h>
 
 #include "secretbox.h"
-#include "sig.h"
+#include "whsig.h"
 
 static void test_ferry_signature_vector(void **state)
 {
-    char sig[SIG_HEX_LEN];
+    char sig[WHSIG_HEX_LEN];
     const char *msg = "The quick brown fox jumps over the lazy dog";
     (void)state;
     /* RFC 4231-style known answer (the Wikipedia HMAC example). */
-    sig_ferry("key", msg, strlen(msg), sig);
+    whsig_ferry("key", msg, strlen(msg), sig);
     assert_string_equal(sig,
                         "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
 }
 
 static void test_standard_webhooks_vector(void **state)
 {
-    char sig[SIG_V1_LEN];
+    char sig[WHSIG_V1_LEN];
     const char *body = "{\"test\": 2432232314}";
     (void)state;
     /* The example of the Standard Webhooks specification. */
-    assert_int_equal(sig_standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                                  "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, strlen(body),
-                                  sig),
+    assert_int_equal(whsig_standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                                    "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body, strlen(body),
+                                    sig),
                      0);
     assert_string_equal(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
-    assert_int_equal(sig_standard("whsec_not base64!", "id", 1, body, strlen(body), sig), -1);
+    assert_int_equal(whsig_standard("whsec_not base64!", "id", 1, body, strlen(body), sig), -1);
 }
 
 static void test_sig_equal(void **state)
 {
     (void)state;
-    assert_true(sig_equal("sha256=abc", "sha256=abc"));
-    assert_false(sig_equal("sha256=abc", "sha256=abd"));
-    assert_false(sig_equal("sha256=abc", "sha256=abcd"));
+    assert_true(whsig_equal("sha256=abc", "sha256=abc"));
+    assert_false(whsig_equal("sha256=abc", "sha256=abd"));
+    assert_false(whsig_equal("sha256=abc", "sha256=abcd"));
 }
 
 static void test_secretbox_round_trip(void **state)

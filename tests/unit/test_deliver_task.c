@@ -95,7 +95,7 @@ static void test_sign_and_rotation(void **state)
 {
     (void)state;
     struct secretbox sb;
-    char errstr[256], want[SIG_HEX_LEN], want_std[SIG_V1_LEN], want_prev[SIG_HEX_LEN];
+    char errstr[256], want[WHSIG_HEX_LEN], want_std[WHSIG_V1_LEN], want_prev[WHSIG_HEX_LEN];
     assert_int_equal(
         secretbox_init(&sb, "5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f",
                        errstr, sizeof(errstr)),
@@ -105,8 +105,8 @@ static void test_sign_and_rotation(void **state)
 
     struct job *j = signed_job(&sb, "new-secret", NULL, NULL);
     assert_int_equal(task_sign(j, &pol, now, errstr, sizeof(errstr)), 0);
-    sig_ferry("new-secret", j->body, j->body_len, want);
-    sig_standard("new-secret", "dlv_0123", now / 1000, j->body, j->body_len, want_std);
+    whsig_ferry("new-secret", j->body, j->body_len, want);
+    whsig_standard("new-secret", "dlv_0123", now / 1000, j->body, j->body_len, want_std);
     assert_string_equal(j->ferry_sig, want);
     assert_string_equal(j->std_sig, want_std);
     assert_int_equal(j->ts, now / 1000);
@@ -115,8 +115,8 @@ static void test_sign_and_rotation(void **state)
     /* Previous secret still valid: both, space-separated, new first. */
     j = signed_job(&sb, "new-secret", "old-secret", "2026-11-23T00:00:00Z");
     assert_int_equal(task_sign(j, &pol, now, errstr, sizeof(errstr)), 0);
-    sig_ferry("old-secret", j->body, j->body_len, want_prev);
-    char both[2 * SIG_HEX_LEN + 1];
+    whsig_ferry("old-secret", j->body, j->body_len, want_prev);
+    char both[2 * WHSIG_HEX_LEN + 1];
     snprintf(both, sizeof(both), "%s %s", want, want_prev);
     assert_string_equal(j->ferry_sig, both);
     assert_non_null(strchr(j->std_sig, ' '));

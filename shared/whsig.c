@@ -1,4 +1,4 @@
-#include "sig.h"
+#include "whsig.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -43,7 +43,7 @@ static int hmac_sha256(const void *key, size_t key_len, const struct iovec *part
     return ok ? 0 : -1;
 }
 
-void sig_ferry(const char *secret, const void *body, size_t body_len, char out[SIG_HEX_LEN])
+void whsig_ferry(const char *secret, const void *body, size_t body_len, char out[WHSIG_HEX_LEN])
 {
     unsigned char md[32];
     struct iovec part = {(void *)body, body_len};
@@ -54,8 +54,8 @@ void sig_ferry(const char *secret, const void *body, size_t body_len, char out[S
         snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 }
 
-int sig_standard(const char *secret, const char *id, long long timestamp, const void *body,
-                 size_t body_len, char out[SIG_V1_LEN])
+int whsig_standard(const char *secret, const char *id, long long timestamp, const void *body,
+                   size_t body_len, char out[WHSIG_V1_LEN])
 {
     unsigned char key[256], md[32];
     size_t key_len;
@@ -87,7 +87,7 @@ int sig_standard(const char *secret, const char *id, long long timestamp, const 
     return 0;
 }
 
-int sig_equal(const char *a, const char *b)
+int whsig_equal(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     return la == lb && CRYPTO_memcmp(a, b, la) == 0;

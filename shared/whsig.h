@@ -1,5 +1,5 @@
 /*
- * sig — webhook signatures.
+ * whsig — webhook signatures (named apart from shutdown's signal handling).
  *
  * Two schemes, both HMAC-SHA256:
  *  - X-Ferry-Signature: "sha256=" + hex(HMAC(key = the secret's bytes, raw body)),
@@ -7,23 +7,23 @@
  *  - Standard Webhooks: webhook-signature "v1," + base64(HMAC(key, id "." ts "." body)),
  *    key = base64-decoded part after "whsec_" for such secrets, else the raw bytes.
  */
-#ifndef FERRY_SIG_H
-#define FERRY_SIG_H
+#ifndef FERRY_WHSIG_H
+#define FERRY_WHSIG_H
 
 #include <stddef.h>
 
-#define SIG_HEX_LEN (7 + 64 + 1) /* "sha256=" + 64 hex + NUL */
-#define SIG_V1_LEN  (3 + 44 + 1) /* "v1," + 44 base64 + NUL */
+#define WHSIG_HEX_LEN (7 + 64 + 1) /* "sha256=" + 64 hex + NUL */
+#define WHSIG_V1_LEN  (3 + 44 + 1) /* "v1," + 44 base64 + NUL */
 
 /* "sha256=<hex>" of body under the secret's bytes. */
-void sig_ferry(const char *secret, const void *body, size_t body_len, char out[SIG_HEX_LEN]);
+void whsig_ferry(const char *secret, const void *body, size_t body_len, char out[WHSIG_HEX_LEN]);
 
 /* "v1,<base64>" of "<id>.<timestamp>.<body>" under the Standard Webhooks key
  * of secret. 0 ok, -1 when a whsec_ secret's base64 is malformed. */
-int sig_standard(const char *secret, const char *id, long long timestamp, const void *body,
-                 size_t body_len, char out[SIG_V1_LEN]);
+int whsig_standard(const char *secret, const char *id, long long timestamp, const void *body,
+                   size_t body_len, char out[WHSIG_V1_LEN]);
 
 /* Constant-time comparison of two NUL-terminated signatures. 1 equal. */
-int sig_equal(const char *a, const char *b);
+int whsig_equal(const char *a, const char *b);
 
 #endif
