@@ -11,7 +11,7 @@
 
 const char *const state_code_names[CODE__COUNT] = {
     "timeout",   "dns",     "connect",     "tls",       "http_error",
-    "too_large", "blocked", "invalid_url", "cancelled",
+    "too_large", "blocked", "invalid_url", "cancelled", "not_found",
 };
 
 int state_code_parse(const char *status)

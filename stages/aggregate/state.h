@@ -39,6 +39,7 @@ enum state_code {
     CODE_BLOCKED,
     CODE_INVALID_URL,
     CODE_CANCELLED,
+    CODE_NOT_FOUND,
     CODE__COUNT
 };
 extern const char *const state_code_names[CODE__COUNT];

@@ -21,27 +21,20 @@
 
 unsigned extract_formats(const json_t *formats)
 {
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } names[] = {{"html", FMT_HTML},
-                 {"text", FMT_TEXT},
-                 {"markdown", FMT_MARKDOWN},
-                 {"links", FMT_LINKS},
-                 {"metadata", FMT_METADATA}};
     unsigned mask = 0;
     size_t i;
     json_t *v;
     if (json_is_array(formats)) {
         json_array_foreach(formats, i, v)
         {
-            const char *s = json_string_value(v);
-            for (size_t k = 0; s && k < sizeof(names) / sizeof(names[0]); k++)
-                if (strcmp(s, names[k].name) == 0)
-                    mask |= names[k].bit;
+            enum format f = json_is_string(v)
+                                ? format_parse(json_string_value(v), json_string_length(v))
+                                : FORMAT_UNKNOWN;
+            if (f != FORMAT_UNKNOWN)
+                mask |= FORMAT_BIT(f);
         }
     }
-    return mask ? mask : FMT_HTML;
+    return mask ? mask : FORMAT_BIT(FORMAT_HTML);
 }
 
 /* ------------------------------------------------------------ content types */
@@ -860,17 +853,18 @@ void extract_run(struct extract *ex, const char *body, size_t len, const char *c
         ex->html += 3, ex->html_len -= 3;
 
     if (!html) {
-        if (formats & FMT_TEXT)
+        if (formats & FORMAT_BIT(FORMAT_TEXT))
             sbuf_add(&ex->text, ex->html, ex->html_len);
-        if (formats & FMT_MARKDOWN)
+        if (formats & FORMAT_BIT(FORMAT_MARKDOWN))
             sbuf_add(&ex->markdown, ex->html, ex->html_len);
-        if (formats & FMT_LINKS)
+        if (formats & FORMAT_BIT(FORMAT_LINKS))
             ex->links = json_array();
-        if (formats & FMT_METADATA)
+        if (formats & FORMAT_BIT(FORMAT_METADATA))
             ex->metadata = json_object();
         return;
     }
-    if (!(formats & (FMT_TEXT | FMT_MARKDOWN | FMT_LINKS | FMT_METADATA)))
+    if (!(formats & (FORMAT_BIT(FORMAT_TEXT) | FORMAT_BIT(FORMAT_MARKDOWN) |
+                     FORMAT_BIT(FORMAT_LINKS) | FORMAT_BIT(FORMAT_METADATA))))
         return;
     htmlDocPtr doc = htmlReadMemory(ex->html, (int)ex->html_len, base_url, "UTF-8",
                                     HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
@@ -878,13 +872,13 @@ void extract_run(struct extract *ex, const char *body, size_t len, const char *c
     if (!doc)
         doc = htmlNewDocNoDtD(NULL, NULL);
     xmlChar *base = document_base(doc, base_url);
-    if (formats & FMT_TEXT)
+    if (formats & FORMAT_BIT(FORMAT_TEXT))
         render(doc, base, 0, &ex->text);
-    if (formats & FMT_MARKDOWN)
+    if (formats & FORMAT_BIT(FORMAT_MARKDOWN))
         render(doc, base, 1, &ex->markdown);
-    if (formats & FMT_LINKS)
+    if (formats & FORMAT_BIT(FORMAT_LINKS))
         ex->links = extract_links(doc, base);
-    if (formats & FMT_METADATA)
+    if (formats & FORMAT_BIT(FORMAT_METADATA))
         ex->metadata = extract_metadata(doc, base);
     xmlFree(base);
     xmlFreeDoc(doc);

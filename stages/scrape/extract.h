@@ -22,17 +22,11 @@
 #include <stddef.h>
 
 #include "sbuf.h"
+#include "words.h"
 
-enum extract_format {
-    FMT_HTML = 1,
-    FMT_TEXT = 2,
-    FMT_MARKDOWN = 4,
-    FMT_LINKS = 8,
-    FMT_METADATA = 16,
-};
-
-/* The mask of a request's "formats" array (NULL or empty: html). Unknown
- * names are ignored (ingest refuses them with a 422). */
+/* The mask of FORMAT_BIT()s (shared/words.h) of a request's "formats" array
+ * (NULL or empty: html). Unknown names are ignored (ingest refuses them
+ * with a 422). */
 unsigned extract_formats(const json_t *formats);
 
 struct extract {

@@ -156,11 +156,11 @@ static void take(rd_kafka_message_t *msg, struct offtrack *ot)
                  log_quote(q, sizeof(q), errstr));
         emit_dead_letter(&S.em, request_source_only(msg, ot), errstr);
     } else if (cancels_has(S.cancels, it->batch_id)) {
-        process_skip(&S.pr, it, "cancelled", "batch cancelled");
+        process_skip(&S.pr, it, STATUS_CANCELLED, "batch cancelled");
     } else if (it->invalid_url[0]) {
         char why[160];
         snprintf(why, sizeof(why), "%s", it->invalid_url);
-        process_skip(&S.pr, it, "invalid_url", why);
+        process_skip(&S.pr, it, STATUS_INVALID_URL, why);
     } else {
         fetch_pool_submit(S.pool, it);
     }

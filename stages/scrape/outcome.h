@@ -1,5 +1,6 @@
 /*
- * outcome — the error taxonomy: one finished transfer → one status code.
+ * outcome — the error taxonomy: one finished transfer → one status code
+ * (the words are shared/words.h's STATUS_MAP).
  *
  *   ok            2xx (and any other non-error status: 1xx/3xx not followed)
  *   timeout       the per-item deadline passed (transient)
@@ -8,6 +9,7 @@
  *   tls           handshake or certificate failure
  *   http_error    status >= 400 (429, 502, 503, 504 transient), too many redirects,
  *                 a body that cannot be decoded
+ *   not_found     status 404 or 410
  *   too_large     the body passed the item's max_bytes
  *   blocked       the SSRF guard refused the address (or a non-http(s) redirect)
  *   invalid_url   the URL cannot be parsed or is not http(s)
@@ -18,10 +20,12 @@
 #include <curl/curl.h>
 #include <stddef.h>
 
+#include "words.h"
+
 struct outcome {
-    const char *status; /* static string */
-    int transient;      /* worth another attempt later */
-    char error[160];    /* human-readable; "" when ok */
+    enum status status;
+    int transient;   /* worth another attempt later */
+    char error[160]; /* human-readable; "" when ok */
 };
 
 /* `http_status` 0 when no response arrived; `blocked`/`too_large` from the

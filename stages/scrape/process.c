@@ -9,27 +9,20 @@
 #include "metrics.h"
 #include "outcome.h"
 
-static const char *const statuses[] = {"ok",          "timeout",    "dns",       "connect",
-                                       "tls",         "http_error", "too_large", "blocked",
-                                       "invalid_url", "cancelled",  "retry",     NULL};
-static struct metric *by_outcome[16];
+/* One counter per result status, and one more for items sent to a retry
+ * tier (not a status: the item is not finished). */
+#define OUTCOME_RETRY STATUS__COUNT
+static struct metric *by_outcome[STATUS__COUNT + 1];
 static struct metric *bytes, *latency;
-
-static struct metric *outcome_metric(const char *status)
-{
-    for (int i = 0; statuses[i]; i++)
-        if (strcmp(statuses[i], status) == 0)
-            return by_outcome[i];
-    return by_outcome[3];
-}
 
 void process_init(struct process *pr, struct emit *em, long long retry_after_max_ms)
 {
     pr->em = em;
     pr->retry_after_max_ms = retry_after_max_ms;
-    for (int i = 0; statuses[i]; i++) {
+    for (int i = 0; i <= OUTCOME_RETRY; i++) {
         char labels[64];
-        snprintf(labels, sizeof(labels), "outcome=\"%s\"", statuses[i]);
+        snprintf(labels, sizeof(labels), "outcome=\"%s\"",
+                 i == OUTCOME_RETRY ? "retry" : status_name((enum status)i));
         by_outcome[i] =
             metric_counter("ferry_scrape_fetches_total",
                            "Items finished, by outcome (retry: sent to a retry tier)", labels);
@@ -39,7 +32,7 @@ void process_init(struct process *pr, struct emit *em, long long retry_after_max
                                "", metric_latency_bounds, metric_latency_n);
 }
 
-static void fill_meta(struct result_meta *m, const struct item *it, const char *status,
+static void fill_meta(struct result_meta *m, const struct item *it, enum status status,
                       const char *error)
 {
     memset(m, 0, sizeof(*m));
@@ -53,11 +46,11 @@ static void fill_meta(struct result_meta *m, const struct item *it, const char *
     m->fetched_at_ms = clk_now_ms();
 }
 
-void process_skip(struct process *pr, struct item *it, const char *status, const char *error)
+void process_skip(struct process *pr, struct item *it, enum status status, const char *error)
 {
     struct result_meta m;
     fill_meta(&m, it, status, error);
-    metric_inc(outcome_metric(status), 1);
+    metric_inc(by_outcome[status], 1);
     emit_result(pr->em, it, &m, NULL);
 }
 
@@ -77,7 +70,7 @@ void process_fetched(struct item *it, CURLcode rc, void *arg)
     if (log_enabled(LOG_DEBUG)) {
         char q[256];
         LOG_DEBUG("fetched", "batch=%s item=%lld status=%s http=%ld ms=%lld attempt=%d url=%s",
-                  it->batch_id, it->index, o.status, code, ms, it->attempt,
+                  it->batch_id, it->index, status_name(o.status), code, ms, it->attempt,
                   log_quote(q, sizeof(q), it->url));
     }
 
@@ -91,13 +84,13 @@ void process_fetched(struct item *it, CURLcode rc, void *arg)
             ra = pr->retry_after_max_ms;
         if (ra > delay)
             delay = ra;
-        metric_inc(outcome_metric("retry"), 1);
+        metric_inc(by_outcome[OUTCOME_RETRY], 1);
         it->easy = NULL;
         emit_retry(em, it, tier, now + delay, o.error);
         return;
     }
 
-    metric_inc(outcome_metric(o.status), 1);
+    metric_inc(by_outcome[o.status], 1);
     struct result_meta m;
     fill_meta(&m, it, o.status, o.error[0] ? o.error : NULL);
     m.http_status = code;
@@ -105,7 +98,7 @@ void process_fetched(struct item *it, CURLcode rc, void *arg)
     m.content_type = ct;
     m.duration_ms = ms;
     it->easy = NULL;
-    if (strcmp(o.status, "ok") != 0) {
+    if (o.status != STATUS_OK) {
         emit_result(em, it, &m, NULL);
         return;
     }

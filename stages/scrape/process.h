@@ -10,6 +10,7 @@
 
 #include "emit.h"
 #include "item.h"
+#include "words.h"
 
 struct process {
     struct emit *em;
@@ -22,7 +23,7 @@ void process_init(struct process *pr, struct emit *em, long long retry_after_max
 /* fetch_done_fn: a finished transfer (worker thread). */
 void process_fetched(struct item *it, CURLcode rc, void *arg);
 
-/* An item that is not fetched: status "cancelled" or "invalid_url". */
-void process_skip(struct process *pr, struct item *it, const char *status, const char *error);
+/* An item that is not fetched: STATUS_CANCELLED or STATUS_INVALID_URL. */
+void process_skip(struct process *pr, struct item *it, enum status status, const char *error);
 
 #endif

@@ -11,8 +11,15 @@
 /* A slice smaller than this is not worth a key of its own in a part. */
 #define MIN_SLICE 64
 
+/* The data strings that may be split: three formats, or a binary body. */
 enum { F_HTML, F_TEXT, F_MARKDOWN, F_BASE64, F__N };
-static const char *const field_key[F__N] = {"html", "text", "markdown", "base64"};
+
+static const enum format field_format[F_BASE64] = {FORMAT_HTML, FORMAT_TEXT, FORMAT_MARKDOWN};
+
+static const char *field_key(int f)
+{
+    return f == F_BASE64 ? "base64" : format_name(field_format[f]);
+}
 
 static void add_head(struct sbuf *sb, const struct result_meta *m)
 {
@@ -25,7 +32,7 @@ static void add_head(struct sbuf *sb, const struct result_meta *m)
     sbuf_addf(sb, ",\"index\":%lld,\"input\":", m->index);
     sbuf_add_json_strz(sb, m->input);
     sbuf_adds(sb, ",\"status\":");
-    sbuf_add_json_strz(sb, m->status);
+    sbuf_add_json_strz(sb, status_name(m->status));
     if (m->http_status)
         sbuf_addf(sb, ",\"http_status\":%ld", m->http_status);
     else
@@ -80,14 +87,14 @@ static int build_direct(const struct result_meta *m, const struct extract *ex, u
     size_t links_len = 0, meta_len = 0;
     if (ex) {
         raw += ex->binary ? ex->base64.len : 0;
-        raw += !ex->binary && (formats & FMT_HTML) ? ex->html_len : 0;
-        raw += !ex->binary && (formats & FMT_TEXT) ? ex->text.len : 0;
-        raw += !ex->binary && (formats & FMT_MARKDOWN) ? ex->markdown.len : 0;
+        raw += !ex->binary && (formats & FORMAT_BIT(FORMAT_HTML)) ? ex->html_len : 0;
+        raw += !ex->binary && (formats & FORMAT_BIT(FORMAT_TEXT)) ? ex->text.len : 0;
+        raw += !ex->binary && (formats & FORMAT_BIT(FORMAT_MARKDOWN)) ? ex->markdown.len : 0;
         if (raw * 6 > max_bytes)
             return 0;
-        if (!ex->binary && (formats & FMT_LINKS) && ex->links)
+        if (!ex->binary && (formats & FORMAT_BIT(FORMAT_LINKS)) && ex->links)
             links = jx_dump(ex->links, &links_len);
-        if (!ex->binary && (formats & FMT_METADATA) && ex->metadata)
+        if (!ex->binary && (formats & FORMAT_BIT(FORMAT_METADATA)) && ex->metadata)
             meta = jx_dump(ex->metadata, &meta_len);
         if (raw * 6 + links_len + meta_len > max_bytes) {
             free(links);
@@ -105,18 +112,14 @@ static int build_direct(const struct result_meta *m, const struct extract *ex, u
         sbuf_add(&sb, ex->base64.buf ? ex->base64.buf : "", ex->base64.len);
         sbuf_adds(&sb, "\"}}");
     } else {
-        static const struct {
-            unsigned bit;
-            const char *key;
-        } strs[] = {{FMT_HTML, "html"}, {FMT_TEXT, "text"}, {FMT_MARKDOWN, "markdown"}};
         const char *sep = "";
         sbuf_adds(&sb, ",\"data\":{");
         for (size_t i = 0; i < 3; i++) {
-            if (!(formats & strs[i].bit))
+            if (!(formats & FORMAT_BIT(field_format[i])))
                 continue;
             const char *v = i == 0 ? ex->html : i == 1 ? ex->text.buf : ex->markdown.buf;
             size_t n = i == 0 ? ex->html_len : i == 1 ? ex->text.len : ex->markdown.len;
-            sbuf_addf(&sb, "%s\"%s\":\"", sep, strs[i].key);
+            sbuf_addf(&sb, "%s\"%s\":\"", sep, field_key((int)i));
             sbuf_add_json_str(&sb, v ? v : "", n);
             sbuf_addc(&sb, '"');
             sep = ",";
@@ -158,19 +161,19 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
             sbuf_add_json_str(&esc[F_BASE64], ex->base64.buf ? ex->base64.buf : "", ex->base64.len);
             has[F_BASE64] = 1;
         } else {
-            if (formats & FMT_HTML)
+            if (formats & FORMAT_BIT(FORMAT_HTML))
                 sbuf_add_json_str(&esc[F_HTML], ex->html ? ex->html : "", ex->html_len),
                     has[F_HTML] = 1;
-            if (formats & FMT_TEXT)
+            if (formats & FORMAT_BIT(FORMAT_TEXT))
                 sbuf_add_json_str(&esc[F_TEXT], ex->text.buf ? ex->text.buf : "", ex->text.len),
                     has[F_TEXT] = 1;
-            if (formats & FMT_MARKDOWN)
+            if (formats & FORMAT_BIT(FORMAT_MARKDOWN))
                 sbuf_add_json_str(&esc[F_MARKDOWN], ex->markdown.buf ? ex->markdown.buf : "",
                                   ex->markdown.len),
                     has[F_MARKDOWN] = 1;
-            if ((formats & FMT_LINKS) && ex->links)
+            if ((formats & FORMAT_BIT(FORMAT_LINKS)) && ex->links)
                 links = jx_dump(ex->links, &links_len);
-            if ((formats & FMT_METADATA) && ex->metadata)
+            if ((formats & FORMAT_BIT(FORMAT_METADATA)) && ex->metadata)
                 meta = jx_dump(ex->metadata, &meta_len);
         }
     }
@@ -192,7 +195,7 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
                 continue;
             size_t off = 0;
             do {
-                size_t key = strlen(field_key[f]) + 6;
+                size_t key = strlen(field_key(f)) + 6;
                 if (used + key + MIN_SLICE > budget && used > 0) {
                     n_parts++;
                     used = 0;
@@ -240,7 +243,7 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
             for (size_t i = 0; i < n_sl; i++) {
                 if (sl[i].part != p)
                     continue;
-                sbuf_addf(&sb, "%s\"%s\":\"", first ? "" : ",", field_key[sl[i].field]);
+                sbuf_addf(&sb, "%s\"%s\":\"", first ? "" : ",", field_key(sl[i].field));
                 sbuf_add(&sb, esc[sl[i].field].buf + sl[i].off, sl[i].len);
                 sbuf_addc(&sb, '"');
                 first = 0;

@@ -16,11 +16,12 @@
 #include <stdint.h>
 
 #include "extract.h"
+#include "words.h"
 
 struct result_meta {
     const char *batch_id, *tenant, *input;
     long long index;
-    const char *status;       /* "ok" or an error code */
+    enum status status;
     long http_status;         /* 0: null */
     const char *final_url;    /* NULL: null */
     const char *content_type; /* NULL: null */

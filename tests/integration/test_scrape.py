@@ -291,7 +291,7 @@ def test_scrape_outcomes(start_stage, ferry_env, site, tls_site):
     assert res[9]["status"] == "ok" and res[9]["attempts"] == 2
     assert res[10]["status"] == "http_error" and res[10]["http_status"] == 503
     assert res[10]["attempts"] == 3 and site.hits["/unavailable"] == 3
-    assert res[11]["status"] == "http_error" and res[11]["http_status"] == 404
+    assert res[11]["status"] == "not_found" and res[11]["http_status"] == 404
     assert res[11]["attempts"] == 1
     assert res[12]["status"] == "connect" and res[12]["attempts"] == 3
     assert res[13]["status"] == "ok" and res[13]["content_type"] == "image/png"

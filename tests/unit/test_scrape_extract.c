@@ -125,7 +125,9 @@ static void test_outcome(void **state)
     } t[] = {
         {CURLE_OK, 200, 0, 0, "ok", 0},
         {CURLE_OK, 304, 0, 0, "ok", 0},
-        {CURLE_OK, 404, 0, 0, "http_error", 0},
+        {CURLE_OK, 404, 0, 0, "not_found", 0},
+        {CURLE_OK, 410, 0, 0, "not_found", 0},
+        {CURLE_OK, 400, 0, 0, "http_error", 0},
         {CURLE_OK, 429, 0, 0, "http_error", 1},
         {CURLE_OK, 500, 0, 0, "http_error", 0},
         {CURLE_OK, 502, 0, 0, "http_error", 1},
@@ -151,10 +153,10 @@ static void test_outcome(void **state)
         struct outcome o;
         outcome_classify(&o, t[i].rc, t[i].http, t[i].blocked, "127.0.0.1 is loopback",
                          t[i].too_large, "");
-        if (strcmp(o.status, t[i].status) != 0 || o.transient != t[i].transient)
-            fail_msg("case %zu: %s/%d, want %s/%d", i, o.status, o.transient, t[i].status,
-                     t[i].transient);
-        if (strcmp(o.status, "ok") != 0 && !o.error[0])
+        if (strcmp(status_name(o.status), t[i].status) != 0 || o.transient != t[i].transient)
+            fail_msg("case %zu: %s/%d, want %s/%d", i, status_name(o.status), o.transient,
+                     t[i].status, t[i].transient);
+        if (o.status != STATUS_OK && !o.error[0])
             fail_msg("case %zu: no error text", i);
     }
 }
@@ -193,7 +195,7 @@ static void test_formats_small(void **state)
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         struct extract ex;
         extract_run(&ex, t[i].html, strlen(t[i].html), "text/html", "http://e.com/d/",
-                    FMT_TEXT | FMT_MARKDOWN);
+                    FORMAT_BIT(FORMAT_TEXT) | FORMAT_BIT(FORMAT_MARKDOWN));
         if (strcmp(ex.text.buf, t[i].text) != 0)
             fail_msg("case %zu text: [%s]", i, ex.text.buf);
         if (strcmp(ex.markdown.buf, t[i].markdown) != 0)
@@ -209,7 +211,8 @@ static void test_links(void **state)
                        "<a href='mailto:x@y'>4</a><a href='javascript:f()'>5</a>"
                        "<a href=' ../b?q=1 '>6</a><a>7</a><a href='/d/a'>8</a>";
     struct extract ex;
-    extract_run(&ex, html, strlen(html), "text/html", "http://e.com/d/p.html", FMT_LINKS);
+    extract_run(&ex, html, strlen(html), "text/html", "http://e.com/d/p.html",
+                FORMAT_BIT(FORMAT_LINKS));
     char *s = json_dumps(ex.links, JSON_COMPACT);
     assert_string_equal(s, "[\"http://e.com/d/a\",\"http://e.com/a\",\"http://o.org/\","
                            "\"http://e.com/b?q=1\"]");
@@ -222,7 +225,7 @@ static void test_binary(void **state)
     (void)state;
     const char png[] = "\x89PNG\r\n\x1a\n\0\0";
     struct extract ex;
-    extract_run(&ex, png, sizeof(png) - 1, "image/png", "http://e.com/", FMT_HTML);
+    extract_run(&ex, png, sizeof(png) - 1, "image/png", "http://e.com/", FORMAT_BIT(FORMAT_HTML));
     assert_int_equal(ex.binary, 1);
     assert_string_equal(ex.base64.buf, "iVBORw0KGgoAAA==");
     extract_release(&ex);
@@ -238,18 +241,20 @@ static void test_result_split(void **state)
         sbuf_addf(&body, "<p>line %d \"quoted\" caf\xc3\xa9 \xe2\x82\xac \x01</p>\n", i);
     struct extract ex;
     extract_run(&ex, body.buf, body.len, "text/html; charset=utf-8", "http://e.com/",
-                FMT_HTML | FMT_TEXT | FMT_LINKS);
+                FORMAT_BIT(FORMAT_HTML) | FORMAT_BIT(FORMAT_TEXT) | FORMAT_BIT(FORMAT_LINKS));
     struct result_meta m = {.batch_id = "bat_1",
                             .tenant = "t",
                             .input = "http://e.com/",
                             .index = 7,
-                            .status = "ok",
+                            .status = STATUS_OK,
                             .http_status = 200,
                             .attempts = 1,
                             .fetched_at_ms = 1794000000000LL};
     for (size_t max = 20000; max <= 1000000; max *= 7) {
         struct result_part *parts;
-        size_t n = result_build(&m, &ex, FMT_HTML | FMT_TEXT | FMT_LINKS, max, &parts);
+        size_t n = result_build(
+            &m, &ex, FORMAT_BIT(FORMAT_HTML) | FORMAT_BIT(FORMAT_TEXT) | FORMAT_BIT(FORMAT_LINKS),
+            max, &parts);
         struct sbuf html = SBUF_INIT, text = SBUF_INIT;
         int links_seen = 0;
         for (size_t i = 0; i < n; i++) {

@@ -1,0 +1,103 @@
+/*
+ * words — ferry's word lists, each written once as an X-macro (libuv's
+ * UV_ERRNO_MAP pattern) and expanded here into the enum, the names and
+ * whatever else the stages need. A new status or format is one line below;
+ * every stage that includes this header knows it at the next build.
+ *
+ * Each list is append-only: an enum value may be stored by position (the
+ * aggregator's changelog keeps its error counts as an array in this order),
+ * so a new word goes at the end of its list and none is ever reordered.
+ *
+ * Parsing a name back to its enum is one function per list, taking a length
+ * so a reader can parse a slice of a JSON text without copying it.
+ */
+#ifndef FERRY_WORDS_H
+#define FERRY_WORDS_H
+
+#include <stddef.h>
+
+/* ------------------------------------------------------------ result statuses
+ *
+ * The `status` of a scrape result (schemas/scrape.results.schema.json).
+ * Columns: enum suffix, name on the wire, how it counts, whether scrape
+ * retries it in a retry tier, and what it means.
+ *
+ *   counts    SUCCEEDED: counted in `succeeded`, charged credits; FAILED:
+ *             counted in `failed` and in `errors[name]`, never charged.
+ *   retried   NEVER: a final answer at once; ALWAYS: a transient failure,
+ *             retried until the tiers run out; SOME: depends on the cause
+ *             (outcome.c decides: a reset is retried, a refusal is not;
+ *             HTTP 429/502/503/504 are retried, other codes are not).
+ *
+ * A reader that meets a status it does not know (written by a newer
+ * version) does not guess: status_parse() answers STATUS_UNKNOWN, and the
+ * reader logs it and counts the item as failed under the name it read
+ * (`errors["<that name>"]`), never as another status and never dropped.
+ */
+#define STATUS_MAP(X)                                                                              \
+    X(OK, ok, SUCCEEDED, NEVER, "fetched: 2xx, or another answer that is not an error")            \
+    X(TIMEOUT, timeout, FAILED, ALWAYS, "the per-item deadline passed")                            \
+    X(DNS, dns, FAILED, NEVER, "the host name did not resolve")                                    \
+    X(CONNECT, connect, FAILED, SOME, "refused or unreachable; reset or an empty reply")           \
+    X(TLS, tls, FAILED, NEVER, "TLS handshake or certificate failure")                             \
+    X(HTTP_ERROR, http_error, FAILED, SOME,                                                        \
+      "HTTP status >= 400 other than 404/410, too many redirects, an undecodable body")            \
+    X(TOO_LARGE, too_large, FAILED, NEVER, "the body passed the item's max_bytes")                 \
+    X(BLOCKED, blocked, FAILED, NEVER, "the target address or a redirect's scheme is refused")     \
+    X(INVALID_URL, invalid_url, FAILED, NEVER, "the URL cannot be parsed or is not http(s)")       \
+    X(CANCELLED, cancelled, FAILED, NEVER, "the batch was cancelled before the item was fetched")  \
+    X(NOT_FOUND, not_found, FAILED, NEVER, "HTTP 404 or 410: the page does not exist")
+
+enum status {
+#define X(up, name, counts, retried, msg) STATUS_##up,
+    STATUS_MAP(X)
+#undef X
+        STATUS__COUNT,
+    STATUS_UNKNOWN = -1 /* status_parse(): no word of this list */
+};
+
+enum status_counts { STATUS_SUCCEEDED, STATUS_FAILED };
+enum status_retried { STATUS_NEVER, STATUS_ALWAYS, STATUS_SOME };
+
+/* The wire name ("not_found") and the one-line meaning of s (< STATUS__COUNT). */
+const char *status_name(enum status s);
+const char *status_message(enum status s);
+/* How s counts, and whether scrape may retry it (columns above). */
+enum status_counts status_counts(enum status s);
+enum status_retried status_retried(enum status s);
+
+/* The status named by name[0..len), or STATUS_UNKNOWN. */
+enum status status_parse(const char *name, size_t len);
+
+/* ------------------------------------------------------------ formats
+ *
+ * What a submit's `formats` may ask for (schemas/scrape.requests.schema.json).
+ * A request's formats travel inside a stage as a mask of FORMAT_BIT()s.
+ */
+#define FORMAT_MAP(X)                                                                              \
+    X(HTML, html, "the body decoded to UTF-8")                                                     \
+    X(TEXT, text, "readable text, blocks separated by blank lines")                                \
+    X(MARKDOWN, markdown, "the page as Markdown")                                                  \
+    X(LINKS, links, "absolute http(s) links of the page, deduplicated")                            \
+    X(METADATA, metadata, "title, description, Open Graph, JSON-LD and the like")
+
+enum format {
+#define X(up, name, msg) FORMAT_##up,
+    FORMAT_MAP(X)
+#undef X
+        FORMAT__COUNT,
+    FORMAT_UNKNOWN = -1
+};
+
+#define FORMAT_BIT(f) (1u << (f))
+
+const char *format_name(enum format f);
+const char *format_message(enum format f);
+
+/* The format named by name[0..len), or FORMAT_UNKNOWN. */
+enum format format_parse(const char *name, size_t len);
+
+/* "html, text, markdown, links, metadata": for error messages and --help. */
+const char *format_list(void);
+
+#endif
