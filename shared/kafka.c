@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "shutdown.h"
 
@@ -151,12 +152,42 @@ rd_kafka_t *kafka_producer_open(rd_kafka_conf_t *conf, int timeout_ms, char *err
         rd_kafka_error_t *error = rd_kafka_init_transactions(rk, timeout_ms);
         if (error) {
             snprintf(errstr, errstr_size, "init_transactions: %s", rd_kafka_error_string(error));
-            rd_kafka_error_destroy(error);
+            if (error)
+                rd_kafka_error_destroy(error);
             rd_kafka_destroy(rk);
             return NULL;
         }
     }
     return rk;
+}
+
+rd_kafka_resp_err_t kafka_produce_wait(rd_kafka_t *rk, const struct kafka_msg *m, int timeout_ms)
+{
+    rd_kafka_vu_t vu[] = {
+        m->rkt ? (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = m->rkt}
+               : (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = m->topic},
+        {.vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = m->partition},
+        {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)m->key, m->key ? m->key_len : 0}},
+        {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {m->value, m->len}},
+        {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = m->msgflags},
+        {.vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = m->headers},
+        {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = m->opaque},
+    };
+    int64_t deadline = clk_mono_ms() + timeout_ms;
+    for (;;) {
+        rd_kafka_error_t *error = rd_kafka_produceva(rk, vu, sizeof(vu) / sizeof(vu[0]));
+        rd_kafka_resp_err_t err = error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (error)
+            rd_kafka_error_destroy(error);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || clk_mono_ms() >= deadline)
+            return err;
+        /* The local queue is full (queue.buffering.max.messages or .kbytes):
+         * the broker takes messages slower than we make them. Serving
+         * delivery reports is what frees room, so poll, then try again;
+         * 10 ms keeps the retry prompt without spinning (librdkafka's
+         * examples/producer.c does the same with 1 s). */
+        rd_kafka_poll(rk, 10);
+    }
 }
 
 int kafka_producer_close(rd_kafka_t *rk, int timeout_ms)

@@ -55,6 +55,34 @@ rd_kafka_conf_t *kafka_producer_conf(const struct cfg *cfg, const char *client_i
 rd_kafka_t *kafka_producer_open(rd_kafka_conf_t *conf, int timeout_ms, char *errstr,
                                 size_t errstr_size);
 
+/* One message to produce (the fields of rd_kafka_producev()). */
+struct kafka_msg {
+    const char *topic;     /* the topic by name, or ... */
+    rd_kafka_topic_t *rkt; /* ... a topic handle (used when set) */
+    int32_t partition;     /* always set: RD_KAFKA_PARTITION_UA lets the partitioner pick */
+    const void *key;       /* NULL: no key */
+    size_t key_len;
+    void *value; /* NULL: a tombstone */
+    size_t len;
+    int msgflags;                /* RD_KAFKA_MSG_F_COPY, or _FREE to hand value over */
+    rd_kafka_headers_t *headers; /* NULL: none */
+    void *opaque;                /* the delivery report's msg->_private */
+};
+
+/* How long a producer waits for room in a full local queue when nothing
+ * tighter applies: librdkafka's default message.timeout.ms. By then every
+ * queued message has had its delivery report, delivered or failed, so the
+ * queue has room, and waiting longer cannot help. */
+#define KAFKA_QUEUE_WAIT_MS (300 * 1000)
+
+/* Produces m, waiting out a full local queue for up to timeout_ms.
+ * Returns RD_KAFKA_RESP_ERR_NO_ERROR once librdkafka took the message (it
+ * then owns the headers, and the value when msgflags has _FREE), or the
+ * error: RD_KAFKA_RESP_ERR__QUEUE_FULL when the deadline passed first, or
+ * any refusal (too large, unknown topic, fatal); then headers and value are
+ * still the caller's. Thread-safe, as rd_kafka_producev() is. */
+rd_kafka_resp_err_t kafka_produce_wait(rd_kafka_t *rk, const struct kafka_msg *m, int timeout_ms);
+
 /* Flushes for up to timeout_ms, logs what could not be delivered, destroys.
  * Returns the number of messages that were still undelivered (0 = clean). */
 int kafka_producer_close(rd_kafka_t *rk, int timeout_ms);

@@ -99,24 +99,21 @@ struct engine {
 static void produce(struct engine *e, const char *topic, int32_t partition, const char *key,
                     const void *value, size_t len, rd_kafka_headers_t *hdrs)
 {
-    for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            e->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0), RD_KAFKA_V_VALUE((void *)value, len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            /* Serve delivery reports until there is room again. */
-            rd_kafka_poll(e->producer, 10);
-            continue;
-        }
-        if (err) {
-            /* The transaction then fails to commit and is aborted: nothing
-             * of this cycle becomes visible, so nothing is lost. */
-            LOG_ERROR("produce_failed", "topic=%s err=%s", topic, rd_kafka_err2name(err));
-            if (hdrs)
-                rd_kafka_headers_destroy(hdrs);
-        }
-        return;
+    struct kafka_msg m = {.topic = topic,
+                          .partition = partition,
+                          .key = key,
+                          .key_len = key ? strlen(key) : 0,
+                          .value = (void *)value,
+                          .len = len,
+                          .msgflags = RD_KAFKA_MSG_F_COPY,
+                          .headers = hdrs};
+    rd_kafka_resp_err_t err = kafka_produce_wait(e->producer, &m, KAFKA_QUEUE_WAIT_MS);
+    if (err) {
+        /* The transaction then fails to commit and is aborted: nothing
+         * of this cycle becomes visible, so nothing is lost. */
+        LOG_ERROR("produce_failed", "topic=%s err=%s", topic, rd_kafka_err2name(err));
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
     }
 }
 
@@ -136,21 +133,19 @@ static void dead_letter(struct engine *e, const rd_kafka_message_t *m, const cha
     rd_kafka_headers_t *h = rd_kafka_headers_new(3);
     rd_kafka_header_add(h, "ferry-origin", -1, origin, -1);
     rd_kafka_header_add(h, "ferry-last-error", -1, why, -1);
-    for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            e->producer, RD_KAFKA_V_TOPIC(topic_name(e->t, TOPIC_AGGREGATE_DLQ)),
-            RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_poll(e->producer, 10);
-            continue;
-        }
-        if (err) {
-            LOG_ERROR("produce_failed", "topic=%s err=%s", topic_name(e->t, TOPIC_AGGREGATE_DLQ),
-                      rd_kafka_err2name(err));
-            rd_kafka_headers_destroy(h);
-        }
-        break;
+    struct kafka_msg dl = {.topic = topic_name(e->t, TOPIC_AGGREGATE_DLQ),
+                           .partition = RD_KAFKA_PARTITION_UA,
+                           .key = m->key,
+                           .key_len = m->key_len,
+                           .value = m->payload,
+                           .len = m->len,
+                           .msgflags = RD_KAFKA_MSG_F_COPY,
+                           .headers = h};
+    rd_kafka_resp_err_t err = kafka_produce_wait(e->producer, &dl, KAFKA_QUEUE_WAIT_MS);
+    if (err) {
+        LOG_ERROR("produce_failed", "topic=%s err=%s", topic_name(e->t, TOPIC_AGGREGATE_DLQ),
+                  rd_kafka_err2name(err));
+        rd_kafka_headers_destroy(h);
     }
     metric_inc(e->m_dlq, 1);
 }

@@ -172,16 +172,16 @@ static void produce(struct recorder *r, struct job *job, const char *topic_name,
 {
     const void *key = job->batch_id ? (const void *)job->batch_id : job->key;
     size_t key_len = job->batch_id ? strlen(job->batch_id) : job->key_len;
-    rd_kafka_resp_err_t err;
-    for (;;) {
-        err = rd_kafka_producev(
-            r->rk, RD_KAFKA_V_TOPIC(topic_name), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_KEY(key, key ? key_len : 0),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(job), RD_KAFKA_V_END);
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            break;
-        rd_kafka_poll(r->rk, 10);
-    }
+    struct kafka_msg m = {.topic = topic_name,
+                          .partition = RD_KAFKA_PARTITION_UA,
+                          .key = key,
+                          .key_len = key_len,
+                          .value = (void *)value,
+                          .len = len,
+                          .msgflags = RD_KAFKA_MSG_F_COPY,
+                          .headers = hdrs,
+                          .opaque = job};
+    rd_kafka_resp_err_t err = kafka_produce_wait(r->rk, &m, KAFKA_QUEUE_WAIT_MS);
     if (err) {
         LOG_ERROR("produce_failed", "topic=%s delivery=%s err=%s", topic_name,
                   job->delivery_id ? job->delivery_id : "-", rd_kafka_err2name(err));

@@ -164,15 +164,15 @@ static rd_kafka_resp_err_t produce(rd_kafka_t *rk, const char *topic, int32_t pa
                                    const char *key, const char *value, size_t len,
                                    rd_kafka_headers_t *hdrs, int64_t deadline)
 {
-    for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-            RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE((void *)value, len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || clk_now_ms() >= deadline)
-            return err;
-        rd_kafka_poll(rk, 10);
-    }
+    struct kafka_msg m = {.topic = topic,
+                          .partition = partition,
+                          .key = key,
+                          .key_len = strlen(key),
+                          .value = (void *)value,
+                          .len = len,
+                          .msgflags = RD_KAFKA_MSG_F_COPY,
+                          .headers = hdrs};
+    return kafka_produce_wait(rk, &m, (int)(deadline - clk_now_ms()));
 }
 
 /* Headers are owned by librdkafka once a produce succeeded. */

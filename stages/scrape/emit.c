@@ -80,26 +80,23 @@ static rd_kafka_headers_t *item_headers(const struct item *it)
 static void produce(struct emit *em, struct item *it, rd_kafka_topic_t *rkt, char *payload,
                     size_t len, rd_kafka_headers_t *hdrs)
 {
-    for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            em->producer, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-            RD_KAFKA_V_VALUE(payload, len),
-            RD_KAFKA_V_KEY(it->batch_id, it->batch_id ? strlen(it->batch_id) : 0),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
-        if (!err)
-            return;
-        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            /* Back-pressure from the producer queue: wait for deliveries. */
-            rd_kafka_poll(em->producer, 10);
-            continue;
-        }
-        LOG_ERROR("produce_failed", "topic=%s bytes=%zu err=%s", rd_kafka_topic_name(rkt), len,
-                  rd_kafka_err2name(err));
-        free(payload);
-        rd_kafka_headers_destroy(hdrs);
-        settle(em, it, 0);
+    struct kafka_msg m = {.rkt = rkt,
+                          .partition = RD_KAFKA_PARTITION_UA,
+                          .key = it->batch_id,
+                          .key_len = it->batch_id ? strlen(it->batch_id) : 0,
+                          .value = payload,
+                          .len = len,
+                          .msgflags = RD_KAFKA_MSG_F_FREE,
+                          .headers = hdrs,
+                          .opaque = it};
+    rd_kafka_resp_err_t err = kafka_produce_wait(em->producer, &m, KAFKA_QUEUE_WAIT_MS);
+    if (!err)
         return;
-    }
+    LOG_ERROR("produce_failed", "topic=%s bytes=%zu err=%s", rd_kafka_topic_name(rkt), len,
+              rd_kafka_err2name(err));
+    free(payload);
+    rd_kafka_headers_destroy(hdrs);
+    settle(em, it, 0);
 }
 
 void emit_result(struct emit *em, struct item *it, const struct result_meta *m,

@@ -31,6 +31,7 @@
 
 #include "clock.h"
 #include "ids.h"
+#include "kafka.h"
 
 static rd_kafka_t *producer;
 static atomic_llong delivered, failed;
@@ -61,20 +62,19 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 static void put(const char *topic, const char *key, const char *value, size_t len,
                 rd_kafka_headers_t *h, void *opaque)
 {
-    for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-            RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_poll(producer, 5);
-            continue;
-        }
-        if (err) {
-            fprintf(stderr, "produce: %s\n", rd_kafka_err2str(err));
-            exit(1);
-        }
-        return;
+    struct kafka_msg m = {.topic = topic,
+                          .partition = RD_KAFKA_PARTITION_UA,
+                          .key = key,
+                          .key_len = strlen(key),
+                          .value = (void *)value,
+                          .len = len,
+                          .msgflags = RD_KAFKA_MSG_F_COPY,
+                          .headers = h,
+                          .opaque = opaque};
+    rd_kafka_resp_err_t err = kafka_produce_wait(producer, &m, KAFKA_QUEUE_WAIT_MS);
+    if (err) {
+        fprintf(stderr, "produce: %s\n", rd_kafka_err2str(err));
+        exit(1);
     }
 }
 

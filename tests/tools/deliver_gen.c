@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "ids.h"
+#include "kafka.h"
 #include "secretbox.h"
 
 #define N_BATCHES 1000
@@ -118,13 +119,15 @@ int main(int argc, char **argv)
             snprintf(buf, sizeof(buf), "%lld", (long long)t0);
             rd_kafka_header_add(h, "ferry-first-attempt-ms", -1, buf, -1);
         }
-        rd_kafka_resp_err_t err;
-        while (
-            (err = rd_kafka_producev(
-                 rk, RD_KAFKA_V_TOPIC(topic_name), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                 RD_KAFKA_V_VALUE(value, strlen(value)), RD_KAFKA_V_KEY(batch[b], strlen(batch[b])),
-                 RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            rd_kafka_poll(rk, 10);
+        struct kafka_msg m = {.topic = topic_name,
+                              .partition = RD_KAFKA_PARTITION_UA,
+                              .key = batch[b],
+                              .key_len = strlen(batch[b]),
+                              .value = value,
+                              .len = strlen(value),
+                              .msgflags = RD_KAFKA_MSG_F_FREE,
+                              .headers = h};
+        rd_kafka_resp_err_t err = kafka_produce_wait(rk, &m, KAFKA_QUEUE_WAIT_MS);
         if (err)
             die(rd_kafka_err2str(err));
         rd_kafka_poll(rk, 0);

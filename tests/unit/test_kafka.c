@@ -115,6 +115,76 @@ static void test_delivery_reports_are_counted(void **state)
     assert_int_equal(atomic_load(&kafka_stats.failed) - failed, 1);
 }
 
+/* A producer whose local queue holds one message. */
+static rd_kafka_t *small_queue_producer(void)
+{
+    cfg.props[0][0] = "queue.buffering.max.messages";
+    cfg.props[0][1] = "1";
+    cfg.n_props = 1;
+    rd_kafka_t *rk = producer();
+    cfg.n_props = 0;
+    return rk;
+}
+
+static rd_kafka_resp_err_t produce_wait(rd_kafka_t *rk, const char *topic, int timeout_ms)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, "ferry-batch", -1, "bat_1", -1);
+    struct kafka_msg m = {.topic = topic,
+                          .partition = RD_KAFKA_PARTITION_UA,
+                          .key = "bat_1",
+                          .key_len = 5,
+                          .value = "{}",
+                          .len = 2,
+                          .msgflags = RD_KAFKA_MSG_F_COPY,
+                          .headers = h};
+    rd_kafka_resp_err_t err = kafka_produce_wait(rk, &m, timeout_ms);
+    if (err)
+        rd_kafka_headers_destroy(h); /* still ours on failure */
+    return err;
+}
+
+static void test_produce_wait_waits_out_a_full_queue(void **state)
+{
+    (void)state;
+    rd_kafka_mock_topic_create(mcluster, "t.full", 2, 1);
+    long long before = atomic_load(&kafka_stats.delivered);
+    rd_kafka_t *rk = small_queue_producer();
+    /* Every message past the first finds the queue full and waits for the
+     * previous one's delivery report. */
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(produce_wait(rk, "t.full", 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(kafka_producer_close(rk, 5000), 0);
+    assert_int_equal(atomic_load(&kafka_stats.delivered) - before, 50);
+}
+
+static void test_produce_wait_gives_up_at_the_deadline(void **state)
+{
+    (void)state;
+    rd_kafka_mock_topic_create(mcluster, "t.stuck", 1, 1);
+    rd_kafka_t *rk = small_queue_producer();
+    assert_int_equal(produce_wait(rk, "t.stuck", 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_mock_broker_set_down(mcluster, 1); /* nothing is delivered now */
+    /* The queue is full after this, whether or not the first message was
+     * delivered before the broker went down. */
+    for (int i = 0; i < 2; i++)
+        produce_wait(rk, "t.stuck", 0);
+    int64_t t0 = clk_mono_ms();
+    assert_int_equal(produce_wait(rk, "t.stuck", 300), RD_KAFKA_RESP_ERR__QUEUE_FULL);
+    int64_t waited = clk_mono_ms() - t0;
+    assert_true(waited >= 300 && waited < 3000);
+    /* A refusal other than a full queue returns at once. */
+    struct kafka_msg big = {.topic = "t.stuck",
+                            .partition = RD_KAFKA_PARTITION_UA,
+                            .value = calloc(1, 64 << 20),
+                            .len = 64 << 20,
+                            .msgflags = RD_KAFKA_MSG_F_COPY};
+    assert_int_equal(kafka_produce_wait(rk, &big, 5000), RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    free(big.value);
+    rd_kafka_mock_broker_set_up(mcluster, 1);
+    assert_int_equal(kafka_producer_close(rk, 10000), 0);
+}
+
 static void test_murmur2_matches_java(void **state)
 {
     /* Kafka's UtilsTest.testMurmur2 vectors (signed 32-bit results). */
@@ -340,6 +410,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conf_applies_properties),
         cmocka_unit_test(test_delivery_reports_are_counted),
+        cmocka_unit_test(test_produce_wait_waits_out_a_full_queue),
+        cmocka_unit_test(test_produce_wait_gives_up_at_the_deadline),
         cmocka_unit_test(test_murmur2_matches_java),
         cmocka_unit_test(test_producer_partitions_like_murmur2),
         cmocka_unit_test(test_consumer_stores_offsets_by_hand),

@@ -45,9 +45,9 @@ static void test_status_near_misses(void **state)
 static void test_lists_only_grow_at_the_end(void **state)
 {
     (void)state;
-    static const char *const then[] = {"ok",        "timeout", "dns",         "connect",
-                                       "tls",       "http_error", "too_large", "blocked",
-                                       "invalid_url", "cancelled", "not_found"};
+    static const char *const then[] = {"ok",          "timeout",    "dns",       "connect",
+                                       "tls",         "http_error", "too_large", "blocked",
+                                       "invalid_url", "cancelled",  "not_found"};
     assert_true(STATUS__COUNT >= (int)(sizeof(then) / sizeof(then[0])));
     for (size_t i = 0; i < sizeof(then) / sizeof(then[0]); i++)
         assert_string_equal(status_name((enum status)i), then[i]);
