@@ -266,6 +266,25 @@ void kafka_consumer_close(rd_kafka_t *rk, int ever_paused)
         rd_kafka_destroy(rk);
 }
 
+long long kafka_consumer_lag(rd_kafka_t *consumer)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(consumer, &a) || !a)
+        return -1;
+    rd_kafka_position(consumer, a);
+    long long lag = 0;
+    for (int i = 0; i < a->cnt; i++) {
+        int64_t lo, hi;
+        if (a->elems[i].offset >= 0 &&
+            rd_kafka_get_watermark_offsets(consumer, a->elems[i].topic, a->elems[i].partition, &lo,
+                                           &hi) == 0 &&
+            hi > a->elems[i].offset)
+            lag += hi - a->elems[i].offset;
+    }
+    rd_kafka_topic_partition_list_destroy(a);
+    return lag;
+}
+
 int kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size)
 {
     const struct rd_kafka_metadata *md;

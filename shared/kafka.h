@@ -111,6 +111,14 @@ rd_kafka_t *kafka_consumer_open(rd_kafka_conf_t *conf, const char *const *topics
  * but deliberately not destroyed — the caller must exit soon after. */
 void kafka_consumer_close(rd_kafka_t *rk, int ever_paused);
 
+/* Messages in the consumer's assigned partitions not yet consumed: the
+ * high watermark minus the position, summed over the assignment. Reads the
+ * watermarks librdkafka cached from its last fetch responses (no broker
+ * round trip, so a poll loop may call it every second); a partition with no
+ * position yet or no cached watermark counts 0. -1 when the assignment
+ * cannot be read. */
+long long kafka_consumer_lag(rd_kafka_t *consumer);
+
 /* A metadata request to the cluster: 0 when a broker answered in time. */
 int kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
 

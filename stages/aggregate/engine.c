@@ -802,21 +802,8 @@ static void tick(struct engine *e)
     }
     metric_set(e->m_pending, (long long)e->n_pending);
 
-    long long lag = 0;
-    rd_kafka_topic_partition_list_t *asg = NULL;
-    if (rd_kafka_assignment(e->consumer, &asg) == 0) {
-        rd_kafka_position(e->consumer, asg);
-        for (int i = 0; i < asg->cnt; i++) {
-            int64_t lo, hi;
-            if (asg->elems[i].offset >= 0 &&
-                rd_kafka_get_watermark_offsets(e->consumer, asg->elems[i].topic,
-                                               asg->elems[i].partition, &lo, &hi) == 0 &&
-                hi > asg->elems[i].offset)
-                lag += hi - asg->elems[i].offset;
-        }
-        rd_kafka_topic_partition_list_destroy(asg);
-    }
-    metric_set(e->m_lag, lag);
+    long long lag = kafka_consumer_lag(e->consumer);
+    metric_set(e->m_lag, lag > 0 ? lag : 0);
 }
 
 /* ---------------------------------------------------------------- lifecycle */

@@ -106,24 +106,11 @@ static double gauge_lag(void *arg)
     return (double)atomic_load(&S.lag);
 }
 
-/* Consumer lag from librdkafka's cached high watermarks (no broker round
- * trip): high watermark minus position, summed over assigned partitions. */
 static void update_lag(void)
 {
-    rd_kafka_topic_partition_list_t *a = NULL;
-    if (rd_kafka_assignment(S.consumer, &a) || !a)
-        return;
-    rd_kafka_position(S.consumer, a);
-    long long lag = 0;
-    for (int i = 0; i < a->cnt; i++) {
-        int64_t lo, hi;
-        if (rd_kafka_get_watermark_offsets(S.consumer, a->elems[i].topic, a->elems[i].partition,
-                                           &lo, &hi) == 0 &&
-            a->elems[i].offset >= 0 && hi > a->elems[i].offset)
-            lag += hi - a->elems[i].offset;
-    }
-    rd_kafka_topic_partition_list_destroy(a);
-    atomic_store(&S.lag, lag);
+    long long lag = kafka_consumer_lag(S.consumer);
+    if (lag >= 0)
+        atomic_store(&S.lag, lag);
 }
 
 static double gauge_cancels(void *arg)

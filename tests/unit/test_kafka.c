@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
@@ -294,6 +295,44 @@ static void test_consumer_stores_offsets_by_hand(void **state)
     rd_kafka_destroy(c);
 }
 
+static void test_consumer_lag(void **state)
+{
+    char err[256];
+    (void)state;
+    rd_kafka_mock_topic_create(mcluster, "t.lag", 2, 1);
+    rd_kafka_t *p = producer();
+    for (int i = 0; i < 12; i++)
+        produce(p, "t.lag", i % 2 ? "a" : "b", "v", 0);
+    kafka_producer_close(p, 5000);
+
+    rd_kafka_conf_t *conf = kafka_consumer_conf(&cfg, "ferry-test", "g-lag", err, sizeof(err));
+    const char *topics[] = {"t.lag"};
+    rd_kafka_t *c = kafka_consumer_open(conf, topics, 1, err, sizeof(err));
+    assert_non_null(c);
+    /* Consume 5 of the 12 and stop polling: 7 are left, once the cached
+     * watermarks have caught up with the fetches. */
+    int got = 0;
+    long long lag = -1;
+    int64_t deadline = clk_mono_ms() + 10000;
+    while (clk_mono_ms() < deadline && lag != 7) {
+        if (got < 5) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+            if (m && !m->err)
+                got++;
+            if (m)
+                rd_kafka_message_destroy(m);
+        } else {
+            /* The watermarks are cached by librdkafka's own threads. */
+            lag = kafka_consumer_lag(c);
+            if (lag != 7)
+                usleep(20 * 1000);
+        }
+    }
+    assert_int_equal(got, 5);
+    assert_int_equal(lag, 7);
+    kafka_consumer_close(c, 0);
+}
+
 static void test_delayq_holds_until_due(void **state)
 {
     char err[256];
@@ -415,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_murmur2_matches_java),
         cmocka_unit_test(test_producer_partitions_like_murmur2),
         cmocka_unit_test(test_consumer_stores_offsets_by_hand),
+        cmocka_unit_test(test_consumer_lag),
         cmocka_unit_test(test_delayq_holds_until_due),
         cmocka_unit_test(test_offtrack_stores_the_done_prefix),
     };
