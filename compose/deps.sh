@@ -21,6 +21,7 @@ packages=(
     gcc
     make
     python3
+    nodejs
     wrk
     nginx-light
 )

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jx.h"
 #include "metrics.h"
 
 struct ops_ctx {
@@ -67,7 +68,7 @@ static int on_healthz(const struct _u_request *req, struct _u_response *resp, vo
         return U_CALLBACK_COMPLETE;
     }
     json_t *doc = json_pack("{s:s,s:s}", "status", "starting", "reason", why);
-    char *s = json_dumps(doc, JSON_COMPACT);
+    char *s = jx_dump(doc, NULL);
     snprintf(body, sizeof(body), "%s", s ? s : "{\"status\":\"starting\"}");
     free(s);
     json_decref(doc);

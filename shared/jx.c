@@ -55,11 +55,3 @@ int jx_bool(const json_t *obj, const char *key, int fallback)
     const json_t *v = json_object_get(obj, key);
     return json_is_boolean(v) ? json_is_true(v) : fallback;
 }
-
-char *jx_dump(const json_t *value, size_t *len)
-{
-    char *s = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-    if (s && len)
-        *len = strlen(s);
-    return s;
-}

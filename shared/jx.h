@@ -1,5 +1,6 @@
 /*
- * jx — small helpers over jansson for network-fed JSON.
+ * jx — small helpers over jansson for network-fed JSON, and ferry's one
+ * JSON writer.
  *
  * jansson's own parser has a fixed nesting limit of 2048; ferry caps depth
  * lower, before parsing (a hostile 100,000-level body costs one linear scan,
@@ -11,6 +12,8 @@
 
 #include <jansson.h>
 #include <stddef.h>
+
+#include "buf.h"
 
 /* Parses len bytes (NUL bytes inside strings are rejected by jansson unless
  * JSON_ALLOW_NUL). Rejects nesting deeper than max_depth. Returns a new
@@ -27,8 +30,56 @@ const char *jx_str(const json_t *obj, const char *key, const char *fallback);
 long long jx_int(const json_t *obj, const char *key, long long fallback);
 int jx_bool(const json_t *obj, const char *key, int fallback);
 
-/* Compact serialization (no spaces, keys in insertion order). Returns a
- * malloc'd string the caller frees, length in *len if non-NULL. */
+/* ---------------------------------------------------------------- writing
+ *
+ * Everything ferry writes as JSON is byte for byte what JavaScript's
+ * JSON.stringify(JSON.parse(text)) writes for it, so a receiver that parses
+ * a webhook body and serializes it again before checking the HMAC (seed
+ * 002's snippet) gets the same bytes:
+ *
+ *   - compact: no whitespace;
+ *   - strings: `\"`, `\\`, `\b \f \n \r \t`, other bytes below 0x20 as
+ *     `\u00xx` (lower-case hex); `/`, non-ASCII, U+2028/2029 as they are;
+ *     invalid UTF-8 becomes U+FFFD as a browser decodes it (WHATWG: one per
+ *     maximal subpart), so any bytes (scraped text) make valid JSON; bytes
+ *     that encode a UTF-16 surrogate (ED A0..BF xx, how a JavaScript string's
+ *     lone surrogate is stored as bytes) are written as JSON.stringify
+ *     writes a lone surrogate, `\udxxx`, and a high one followed by a low
+ *     one as the character they encode;
+ *   - numbers as Number#toString prints them: integers without ".0", the
+ *     shortest digits that read back for other doubles (2/3 is
+ *     0.6666666666666666), exponent form from 1e21 up and below 1e-6
+ *     (1e+21, 1e-7); -0 as 0; NaN and infinities as null; integers past
+ *     2^53 as the double JavaScript would hold;
+ *   - object members in JavaScript's order: keys that are array indexes
+ *     (canonical decimal integers 0 .. 2^32-2) first, ascending; then the
+ *     rest in insertion order.
+ *
+ * Every appender returns 0, or -1 when the buffer's cap was passed (buf.h:
+ * the buffer is then released and empty).
+ */
+
+/* Appends v (NULL: null). */
+int jx_add(struct buf *b, const json_t *v);
+
+/* Appends s[0..len) as a quoted JSON string; jx_add_strz: "s", or null when
+ * s is NULL. */
+int jx_add_str(struct buf *b, const char *s, size_t len);
+int jx_add_strz(struct buf *b, const char *s);
+
+/* Appends the inside of the string literal only (no quotes), for writers
+ * that cut a long escaped string into slices. */
+int jx_add_str_content(struct buf *b, const char *s, size_t len);
+
+/* Appends a number. */
+int jx_add_int(struct buf *b, long long v);
+int jx_add_real(struct buf *b, double v);
+
+/* v as Number#toString writes it, NUL-terminated; returns the length. */
+#define JX_NUMBER_MAX 40
+size_t jx_number(char out[JX_NUMBER_MAX], double v);
+
+/* jx_add() into a new string the caller frees, length in *len if non-NULL. */
 char *jx_dump(const json_t *value, size_t *len);
 
 #endif

@@ -347,29 +347,6 @@ static int check_top_level(struct batch *b, int single, struct batch_err *err)
     return 0;
 }
 
-static void escape_into(char **p, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *o = *p;
-    *o++ = '"';
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c < 0x20) {
-            memcpy(o, "\\u00", 4);
-            o[4] = hex[c >> 4];
-            o[5] = hex[c & 15];
-            o += 6;
-        } else {
-            *o++ = (char)c;
-        }
-    }
-    *o++ = '"';
-    *p = o;
-}
-
 int batch_parse(struct batch *b, const char *body, size_t len, int single, const char *tenant,
                 const struct batch_limits *lim, struct batch_err *err)
 {
@@ -437,28 +414,19 @@ long batch_request_json(const struct batch *b, size_t index, char **buf, size_t 
     const json_t *headers;
     const char *url = batch_item(b, index, &headers);
     char *hdr = headers ? jx_dump(headers, NULL) : NULL;
-    /* Escaping at most sextuples a byte. */
-    size_t need = 96 + strlen(b->id) + strlen(b->tenant) * 6 + strlen(url) * 6 +
-                  (hdr ? strlen(hdr) : 2) + strlen(b->request_tail) + 16;
-    if (need > *cap) {
-        char *n = realloc(*buf, need);
-        if (!n) {
-            free(hdr);
-            return -1;
-        }
-        *buf = n;
-        *cap = need;
-    }
-    char *p = *buf;
-    p += sprintf(p, "{\"batch_id\":\"%s\",\"tenant\":", b->id);
-    escape_into(&p, b->tenant);
-    p += sprintf(p, ",\"index\":%zu,\"url\":", index);
-    escape_into(&p, url);
-    p += sprintf(p, ",\"headers\":%s", hdr ? hdr : "{}");
+    /* The caller's storage, kept from item to item, written through buf. */
+    struct buf w = {*buf, 0, *buf ? *cap : 0, BUF_NO_MAX};
+    buf_addf(&w, "{\"batch_id\":\"%s\",\"tenant\":", b->id);
+    jx_add_strz(&w, b->tenant);
+    buf_addf(&w, ",\"index\":%zu,\"url\":", index);
+    jx_add_strz(&w, url);
+    buf_adds(&w, ",\"headers\":");
+    buf_adds(&w, hdr ? hdr : "{}");
+    buf_adds(&w, b->request_tail);
     free(hdr);
-    size_t tail = strlen(b->request_tail);
-    memcpy(p, b->request_tail, tail + 1);
-    return (long)(p - *buf) + (long)tail;
+    *buf = w.ptr;
+    *cap = w.alloc;
+    return (long)w.len;
 }
 
 static json_t *webhook_public(const struct batch *b)

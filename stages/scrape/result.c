@@ -21,29 +21,29 @@ static const char *field_key(int f)
     return f == F_BASE64 ? "base64" : format_name(field_format[f]);
 }
 
-static void add_head(struct sbuf *sb, const struct result_meta *m)
+static void add_head(struct buf *sb, const struct result_meta *m)
 {
     char at[CLK_ISO_LEN];
     clk_iso8601(m->fetched_at_ms, at);
-    sbuf_adds(sb, "{\"batch_id\":");
-    sbuf_add_json_strz(sb, m->batch_id);
-    sbuf_adds(sb, ",\"tenant\":");
-    sbuf_add_json_strz(sb, m->tenant);
-    sbuf_addf(sb, ",\"index\":%lld,\"input\":", m->index);
-    sbuf_add_json_strz(sb, m->input);
-    sbuf_adds(sb, ",\"status\":");
-    sbuf_add_json_strz(sb, status_name(m->status));
+    buf_adds(sb, "{\"batch_id\":");
+    jx_add_strz(sb, m->batch_id);
+    buf_adds(sb, ",\"tenant\":");
+    jx_add_strz(sb, m->tenant);
+    buf_addf(sb, ",\"index\":%lld,\"input\":", m->index);
+    jx_add_strz(sb, m->input);
+    buf_adds(sb, ",\"status\":");
+    jx_add_strz(sb, status_name(m->status));
     if (m->http_status)
-        sbuf_addf(sb, ",\"http_status\":%ld", m->http_status);
+        buf_addf(sb, ",\"http_status\":%ld", m->http_status);
     else
-        sbuf_adds(sb, ",\"http_status\":null");
-    sbuf_adds(sb, ",\"final_url\":");
-    sbuf_add_json_strz(sb, m->final_url);
-    sbuf_adds(sb, ",\"content_type\":");
-    sbuf_add_json_strz(sb, m->content_type);
-    sbuf_addf(sb, ",\"duration_ms\":%lld,\"attempts\":%d,\"fetched_at\":\"%s\",\"error\":",
-              m->duration_ms, m->attempts, at);
-    sbuf_add_json_strz(sb, m->error);
+        buf_adds(sb, ",\"http_status\":null");
+    buf_adds(sb, ",\"final_url\":");
+    jx_add_strz(sb, m->final_url);
+    buf_adds(sb, ",\"content_type\":");
+    jx_add_strz(sb, m->content_type);
+    buf_addf(sb, ",\"duration_ms\":%lld,\"attempts\":%d,\"fetched_at\":\"%s\",\"error\":",
+             m->duration_ms, m->attempts, at);
+    jx_add_strz(sb, m->error);
 }
 
 /* The longest prefix of esc[off..] of at most room bytes that does not cut
@@ -102,45 +102,45 @@ static int build_direct(const struct result_meta *m, const struct extract *ex, u
             return 0;
         }
     }
-    struct sbuf sb = SBUF_INIT;
-    sbuf_grow(&sb, raw + raw / 16 + links_len + meta_len + 512);
+    struct buf sb = BUF_INIT(BUF_NO_MAX);
+    buf_reserve(&sb, raw + raw / 16 + links_len + meta_len + 512);
     add_head(&sb, m);
     if (!ex) {
-        sbuf_adds(&sb, ",\"data\":null}");
+        buf_adds(&sb, ",\"data\":null}");
     } else if (ex->binary) {
-        sbuf_adds(&sb, ",\"data\":{\"base64\":\"");
-        sbuf_add(&sb, ex->base64.buf ? ex->base64.buf : "", ex->base64.len);
-        sbuf_adds(&sb, "\"}}");
+        buf_adds(&sb, ",\"data\":{\"base64\":\"");
+        buf_add(&sb, ex->base64.buf ? ex->base64.buf : "", ex->base64.len);
+        buf_adds(&sb, "\"}}");
     } else {
         const char *sep = "";
-        sbuf_adds(&sb, ",\"data\":{");
+        buf_adds(&sb, ",\"data\":{");
         for (size_t i = 0; i < 3; i++) {
             if (!(formats & FORMAT_BIT(field_format[i])))
                 continue;
             const char *v = i == 0 ? ex->html : i == 1 ? ex->text.buf : ex->markdown.buf;
             size_t n = i == 0 ? ex->html_len : i == 1 ? ex->text.len : ex->markdown.len;
-            sbuf_addf(&sb, "%s\"%s\":\"", sep, field_key((int)i));
-            sbuf_add_json_str(&sb, v ? v : "", n);
-            sbuf_addc(&sb, '"');
+            buf_addf(&sb, "%s\"%s\":\"", sep, field_key((int)i));
+            jx_add_str_content(&sb, v ? v : "", n);
+            buf_addc(&sb, '"');
             sep = ",";
         }
         if (links) {
-            sbuf_addf(&sb, "%s\"links\":", sep);
-            sbuf_add(&sb, links, links_len);
+            buf_addf(&sb, "%s\"links\":", sep);
+            buf_add(&sb, links, links_len);
             sep = ",";
         }
         if (meta) {
-            sbuf_addf(&sb, "%s\"metadata\":", sep);
-            sbuf_add(&sb, meta, meta_len);
+            buf_addf(&sb, "%s\"metadata\":", sep);
+            buf_add(&sb, meta, meta_len);
         }
-        sbuf_adds(&sb, "}}");
+        buf_adds(&sb, "}}");
     }
     free(links);
     free(meta);
     *parts = calloc(1, sizeof(**parts));
     if (!*parts)
         abort();
-    (*parts)[0].buf = sbuf_detach(&sb, &(*parts)[0].len);
+    (*parts)[0].buf = buf_detach(&sb, &(*parts)[0].len);
     return 1;
 }
 
@@ -150,7 +150,9 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
     if (build_direct(m, ex, formats, max_bytes, parts))
         return 1;
 
-    struct sbuf head = SBUF_INIT, esc[F__N] = {SBUF_INIT, SBUF_INIT, SBUF_INIT, SBUF_INIT};
+    struct buf head = BUF_INIT(BUF_NO_MAX);
+    struct buf esc[F__N] = {BUF_INIT(BUF_NO_MAX), BUF_INIT(BUF_NO_MAX), BUF_INIT(BUF_NO_MAX),
+                            BUF_INIT(BUF_NO_MAX)};
     int has[F__N] = {0};
     char *links = NULL, *meta = NULL;
     size_t links_len = 0, meta_len = 0;
@@ -158,18 +160,19 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
     add_head(&head, m);
     if (ex) {
         if (ex->binary) {
-            sbuf_add_json_str(&esc[F_BASE64], ex->base64.buf ? ex->base64.buf : "", ex->base64.len);
+            jx_add_str_content(&esc[F_BASE64], ex->base64.buf ? ex->base64.buf : "",
+                               ex->base64.len);
             has[F_BASE64] = 1;
         } else {
             if (formats & FORMAT_BIT(FORMAT_HTML))
-                sbuf_add_json_str(&esc[F_HTML], ex->html ? ex->html : "", ex->html_len),
+                jx_add_str_content(&esc[F_HTML], ex->html ? ex->html : "", ex->html_len),
                     has[F_HTML] = 1;
             if (formats & FORMAT_BIT(FORMAT_TEXT))
-                sbuf_add_json_str(&esc[F_TEXT], ex->text.buf ? ex->text.buf : "", ex->text.len),
+                jx_add_str_content(&esc[F_TEXT], ex->text.buf ? ex->text.buf : "", ex->text.len),
                     has[F_TEXT] = 1;
             if (formats & FORMAT_BIT(FORMAT_MARKDOWN))
-                sbuf_add_json_str(&esc[F_MARKDOWN], ex->markdown.buf ? ex->markdown.buf : "",
-                                  ex->markdown.len),
+                jx_add_str_content(&esc[F_MARKDOWN], ex->markdown.buf ? ex->markdown.buf : "",
+                                   ex->markdown.len),
                     has[F_MARKDOWN] = 1;
             if ((formats & FORMAT_BIT(FORMAT_LINKS)) && ex->links)
                 links = jx_dump(ex->links, &links_len);
@@ -201,7 +204,7 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
                     used = 0;
                 }
                 size_t room = budget > used + key ? budget - used - key : MIN_SLICE;
-                size_t n = safe_cut(esc[f].buf ? esc[f].buf : "", esc[f].len, off, room);
+                size_t n = safe_cut(esc[f].ptr ? esc[f].ptr : "", esc[f].len, off, room);
                 if (n_sl == cap_sl) {
                     cap_sl = cap_sl ? cap_sl * 2 : 16;
                     sl = realloc(sl, cap_sl * sizeof(*sl));
@@ -230,44 +233,44 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
     if (!out)
         abort();
     for (size_t p = 1; p <= n_parts; p++) {
-        struct sbuf sb = SBUF_INIT;
-        sbuf_grow(&sb, n_parts == 1 ? total : max_bytes);
-        sbuf_add(&sb, head.buf, head.len);
+        struct buf sb = BUF_INIT(BUF_NO_MAX);
+        buf_reserve(&sb, n_parts == 1 ? total : max_bytes);
+        buf_add(&sb, head.ptr, head.len);
         if (n_parts > 1)
-            sbuf_addf(&sb, ",\"part\":%zu,\"parts\":%zu", p, n_parts);
+            buf_addf(&sb, ",\"part\":%zu,\"parts\":%zu", p, n_parts);
         if (!ex) {
-            sbuf_adds(&sb, ",\"data\":null}");
+            buf_adds(&sb, ",\"data\":null}");
         } else {
-            sbuf_adds(&sb, ",\"data\":{");
+            buf_adds(&sb, ",\"data\":{");
             int first = 1;
             for (size_t i = 0; i < n_sl; i++) {
                 if (sl[i].part != p)
                     continue;
-                sbuf_addf(&sb, "%s\"%s\":\"", first ? "" : ",", field_key(sl[i].field));
-                sbuf_add(&sb, esc[sl[i].field].buf + sl[i].off, sl[i].len);
-                sbuf_addc(&sb, '"');
+                buf_addf(&sb, "%s\"%s\":\"", first ? "" : ",", field_key(sl[i].field));
+                buf_add(&sb, esc[sl[i].field].ptr + sl[i].off, sl[i].len);
+                buf_addc(&sb, '"');
                 first = 0;
             }
             if (p == 1 && links) {
-                sbuf_addf(&sb, "%s\"links\":", first ? "" : ",");
-                sbuf_add(&sb, links, links_len);
+                buf_addf(&sb, "%s\"links\":", first ? "" : ",");
+                buf_add(&sb, links, links_len);
                 first = 0;
             }
             if (p == 1 && meta) {
-                sbuf_addf(&sb, "%s\"metadata\":", first ? "" : ",");
-                sbuf_add(&sb, meta, meta_len);
+                buf_addf(&sb, "%s\"metadata\":", first ? "" : ",");
+                buf_add(&sb, meta, meta_len);
             }
-            sbuf_adds(&sb, "}}");
+            buf_adds(&sb, "}}");
         }
-        out[p - 1].buf = sbuf_detach(&sb, &out[p - 1].len);
+        out[p - 1].buf = buf_detach(&sb, &out[p - 1].len);
     }
 
     free(sl);
     free(links);
     free(meta);
-    sbuf_release(&head);
+    buf_release(&head);
     for (int f = 0; f < F__N; f++)
-        sbuf_release(&esc[f]);
+        buf_release(&esc[f]);
     *parts = out;
     return n_parts;
 }

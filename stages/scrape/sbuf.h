@@ -23,11 +23,6 @@ void sbuf_add(struct sbuf *sb, const void *data, size_t len);
 void sbuf_adds(struct sbuf *sb, const char *s);
 void sbuf_addc(struct sbuf *sb, char c);
 void sbuf_addf(struct sbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s as the inside of a JSON string: escapes, and replaces invalid
- * UTF-8 with U+FFFD, so any bytes become valid JSON. */
-void sbuf_add_json_str(struct sbuf *sb, const char *s, size_t len);
-/* Appends "s" (quoted) or null when s is NULL. */
-void sbuf_add_json_strz(struct sbuf *sb, const char *s);
 /* Hands the buffer to the caller (free()), leaving sb empty. */
 char *sbuf_detach(struct sbuf *sb, size_t *len);
 void sbuf_release(struct sbuf *sb);

@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "ids.h"
+#include "jx.h"
 #include "kafka.h"
 #include "secretbox.h"
 
@@ -108,7 +109,7 @@ int main(int argc, char **argv)
                       "batch.completed", "batch_id", batch[b], "tenant", "bench", "url", url,
                       "created_at", created, "secret_enc", sealed[b], "previous_secret_enc",
                       "previous_secret_until", "body", body);
-        char *value = json_dumps(task, JSON_COMPACT);
+        char *value = jx_dump(task, NULL);
         json_decref(task);
         rd_kafka_headers_t *h = rd_kafka_headers_new(4);
         if (delay >= 0) {

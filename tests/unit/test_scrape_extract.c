@@ -1,4 +1,4 @@
-/* scrape's pure logic: charset detection, JSON escaping, the error
+/* scrape's pure logic: charset detection, the error
  * taxonomy, Retry-After, formats on small documents, and result splitting. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,75 +41,6 @@ static void test_charset(void **state)
         extract_charset(t[i].ct, t[i].body, strlen(t[i].body), t[i].html, out, sizeof(out));
         if (strcmp(out, t[i].want) != 0)
             fail_msg("case %zu: %s, want %s", i, out, t[i].want);
-    }
-}
-
-/* The escaper against a byte-at-a-time reference, on strings long enough to
- * exercise the eight-bytes-at-a-time path with specials at every offset. */
-static void ref_escape(struct sbuf *sb, const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        unsigned c = p[i];
-        if (c >= 0x80) {
-            size_t n = utf8_seq_len(p + i, len - i);
-            if (n)
-                sbuf_add(sb, p + i, n), i += n;
-            else
-                sbuf_add(sb, "\xef\xbf\xbd", 3), i++;
-            continue;
-        }
-        if (c == '"')
-            sbuf_adds(sb, "\\\"");
-        else if (c == '\\')
-            sbuf_adds(sb, "\\\\");
-        else if (c == '\n')
-            sbuf_adds(sb, "\\n");
-        else if (c == '\r')
-            sbuf_adds(sb, "\\r");
-        else if (c == '\t')
-            sbuf_adds(sb, "\\t");
-        else if (c < 0x20)
-            sbuf_addf(sb, "\\u%04x", c);
-        else
-            sbuf_addc(sb, (char)c);
-        i++;
-    }
-}
-
-static void test_json_escape(void **state)
-{
-    (void)state;
-    static const char *const specials[] = {"\"",   "\\",       "\n",           "\x01",
-                                           "\x1f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
-                                           "\xff", "\xc3",     "\xed\xa0\x80", "\x7f",
-                                           " "};
-    for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++) {
-        for (size_t pos = 0; pos < 20; pos++) {
-            char in[64];
-            memset(in, 'a', sizeof(in));
-            size_t sl = strlen(specials[k]);
-            memcpy(in + pos, specials[k], sl);
-            size_t len = 24 + (pos % 5);
-            struct sbuf got = SBUF_INIT, want = SBUF_INIT;
-            sbuf_add_json_str(&got, in, len);
-            ref_escape(&want, in, len);
-            if (got.len != want.len || memcmp(got.buf, want.buf, got.len) != 0)
-                fail_msg("special %zu at %zu: %s vs %s", k, pos, got.buf, want.buf);
-            /* And the result parses as JSON. */
-            struct sbuf doc = SBUF_INIT;
-            sbuf_adds(&doc, "[\"");
-            sbuf_add(&doc, got.buf, got.len);
-            sbuf_adds(&doc, "\"]");
-            json_error_t err;
-            json_t *v = json_loadb(doc.buf, doc.len, 0, &err);
-            if (!v)
-                fail_msg("special %zu at %zu: not JSON: %s", k, pos, err.text);
-            json_decref(v);
-            sbuf_release(&doc);
-            sbuf_release(&got);
-            sbuf_release(&want);
-        }
     }
 }
 
@@ -300,10 +231,10 @@ int main(void)
 {
     xmlInitParser();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_charset),       cmocka_unit_test(test_json_escape),
-        cmocka_unit_test(test_outcome),       cmocka_unit_test(test_retry_after),
-        cmocka_unit_test(test_formats_small), cmocka_unit_test(test_links),
-        cmocka_unit_test(test_binary),        cmocka_unit_test(test_result_split),
+        cmocka_unit_test(test_charset),      cmocka_unit_test(test_outcome),
+        cmocka_unit_test(test_retry_after),  cmocka_unit_test(test_formats_small),
+        cmocka_unit_test(test_links),        cmocka_unit_test(test_binary),
+        cmocka_unit_test(test_result_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
