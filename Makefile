@@ -9,7 +9,7 @@
 
 B        ?= build
 STAGES   := ingest scrape aggregate deliver
-PKGS     := rdkafka jansson libulfius libcurl libxml-2.0 libcrypto
+PKGS     := rdkafka jansson libulfius libcurl libxml-2.0 libcrypto zlib
 VERSION  := 0.1.0
 
 CC       ?= cc

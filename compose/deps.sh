@@ -14,6 +14,7 @@ packages=(
     libjansson-dev
     libssl-dev
     libxml2-dev
+    zlib1g-dev
     kcat
     pkg-config
     libcmocka-dev
