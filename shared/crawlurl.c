@@ -1,6 +1,7 @@
 #include "crawlurl.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +19,6 @@ static const char *const index_names[] = {CRAWLURL_INDEX_NAMES(AS_STRING)};
 #undef AS_STRING
 
 static const char hexdigits[] = "0123456789ABCDEF";
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static int is_unreserved(unsigned char c)
 {
@@ -48,8 +38,8 @@ int crawlurl_pct_normalize(struct buf *out, const char *s, size_t n, const char 
         unsigned char c = (unsigned char)s[i];
         int rc, hi = -1, lo = -1;
         if (c == '%' && i + 2 < n) {
-            hi = hexval((unsigned char)s[i + 1]);
-            lo = hexval((unsigned char)s[i + 2]);
+            hi = OPENSSL_hexchar2int((unsigned char)s[i + 1]);
+            lo = OPENSSL_hexchar2int((unsigned char)s[i + 2]);
         }
         if (hi >= 0 && lo >= 0) {
             unsigned char v = (unsigned char)(hi * 16 + lo);

@@ -48,8 +48,8 @@ static int bench_seen(size_t n)
     double t0 = now();
     size_t dup = 0;
     for (size_t i = 0; i < n; i++) {
-        int len = snprintf(key, sizeof(key), "www.example.com/section-%zu/article/%zu-title", i % 113,
-                           i);
+        int len =
+            snprintf(key, sizeof(key), "www.example.com/section-%zu/article/%zu-title", i % 113, i);
         int rc = seen_add(&s, seen_hash(&s, key, (size_t)len));
         if (rc == 0)
             dup++; /* a collision: two keys, one hash */
@@ -62,8 +62,8 @@ static int bench_seen(size_t n)
     seen_journal_clear(&s);
     size_t hits = 0;
     for (size_t i = 0; i < n; i++) {
-        int len = snprintf(key, sizeof(key), "www.example.com/section-%zu/article/%zu-title", i % 113,
-                           i);
+        int len =
+            snprintf(key, sizeof(key), "www.example.com/section-%zu/article/%zu-title", i % 113, i);
         hits += (size_t)seen_has(&s, seen_hash(&s, key, (size_t)len));
     }
     double t2 = now();
@@ -85,10 +85,15 @@ static int bench_seen(size_t n)
 
 static int bench_links(size_t n)
 {
-    static const char *hrefs[] = {
-        "/about/",      "../news/2024/01/story.html#comments", "https://www.example.com/shop?id=7",
-        "contact.html", "//cdn.example.net/app.js",            "mailto:team@example.com",
-        "?page=3",      "/caf%c3%a9/menu",                     "  /spaced link  "};
+    static const char *hrefs[] = {"/about/",
+                                  "../news/2024/01/story.html#comments",
+                                  "https://www.example.com/shop?id=7",
+                                  "contact.html",
+                                  "//cdn.example.net/app.js",
+                                  "mailto:team@example.com",
+                                  "?page=3",
+                                  "/caf%c3%a9/menu",
+                                  "  /spaced link  "};
     size_t nh = sizeof(hrefs) / sizeof(hrefs[0]);
     struct crawlurl_base base;
     struct crawlurl u;
