@@ -25,6 +25,7 @@ packages=(
     nodejs
     wrk
     nginx-light
+    tzdata # IANA time zones of schedules (shared/tz.c reads /usr/share/zoneinfo)
 )
 
 # The local Kafka broker (compose/kafka.sh) needs a JDK and Maven; a Java 17
