@@ -31,21 +31,11 @@ int ids_random(void *buf, size_t n)
     return 0;
 }
 
-int ids_new(const char *prefix, char *out, size_t size)
+/* 128 bits as 26 base32 digits, most significant first (the first digit
+ * carries only 3 bits), exactly as ULID does. */
+static void encode(const char *prefix, const unsigned char raw[16], char *out)
 {
     size_t plen = strlen(prefix);
-    unsigned char raw[16];
-    uint64_t ms = (uint64_t)clk_now_ms();
-
-    if (plen > 8 || size < plen + 1 + 26 + 1)
-        return -1;
-    for (int i = 0; i < 6; i++)
-        raw[i] = (unsigned char)(ms >> (40 - 8 * i));
-    if (ids_random(raw + 6, 10))
-        return -1;
-
-    /* 128 bits as 26 base32 digits, most significant first (the first digit
-     * carries only 3 bits), exactly as ULID does. */
     char *o = out;
     memcpy(o, prefix, plen);
     o += plen;
@@ -59,7 +49,61 @@ int ids_new(const char *prefix, char *out, size_t size)
         *o++ = crockford[v];
     }
     *o = '\0';
+}
+
+/* The inverse of encode() for an id that passed ids_valid(). */
+static void decode(const char *digits, unsigned char raw[16])
+{
+    unsigned bitpos = 0;
+    memset(raw, 0, 16);
+    for (int d = 0; d < 26; d++) {
+        unsigned width = d == 0 ? 3 : 5;
+        unsigned v = (unsigned)(strchr(crockford, digits[d]) - crockford);
+        for (int b = (int)width - 1; b >= 0; b--, bitpos++)
+            raw[bitpos / 8] |= (unsigned char)(((v >> b) & 1) << (7 - bitpos % 8));
+    }
+}
+
+static void put_ms(unsigned char raw[16], uint64_t ms)
+{
+    for (int i = 0; i < 6; i++)
+        raw[i] = (unsigned char)(ms >> (40 - 8 * i));
+}
+
+int ids_new(const char *prefix, char *out, size_t size)
+{
+    size_t plen = strlen(prefix);
+    unsigned char raw[16];
+
+    if (plen > 8 || size < plen + 1 + 26 + 1)
+        return -1;
+    put_ms(raw, (uint64_t)clk_now_ms());
+    if (ids_random(raw + 6, 10))
+        return -1;
+    raw[6] &= 0x7f; /* the marker bit: 0 = random (see ids_schedule_run) */
+    encode(prefix, raw, out);
     return 0;
+}
+
+int ids_schedule_run(const char *schedule_id, int64_t slot_ms, char out[IDS_BATCH_LEN])
+{
+    unsigned char raw[16];
+    if (!ids_valid("sch", schedule_id) || slot_ms < 0 || slot_ms >= (int64_t)1 << 48)
+        return -1;
+    decode(schedule_id + 4, raw);
+    put_ms(raw, (uint64_t)slot_ms);
+    raw[6] |= 0x80;
+    encode("bat", raw, out);
+    return 0;
+}
+
+int ids_is_schedule_run(const char *batch_id)
+{
+    unsigned char raw[16];
+    if (!ids_valid("bat", batch_id))
+        return 0;
+    decode(batch_id + 4, raw);
+    return raw[6] >> 7;
 }
 
 int ids_batch_new(char out[IDS_BATCH_LEN])

@@ -6,6 +6,10 @@
  * later sort after ids made earlier (to the millisecond), so topic keys,
  * logs and listings read in order, and no coordination is needed between
  * ingest instances.
+ *
+ * The first of the 80 random bits is always 0 in ids_new()'s ids: a 1 there
+ * marks an id derived deterministically (ids_schedule_run), so a derived id
+ * can never equal a random one.
  */
 #ifndef FERRY_IDS_H
 #define FERRY_IDS_H
@@ -20,6 +24,26 @@ int ids_batch_new(char out[IDS_BATCH_LEN]);
 
 /* Writes a new id with another prefix (at most 8 bytes), same layout. */
 int ids_new(const char *prefix, char *out, size_t size);
+
+/* The batch id of the run of schedule `schedule_id` (an id of
+ * ids_new("sch")) for the slot at `slot_ms` (epoch ms, 0 .. 2^48-1):
+ *
+ *     48 bits  slot_ms              the time field, so runs sort by slot
+ *      1 bit   1                    "derived": never equal to a random id
+ *     79 bits  the schedule id's    its random bits (the first is 0 in
+ *              random bits          every id ids_new() writes)
+ *
+ * The same slot of the same schedule always gives the same id, so a second
+ * attempt to start a run is recognisable as a repeat. Two runs of one
+ * schedule differ in the time field; runs of two schedules differ in the
+ * last 79 bits unless the schedules' random bits are equal (ingest refuses
+ * to create a schedule whose bits an existing one has); a run and a
+ * batch from ids_batch_new() differ in the marker bit. 0 ok, -1 if
+ * schedule_id is not a schedule id or slot_ms is out of range. */
+int ids_schedule_run(const char *schedule_id, int64_t slot_ms, char out[IDS_BATCH_LEN]);
+
+/* 1 when batch_id was written by ids_schedule_run(), else 0. */
+int ids_is_schedule_run(const char *batch_id);
 
 /* 1 when `id` has the shape ids_new() writes with `prefix`, else 0. Cheap
  * enough to run on every untrusted path segment. */

@@ -84,6 +84,47 @@ static void test_hash_is_fnv1a(void **state)
     assert_true(ids_hash("foobar", 6) == 0x85944171f73967e8ULL);
 }
 
+/* A run's batch id: deterministic per (schedule, slot), shaped and sorted
+ * like every batch id, marked so it never equals a random one, and
+ * different for different slots and different schedules. */
+static void test_schedule_run_ids(void **state)
+{
+    char sch[IDS_BATCH_LEN], other[IDS_BATCH_LEN], a[IDS_BATCH_LEN], b[IDS_BATCH_LEN];
+    char c[IDS_BATCH_LEN], d[IDS_BATCH_LEN];
+    int64_t slot = 1795341600000LL;
+    (void)state;
+    assert_int_equal(ids_new("sch", sch, sizeof(sch)), 0);
+    assert_int_equal(ids_new("sch", other, sizeof(other)), 0);
+    assert_int_equal(ids_schedule_run(sch, slot, a), 0);
+    assert_int_equal(ids_schedule_run(sch, slot, b), 0);
+    assert_string_equal(a, b);
+    assert_true(ids_valid("bat", a));
+    assert_int_equal(ids_time_ms("bat", a), slot);
+    assert_true(ids_is_schedule_run(a));
+    /* The next slot sorts after; another schedule's run of the same slot
+     * differs. */
+    assert_int_equal(ids_schedule_run(sch, slot + 60000, c), 0);
+    assert_true(strcmp(a, c) < 0);
+    assert_int_equal(ids_schedule_run(other, slot, d), 0);
+    assert_string_not_equal(a, d);
+    /* The schedule's random bits are carried: runs of one schedule share
+     * the last 16 digits (80 bits, of which the first is the marker). */
+    assert_memory_equal(a + 4 + 10 + 1, sch + 4 + 10 + 1, 15);
+    assert_memory_equal(c + 4 + 10 + 1, sch + 4 + 10 + 1, 15);
+    /* Random ids never carry the marker. */
+    for (int i = 0; i < 2000; i++) {
+        assert_int_equal(ids_batch_new(b), 0);
+        assert_false(ids_is_schedule_run(b));
+    }
+    assert_int_equal(ids_schedule_run("bat_01JD0000000000000000000000", slot, b), -1);
+    assert_int_equal(ids_schedule_run("sch_nope", slot, b), -1);
+    assert_int_equal(ids_schedule_run(sch, -1, b), -1);
+    assert_int_equal(ids_schedule_run(sch, 1LL << 48, b), -1);
+    assert_int_equal(ids_schedule_run(sch, (1LL << 48) - 1, b), 0);
+    assert_int_equal(ids_time_ms("bat", b), (1LL << 48) - 1);
+    assert_false(ids_is_schedule_run("not an id"));
+}
+
 static void test_iso8601(void **state)
 {
     char buf[CLK_ISO_LEN];
@@ -107,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_ids_valid_rejects),
         cmocka_unit_test(test_delivery_ids_are_deterministic),
         cmocka_unit_test(test_hash_is_fnv1a),
+        cmocka_unit_test(test_schedule_run_ids),
         cmocka_unit_test(test_iso8601),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
