@@ -127,8 +127,8 @@ int jx_add_str_content(struct buf *b, const char *str, size_t len)
                 p += 3;
             }
         } else {
-            static const char short_esc[32] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n',
-                                               ['\r'] = 'r', ['\t'] = 't'};
+            static const char short_esc[32] = {
+                ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
             char e[2] = {'\\', c == '"' || c == '\\' ? (char)c : short_esc[c]};
             rc = e[1] ? buf_add(b, e, 2) : add_unit(b, c);
             p++;

@@ -1,4 +1,3 @@
-#include "ids.h"
 #include "cancel.h"
 
 #include <pthread.h>
@@ -11,86 +10,7 @@
 #include "clock.h"
 #include "kafka.h"
 #include "log.h"
-
-/* ------------------------------------------------------------ idset */
-
-struct idset {
-    char **slots;
-    size_t cap, n;
-};
-
-static uint64_t fnv1a(const char *s)
-{
-    return ids_hash(s, strlen(s));
-}
-
-struct idset *idset_new(void)
-{
-    struct idset *s = calloc(1, sizeof(*s));
-    s->cap = 64;
-    s->slots = calloc(s->cap, sizeof(char *));
-    if (!s->slots)
-        abort();
-    return s;
-}
-
-static void idset_put(char **slots, size_t cap, char *id)
-{
-    size_t i = fnv1a(id) & (cap - 1);
-    while (slots[i])
-        i = (i + 1) & (cap - 1);
-    slots[i] = id;
-}
-
-int idset_has(const struct idset *s, const char *id)
-{
-    size_t i = fnv1a(id) & (s->cap - 1);
-    while (s->slots[i]) {
-        if (strcmp(s->slots[i], id) == 0)
-            return 1;
-        i = (i + 1) & (s->cap - 1);
-    }
-    return 0;
-}
-
-int idset_add(struct idset *s, const char *id)
-{
-    if (idset_has(s, id))
-        return 0;
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t cap = s->cap * 2;
-        char **slots = calloc(cap, sizeof(char *));
-        if (!slots)
-            abort();
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->slots[i])
-                idset_put(slots, cap, s->slots[i]);
-        free(s->slots);
-        s->slots = slots;
-        s->cap = cap;
-    }
-    char *copy = strdup(id);
-    if (!copy)
-        abort();
-    idset_put(s->slots, s->cap, copy);
-    s->n++;
-    return 1;
-}
-
-size_t idset_size(const struct idset *s)
-{
-    return s->n;
-}
-
-void idset_free(struct idset *s)
-{
-    if (!s)
-        return;
-    for (size_t i = 0; i < s->cap; i++)
-        free(s->slots[i]);
-    free(s->slots);
-    free(s);
-}
+#include "strmap.h"
 
 /* ------------------------------------------------------------ follower */
 
@@ -98,7 +18,7 @@ struct cancels {
     rd_kafka_t *rk;
     pthread_t thread;
     pthread_rwlock_t lock;
-    struct idset *set; /* guarded by lock */
+    struct strmap set; /* cancelled batch ids (values unused); guarded by lock */
     atomic_int stop;
     atomic_int caught_up;
     int n_parts;
@@ -147,7 +67,7 @@ static void *follow(void *arg)
                 }
                 if (bid) {
                     pthread_rwlock_wrlock(&c->lock);
-                    idset_add(c->set, bid);
+                    strmap_put(&c->set, bid, NULL, NULL);
                     pthread_rwlock_unlock(&c->lock);
                     LOG_INFO("batch_cancelled", "batch=%s", bid);
                 }
@@ -171,7 +91,7 @@ struct cancels *cancels_start(const struct cfg *cfg, const char *client_id, cons
     struct cancels *c = calloc(1, sizeof(*c));
     snprintf(c->topic, sizeof(c->topic), "%s", topic);
     pthread_rwlock_init(&c->lock, NULL);
-    c->set = idset_new();
+    c->set = (struct strmap)STRMAP_INIT;
     rd_kafka_conf_t *conf = kafka_conf_new(cfg, client_id, errstr, errstr_size);
     if (!conf || kafka_conf_set(conf, "group.id", "ferry-scrape-cancels", errstr, errstr_size) ||
         kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
@@ -213,14 +133,18 @@ struct cancels *cancels_start(const struct cfg *cfg, const char *client_id, cons
         snprintf(errstr, errstr_size, "assign %s: %s", topic, rd_kafka_err2str(err));
         goto err;
     }
-    pthread_create(&c->thread, NULL, follow, c);
+    int terr = pthread_create(&c->thread, NULL, follow, c);
+    if (terr) {
+        snprintf(errstr, errstr_size, "thread: %s", strerror(terr));
+        goto err;
+    }
     return c;
 err:
     if (conf)
         rd_kafka_conf_destroy(conf);
     if (c->rk)
         rd_kafka_destroy(c->rk);
-    idset_free(c->set);
+    strmap_release(&c->set, NULL);
     free(c->end);
     free(c->pos);
     free(c);
@@ -230,7 +154,7 @@ err:
 int cancels_has(struct cancels *c, const char *batch_id)
 {
     pthread_rwlock_rdlock(&c->lock);
-    int has = c->set->n && idset_has(c->set, batch_id);
+    int has = strmap_size(&c->set) && strmap_has(&c->set, batch_id);
     pthread_rwlock_unlock(&c->lock);
     return has;
 }
@@ -238,7 +162,7 @@ int cancels_has(struct cancels *c, const char *batch_id)
 size_t cancels_count(struct cancels *c)
 {
     pthread_rwlock_rdlock(&c->lock);
-    size_t n = c->set->n;
+    size_t n = strmap_size(&c->set);
     pthread_rwlock_unlock(&c->lock);
     return n;
 }
@@ -260,7 +184,7 @@ void cancels_stop(struct cancels *c)
     rd_kafka_consumer_close(c->rk);
     rd_kafka_destroy(c->rk);
     pthread_rwlock_wrlock(&c->lock);
-    idset_free(c->set);
+    strmap_release(&c->set, NULL);
     pthread_rwlock_unlock(&c->lock);
     pthread_rwlock_destroy(&c->lock);
     free(c->end);

@@ -29,12 +29,4 @@ size_t cancels_count(struct cancels *c);
 
 void cancels_stop(struct cancels *c);
 
-/* The set itself (exposed for unit tests). */
-struct idset;
-struct idset *idset_new(void);
-int idset_add(struct idset *s, const char *id); /* 1 added, 0 present */
-int idset_has(const struct idset *s, const char *id);
-size_t idset_size(const struct idset *s);
-void idset_free(struct idset *s);
-
 #endif

@@ -22,20 +22,19 @@
  * of a double, written as JSON.stringify writes a number; `bytes`: any
  * bytes, decoded as a browser does, written as a string; `json`: a JSON
  * text, JSON.stringify(JSON.parse(text)). */
-static const char oracle_js[] =
-    "const fs = require('fs');"
-    "const [mode, file] = process.argv.slice(1);"
-    "const dec = new TextDecoder('utf-8', {ignoreBOM: true});"
-    "const out = [];"
-    "for (const line of fs.readFileSync(file, 'latin1').split('\\n')) {"
-    "  if (!line) continue;"
-    "  const b = Buffer.from(line.slice(1), 'hex');"
-    "  const r = mode === 'double' ? JSON.stringify(b.readDoubleLE(0))"
-    "          : mode === 'bytes' ? JSON.stringify(dec.decode(b))"
-    "          : JSON.stringify(JSON.parse(b.toString('utf8')));"
-    "  out.push(Buffer.from(r, 'utf8').toString('hex'));"
-    "}"
-    "fs.writeFileSync(file + '.out', out.join('\\n') + '\\n');";
+static const char oracle_js[] = "const fs = require('fs');"
+                                "const [mode, file] = process.argv.slice(1);"
+                                "const dec = new TextDecoder('utf-8', {ignoreBOM: true});"
+                                "const out = [];"
+                                "for (const line of fs.readFileSync(file, 'latin1').split('\\n')) {"
+                                "  if (!line) continue;"
+                                "  const b = Buffer.from(line.slice(1), 'hex');"
+                                "  const r = mode === 'double' ? JSON.stringify(b.readDoubleLE(0))"
+                                "          : mode === 'bytes' ? JSON.stringify(dec.decode(b))"
+                                "          : JSON.stringify(JSON.parse(b.toString('utf8')));"
+                                "  out.push(Buffer.from(r, 'utf8').toString('hex'));"
+                                "}"
+                                "fs.writeFileSync(file + '.out', out.join('\\n') + '\\n');";
 
 /* A list of byte strings. */
 struct cases {
@@ -281,7 +280,7 @@ static void test_strings_of_any_bytes(void **state)
             cases_add(&in, s, 24 + pos % 5);
         }
     /* Random bytes, biased to the interesting ones. */
-    static const unsigned char pool[] = {'a', ' ', '"', '\\', '/', 0,    1,    0x1f, '\n',
+    static const unsigned char pool[] = {'a',  ' ',  '"',  '\\', '/',  0,    1,    0x1f, '\n',
                                          0x7f, 0x80, 0xbf, 0xc2, 0xc3, 0xa9, 0xdf, 0xe0, 0xe2,
                                          0xef, 0xf0, 0xf4, 0x9f, 0x98, 0xf8, 0xff};
     for (int i = 0; i < 3000; i++) {
@@ -339,10 +338,12 @@ static void test_surrogates(void **state)
 
 static void rand_string(struct buf *b)
 {
-    static const char *const pieces[] = {"a",       "key",    "\\\"",      "\\\\",      "\\/",
-                                         "\\n",     "\\t",    "\\u0001",   "\\u001F",   "\\u00e9",
-                                         "\\u2028", "\\uD83D\\uDE00", "\xc3\xa9", "\xe2\x82\xac",
-                                         "\xf0\x9f\x98\x80", " ", "<p>", "&amp;"};
+    static const char *const pieces[] = {"a",        "key",          "\\\"",
+                                         "\\\\",     "\\/",          "\\n",
+                                         "\\t",      "\\u0001",      "\\u001F",
+                                         "\\u00e9",  "\\u2028",      "\\uD83D\\uDE00",
+                                         "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                         " ",        "<p>",          "&amp;"};
     buf_addc(b, '"');
     for (int n = (int)(rnd() % 6); n > 0; n--)
         buf_adds(b, pieces[rnd() % (sizeof(pieces) / sizeof(pieces[0]))]);
@@ -351,12 +352,12 @@ static void rand_string(struct buf *b)
 
 static void rand_key(struct buf *b)
 {
-    static const char *const keys[] = {"\"0\"",          "\"1\"",          "\"2\"",
-                                       "\"10\"",         "\"9\"",          "\"007\"",
-                                       "\"-1\"",         "\"1.5\"",        "\"1e3\"",
-                                       "\"4294967294\"", "\"4294967295\"", "\"99999999999\"",
-                                       "\"__proto__\"",  "\"b\"",          "\"a\"",
-                                       "\" 1\"",         "\"\""};
+    static const char *const keys[] = {
+        "\"0\"",         "\"1\"",          "\"2\"",          "\"10\"",
+        "\"9\"",         "\"007\"",        "\"-1\"",         "\"1.5\"",
+        "\"1e3\"",       "\"4294967294\"", "\"4294967295\"", "\"99999999999\"",
+        "\"__proto__\"", "\"b\"",          "\"a\"",          "\" 1\"",
+        "\"\""};
     if (rnd() % 3)
         buf_adds(b, keys[rnd() % (sizeof(keys) / sizeof(keys[0]))]);
     else
@@ -370,7 +371,9 @@ static void rand_number(struct buf *b)
     case 1: buf_addf(b, "%lld", (long long)(rnd() >> 1) * (rnd() % 2 ? 1 : -1)); break;
     case 2: buf_addf(b, "%d.%d", (int)(rnd() % 100), (int)(rnd() % 1000)); break;
     case 3: buf_addf(b, "%de%d", (int)(rnd() % 1000), (int)(rnd() % 40) - 20); break;
-    case 4: buf_addf(b, "%d.%dE+%d", (int)(rnd() % 10), (int)(rnd() % 100), (int)(rnd() % 300)); break;
+    case 4:
+        buf_addf(b, "%d.%dE+%d", (int)(rnd() % 10), (int)(rnd() % 100), (int)(rnd() % 300));
+        break;
     case 5: buf_adds(b, rnd() % 2 ? "-0" : "-0.0"); break;
     case 6: buf_addf(b, "%.17g", (double)rnd() / (double)rnd()); break;
     default: buf_addf(b, "%d.0", (int)(rnd() % 10)); break;
