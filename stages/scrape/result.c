@@ -44,6 +44,8 @@ static void add_head(struct buf *sb, const struct result_meta *m)
     buf_addf(sb, ",\"duration_ms\":%lld,\"attempts\":%d,\"fetched_at\":\"%s\",\"error\":",
              m->duration_ms, m->attempts, at);
     jx_add_strz(sb, m->error);
+    /* Only successful items are charged: one credit for a fetched page. */
+    buf_addf(sb, ",\"credits_charged\":%d", status_counts(m->status) == STATUS_SUCCEEDED);
 }
 
 /* The longest prefix of esc[off..] of at most room bytes that does not cut

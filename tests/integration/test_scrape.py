@@ -21,11 +21,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import jsonschema
 import pytest
 
 from conftest import BROKERS, free_port, http, kafka_consume, kafka_produce, wait_until
 
 PAGES = Path(__file__).resolve().parent / "scrape_pages"
+ROOT = Path(__file__).resolve().parents[2]
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
                     "0000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082")
 
@@ -304,6 +306,11 @@ def test_scrape_outcomes(start_stage, ferry_env, site, tls_site):
     assert res[18]["status"] == "too_large"
     assert res[19]["status"] == "ok" and res[19]["http_status"] == 302
     assert res[20]["status"] == "tls" and res[20]["attempts"] == 1, res[20]
+    # Every result has the documented shape, and only successful items cost.
+    results_schema = json.loads((ROOT / "schemas" / "scrape.results.schema.json").read_text())
+    for r in res.values():
+        jsonschema.validate({k: v for k, v in r.items() if k != "_headers"}, results_schema)
+        assert r["credits_charged"] == (1 if r["status"] == "ok" else 0), r
 
     # Retry-After: 3 beat the 1 s tier: the parked record is due >= 3 s later.
     tier = [m for m in kafka_consume(prefix + "scrape.retry.1s")

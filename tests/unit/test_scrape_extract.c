@@ -196,6 +196,7 @@ static void test_result_split(void **state)
             if (!v)
                 fail_msg("max %zu: part %zu not JSON: %s", max, i + 1, err.text);
             assert_int_equal(json_integer_value(json_object_get(v, "index")), 7);
+            assert_int_equal(json_integer_value(json_object_get(v, "credits_charged")), 1);
             if (n > 1) {
                 assert_int_equal(json_integer_value(json_object_get(v, "part")), (json_int_t)i + 1);
                 assert_int_equal(json_integer_value(json_object_get(v, "parts")), (json_int_t)n);
