@@ -35,23 +35,36 @@ all: $(BINS) $(UNITS) $(TOOLS)
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
-	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@$(CC) $(ALL_CFLAGS) $(STAGE_INC) -c -o $@ $<
 
+# Archives are made anew, so a module that was removed leaves no object behind.
 $(LIB): $(SHARED_OBJ)
-	@$(AR) rcs $@ $^
+	@rm -f $@ && $(AR) rcs $@ $^
 
-# Each stage is every .c file in its folder, linked with the shared library.
+# Each stage is its main.o plus its modules (every other .c file in its
+# folder) as a library, build/libferry-<stage>.a, linked with the shared
+# library. Unit tests of the stage's modules link the same library.
 define stage_rule
-$(B)/ferry-$(1): $(patsubst %.c,$(B)/%.o,$(wildcard stages/$(1)/*.c)) $(LIB)
+$(B)/libferry-$(1).a: $(patsubst %.c,$(B)/%.o,$(filter-out stages/$(1)/main.c,$(wildcard stages/$(1)/*.c)))
+	@rm -f $$@ && $$(AR) rcs $$@ $$^
+$(B)/ferry-$(1): $(B)/stages/$(1)/main.o $(B)/libferry-$(1).a $(LIB)
 	@echo "  LINK    $$@"
 	@$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(ALL_LDLIBS)
+$(B)/tests/unit/test_$(1)_%.o: STAGE_INC := -Istages/$(1)
 endef
 $(foreach s,$(STAGES),$(eval $(call stage_rule,$(s))))
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(LIB)
-	@mkdir -p $(@D)
-	@echo "  LINK    $@"
-	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS) -lcmocka
+# A unit test named test_<stage>_* tests that stage's modules: it links the
+# stage's library and sees the stage's headers. Any other links the shared
+# library only.
+unit_stage = $(filter $(word 2,$(subst _, ,$(1))),$(STAGES))
+define unit_rule
+$(B)/tests/$(1): $(B)/tests/unit/$(1).o $(if $(call unit_stage,$(1)),$(B)/libferry-$(call unit_stage,$(1)).a) $(LIB)
+	@mkdir -p $$(@D)
+	@echo "  LINK    $$@"
+	@$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(ALL_LDLIBS) -lcmocka
+endef
+$(foreach t,$(UNITS:$(B)/tests/%=%),$(eval $(call unit_rule,$(t))))
 
 $(B)/tools/%: $(B)/tests/tools/%.o $(LIB)
 	@mkdir -p $(@D)

@@ -9,9 +9,10 @@
 
 #include <cmocka.h>
 
-#include "../../stages/aggregate/record.c"
-#include "../../stages/aggregate/report.c"
-#include "../../stages/aggregate/state.c"
+#include "jx.h"
+#include "record.h"
+#include "report.h"
+#include "state.h"
 
 #define ID "bat_01M816TZ7MSG7GBE1TYYCV6RYZ"
 

@@ -6,10 +6,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include <cmocka.h>
 
-#include "../../stages/deliver/recorder.c"
-#include "../../stages/deliver/task.c"
+#include "deliver.h"
+#include "jx.h"
 
 static const long long tiers[] = {1000, 5000, 30000};
 static const struct task_policy pol3 = {.n_tiers = 3, .tier_ms = tiers};

@@ -8,8 +8,9 @@
 
 #include <cmocka.h>
 
-#include "../../stages/ingest/batch.c"
-#include "../../stages/ingest/keys.c"
+#include "batch.h"
+#include "jx.h"
+#include "keys.h"
 
 static const struct batch_limits lim = {
     .max_items = 3, .allow_http_webhook = 0, .max_page_bytes = 1 << 20};

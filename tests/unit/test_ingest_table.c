@@ -9,7 +9,8 @@
 
 #include <cmocka.h>
 
-#include "../../stages/ingest/table.c"
+#include "jx.h"
+#include "table.h"
 
 #define ID "bat_01M816TZ7MSG7GBE1TYYCV6RYZ"
 

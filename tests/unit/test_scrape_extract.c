@@ -1,5 +1,5 @@
-/* scrape's pure logic: charset detection, the error
- * taxonomy, Retry-After, formats on small documents, and result splitting. */
+/* scrape's pure logic: charset detection, the error taxonomy, Retry-After,
+ * formats on small documents, and result splitting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,11 +8,12 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <libxml/parser.h>
 
-#include "../../stages/scrape/extract.c"
-#include "../../stages/scrape/outcome.c"
-#include "../../stages/scrape/result.c"
-#include "../../stages/scrape/sbuf.c"
+#include "extract.h"
+#include "outcome.h"
+#include "result.h"
+#include "sbuf.h"
 
 static void test_charset(void **state)
 {
