@@ -10,10 +10,15 @@
 # A local broker is started on FERRY_LOCAL_KAFKA_PORT (default 19092, so a
 # `make run` broker on 9092 is left alone) unless FERRY_KAFKA_BROKERS names an
 # existing cluster. Test binaries come from $B (default build).
+#
+# A run that executed no test fails: no unit-test binary in $B/tests, a
+# binary that ran none of its tests, or pytest collecting nothing (its exit
+# 5, e.g. a -k that matches no test) is a failure, never a quiet success.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 export B=${B:-build}
+case $B in /*) BUILD=$B ;; *) BUILD=$ROOT/$B ;; esac
 unit_only=0
 pytest_args=()
 while (($#)); do
@@ -27,12 +32,14 @@ done
 
 passed=0 failed=0 skipped=0
 started=$(date +%s)
-LOGDIR=$ROOT/$B/test-logs
+LOGDIR=$BUILD/test-logs
 mkdir -p "$LOGDIR"
 
 # ---- unit tests: one cmocka binary per module, no broker -------------------
-for t in "$B"/tests/test_*; do
+units=0
+for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
+    units=$((units + 1))
     name=$(basename "$t")
     out=$LOGDIR/$name.log
     if CMOCKA_MESSAGE_OUTPUT=stdout "$t" >"$out" 2>&1; then st=ok; else st=FAILED; fi
@@ -41,10 +48,19 @@ for t in "$B"/tests/test_*; do
     f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
     p=${p:-0} f=${f:-0}
     if [ "$st" = FAILED ] && [ "$f" = 0 ]; then f=1; fi # crashed before its summary
+    if [ "$p" = 0 ] && [ "$f" = 0 ]; then                # ran no test at all
+        f=1 st=FAILED
+        echo "unit  $name ran no test" >>"$out"
+    fi
     passed=$((passed + p)) failed=$((failed + f))
     printf 'unit  %-28s %3d passed %3d failed\n' "$name" "$p" "$f"
     [ "$st" = ok ] || sed 's/^/    /' "$out" | tail -40
 done
+
+if ((units == 0)); then
+    failed=$((failed + 1))
+    echo "unit  no unit-test binaries in $BUILD/tests (run make first)"
+fi
 
 summary() {
     local secs=$(($(date +%s) - started))
@@ -83,7 +99,7 @@ fi
 # ---- integration tests: pytest drives real stage processes ------------------
 junit=$LOGDIR/integration.xml
 rm -f "$junit"
-FERRY_TEST_BUILD=$ROOT/$B FERRY_TEST_LOGS=$LOGDIR \
+FERRY_TEST_BUILD=$BUILD FERRY_TEST_LOGS=$LOGDIR \
     python3 -m pytest tests/integration -p no:cacheprovider -q -rfE \
     --junitxml="$junit" "${pytest_args[@]}"
 rc=$?
@@ -98,8 +114,14 @@ PY
 )
     passed=$((passed + t - f - e - s)) failed=$((failed + f + e)) skipped=$((skipped + s))
 fi
-# pytest exits 5 when it collected nothing; anything else non-zero with no
-# counted failure (a crash, a collection error) still fails the run.
-if ((rc != 0 && rc != 5)) && ((failed == 0)); then failed=1; fi
+# pytest exits 5 when it collected nothing: a run that tested nothing is a
+# failure. Anything else non-zero with no counted failure (a crash, a
+# collection error) fails the run too.
+if ((rc == 5)); then
+    failed=$((failed + 1))
+    echo "integration: no test ran (pytest collected nothing)"
+elif ((rc != 0)) && ((failed == 0)); then
+    failed=1
+fi
 summary
 exit $((failed > 0))
