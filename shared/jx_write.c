@@ -36,9 +36,9 @@ static const char hex[] = "0123456789abcdef";
 static int utf8_at(const unsigned char *s, size_t avail, unsigned *cp)
 {
     unsigned c = s[0], lo = 0x80, hi = 0xbf, need;
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 1;
-    else if (c >= 0xe0 && c <= 0xef)
+    if (c >= 0xc2 && c <= 0xdf) /* two bytes, the most common: Latin letters */
+        return avail >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : -1;
+    if (c >= 0xe0 && c <= 0xef)
         need = 2, lo = c == 0xe0 ? 0xa0 : 0x80;
     else if (c >= 0xf0 && c <= 0xf4)
         need = 3, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
@@ -88,21 +88,51 @@ static size_t plain_run(const unsigned char *s, size_t len)
     }
 }
 
-static int add_unit(struct buf *b, unsigned u)
+/* Escapes and short plain runs gather in a small staging area, so the
+ * buffer is appended to once per few hundred bytes rather than once per
+ * escape (scraped HTML has a quote or a newline every few dozen bytes). */
+struct stage {
+    struct buf *b;
+    size_t n;
+    char v[512];
+};
+
+static int stage_flush(struct stage *st)
+{
+    size_t n = st->n;
+    st->n = 0;
+    return n ? buf_add(st->b, st->v, n) : 0;
+}
+
+static int stage_add(struct stage *st, const void *data, size_t len)
+{
+    if (st->n + len > sizeof(st->v)) {
+        if (stage_flush(st))
+            return -1;
+        if (len > sizeof(st->v) / 2) /* a long plain run goes straight in */
+            return buf_add(st->b, data, len);
+    }
+    memcpy(st->v + st->n, data, len);
+    st->n += len;
+    return 0;
+}
+
+static int stage_unit(struct stage *st, unsigned u)
 {
     char e[6] = {'\\', 'u', hex[u >> 12], hex[(u >> 8) & 15], hex[(u >> 4) & 15], hex[u & 15]};
-    return buf_add(b, e, 6);
+    return stage_add(st, e, 6);
 }
 
 int jx_add_str_content(struct buf *b, const char *str, size_t len)
 {
     const unsigned char *p = (const unsigned char *)str, *end = p + len;
+    struct stage st = {.b = b};
     /* Room for the common case up front; when that passes the cap the
      * appends below decide (the escaped text may still fit). */
     (void)buf_reserve(b, len + len / 16 + 8);
     while (p < end) {
         size_t run = plain_run(p, (size_t)(end - p));
-        if (run && buf_add(b, p, run))
+        if (run && stage_add(&st, p, run))
             return -1;
         p += run;
         if (p >= end)
@@ -112,7 +142,7 @@ int jx_add_str_content(struct buf *b, const char *str, size_t len)
         if (c >= 0x80) {
             int n = utf8_at(p, (size_t)(end - p), &cp);
             if (n < 0) {
-                rc = buf_add(b, "\xef\xbf\xbd", 3); /* U+FFFD */
+                rc = stage_add(&st, "\xef\xbf\xbd", 3); /* U+FFFD */
                 p += -n;
             } else if (cp < 0xdc00 && end - p >= 6 && p[3] == 0xed &&
                        utf8_at(p + 3, (size_t)(end - p - 3), &low) == 0 && low >= 0xdc00) {
@@ -120,23 +150,23 @@ int jx_add_str_content(struct buf *b, const char *str, size_t len)
                 unsigned v = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
                 char u[4] = {(char)(0xf0 | v >> 18), (char)(0x80 | ((v >> 12) & 0x3f)),
                              (char)(0x80 | ((v >> 6) & 0x3f)), (char)(0x80 | (v & 0x3f))};
-                rc = buf_add(b, u, 4);
+                rc = stage_add(&st, u, 4);
                 p += 6;
             } else {
-                rc = add_unit(b, cp); /* a lone surrogate, as JSON.stringify writes it */
+                rc = stage_unit(&st, cp); /* a lone surrogate, as JSON.stringify writes it */
                 p += 3;
             }
         } else {
             static const char short_esc[32] = {
                 ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
             char e[2] = {'\\', c == '"' || c == '\\' ? (char)c : short_esc[c]};
-            rc = e[1] ? buf_add(b, e, 2) : add_unit(b, c);
+            rc = e[1] ? stage_add(&st, e, 2) : stage_unit(&st, c);
             p++;
         }
         if (rc)
             return -1;
     }
-    return 0;
+    return stage_flush(&st);
 }
 
 int jx_add_str(struct buf *b, const char *s, size_t len)
