@@ -64,6 +64,12 @@ void ids_delivery(const char *batch_id, const char *event, long item, char out[I
  * where collisions would matter more than a slower bucket. */
 uint64_t ids_hash(const void *data, size_t len);
 
+/* SipHash-2-4 (Aumasson and Bernstein), 64-bit output, of len bytes under
+ * a 16-byte key: for tables whose keys come from outside (host names, ids a
+ * client chose), where a secret key keeps anyone from choosing keys that
+ * collide. */
+uint64_t ids_siphash(const uint8_t key[16], const void *data, size_t len);
+
 /* Fills buf with n random bytes from the kernel. 0 ok, -1 error. */
 int ids_random(void *buf, size_t n);
 

@@ -5,29 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ids.h"
 #include "secretbox.h"
 
-/* ------------------------------------------------------------- SipHash-2-4 */
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-
-#define SIPROUND                                                                                   \
-    do {                                                                                           \
-        v0 += v1;                                                                                  \
-        v1 = ROTL(v1, 13);                                                                         \
-        v1 ^= v0;                                                                                  \
-        v0 = ROTL(v0, 32);                                                                         \
-        v2 += v3;                                                                                  \
-        v3 = ROTL(v3, 16);                                                                         \
-        v3 ^= v2;                                                                                  \
-        v0 += v3;                                                                                  \
-        v3 = ROTL(v3, 21);                                                                         \
-        v3 ^= v0;                                                                                  \
-        v2 += v1;                                                                                  \
-        v1 = ROTL(v1, 17);                                                                         \
-        v1 ^= v2;                                                                                  \
-        v2 = ROTL(v2, 32);                                                                         \
-    } while (0)
+/* ------------------------------------------------------------------- table */
 
 static uint64_t load_le64(const uint8_t *p)
 {
@@ -42,38 +23,6 @@ static void store_le64(uint8_t *p, uint64_t v)
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
-
-/* SipHash-2-4 (Aumasson and Bernstein), 64-bit output. */
-static uint64_t siphash24(const uint8_t key[16], const void *data, size_t len)
-{
-    const uint8_t *in = data;
-    uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
-    uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
-    uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
-    const uint8_t *end = in + len - (len % 8);
-    for (; in != end; in += 8) {
-        uint64_t m = load_le64(in);
-        v3 ^= m;
-        SIPROUND;
-        SIPROUND;
-        v0 ^= m;
-    }
-    uint64_t b = (uint64_t)len << 56;
-    for (size_t i = 0; i < len % 8; i++)
-        b |= (uint64_t)in[i] << (8 * i);
-    v3 ^= b;
-    SIPROUND;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
-}
-
-/* ------------------------------------------------------------------- table */
 
 #define SEEN_MIN_SLOTS 1024
 
@@ -109,7 +58,7 @@ void seen_release(struct seen *s)
 
 uint64_t seen_hash(const struct seen *s, const char *key, size_t len)
 {
-    return siphash24(s->key, key, len);
+    return ids_siphash(s->key, key, len);
 }
 
 /* The slot holding h, or the empty slot where it would go. */

@@ -3,67 +3,27 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+
+#include "ids.h"
 
 char strmap_tombstone[1];
 
-/* ------------------------------------------------------------ SipHash-1-3 */
-
-static uint64_t sip_k0, sip_k1;
+/* One random SipHash key per process. */
+static uint8_t sip_key[16];
 static pthread_once_t sip_once = PTHREAD_ONCE_INIT;
 
 static void sip_seed(void)
 {
-    uint64_t k[2] = {0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
-    /* getrandom() fails only before the kernel's pool is initialized; the
-     * fixed key then still hashes well, just predictably. */
-    if (getrandom(k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k))
-        k[0] ^= (uint64_t)(uintptr_t)&k;
-    sip_k0 = k[0], sip_k1 = k[1];
-}
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                                   \
-    do {                                                                                           \
-        v0 += v1, v1 = ROTL(v1, 13), v1 ^= v0, v0 = ROTL(v0, 32);                                  \
-        v2 += v3, v3 = ROTL(v3, 16), v3 ^= v2;                                                     \
-        v0 += v3, v3 = ROTL(v3, 21), v3 ^= v0;                                                     \
-        v2 += v1, v1 = ROTL(v1, 17), v1 ^= v2, v2 = ROTL(v2, 32);                                  \
-    } while (0)
-
-/* SipHash-1-3 (one compression round, three finalization rounds: the
- * variant hash tables use, as Rust's and Redis's do). */
-static uint64_t sip_hash(const char *key, size_t len)
-{
-    const unsigned char *in = (const unsigned char *)key;
-    uint64_t v0 = 0x736f6d6570736575ULL ^ sip_k0, v1 = 0x646f72616e646f6dULL ^ sip_k1;
-    uint64_t v2 = 0x6c7967656e657261ULL ^ sip_k0, v3 = 0x7465646279746573ULL ^ sip_k1;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t m = 0;
-        for (int k = 0; k < 8; k++)
-            m |= (uint64_t)in[i + (size_t)k] << (8 * k);
-        v3 ^= m;
-        SIPROUND;
-        v0 ^= m;
-    }
-    uint64_t b = (uint64_t)len << 56;
-    for (int k = 0; i + (size_t)k < len; k++)
-        b |= (uint64_t)in[i + (size_t)k] << (8 * k);
-    v3 ^= b;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
+    /* Without kernel randomness (only before its pool is initialized) the
+     * fixed key still hashes well, just predictably. */
+    if (ids_random(sip_key, sizeof(sip_key)))
+        memcpy(sip_key, "ferry.strmap.key", 16);
 }
 
 static uint64_t hash_of(const char *key)
 {
     pthread_once(&sip_once, sip_seed);
-    return sip_hash(key, strlen(key));
+    return ids_siphash(sip_key, key, strlen(key));
 }
 
 /* ------------------------------------------------------------ the table */

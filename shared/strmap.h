@@ -19,8 +19,8 @@
  * only when the live entries alone would pass half of it).
  *
  * Keys come from the network (host names of submitted URLs, batch ids), so
- * the hash is SipHash-1-3 under a key drawn at random once per process: a
- * submitter cannot pick keys that all land in one probe run.
+ * the hash is SipHash-2-4 (ids_siphash) under a key drawn at random once per
+ * process: a submitter cannot pick keys that all land in one probe run.
  *
  * Ownership: the table owns its copies of the keys; values are the caller's
  * (strmap_release can free them through a callback). A strmap is not

@@ -140,9 +140,23 @@ static void test_iso8601(void **state)
     assert_int_equal(clk_parse_iso8601("2026-11-22T10:00:00+01:00", &back), -1);
 }
 
+/* The SipHash paper's vectors: key 00..0f, message 00..n-1. */
+static void test_siphash_vectors(void **state)
+{
+    (void)state;
+    uint8_t key[16], msg[15];
+    for (int i = 0; i < 16; i++)
+        key[i] = (uint8_t)i;
+    for (int i = 0; i < 15; i++)
+        msg[i] = (uint8_t)i;
+    assert_true(ids_siphash(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
+    assert_true(ids_siphash(key, msg, 15) == 0xa129ca6149be45e5ULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_siphash_vectors),
         cmocka_unit_test(test_batch_ids_sort_by_time),
         cmocka_unit_test(test_ids_are_unique),
         cmocka_unit_test(test_ids_valid_rejects),
