@@ -22,6 +22,9 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 SHARED_SRC := $(wildcard shared/*.c)
 SHARED_OBJ := $(SHARED_SRC:%.c=$(B)/%.o)
+# Built-in profiles and rules, compiled into every binary (shared/embedded.h).
+EMBED_SRC  := $(sort $(wildcard shared/profiles/*.json))
+EMBED_OBJ  := $(B)/gen/embedded.o
 LIB        := $(B)/libferry.a
 BINS       := $(STAGES:%=$(B)/ferry-%)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -37,8 +40,16 @@ $(B)/%.o: %.c
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) $(STAGE_INC) -c -o $@ $<
 
+$(B)/gen/embedded.c: $(EMBED_SRC) shared/profiles/embed.sh
+	@mkdir -p $(@D)
+	@echo "  EMBED   $(words $(EMBED_SRC)) files"
+	@shared/profiles/embed.sh $(EMBED_SRC) > $@.tmp && mv $@.tmp $@
+
+$(EMBED_OBJ): $(B)/gen/embedded.c
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
 # Archives are made anew, so a module that was removed leaves no object behind.
-$(LIB): $(SHARED_OBJ)
+$(LIB): $(SHARED_OBJ) $(EMBED_OBJ)
 	@rm -f $@ && $(AR) rcs $@ $^
 
 # Each stage is its main.o plus its modules (every other .c file in its

@@ -1,0 +1,68 @@
+/*
+ * sel — selectors for extraction rules: CSS compiled to XPath 1.0 once, or
+ * `xpath:...` checked with libxml2's compiler, then evaluated per page.
+ *
+ * CSS understood (what scraping rules use; HTML semantics, so element and
+ * attribute names are matched lower case as libxml2's HTML parser stores
+ * them):
+ *
+ *   type  *  #id  .class
+ *   [a]  [a=v]  [a~=v]  [a^=v]  [a$=v]  [a*=v]  [a|=v]   (v an ident or a
+ *        quoted string; a trailing ` i` compares ASCII case-insensitively)
+ *   descendant (space), child (>), next sibling (+), later sibling (~)
+ *   :first-child :last-child :only-child :nth-child(an+b) :nth-last-child()
+ *   :first-of-type :last-of-type :nth-of-type() :nth-last-of-type() (these
+ *        need an element name), :empty :root
+ *   :not(compound, ...)  :has(relative selector, ...)  :contains("text")
+ *   groups: a, b   (results in document order, each node once)
+ *
+ * A selector is evaluated from a context node: the document for top-level
+ * fields, a matched element for nested ones, so `span` finds descendants of
+ * the context and `> span` its children. `xpath:EXPR` is any XPath 1.0
+ * expression, evaluated with the same context node; an expression that
+ * yields a string, number or boolean gives that value.
+ *
+ * Errors name the byte position (1-based) in the selector text:
+ * "position 7: expected ']'".
+ *
+ * Ownership: a struct sel owns its XPath text and compiled expression;
+ * sel_free() releases both. A compiled selector is read-only during
+ * evaluation, so one compiled rule serves every page of a batch.
+ */
+#ifndef FERRY_SEL_H
+#define FERRY_SEL_H
+
+#include <libxml/xpath.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+/* Longest selector text accepted (a rule, not a program). */
+#define SEL_MAX_LEN 4096
+
+struct sel {
+    char *xpath; /* the XPath 1.0 text evaluated */
+    xmlXPathCompExprPtr comp;
+};
+
+/* Compiles a CSS selector, or `xpath:` followed by an XPath expression.
+ * Returns NULL with errstr on a malformed selector. */
+struct sel *sel_compile(const char *text, char *errstr, size_t errstr_size);
+void sel_free(struct sel *s);
+
+/* Translates CSS alone (no libxml2 compile), appending the XPath to out.
+ * 0 ok, -1 with errstr. */
+int sel_css_to_xpath(const char *css, struct buf *out, char *errstr, size_t errstr_size);
+
+/* Evaluates s with `node` as the context node (its document must be
+ * ctx->doc). Returns a new XPath object (xmlXPathFreeObject it) or NULL when
+ * evaluation failed (an unknown function, the operation limit of ctx). */
+xmlXPathObjectPtr sel_eval(const struct sel *s, xmlXPathContextPtr ctx, xmlNodePtr node);
+
+/* Silences libxml2's error printing for the calling thread while a page is
+ * evaluated (hostile pages and rules would otherwise flood stderr). Calls
+ * nest; the last sel_quiet_end() restores the previous handler. */
+void sel_quiet_begin(void);
+void sel_quiet_end(void);
+
+#endif
