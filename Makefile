@@ -5,6 +5,7 @@
 #   make test     the same set-up, then unit and integration tests
 #   make asan     the whole test suite under ASan + UBSan (build-asan/)
 #   make bench    benchmarks that print figures
+#   make fuzz     the selector compiler under libFuzzer (clang), FUZZ_SECONDS long
 #   make fmt      format the C sources; make lint checks format and warnings
 
 B        ?= build
@@ -32,7 +33,7 @@ UNITS      := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 TOOLS      := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
-.PHONY: all deps run test unit integration asan bench fmt lint clean
+.PHONY: all deps run test unit integration asan bench fuzz fmt lint clean
 all: $(BINS) $(UNITS) $(TOOLS)
 
 $(B)/%.o: %.c
@@ -105,6 +106,16 @@ asan: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@B=$(B) tests/bench/run.sh
+
+# libFuzzer needs clang; the seeds are read-only, new inputs go to build/.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Ishared -fsanitize=fuzzer,address,undefined
+fuzz: deps
+	@mkdir -p $(B)/fuzz/corpus-sel
+	clang $(FUZZ_FLAGS) $(shell pkg-config --cflags libxml-2.0) -o $(B)/fuzz/fuzz_sel \
+	    tests/fuzz/fuzz_sel.c shared/sel.c shared/buf.c $(shell pkg-config --libs libxml-2.0)
+	$(B)/fuzz/fuzz_sel -max_total_time=$(FUZZ_SECONDS) -max_len=600 -timeout=5 \
+	    $(B)/fuzz/corpus-sel tests/fuzz/corpus/sel
 
 FMT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 fmt:

@@ -5,7 +5,8 @@
 # at the front of any make target or test script.
 set -euo pipefail
 
-# Libraries ferry links against, and the tools to build, format and test it.
+# Libraries ferry links against, and the tools to build, format and test it
+# (clang and its runtime for `make fuzz`, valgrind for instruction counts).
 # Not libcurl4-openssl-dev: libulfius-dev pulls in libcurl4-gnutls-dev and the
 # two conflict, so apt would try to remove ulfius.
 packages=(
@@ -26,6 +27,9 @@ packages=(
     wrk
     nginx-light
     tzdata # IANA time zones of schedules (shared/tz.c reads /usr/share/zoneinfo)
+    clang
+    libclang-rt-14-dev
+    valgrind
 )
 
 # The local Kafka broker (compose/kafka.sh) needs a JDK and Maven; a Java 17

@@ -51,12 +51,19 @@ static int out(struct css *c, const char *s)
 static int outf(struct css *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int outf(struct css *c, const char *fmt, ...)
 {
-    char tmp[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    return out(c, tmp);
+    char *tmp = malloc((size_t)n + 1);
+    if (!tmp)
+        abort();
+    va_start(ap, fmt);
+    vsnprintf(tmp, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = out(c, tmp);
+    free(tmp);
+    return rc;
 }
 
 static char peek(const struct css *c)
@@ -88,7 +95,9 @@ static void put_utf8(struct buf *b, unsigned long cp)
 {
     char u[4];
     size_t n;
-    if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    /* XPath literals hold XML characters only. */
+    if (cp < 0x20 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe ||
+        cp == 0xffff)
         cp = 0xfffd;
     if (cp < 0x80)
         u[0] = (char)cp, n = 1;
@@ -278,7 +287,7 @@ static int compile_complex_list(struct css *c, int relative, char close);
 static int attribute_test(struct css *c)
 {
     struct buf name = BUF_INIT(SEL_MAX_LEN), value = BUF_INIT(SEL_MAX_LEN),
-               attr = BUF_INIT(XPATH_MAX);
+               attr = BUF_INIT(XPATH_MAX), folded = BUF_INIT(XPATH_MAX);
     int rc = -1;
     skip_ws(c);
     if (read_ident(c, &name, 1, "an attribute name"))
@@ -331,14 +340,9 @@ static int attribute_test(struct css *c)
     }
     c->out = save;
     const char *a = buf_str(&attr);
-    char folded[512];
     if (nocase) {
-        if (strlen(a) + sizeof(LOWER_ABC) > sizeof(folded)) {
-            fail(c, "attribute name too long");
-            goto out;
-        }
-        snprintf(folded, sizeof(folded), LOWER_ABC, a);
-        a = folded;
+        buf_addf(&folded, LOWER_ABC, a);
+        a = buf_str(&folded);
         for (size_t i = 0; i < value.len; i++)
             value.ptr[i] = (char)tolower((unsigned char)value.ptr[i]);
     }
@@ -354,9 +358,10 @@ static int attribute_test(struct css *c)
     switch (op[0]) {
     case '=': rc = outf(c, "[%s=", a) || out_literal(c, v) || out(c, "]"); break;
     case '~': {
-        char hay[600];
-        snprintf(hay, sizeof(hay), "normalize-space(%s)", a);
-        rc = out_class(c, hay, v);
+        struct buf hay = BUF_INIT(XPATH_MAX);
+        buf_addf(&hay, "normalize-space(%s)", a);
+        rc = out_class(c, buf_str(&hay), v);
+        buf_release(&hay);
         break;
     }
     case '^': rc = outf(c, "[starts-with(%s,", a) || out_literal(c, v) || out(c, ")]"); break;
@@ -374,6 +379,7 @@ out:
     buf_release(&name);
     buf_release(&value);
     buf_release(&attr);
+    buf_release(&folded);
     return rc ? -1 : 0;
 }
 
@@ -436,17 +442,22 @@ static int parse_nth(struct css *c, long *a, long *b)
  * end), over siblings matching `test` (* or an element name). */
 static int nth_predicate(struct css *c, long a, long b, const char *axis, const char *test)
 {
-    char cnt[200];
-    snprintf(cnt, sizeof(cnt), "count(%s::%s)", axis, test);
+    struct buf cb = BUF_INIT(XPATH_MAX);
+    buf_addf(&cb, "count(%s::%s)", axis, test);
+    const char *cnt = buf_str(&cb);
+    int rc;
     /* The element is the p-th, p = count + 1; it matches when p = a*k + b
      * for some k >= 0. */
     if (a == 0)
-        return b < 1 ? out(c, "[false()]") : outf(c, "[%s=%ld]", cnt, b - 1);
-    if (a > 0 && b <= 1) /* every k >= 0 gives p >= 1: only the step matters */
-        return outf(c, "[(%s+%ld) mod %ld=0]", cnt, 1 - b, a);
-    if (a > 0)
-        return outf(c, "[%s>=%ld and (%s-%ld) mod %ld=0]", cnt, b - 1, cnt, b - 1, a);
-    return outf(c, "[%ld-%s>=0 and (%ld-%s) mod %ld=0]", b - 1, cnt, b - 1, cnt, -a);
+        rc = b < 1 ? out(c, "[false()]") : outf(c, "[%s=%ld]", cnt, b - 1);
+    else if (a > 0 && b <= 1) /* every k >= 0 gives p >= 1: only the step matters */
+        rc = outf(c, "[(%s+%ld) mod %ld=0]", cnt, 1 - b, a);
+    else if (a > 0)
+        rc = outf(c, "[%s>=%ld and (%s-%ld) mod %ld=0]", cnt, b - 1, cnt, b - 1, a);
+    else
+        rc = outf(c, "[%ld-%s>=0 and (%ld-%s) mod %ld=0]", b - 1, cnt, b - 1, cnt, -a);
+    buf_release(&cb);
+    return rc;
 }
 
 /* A pseudo-class after the ':'. `type` is the compound's element name or
@@ -676,6 +687,40 @@ static int compile_complex_list(struct css *c, int mode, char close)
     }
 }
 
+/* Bytes of the UTF-8 sequence at s, 0 when invalid. */
+static size_t utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (s[0] >= 0xf8)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* XPath takes XML characters only: say where a bad byte is rather than
+ * let the translation or libxml2 fail later. */
+static int check_chars(struct css *c)
+{
+    for (size_t i = 0; c->s[i];) {
+        const unsigned char *u = (const unsigned char *)c->s + i;
+        size_t n = utf8_len(u);
+        if (!n) {
+            c->pos = i;
+            return fail(c, "invalid UTF-8");
+        }
+        if (*u < 0x20 && !strchr("\t\n\r", *u)) {
+            c->pos = i;
+            return fail(c, "control character");
+        }
+        i += n;
+    }
+    return 0;
+}
+
 int sel_css_to_xpath(const char *css, struct buf *outb, char *errstr, size_t errstr_size)
 {
     struct css c = {.s = css, .out = outb, .errstr = errstr, .errstr_size = errstr_size};
@@ -683,6 +728,8 @@ int sel_css_to_xpath(const char *css, struct buf *outb, char *errstr, size_t err
         snprintf(errstr, errstr_size, "selector longer than %d bytes", SEL_MAX_LEN);
         return -1;
     }
+    if (check_chars(&c))
+        return -1;
     skip_ws(&c);
     if (!peek(&c))
         return fail(&c, "empty selector");
@@ -703,7 +750,7 @@ static void capture_error(void *ctx, xmlErrorPtr e)
     if (x->seen || !e)
         return;
     x->seen = 1;
-    x->pos = e->int1;
+    x->pos = e->domain == XML_FROM_XPATH ? e->int1 : -1;
     size_t n = e->message ? strlen(e->message) : 0;
     while (n && (e->message[n - 1] == '\n' || e->message[n - 1] == ' '))
         n--;
@@ -718,21 +765,35 @@ static void ignore_error(void *ctx, xmlErrorPtr e)
 /* libxml2's handler is per thread; so is what it replaced. Calls nest. */
 static _Thread_local xmlStructuredErrorFunc saved_handler;
 static _Thread_local void *saved_ctx;
+static _Thread_local xmlGenericErrorFunc saved_generic;
+static _Thread_local void *saved_generic_ctx;
 static _Thread_local int quiet_depth;
+
+/* XPath evaluation reports some errors ("function not found") through the
+ * generic handler, not the structured one. */
+static void ignore_generic(void *ctx, const char *msg, ...)
+{
+    (void)ctx, (void)msg;
+}
 
 void sel_quiet_begin(void)
 {
     if (quiet_depth++ == 0) {
         saved_handler = xmlStructuredError;
         saved_ctx = xmlStructuredErrorContext;
+        saved_generic = xmlGenericError;
+        saved_generic_ctx = xmlGenericErrorContext;
         xmlSetStructuredErrorFunc(NULL, ignore_error);
+        xmlSetGenericErrorFunc(NULL, ignore_generic);
     }
 }
 
 void sel_quiet_end(void)
 {
-    if (quiet_depth > 0 && --quiet_depth == 0)
+    if (quiet_depth > 0 && --quiet_depth == 0) {
         xmlSetStructuredErrorFunc(saved_ctx, saved_handler);
+        xmlSetGenericErrorFunc(saved_generic_ctx, saved_generic);
+    }
 }
 
 struct sel *sel_compile(const char *text, char *errstr, size_t errstr_size)
@@ -753,6 +814,9 @@ struct sel *sel_compile(const char *text, char *errstr, size_t errstr_size)
             snprintf(errstr, errstr_size, "selector longer than %d bytes", SEL_MAX_LEN);
             goto out;
         }
+        struct css c = {.s = text, .errstr = errstr, .errstr_size = errstr_size};
+        if (check_chars(&c))
+            goto out;
         buf_adds(&x, text + offset);
     } else if (sel_css_to_xpath(text, &x, errstr, errstr_size)) {
         goto out;
@@ -764,8 +828,12 @@ struct sel *sel_compile(const char *text, char *errstr, size_t errstr_size)
     xmlXPathCompExprPtr comp = xmlXPathCompile((const xmlChar *)buf_str(&x));
     xmlSetStructuredErrorFunc(prev_ctx, prev);
     if (!comp) {
+        size_t len = strlen(text);
+        size_t pos = xe.pos >= 0 ? offset + (size_t)xe.pos + 1 : len + 1;
+        if (pos > len + 1)
+            pos = len + 1;
         if (is_xpath)
-            snprintf(errstr, errstr_size, "position %zu: %s", offset + (size_t)xe.pos + 1,
+            snprintf(errstr, errstr_size, "position %zu: %s", pos,
                      xe.msg[0] ? xe.msg : "invalid XPath");
         else /* our own translation did not compile: say so rather than blame the rule */
             snprintf(errstr, errstr_size, "selector not supported (%s in %s)",
