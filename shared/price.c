@@ -99,13 +99,13 @@ static const char *const no_minor[] = {"JPY", "KRW", "CLP", "ISK", "VND", "IDR",
  * "$", "¥" and "kr" are resolved by the locale. */
 static const struct {
     const char *mark;
-    const char *iso; /* "$", "Y", "K": ask the locale */
+    const char *iso; /* "?$", "?Y", "?K": ask the locale */
     int word;        /* must stand alone (no letter on either side) */
 } marks[] = {
     {"\xe2\x82\xac", "EUR", 0},      /* € */
     {"\xc2\xa3", "GBP", 0},          /* £ */
-    {"\xef\xbf\xa5", "Y", 0},        /* fullwidth ¥ */
-    {"\xc2\xa5", "Y", 0},            /* ¥ */
+    {"\xef\xbf\xa5", "?Y", 0},       /* fullwidth ¥ */
+    {"\xc2\xa5", "?Y", 0},           /* ¥ */
     {"\xe5\x86\x86", "JPY", 0},      /* 円 */
     {"\xe5\x85\x83", "CNY", 0},      /* 元 */
     {"\xe2\x82\xb9", "INR", 0},      /* ₹ */
@@ -126,25 +126,25 @@ static const struct {
     {"\xd8\xb1.\xd8\xb3", "SAR", 0}, /* ر.س */
     {"\xd8\xac.\xd9\x85", "EGP", 0}, /* ج.م */
     {"Fr.", "CHF", 1},
-    {"kr.", "K", 1},
-    {"kr", "K", 1},
-    {"Kr", "K", 1},
+    {"kr.", "?K", 1},
+    {"kr", "?K", 1},
+    {"Kr", "?K", 1},
     {"Ft", "HUF", 1},
     {"lei", "RON", 1},
     {"RM", "MYR", 1},
     {"Rp", "IDR", 1},
     {"TL", "TRY", 1},
     {"R", "ZAR", 1},
-    {"$", "$", 0},
+    {"$", "?$", 0},
     {NULL, NULL, 0},
 };
 
 static const struct {
     const char *prefix;
     const char *iso;
-} dollar_prefixes[] = {{"US", "USD"}, {"CA", "CAD"}, {"C", "CAD"},   {"AU", "AUD"}, {"A", "AUD"},
-                       {"NZ", "NZD"}, {"HK", "HKD"}, {"SG", "SGD"},  {"S", "SGD"},  {"R", "BRL"},
-                       {"MX", "MXN"}, {"NT", "TWD"}, {"COL", "COP"}, {NULL, NULL}};
+} dollar_prefixes[] = {{"US", "USD"}, {"CA", "CAD"}, {"C", "CAD"},   {"AU", "AUD"},  {"A", "AUD"},
+                       {"NZ", "NZD"}, {"HK", "HKD"}, {"SG", "SGD"},  {"S", "SGD"},   {"R", "BRL"},
+                       {"MX", "MXN"}, {"NT", "TWD"}, {"COL", "COP"}, {"CDN", "CAD"}, {NULL, NULL}};
 
 static int is_letter_at(const char *s, const char *start, int before)
 {
@@ -180,7 +180,7 @@ static void find_currency(const char *text, const struct price_locale *loc, char
             if (marks[i].word && (is_letter_at(p, text, 1) || is_letter_at(p + n, text, 0)))
                 continue;
             const char *iso = marks[i].iso;
-            if (iso[0] == '$') {
+            if (strcmp(iso, "?$") == 0) {
                 /* US$, C$, A$, R$ ...: letters right before the sign. */
                 const char *b = p;
                 while (b > text && isupper((unsigned char)b[-1]) && p - b < 3)
@@ -190,9 +190,9 @@ static void find_currency(const char *text, const struct price_locale *loc, char
                     if ((size_t)(p - b) == strlen(dollar_prefixes[k].prefix) &&
                         strncmp(b, dollar_prefixes[k].prefix, (size_t)(p - b)) == 0)
                         iso = dollar_prefixes[k].iso;
-            } else if (iso[0] == 'Y') {
+            } else if (strcmp(iso, "?Y") == 0) {
                 iso = loc && loc->yen[0] ? loc->yen : "JPY";
-            } else if (iso[0] == 'K') {
+            } else if (strcmp(iso, "?K") == 0) {
                 iso = loc && loc->kr[0] ? loc->kr
                                         : (strcmp(marks[i].mark, "kr.") == 0 ? "DKK" : "SEK");
             } else if (strcmp(iso, "ZAR") == 0) {

@@ -61,8 +61,14 @@ static void add_collapsed(struct buf *out, const char *s, int *space)
             n++;
         if (!n)
             n = 1;
-        if (out->len + n > XSPEC_MAX_TEXT)
+        if (out->len + n > XSPEC_MAX_TEXT) {
+            /* Keep what fits, ending on a whole UTF-8 character. */
+            n = XSPEC_MAX_TEXT - out->len;
+            while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+                n--;
+            buf_add(out, s, n);
             break;
+        }
         buf_add(out, s, n);
         s += n;
     }
