@@ -5,6 +5,7 @@
 #include <libxml/xmlerror.h>
 #include <libxml/xpathInternals.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,11 @@ struct css {
     char *errstr;
     size_t errstr_size;
     int failed;
+    int doc_form; /* writing the form evaluated from the document node */
+    /* What the compound being written starts its scan from (doc_form):
+     * its first id or class, and where its name test ends in out. */
+    struct buf lead_id, lead_class;
+    size_t nametest_end;
 };
 
 static int fail(struct css *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -516,10 +522,18 @@ static int pseudo(struct css *c, const char *type)
             goto out;
         }
         int has = n[0] == 'h';
+        /* The compounds inside are not where this one starts its scan. */
+        struct buf lead_id = c->lead_id, lead_class = c->lead_class;
+        size_t nametest_end = c->nametest_end;
+        c->lead_id = (struct buf)BUF_INIT(SEL_MAX_LEN);
+        c->lead_class = (struct buf)BUF_INIT(SEL_MAX_LEN);
         c->nest++;
         rc = out(c, has ? "[" : "[not(") || compile_complex_list(c, has ? 1 : 2, ')') ||
              out(c, has ? "]" : ")]");
         c->nest--;
+        buf_release(&c->lead_id);
+        buf_release(&c->lead_class);
+        c->lead_id = lead_id, c->lead_class = lead_class, c->nametest_end = nametest_end;
     } else if (fn && strcmp(n, "contains") == 0) {
         struct buf text = BUF_INIT(SEL_MAX_LEN);
         skip_ws(c);
@@ -577,6 +591,9 @@ static int compound(struct css *c)
         goto out;
     }
     const char *t = type.len && xpath_name_ok(buf_str(&type)) ? buf_str(&type) : NULL;
+    c->nametest_end = c->out->len;
+    buf_reset(&c->lead_id);
+    buf_reset(&c->lead_class);
     for (;;) {
         ch = peek(c);
         if (ch == '#' || ch == '.') {
@@ -587,7 +604,10 @@ static int compound(struct css *c)
                 if (ch == '#')
                     r = out(c, "[@id=") || out_literal(c, buf_str(&id)) || out(c, "]");
                 else
-                    r = out_class(c, "normalize-space(@class)", buf_str(&id));
+                    r = out(c, "[ferry-has-class(") || out_literal(c, buf_str(&id)) || out(c, ")]");
+                struct buf *lead = ch == '#' ? &c->lead_id : &c->lead_class;
+                if (!r && !lead->len)
+                    buf_adds(lead, buf_str(&id));
             }
             buf_release(&id);
             if (r)
@@ -616,6 +636,31 @@ out:
     return rc;
 }
 
+/* From the document, the first compound of a selector with an id or a
+ * class starts from an index instead of scanning every element: id() (the
+ * document's id table, as getElementById: the first element with that id)
+ * or ferry-class-index() (one walk per page, shared by every rule). Its own
+ * tests stay as predicates. Rewrites what compound() wrote after `mark`. */
+static int lead_step(struct css *c, size_t mark, size_t test_start)
+{
+    if (!c->lead_id.len && !c->lead_class.len)
+        return 0;
+    struct buf test = BUF_INIT(XPATH_MAX), preds = BUF_INIT(XPATH_MAX);
+    buf_add(&test, c->out->ptr + test_start, c->nametest_end - test_start);
+    buf_add(&preds, c->out->ptr + c->nametest_end, c->out->len - c->nametest_end);
+    buf_truncate(c->out, mark);
+    int rc = c->lead_id.len
+                 ? out(c, "id(") || out_literal(c, buf_str(&c->lead_id))
+                 : out(c, "ferry-class-index(") || out_literal(c, buf_str(&c->lead_class));
+    rc = rc || out(c, ")");
+    if (!rc && strcmp(buf_str(&test), "*") != 0)
+        rc = out(c, "[self::") || out(c, buf_str(&test)) || out(c, "]");
+    rc = rc || out(c, buf_str(&preds));
+    buf_release(&test);
+    buf_release(&preds);
+    return rc;
+}
+
 /* One complex selector: compound (combinator compound)*. `mode` 0: from the
  * context node (descendants, or a leading combinator); 1: inside :has(),
  * the same, relative to the tested element; 2: inside :not(), one compound
@@ -635,14 +680,18 @@ static int complex_sel(struct css *c, int mode, char close)
         c->pos++;
         skip_ws(c);
     }
-    for (;;) {
+    for (int first = 1;; first = 0) {
+        size_t mark = c->out->len;
         switch (comb) {
         case ' ': out(c, "descendant::"); break;
         case '>': out(c, "child::"); break;
         case '~': out(c, "following-sibling::"); break;
         case '+': out(c, "following-sibling::*[1]/self::"); break;
         }
+        size_t test_start = c->out->len;
         if (compound(c))
+            return -1;
+        if (first && comb == ' ' && mode == 0 && c->doc_form && lead_step(c, mark, test_start))
             return -1;
         int ws = skip_ws(c);
         char ch = peek(c);
@@ -721,19 +770,39 @@ static int check_chars(struct css *c)
     return 0;
 }
 
-int sel_css_to_xpath(const char *css, struct buf *outb, char *errstr, size_t errstr_size)
+static int css_run(struct css *c)
 {
-    struct css c = {.s = css, .out = outb, .errstr = errstr, .errstr_size = errstr_size};
-    if (strlen(css) > SEL_MAX_LEN) {
-        snprintf(errstr, errstr_size, "selector longer than %d bytes", SEL_MAX_LEN);
+    if (strlen(c->s) > SEL_MAX_LEN) {
+        snprintf(c->errstr, c->errstr_size, "selector longer than %d bytes", SEL_MAX_LEN);
         return -1;
     }
-    if (check_chars(&c))
+    if (check_chars(c))
         return -1;
-    skip_ws(&c);
-    if (!peek(&c))
-        return fail(&c, "empty selector");
-    return compile_complex_list(&c, 0, 0);
+    skip_ws(c);
+    if (!peek(c))
+        return fail(c, "empty selector");
+    return compile_complex_list(c, 0, 0);
+}
+
+static int css_to_xpath(const char *css, int doc_form, struct buf *outb, char *errstr,
+                        size_t errstr_size)
+{
+    struct css c = {.s = css,
+                    .out = outb,
+                    .errstr = errstr,
+                    .errstr_size = errstr_size,
+                    .doc_form = doc_form,
+                    .lead_id = BUF_INIT(SEL_MAX_LEN),
+                    .lead_class = BUF_INIT(SEL_MAX_LEN)};
+    int rc = css_run(&c);
+    buf_release(&c.lead_id);
+    buf_release(&c.lead_class);
+    return rc;
+}
+
+int sel_css_to_xpath(const char *css, struct buf *outb, char *errstr, size_t errstr_size)
+{
+    return css_to_xpath(css, 0, outb, errstr, errstr_size);
 }
 
 /* ------------------------------------------------------------ libxml2 */
@@ -845,6 +914,17 @@ struct sel *sel_compile(const char *text, char *errstr, size_t errstr_size)
         abort();
     s->comp = comp;
     s->xpath = buf_detach(&x, NULL);
+    if (!is_xpath) {
+        /* The form for rules evaluated from the document, when it differs. */
+        struct buf d = BUF_INIT(XPATH_MAX);
+        char e[64];
+        if (css_to_xpath(text, 1, &d, e, sizeof(e)) == 0 && strcmp(buf_str(&d), s->xpath) != 0) {
+            xmlSetStructuredErrorFunc(&xe, capture_error);
+            s->comp_doc = xmlXPathCompile((const xmlChar *)buf_str(&d));
+            xmlSetStructuredErrorFunc(prev_ctx, prev);
+        }
+        buf_release(&d);
+    }
 out:
     buf_release(&x);
     return s;
@@ -855,6 +935,8 @@ void sel_free(struct sel *s)
     if (!s)
         return;
     xmlXPathFreeCompExpr(s->comp);
+    if (s->comp_doc)
+        xmlXPathFreeCompExpr(s->comp_doc);
     free(s->xpath);
     free(s);
 }
@@ -862,5 +944,189 @@ void sel_free(struct sel *s)
 xmlXPathObjectPtr sel_eval(const struct sel *s, xmlXPathContextPtr ctx, xmlNodePtr node)
 {
     ctx->node = node;
-    return xmlXPathCompiledEval(s->comp, ctx);
+    int from_doc =
+        node && (node->type == XML_HTML_DOCUMENT_NODE || node->type == XML_DOCUMENT_NODE);
+    return xmlXPathCompiledEval(from_doc && s->comp_doc ? s->comp_doc : s->comp, ctx);
+}
+
+/* ------------------------------------------------------------ contexts */
+
+/* The class index of one document: each class token to the elements that
+ * carry it, in document order. Built by one walk on first use. */
+struct class_entry {
+    char *token;
+    xmlNodePtr *nodes;
+    size_t n, cap;
+};
+
+struct sel_index {
+    int built;
+    struct class_entry *tab; /* open addressing, size a power of two */
+    size_t size, used;
+};
+
+static uint64_t token_hash(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static struct class_entry *index_slot(struct sel_index *ix, const char *tok, size_t n, int add)
+{
+    if (add && (ix->used + 1) * 4 > ix->size * 3) {
+        size_t old = ix->size;
+        struct class_entry *prev = ix->tab;
+        ix->size = old ? old * 2 : 256;
+        ix->tab = calloc(ix->size, sizeof(*ix->tab));
+        if (!ix->tab)
+            abort();
+        for (size_t i = 0; i < old; i++) {
+            if (!prev[i].token)
+                continue;
+            size_t k = token_hash(prev[i].token, strlen(prev[i].token)) & (ix->size - 1);
+            while (ix->tab[k].token)
+                k = (k + 1) & (ix->size - 1);
+            ix->tab[k] = prev[i];
+        }
+        free(prev);
+    }
+    if (!ix->size)
+        return NULL;
+    size_t k = token_hash(tok, n) & (ix->size - 1);
+    while (ix->tab[k].token) {
+        if (strncmp(ix->tab[k].token, tok, n) == 0 && ix->tab[k].token[n] == '\0')
+            return &ix->tab[k];
+        k = (k + 1) & (ix->size - 1);
+    }
+    if (!add)
+        return NULL;
+    ix->tab[k].token = strndup(tok, n);
+    if (!ix->tab[k].token)
+        abort();
+    ix->used++;
+    return &ix->tab[k];
+}
+
+static const char *class_attr(xmlNodePtr n)
+{
+    for (xmlAttrPtr a = n->properties; a; a = a->next)
+        if (a->name[0] == 'c' && strcmp((const char *)a->name, "class") == 0)
+            return a->children && a->children->content ? (const char *)a->children->content : "";
+    return NULL;
+}
+
+static const char class_ws[] = " \t\n\r\f";
+
+static void index_build(struct sel_index *ix, xmlDocPtr doc)
+{
+    ix->built = 1;
+    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL, n = root;
+    while (n) {
+        if (n->type == XML_ELEMENT_NODE) {
+            const char *cl = n->properties ? class_attr(n) : NULL;
+            while (cl && *cl) {
+                cl += strspn(cl, class_ws);
+                size_t len = strcspn(cl, class_ws);
+                if (!len)
+                    break;
+                struct class_entry *e = index_slot(ix, cl, len, 1);
+                /* An element listing a class twice is indexed once. */
+                if (!e->n || e->nodes[e->n - 1] != n) {
+                    if (e->n == e->cap) {
+                        e->cap = e->cap ? e->cap * 2 : 4;
+                        e->nodes = realloc(e->nodes, e->cap * sizeof(*e->nodes));
+                        if (!e->nodes)
+                            abort();
+                    }
+                    e->nodes[e->n++] = n;
+                }
+                cl += len;
+            }
+            if (n->children) {
+                n = n->children;
+                continue;
+            }
+        }
+        while (n != root && !n->next)
+            n = n->parent;
+        if (n == root)
+            break;
+        n = n->next;
+    }
+}
+
+/* ferry-class-index('c'): every element with class c, from the index. */
+static void fn_class_index(xmlXPathParserContextPtr ctxt, int nargs)
+{
+    if (nargs != 1) {
+        xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+        return;
+    }
+    xmlChar *tok = xmlXPathPopString(ctxt);
+    struct sel_index *ix = ctxt->context->userData;
+    xmlNodeSetPtr set = xmlXPathNodeSetCreate(NULL);
+    if (ix && tok) {
+        if (!ix->built)
+            index_build(ix, ctxt->context->doc);
+        struct class_entry *e = index_slot(ix, (const char *)tok, strlen((const char *)tok), 0);
+        for (size_t i = 0; e && i < e->n; i++)
+            xmlXPathNodeSetAddUnique(set, e->nodes[i]);
+    }
+    xmlFree(tok);
+    valuePush(ctxt, xmlXPathWrapNodeSet(set));
+}
+
+/* ferry-has-class('c'): whether the context element has class c, without
+ * the string building of contains(concat(' ', normalize-space(@class), ' '),
+ * ' c ') on every element scanned. */
+static void fn_has_class(xmlXPathParserContextPtr ctxt, int nargs)
+{
+    if (nargs != 1) {
+        xmlXPathErr(ctxt, XPATH_INVALID_ARITY);
+        return;
+    }
+    xmlXPathObjectPtr arg = valuePop(ctxt);
+    xmlNodePtr n = ctxt->context->node;
+    int hit = 0;
+    const char *want = arg && arg->type == XPATH_STRING ? (const char *)arg->stringval : NULL;
+    const char *cl =
+        want && n && n->type == XML_ELEMENT_NODE && n->properties ? class_attr(n) : NULL;
+    size_t wl = want ? strlen(want) : 0;
+    while (cl && *cl && wl && !hit) {
+        cl += strspn(cl, class_ws);
+        size_t len = strcspn(cl, class_ws);
+        hit = len == wl && memcmp(cl, want, wl) == 0;
+        cl += len;
+    }
+    xmlXPathFreeObject(arg);
+    valuePush(ctxt, xmlXPathNewBoolean(hit));
+}
+
+xmlXPathContextPtr sel_context_new(xmlDocPtr doc)
+{
+    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+    struct sel_index *ix = calloc(1, sizeof(*ix));
+    if (!ctx || !ix)
+        abort();
+    ctx->userData = ix;
+    xmlXPathRegisterFunc(ctx, (const xmlChar *)"ferry-has-class", fn_has_class);
+    xmlXPathRegisterFunc(ctx, (const xmlChar *)"ferry-class-index", fn_class_index);
+    return ctx;
+}
+
+void sel_context_free(xmlXPathContextPtr ctx)
+{
+    if (!ctx)
+        return;
+    struct sel_index *ix = ctx->userData;
+    for (size_t i = 0; ix && i < ix->size; i++) {
+        free(ix->tab[i].token);
+        free(ix->tab[i].nodes);
+    }
+    if (ix)
+        free(ix->tab);
+    free(ix);
+    xmlXPathFreeContext(ctx);
 }

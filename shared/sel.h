@@ -41,8 +41,12 @@
 #define SEL_MAX_LEN 4096
 
 struct sel {
-    char *xpath; /* the XPath 1.0 text evaluated */
+    char *xpath; /* the XPath 1.0 text evaluated from an element */
     xmlXPathCompExprPtr comp;
+    /* From the document node, a selector whose first compound has an id or
+     * a class starts from an index (id(), ferry-class-index()) instead of
+     * scanning every element; NULL when that form is the same. */
+    xmlXPathCompExprPtr comp_doc;
 };
 
 /* Compiles a CSS selector, or `xpath:` followed by an XPath expression.
@@ -54,9 +58,18 @@ void sel_free(struct sel *s);
  * 0 ok, -1 with errstr. */
 int sel_css_to_xpath(const char *css, struct buf *out, char *errstr, size_t errstr_size);
 
+/* An XPath context for one document, with the functions compiled
+ * selectors call (ferry-has-class(), ferry-class-index()) and the page's
+ * class index (built on first use). Every sel_eval() needs one of these.
+ * Free it with sel_context_free(), before the document. */
+xmlXPathContextPtr sel_context_new(xmlDocPtr doc);
+void sel_context_free(xmlXPathContextPtr ctx);
+
 /* Evaluates s with `node` as the context node (its document must be
- * ctx->doc). Returns a new XPath object (xmlXPathFreeObject it) or NULL when
- * evaluation failed (an unknown function, the operation limit of ctx). */
+ * ctx->doc; ctx from sel_context_new()). Returns a new XPath object
+ * (xmlXPathFreeObject it) or NULL when evaluation failed (an unknown
+ * function, the operation limit of ctx). "#id" from the document selects
+ * the first element with that id, as getElementById() does. */
 xmlXPathObjectPtr sel_eval(const struct sel *s, xmlXPathContextPtr ctx, xmlNodePtr node);
 
 /* Silences libxml2's error printing for the calling thread while a page is

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "jx.h"
+#include "sel.h"
 
 /* JSON-LD blocks are page content: cap what one may cost. */
 #define JSONLD_MAX_BYTES  (1 << 20)
@@ -28,8 +29,7 @@ void xpage_init(struct xpage *pg, xmlDocPtr doc, const char *url,
 
 void xpage_release(struct xpage *pg)
 {
-    if (pg->xpath)
-        xmlXPathFreeContext(pg->xpath);
+    sel_context_free(pg->xpath);
     json_decref(pg->jsonld);
     json_decref(pg->cookies);
     if (pg->base)
@@ -40,9 +40,7 @@ void xpage_release(struct xpage *pg)
 xmlXPathContextPtr xpage_xpath(struct xpage *pg)
 {
     if (!pg->xpath) {
-        pg->xpath = xmlXPathNewContext(pg->doc);
-        if (!pg->xpath)
-            abort();
+        pg->xpath = sel_context_new(pg->doc);
         pg->xpath->opLimit = XPAGE_OP_LIMIT;
     }
     return pg->xpath;

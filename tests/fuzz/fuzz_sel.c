@@ -13,7 +13,8 @@
  *   - an error names a position inside the input (1 .. length + 1);
  *   - CSS we accepted always translates to XPath libxml2 compiles (the
  *     "selector not supported" error would mean our translation is wrong);
- *   - a compiled selector evaluates on a small page without failing.
+ *   - a compiled selector evaluates on a small page without failing;
+ *   - its indexed form (from the document) selects what the plain form does.
  */
 #include <libxml/HTMLparser.h>
 #include <stdint.h>
@@ -38,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         doc = htmlReadMemory(fuzz_page, (int)sizeof(fuzz_page) - 1, "http://f/", "UTF-8",
                              HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
                                  HTML_PARSE_NONET);
-        ctx = xmlXPathNewContext(doc);
+        ctx = sel_context_new(doc);
     }
     if (size > SEL_MAX_LEN + 16)
         return 0;
@@ -60,6 +61,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!r && strncmp(text, "xpath:", 6) != 0 && ctx->opCount < ctx->opLimit) {
             fprintf(stderr, "CSS '%s' -> '%s' failed to evaluate\n", text, s->xpath);
             abort();
+        }
+        /* The indexed form from the document matches what the plain one
+         * does (the page has no duplicate ids). */
+        if (r && s->comp_doc && r->type == XPATH_NODESET) {
+            ctx->opCount = 0;
+            ctx->node = (xmlNodePtr)doc;
+            xmlXPathObjectPtr plain = xmlXPathCompiledEval(s->comp, ctx);
+            int na = r->nodesetval ? r->nodesetval->nodeNr : 0;
+            int nb = plain && plain->nodesetval ? plain->nodesetval->nodeNr : 0;
+            int same = plain != NULL && na == nb;
+            for (int i = 0; same && i < na; i++)
+                same = r->nodesetval->nodeTab[i] == plain->nodesetval->nodeTab[i];
+            if (!same && ctx->opCount < ctx->opLimit) {
+                fprintf(stderr, "CSS '%s': %d nodes indexed, %d plain (%s)\n", text, na, nb,
+                        s->xpath);
+                abort();
+            }
+            xmlXPathFreeObject(plain);
         }
         xmlXPathFreeObject(r);
         sel_free(s);

@@ -54,7 +54,7 @@ static void ids_of(const char *selector, char *out, size_t size)
     struct sel *s = sel_compile(selector, err, sizeof(err));
     if (!s)
         fail_msg("'%s' did not compile: %s", selector, err);
-    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+    xmlXPathContextPtr ctx = sel_context_new(doc);
     xmlXPathObjectPtr r = sel_eval(s, ctx, (xmlNodePtr)doc);
     assert_non_null(r);
     out[0] = '\0';
@@ -65,7 +65,7 @@ static void ids_of(const char *selector, char *out, size_t size)
         xmlFree(id);
     }
     xmlXPathFreeObject(r);
-    xmlXPathFreeContext(ctx);
+    sel_context_free(ctx);
     sel_free(s);
 }
 
@@ -169,7 +169,7 @@ static void test_xpath_values(void **state)
     char err[256];
     struct sel *s = sel_compile("xpath:count(//li)", err, sizeof(err));
     assert_non_null(s);
-    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+    xmlXPathContextPtr ctx = sel_context_new(doc);
     xmlXPathObjectPtr r = sel_eval(s, ctx, (xmlNodePtr)doc);
     assert_int_equal(r->type, XPATH_NUMBER);
     assert_true(r->floatval == 6.0);
@@ -182,7 +182,7 @@ static void test_xpath_values(void **state)
     assert_null(sel_eval(s, ctx, (xmlNodePtr)doc));
     sel_quiet_end();
     sel_free(s);
-    xmlXPathFreeContext(ctx);
+    sel_context_free(ctx);
 }
 
 /* Relative selectors: from a matched element, `span` searches its
@@ -193,13 +193,13 @@ static void test_relative(void **state)
     char err[256];
     struct sel *s = sel_compile("> li.odd", err, sizeof(err));
     assert_non_null(s);
-    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+    xmlXPathContextPtr ctx = sel_context_new(doc);
     xmlXPathObjectPtr list = xmlXPathEvalExpression((const xmlChar *)"//ul", ctx);
     xmlXPathObjectPtr r = sel_eval(s, ctx, list->nodesetval->nodeTab[0]);
     assert_int_equal(r->nodesetval->nodeNr, 1);
     xmlXPathFreeObject(r);
     xmlXPathFreeObject(list);
-    xmlXPathFreeContext(ctx);
+    sel_context_free(ctx);
     sel_free(s);
 }
 
