@@ -328,7 +328,7 @@ static int parse_number(const char *text, const struct price_locale *loc, const 
     }
     num[k] = '\0';
     double v = strtod(num, NULL);
-    if (suffixes) {
+    if (suffixes && *p) {
         char s = *p;
         int alone = !isalpha((unsigned char)p[1]);
         if (alone && (s == 'K' || s == 'k'))
