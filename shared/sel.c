@@ -1044,17 +1044,18 @@ static void index_build(struct sel_index *ix, xmlDocPtr doc)
                 }
                 cl += len;
             }
-            if (n->children) {
-                n = n->children;
-                continue;
-            }
         }
-        while (n != root && !n->next)
-            n = n->parent;
-        if (n == root)
-            break;
-        n = n->next;
+        n = sel_walk_next(n, root, n->type == XML_ELEMENT_NODE);
     }
+}
+
+xmlNodePtr sel_walk_next(xmlNodePtr n, xmlNodePtr root, int descend)
+{
+    if (descend && n->children)
+        return n->children;
+    while (n != root && !n->next)
+        n = n->parent;
+    return n == root ? NULL : n->next;
 }
 
 /* ferry-class-index('c'): every element with class c, from the index. */

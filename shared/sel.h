@@ -72,6 +72,12 @@ void sel_context_free(xmlXPathContextPtr ctx);
  * the first element with that id, as getElementById() does. */
 xmlXPathObjectPtr sel_eval(const struct sel *s, xmlXPathContextPtr ctx, xmlNodePtr node);
 
+/* The node after n in document order within root's subtree (start with
+ * root itself): into n's children when `descend`, else past them; NULL at
+ * the end. Iterative, since a hostile page nests as deep as the parser
+ * allows: every walk over a document goes through here. */
+xmlNodePtr sel_walk_next(xmlNodePtr n, xmlNodePtr root, int descend);
+
 /* Silences libxml2's error printing for the calling thread while a page is
  * evaluated (hostile pages and rules would otherwise flood stderr). Calls
  * nest; the last sel_quiet_end() restores the previous handler. */

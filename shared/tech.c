@@ -366,16 +366,8 @@ static void gather(xmlDocPtr doc, struct sources *s)
                         json_array_append_new(s->meta, pair);
                 }
             }
-            if (n->children) {
-                n = n->children;
-                continue;
-            }
         }
-        while (n != root && !n->next)
-            n = n->parent;
-        if (n == root)
-            break;
-        n = n->next;
+        n = sel_walk_next(n, root, n->type == XML_ELEMENT_NODE);
     }
 }
 

@@ -54,25 +54,14 @@ const char *xpage_header(const struct xpage *pg, const char *name, size_t i)
     return NULL;
 }
 
-/* The elements named `name` in document order, without recursion (a
- * hostile page may nest as deep as the parser allows). */
+/* The elements named `name`, in document order. */
 static void each_element(xmlDocPtr doc, const char *name, void (*fn)(xmlNodePtr, void *), void *arg)
 {
     xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
     xmlNodePtr n = root;
-    while (n) {
+    for (; n; n = sel_walk_next(n, root, n->type == XML_ELEMENT_NODE))
         if (n->type == XML_ELEMENT_NODE && xmlStrcmp(n->name, (const xmlChar *)name) == 0)
             fn(n, arg);
-        if (n->children && n->type == XML_ELEMENT_NODE) {
-            n = n->children;
-            continue;
-        }
-        while (n && n != root && !n->next)
-            n = n->parent;
-        if (!n || n == root)
-            break;
-        n = n->next;
-    }
 }
 
 static const char *attr_value(xmlNodePtr n, const char *name)

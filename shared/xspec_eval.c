@@ -376,17 +376,9 @@ static int has_content(xmlDocPtr doc)
                 i++;
             if (xmlStrcmp(n->name, (const xmlChar *)"img") == 0)
                 return 1;
-            descend = !hidden[i] && n->children;
+            descend = !hidden[i];
         }
-        if (descend) {
-            n = n->children;
-            continue;
-        }
-        while (n != root && !n->next)
-            n = n->parent;
-        if (n == root)
-            break;
-        n = n->next;
+        n = sel_walk_next(n, root, descend);
     }
     return 0;
 }
