@@ -100,7 +100,7 @@ int main(int argc, char **argv)
     json_t *data = xspec_eval(x, &pg, NULL, &st);
     static const char *const words[] = {"ok", "empty", "captcha"};
     json_t *out = json_pack("{s:s,s:o}", "status", words[st], "data", data);
-    char *s = json_dumps(out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+    char *s = jx_dump(out, NULL);
     puts(s);
     free(s);
     json_decref(out);

@@ -55,7 +55,7 @@ static char *dump(const json_t *obj, const char *key)
     json_t *v = json_object_get(obj, key);
     if (!v)
         return strdup("(absent)");
-    return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
+    return jx_dump(v, NULL); /* what scrape writes: JSON.stringify's bytes */
 }
 
 #define ASSERT_FIELD(obj, key, want)                                                               \
