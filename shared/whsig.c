@@ -6,6 +6,7 @@
 #include <openssl/params.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -91,4 +92,46 @@ int whsig_equal(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     return la == lb && CRYPTO_memcmp(a, b, la) == 0;
+}
+
+/* 1 when a space-separated value of header equals expected. Every value
+ * is compared, so the time taken does not tell which one matched. */
+static int any_value(const char *header, const char *expected)
+{
+    int found = 0;
+    size_t n = strlen(expected);
+    for (const char *p = header; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *end = strchr(p, ' ');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n)
+            found |= CRYPTO_memcmp(p, expected, n) == 0;
+        p += len;
+    }
+    return found;
+}
+
+int whsig_verify_ferry(const char *secret, const char *header, const void *body, size_t body_len)
+{
+    char expected[WHSIG_HEX_LEN];
+    whsig_ferry(secret, body, body_len, expected);
+    return any_value(header, expected);
+}
+
+int whsig_verify_standard(const char *secret, const char *id, const char *timestamp,
+                          const char *header, const void *body, size_t body_len)
+{
+    char expected[WHSIG_V1_LEN], *end;
+    long long ts = strtoll(timestamp, &end, 10);
+    /* The signed text has the timestamp as sent; one that does not read
+     * back the same (leading zeros, a sign, junk) cannot have been signed
+     * by ferry, which writes plain decimal. */
+    char again[32];
+    snprintf(again, sizeof(again), "%lld", ts);
+    if (!*timestamp || *end || strcmp(again, timestamp) != 0)
+        return 0;
+    if (whsig_standard(secret, id, ts, body, body_len, expected))
+        return 0;
+    return any_value(header, expected);
 }

@@ -26,4 +26,22 @@ int whsig_standard(const char *secret, const char *id, long long timestamp, cons
 /* Constant-time comparison of two NUL-terminated signatures. 1 equal. */
 int whsig_equal(const char *a, const char *b);
 
+/* ---------------------------------------------------------------- verifying
+ *
+ * What a receiver does with a request it got. A signature header may hold
+ * several space-separated values (while a rotated-out secret is still valid,
+ * ferry sends one per secret); a header verifies when any of its values
+ * matches. Every comparison is constant-time. */
+
+/* 1 when X-Ferry-Signature `header` has a value equal to
+ * whsig_ferry(secret, body). */
+int whsig_verify_ferry(const char *secret, const char *header, const void *body, size_t body_len);
+
+/* 1 when webhook-signature `header` has a "v1,..." value equal to
+ * whsig_standard(secret, id, timestamp, body); `timestamp` is the
+ * webhook-timestamp header as sent (decimal unix seconds, else 0). The
+ * age of the timestamp is the caller's to judge. */
+int whsig_verify_standard(const char *secret, const char *id, const char *timestamp,
+                          const char *header, const void *body, size_t body_len);
+
 #endif

@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,37 @@ static void test_sig_equal(void **state)
     assert_true(whsig_equal("sha256=abc", "sha256=abc"));
     assert_false(whsig_equal("sha256=abc", "sha256=abd"));
     assert_false(whsig_equal("sha256=abc", "sha256=abcd"));
+}
+
+/* A receiver's side: any of several space-separated values (secret
+ * rotation) verifies, nothing else does. */
+static void test_verify_any_value(void **state)
+{
+    const char *msg = "The quick brown fox jumps over the lazy dog";
+    const char *good = "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8";
+    char two[200];
+    (void)state;
+    assert_true(whsig_verify_ferry("key", good, msg, strlen(msg)));
+    snprintf(two, sizeof(two), "sha256=%064d %s", 0, good);
+    assert_true(whsig_verify_ferry("key", two, msg, strlen(msg)));
+    snprintf(two, sizeof(two), "%s sha256=%064d", good, 0);
+    assert_true(whsig_verify_ferry("key", two, msg, strlen(msg)));
+    assert_false(whsig_verify_ferry("other", two, msg, strlen(msg)));
+    assert_false(whsig_verify_ferry("key", "", msg, strlen(msg)));
+    assert_false(whsig_verify_ferry("key", good, msg, strlen(msg) - 1));
+
+    const char *body = "{\"test\": 2432232314}", *id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const char *sec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const char *v1 = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+    assert_true(whsig_verify_standard(sec, id, "1614265330", v1, body, strlen(body)));
+    snprintf(two, sizeof(two), "v1,AAAA %s", v1);
+    assert_true(whsig_verify_standard(sec, id, "1614265330", two, body, strlen(body)));
+    assert_false(whsig_verify_standard(sec, id, "1614265331", v1, body, strlen(body)));
+    assert_false(whsig_verify_standard(sec, id, "01614265330", v1, body, strlen(body)));
+    assert_false(whsig_verify_standard(sec, id, "", v1, body, strlen(body)));
+    assert_false(whsig_verify_standard(sec, "msg_other", "1614265330", v1, body, strlen(body)));
+    assert_false(
+        whsig_verify_standard("whsec_not base64!", id, "1614265330", v1, body, strlen(body)));
 }
 
 static void test_secretbox_round_trip(void **state)
@@ -112,6 +144,7 @@ int main(void)
         cmocka_unit_test(test_ferry_signature_vector),
         cmocka_unit_test(test_standard_webhooks_vector),
         cmocka_unit_test(test_sig_equal),
+        cmocka_unit_test(test_verify_any_value),
         cmocka_unit_test(test_secretbox_round_trip),
         cmocka_unit_test(test_secretbox_key_forms),
     };
