@@ -1,6 +1,6 @@
 # ferry — build, run, test, bench.
 #
-#   make          build the four stages and the unit tests into build/
+#   make          build the four stages, the ferry client and the unit tests into build/
 #   make run      install what is missing, build, start Kafka and all stages
 #   make test     the same set-up, then unit and integration tests
 #   make asan     the whole test suite under ASan + UBSan (build-asan/)
@@ -28,13 +28,14 @@ EMBED_SRC  := $(sort $(wildcard shared/profiles/*.json))
 EMBED_OBJ  := $(B)/gen/embedded.o
 LIB        := $(B)/libferry.a
 BINS       := $(STAGES:%=$(B)/ferry-%)
+CLI        := $(B)/ferry
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNITS      := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 TOOLS      := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
 .PHONY: all deps run test unit integration asan bench fuzz fmt lint clean
-all: $(BINS) $(UNITS) $(TOOLS)
+all: $(BINS) $(CLI) $(UNITS) $(TOOLS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -65,6 +66,11 @@ $(B)/ferry-$(1): $(B)/stages/$(1)/main.o $(B)/libferry-$(1).a $(LIB)
 $(B)/tests/unit/test_$(1)_%.o: STAGE_INC := -Istages/$(1)
 endef
 $(foreach s,$(STAGES),$(eval $(call stage_rule,$(s))))
+
+# The client program (stages/cli): not a stage, it only speaks the HTTP API.
+$(CLI): $(patsubst %.c,$(B)/%.o,$(wildcard stages/cli/*.c)) $(LIB)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
 # A unit test named test_<stage>_* tests that stage's modules: it links the
 # stage's library and sees the stage's headers. Any other links the shared
