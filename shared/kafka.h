@@ -119,6 +119,22 @@ void kafka_consumer_close(rd_kafka_t *rk, int ever_paused);
  * cannot be read. */
 long long kafka_consumer_lag(rd_kafka_t *consumer);
 
+/* Publishes the consumer's lag in /metrics, one series per assigned
+ * partition, read when /metrics is rendered (metrics.h collectors):
+ *
+ *   ferry_kafka_consumer_lag{group="ferry-scrape",topic="ferry.scrape.requests",partition="3"} 12
+ *
+ * the partition's high watermark (the last stable offset under
+ * read_committed) minus the consumer's position, from the watermarks
+ * librdkafka cached from its fetches; a partition the consumer lost leaves
+ * the output, one with no position yet is not shown. kafka_consumer_open()
+ * does this for every group consumer and kafka_consumer_close() undoes it;
+ * a consumer made otherwise (assign() on its own) calls these two itself,
+ * unwatch before closing it. `group` labels the series (NULL: the
+ * consumer's group.id). */
+void kafka_lag_watch(rd_kafka_t *consumer, const char *group);
+void kafka_lag_unwatch(rd_kafka_t *consumer);
+
 /* A metadata request to the cluster: 0 when a broker answered in time. */
 int kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
 

@@ -17,6 +17,7 @@ struct metric {
     const char *help;
     char labels[160];
     atomic_llong value;
+    atomic_int hidden; /* metric_hide() until the next metric_set() */
     double (*fn)(void *);
     void *arg;
     double bounds[METRIC_MAX_BUCKETS];
@@ -107,6 +108,46 @@ void metric_inc(struct metric *m, long long n)
 void metric_set(struct metric *m, long long v)
 {
     atomic_store_explicit(&m->value, v, memory_order_relaxed);
+    atomic_store_explicit(&m->hidden, 0, memory_order_relaxed);
+}
+
+void metric_hide(struct metric *m)
+{
+    atomic_store_explicit(&m->hidden, 1, memory_order_relaxed);
+}
+
+/* Collectors run under their own lock, not the registry's: they register
+ * series. Holding it through a collection is what lets remove() promise
+ * that the collector is not running once it returns. */
+#define MAX_COLLECTORS 32
+static pthread_mutex_t collect_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct collector {
+    void (*fn)(void *);
+    void *arg;
+} collectors[MAX_COLLECTORS];
+static size_t n_collectors;
+
+int metrics_collector_add(void (*fn)(void *arg), void *arg)
+{
+    int rc = -1;
+    pthread_mutex_lock(&collect_lock);
+    if (n_collectors < MAX_COLLECTORS) {
+        collectors[n_collectors++] = (struct collector){fn, arg};
+        rc = 0;
+    }
+    pthread_mutex_unlock(&collect_lock);
+    return rc;
+}
+
+void metrics_collector_remove(void (*fn)(void *arg), void *arg)
+{
+    pthread_mutex_lock(&collect_lock);
+    for (size_t i = 0; i < n_collectors; i++)
+        if (collectors[i].fn == fn && collectors[i].arg == arg) {
+            collectors[i] = collectors[--n_collectors];
+            break;
+        }
+    pthread_mutex_unlock(&collect_lock);
 }
 
 long long metric_value(const struct metric *m)
@@ -177,6 +218,11 @@ char *metrics_render(void)
         abort();
     tb.s[0] = '\0';
 
+    pthread_mutex_lock(&collect_lock);
+    for (size_t i = 0; i < n_collectors; i++)
+        collectors[i].fn(collectors[i].arg);
+    pthread_mutex_unlock(&collect_lock);
+
     pthread_mutex_lock(&registry_lock);
     const char *last = "";
     for (struct metric *m = registry_head; m; m = m->next) {
@@ -185,6 +231,8 @@ char *metrics_render(void)
                       types[m->kind]);
             last = m->name;
         }
+        if (atomic_load_explicit(&m->hidden, memory_order_relaxed))
+            continue;
         switch (m->kind) {
         case M_COUNTER:
         case M_GAUGE: tb_printf(&tb, "%s{%s} %lld\n", m->name, m->labels, metric_value(m)); break;

@@ -45,6 +45,18 @@ void metric_set(struct metric *m, long long v);  /* gauges */
 void metric_observe(struct metric *m, double v); /* histograms */
 long long metric_value(const struct metric *m);  /* counters and gauges */
 
+/* Leaves a series out of the output until its next metric_set() (a
+ * gauge of a Kafka partition this instance no longer owns). */
+void metric_hide(struct metric *m);
+
+/* A collector runs at the start of every metrics_render(), before any
+ * series is read, on the rendering thread: it may register series and set
+ * them (series whose set changes over time, such as one per assigned
+ * partition). Once metrics_collector_remove() returns, fn is not running
+ * and will not run again, so arg may be freed. At most 32 collectors. */
+int metrics_collector_add(void (*fn)(void *arg), void *arg);
+void metrics_collector_remove(void (*fn)(void *arg), void *arg);
+
 /* Renders every series; returns a malloc'd NUL-terminated string. */
 char *metrics_render(void);
 

@@ -83,6 +83,7 @@ struct follow *follow_open(const struct stage *st, struct table *table, char *er
         snprintf(errstr, errstr_size, "assign: %s", rd_kafka_err2str(err));
         goto err;
     }
+    kafka_lag_watch(f->rk, NULL); /* how far the status table trails the topics */
     LOG_INFO("following", "status_partitions=%d attempts_partitions=%d", ns, na);
     return f;
 err:

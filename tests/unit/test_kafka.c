@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "delayq.h"
 #include "kafka.h"
+#include "metrics.h"
 #include "log.h"
 #include "offtrack.h"
 
@@ -330,7 +331,26 @@ static void test_consumer_lag(void **state)
     }
     assert_int_equal(got, 5);
     assert_int_equal(lag, 7);
+
+    /* /metrics shows the same lag, one series per partition with a position. */
+    static const char series[] =
+        "ferry_kafka_consumer_lag{group=\"g-lag\",topic=\"t.lag\",partition=\"";
+    char *text = metrics_render();
+    long long sum = 0;
+    int n = 0;
+    for (const char *p2 = strstr(text, series); p2; p2 = strstr(p2 + 1, series)) {
+        const char *v = strstr(p2, "} ");
+        assert_non_null(v);
+        sum += atoll(v + 2);
+        n++;
+    }
+    free(text);
+    assert_true(n >= 1 && n <= 2);
+    assert_int_equal(sum, 7);
     kafka_consumer_close(c, 0);
+    text = metrics_render(); /* a closed consumer's partitions leave the output */
+    assert_null(strstr(text, series));
+    free(text);
 }
 
 static void test_delayq_holds_until_due(void **state)

@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,10 +46,52 @@ static void test_render(void **state)
     free(text);
 }
 
+/* A collector sets per-partition series at render time; a hidden series
+ * leaves the output until it is set again. */
+static int collected;
+static struct metric *part[2];
+
+static void collect(void *arg)
+{
+    long long *values = arg;
+    collected++;
+    for (int i = 0; i < 2; i++) {
+        char labels[32];
+        snprintf(labels, sizeof(labels), "partition=\"%d\"", i);
+        part[i] = metric_gauge("c_lag", "Lag", labels);
+        if (values[i] < 0)
+            metric_hide(part[i]);
+        else
+            metric_set(part[i], values[i]);
+    }
+}
+
+static void test_collectors_and_hidden_series(void **state)
+{
+    (void)state;
+    long long values[2] = {5, -1};
+    assert_int_equal(metrics_collector_add(collect, values), 0);
+    char *text = metrics_render();
+    assert_int_equal(collected, 1);
+    assert_non_null(strstr(text, "c_lag{partition=\"0\"} 5\n"));
+    assert_null(strstr(text, "c_lag{partition=\"1\"}"));
+    free(text);
+    values[0] = -1;
+    values[1] = 9;
+    text = metrics_render();
+    assert_null(strstr(text, "c_lag{partition=\"0\"}"));
+    assert_non_null(strstr(text, "c_lag{partition=\"1\"} 9\n"));
+    free(text);
+    metrics_collector_remove(collect, values);
+    free(metrics_render());
+    assert_int_equal(collected, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render),
+        cmocka_unit_test(test_collectors_and_hidden_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
