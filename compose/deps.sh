@@ -30,6 +30,7 @@ packages=(
     clang
     libclang-rt-14-dev
     valgrind
+    php-cli # the PHP webhook receiver example (tests/receivers) runs in the tests
 )
 
 # The local Kafka broker (compose/kafka.sh) needs a JDK and Maven; a Java 17
@@ -55,14 +56,15 @@ done
 # The integration tests need pytest and jsonschema in whichever python3 runs
 # them. Debian's packages serve Debian's python3; another python3 on PATH
 # (pyenv, a venv) gets them from PyPI with its own pip.
+# confluent-kafka runs the topic guide's Python recipes (schemas/TOPICS.md).
 pip_missing=()
-for mod in pytest jsonschema; do
+for mod in pytest jsonschema confluent_kafka; do
     python3 -c "import $mod" >/dev/null 2>&1 && continue
     py=$(command -v python3 || true)
     if [[ -z $py || $py == /usr/bin/python3 ]]; then
-        missing+=("python3-$mod")
+        missing+=("python3-${mod//_/-}")
     else
-        pip_missing+=("$mod")
+        pip_missing+=("${mod//_/-}")
     fi
 done
 ((${#missing[@]} + ${#pip_missing[@]})) || exit 0

@@ -91,6 +91,7 @@ class Site:
             def do_GET(self):
                 if self.path.startswith("/hang"):
                     outer.closing.wait(60)
+                    self.close_connection = True  # no answer: the fetch fails at once
                     return
                 if self.path.startswith("/slow"):
                     time.sleep(outer.slow_s)
