@@ -3,7 +3,9 @@
  * and the answer read into a capped buffer and parsed as JSON.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 

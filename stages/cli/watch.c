@@ -260,8 +260,10 @@ int watch_batch(struct cli *c, const char *id, double interval_s, double timeout
             /* Ride out a restart: warn once, give up after OUTAGE_MAX_MS. */
             if (!outage_since) {
                 outage_since = now;
-                if (p.drawn)
-                    fputc('\n', stderr), p.drawn = 0;
+                if (p.drawn) {
+                    fputc('\n', stderr);
+                    p.drawn = 0;
+                }
                 api_report(c, code, &ans);
                 fprintf(stderr, "%s %s: retrying for up to %d s\n", c->prog, c->cmd,
                         OUTAGE_MAX_MS / 1000);
