@@ -80,6 +80,9 @@ int cli_fail(const struct cli *c, int code, const char *fmt, ...)
 int cli_parse_long(const struct cli *c, const char *name, const char *text, long min, long max,
                    long *out);
 
+/* Appends the words of "a,b c" (commas or spaces) to the JSON array arr. */
+void cli_add_words(json_t *arr, const char *list);
+
 /* ---------------------------------------------------------------- the API */
 
 /* One answer: the HTTP status and the body (parsed when it is JSON). */

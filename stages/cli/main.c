@@ -110,6 +110,14 @@ int cli_parse_long(const struct cli *c, const char *name, const char *text, long
     return 0;
 }
 
+void cli_add_words(json_t *arr, const char *list)
+{
+    char *copy = strdup(list), *save = NULL;
+    for (char *w = strtok_r(copy, ", ", &save); w; w = strtok_r(NULL, ", ", &save))
+        json_array_append_new(arr, json_string(w));
+    free(copy);
+}
+
 int cli_common_opt(struct cli *c, int opt, const struct cli_usage *u)
 {
     long v;

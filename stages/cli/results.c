@@ -161,10 +161,7 @@ int cmd_retry(struct cli *c, int argc, char **argv)
         if (opt == 's') {
             if (!statuses)
                 statuses = json_array();
-            char *copy = strdup(optarg), *save = NULL;
-            for (char *s = strtok_r(copy, ", ", &save); s; s = strtok_r(NULL, ", ", &save))
-                json_array_append_new(statuses, json_string(s));
-            free(copy);
+            cli_add_words(statuses, optarg);
             continue;
         }
         if (opt == 'W') {

@@ -53,10 +53,7 @@ static void add_formats(struct body_opts *o, const char *list)
 {
     if (!o->formats)
         o->formats = json_array();
-    char *copy = strdup(list), *save = NULL;
-    for (char *f = strtok_r(copy, ", ", &save); f; f = strtok_r(NULL, ", ", &save))
-        json_array_append_new(o->formats, json_string(f));
-    free(copy);
+    cli_add_words(o->formats, list);
 }
 
 /* The options of submit and crawl that shape the body. Returns 0 when opt
@@ -71,10 +68,7 @@ static int body_opt(const struct cli *c, struct body_opts *o, int opt)
     case 's': json_object_set_new(o->body, "webhook_secret", json_string(optarg)); return 0;
     case 'e': {
         json_t *ev = json_array();
-        char *copy = strdup(optarg), *save = NULL;
-        for (char *e = strtok_r(copy, ", ", &save); e; e = strtok_r(NULL, ", ", &save))
-            json_array_append_new(ev, json_string(e));
-        free(copy);
+        cli_add_words(ev, optarg);
         json_object_set_new(o->body, "webhook_events", ev);
         return 0;
     }
