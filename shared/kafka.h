@@ -126,7 +126,9 @@ long long kafka_consumer_lag(rd_kafka_t *consumer);
  *
  * the partition's high watermark (the last stable offset under
  * read_committed) minus the consumer's position, from the watermarks
- * librdkafka cached from its fetches; a partition the consumer lost leaves
+ * librdkafka cached from its fetches (offsets, as kafka-consumer-groups
+ * counts them: a transaction's commit marker is one until the consumer has
+ * read past it); a partition the consumer lost leaves
  * the output, one with no position yet is not shown. kafka_consumer_open()
  * does this for every group consumer and kafka_consumer_close() undoes it;
  * a consumer made otherwise (assign() on its own) calls these two itself,
