@@ -181,25 +181,27 @@ int ssrf_check_allow(const char *value, char *errstr, size_t errstr_size)
     return ssrf_allow_parse(value, &al, errstr, errstr_size);
 }
 
+int ssrf_guard_check(struct ssrf_guard *g, const struct sockaddr *sa)
+{
+    const char *range;
+    if (g->allow_private || !ssrf_addr_classify(sa, &range) || allowed(g->allow, sa))
+        return 0;
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof(host));
+    g->blocked = 1;
+    snprintf(g->why, sizeof(g->why), "%s is %s", host, range);
+    return -1;
+}
+
 static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
                                   struct curl_sockaddr *address)
 {
-    struct ssrf_guard *g = clientp;
-    const char *range;
     (void)purpose;
-    if (!g->allow_private && ssrf_addr_classify(&address->addr, &range) &&
-        !allowed(g->allow, &address->addr)) {
-        char host[INET6_ADDRSTRLEN] = "?";
-        if (address->family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&address->addr)->sin_addr, host,
-                      sizeof(host));
-        else if (address->family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&address->addr)->sin6_addr, host,
-                      sizeof(host));
-        g->blocked = 1;
-        snprintf(g->why, sizeof(g->why), "%s is %s", host, range);
+    if (ssrf_guard_check(clientp, &address->addr))
         return CURL_SOCKET_BAD;
-    }
     return socket(address->family, address->socktype, address->protocol);
 }
 

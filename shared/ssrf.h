@@ -53,6 +53,12 @@ int ssrf_addr_blocked(const struct sockaddr *sa);
  * "link-local", ...) in *range (a static string) when blocked. */
 int ssrf_addr_classify(const struct sockaddr *sa, const char **range);
 
+/* The guard's verdict on one address about to be connected to: 0 allowed
+ * (public, g->allow_private, or an exception of g->allow), -1 refused, with
+ * g->blocked = 1 and g->why ("127.0.0.1 is loopback"). For connections
+ * ferry opens itself (render's proxy); curl transfers use ssrf_curl_guard. */
+int ssrf_guard_check(struct ssrf_guard *g, const struct sockaddr *sa);
+
 /* Installs CURLOPT_OPENSOCKETFUNCTION and CURLOPT_OPENSOCKETDATA on easy so
  * that every connection the transfer opens is checked (see above). A refused
  * address makes libcurl fail the transfer with CURLE_COULDNT_CONNECT and sets

@@ -7,7 +7,7 @@
 #include "clock.h"
 #include "log.h"
 
-enum retention { KEEP_PIPELINE, KEEP_DEAD_LETTERS, KEEP_COMPACTED };
+enum retention { KEEP_PIPELINE, KEEP_DEAD_LETTERS, KEEP_COMPACTED, KEEP_FILES };
 
 static const struct topic_row {
     enum topic_id id;
@@ -24,6 +24,9 @@ static const struct topic_row {
     {TOPIC_AGGREGATE_DLQ, "aggregate.dlq", KEEP_DEAD_LETTERS},
     {TOPIC_SCRAPE_DLQ, "scrape.dlq", KEEP_DEAD_LETTERS},
     {TOPIC_AGGREGATE_STATE, "aggregate.state", KEEP_COMPACTED},
+    {TOPIC_RENDER_REQUESTS, "render.requests", KEEP_PIPELINE},
+    {TOPIC_RENDER_DLQ, "render.dlq", KEEP_DEAD_LETTERS},
+    {TOPIC_FILES, "files", KEEP_FILES},
 };
 
 /* Dead letters wait for a human: keep them at least 30 days. */
@@ -60,7 +63,9 @@ int topics_init(struct topics *t, const struct cfg *cfg, char *errstr, size_t er
     if (tiers_init(cfg, "FERRY_WEBHOOK_RETRY_TIERS", prefix, "webhooks", &t->n_webhook_tiers,
                    t->webhook_tier_ms, t->webhook_tier, errstr, errstr_size) ||
         tiers_init(cfg, "FERRY_SCRAPE_RETRY_TIERS", prefix, "scrape", &t->n_scrape_tiers,
-                   t->scrape_tier_ms, t->scrape_tier, errstr, errstr_size))
+                   t->scrape_tier_ms, t->scrape_tier, errstr, errstr_size) ||
+        tiers_init(cfg, "FERRY_RENDER_RETRY_TIERS", prefix, "render", &t->n_render_tiers,
+                   t->render_tier_ms, t->render_tier, errstr, errstr_size))
         return -1;
     return 0;
 }
@@ -79,6 +84,9 @@ static int new_topic(rd_kafka_NewTopic_t **out, const char *name, enum retention
     }
     if (keep == KEEP_DEAD_LETTERS && keep_ms < DEAD_LETTER_MIN_MS)
         keep_ms = DEAD_LETTER_MIN_MS;
+    /* Files (screenshots) are served until they expire, and no longer. */
+    if (keep == KEEP_FILES)
+        keep_ms = cfg_int(cfg, "FERRY_FILES_RETENTION");
     snprintf(retention, sizeof(retention), "%lld", keep_ms);
     snprintf(max_bytes, sizeof(max_bytes), "%lld", cfg_int(cfg, "FERRY_MAX_MESSAGE_BYTES"));
 
@@ -98,6 +106,13 @@ static int new_topic(rd_kafka_NewTopic_t **out, const char *name, enum retention
     } else {
         rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "delete");
         rd_kafka_NewTopic_set_config(nt, "retention.ms", retention);
+    }
+    if (keep == KEEP_FILES) {
+        /* Kafka deletes whole segments: roll them often, so expired files
+         * (large ones) leave the disk soon after their expires_at. */
+        char seg[32];
+        snprintf(seg, sizeof(seg), "%lld", keep_ms < 3600000 ? keep_ms : 3600000);
+        rd_kafka_NewTopic_set_config(nt, "segment.ms", seg);
     }
     *out = nt;
     return 0;
@@ -141,7 +156,7 @@ static int all_visible(rd_kafka_t *rk, const char *const *names, size_t n, int t
 int topics_ensure(const struct topics *t, rd_kafka_t *rk, const struct cfg *cfg, int timeout_ms,
                   char *errstr, size_t errstr_size)
 {
-    rd_kafka_NewTopic_t *nts[TOPIC__COUNT + 2 * CFG_MAX_DURATIONS];
+    rd_kafka_NewTopic_t *nts[TOPIC__COUNT + 3 * CFG_MAX_DURATIONS];
     size_t n = 0;
     int rc = -1;
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -159,6 +174,10 @@ int topics_ensure(const struct topics *t, rd_kafka_t *rk, const struct cfg *cfg,
     for (size_t i = 0; i < t->n_scrape_tiers; i++)
         if ((i == 0 || strcmp(t->scrape_tier[i], t->scrape_tier[i - 1]) != 0) &&
             add_topic(nts, &n, t->scrape_tier[i], KEEP_PIPELINE, cfg, errstr, errstr_size))
+            goto out_n;
+    for (size_t i = 0; i < t->n_render_tiers; i++)
+        if ((i == 0 || strcmp(t->render_tier[i], t->render_tier[i - 1]) != 0) &&
+            add_topic(nts, &n, t->render_tier[i], KEEP_PIPELINE, cfg, errstr, errstr_size))
             goto out_n;
 
     rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
@@ -195,7 +214,7 @@ int topics_ensure(const struct topics *t, rd_kafka_t *rk, const struct cfg *cfg,
     /* CreateTopics answers before every broker's metadata cache has the new
      * topics; a stage that subscribes or looks partitions up right after
      * must find them, so wait until the cluster shows them all. */
-    const char *names[TOPIC__COUNT + 2 * CFG_MAX_DURATIONS];
+    const char *names[TOPIC__COUNT + 3 * CFG_MAX_DURATIONS];
     for (size_t i = 0; i < cnt; i++)
         names[i] = rd_kafka_topic_result_name(res[i]);
     int64_t deadline = clk_mono_ms() + timeout_ms;

@@ -33,6 +33,9 @@ enum topic_id {
     TOPIC_AGGREGATE_DLQ,   /* poison messages the aggregator skipped */
     TOPIC_SCRAPE_DLQ,      /* poison scrape requests */
     TOPIC_AGGREGATE_STATE, /* compacted: the aggregator's changelog */
+    TOPIC_RENDER_REQUESTS, /* one render request per item (render: true or a screenshot) */
+    TOPIC_RENDER_DLQ,      /* poison render requests */
+    TOPIC_FILES,           /* screenshot bytes, keyed by file id; kept FERRY_FILES_RETENTION */
     TOPIC__COUNT
 };
 
@@ -46,6 +49,9 @@ struct topics {
     size_t n_scrape_tiers;
     long long scrape_tier_ms[CFG_MAX_DURATIONS];
     char scrape_tier[CFG_MAX_DURATIONS][TOPIC_NAME_MAX];
+    size_t n_render_tiers;
+    long long render_tier_ms[CFG_MAX_DURATIONS];
+    char render_tier[CFG_MAX_DURATIONS][TOPIC_NAME_MAX];
 };
 
 /* Resolves every name from the configuration. Fails when a retry tier is

@@ -46,7 +46,9 @@
     X(BLOCKED, blocked, FAILED, NEVER, "the target address or a redirect's scheme is refused")     \
     X(INVALID_URL, invalid_url, FAILED, NEVER, "the URL cannot be parsed or is not http(s)")       \
     X(CANCELLED, cancelled, FAILED, NEVER, "the batch was cancelled before the item was fetched")  \
-    X(NOT_FOUND, not_found, FAILED, NEVER, "HTTP 404 or 410: the page does not exist")
+    X(NOT_FOUND, not_found, FAILED, NEVER, "HTTP 404 or 410: the page does not exist")             \
+    X(RENDER_ERROR, render_error, FAILED, SOME,                                                    \
+      "the browser could not render the page: it crashed, or wait_for.selector is invalid")
 
 enum status {
 #define X(up, name, counts, retried, msg) STATUS_##up,

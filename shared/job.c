@@ -1,0 +1,155 @@
+#include "job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "delayq.h"
+#include "kafka.h"
+#include "log.h"
+
+void job_sink_init(struct job_sink *s, rd_kafka_t *producer)
+{
+    memset(s, 0, sizeof(*s));
+    s->producer = producer;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->freed, NULL);
+}
+
+void job_sink_release(struct job_sink *s)
+{
+    pthread_cond_destroy(&s->freed);
+    pthread_mutex_destroy(&s->lock);
+}
+
+void job_start(struct job_sink *s, struct job *j, const rd_kafka_message_t *msg,
+               struct offtrack *ot)
+{
+    char buf[JOB_ORIGIN_MAX];
+    offtrack_begin(ot, msg);
+    atomic_fetch_add(&s->outstanding, 1);
+    j->ot = ot;
+    j->topic = strdup(rd_kafka_topic_name(msg->rkt));
+    j->partition = msg->partition;
+    j->offset = msg->offset;
+    j->value = malloc(msg->len + 1);
+    if (!j->topic || !j->value)
+        abort();
+    if (msg->len)
+        memcpy(j->value, msg->payload, msg->len);
+    j->value[msg->len] = '\0';
+    j->value_len = msg->len;
+    snprintf(j->origin, sizeof(j->origin), "%s/%d/%lld", j->topic, (int)msg->partition,
+             (long long)msg->offset);
+    j->attempt = 1;
+    if (kafka_header(msg, "ferry-attempt", buf, sizeof(buf))) {
+        long a = strtol(buf, NULL, 10);
+        j->attempt = a >= 1 && a < 1000 ? (int)a : 1;
+    }
+    j->first_attempt_ms = clk_now_ms();
+    if (kafka_header(msg, "ferry-first-attempt-ms", buf, sizeof(buf)))
+        j->first_attempt_ms = strtoll(buf, NULL, 10);
+    if (kafka_header(msg, "ferry-origin", buf, sizeof(buf)))
+        snprintf(j->origin, sizeof(j->origin), "%s", buf);
+    atomic_store(&j->pending, 0);
+    atomic_store(&j->failed, 0);
+}
+
+void job_finish(struct job *j)
+{
+    free(j->topic);
+    free(j->value);
+    j->topic = j->value = NULL;
+}
+
+void job_expect(struct job *j, int n)
+{
+    atomic_store(&j->pending, n);
+}
+
+/* One message of the job was acknowledged (or failed for good). */
+static void settle(struct job_sink *s, struct job *j, int ok)
+{
+    if (!ok)
+        atomic_store(&j->failed, 1);
+    if (atomic_fetch_sub(&j->pending, 1) != 1)
+        return;
+    if (!atomic_load(&j->failed))
+        offtrack_done(j->ot, j->topic, j->partition, j->offset);
+    else
+        LOG_ERROR("result_lost", "topic=%s partition=%d offset=%lld action=redo_after_restart",
+                  j->topic, (int)j->partition, (long long)j->offset);
+    j->release(j);
+    atomic_fetch_sub(&s->outstanding, 1);
+    pthread_mutex_lock(&s->lock);
+    pthread_cond_broadcast(&s->freed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void job_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    kafka_dr_default(rk, msg, opaque);
+    settle(opaque, msg->_private, msg->err == RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+void job_produce(struct job_sink *s, struct job *j, rd_kafka_topic_t *rkt, const char *key,
+                 char *payload, size_t len, rd_kafka_headers_t *hdrs)
+{
+    struct kafka_msg m = {.rkt = rkt,
+                          .partition = RD_KAFKA_PARTITION_UA,
+                          .key = key,
+                          .key_len = key ? strlen(key) : 0,
+                          .value = payload,
+                          .len = len,
+                          .msgflags = RD_KAFKA_MSG_F_FREE,
+                          .headers = hdrs,
+                          .opaque = j};
+    rd_kafka_resp_err_t err = kafka_produce_wait(s->producer, &m, KAFKA_QUEUE_WAIT_MS);
+    if (!err)
+        return;
+    LOG_ERROR("produce_failed", "topic=%s bytes=%zu err=%s", rd_kafka_topic_name(rkt), len,
+              rd_kafka_err2name(err));
+    free(payload);
+    if (hdrs)
+        rd_kafka_headers_destroy(hdrs);
+    settle(s, j, 0);
+}
+
+void job_retry(struct job_sink *s, struct job *j, rd_kafka_topic_t *tier, const char *key,
+               int64_t due_ms, const char *last_error, rd_kafka_headers_t *hdrs)
+{
+    if (!hdrs)
+        hdrs = rd_kafka_headers_new(6);
+    delayq_add_headers(hdrs, j->attempt + 1, due_ms, j->first_attempt_ms, last_error, j->origin);
+    char *payload = j->value;
+    size_t len = j->value_len;
+    j->value = NULL;
+    job_expect(j, 1);
+    job_produce(s, j, tier, key, payload, len, hdrs);
+}
+
+void job_dead_letter(struct job_sink *s, struct job *j, rd_kafka_topic_t *dlq, const char *why)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+    rd_kafka_header_add(h, "ferry-origin", -1, j->origin, -1);
+    rd_kafka_header_add(h, "ferry-last-error", -1, why, -1);
+    char *payload = j->value;
+    size_t len = j->value_len;
+    j->value = NULL;
+    job_expect(j, 1);
+    job_produce(s, j, dlq, NULL, payload, len, h);
+}
+
+void job_wait_freed(struct job_sink *s, int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    ts.tv_sec += timeout_ms / 1000 + ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&s->lock);
+    pthread_cond_timedwait(&s->freed, &s->lock, &ts);
+    pthread_mutex_unlock(&s->lock);
+}
