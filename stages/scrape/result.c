@@ -44,8 +44,11 @@ static void add_head(struct buf *sb, const struct result_meta *m)
     buf_addf(sb, ",\"duration_ms\":%lld,\"attempts\":%d,\"fetched_at\":\"%s\",\"error\":",
              m->duration_ms, m->attempts, at);
     jx_add_strz(sb, m->error);
-    /* Only successful items are charged: one credit for a fetched page. */
-    buf_addf(sb, ",\"credits_charged\":%d", status_counts(m->status) == STATUS_SUCCEEDED);
+    /* Only successful items are charged: one credit for a fetched page,
+     * more for a rendered one (credits_ok). */
+    buf_addf(sb, ",\"credits_charged\":%d",
+             status_counts(m->status) == STATUS_SUCCEEDED ? (m->credits_ok ? m->credits_ok : 1)
+                                                          : 0);
 }
 
 /* The longest prefix of esc[off..] of at most room bytes that does not cut
@@ -84,7 +87,7 @@ struct slice {
 static int build_direct(const struct result_meta *m, const struct extract *ex, unsigned formats,
                         size_t max_bytes, struct result_part **parts)
 {
-    size_t raw = 1024;
+    size_t raw = 1024 + (m->data_extra ? strlen(m->data_extra) : 0);
     char *links = NULL, *meta = NULL;
     size_t links_len = 0, meta_len = 0;
     if (ex) {
@@ -134,7 +137,10 @@ static int build_direct(const struct result_meta *m, const struct extract *ex, u
         if (meta) {
             buf_addf(&sb, "%s\"metadata\":", sep);
             buf_add(&sb, meta, meta_len);
+            sep = ",";
         }
+        if (m->data_extra)
+            buf_addf(&sb, "%s%s", sep, m->data_extra);
         buf_adds(&sb, "}}");
     }
     free(links);
@@ -183,7 +189,8 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
         }
     }
 
-    size_t total = head.len + 32 + links_len + meta_len + 32;
+    size_t extra_len = m->data_extra ? strlen(m->data_extra) + 1 : 0;
+    size_t total = head.len + 32 + links_len + meta_len + extra_len + 32;
     for (int f = 0; f < F__N; f++)
         total += has[f] ? esc[f].len + 16 : 0;
 
@@ -194,7 +201,7 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
                         ? max_bytes - head.len - PART_SLACK
                         : MIN_SLICE;
     if (total > max_bytes) {
-        size_t used = links_len + meta_len + 32;
+        size_t used = links_len + meta_len + extra_len + 32;
         for (int f = 0; f < F__N; f++) {
             if (!has[f])
                 continue;
@@ -261,7 +268,10 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
             if (p == 1 && meta) {
                 buf_addf(&sb, "%s\"metadata\":", first ? "" : ",");
                 buf_add(&sb, meta, meta_len);
+                first = 0;
             }
+            if (p == 1 && m->data_extra)
+                buf_addf(&sb, "%s%s", first ? "" : ",", m->data_extra);
             buf_adds(&sb, "}}");
         }
         out[p - 1].buf = buf_detach(&sb, &out[p - 1].len);

@@ -29,6 +29,12 @@ struct result_meta {
     int attempts;
     int64_t fetched_at_ms;
     const char *error; /* NULL when ok */
+    /* Credits an ok item costs: 0 means one (a fetched page); render
+     * charges FERRY_CREDITS_RENDER. */
+    int credits_ok;
+    /* Raw JSON members appended inside "data" (render's
+     * "\"screenshot\":{...}"), NULL for none; in part 1 of a split result. */
+    const char *data_extra;
 };
 
 struct result_part {

@@ -1,0 +1,66 @@
+/*
+ * cdp — the Chrome DevTools protocol over a browser's pipe.
+ *
+ * Messages are JSON texts, each ended by a NUL byte, both ways. A command
+ * is {"id", "method", "params", "sessionId"?}; its reply carries the same id
+ * with "result" or "error"; events carry "method", "params" and the
+ * sessionId of the page they concern (flattened sessions,
+ * Target.attachToTarget {"flatten": true}), so one pipe serves every page of
+ * a browser.
+ *
+ * One reader thread per connection parses what the browser writes: replies
+ * wake the thread waiting in cdp_call(), events go to the queue of their
+ * session if someone watches that session and that method (everything else
+ * is dropped, so a chatty page costs nothing but parsing). Any number of
+ * threads may call and wait at once.
+ *
+ * A connection is dead once the browser closed its end, wrote something
+ * that is not JSON, or sent a message larger than the cap; every wait then
+ * returns CDP_GONE at once, and the browser should be replaced.
+ */
+#ifndef FERRY_RENDER_CDP_H
+#define FERRY_RENDER_CDP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cdp;
+
+enum cdp_rc {
+    CDP_OK,
+    CDP_TIMEOUT, /* the deadline passed; the connection may still be fine */
+    CDP_GONE,    /* the connection is dead (see above) */
+    CDP_ERROR,   /* the browser answered with an error (message in errstr) */
+};
+
+/* Starts the reader on from_fd. Both fds stay the caller's (close them
+ * after cdp_close). `max_message` caps one incoming message. */
+struct cdp *cdp_open(int to_fd, int from_fd, size_t max_message);
+
+/* Stops the reader (without waiting for the browser), fails every waiter
+ * with CDP_GONE, frees. */
+void cdp_close(struct cdp *c);
+
+/* Marks the connection dead (a caller saw it hang): every waiter returns. */
+void cdp_fail(struct cdp *c, const char *why);
+int cdp_dead(struct cdp *c);
+
+/* Sends method with params (stolen; NULL = {}) to a session (NULL: the
+ * browser) and waits for the reply until deadline_ms (monotonic ms).
+ * CDP_OK: *result is the reply's "result" (a new reference; pass NULL to
+ * ignore it). Otherwise errstr says why. */
+enum cdp_rc cdp_call(struct cdp *c, const char *session, const char *method, json_t *params,
+                     int64_t deadline_ms, json_t **result, char *errstr, size_t errstr_size);
+
+/* Starts queueing the events of `session` whose method is in `methods`
+ * (NULL-terminated, must outlive the watch). At most one watch per session. */
+void cdp_watch(struct cdp *c, const char *session, const char *const *methods);
+void cdp_unwatch(struct cdp *c, const char *session);
+
+/* The next queued event of a watched session ({"method", "params"}, a new
+ * reference), waiting until deadline_ms. CDP_TIMEOUT or CDP_GONE leave
+ * *event NULL. */
+enum cdp_rc cdp_event(struct cdp *c, const char *session, int64_t deadline_ms, json_t **event);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * pool — the browsers and the slots that render on them.
+ *
+ *   pool_submit ─► queue ─► slot threads (browsers × tabs) ─► done()
+ *                              │ each renders one item at a time in its
+ *                              │ browser, in a fresh browser context
+ *   supervisor thread ─────────┘ starts, watches and replaces browsers
+ *
+ * The supervisor starts every browser (so the kernel's parent-death signal
+ * is tied to a thread that lives as long as they do), reaps dead processes,
+ * and every 250 ms measures each browser's process group: a renderer above
+ * the per-page memory cap is killed (its page crashes, reported too_large;
+ * the browser and the stage live on).
+ *
+ * A browser that died (crash, SIGKILL) or stopped answering (a call past
+ * its deadline plus grace) is killed whole and replaced; the items that were
+ * on it go back to the front of the queue and are rendered again on another
+ * browser — up to `max_losses` times each, after which the item fails with
+ * render_error (a page that kills every browser it touches must not loop).
+ * A browser is also replaced, when idle, after `recycle_after` items, so
+ * slow leaks in Chromium cannot grow without end.
+ *
+ * Stop: pool_stop() kills the browsers first, so running items end at once;
+ * they and the queued ones are dropped without a result (their offsets are
+ * not stored: they are rendered again after a restart).
+ */
+#ifndef FERRY_RENDER_POOL_H
+#define FERRY_RENDER_POOL_H
+
+#include "chrome.h"
+#include "page.h"
+#include "proxy.h"
+#include "ritem.h"
+
+struct pool_conf {
+    int browsers, tabs;
+    struct chrome_conf chrome;
+    struct proxy *proxy;   /* slot i uses proxy slot i */
+    size_t max_message;    /* the largest DevTools message read */
+    long long page_memory; /* renderer RSS cap, bytes (0: none) */
+    int recycle_after;     /* items per browser before it is replaced (0: never) */
+    int max_losses;        /* browsers an item may lose before it fails */
+    int max_height;        /* full-page screenshots are cut here (px) */
+};
+
+/* An item is finished: emit it (takes it; res is released by the pool
+ * after the call). Runs on a slot thread. */
+typedef void (*pool_done_fn)(struct ritem *it, struct page_res *res, long long duration_ms,
+                             void *arg);
+
+struct pool;
+
+/* Starts the supervisor (which starts the browsers) and the slots. */
+struct pool *pool_start(const struct pool_conf *pc, pool_done_fn done, void *arg);
+
+/* Takes it. */
+void pool_submit(struct pool *p, struct ritem *it);
+
+void pool_stop(struct pool *p);
+
+/* Items queued or rendering. */
+long pool_active(struct pool *p);
+
+/* Browsers up and answering. */
+int pool_browsers_up(struct pool *p);
+
+/* RSS of every browser's processes, bytes (as last measured). */
+long long pool_browsers_rss(struct pool *p);
+
+#endif
