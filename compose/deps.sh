@@ -31,6 +31,10 @@ packages=(
     libclang-rt-14-dev
     valgrind
     php-cli # the PHP webhook receiver example (tests/receivers) runs in the tests
+    # render: Debian's headless Chromium (the old headless shell the stage
+    # runs by default, and the full browser for FERRY_RENDER_CHROMIUM).
+    chromium-headless-shell
+    chromium
 )
 
 # The local Kafka broker (compose/kafka.sh) needs a JDK and Maven; a Java 17

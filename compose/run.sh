@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compose/run.sh — what `make run` runs after building: a local Kafka broker
-# and the four stages in the foreground, logs interleaved and prefixed, until
+# and the five stages in the foreground, logs interleaved and prefixed, until
 # Ctrl-C or SIGTERM, which stop everything (broker included).
 #
 # Every FERRY_* variable of the environment reaches the stages unchanged. When
@@ -70,7 +70,7 @@ shutdown() {
 trap 'shutdown; exit 0' INT TERM
 trap shutdown EXIT
 
-for s in ingest scrape aggregate deliver; do
+for s in ingest scrape aggregate deliver render; do
     # Process substitution keeps $! the stage's own pid (not sed's), so
     # signals reach the stage itself.
     "$B/ferry-$s" > >(sed -u "s/^/[$s] /") 2>&1 &
@@ -90,7 +90,7 @@ for _ in $(seq 600); do
 done
 if ((ready)); then
     cat <<MSG
-[run] ferry is up: API $api (metrics: $api/metrics; stages' own /metrics on 127.0.0.1:9101-9103)
+[run] ferry is up: API $api (metrics: $api/metrics; stages' own /metrics on 127.0.0.1:9101-9104)
 [run] try it:
 curl -sS -X POST $api/v1/batch -H 'Authorization: Bearer $key' -H 'Content-Type: application/json' -d '{"urls":["https://example.com/"],"formats":["markdown","links"]}'
 [run] then: curl -sS $api/v1/batch/<id> -H 'Authorization: Bearer $key'

@@ -1,4 +1,4 @@
-"""`make run`'s script: it brings up a broker and the four stages, prints a
+"""`make run`'s script: it brings up a broker and the five stages, prints a
 curl line that works as printed, and Ctrl-C leaves no process behind."""
 
 import os
@@ -40,6 +40,7 @@ def test_run_script_curl_line_and_ctrl_c(tmp_path):
         "FERRY_SCRAPE_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
         "FERRY_AGGREGATE_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
         "FERRY_DELIVER_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
+        "FERRY_RENDER_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
         "FERRY_TOPIC_PARTITIONS": "2",
     })
     log = tmp_path / "run.log"
@@ -62,7 +63,7 @@ def test_run_script_curl_line_and_ctrl_c(tmp_path):
         body, code = r.stdout.rsplit("\n", 1)
         assert code == "202", (code, body)
         assert re.search(r'"id"\s*:\s*"bat_', body)
-        for stage in ["ingest", "scrape", "aggregate", "deliver"]:
+        for stage in ["ingest", "scrape", "aggregate", "deliver", "render"]:
             assert f"[{stage}] " in log.read_text()
     finally:
         os.killpg(proc.pid, signal.SIGINT)
@@ -70,6 +71,6 @@ def test_run_script_curl_line_and_ctrl_c(tmp_path):
     # Nothing of this run is left: no stage, no broker JVM on our port.
     time.sleep(0.2)
     assert pids_of(f"ferry-kafka-{kafka_port}/") == []
-    assert [p for p in pids_of("build.*/ferry-(ingest|scrape|aggregate|deliver)")
+    assert [p for p in pids_of("build.*/ferry-(ingest|scrape|aggregate|deliver|render)")
             if listens_on(p, api_port)] == []
     assert "[run] stopped" in log.read_text()
