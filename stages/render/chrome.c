@@ -247,6 +247,23 @@ static int read_stat(const char *pid, long *pgrp, long long *rss_pages)
     return 0;
 }
 
+/* Proportional set size in bytes (shared pages split between the
+ * processes that map them, so a sum over processes counts each page once);
+ * -1 when unreadable. */
+long long chrome_pss(const char *pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%s/smaps_rollup", pid);
+    FILE *fp = fopen(path, "re");
+    long long kb = -1;
+    while (fp && fgets(line, sizeof(line), fp))
+        if (sscanf(line, "Pss: %lld kB", &kb) == 1)
+            break;
+    if (fp)
+        fclose(fp);
+    return kb < 0 ? -1 : kb * 1024;
+}
+
 static int is_renderer(const char *pid)
 {
     char path[64], buf[4096];
@@ -265,13 +282,14 @@ static int is_renderer(const char *pid)
     return strstr(buf, "--type=renderer") != NULL;
 }
 
-int chrome_memory(const struct chrome *c, long long renderer_cap, struct chrome_mem *out)
+int chrome_memory(struct chrome *const *cs, int n, long long renderer_cap, int with_pss,
+                  struct chrome_mem *out)
 {
     long page = sysconf(_SC_PAGESIZE);
     int killed = 0;
-    memset(out, 0, sizeof(*out));
-    if (c->pid <= 0)
-        return 0;
+    memset(out, 0, sizeof(*out) * (size_t)n);
+    /* One pass over /proc for all browsers: a process belongs to the
+     * browser that leads its process group. */
     DIR *d = opendir("/proc");
     struct dirent *e;
     while (d && (e = readdir(d))) {
@@ -279,22 +297,24 @@ int chrome_memory(const struct chrome *c, long long renderer_cap, struct chrome_
         long long pages;
         if (e->d_name[0] < '1' || e->d_name[0] > '9' || read_stat(e->d_name, &pgrp, &pages))
             continue;
-        if (pgrp != c->pid)
+        int i = 0;
+        while (i < n && (cs[i]->pid <= 0 || pgrp != cs[i]->pid))
+            i++;
+        if (i == n)
             continue;
-        long long bytes = pages * page;
-        out->rss += bytes;
-        out->processes++;
-        if (!is_renderer(e->d_name))
+        struct chrome_mem *m = &out[i];
+        long long bytes = pages * page, pss = with_pss ? chrome_pss(e->d_name) : -1;
+        m->rss += bytes;
+        m->pss += pss >= 0 ? pss : bytes;
+        m->processes++;
+        if (renderer_cap <= 0 || bytes <= renderer_cap || !is_renderer(e->d_name))
             continue;
-        if (bytes > out->max_renderer)
-            out->max_renderer = bytes;
-        if (renderer_cap > 0 && bytes > renderer_cap) {
-            long pid = strtol(e->d_name, NULL, 10);
-            kill((pid_t)pid, SIGKILL);
-            killed++;
-            LOG_WARN("renderer_killed", "browser=%ld pid=%ld rss_mb=%lld cap_mb=%lld", (long)c->pid,
-                     pid, bytes >> 20, renderer_cap >> 20);
-        }
+        long pid = strtol(e->d_name, NULL, 10);
+        kill((pid_t)pid, SIGKILL);
+        m->killed++;
+        killed++;
+        LOG_WARN("renderer_killed", "browser=%ld pid=%ld rss_mb=%lld cap_mb=%lld", (long)cs[i]->pid,
+                 pid, bytes >> 20, renderer_cap >> 20);
     }
     if (d)
         closedir(d);

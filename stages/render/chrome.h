@@ -62,15 +62,21 @@ void chrome_kill(struct chrome *c);
  * sets `exited` on the browser with that pid. */
 pid_t chrome_reap(void);
 
-/* Memory of a browser's process group: the sum of its processes' RSS, and
- * the largest renderer's. Renderers above `renderer_cap` (bytes; 0 = no
- * cap) are SIGKILLed: the page crashes, the browser survives. Returns the
- * number killed. */
+/* Memory of browsers' process groups, in one pass over /proc: for each
+ * browser the sum of its processes' RSS (and, with with_pss, their
+ * proportional set sizes: shared pages counted once; otherwise pss = rss).
+ * Renderers above `renderer_cap` (bytes; 0 = no cap) are SIGKILLed: the
+ * page crashes, the browser survives. Returns the number killed. */
 struct chrome_mem {
-    long long rss;          /* bytes, all processes of the group */
-    long long max_renderer; /* bytes, the largest renderer */
+    long long rss; /* bytes, all processes of the group */
+    long long pss; /* the same, shared pages counted once (smaps_rollup) */
     int processes;
+    int killed; /* renderers killed in this pass */
 };
-int chrome_memory(const struct chrome *c, long long renderer_cap, struct chrome_mem *out);
+int chrome_memory(struct chrome *const *cs, int n, long long renderer_cap, int with_pss,
+                  struct chrome_mem *out);
+
+/* Proportional set size of /proc/<pid> ("self" works), bytes; -1 unknown. */
+long long chrome_pss(const char *pid);
 
 #endif

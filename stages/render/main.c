@@ -136,19 +136,13 @@ static double gauge_browsers(void *arg)
     return S.pool ? (double)pool_browsers_up(S.pool) : 0;
 }
 
-/* The stage's own RSS plus every browser process's: what rendering costs. */
+/* The stage's own memory plus every browser process's (proportional set
+ * size: the pages Chromium's processes share are counted once). */
 static double gauge_rss(void *arg)
 {
     (void)arg;
-    long long self = 0;
-    FILE *fp = fopen("/proc/self/statm", "r");
-    if (fp) {
-        long long size, res;
-        if (fscanf(fp, "%lld %lld", &size, &res) == 2)
-            self = res * sysconf(_SC_PAGESIZE);
-        fclose(fp);
-    }
-    return (double)(self + (S.pool ? pool_browsers_rss(S.pool) : 0));
+    long long self = chrome_pss("self");
+    return (double)((self > 0 ? self : 0) + (S.pool ? pool_browsers_rss(S.pool) : 0));
 }
 
 static int ready(void *arg, char *why, size_t size)
@@ -410,8 +404,8 @@ int main(int argc, char **argv)
     metric_gauge_fn("ferry_render_browsers_up", "Browsers up and answering", "", gauge_browsers,
                     NULL);
     metric_gauge_fn("ferry_render_rss_bytes",
-                    "Resident memory of the stage and all its browser processes", "", gauge_rss,
-                    NULL);
+                    "Memory of the stage and all its browser processes (PSS: shared pages once)",
+                    "", gauge_rss, NULL);
     atomic_int poll_stop = 0;
     pthread_t poller;
     pthread_create(&poller, NULL, poll_producers, &poll_stop);

@@ -32,6 +32,8 @@
 #include "proxy.h"
 #include "ritem.h"
 
+#define POOL_MAX_BROWSERS 64 /* FERRY_RENDER_BROWSERS is capped here */
+
 struct pool_conf {
     int browsers, tabs;
     struct chrome_conf chrome;
@@ -64,7 +66,8 @@ long pool_active(struct pool *p);
 /* Browsers up and answering. */
 int pool_browsers_up(struct pool *p);
 
-/* RSS of every browser's processes, bytes (as last measured). */
+/* Memory of every browser's processes (proportional set size: shared
+ * pages counted once), bytes, as last measured. */
 long long pool_browsers_rss(struct pool *p);
 
 #endif

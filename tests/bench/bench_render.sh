@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# bench_render.sh — render's figures (issue 14): PNG screenshots (1280 x 800)
+# of a simple local page served by nginx on loopback, from Kafka request to
+# Kafka result (the file written to the files topic first), for several pool
+# sizes (browsers x tabs): the rate between the first and the last result,
+# per-item latency (p50, p99), and the peak RSS of the stage with all its
+# browser processes (its ferry_render_rss_bytes gauge, sampled every 250 ms).
+# The requests are written before the stage starts.
+# Starts its own broker (port FERRY_BENCH_RENDER_KAFKA_PORT, default 29492)
+# unless FERRY_KAFKA_BROKERS is set. Assumes `make` ran.
+#   FERRY_BENCH_RENDER_ITEMS  screenshots per pool size (default 400)
+#   FERRY_BENCH_RENDER_POOLS  pool sizes as BROWSERSxTABS (default "1x1 1x2 1x4 2x2 2x4 1x8 3x4")
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source tests/bench/lib.sh
+bench_init render "${FERRY_BENCH_RENDER_KAFKA_PORT:-29492}"
+chmod 755 "$WORK" # nginx workers run unprivileged
+ITEMS=${FERRY_BENCH_RENDER_ITEMS:-400}
+POOLS=${FERRY_BENCH_RENDER_POOLS:-"1x1 1x2 1x4 2x2 2x4 1x8 3x4"}
+export FERRY_TOPIC_PARTITIONS=4
+export FERRY_LOG_LEVEL=warn
+export FERRY_ALLOW_PRIVATE_NETWORKS=1
+
+mkdir -p "$WORK/site" "$WORK/tmp"
+cat >"$WORK/site/page.html" <<'HTML'
+<!doctype html><html><head><title>A simple page</title>
+<style>body{font-family:sans-serif;margin:40px}h1{color:#246}</style></head>
+<body><h1>A simple page</h1><p>Some text, a list and a script that writes a line.</p>
+<ul><li>one</li><li>two</li><li>three</li></ul><p id="js"></p>
+<script>document.getElementById('js').textContent = 'written at ' + new Date().toISOString();</script>
+</body></html>
+HTML
+NPORT=$(bench_free_port)
+sed -e "s|@PORT@|$NPORT|; s|@ROOT@|$WORK/site|; s|@DIR@|$WORK|g" tests/bench/scrape_nginx.conf >"$WORK/nginx.conf"
+nginx -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$NPORT/page.html" >/dev/null && break; sleep 0.05; done
+CHROMIUM=${FERRY_RENDER_CHROMIUM:-/usr/lib/chromium/chromium-headless-shell}
+echo "render bench: nginx on 127.0.0.1:$NPORT, $ITEMS screenshots per pool size; broker $FERRY_KAFKA_BROKERS; $("$CHROMIUM" --version 2>/dev/null)"
+
+for pool in $POOLS; do
+    browsers=${pool%x*} tabs=${pool#*x}
+    export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
+    mport=$(bench_free_port)
+    # The topics first (the stage makes them), then the requests, then the
+    # stage anew so the backlog is all there when it starts.
+    FERRY_RENDER_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-render" >>"$WORK/render.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 300); do curl -sf "http://127.0.0.1:$mport/healthz" >/dev/null && break; sleep 0.1; done
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    python3 tests/bench/render_bench.py gen "$ITEMS" "http://127.0.0.1:$NPORT/page.html" "$FERRY_TOPIC_PREFIX"
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    FERRY_RENDER_BROWSERS=$browsers FERRY_RENDER_TABS=$tabs FERRY_RENDER_INFLIGHT=$((browsers * tabs * 4)) \
+        FERRY_RENDER_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-render" >>"$WORK/render.log" 2>&1 &
+    pid=$!
+    PIDS+=($pid)
+    out=$(python3 tests/bench/render_bench.py watch "$ITEMS" 300 "$FERRY_TOPIC_PREFIX" "http://127.0.0.1:$mport/metrics")
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    printf "render %-4s (%d browsers x %d tabs): %s (load before %s, after %s)\n" "$pool" "$browsers" \
+        "$tabs" "$out" "$load" "$(cut -d' ' -f1 /proc/loadavg)"
+done
+if grep -q "level=error" "$WORK/render.log"; then
+    echo "render: errors logged:"; grep "level=error" "$WORK/render.log" | head -5
+fi
