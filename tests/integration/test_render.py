@@ -21,9 +21,13 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
+import jsonschema
 import pytest
 
-from conftest import BROKERS, free_port, http, kafka_consume, kafka_produce, wait_until
+from conftest import BROKERS, ROOT, free_port, http, kafka_consume, kafka_produce, wait_until
+
+SCHEMAS = {name: json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text())
+           for name in ("render.requests", "scrape.results")}
 
 BATCH = "bat_01JD" + "0" * 22
 
@@ -195,8 +199,10 @@ def req(index, url, formats=("html",), timeout_ms=15000, **extra):
     return r
 
 
-def submit(prefix, requests, topic="render.requests"):
+def submit(prefix, requests, topic="render.requests", valid=True):
     for r in requests:
+        if valid:
+            jsonschema.validate(r, SCHEMAS["render.requests"])
         kafka_produce(prefix + topic, r, key=r["batch_id"])
 
 
@@ -208,7 +214,10 @@ def results(prefix, count, timeout=60):
             if r["batch_id"] == BATCH and r["index"] not in out:
                 out[r["index"]] = r
         return out if len(out) >= count else None
-    return wait_until(got, timeout, interval=0.5, what=f"{count} results")
+    out = wait_until(got, timeout, interval=0.5, what=f"{count} results")
+    for r in out.values():
+        jsonschema.validate(r, SCHEMAS["scrape.results"])
+    return out
 
 
 def file_bytes(prefix, file_id):
@@ -478,7 +487,7 @@ def test_render_poison_and_invalid_requests(start_stage, ferry_env, site):
     start_render(start_stage)
     kafka_produce(prefix + "render.requests", b"not json", key=BATCH)
     submit(prefix, [req(0, "ftp://example.com/file", ["html"]),
-                    req(1, site.url + "/hello", ["html"], screenshot={"type": "gif"})])
+                    req(1, site.url + "/hello", ["html"], screenshot={"type": "gif"})], valid=False)
     res = results(prefix, 2)
     assert res[0]["status"] == "invalid_url" and res[0]["data"] is None
     assert res[1]["status"] == "invalid_url" and "png or jpeg" in res[1]["error"]
