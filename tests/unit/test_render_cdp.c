@@ -1,0 +1,204 @@
+/*
+ * render's DevTools protocol client against a fake browser on two pipes:
+ * replies matched by id, events queued per watched session and method,
+ * messages split across reads, deadlines, and death (EOF, garbage, a
+ * message past the cap).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cdp.h"
+#include "clock.h"
+
+struct fake {
+    int cmd[2], out[2]; /* cmd: we read what cdp writes; out: we write to cdp */
+    struct cdp *c;
+};
+
+static void fake_open(struct fake *f, size_t max)
+{
+    assert_int_equal(pipe(f->cmd), 0);
+    assert_int_equal(pipe(f->out), 0);
+    fcntl(f->cmd[1], F_SETFL, O_NONBLOCK);
+    f->c = cdp_open(f->cmd[1], f->out[0], max);
+}
+
+static void fake_close(struct fake *f)
+{
+    cdp_close(f->c);
+    for (int i = 0; i < 2; i++) {
+        close(f->cmd[i]);
+        close(f->out[i]);
+    }
+}
+
+/* Writes raw bytes as the browser. */
+static void say(struct fake *f, const char *s, size_t n)
+{
+    assert_int_equal(write(f->out[1], s, n), (ssize_t)n);
+}
+
+/* Reads the next command cdp sent (up to its NUL). */
+static json_t *heard(struct fake *f)
+{
+    char buf[4096];
+    size_t n = 0;
+    while (n < sizeof(buf) && read(f->cmd[0], buf + n, 1) == 1 && buf[n])
+        n++;
+    buf[n] = '\0';
+    json_t *j = json_loads(buf, 0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_reply_matched_by_id_and_events_by_session(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_open(&f, 1 << 20);
+    static const char *const methods[] = {"Page.loadEventFired", NULL};
+    cdp_watch(f.c, "S1", methods);
+    /* Events first, split in odd places; one unwatched method, one for
+     * another session: both dropped. */
+    const char *events = "{\"method\":\"Network.dataReceived\",\"sessionId\":\"S1\",\"params\":{}}"
+                         "\0{\"method\":\"Page.loadEventFired\",\"sessionId\":\"S2\"}"
+                         "\0{\"method\":\"Page.loadEventFired\",\"sessionId\":\"S1\","
+                         "\"params\":{\"timestamp\":1}}";
+    size_t len = 0;
+    for (int nul = 0; nul < 3; nul++)
+        len += strlen(events + len) + 1;
+    say(&f, events, 20);
+    say(&f, events + 20, len - 20);
+    /* The reply to the call below is written after the call went out. */
+    char errstr[200];
+    json_t *result = NULL;
+    int64_t deadline = clk_mono_ms() + 2000;
+    /* Nothing answers yet: the call times out, the connection lives. */
+    assert_int_equal(cdp_call(f.c, "S1", "Page.enable", NULL, clk_mono_ms() + 100, &result, errstr,
+                              sizeof(errstr)),
+                     CDP_TIMEOUT);
+    json_t *cmd = heard(&f);
+    assert_string_equal(json_string_value(json_object_get(cmd, "method")), "Page.enable");
+    assert_string_equal(json_string_value(json_object_get(cmd, "sessionId")), "S1");
+    json_decref(cmd);
+    json_t *ev = NULL;
+    assert_int_equal(cdp_event(f.c, "S1", deadline, &ev), CDP_OK);
+    assert_string_equal(json_string_value(json_object_get(ev, "method")), "Page.loadEventFired");
+    json_decref(ev);
+    assert_int_equal(cdp_event(f.c, "S1", clk_mono_ms() + 50, &ev), CDP_TIMEOUT);
+    assert_null(ev);
+    assert_false(cdp_dead(f.c));
+    cdp_unwatch(f.c, "S1");
+    fake_close(&f);
+}
+
+struct caller {
+    struct cdp *c;
+    enum cdp_rc rc;
+    json_t *result;
+    char errstr[200];
+};
+
+static void *call_main(void *arg)
+{
+    struct caller *k = arg;
+    k->rc = cdp_call(k->c, NULL, "Browser.getVersion", json_pack("{s:i}", "x", 1),
+                     clk_mono_ms() + 5000, &k->result, k->errstr, sizeof(k->errstr));
+    return NULL;
+}
+
+static void test_reply_and_error(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_open(&f, 1 << 20);
+    struct caller k = {.c = f.c};
+    pthread_t t;
+    pthread_create(&t, NULL, call_main, &k);
+    json_t *cmd = heard(&f);
+    char reply[200];
+    int n = snprintf(reply, sizeof(reply), "{\"id\":%lld,\"result\":{\"product\":\"Fake/1\"}}",
+                     (long long)json_integer_value(json_object_get(cmd, "id")));
+    json_decref(cmd);
+    say(&f, reply, (size_t)n + 1);
+    pthread_join(t, NULL);
+    assert_int_equal(k.rc, CDP_OK);
+    assert_string_equal(json_string_value(json_object_get(k.result, "product")), "Fake/1");
+    json_decref(k.result);
+
+    pthread_create(&t, NULL, call_main, &k);
+    cmd = heard(&f);
+    n = snprintf(reply, sizeof(reply), "{\"id\":%lld,\"error\":{\"message\":\"No target\"}}",
+                 (long long)json_integer_value(json_object_get(cmd, "id")));
+    json_decref(cmd);
+    say(&f, reply, (size_t)n + 1);
+    pthread_join(t, NULL);
+    assert_int_equal(k.rc, CDP_ERROR);
+    assert_non_null(strstr(k.errstr, "No target"));
+    fake_close(&f);
+}
+
+static void test_death_wakes_waiters(void **state)
+{
+    (void)state;
+    /* The browser closes its end while a call waits. */
+    struct fake f;
+    fake_open(&f, 1 << 20);
+    struct caller k = {.c = f.c};
+    pthread_t t;
+    pthread_create(&t, NULL, call_main, &k);
+    json_decref(heard(&f));
+    close(f.out[1]);
+    f.out[1] = open("/dev/null", O_WRONLY);
+    pthread_join(t, NULL);
+    assert_int_equal(k.rc, CDP_GONE);
+    assert_true(cdp_dead(f.c));
+    json_t *ev;
+    assert_int_equal(cdp_event(f.c, "S1", clk_mono_ms() + 1000, &ev), CDP_GONE);
+    fake_close(&f);
+
+    /* Garbage instead of JSON. */
+    fake_open(&f, 1 << 20);
+    say(&f, "{not json", 10);
+    int64_t until = clk_mono_ms() + 2000;
+    while (!cdp_dead(f.c) && clk_mono_ms() < until)
+        usleep(1000);
+    assert_true(cdp_dead(f.c));
+    fake_close(&f);
+
+    /* A message past the cap, never ended. */
+    fake_open(&f, 4096);
+    char big[5000];
+    memset(big, 'x', sizeof(big));
+    say(&f, big, sizeof(big));
+    until = clk_mono_ms() + 2000;
+    while (!cdp_dead(f.c) && clk_mono_ms() < until)
+        usleep(1000);
+    assert_true(cdp_dead(f.c));
+    char errstr[100];
+    assert_int_equal(
+        cdp_call(f.c, NULL, "X.y", NULL, clk_mono_ms() + 1000, NULL, errstr, sizeof(errstr)),
+        CDP_GONE);
+    fake_close(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reply_matched_by_id_and_events_by_session),
+        cmocka_unit_test(test_reply_and_error),
+        cmocka_unit_test(test_death_wakes_waiters),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
