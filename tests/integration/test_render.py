@@ -494,3 +494,17 @@ def test_render_poison_and_invalid_requests(start_stage, ferry_env, site):
     dead = kafka_consume(prefix + "render.dlq", 1)
     assert dead[0].value == b"not json"
     assert dead[0].headers["ferry-origin"].startswith(prefix + "render.requests/")
+
+
+def test_render_with_the_full_chromium(start_stage, ferry_env, site):
+    """FERRY_RENDER_CHROMIUM may name Debian's full browser instead of the
+    headless shell: same protocol, same results."""
+    prefix = ferry_env["FERRY_TOPIC_PREFIX"]
+    start_render(start_stage, FERRY_RENDER_CHROMIUM="/usr/lib/chromium/chromium")
+    submit(prefix, [req(0, site.url + "/js-now", ["text", "screenshot"],
+                        screenshot={"width": 640, "height": 400})])
+    res = results(prefix, 1)
+    assert res[0]["status"] == "ok", res[0]
+    assert "written by script" in res[0]["data"]["text"]
+    data, _ = file_bytes(prefix, res[0]["data"]["screenshot"]["url"].rsplit("/", 1)[1])
+    assert png_decode(data) == (640, 400)
