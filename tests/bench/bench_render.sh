@@ -3,8 +3,11 @@
 # of a simple local page served by nginx on loopback, from Kafka request to
 # Kafka result (the file written to the files topic first), for several pool
 # sizes (browsers x tabs): the rate between the first and the last result,
-# per-item latency (p50, p99), and the peak RSS of the stage with all its
-# browser processes (its ferry_render_rss_bytes gauge, sampled every 250 ms).
+# per-item latency (p50, p99), the peak memory of the stage with all its
+# browser processes (its ferry_render_rss_bytes gauge: PSS, sampled every
+# 250 ms), and the CPU time the stage and its browsers spent per screenshot
+# (start-up included), which does not depend on what else the machine runs:
+# two idle cores give at most 2000 / (that many ms) screenshots a second.
 # The requests are written before the stage starts.
 # Starts its own broker (port FERRY_BENCH_RENDER_KAFKA_PORT, default 29492)
 # unless FERRY_KAFKA_BROKERS is set. Assumes `make` ran.
@@ -54,7 +57,7 @@ for pool in $POOLS; do
         FERRY_RENDER_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-render" >>"$WORK/render.log" 2>&1 &
     pid=$!
     PIDS+=($pid)
-    out=$(python3 tests/bench/render_bench.py watch "$ITEMS" 300 "$FERRY_TOPIC_PREFIX" "http://127.0.0.1:$mport/metrics")
+    out=$(python3 tests/bench/render_bench.py watch "$ITEMS" 300 "$FERRY_TOPIC_PREFIX" "http://127.0.0.1:$mport/metrics" "$pid")
     kill "$pid"; wait "$pid" 2>/dev/null || true
     printf "render %-4s (%d browsers x %d tabs): %s (load before %s, after %s)\n" "$pool" "$browsers" \
         "$tabs" "$out" "$load" "$(cut -d' ' -f1 /proc/loadavg)"

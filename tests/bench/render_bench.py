@@ -1,11 +1,15 @@
 """render benchmark's Kafka ends (bench_render.sh).
 
     render_bench.py gen N URL PREFIX        N screenshot requests to <PREFIX>render.requests
-    render_bench.py watch N TIMEOUT PREFIX METRICS_URL
+    render_bench.py watch N TIMEOUT PREFIX METRICS_URL PID
         reads <PREFIX>scrape.results until N results arrived (or TIMEOUT s),
         sampling ferry_render_rss_bytes from METRICS_URL meanwhile; prints
         the rate between the first and the last result, per-item latency
-        percentiles (the results' duration_ms), the statuses, and peak RSS.
+        percentiles (the results' duration_ms), the statuses, peak memory,
+        and the CPU time of the stage PID and all its descendants (browsers,
+        their zygotes, renderers and helpers, dead ones included) per
+        screenshot: what the machine must give per screenshot, whatever else
+        it runs.
 """
 
 import json
@@ -43,7 +47,28 @@ def rss(url):
     return 0
 
 
-def watch(n, timeout, prefix, metrics):
+def tree_cpu(root):
+    """CPU seconds of root and every descendant, with what the dead ones
+    left in their parents' cutime/cstime."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    procs = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+                procs[int(d)] = (int(st[1]), sum(int(x) for x in st[11:15]))
+            except OSError:
+                pass
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += procs.get(pid, (0, 0))[1]
+        todo += [p for p, (pp, _) in procs.items() if pp == pid]
+    return total / ticks
+
+
+def watch(n, timeout, prefix, metrics, pid):
     peak = [0.0]
     done = threading.Event()
 
@@ -73,16 +98,18 @@ def watch(n, timeout, prefix, metrics):
     finally:
         proc.kill()
         done.set()
+    cpu = tree_cpu(pid)
     lat.sort()
     pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else 0
     rate = (len(seen) - 1) / (last - first) if last and last > first else 0
     print(f"{rate:.1f} screenshots/s, {len(seen)} results, p50 {pct(0.5)} ms, "
           f"p99 {pct(0.99)} ms, max {lat[-1] if lat else 0} ms, statuses {statuses}, "
-          f"peak RSS {peak[0] / 1048576:.0f} MB")
+          f"peak memory {peak[0] / 1048576:.0f} MB, CPU {1000 * cpu / max(len(seen), 1):.0f} ms "
+          f"per screenshot")
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "gen":
         gen(int(sys.argv[2]), sys.argv[3], sys.argv[4])
     else:
-        watch(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5])
+        watch(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]))
