@@ -130,6 +130,12 @@ static double gauge_lag(void *arg)
     return (double)atomic_load(&S.lag);
 }
 
+static double gauge_cancels(void *arg)
+{
+    (void)arg;
+    return S.cancels ? (double)cancels_count(S.cancels) : 0;
+}
+
 static double gauge_browsers(void *arg)
 {
     (void)arg;
@@ -401,6 +407,8 @@ int main(int argc, char **argv)
                     NULL);
     metric_gauge_fn("ferry_render_consumer_lag", "Requests in Kafka not yet taken", "", gauge_lag,
                     NULL);
+    metric_gauge_fn("ferry_render_cancelled_batches", "Cancelled batches known to this instance",
+                    "", gauge_cancels, NULL);
     metric_gauge_fn("ferry_render_browsers_up", "Browsers up and answering", "", gauge_browsers,
                     NULL);
     metric_gauge_fn("ferry_render_rss_bytes",

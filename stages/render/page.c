@@ -482,6 +482,11 @@ void page_render(struct cdp *c, const struct page_req *r, struct page_res *res)
         if (rc == CDP_TIMEOUT || rc == CDP_GONE) {
             LOG_WARN("browser_unresponsive", "call=Target.disposeBrowserContext why=%s", err);
             res->browser_failed = 1;
+            /* A browser that cannot even close a context was hung, so the
+             * item's timeout was the browser's, not the page's: render it
+             * again elsewhere. */
+            if (res->status && strcmp(res->status, "timeout") == 0)
+                res->interrupted = 1;
         }
     }
 }

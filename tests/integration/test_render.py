@@ -482,9 +482,21 @@ def test_render_sigkill_leaves_no_chromium_behind(start_stage, ferry_env, site):
     wait_until(lambda: not group_members(pids), 10, what="every Chromium process gone")
 
 
-def test_render_poison_and_invalid_requests(start_stage, ferry_env, site):
+def test_render_poison_invalid_and_cancelled_requests(start_stage, ferry_env, site):
     prefix = ferry_env["FERRY_TOPIC_PREFIX"]
-    start_render(start_stage)
+    st = start_render(start_stage)
+    gone = "bat_01JG" + "0" * 22
+    kafka_produce(prefix + "batches", {"type": "cancel", "id": gone, "tenant": "acme",
+                                       "cancelled_at": "2026-11-22T10:00:00Z"},
+                  key=gone, headers={"ferry-type": "cancel", "ferry-batch": gone})
+
+    def cancels_known():
+        body = http("GET", f"http://127.0.0.1:{st.metrics_port}/metrics").body.decode()
+        return re.search(r"ferry_render_cancelled_batches\S* 1\b", body)
+    wait_until(cancels_known, 20, what="the cancel read")
+    r = req(0, site.url + "/hello", ["html", "screenshot"])
+    r["batch_id"] = gone
+    submit(prefix, [r])
     kafka_produce(prefix + "render.requests", b"not json", key=BATCH)
     submit(prefix, [req(0, "ftp://example.com/file", ["html"]),
                     req(1, site.url + "/hello", ["html"], screenshot={"type": "gif"})], valid=False)
@@ -494,6 +506,12 @@ def test_render_poison_and_invalid_requests(start_stage, ferry_env, site):
     dead = kafka_consume(prefix + "render.dlq", 1)
     assert dead[0].value == b"not json"
     assert dead[0].headers["ferry-origin"].startswith(prefix + "render.requests/")
+    skipped = [m.json() for m in kafka_consume(prefix + "scrape.results")
+               if m.json()["batch_id"] == gone]
+    assert skipped and skipped[0]["status"] == "cancelled" and skipped[0]["data"] is None
+    assert skipped[0]["credits_charged"] == 0
+    assert site.hit("/hello") == 0
+    assert kafka_consume(prefix + "files") == []
 
 
 def test_render_with_the_full_chromium(start_stage, ferry_env, site):
@@ -508,3 +526,23 @@ def test_render_with_the_full_chromium(start_stage, ferry_env, site):
     assert "written by script" in res[0]["data"]["text"]
     data, _ = file_bytes(prefix, res[0]["data"]["screenshot"]["url"].rsplit("/", 1)[1])
     assert png_decode(data) == (640, 400)
+
+
+def test_render_hung_browser_is_replaced_and_its_item_rendered_again(start_stage, ferry_env,
+                                                                      site):
+    """A browser that stops answering (SIGSTOP) is found out when its item's
+    time is up and it cannot even close the item's context: it is killed,
+    replaced, and the item rendered on the new one."""
+    prefix = ferry_env["FERRY_TOPIC_PREFIX"]
+    st = start_render(start_stage)
+    first = wait_until(lambda: browser_pids(st), 30, what="a browser")[0]
+    submit(prefix, [req(0, site.url + "/slow", ["text"], timeout_ms=5000)])
+    wait_until(lambda: site.hit("/slow"), 30, what="the page being rendered")
+    os.kill(first, signal.SIGSTOP)
+    res = results(prefix, 1, timeout=90)
+    assert res[0]["status"] == "ok", res[0]
+    assert res[0]["attempts"] == 1  # rendered again in the stage, not from a retry tier
+    assert "slow but fine" in res[0]["data"]["text"]
+    assert re.search(r"event=browser_unresponsive", st.log())
+    assert re.search(r"event=browser_replaced browser=0 pid=%d" % first, st.log())
+    wait_until(lambda: not group_members({first}), 10, what="the hung browser's processes gone")
