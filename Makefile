@@ -10,7 +10,7 @@
 
 B        ?= build
 STAGES   := ingest scrape aggregate deliver render
-PKGS     := rdkafka jansson libulfius libcurl libxml-2.0 libcrypto zlib
+PKGS     := rdkafka jansson libcurl libxml-2.0 libcrypto zlib
 VERSION  := 0.1.0
 
 CC       ?= cc

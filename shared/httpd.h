@@ -1,20 +1,61 @@
 /*
- * httpd — the operations endpoints every stage serves: /healthz and /metrics.
+ * httpd — the HTTP/1.1 server of every stage: ingest's API and each
+ * stage's /healthz and /metrics.
  *
- * ingest adds them to its API server (httpd_add_ops_routes); the other
- * stages start a small server of their own on FERRY_METRICS_LISTEN
- * (httpd_ops_start). Both run on ulfius's own threads; the stage's main loop
- * is not involved.
+ * Built to stay up under hostile clients (issue 10):
+ *
+ *   - a fixed pool of worker threads, each with its own epoll set; an idle or
+ *     slow connection costs a socket and a small buffer, never a thread;
+ *   - a cap on connections (FERRY_HTTP_MAX_CONNECTIONS) and on connections
+ *     from one address (FERRY_HTTP_MAX_PER_ADDRESS); past either, a new
+ *     connection gets 503 and is closed at once;
+ *   - a deadline for a whole request head (FERRY_HTTP_HEADER_TIMEOUT), not
+ *     per byte, so a client feeding one header line at a time is cut off;
+ *     an idle or stalled connection is closed after FERRY_HTTP_IDLE_TIMEOUT;
+ *   - strict framing (httpd_parse.h): whatever two parsers could read
+ *     differently is refused with 400, 413, 417, 431, 501 or 505 and the
+ *     connection is closed; a body over the server's cap is refused from its
+ *     Content-Length, before any of it is read and before 100 Continue.
+ *
+ * Handlers run on the worker that read the request and may block (a submit
+ * waits for its Kafka transaction); the other workers keep serving. Routes
+ * are added before httpd_start() and never change afterwards.
+ *
+ *     struct httpd *h = httpd_new(&lim, errstr, sizeof(errstr));
+ *     httpd_listen(h, "127.0.0.1:8080", ...);   // bind early: port conflicts
+ *     httpd_route(h, "GET", "/v1/batch/:id", on_status, ctx);  // fail first
+ *     httpd_start(h, ...);                      // workers start serving
+ *     ...
+ *     httpd_free(h);                            // stops and joins them
  */
 #ifndef FERRY_HTTPD_H
 #define FERRY_HTTPD_H
 
+#include <jansson.h>
 #include <netinet/in.h>
 #include <stddef.h>
-#include <ulfius.h>
 
-/* Readiness: 1 ready, 0 not; may fill `why` (shown in the /healthz body). */
-typedef int (*httpd_ready_fn)(void *arg, char *why, size_t why_size);
+#include "cfg.h"
+
+/* The server's settings: registered by every stage (stage_init), which
+ * then calls httpd_configure(). */
+extern const struct cfg_opt httpd_cfg[];
+
+struct httpd_limits {
+    int threads;           /* workers (each its own epoll set) */
+    int max_connections;   /* open connections at once */
+    int max_per_address;   /* from one client address; 0: no cap */
+    int header_timeout_ms; /* from a request's first byte to its complete head */
+    int idle_timeout_ms;   /* no progress (keep-alive wait, slow body, slow reader) */
+    size_t max_head;       /* request line and fields */
+    size_t max_body;       /* 413 beyond */
+};
+
+/* Takes the httpd_cfg settings as the process's defaults. */
+void httpd_configure(const struct cfg *cfg);
+
+/* The defaults: the settings, one worker, a 64 KiB body cap. */
+void httpd_limits_default(struct httpd_limits *lim);
 
 /* Parses "host:port" (IPv4 literal or "localhost"; port 0..65535). 0/-1. */
 int httpd_parse_listen(const char *text, struct sockaddr_in *addr, char *errstr,
@@ -23,31 +64,115 @@ int httpd_parse_listen(const char *text, struct sockaddr_in *addr, char *errstr,
 /* A cfg check for listen addresses (see cfg.h). */
 int httpd_check_listen(const char *value, char *errstr, size_t errstr_size);
 
-/* Adds GET /healthz (200 {"status":"ok"} or 503 {"status":"starting",
- * "reason":...}) and GET /metrics to an instance. ready may be NULL (always
- * ready). */
-int httpd_add_ops_routes(struct _u_instance *inst, httpd_ready_fn ready, void *arg);
+/* ------------------------------------------------------------ requests */
 
-/* Starts inst like ulfius_start_framework (thread per connection, the
- * instance's timeout), but libmicrohttpd waits with poll() instead of
- * select(): a stage holding thousands of sockets (scrape's transfers) gets
- * descriptors above FD_SETSIZE, which select() cannot watch. `addr` is the
- * bind address; it must outlive the server. Returns ulfius's U_OK or error. */
-int httpd_start(struct _u_instance *inst, struct sockaddr_in *addr);
+struct httpd_req;
 
-/* A stand-alone ops server. */
+const char *httpd_method(const struct httpd_req *req);
+/* The path as sent (percent-encoded), without the query. */
+const char *httpd_path(const struct httpd_req *req);
+/* A path parameter of the route (":id"), percent-decoded; NULL when none. */
+const char *httpd_param(const struct httpd_req *req, const char *name);
+/* The first query parameter of that name, decoded ('+' is a space); NULL
+ * when absent. */
+const char *httpd_query(const struct httpd_req *req, const char *name);
+/* Calls fn for each query parameter in order; stops when fn returns non-zero
+ * and returns that. */
+int httpd_query_each(const struct httpd_req *req,
+                     int (*fn)(void *arg, const char *name, const char *value), void *arg);
+/* The value of a request header (case-insensitive name), or NULL. */
+const char *httpd_header(const struct httpd_req *req, const char *name);
+/* The body (empty string when none); always NUL-terminated after len. */
+const char *httpd_body(const struct httpd_req *req, size_t *len);
+
+/* ------------------------------------------------------------ responses */
+
+struct httpd_resp;
+
+/* Sets status and body (copied). */
+void httpd_reply(struct httpd_resp *resp, unsigned status, const char *content_type,
+                 const void *body, size_t len);
+/* Same, taking ownership of a malloc'd body. */
+void httpd_reply_take(struct httpd_resp *resp, unsigned status, const char *content_type,
+                      char *body, size_t len);
+/* An application/json body (copied). */
+void httpd_json(struct httpd_resp *resp, unsigned status, const char *body);
+/* Serializes doc (borrowed) as the body; 500 when out of memory. */
+void httpd_json_doc(struct httpd_resp *resp, unsigned status, const json_t *doc);
+/* ferry's error body {"error": {"code", "message", "details"}}; details is
+ * stolen (NULL: null). */
+void httpd_error(struct httpd_resp *resp, unsigned status, const char *code, const char *message,
+                 json_t *details);
+/* Adds a response header; refused (-1) when name or value holds CR, LF or
+ * NUL. */
+int httpd_resp_header(struct httpd_resp *resp, const char *name, const char *value);
+/* The status set so far (0: none). */
+unsigned httpd_resp_status(const struct httpd_resp *resp);
+
+/* ------------------------------------------------------------ the server */
+
+typedef void (*httpd_fn)(struct httpd_req *req, struct httpd_resp *resp, void *arg);
+
+struct httpd;
+
+struct httpd *httpd_new(const struct httpd_limits *lim, char *errstr, size_t errstr_size);
+
+/* Binds and listens on "host:port" now; connections wait in the backlog
+ * until httpd_start(). 0, or -1 with errstr (port taken). */
+int httpd_listen(struct httpd *h, const char *listen, char *errstr, size_t errstr_size);
+
+/* The port bound (useful with port 0). */
+int httpd_port(const struct httpd *h);
+
+/* Adds a route. `pattern` is a path whose segments are literal or
+ * ":name" (one non-empty segment, read with httpd_param). A path that
+ * matches a route of another method answers 405 with Allow. 0/-1. */
+int httpd_route(struct httpd *h, const char *method, const char *pattern, httpd_fn fn, void *arg);
+
+/* What answers a path no route matches (default: 404 not_found). */
+void httpd_fallback(struct httpd *h, httpd_fn fn, void *arg);
+
+/* Starts the workers. 0, or -1 with errstr. */
+int httpd_start(struct httpd *h, char *errstr, size_t errstr_size);
+
+/* Stops the workers (a handler running finishes first), closes every
+ * connection and the socket, frees h. NULL is fine. */
+void httpd_free(struct httpd *h);
+
+/* ------------------------------------------------------------ operations */
+
+/* Readiness: 1 ready, 0 not; may fill `why` (shown in the /healthz body). */
+typedef int (*httpd_ready_fn)(void *arg, char *why, size_t why_size);
+
+/* The /healthz answer: 200 {"status":"ok"}, or 503 {"status":"starting",
+ * "reason":...} while ready(arg) says no. ready may be NULL (always ready). */
+void httpd_healthz_reply(struct httpd_resp *resp, httpd_ready_fn ready, void *arg);
+
+/* The /metrics answer: every metric in Prometheus text format. */
+void httpd_metrics_reply(struct httpd_resp *resp);
+
+/* Adds GET /healthz and GET /metrics answering as above; arg must outlive
+ * the server. */
+int httpd_add_ops_routes(struct httpd *h, httpd_ready_fn ready, void *arg);
+
+/* A stand-alone ops server (one worker), for the stages without an API. */
 struct httpd_ops {
-    struct _u_instance inst;
-    struct sockaddr_in addr;
-    int started;
+    struct httpd *h;
 };
 
-/* Starts an ops server on `listen` ("host:port"). 0 ok, -1 with errstr. */
-int httpd_ops_start(struct httpd_ops *ops, const char *listen, httpd_ready_fn ready, void *arg,
-                    char *errstr, size_t errstr_size);
-void httpd_ops_stop(struct httpd_ops *ops);
+/* Binds `listen` now. Call it before creating any Kafka client, so a
+ * second instance whose port is taken stops before it can disturb the
+ * first (fence its transactional id, unseat its group membership).
+ * Connections wait in the backlog until httpd_ops_serve. 0, or -1 with
+ * errstr. */
+int httpd_ops_bind(struct httpd_ops *ops, const char *listen, char *errstr, size_t errstr_size);
 
-/* Sets a JSON response body (borrows body). */
-void httpd_json(struct _u_response *resp, unsigned int status, const char *body);
+/* Serves /healthz and /metrics on the bound port (once what `ready` looks
+ * at exists). 0, or -1 with errstr. */
+int httpd_ops_serve(struct httpd_ops *ops, httpd_ready_fn ready, void *arg, char *errstr,
+                    size_t errstr_size);
+
+/* Stops serving and closes the port (bound or serving; a zeroed ops is fine). */
+void httpd_ops_stop(struct httpd_ops *ops);
 
 #endif

@@ -18,7 +18,7 @@
 int main(int argc, char **argv)
 {
     struct stage st;
-    struct httpd_ops ops;
+    struct httpd_ops ops = {0};
     char errstr[512];
     int rc = stage_init(&st, "aggregate",
                         "Counts every item of every batch exactly once, publishes status "
@@ -27,15 +27,19 @@ int main(int argc, char **argv)
     if (rc)
         return rc < 0 ? 2 : 0;
 
-    struct engine *e = engine_open(&st, errstr, sizeof(errstr));
-    if (!e) {
+    /* The port first: a duplicate that cannot bind stops before its
+     * transactional id fences the running instance. */
+    if (httpd_ops_bind(&ops, cfg_str(&st.cfg, "FERRY_AGGREGATE_METRICS_LISTEN"), errstr,
+                       sizeof(errstr))) {
         LOG_ERROR("start_failed", "error=\"%s\"", errstr);
         return 2;
     }
-    if (httpd_ops_start(&ops, cfg_str(&st.cfg, "FERRY_AGGREGATE_METRICS_LISTEN"), engine_ready, e,
-                        errstr, sizeof(errstr))) {
+    struct engine *e = engine_open(&st, errstr, sizeof(errstr));
+    if (!e || httpd_ops_serve(&ops, engine_ready, e, errstr, sizeof(errstr))) {
         LOG_ERROR("start_failed", "error=\"%s\"", errstr);
-        engine_close(e);
+        httpd_ops_stop(&ops);
+        if (e)
+            engine_close(e);
         return 2;
     }
 

@@ -88,6 +88,14 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* The port before any Kafka client: a duplicate stops here, before it
+     * could take the running instance's group membership. */
+    if (httpd_ops_bind(&ops, cfg_str(&st.cfg, "FERRY_DELIVER_METRICS_LISTEN"), errstr,
+                       sizeof(errstr))) {
+        fprintf(stderr, "ferry-deliver: %s\n", errstr);
+        return 2;
+    }
+
     /* Clients: the task consumer, the tier consumer, one producer. */
     const char *tasks[] = {topic_name(&st.topics, TOPIC_WEBHOOKS)};
     const char *tiers[CFG_MAX_DURATIONS];
@@ -135,8 +143,7 @@ int main(int argc, char **argv)
     };
     if (deliver_loop_init(&l, &so, errstr, sizeof(errstr)))
         goto fail_producer;
-    if (httpd_ops_start(&ops, cfg_str(&st.cfg, "FERRY_DELIVER_METRICS_LISTEN"), ready, NULL, errstr,
-                        sizeof(errstr)))
+    if (httpd_ops_serve(&ops, ready, NULL, errstr, sizeof(errstr)))
         goto fail_loop;
 
     /* Run: until a stop signal. */
@@ -162,6 +169,7 @@ fail_dq:
 fail_consumer:
     kafka_consumer_close(l.consumer, 0);
 fail:
+    httpd_ops_stop(&ops);
     fprintf(stderr, "ferry-deliver: %s\n", errstr);
     return 2;
 }

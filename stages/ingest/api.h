@@ -1,28 +1,36 @@
 /*
- * api — the HTTP routes of ferry's API v1 (DESIGN.md, "HTTP API").
+ * api — ferry's HTTP API v1 (DESIGN.md, "HTTP API"), as groups of routes.
  *
- * Every route authenticates the Bearer key first (401), then works on the
- * caller's tenant only: another tenant's batch answers 404, exactly like an
- * unknown one. Errors are {"error": {"code", "message", "details"}}.
- * Each request is counted by route and status code and timed
- * (ferry_ingest_requests_total, ferry_ingest_request_seconds).
+ * Each group lives in its own module with a route table (api_submit.c,
+ * api_batch.c, api_deliveries.c, api_ops.c); api_init() mounts every group
+ * listed in api.c. Adding a group is one new file and one line there.
+ *
+ * Every route but the public ones (ops) authenticates the Bearer key first
+ * (401), then works on the caller's tenant only: another tenant's batch
+ * answers 404, exactly like an unknown one. Errors are {"error": {"code",
+ * "message", "details"}}. Each request is counted by route and status code
+ * and timed (ferry_ingest_requests_total, ferry_ingest_request_seconds).
  */
 #ifndef INGEST_API_H
 #define INGEST_API_H
 
 #include <librdkafka/rdkafka.h>
-#include <ulfius.h>
+#include <stdatomic.h>
 
-#include "batch.h"
+#include "httpd.h"
 #include "keys.h"
 #include "reader.h"
 #include "results.h"
 #include "secretbox.h"
 #include "stage.h"
+#include "submission.h"
 #include "table.h"
 #include "txn.h"
 
+struct api_mount;
+
 struct api {
+    /* Set by main before api_init; they outlive the server. */
     const struct stage *st;
     const struct keys *keys;
     struct table *table;
@@ -31,21 +39,58 @@ struct api {
     struct results *results;
     rd_kafka_t *producer;       /* plain idempotent producer: cancel and redeliver */
     const struct secretbox *sb; /* NULL: FERRY_SECRET_KEY unset, webhooks refused */
-    struct batch_limits lim;
+    struct submission_limits lim;
     long long max_body;
     int timeout_ms;
+    /* Readiness, kept current by the main loop. */
+    atomic_int kafka_up;
+    atomic_int status_caught_up;
+    /* Filled by api_init. */
+    struct metric *m_batches, *m_items, *m_produce_errors;
+    struct api_mount *mounts;
+    size_t n_mounts;
 };
 
-/* Adds the API routes (and a JSON 404 for everything else) to inst, whose
- * max_post_body_size must be max_body + 1 so a larger body is detectable
- * without being buffered whole. 0/-1. */
-int api_add_routes(struct api *a, struct _u_instance *inst);
+/* A route's handler. `tenant` is the caller's (NULL on public routes). */
+typedef void (*api_fn)(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
+                       const char *tenant);
 
-/* The delivery report of api->producer's configuration: logs and counts
- * (kafka_dr_default) and wakes the request waiting for that record. */
+struct api_route {
+    const char *method, *path; /* path as httpd_route takes it: "/v1/batch/:id" */
+    const char *name;          /* the `route` label of the metrics */
+    api_fn fn;
+    int public; /* served without an API key */
+};
+
+/* The route groups; each table ends with a row whose method is NULL. */
+extern const struct api_route api_submit_routes[];   /* submit, scrape_async */
+extern const struct api_route api_batch_routes[];    /* status, results, cancel */
+extern const struct api_route api_delivery_routes[]; /* deliveries, redeliver */
+extern const struct api_route api_ops_routes[];      /* healthz, metrics */
+
+/* Registers the metrics and mounts every group on h (before httpd_start).
+ * 0, or -1 with errstr. */
+int api_init(struct api *a, struct httpd *h, char *errstr, size_t errstr_size);
+
+/* Frees what api_init allocated (after the server stopped). */
+void api_release(struct api *a);
+
+/* ---- for the route modules ---- */
+
+/* The :id of the path when it is a well-formed batch id, else NULL. */
+const char *api_batch_id(const struct httpd_req *req);
+
+/* 404 not_found for batch `id` (NULL: no valid id in the path). */
+void api_not_found(struct httpd_resp *resp, const char *id);
+
+/* Produces one record with the plain producer and waits for Kafka's
+ * acknowledgement (message.timeout.ms bounds the wait). Takes ownership of
+ * hdrs. 0, or -1 with errstr. */
+int api_produce_sync(struct api *a, const char *topic, const char *key, const void *value,
+                     size_t len, rd_kafka_headers_t *hdrs, char *errstr, size_t errstr_size);
+
+/* The delivery report of the plain producer's configuration: logs and
+ * counts (kafka_dr_default) and wakes the request waiting for that record. */
 void api_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
-
-/* Registers the metrics (call once before serving). */
-void api_metrics_init(struct api *a);
 
 #endif

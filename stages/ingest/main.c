@@ -2,19 +2,21 @@
  * ferry-ingest — the HTTP API: accepts batches, writes them durably to Kafka,
  * answers status from the compacted status topic.
  *
- *   1. configuration (stage_init) and the API keys;
+ *   1. configuration (stage_init) and the API keys; FERRY_LISTEN bound
+ *      before any Kafka client exists, so an instance that cannot start
+ *      disturbs nothing;
  *   2. clients: a pool of transactional producers for submits, a plain
  *      producer for cancels and redeliveries, a pool of readers for results
  *      pages, the status table;
- *   3. the HTTP API on FERRY_LISTEN (ulfius threads), with /healthz and
- *      /metrics;
+ *   3. the HTTP API (api_init mounts every route group) served by
+ *      FERRY_HTTP_THREADS workers, with /healthz and /metrics;
  *   4. the loop: follow batch.status and webhooks.attempts into the table,
  *      check that Kafka answers, re-open producers a failure threw away;
  *   5. shutdown in order: stop the API, close producers (flush), readers,
  *      the follower.
  */
-#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -49,30 +51,12 @@ static const struct cfg_opt ingest_opts[] = {
     {"FERRY_INGEST_PRODUCERS", CFG_INT, "4",
      "transactional producers, i.e. submits written at the same time", 1, 64, NULL},
     {"FERRY_INGEST_READERS", CFG_INT, "4", "consumers serving results pages", 1, 64, NULL},
-    {"FERRY_INGEST_ID", CFG_STRING, NULL,
-     "this instance's name in transactional ids (default host-pid); unique per instance", 0, 0,
-     NULL},
+    {"FERRY_ALLOW_PRIVATE_NETWORKS", CFG_BOOL, "0",
+     "accept webhook URLs on loopback/private/link-local hosts (development)", 0, 0, NULL},
+    {"FERRY_HTTP_THREADS", CFG_INT, "16",
+     "HTTP workers; a submit holds one while its Kafka transaction commits", 1, 1024, NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
-
-static struct {
-    atomic_int kafka_up;
-    struct follow *follow;
-} health;
-
-static int ingest_ready(void *arg, char *why, size_t why_size)
-{
-    (void)arg;
-    if (!atomic_load(&health.kafka_up)) {
-        snprintf(why, why_size, "kafka not reachable");
-        return 0;
-    }
-    if (!follow_caught_up(health.follow)) {
-        snprintf(why, why_size, "status table catching up");
-        return 0;
-    }
-    return 1;
-}
 
 static double batches_known(void *arg)
 {
@@ -98,25 +82,25 @@ static rd_kafka_t *plain_producer(const struct stage *st, long long timeout_ms, 
 int main(int argc, char **argv)
 {
     struct stage st;
-    struct keys *keys;
+    struct keys *keys = NULL;
     struct secretbox sb;
     struct api api = {0};
-    struct _u_instance http;
-    struct sockaddr_in addr;
-    char errstr[512], instance[128];
-    int http_started = 0,
-        rc = stage_init(&st, "ingest", "The HTTP API of ferry: submit batches, poll status.",
+    struct httpd *http = NULL;
+    struct httpd_limits lim;
+    struct follow *follow = NULL;
+    char errstr[512];
+    int rc = stage_init(&st, "ingest", "The HTTP API of ferry: submit batches, poll status.",
                         ingest_opts, argc, argv);
     if (rc)
         return rc < 0 ? 2 : 0;
     rc = 2;
 
-    /* 1. configuration */
+    /* 1. configuration, and the port: bound before any Kafka client */
     keys = calloc(1, sizeof(*keys));
     if (!keys || keys_load(keys, cfg_str(&st.cfg, "FERRY_API_KEYS"),
                            cfg_str(&st.cfg, "FERRY_API_KEYS_FILE"), errstr, sizeof(errstr))) {
         fprintf(stderr, "ferry-ingest: %s\n", keys ? errstr : "out of memory");
-        return 2;
+        goto out;
     }
     if (keys->n == 0)
         LOG_WARN("no_api_keys", "msg=\"every request will be refused with 401; set "
@@ -128,26 +112,29 @@ int main(int argc, char **argv)
         LOG_WARN("no_secret_key", "msg=\"FERRY_SECRET_KEY unset: batches with a webhook are "
                                   "refused (503)\"");
     }
-    if (cfg_str(&st.cfg, "FERRY_INGEST_ID")) {
-        snprintf(instance, sizeof(instance), "%s", cfg_str(&st.cfg, "FERRY_INGEST_ID"));
-    } else {
-        char host[64] = "host";
-        gethostname(host, sizeof(host) - 1);
-        snprintf(instance, sizeof(instance), "%s-%d", host, (int)getpid());
-    }
     api.st = &st;
     api.keys = keys;
     api.max_body = cfg_int(&st.cfg, "FERRY_MAX_BODY_BYTES");
     api.timeout_ms = (int)cfg_int(&st.cfg, "FERRY_SUBMIT_TIMEOUT");
     api.lim.max_items = cfg_int(&st.cfg, "FERRY_MAX_ITEMS");
     api.lim.allow_http_webhook = cfg_bool(&st.cfg, "FERRY_WEBHOOK_ALLOW_HTTP");
+    api.lim.allow_private_webhook = cfg_bool(&st.cfg, "FERRY_ALLOW_PRIVATE_NETWORKS");
     api.lim.max_page_bytes = cfg_int(&st.cfg, "FERRY_MAX_MESSAGE_BYTES") - 65536;
+    api.lim.resolve_timeout_ms = 2000;
+    httpd_limits_default(&lim);
+    lim.threads = (int)cfg_int(&st.cfg, "FERRY_HTTP_THREADS");
+    lim.max_body = (size_t)api.max_body;
+    http = httpd_new(&lim, errstr, sizeof(errstr));
+    if (!http || httpd_listen(http, cfg_str(&st.cfg, "FERRY_LISTEN"), errstr, sizeof(errstr))) {
+        fprintf(stderr, "ferry-ingest: %s\n", errstr);
+        goto out;
+    }
 
     /* 2. clients */
     api.table = table_new();
     api.producer = plain_producer(&st, api.timeout_ms, errstr, sizeof(errstr));
     api.txn = api.producer ? txn_pool_new(&st, (int)cfg_int(&st.cfg, "FERRY_INGEST_PRODUCERS"),
-                                          instance, api.timeout_ms, errstr, sizeof(errstr))
+                                          st.instance, api.timeout_ms, errstr, sizeof(errstr))
                            : NULL;
     api.readers = api.txn ? reader_pool_new(&st, (int)cfg_int(&st.cfg, "FERRY_INGEST_READERS"),
                                             errstr, sizeof(errstr))
@@ -157,52 +144,38 @@ int main(int argc, char **argv)
         fprintf(stderr, "ferry-ingest: %s\n", errstr);
         goto out;
     }
-    api_metrics_init(&api);
     metric_gauge_fn("ferry_ingest_batches_known", "Batches in the status table", "", batches_known,
                     api.table);
 
     /* 3. the API */
-    httpd_parse_listen(cfg_str(&st.cfg, "FERRY_LISTEN"), &addr, errstr, sizeof(errstr));
-    if (ulfius_init_instance(&http, ntohs(addr.sin_port), &addr, NULL) != U_OK) {
-        fprintf(stderr, "ferry-ingest: cannot set up the HTTP server\n");
+    if (api_init(&api, http, errstr, sizeof(errstr)) || httpd_start(http, errstr, sizeof(errstr))) {
+        fprintf(stderr, "ferry-ingest: %s\n", errstr);
         goto out;
     }
-    /* One byte over the limit is kept, so an oversized body is seen (413)
-     * while the rest of it is read and dropped, never buffered. */
-    http.max_post_body_size = (size_t)api.max_body + 1;
-    /* A client that goes silent mid-request gives its thread back after a
-     * minute; bodies are JSON, never forms, so ulfius parses none. */
-    http.timeout = 60;
-    http.allowed_post_processor = U_POST_PROCESS_NONE;
-    if (httpd_add_ops_routes(&http, ingest_ready, NULL) || api_add_routes(&api, &http) ||
-        httpd_start(&http, &addr) != U_OK) {
-        fprintf(stderr, "ferry-ingest: cannot listen on %s\n", cfg_str(&st.cfg, "FERRY_LISTEN"));
-        ulfius_clean_instance(&http);
-        goto out;
-    }
-    http_started = 1;
-    LOG_INFO("listening", "addr=%s keys=%zu", cfg_str(&st.cfg, "FERRY_LISTEN"), keys->n);
+    LOG_INFO("listening", "addr=%s keys=%zu instance=%s threads=%d",
+             cfg_str(&st.cfg, "FERRY_LISTEN"), keys->n, st.instance, lim.threads);
 
     if (stage_ensure_topics(&st, api.producer))
         goto stop;
     while (!shutdown_requested() &&
-           !(health.follow = follow_open(&st, api.table, errstr, sizeof(errstr)))) {
+           !(follow = follow_open(&st, api.table, errstr, sizeof(errstr)))) {
         LOG_WARN("follow_open", "err=%s", errstr);
         sleep(1);
     }
-    atomic_store(&health.kafka_up, 1);
+    atomic_store(&api.kafka_up, 1);
     txn_pool_heal(api.txn);
 
     /* 4. the loop */
     int64_t next_check = clk_mono_ms() + 2000;
     while (!shutdown_requested()) {
-        follow_poll(health.follow, 100);
+        follow_poll(follow, 100);
+        atomic_store(&api.status_caught_up, follow_caught_up(follow));
         if (clk_mono_ms() >= next_check) {
             int up = kafka_ping(api.producer, 1000, errstr, sizeof(errstr)) == 0;
-            if (up != atomic_load(&health.kafka_up))
+            if (up != atomic_load(&api.kafka_up))
                 LOG_AT(up ? LOG_INFO : LOG_WARN, up ? "kafka_up" : "kafka_down", "err=%s",
                        up ? "none" : errstr);
-            atomic_store(&health.kafka_up, up);
+            atomic_store(&api.kafka_up, up);
             if (up)
                 txn_pool_heal(api.txn);
             next_check = clk_mono_ms() + 2000;
@@ -214,16 +187,14 @@ stop:
     LOG_INFO("stopping", "");
     rc = 0;
 out:
-    if (http_started) {
-        ulfius_stop_framework(&http);
-        ulfius_clean_instance(&http);
-    }
+    httpd_free(http);
+    api_release(&api);
     txn_pool_free(api.txn);
     if (api.producer)
         kafka_producer_close(api.producer, 5000);
     results_free(api.results);
     reader_pool_free(api.readers);
-    follow_close(health.follow);
+    follow_close(follow);
     table_free(api.table);
     free(keys);
     if (rc == 0)

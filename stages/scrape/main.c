@@ -226,6 +226,12 @@ int main(int argc, char **argv)
         .max_max_bytes = cfg_int(cfg, "FERRY_SCRAPE_MAX_BODY"),
     };
 
+    /* The port before any Kafka client: a duplicate stops here. */
+    if (httpd_ops_bind(&ops, cfg_str(cfg, "FERRY_SCRAPE_METRICS_LISTEN"), errstr, sizeof(errstr))) {
+        fprintf(stderr, "ferry-scrape: %s\n", errstr);
+        return 2;
+    }
+
     /* Producer: its delivery reports finish items. */
     rd_kafka_conf_t *pconf = kafka_producer_conf(cfg, S.st.client_id, NULL, errstr, sizeof(errstr));
     if (pconf) {
@@ -233,14 +239,11 @@ int main(int argc, char **argv)
         rd_kafka_conf_set_opaque(pconf, &S.em);
     }
     S.producer = pconf ? kafka_producer_open(pconf, 10000, errstr, sizeof(errstr)) : NULL;
-    if (!S.producer) {
+    if (!S.producer || httpd_ops_serve(&ops, ready, NULL, errstr, sizeof(errstr))) {
         fprintf(stderr, "ferry-scrape: %s\n", errstr);
-        return 2;
-    }
-    if (httpd_ops_start(&ops, cfg_str(cfg, "FERRY_SCRAPE_METRICS_LISTEN"), ready, NULL, errstr,
-                        sizeof(errstr))) {
-        fprintf(stderr, "ferry-scrape: %s\n", errstr);
-        kafka_producer_close(S.producer, 1000);
+        httpd_ops_stop(&ops);
+        if (S.producer)
+            kafka_producer_close(S.producer, 1000);
         return 2;
     }
     if (stage_ensure_topics(&S.st, S.producer)) {
