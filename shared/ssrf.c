@@ -1,6 +1,11 @@
 #include "ssrf.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <strings.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -211,4 +216,91 @@ void ssrf_curl_guard(CURL *easy, struct ssrf_guard *g)
     g->why[0] = '\0';
     curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_checked);
     curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, g);
+}
+
+/* A name lookup that may outlive the request that started it: freed by
+ * whichever of the two lets go last. */
+struct lookup {
+    struct gaicb cb;
+    struct addrinfo hints;
+    atomic_int refs;
+    char name[];
+};
+
+static void lookup_release(struct lookup *lk)
+{
+    if (atomic_fetch_sub(&lk->refs, 1) != 1)
+        return;
+    if (lk->cb.ar_result)
+        freeaddrinfo(lk->cb.ar_result);
+    free(lk);
+}
+
+static void lookup_done(union sigval v)
+{
+    lookup_release(v.sival_ptr);
+}
+
+static int literal_refused(const char *host, char *why, size_t why_size)
+{
+    struct sockaddr_storage ss = {0};
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    const char *range;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1)
+        ss.ss_family = AF_INET;
+    else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1)
+        ss.ss_family = AF_INET6;
+    else
+        return -1; /* not a literal */
+    if (!ssrf_addr_classify((struct sockaddr *)&ss, &range))
+        return 0;
+    snprintf(why, why_size, "%s is %s", host, range);
+    return 1;
+}
+
+int ssrf_host_refused(const char *host, int timeout_ms, char *why, size_t why_size)
+{
+    int rc = literal_refused(host, why, why_size);
+    if (rc >= 0)
+        return rc;
+    size_t n = strlen(host);
+    if (strcasecmp(host, "localhost") == 0 ||
+        (n > 10 && strcasecmp(host + n - 10, ".localhost") == 0)) {
+        snprintf(why, why_size, "%s is loopback", host);
+        return 1;
+    }
+    /* Resolve with a deadline: getaddrinfo alone could hold the request for
+     * the resolver's whole retry schedule. */
+    struct lookup *lk = calloc(1, sizeof(*lk) + n + 1);
+    if (!lk)
+        return 0;
+    memcpy(lk->name, host, n + 1);
+    lk->hints.ai_socktype = SOCK_STREAM;
+    lk->cb.ar_name = lk->name;
+    lk->cb.ar_request = &lk->hints;
+    atomic_init(&lk->refs, 2);
+    struct gaicb *list[1] = {&lk->cb};
+    struct sigevent done = {.sigev_notify = SIGEV_THREAD,
+                            .sigev_notify_function = lookup_done,
+                            .sigev_value.sival_ptr = lk};
+    if (getaddrinfo_a(GAI_NOWAIT, list, 1, &done)) {
+        free(lk);
+        return 0;
+    }
+    struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * 1000000L};
+    gai_suspend((const struct gaicb *const *)list, 1, &ts);
+    if (gai_error(&lk->cb) != 0 || !lk->cb.ar_result) {
+        lookup_release(lk); /* still running, or failed: the connect-time guard decides */
+        return 0;
+    }
+    rc = 1;
+    const char *range = "";
+    for (struct addrinfo *ai = lk->cb.ar_result; ai; ai = ai->ai_next)
+        if (!ssrf_addr_classify(ai->ai_addr, &range))
+            rc = 0;
+    if (rc)
+        snprintf(why, why_size, "%s resolves only to %s addresses", host, range);
+    lookup_release(lk);
+    return rc;
 }

@@ -59,6 +59,15 @@ int ssrf_addr_classify(const struct sockaddr *sa, const char **range);
  * ferry opens itself (render's proxy); curl transfers use ssrf_curl_guard. */
 int ssrf_guard_check(struct ssrf_guard *g, const struct sockaddr *sa);
 
+/* Whether a URL's host (as url_host() gives it) is refused as a target
+ * before anything connects (ingest, at submit): an IP literal by its range,
+ * "localhost" and names under ".localhost" as loopback, any other name by
+ * the addresses it resolves to within timeout_ms (refused when every one
+ * is). A name that does not resolve in time is allowed: the connect-time
+ * guard (ssrf_curl_guard) still runs on every connection. 1 refused, with
+ * why ("127.0.0.1 is loopback"); 0 allowed. */
+int ssrf_host_refused(const char *host, int timeout_ms, char *why, size_t why_size);
+
 /* Installs CURLOPT_OPENSOCKETFUNCTION and CURLOPT_OPENSOCKETDATA on easy so
  * that every connection the transfer opens is checked (see above). A refused
  * address makes libcurl fail the transfer with CURLE_COULDNT_CONNECT and sets

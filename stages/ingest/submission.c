@@ -1,4 +1,4 @@
-#include "batch.h"
+#include "submission.h"
 
 #include <ctype.h>
 #include <openssl/crypto.h>
@@ -9,6 +9,8 @@
 #include <strings.h>
 
 #include "jx.h"
+#include "ssrf.h"
+#include "url.h"
 
 static const char *const known_formats[] = {"html", "text", "markdown", "links", "metadata"};
 static const char *const known_events[] = {"batch.completed", "batch.failed", "batch.cancelled",
@@ -22,8 +24,9 @@ static const char *const default_events[] = {"batch.completed", "batch.failed", 
 #define HEADER_VALUE_MAX 8192
 #define METADATA_MAX     16384
 
-__attribute__((format(printf, 5, 6))) static int
-batch_fail(struct batch_err *err, int status, const char *code, long index, const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static int submission_fail(struct submission_err *err,
+                                                                 int status, const char *code,
+                                                                 long index, const char *fmt, ...)
 {
     va_list ap;
     err->status = status;
@@ -35,10 +38,10 @@ batch_fail(struct batch_err *err, int status, const char *code, long index, cons
     return -1;
 }
 
-static int bad_field(struct batch_err *err, const char *field, long index, const char *why)
+static int bad_field(struct submission_err *err, const char *field, long index, const char *why)
 {
     snprintf(err->field, sizeof(err->field), "%s", field);
-    return batch_fail(err, 422, "invalid_field", index, "%s: %s", field, why);
+    return submission_fail(err, 422, "invalid_field", index, "%s: %s", field, why);
 }
 
 static int in_list(const char *s, const char *const *list, size_t n)
@@ -49,49 +52,22 @@ static int in_list(const char *s, const char *const *list, size_t n)
     return 0;
 }
 
-/* An absolute http(s) URL with a host, no whitespace or control bytes.
- * Whether the host is allowed (SSRF) is scrape's job, after DNS. Returns
- * NULL when fine, else why not. */
-static const char *url_problem(const char *url, size_t len, int https_only)
+/* Normalizes the URL string in `v` (a member of root) in place. */
+static int check_url(struct submission_err *err, json_t *v, unsigned flags, const char *field,
+                     long index)
 {
-    size_t skip;
-    if (len == 0)
-        return "is empty";
-    if (len > BATCH_URL_MAX)
-        return "is longer than 8192 bytes";
-    if (strlen(url) != len)
-        return "contains a NUL byte";
-    if (strncasecmp(url, "https://", 8) == 0)
-        skip = 8;
-    else if (strncasecmp(url, "http://", 7) == 0) {
-        if (https_only)
-            return "must be an https URL";
-        skip = 7;
-    } else
-        return https_only ? "must be an https URL" : "must be an http or https URL";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)url[i];
-        if (c <= 0x20 || c == 0x7f)
-            return "contains whitespace or control characters";
-    }
-    size_t host = strcspn(url + skip, "/?#");
-    const char *at = memchr(url + skip, '@', host);
-    if (at)
-        host -= (size_t)(at + 1 - (url + skip));
-    if (host == 0 || (url[len - 1] == ':' && host == 1))
-        return "has no host";
-    return NULL;
-}
-
-static int check_item_url(struct batch_err *err, const json_t *v, const char *field, long index)
-{
+    const char *why;
+    char *norm;
     if (!json_is_string(v))
         return bad_field(err, field, index, "must be a string");
-    const char *why = url_problem(json_string_value(v), json_string_length(v), 0);
-    return why ? bad_field(err, field, index, why) : 0;
+    if (url_normalize(json_string_value(v), json_string_length(v), flags, &norm, &why))
+        return bad_field(err, field, index, why);
+    int rc = json_string_set(v, norm) ? bad_field(err, field, index, "out of memory") : 0;
+    free(norm);
+    return rc;
 }
 
-static int check_headers(struct batch_err *err, const json_t *h, const char *field, long index)
+static int check_headers(struct submission_err *err, const json_t *h, const char *field, long index)
 {
     const char *k;
     json_t *v;
@@ -111,7 +87,8 @@ static int check_headers(struct batch_err *err, const json_t *h, const char *fie
     return 0;
 }
 
-static int check_items(struct batch *b, const struct batch_limits *lim, struct batch_err *err)
+static int check_items(struct submission *b, const struct submission_limits *lim,
+                       struct submission_err *err)
 {
     char field[96];
     size_t n_items = b->items ? json_array_size(b->items) : 0;
@@ -124,7 +101,7 @@ static int check_items(struct batch *b, const struct batch_limits *lim, struct b
                          "too many items for one batch (FERRY_MAX_ITEMS)");
     for (size_t i = 0; i < b->n_urls; i++) {
         snprintf(field, sizeof(field), "urls[%zu]", i);
-        if (check_item_url(err, json_array_get(b->urls, i), field, (long)i))
+        if (check_url(err, json_array_get(b->urls, i), 0, field, (long)i))
             return -1;
     }
     for (size_t j = 0; j < n_items; j++) {
@@ -143,7 +120,9 @@ static int check_items(struct batch *b, const struct batch_limits *lim, struct b
             }
         }
         snprintf(field, sizeof(field), "items[%zu].url", j);
-        if (check_item_url(err, json_object_get(it, "url"), field, index))
+        if (!json_object_get(it, "url"))
+            return bad_field(err, field, index, "is required");
+        if (check_url(err, json_object_get(it, "url"), 0, field, index))
             return -1;
         if ((v = json_object_get(it, "headers")) && !json_is_null(v)) {
             snprintf(field, sizeof(field), "items[%zu].headers", j);
@@ -154,7 +133,7 @@ static int check_items(struct batch *b, const struct batch_limits *lim, struct b
     return 0;
 }
 
-static int check_formats(struct batch *b, struct batch_err *err)
+static int check_formats(struct submission *b, struct submission_err *err)
 {
     json_t *f = json_object_get(b->root, "formats"), *v;
     size_t i;
@@ -182,7 +161,8 @@ static int check_formats(struct batch *b, struct batch_err *err)
     return 0;
 }
 
-static int check_options(struct batch *b, const struct batch_limits *lim, struct batch_err *err)
+static int check_options(struct submission *b, const struct submission_limits *lim,
+                         struct submission_err *err)
 {
     json_t *o = json_object_get(b->root, "options"), *v;
     const char *k;
@@ -226,7 +206,8 @@ static int check_options(struct batch *b, const struct batch_limits *lim, struct
     return 0;
 }
 
-static int check_webhook(struct batch *b, const struct batch_limits *lim, struct batch_err *err)
+static int check_webhook(struct submission *b, const struct submission_limits *lim,
+                         struct submission_err *err)
 {
     json_t *url = json_object_get(b->root, "webhook_url");
     json_t *secret = json_object_get(b->root, "webhook_secret");
@@ -239,13 +220,19 @@ static int check_webhook(struct batch *b, const struct batch_limits *lim, struct
                              "needs webhook_url");
         return 0;
     }
-    if (!json_is_string(url))
-        return bad_field(err, "webhook_url", -1, "must be a string");
-    const char *why =
-        url_problem(json_string_value(url), json_string_length(url), !lim->allow_http_webhook);
-    if (why)
-        return bad_field(err, "webhook_url", -1, why);
+    if (check_url(err, url, lim->allow_http_webhook ? 0 : URL_HTTPS_ONLY, "webhook_url", -1))
+        return -1;
     b->webhook_url = json_string_value(url);
+    char host[256], why[300];
+    if (!lim->allow_private_webhook && url_host(b->webhook_url, host, sizeof(host)) == 0 &&
+        ssrf_host_refused(host, lim->resolve_timeout_ms, why, sizeof(why))) {
+        char msg[400];
+        snprintf(msg, sizeof(msg),
+                 "must reach a public address (%s); FERRY_ALLOW_PRIVATE_NETWORKS=1 allows it in "
+                 "development",
+                 why);
+        return bad_field(err, "webhook_url", -1, msg);
+    }
 
     b->events = json_array();
     if (!events || json_is_null(events)) {
@@ -280,11 +267,11 @@ static int check_webhook(struct batch *b, const struct batch_limits *lim, struct
     } else {
         unsigned char raw[32];
         if (ids_random(raw, sizeof(raw)))
-            return batch_fail(err, 500, "internal", -1, "no randomness for a webhook secret");
+            return submission_fail(err, 500, "internal", -1, "no randomness for a webhook secret");
         char *b64 = secretbox_b64(raw, sizeof(raw));
         OPENSSL_cleanse(raw, sizeof(raw));
         if (!b64)
-            return batch_fail(err, 500, "internal", -1, "out of memory");
+            return submission_fail(err, 500, "internal", -1, "out of memory");
         size_t n = strlen(b64) + 7;
         b->secret = malloc(n);
         if (b->secret)
@@ -293,10 +280,10 @@ static int check_webhook(struct batch *b, const struct batch_limits *lim, struct
         free(b64);
         b->secret_generated = 1;
     }
-    return b->secret ? 0 : batch_fail(err, 500, "internal", -1, "out of memory");
+    return b->secret ? 0 : submission_fail(err, 500, "internal", -1, "out of memory");
 }
 
-static int check_top_level(struct batch *b, int single, struct batch_err *err)
+static int check_top_level(struct submission *b, int single, struct submission_err *err)
 {
     static const char *const fields[] = {"urls",        "items",          "formats",
                                          "webhook_url", "webhook_secret", "webhook_events",
@@ -319,7 +306,7 @@ static int check_top_level(struct batch *b, int single, struct batch_err *err)
         json_t *url = json_object_get(b->root, "url");
         if (!url)
             return bad_field(err, "url", -1, "is required");
-        if (check_item_url(err, url, "url", 0))
+        if (check_url(err, url, 0, "url", 0))
             return -1;
         json_t *h = json_object_get(b->root, "headers");
         if (h && !json_is_null(h) && check_headers(err, h, "headers", 0))
@@ -347,8 +334,9 @@ static int check_top_level(struct batch *b, int single, struct batch_err *err)
     return 0;
 }
 
-int batch_parse(struct batch *b, const char *body, size_t len, int single, const char *tenant,
-                const struct batch_limits *lim, struct batch_err *err)
+int submission_parse(struct submission *b, const char *body, size_t len, int single,
+                     const char *tenant, const struct submission_limits *lim,
+                     struct submission_err *err)
 {
     char why[200];
     memset(b, 0, sizeof(*b));
@@ -356,11 +344,11 @@ int batch_parse(struct batch *b, const char *body, size_t len, int single, const
     err->index = -1;
     snprintf(b->tenant, sizeof(b->tenant), "%s", tenant);
 
-    b->root = jx_parse(body, len, BATCH_MAX_DEPTH, why, sizeof(why));
+    b->root = jx_parse(body, len, SUBMISSION_MAX_DEPTH, why, sizeof(why));
     if (!b->root)
-        return batch_fail(err, 400, "invalid_json", -1, "the body is not valid JSON: %s", why);
+        return submission_fail(err, 400, "invalid_json", -1, "the body is not valid JSON: %s", why);
     if (!json_is_object(b->root))
-        return batch_fail(err, 400, "invalid_json", -1, "the body must be a JSON object");
+        return submission_fail(err, 400, "invalid_json", -1, "the body must be a JSON object");
     if (check_top_level(b, single, err) || check_items(b, lim, err) || check_formats(b, err) ||
         check_options(b, lim, err) || check_webhook(b, lim, err))
         return -1;
@@ -380,7 +368,7 @@ int batch_parse(struct batch *b, const char *body, size_t len, int single, const
     }
 
     if (ids_batch_new(b->id))
-        return batch_fail(err, 500, "internal", -1, "no randomness for a batch id");
+        return submission_fail(err, 500, "internal", -1, "no randomness for a batch id");
     b->created_ms = clk_now_ms();
     clk_iso8601(b->created_ms, b->created_at);
 
@@ -393,11 +381,11 @@ int batch_parse(struct batch *b, const char *body, size_t len, int single, const
     free(formats);
     free(options);
     if (!b->request_tail)
-        return batch_fail(err, 500, "internal", -1, "out of memory");
+        return submission_fail(err, 500, "internal", -1, "out of memory");
     return 0;
 }
 
-const char *batch_item(const struct batch *b, size_t index, const json_t **headers)
+const char *submission_item(const struct submission *b, size_t index, const json_t **headers)
 {
     *headers = NULL;
     if (index < b->n_urls)
@@ -409,10 +397,10 @@ const char *batch_item(const struct batch *b, size_t index, const json_t **heade
     return jx_str(it, "url", "");
 }
 
-long batch_request_json(const struct batch *b, size_t index, char **buf, size_t *cap)
+long submission_request_json(const struct submission *b, size_t index, char **buf, size_t *cap)
 {
     const json_t *headers;
-    const char *url = batch_item(b, index, &headers);
+    const char *url = submission_item(b, index, &headers);
     char *hdr = headers ? jx_dump(headers, NULL) : NULL;
     /* The caller's storage, kept from item to item, written through buf. */
     struct buf w = {*buf, 0, *buf ? *cap : 0, BUF_NO_MAX};
@@ -429,14 +417,14 @@ long batch_request_json(const struct batch *b, size_t index, char **buf, size_t 
     return (long)w.len;
 }
 
-static json_t *webhook_public(const struct batch *b)
+static json_t *webhook_public(const struct submission *b)
 {
     if (!b->webhook_url)
         return json_null();
     return json_pack("{s:s,s:O}", "url", b->webhook_url, "events", b->events);
 }
 
-char *batch_record_json(const struct batch *b, const char *secret_enc)
+char *submission_record_json(const struct submission *b, const char *secret_enc)
 {
     json_t *wh = json_null();
     if (b->webhook_url)
@@ -451,20 +439,21 @@ char *batch_record_json(const struct batch *b, const char *secret_enc)
     return s;
 }
 
-char *batch_status_json(const struct batch *b)
+char *submission_status_json(const struct submission *b)
 {
     json_t *doc =
-        json_pack("{s:s,s:s,s:s,s:I,s:i,s:i,s:i,s:{},s:f,s:s,s:n,s:s,s:n,s:O,s:o}", "id", b->id,
-                  "tenant", b->tenant, "status", "queued", "total", (json_int_t)b->total,
-                  "processed", 0, "succeeded", 0, "failed", 0, "errors", "progress", 0.0,
-                  "created_at", b->created_at, "started_at", "updated_at", b->created_at,
-                  "completed_at", "metadata", b->metadata, "webhook", webhook_public(b));
+        json_pack("{s:s,s:s,s:s,s:s,s:I,s:i,s:i,s:i,s:{},s:i,s:i,s:n,s:s,s:n,s:s,s:n,s:O,s:o,s:n}",
+                  "id", b->id, "tenant", b->tenant, "kind", "batch", "status", "queued", "total",
+                  (json_int_t)b->total, "processed", 0, "succeeded", 0, "failed", 0, "errors",
+                  "progress", 0, "credits_charged", 0, "estimated_completion", "created_at",
+                  b->created_at, "started_at", "updated_at", b->created_at, "completed_at",
+                  "metadata", b->metadata, "webhook", webhook_public(b), "kafka");
     char *s = doc ? jx_dump(doc, NULL) : NULL;
     json_decref(doc);
     return s;
 }
 
-char *batch_accepted_json(const struct batch *b)
+char *submission_accepted_json(const struct submission *b)
 {
     char url[64];
     snprintf(url, sizeof(url), "/v1/batch/%s", b->id);
@@ -477,7 +466,7 @@ char *batch_accepted_json(const struct batch *b)
     return s;
 }
 
-void batch_release(struct batch *b)
+void submission_release(struct submission *b)
 {
     json_decref(b->root);
     json_decref(b->formats);

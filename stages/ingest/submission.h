@@ -1,18 +1,28 @@
 /*
- * batch — a submit body, validated, and the Kafka messages it becomes.
+ * submission — a submit body, validated, and the Kafka messages it becomes:
+ * what ingest knows of a batch before it exists (aggregate's `struct batch`
+ * is the batch as it runs).
  *
- * batch_parse() takes the raw body of POST /v1/batch (or /v1/scrape/async,
- * `single`), checks every field and item, and on success holds what the
- * submit transaction writes: the batch record, one request per item and the
- * initial `queued` status document. It never touches Kafka or HTTP, so it is
- * unit-tested on its own.
+ * submission_parse() takes the raw body of POST /v1/batch (or
+ * /v1/scrape/async, `single`), checks every field and item, and on success
+ * holds what the submit transaction writes: the batch record, one request
+ * per item and the initial `queued` status document. It never touches Kafka
+ * or HTTP, so it is unit-tested on its own.
+ *
+ * Every URL (items and webhook) is read once, by curl's own parser
+ * (url.h), and replaced by curl's normalized text: that text is what the
+ * scrape request carries and what scrape hands curl, so no check here can
+ * read a URL differently from the fetch. A webhook URL whose host is
+ * loopback, private or link-local is refused here (422) unless
+ * FERRY_ALLOW_PRIVATE_NETWORKS is set, rather than becoming a dead
+ * delivery later.
  *
  * Items are numbered `urls` first, then `items`: index i < n_urls is
  * urls[i]. Errors name the field and the item index the way the API
  * answers them (DESIGN.md): {"field": "urls[3]", "index": 3}.
  */
-#ifndef INGEST_BATCH_H
-#define INGEST_BATCH_H
+#ifndef INGEST_SUBMISSION_H
+#define INGEST_SUBMISSION_H
 
 #include <jansson.h>
 #include <stddef.h>
@@ -21,31 +31,32 @@
 #include "clock.h"
 #include "secretbox.h"
 
-#define BATCH_TENANT_MAX 64
-#define BATCH_URL_MAX    8192
-#define BATCH_MAX_DEPTH  20
+#define SUBMISSION_TENANT_MAX 64
+#define SUBMISSION_MAX_DEPTH  20
 
-struct batch_limits {
-    long long max_items;      /* FERRY_MAX_ITEMS */
-    int allow_http_webhook;   /* FERRY_WEBHOOK_ALLOW_HTTP */
-    long long max_page_bytes; /* upper bound of options.max_bytes */
+struct submission_limits {
+    long long max_items;       /* FERRY_MAX_ITEMS */
+    int allow_http_webhook;    /* FERRY_WEBHOOK_ALLOW_HTTP */
+    int allow_private_webhook; /* FERRY_ALLOW_PRIVATE_NETWORKS */
+    long long max_page_bytes;  /* upper bound of options.max_bytes */
+    int resolve_timeout_ms;    /* for the webhook host's addresses; 0: literals only */
 };
 
 /* What the API answers when the body is refused. */
-struct batch_err {
+struct submission_err {
     int status;    /* 400 or 422 */
     char code[32]; /* "invalid_json", "invalid_field", ... */
-    char message[256];
+    char message[512];
     char field[96]; /* "" when the body as a whole is wrong */
     long index;     /* item index, -1 when not about an item */
 };
 
-struct batch {
+struct submission {
     char id[IDS_BATCH_LEN];
-    char tenant[BATCH_TENANT_MAX];
+    char tenant[SUBMISSION_TENANT_MAX];
     char created_at[CLK_ISO_LEN];
     int64_t created_ms;
-    json_t *root;         /* the parsed body; owned */
+    json_t *root;         /* the parsed body, URLs normalized in place; owned */
     json_t *urls, *items; /* borrowed from root; may be NULL */
     size_t n_urls, total;
     json_t *formats, *options, *metadata, *events; /* owned, normalized */
@@ -56,26 +67,28 @@ struct batch {
 };
 
 /* Parses and validates `body`; fills b (new id, created_at now). 0 ok, -1
- * with err filled. b needs batch_release() either way. */
-int batch_parse(struct batch *b, const char *body, size_t len, int single, const char *tenant,
-                const struct batch_limits *lim, struct batch_err *err);
+ * with err filled. b needs submission_release() either way. */
+int submission_parse(struct submission *b, const char *body, size_t len, int single,
+                     const char *tenant, const struct submission_limits *lim,
+                     struct submission_err *err);
 
 /* The item's URL and headers (NULL when none; borrowed). */
-const char *batch_item(const struct batch *b, size_t index, const json_t **headers);
+const char *submission_item(const struct submission *b, size_t index, const json_t **headers);
 
 /* The scrape request of item `index` as JSON, written into *buf (grown with
  * realloc; *cap its size). Returns the length, or -1 when out of memory. */
-long batch_request_json(const struct batch *b, size_t index, char **buf, size_t *cap);
+long submission_request_json(const struct submission *b, size_t index, char **buf, size_t *cap);
 
 /* The batch record (ferry-type: batch) with the sealed secret; malloc'd. */
-char *batch_record_json(const struct batch *b, const char *secret_enc);
+char *submission_record_json(const struct submission *b, const char *secret_enc);
 
-/* The initial `queued` status document (with tenant); malloc'd. */
-char *batch_status_json(const struct batch *b);
+/* The initial `queued` status document (with tenant), every member of the
+ * batch.status schema present; malloc'd. */
+char *submission_status_json(const struct submission *b);
 
 /* The 202 answer; malloc'd. */
-char *batch_accepted_json(const struct batch *b);
+char *submission_accepted_json(const struct submission *b);
 
-void batch_release(struct batch *b);
+void submission_release(struct submission *b);
 
 #endif

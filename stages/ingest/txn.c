@@ -191,7 +191,7 @@ static rd_kafka_headers_t *headers(const char *batch_id, const char *type, long 
     return h;
 }
 
-static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct batch *b,
+static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct submission *b,
                      const char *secret_enc, int64_t deadline, char *errstr, size_t errstr_size)
 {
     const struct topics *t = &p->st->topics;
@@ -200,7 +200,7 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct batch *b,
     char *buf = NULL;
     size_t cap = 0;
     int rc = -1;
-    char *record = batch_record_json(b, secret_enc), *status = batch_status_json(b);
+    char *record = submission_record_json(b, secret_enc), *status = submission_status_json(b);
     if (!record || !status) {
         snprintf(errstr, errstr_size, "out of memory");
         goto out;
@@ -217,7 +217,7 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct batch *b,
      * large batch keeps every scrape instance busy. */
     int32_t base = kafka_murmur2_partition(b->id, strlen(b->id), p->req_partitions);
     for (size_t i = 0; i < b->total; i++) {
-        long len = batch_request_json(b, i, &buf, &cap);
+        long len = submission_request_json(b, i, &buf, &cap);
         if (len < 0) {
             snprintf(errstr, errstr_size, "out of memory");
             goto out;
@@ -249,7 +249,7 @@ out:
     return rc;
 }
 
-int txn_submit(struct txn_pool *p, const struct batch *b, const char *secret_enc, char *errstr,
+int txn_submit(struct txn_pool *p, const struct submission *b, const char *secret_enc, char *errstr,
                size_t errstr_size)
 {
     int64_t deadline = clk_now_ms() + p->timeout_ms;

@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "batch.h"
+#include "submission.h"
 #include "stage.h"
 
 struct txn_pool;
@@ -30,7 +30,7 @@ struct txn_pool *txn_pool_new(const struct stage *st, int size, const char *inst
 
 /* Writes the batch in one transaction within the pool's timeout.
  * 0: committed. -1: nothing visible; errstr says why (the API answers 503). */
-int txn_submit(struct txn_pool *p, const struct batch *b, const char *secret_enc, char *errstr,
+int txn_submit(struct txn_pool *p, const struct submission *b, const char *secret_enc, char *errstr,
                size_t errstr_size);
 
 /* Re-opens producers that a failure threw away (called from the main loop

@@ -97,8 +97,8 @@ def test_submit_while_kafka_is_away(start_stage, ferry_env, own_broker):
     reqs = wait_until(lambda: (lambda m: m if len(m) >= 4 else None)(
         read_committed(p + "scrape.requests")), timeout=30, what="4 requests")
     urls = sorted(json.loads(x["payload"])["url"] for x in reqs)
-    assert urls == ["https://after.example", "https://after.example/2",
-                    "https://before.example", "https://before.example/2"]
+    assert urls == ["https://after.example/", "https://after.example/2",
+                    "https://before.example/", "https://before.example/2"]
     status = read_committed(p + "batch.status")
     assert sorted(x["key"] for x in status) == sorted([before, after])
 

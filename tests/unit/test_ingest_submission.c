@@ -1,4 +1,4 @@
-/* ingest's submit validation and message building (stages/ingest/batch.c)
+/* ingest's submit validation and message building (stages/ingest/submission.c)
  * and API keys (keys.c): table-driven, no broker. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,12 +8,14 @@
 
 #include <cmocka.h>
 
-#include "batch.h"
 #include "jx.h"
 #include "keys.h"
+#include "submission.h"
 
-static const struct batch_limits lim = {
+static const struct submission_limits lim = {
     .max_items = 3, .allow_http_webhook = 0, .max_page_bytes = 1 << 20};
+static const struct submission_limits dev = {
+    .max_items = 3, .allow_http_webhook = 1, .allow_private_webhook = 1, .max_page_bytes = 1 << 20};
 
 static void test_rejects_with_field_and_index(void **state)
 {
@@ -46,17 +48,36 @@ static void test_rejects_with_field_and_index(void **state)
         {"{\"urls\": [\"https://a\"], \"metadata\": 1}", 422, "metadata", -1},
         {"{\"urls\": [\"https://a\"], \"x\": 1}", 422, "x", -1},
         {"{\"urls\": [\"https://a\"], \"urls\": []}", 400, "", -1}, /* duplicate key */
+        /* One reading of a URL, curl's: what it would connect to is judged. */
+        {"{\"urls\": [\"http://127.0.0.1:28181\\\\@evil.example/x\"]}", 422, "urls[0]", 0},
+        {"{\"urls\": [\"http://user:pw@a.example/\"]}", 422, "urls[0]", 0},
+        {"{\"urls\": [\"https://a.example:99999/\"]}", 422, "urls[0]", 0},
+        {"{\"urls\": [\"https://a.example:0/\"]}", 422, "urls[0]", 0},
+        {"{\"urls\": [\"a.example/x\"]}", 422, "urls[0]", 0},
+        {"{\"items\": [{\"headers\": {}}]}", 422, "items[0].url", 0},
+        {"{\"urls\": [\"https://a\"], \"webhook_url\": \"https://127.0.0.1/h\"}", 422,
+         "webhook_url", -1},
+        {"{\"urls\": [\"https://a\"], \"webhook_url\": \"https://[::1]:8443/h\"}", 422,
+         "webhook_url", -1},
+        {"{\"urls\": [\"https://a\"], \"webhook_url\": \"https://10.1.2.3/h\"}", 422, "webhook_url",
+         -1},
+        {"{\"urls\": [\"https://a\"], \"webhook_url\": \"https://0x7f000001/h\"}", 422,
+         "webhook_url", -1},
+        {"{\"urls\": [\"https://a\"], \"webhook_url\": \"https://hooks.localhost/h\"}", 422,
+         "webhook_url", -1},
+        {"{\"urls\": [\"https://a\"], \"webhook_url\": \"https://u:p@a.example/h\"}", 422,
+         "webhook_url", -1},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct batch b;
-        struct batch_err err;
-        int rc = batch_parse(&b, cases[i].body, strlen(cases[i].body), 0, "acme", &lim, &err);
+        struct submission b;
+        struct submission_err err;
+        int rc = submission_parse(&b, cases[i].body, strlen(cases[i].body), 0, "acme", &lim, &err);
         if (rc != -1 || err.status != cases[i].status || strcmp(err.field, cases[i].field) ||
             err.index != cases[i].index)
             fail_msg("case %zu (%s): rc %d status %d field '%s' index %ld", i, cases[i].body, rc,
                      err.status, err.field, err.index);
-        batch_release(&b);
+        submission_release(&b);
     }
 }
 
@@ -65,19 +86,19 @@ static void test_requests_and_records(void **state)
     const char *body = "{\"urls\": [\"https://a.example/\\\"q\\\"\"], \"items\": [{\"url\": "
                        "\"https://b.example/\", \"headers\": {\"Accept\": \"x\"}}], "
                        "\"formats\": [\"text\", \"text\"], \"webhook_url\": \"https://h.example\"}";
-    struct batch b;
-    struct batch_err err;
+    struct submission b;
+    struct submission_err err;
     char *buf = NULL;
     size_t cap = 0;
     (void)state;
-    assert_int_equal(batch_parse(&b, body, strlen(body), 0, "acme", &lim, &err), 0);
+    assert_int_equal(submission_parse(&b, body, strlen(body), 0, "acme", &lim, &err), 0);
     assert_int_equal(b.total, 2);
     assert_true(ids_valid("bat", b.id));
     assert_true(b.secret_generated && strncmp(b.secret, "whsec_", 6) == 0);
     assert_int_equal(strlen(b.secret), 6 + 44); /* base64 of 32 bytes */
 
     for (size_t i = 0; i < 2; i++) {
-        long len = batch_request_json(&b, i, &buf, &cap);
+        long len = submission_request_json(&b, i, &buf, &cap);
         json_t *req = json_loadb(buf, (size_t)len, 0, NULL);
         assert_non_null(req);
         assert_string_equal(jx_str(req, "batch_id", ""), b.id);
@@ -91,7 +112,7 @@ static void test_requests_and_records(void **state)
     }
     free(buf);
 
-    char *rec = batch_record_json(&b, "v1.sealed");
+    char *rec = submission_record_json(&b, "v1.sealed");
     assert_null(strstr(rec, b.secret));
     json_t *r = json_loads(rec, 0, NULL);
     assert_string_equal(jx_str(json_object_get(r, "webhook"), "secret_enc", ""), "v1.sealed");
@@ -99,28 +120,44 @@ static void test_requests_and_records(void **state)
     json_decref(r);
     free(rec);
 
-    char *accepted = batch_accepted_json(&b);
+    char *accepted = submission_accepted_json(&b);
     assert_non_null(strstr(accepted, b.secret));
     free(accepted);
-    batch_release(&b);
+    submission_release(&b);
 }
 
 static void test_single(void **state)
 {
     const char *body = "{\"url\": \"https://a.example\", \"headers\": {\"A\": \"b\"}}";
-    struct batch b;
-    struct batch_err err;
+    struct submission b;
+    struct submission_err err;
     (void)state;
-    assert_int_equal(batch_parse(&b, body, strlen(body), 1, "acme", &lim, &err), 0);
+    assert_int_equal(submission_parse(&b, body, strlen(body), 1, "acme", &lim, &err), 0);
     assert_int_equal(b.total, 1);
     const json_t *h;
-    assert_string_equal(batch_item(&b, 0, &h), "https://a.example");
+    assert_string_equal(submission_item(&b, 0, &h), "https://a.example/"); /* curl's form */
     assert_string_equal(jx_str(h, "A", ""), "b");
-    batch_release(&b);
+    submission_release(&b);
     body = "{\"urls\": [\"https://a.example\"]}";
-    assert_int_equal(batch_parse(&b, body, strlen(body), 1, "acme", &lim, &err), -1);
+    assert_int_equal(submission_parse(&b, body, strlen(body), 1, "acme", &lim, &err), -1);
     assert_string_equal(err.field, "urls");
-    batch_release(&b);
+    submission_release(&b);
+}
+
+/* What the request carries is curl's normalized text, the one scrape fetches. */
+static void test_urls_normalized(void **state)
+{
+    const char *body = "{\"urls\": [\"HTTP://Example.COM:8080/a/../b?q=1\", "
+                       "\"http://2130706433/x\"], \"webhook_url\": \"http://127.0.0.1:9/h\"}";
+    struct submission b;
+    struct submission_err err;
+    const json_t *h;
+    (void)state;
+    assert_int_equal(submission_parse(&b, body, strlen(body), 0, "acme", &dev, &err), 0);
+    assert_string_equal(submission_item(&b, 0, &h), "http://Example.COM:8080/b?q=1");
+    assert_string_equal(submission_item(&b, 1, &h), "http://127.0.0.1/x");
+    assert_string_equal(b.webhook_url, "http://127.0.0.1:9/h"); /* allowed in development */
+    submission_release(&b);
 }
 
 static void test_keys(void **state)
@@ -152,6 +189,7 @@ int main(void)
         cmocka_unit_test(test_rejects_with_field_and_index),
         cmocka_unit_test(test_requests_and_records),
         cmocka_unit_test(test_single),
+        cmocka_unit_test(test_urls_normalized),
         cmocka_unit_test(test_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,137 @@
+#include "url.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* What an API caller reads for each of curl's refusals. */
+static const char *why_of(CURLUcode rc)
+{
+    switch (rc) {
+    case CURLUE_BAD_PORT_NUMBER: return "has a port outside 1..65535";
+    case CURLUE_NO_HOST:
+    case CURLUE_BAD_HOSTNAME: return "has no valid host";
+    case CURLUE_BAD_SCHEME:
+    case CURLUE_UNSUPPORTED_SCHEME: return "must be an http or https URL";
+    case CURLUE_OUT_OF_MEMORY: return "could not be parsed (out of memory)";
+    default: return "is not a URL that curl can fetch";
+    }
+}
+
+static int has_part(CURLU *u, CURLUPart part)
+{
+    char *v = NULL;
+    int has = curl_url_get(u, part, &v, 0) == CURLUE_OK && v && *v;
+    curl_free(v);
+    return has;
+}
+
+int url_normalize(const char *in, size_t len, unsigned flags, char **out, const char **why)
+{
+    char *text = NULL, *scheme = NULL, *norm = NULL;
+    CURLU *u = NULL;
+    int rc = -1;
+    *out = NULL;
+    if (len == 0) {
+        *why = "is empty";
+        return -1;
+    }
+    if (len > URL_MAX) {
+        *why = "is longer than 8192 bytes";
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == 0) {
+            *why = "contains a NUL byte";
+            return -1;
+        }
+        if (c <= 0x20 || c == 0x7f) {
+            *why = "contains whitespace or control characters";
+            return -1;
+        }
+    }
+    if (!(text = strndup(in, len)) || !(u = curl_url())) {
+        *why = "could not be parsed (out of memory)";
+        goto out;
+    }
+    /* No scheme guessing, no default scheme: "example.com/x" is refused
+     * rather than read as http. */
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, text, 0);
+    if (uc) {
+        *why = why_of(uc);
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+        (strcasecmp(scheme, "http") && strcasecmp(scheme, "https"))) {
+        *why = flags & URL_HTTPS_ONLY ? "must be an https URL" : "must be an http or https URL";
+        goto out;
+    }
+    if ((flags & URL_HTTPS_ONLY) && strcasecmp(scheme, "https") != 0) {
+        *why = "must be an https URL";
+        goto out;
+    }
+    if (!has_part(u, CURLUPART_HOST)) {
+        *why = "has no host";
+        goto out;
+    }
+    if (has_part(u, CURLUPART_USER) || has_part(u, CURLUPART_PASSWORD) ||
+        has_part(u, CURLUPART_OPTIONS)) {
+        *why = "must not contain credentials (user:password@); send an Authorization header "
+               "in items[].headers instead";
+        goto out;
+    }
+    char *port = NULL;
+    int port_zero = curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && port &&
+                    strspn(port, "0") == strlen(port);
+    curl_free(port);
+    if (port_zero) {
+        *why = "has a port outside 1..65535";
+        goto out;
+    }
+    if ((uc = curl_url_get(u, CURLUPART_URL, &norm, 0))) {
+        *why = why_of(uc);
+        goto out;
+    }
+    if (strlen(norm) > URL_MAX) {
+        *why = "is longer than 8192 bytes";
+        goto out;
+    }
+    if (!(*out = strdup(norm))) {
+        *why = "could not be parsed (out of memory)";
+        goto out;
+    }
+    rc = 0;
+out:
+    curl_free(norm);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    free(text);
+    return rc;
+}
+
+int url_host(const char *url, char *host, size_t size)
+{
+    CURLU *u = curl_url();
+    char *h = NULL;
+    int rc = -1;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
+        const char *p = h;
+        size_t n = strlen(h);
+        if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+            p++;
+            n -= 2;
+        }
+        if (n > 0 && n < size) {
+            memcpy(host, p, n);
+            host[n] = '\0';
+            rc = 0;
+        }
+    }
+    curl_free(h);
+    curl_url_cleanup(u);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/*
+ * url — one reading of a URL: curl's own (the curl_url API), done once.
+ *
+ * Two parsers of the same URL disagree exactly where an attacker looks: a
+ * check of ours reading `http://127.0.0.1:28181\@evil.example/x` as
+ * 127.0.0.1 while libcurl connects to evil.example. So ingest hands every
+ * submitted URL to url_normalize(), keeps curl's normalized text (that is
+ * what the scrape request carries and what scrape gives curl), and refuses
+ * what curl refuses.
+ *
+ * Credentials in a URL (user:password@) are refused, not redacted: a URL is
+ * echoed in results (`input`, `final_url`), status documents, webhooks,
+ * topics and logs, and the request topic would have to carry the password
+ * in clear for scrape to use it. A site that needs one takes an
+ * Authorization header in `items[].headers` instead.
+ *
+ * The module is meant to grow the other URL jobs (crawl link normalization:
+ * default ports, fragments, host case), each as one function here.
+ */
+#ifndef FERRY_URL_H
+#define FERRY_URL_H
+
+#include <stddef.h>
+
+#define URL_MAX 8192 /* longest URL taken, in bytes */
+
+enum url_flags {
+    URL_HTTPS_ONLY = 1, /* http:// refused too (webhook URLs in production) */
+};
+
+/* Parses in[0..len) as an absolute http or https URL with curl's URL
+ * parser and sets *out to curl's normalized form (malloc'd; free it).
+ * Refused, with *why a short phrase for the API's error ("must be an http
+ * or https URL"): NUL, whitespace or control bytes, more than URL_MAX
+ * bytes, another scheme, no host, credentials, a port outside 1..65535,
+ * anything curl itself refuses. 0 ok, -1 refused. */
+int url_normalize(const char *in, size_t len, unsigned flags, char **out, const char **why);
+
+/* The host of a URL as curl reads it (IPv6 literals without brackets),
+ * into host (size bytes). 0 ok, -1 none or too long. */
+int url_host(const char *url, char *host, size_t size);
+
+#endif
