@@ -12,6 +12,13 @@
 
 struct kafka_stats kafka_stats;
 
+static char instance[128];
+
+void kafka_set_instance(const char *name)
+{
+    snprintf(instance, sizeof(instance), "%s", name ? name : "");
+}
+
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     enum log_level l = level <= 3   ? LOG_ERROR
@@ -225,8 +232,10 @@ rd_kafka_conf_t *kafka_consumer_conf(const struct cfg *cfg, const char *client_i
         snprintf(group, sizeof(group), "%s", group_id);
     else
         snprintf(group, sizeof(group), "%s%s", prefix, group_id);
+    const char *const statik[] = {"group.instance.id", instance, NULL};
     if (kafka_conf_set(conf, "group.id", group, errstr, errstr_size) ||
-        conf_defaults(conf, cfg, kv, errstr, errstr_size)) {
+        conf_defaults(conf, cfg, kv, errstr, errstr_size) ||
+        (instance[0] && conf_defaults(conf, cfg, statik, errstr, errstr_size))) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

@@ -91,12 +91,24 @@ int kafka_producer_close(rd_kafka_t *rk, int timeout_ms);
  * error. */
 void kafka_dr_default(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);
 
+/* The process's stable instance name (stage.h), set once at start-up by
+ * stage_init before any client exists; NULL or "" for none. */
+void kafka_set_instance(const char *name);
+
 /* Consumer configuration: group.id (scoped to the deployment: `group_id`
  * itself under the default prefix "ferry.", "<prefix><group_id>" under any
  * other, so deployments and tests sharing a cluster under different
  * prefixes never rebalance each other), manual offset storage, read_committed,
  * auto.offset.reset=earliest, the roundrobin assignor (librdkafka 2.0.2's
- * cooperative-sticky has known bugs), partition EOF off. */
+ * cooperative-sticky has known bugs), partition EOF off.
+ *
+ * Static membership: group.instance.id is the instance name (when set), so
+ * a restarted process rejoins as the same member and gets its partitions
+ * back at once, without waiting for its old session to time out. A process
+ * must therefore open at most one subscribing consumer per group. The
+ * price: partitions of an instance that stops for good wait for its
+ * session.timeout.ms (librdkafka's default 45 s; -X to change) before they
+ * move. */
 rd_kafka_conf_t *kafka_consumer_conf(const struct cfg *cfg, const char *client_id,
                                      const char *group_id, char *errstr, size_t errstr_size);
 

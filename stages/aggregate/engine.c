@@ -21,10 +21,6 @@
 const struct cfg_opt engine_opts[] = {
     {"FERRY_AGGREGATE_METRICS_LISTEN", CFG_STRING, "127.0.0.1:9102",
      "host:port of this stage's /healthz and /metrics", 0, 0, httpd_check_listen},
-    {"FERRY_AGGREGATE_INSTANCE", CFG_STRING, NULL,
-     "this instance's stable name (default: the host name); its transactional.id is "
-     "<prefix>aggregate.<name>, so a restarted instance fences its crashed self at once",
-     0, 0, NULL},
     {"FERRY_AGGREGATE_SESSION_TIMEOUT", CFG_DURATION, "10s",
      "session.timeout.ms: how soon the partitions of an instance that vanished move to "
      "the others (a restarted instance gets its own back at once: static membership)",
@@ -853,7 +849,7 @@ static void metrics_init(struct engine *e)
 struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size)
 {
     struct engine *e = calloc(1, sizeof(*e));
-    char txn_id[TOPIC_NAME_MAX + 128], host[64] = "host", timeout[32], session[32];
+    char txn_id[TOPIC_NAME_MAX + 128], timeout[32], session[32];
     if (!e)
         abort();
     e->st = st;
@@ -870,13 +866,10 @@ struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size)
     state_init(&e->state);
     metrics_init(e);
 
-    const char *name = cfg_str(&st->cfg, "FERRY_AGGREGATE_INSTANCE");
-    if (!name) {
-        gethostname(host, sizeof(host) - 1);
-        name = host;
-    }
+    /* FERRY_AGGREGATE_INSTANCE (stage.h): a restarted instance fences its
+     * crashed self at once. */
     snprintf(txn_id, sizeof(txn_id), "%saggregate.%s", cfg_str(&st->cfg, "FERRY_TOPIC_PREFIX"),
-             name);
+             st->instance);
     snprintf(timeout, sizeof(timeout), "%lld", cfg_int(&st->cfg, "FERRY_AGGREGATE_TXN_TIMEOUT"));
     snprintf(session, sizeof(session), "%lld",
              cfg_int(&st->cfg, "FERRY_AGGREGATE_SESSION_TIMEOUT"));
@@ -919,10 +912,6 @@ struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size)
         /* Prefetch: 16 MB keeps the loop fed at full speed; librdkafka's
          * 64 MB default would be a third of the memory budget. */
         kafka_conf_set(cconf, "queued.max.messages.kbytes", "16384", errstr, errstr_size) ||
-        /* Static membership: an instance restarted after a crash takes its
-         * partitions back at once instead of waiting for its old session
-         * to time out and a rebalance. */
-        kafka_conf_set(cconf, "group.instance.id", txn_id, errstr, errstr_size) ||
         kafka_conf_set(cconf, "session.timeout.ms", session, errstr, errstr_size)) {
         if (cconf)
             rd_kafka_conf_destroy(cconf);
