@@ -1,11 +1,20 @@
 /*
  * results — pages of a batch's results, read from scrape.results.
  *
- * The final status says where a batch's results lie: one partition and an
- * offset range, shared with other batches' results and possibly holding
- * duplicates (a crash or a replay re-writes an item). A page scans that
- * range from a cursor (an offset), keeps this batch's records and emits an
- * item only at its first occurrence in the range, until `limit` items.
+ * The status document says where a batch's results lie (`kafka`: one
+ * partition and an offset range), shared with other batches' results and
+ * possibly holding duplicates (a crash or a replay re-writes an item). A
+ * page scans that range from a cursor (an offset), keeps this batch's
+ * records and emits each item once, at its first occurrence, until `limit`
+ * items.
+ *
+ * Results written in parts (`part`/`parts`, header ferry-part "k/n": a
+ * result larger than FERRY_MAX_MESSAGE_BYTES) are returned whole: an item's
+ * first occurrence is its part 1, and the page reads on (past its range if
+ * need be) until the item's parts 2..n have come, concatenating each data
+ * string in part order. A new part 1 of the same item before the set is
+ * complete (a scrape that crashed mid-write and wrote the item again)
+ * starts the set over.
  *
  * Deduplication without holding results: per batch, one 32-bit slot per
  * item remembers the offset of the item's first occurrence, filled as the
@@ -29,12 +38,23 @@ struct results;
 struct results *results_new(struct reader_pool *rp, int timeout_ms);
 void results_free(struct results *r);
 
-/* One page of batch `id`, whose status document is `status` (its `results`
- * location, `total` and `status` are used). `cursor` < 0: from the start.
- * On success *items is a new array and *next the cursor of the next page,
- * or -1 when the batch is final and nothing follows. 0 ok; -1 Kafka
- * failed (errstr); -2 the cursor is outside the batch's range. */
+/* Which items a page keeps: every one (NULL), "ok", "failed" (every status
+ * but ok), or one status code. */
+struct results_filter {
+    const char *status;
+};
+
+/* 1 when `status` is a value ?status= takes (ok, failed, or a code). */
+int results_filter_valid(const char *status);
+
+/* One page of batch `id`, whose status document (as GET answers it) is
+ * `status` (its `kafka` location, `total` and `status` are used). `cursor`
+ * < 0: from the start. On success *items is a new array and *next the
+ * cursor of the next page, or -1 when the batch is final and nothing
+ * follows. 0 ok; -1 Kafka failed (errstr); -2 the cursor is outside the
+ * batch's range. */
 int results_page(struct results *r, const char *id, const json_t *status, int64_t cursor, int limit,
-                 json_t **items, int64_t *next, char *errstr, size_t errstr_size);
+                 const struct results_filter *filter, json_t **items, int64_t *next, char *errstr,
+                 size_t errstr_size);
 
 #endif

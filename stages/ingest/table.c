@@ -127,10 +127,29 @@ static struct entry *get_or_add(struct table *t, const char *id)
     return e;
 }
 
+/* Older status documents (and aggregate's until it writes `kafka`) give
+ * the results' location as `results: {topic, ...}`; the API answers it as
+ * `kafka: {results_topic, ...}`, and `results` only with ?include=results. */
+static void location_as_kafka(json_t *doc)
+{
+    json_t *old = json_object_get(doc, "results");
+    if (old && !json_object_get(doc, "kafka")) {
+        json_t *k = json_null();
+        if (json_is_object(old))
+            k = json_pack("{s:O?,s:O?,s:O?,s:O?}", "results_topic", json_object_get(old, "topic"),
+                          "partition", json_object_get(old, "partition"), "first_offset",
+                          json_object_get(old, "first_offset"), "last_offset",
+                          json_object_get(old, "last_offset"));
+        json_object_set_new(doc, "kafka", k ? k : json_null());
+    }
+    json_object_del(doc, "results");
+}
+
 /* Folds the webhook state into doc (status without tenant; stolen) and
  * renders it as the entry's answer. */
 static void render(struct entry *e, json_t *doc)
 {
+    location_as_kafka(doc);
     json_t *wh = json_object_get(doc, "webhook");
     if (json_is_object(wh)) {
         json_object_set_new(wh, "status", json_string(e->wh_status));
@@ -227,12 +246,16 @@ int table_put_attempt(struct table *t, const char *value, size_t len)
             e->wh_status = "delivered";
             json_decref(e->delivered_at);
             e->delivered_at = json_incref(json_object_get(a, "at"));
+            /* A delivery (a redelivery after failures, say) ends the
+             * error: the state shows the last attempt's outcome. */
+            json_decref(e->last_error);
+            e->last_error = NULL;
         } else {
             e->wh_status = strcmp(outcome, "dead") == 0 ? "failed" : "retrying";
-        }
-        if (json_is_string(err)) {
-            json_decref(e->last_error);
-            e->last_error = json_incref(err);
+            if (json_is_string(err)) {
+                json_decref(e->last_error);
+                e->last_error = json_incref(err);
+            }
         }
         json_t *task = json_object_get(a, "task");
         const char *topic = jx_str(task, "topic", NULL);
