@@ -7,6 +7,7 @@
 
 #include "jx.h"
 #include "kafka.h"
+#include "words.h"
 
 #define CACHE_MAX 32
 /* A page stops taking items past this many bytes (an item may be far larger). */
@@ -299,19 +300,10 @@ skip:
     return (sc->full || !in_range) && sc->n_pend == 0;
 }
 
-/* Result status codes ?status= takes besides ok and failed. */
-static const char *const status_codes[] = {"timeout",     "dns",       "connect",       "tls",
-                                           "http_error",  "not_found", "too_large",     "blocked",
-                                           "invalid_url", "cancelled", "robots_blocked"};
-
 int results_filter_valid(const char *status)
 {
-    if (strcmp(status, "ok") == 0 || strcmp(status, "failed") == 0)
-        return 1;
-    for (size_t i = 0; i < sizeof(status_codes) / sizeof(status_codes[0]); i++)
-        if (strcmp(status, status_codes[i]) == 0)
-            return 1;
-    return 0;
+    return strcmp(status, "failed") == 0 ||
+           status_parse(status, strlen(status)) != STATUS_UNKNOWN;
 }
 
 int results_page(struct results *r, const char *id, const json_t *status, int64_t cursor, int limit,

@@ -11,8 +11,8 @@
 #include "jx.h"
 #include "ssrf.h"
 #include "url.h"
+#include "words.h"
 
-static const char *const known_formats[] = {"html", "text", "markdown", "links", "metadata"};
 static const char *const known_events[] = {"batch.completed", "batch.failed", "batch.cancelled",
                                            "item.completed"};
 static const char *const default_events[] = {"batch.completed", "batch.failed", "batch.cancelled"};
@@ -149,9 +149,11 @@ static int check_formats(struct submission *b, struct submission_err *err)
     {
         snprintf(field, sizeof(field), "formats[%zu]", i);
         if (!json_is_string(v) ||
-            !in_list(json_string_value(v), known_formats, N_OF(known_formats)))
-            return bad_field(err, field, -1,
-                             "unknown format (html, text, markdown, links, metadata)");
+            format_parse(json_string_value(v), json_string_length(v)) == FORMAT_UNKNOWN) {
+            char why[128];
+            snprintf(why, sizeof(why), "unknown format (%s)", format_list());
+            return bad_field(err, field, -1, why);
+        }
         int dup = 0;
         for (size_t k = 0; k < json_array_size(b->formats); k++)
             dup |= json_equal(json_array_get(b->formats, k), v);
