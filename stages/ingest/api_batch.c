@@ -180,8 +180,8 @@ static void h_cancel(struct api *a, struct httpd_req *req, struct httpd_resp *re
     if (!value) {
         rd_kafka_headers_destroy(h);
         httpd_error(resp, 500, "internal", "out of memory", NULL);
-    } else if (api_produce_sync(a, topic_name(&a->st->topics, TOPIC_BATCHES), id, value, len, h, errstr,
-                                sizeof(errstr))) {
+    } else if (api_produce_sync(a, topic_name(&a->st->topics, TOPIC_BATCHES), id, value, len, h,
+                                errstr, sizeof(errstr))) {
         httpd_error(resp, 503, "kafka_unavailable", "the cancel could not be written to Kafka",
                     NULL);
     } else {

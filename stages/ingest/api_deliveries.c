@@ -85,8 +85,8 @@ static void h_redeliver(struct api *a, struct httpd_req *req, struct httpd_resp 
     for (size_t i = 0; i < sizeof(attempt_headers) / sizeof(attempt_headers[0]); i++)
         rd_kafka_header_remove(tc.hdrs, attempt_headers[i]);
     rd_kafka_header_add(tc.hdrs, "ferry-attempt", -1, "1", -1);
-    if (api_produce_sync(a, topic_name(&a->st->topics, TOPIC_WEBHOOKS), id, tc.value, tc.len, tc.hdrs,
-                         errstr, sizeof(errstr))) {
+    if (api_produce_sync(a, topic_name(&a->st->topics, TOPIC_WEBHOOKS), id, tc.value, tc.len,
+                         tc.hdrs, errstr, sizeof(errstr))) {
         httpd_error(resp, 503, "kafka_unavailable", "the webhook could not be re-enqueued", NULL);
     } else {
         LOG_INFO("redeliver", "batch=%s delivery=%s event=%s", id, task.delivery_id, task.event);

@@ -302,8 +302,7 @@ skip:
 
 int results_filter_valid(const char *status)
 {
-    return strcmp(status, "failed") == 0 ||
-           status_parse(status, strlen(status)) != STATUS_UNKNOWN;
+    return strcmp(status, "failed") == 0 || status_parse(status, strlen(status)) != STATUS_UNKNOWN;
 }
 
 int results_page(struct results *r, const char *id, const json_t *status, int64_t cursor, int limit,
