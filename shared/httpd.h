@@ -4,8 +4,9 @@
  *
  * Built to stay up under hostile clients (issue 10):
  *
- *   - a fixed pool of worker threads, each with its own epoll set; an idle or
- *     slow connection costs a socket and a small buffer, never a thread;
+ *   - a few I/O workers, each with its own epoll set, read and write every
+ *     connection; an idle or slow connection costs a socket and a small
+ *     buffer, never a thread;
  *   - a cap on connections (FERRY_HTTP_MAX_CONNECTIONS) and on connections
  *     from one address (FERRY_HTTP_MAX_PER_ADDRESS); past either, a new
  *     connection gets 503 and is closed at once;
@@ -17,9 +18,11 @@
  *     connection is closed; a body over the server's cap is refused from its
  *     Content-Length, before any of it is read and before 100 Continue.
  *
- * Handlers run on the worker that read the request and may block (a submit
- * waits for its Kafka transaction); the other workers keep serving. Routes
- * are added before httpd_start() and never change afterwards.
+ * Handlers may block (a submit waits for its Kafka transaction): they run
+ * in a pool of handler threads, so the I/O workers keep every other
+ * connection moving meanwhile; a route that never blocks (HTTPD_NONBLOCKING,
+ * /healthz) runs on its I/O worker, ahead of any queue. Routes are added
+ * before httpd_start() and never change afterwards.
  *
  *     struct httpd *h = httpd_new(&lim, errstr, sizeof(errstr));
  *     httpd_listen(h, "127.0.0.1:8080", ...);   // bind early: port conflicts
@@ -42,7 +45,8 @@
 extern const struct cfg_opt httpd_cfg[];
 
 struct httpd_limits {
-    int threads;           /* workers (each its own epoll set) */
+    int io_threads;        /* I/O workers (each its own epoll set) */
+    int threads;           /* handler threads; 0: every handler runs on its I/O worker */
     int max_connections;   /* open connections at once */
     int max_per_address;   /* from one client address; 0: no cap */
     int header_timeout_ms; /* from a request's first byte to its complete head */
@@ -54,7 +58,8 @@ struct httpd_limits {
 /* Takes the httpd_cfg settings as the process's defaults. */
 void httpd_configure(const struct cfg *cfg);
 
-/* The defaults: the settings, one worker, a 64 KiB body cap. */
+/* The defaults: the settings, one I/O worker and no handler pool (the ops
+ * servers), a 64 KiB body cap. */
 void httpd_limits_default(struct httpd_limits *lim);
 
 /* Parses "host:port" (IPv4 literal or "localhost"; port 0..65535). 0/-1. */
@@ -124,10 +129,15 @@ int httpd_listen(struct httpd *h, const char *listen, char *errstr, size_t errst
 /* The port bound (useful with port 0). */
 int httpd_port(const struct httpd *h);
 
+/* A route's handler never blocks: it runs on the I/O worker, not in the pool. */
+#define HTTPD_NONBLOCKING 1u
+
 /* Adds a route. `pattern` is a path whose segments are literal or
  * ":name" (one non-empty segment, read with httpd_param). A path that
- * matches a route of another method answers 405 with Allow. 0/-1. */
-int httpd_route(struct httpd *h, const char *method, const char *pattern, httpd_fn fn, void *arg);
+ * matches a route of another method answers 405 with Allow. `flags`:
+ * 0 or HTTPD_NONBLOCKING. 0/-1. */
+int httpd_route(struct httpd *h, const char *method, const char *pattern, unsigned flags,
+                httpd_fn fn, void *arg);
 
 /* What answers a path no route matches (default: 404 not_found). */
 void httpd_fallback(struct httpd *h, httpd_fn fn, void *arg);

@@ -189,7 +189,8 @@ no:
 
 /* ------------------------------------------------------------ routes */
 
-int httpd_route(struct httpd *h, const char *method, const char *pattern, httpd_fn fn, void *arg)
+int httpd_route(struct httpd *h, const char *method, const char *pattern, unsigned flags,
+                httpd_fn fn, void *arg)
 {
     struct httpd_route *r = calloc(1, sizeof(*r)), **tail = &h->routes;
     if (!r || strlen(method) >= sizeof(r->method) || pattern[0] != '/') {
@@ -197,6 +198,7 @@ int httpd_route(struct httpd *h, const char *method, const char *pattern, httpd_
         return -1;
     }
     snprintf(r->method, sizeof(r->method), "%s", method);
+    r->flags = flags;
     r->fn = fn;
     r->arg = arg;
     for (const char *p = pattern + 1;; p++) {
@@ -231,48 +233,51 @@ static void not_found(struct httpd_req *req, struct httpd_resp *resp, void *arg)
     httpd_error(resp, 404, "not_found", "no such resource", NULL);
 }
 
-void httpd_dispatch(struct httpd *h, const struct httpd_head *head, const char *body,
-                    size_t body_len, struct httpd_resp *resp)
+const struct httpd_route *httpd_match(struct httpd *h, struct httpd_req *req,
+                                      struct httpd_resp *resp)
 {
-    size_t tlen = strlen(head->target);
-    struct httpd_req req = {.head = head, .body = body, .body_len = body_len};
+    size_t tlen = strlen(req->head->target);
     /* Copies and decodings of the target, each no longer than it, plus one
      * NUL per piece: three times its size is always enough. */
-    req.arena_size = 3 * tlen + 3 * (HTTPD_MAX_QUERY + HTTPD_MAX_PARAMS) + 16;
-    req.arena = malloc(req.arena_size);
-    if (!req.arena) {
+    req->arena_size = 3 * tlen + 3 * (HTTPD_MAX_QUERY + HTTPD_MAX_PARAMS) + 16;
+    req->arena = malloc(req->arena_size);
+    if (!req->arena) {
         httpd_error(resp, 503, "unavailable", "out of memory", NULL);
-        return;
+        return NULL;
     }
     struct buf allow = BUF_INIT(256);
     const struct httpd_route *hit = NULL;
-    if (req_parse_target(&req)) {
+    if (req_parse_target(req)) {
         httpd_error(resp, 400, "bad_request", "the query string does not decode", NULL);
         goto out;
     }
     for (const struct httpd_route *r = h->routes; r && !hit; r = r->next) {
-        int m = route_match(r, &req);
+        int m = route_match(r, req);
         if (m < 0) {
             httpd_error(resp, 400, "bad_request",
                         "a path segment does not decode (malformed escape or %00)", NULL);
             goto out;
         }
-        if (m && strcmp(r->method, head->method) == 0)
+        if (m && strcmp(r->method, req->head->method) == 0)
             hit = r;
         else if (m && !strstr(buf_str(&allow), r->method))
             buf_addf(&allow, "%s%s", allow.len ? ", " : "", r->method);
     }
-    if (hit) {
-        hit->fn(&req, resp, hit->arg);
-    } else if (allow.len) {
+    if (!hit && allow.len) {
         httpd_resp_header(resp, "Allow", buf_str(&allow));
         httpd_error(resp, 405, "method_not_allowed", "this path does not take that method", NULL);
-    } else {
-        (h->fallback ? h->fallback : not_found)(&req, resp, h->fallback_arg);
+    } else if (!hit) {
+        (h->fallback ? h->fallback : not_found)(req, resp, h->fallback_arg);
     }
 out:
     buf_release(&allow);
-    free(req.arena);
+    return hit;
+}
+
+void httpd_req_release(struct httpd_req *req)
+{
+    free(req->arena);
+    req->arena = NULL;
 }
 
 /* ------------------------------------------------------------ responses */
@@ -428,8 +433,8 @@ int httpd_add_ops_routes(struct httpd *h, httpd_ready_fn ready, void *arg)
     struct ops_ready *ctx = &ctxs[n_ctxs++];
     ctx->ready = ready;
     ctx->arg = arg;
-    if (httpd_route(h, "GET", "/healthz", on_healthz, ctx) ||
-        httpd_route(h, "GET", "/metrics", on_metrics, NULL))
+    if (httpd_route(h, "GET", "/healthz", HTTPD_NONBLOCKING, on_healthz, ctx) ||
+        httpd_route(h, "GET", "/metrics", HTTPD_NONBLOCKING, on_metrics, NULL))
         return -1;
     return 0;
 }

@@ -199,8 +199,8 @@ static void h_cancel(struct api *a, struct httpd_req *req, struct httpd_resp *re
 }
 
 const struct api_route api_batch_routes[] = {
-    {"GET", "/v1/batch/:id", "status", h_status, 0},
-    {"GET", "/v1/batch/:id/results", "results", h_results, 0},
-    {"DELETE", "/v1/batch/:id", "cancel", h_cancel, 0},
-    {NULL, NULL, NULL, NULL, 0},
+    {"GET", "/v1/batch/:id", "status", h_status, 0, 1},
+    {"GET", "/v1/batch/:id/results", "results", h_results, 0, 1},
+    {"DELETE", "/v1/batch/:id", "cancel", h_cancel, 0, 1},
+    {NULL, NULL, NULL, NULL, 0, 0},
 };

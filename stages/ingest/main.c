@@ -15,6 +15,7 @@
  *   5. shutdown in order: stop the API, close producers (flush), readers,
  *      the follower.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +54,9 @@ static const struct cfg_opt ingest_opts[] = {
     {"FERRY_INGEST_READERS", CFG_INT, "4", "consumers serving results pages", 1, 64, NULL},
     {"FERRY_ALLOW_PRIVATE_NETWORKS", CFG_BOOL, "0",
      "accept webhook URLs on loopback/private/link-local hosts (development)", 0, 0, NULL},
-    {"FERRY_HTTP_THREADS", CFG_INT, "16",
-     "HTTP workers; a submit holds one while its Kafka transaction commits", 1, 1024, NULL},
+    {"FERRY_HTTP_THREADS", CFG_INT, "64",
+     "HTTP handler threads: requests that wait on Kafka (submit, results, cancel) at once", 1, 1024,
+     NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -94,6 +96,11 @@ int main(int argc, char **argv)
     if (rc)
         return rc < 0 ? 2 : 0;
     rc = 2;
+    /* Dozens of handler threads would each get a malloc arena of their own,
+     * and the pages a burst of submits touched would stay resident in them
+     * for good; a few shared arenas, trimmed in the loop below, give them
+     * back. */
+    mallopt(M_ARENA_MAX, 4);
 
     /* 1. configuration, and the port: bound before any Kafka client */
     keys = calloc(1, sizeof(*keys));
@@ -122,6 +129,7 @@ int main(int argc, char **argv)
     api.lim.max_page_bytes = cfg_int(&st.cfg, "FERRY_MAX_MESSAGE_BYTES") - 65536;
     api.lim.resolve_timeout_ms = 2000;
     httpd_limits_default(&lim);
+    lim.io_threads = 2;
     lim.threads = (int)cfg_int(&st.cfg, "FERRY_HTTP_THREADS");
     lim.max_body = (size_t)api.max_body;
     http = httpd_new(&lim, errstr, sizeof(errstr));
@@ -166,7 +174,7 @@ int main(int argc, char **argv)
     txn_pool_heal(api.txn);
 
     /* 4. the loop */
-    int64_t next_check = clk_mono_ms() + 2000;
+    int64_t next_check = clk_mono_ms() + 2000, next_trim = clk_mono_ms() + 10000;
     while (!shutdown_requested()) {
         follow_poll(follow, 100);
         atomic_store(&api.status_caught_up, follow_caught_up(follow));
@@ -179,6 +187,10 @@ int main(int argc, char **argv)
             if (up)
                 txn_pool_heal(api.txn);
             next_check = clk_mono_ms() + 2000;
+        }
+        if (clk_mono_ms() >= next_trim) {
+            malloc_trim(0);
+            next_trim = clk_mono_ms() + 10000;
         }
     }
 

@@ -15,11 +15,29 @@ struct txn_slot {
     int busy;
 };
 
+/* A submit waiting to be written: queued until a producer takes it into a
+ * transaction, done when that transaction committed or failed. Lives on
+ * the submitting thread's stack; the pool's lock guards every field. */
+struct txn_wait {
+    struct txn_wait *next;
+    const struct submission *b;
+    const char *secret_enc;
+    int64_t deadline;
+    int taken, done, rc;
+    char errstr[512];
+};
+
+/* The most one transaction takes: submits, and their items together (one
+ * larger submit still goes alone). */
+#define GROUP_MAX_SUBMITS 256
+#define GROUP_MAX_ITEMS   200000
+
 struct txn_pool {
     const struct stage *st;
     int timeout_ms;
     pthread_mutex_t lock;
-    pthread_cond_t freed;
+    pthread_cond_t changed; /* a producer was freed, or a group finished */
+    struct txn_wait *head, **tail;
     int n;
     int32_t req_partitions; /* partitions of scrape.requests, read once */
     struct txn_slot slot[];
@@ -37,7 +55,8 @@ struct txn_pool *txn_pool_new(const struct stage *st, int size, const char *inst
     p->n = size;
     p->timeout_ms = timeout_ms;
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->freed, NULL);
+    pthread_cond_init(&p->changed, NULL);
+    p->tail = &p->head;
     for (int i = 0; i < size; i++)
         snprintf(p->slot[i].txn_id, sizeof(p->slot[i].txn_id), "%singest.%s.%d",
                  cfg_str(&st->cfg, "FERRY_TOPIC_PREFIX"), instance, i);
@@ -121,35 +140,13 @@ static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, cha
     return 0;
 }
 
-static struct txn_slot *slot_take(struct txn_pool *p, int64_t deadline)
+/* Under the lock: a producer nobody uses, or NULL. */
+static struct txn_slot *slot_free(struct txn_pool *p)
 {
-    struct txn_slot *got = NULL;
-    pthread_mutex_lock(&p->lock);
-    while (!got) {
-        for (int i = 0; i < p->n && !got; i++)
-            if (!p->slot[i].busy)
-                got = &p->slot[i];
-        if (got)
-            break;
-        int64_t left = deadline - clk_now_ms();
-        if (left <= 0)
-            break;
-        struct timespec ts = {.tv_sec = (time_t)(deadline / 1000),
-                              .tv_nsec = (long)(deadline % 1000) * 1000000};
-        pthread_cond_timedwait(&p->freed, &p->lock, &ts);
-    }
-    if (got)
-        got->busy = 1;
-    pthread_mutex_unlock(&p->lock);
-    return got;
-}
-
-static void slot_give(struct txn_pool *p, struct txn_slot *s)
-{
-    pthread_mutex_lock(&p->lock);
-    s->busy = 0;
-    pthread_cond_signal(&p->freed);
-    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->n; i++)
+        if (!p->slot[i].busy)
+            return &p->slot[i];
+    return NULL;
 }
 
 static int left_ms(int64_t deadline)
@@ -249,37 +246,41 @@ out:
     return rc;
 }
 
-int txn_submit(struct txn_pool *p, const struct submission *b, const char *secret_enc, char *errstr,
-               size_t errstr_size)
+/* Writes a group of submits (a list linked by `next`) in one transaction
+ * with producer s, until the first member's deadline. Fills rc and errstr
+ * of every member. */
+static void write_group(struct txn_pool *p, struct txn_slot *s, struct txn_wait *group)
 {
-    int64_t deadline = clk_now_ms() + p->timeout_ms;
+    char errstr[512] = "";
+    int64_t deadline = group->deadline;
     rd_kafka_error_t *error;
-    struct txn_slot *s = slot_take(p, deadline);
     int rc = -1;
-    if (!s) {
-        snprintf(errstr, errstr_size, "every producer stayed busy until the deadline");
-        return -1;
-    }
-    if (!s->rk && slot_open(p, s, left_ms(deadline), errstr, errstr_size))
+    if (!s->rk && slot_open(p, s, left_ms(deadline), errstr, sizeof(errstr)))
         goto out;
-
     if ((error = rd_kafka_begin_transaction(s->rk))) {
-        snprintf(errstr, errstr_size, "begin_transaction: %s", rd_kafka_error_string(error));
+        snprintf(errstr, sizeof(errstr), "begin_transaction: %s", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
         slot_discard(s);
         goto out;
     }
-    if (write_all(p, s->rk, b, secret_enc, deadline, errstr, errstr_size) == 0) {
+    rc = 0;
+    int64_t t0 = clk_mono_ms();
+    size_t n = 0;
+    for (struct txn_wait *w = group; w && rc == 0; w = w->next, n++)
+        rc = write_all(p, s->rk, w->b, w->secret_enc, deadline, errstr, sizeof(errstr));
+    int64_t t1 = clk_mono_ms();
+    if (rc == 0) {
         error = rd_kafka_commit_transaction(s->rk, left_ms(deadline));
-        if (!error) {
-            rc = 0;
+        LOG_DEBUG("txn_group", "txn_id=%s submits=%zu write_ms=%lld commit_ms=%lld", s->txn_id, n,
+                  (long long)(t1 - t0), (long long)(clk_mono_ms() - t1));
+        if (!error)
             goto out;
-        }
-        snprintf(errstr, errstr_size, "commit_transaction: %s", rd_kafka_error_string(error));
+        rc = -1;
+        snprintf(errstr, sizeof(errstr), "commit_transaction: %s", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     }
-    /* Nothing of this batch may become visible: abort, and when the broker
-     * cannot even hear the abort, drop the producer (see txn.h). */
+    /* Nothing of these batches may become visible: abort, and when the
+     * broker cannot even hear the abort, drop the producer (see txn.h). */
     error = rd_kafka_abort_transaction(s->rk, left_ms(deadline + 2000));
     if (error) {
         LOG_WARN("abort_failed", "txn_id=%s err=%s", s->txn_id, rd_kafka_error_string(error));
@@ -287,8 +288,89 @@ int txn_submit(struct txn_pool *p, const struct submission *b, const char *secre
         slot_discard(s);
     }
 out:
-    slot_give(p, s);
-    return rc;
+    for (struct txn_wait *w = group; w; w = w->next) {
+        w->rc = rc;
+        snprintf(w->errstr, sizeof(w->errstr), "%s", errstr);
+    }
+}
+
+/* Under the lock: takes the oldest queued submits, up to the group caps, off
+ * the queue. */
+static struct txn_wait *take_group(struct txn_pool *p)
+{
+    struct txn_wait *group = p->head, **end = &p->head;
+    size_t submits = 0, items = 0;
+    while (*end && submits < GROUP_MAX_SUBMITS &&
+           (submits == 0 || items + (*end)->b->total <= GROUP_MAX_ITEMS)) {
+        (*end)->taken = 1;
+        items += (*end)->b->total;
+        submits++;
+        end = &(*end)->next;
+    }
+    p->head = *end;
+    *end = NULL;
+    if (!p->head)
+        p->tail = &p->head;
+    return group;
+}
+
+/* Under the lock: takes w off the queue (it was never taken). */
+static void unqueue(struct txn_pool *p, struct txn_wait *w)
+{
+    struct txn_wait **pw = &p->head, *prev = NULL;
+    while (*pw != w) {
+        prev = *pw;
+        pw = &(*pw)->next;
+    }
+    *pw = w->next;
+    if (p->tail == &w->next)
+        p->tail = prev ? &prev->next : &p->head;
+}
+
+int txn_submit(struct txn_pool *p, const struct submission *b, const char *secret_enc, char *errstr,
+               size_t errstr_size)
+{
+    struct txn_wait w = {
+        .b = b, .secret_enc = secret_enc, .deadline = clk_now_ms() + p->timeout_ms};
+    pthread_mutex_lock(&p->lock);
+    *p->tail = &w;
+    p->tail = &w.next;
+    while (!w.done) {
+        struct txn_slot *s = w.taken ? NULL : slot_free(p);
+        if (s) {
+            /* Lead: write the queue's head (this submit among them, or
+             * older ones first) with the free producer. */
+            s->busy = 1;
+            struct txn_wait *group = take_group(p);
+            pthread_mutex_unlock(&p->lock);
+            write_group(p, s, group);
+            pthread_mutex_lock(&p->lock);
+            for (struct txn_wait *g = group, *next; g; g = next) {
+                next = g->next;
+                g->done = 1;
+            }
+            s->busy = 0;
+            pthread_cond_broadcast(&p->changed);
+            continue;
+        }
+        if (!w.taken && clk_now_ms() >= w.deadline) {
+            unqueue(p, &w);
+            w.rc = -1;
+            snprintf(w.errstr, sizeof(w.errstr), "every producer stayed busy until the deadline");
+            break;
+        }
+        /* Taken: the leader's transaction has a deadline of its own. */
+        struct timespec ts = {.tv_sec = (time_t)(w.deadline / 1000),
+                              .tv_nsec = (long)(w.deadline % 1000) * 1000000};
+        if (w.taken)
+            pthread_cond_wait(&p->changed, &p->lock);
+        else
+            pthread_cond_timedwait(&p->changed, &p->lock, &ts);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (w.rc)
+        snprintf(errstr, errstr_size, "%s", w.errstr);
+    return w.rc;
 }
 
 void txn_pool_heal(struct txn_pool *p)
@@ -305,7 +387,10 @@ void txn_pool_heal(struct txn_pool *p)
             continue;
         if (slot_open(p, s, 5000, errstr, sizeof(errstr)))
             LOG_DEBUG("producer_reopen_failed", "txn_id=%s err=%s", s->txn_id, errstr);
-        slot_give(p, s);
+        pthread_mutex_lock(&p->lock);
+        s->busy = 0;
+        pthread_cond_broadcast(&p->changed);
+        pthread_mutex_unlock(&p->lock);
     }
 }
 
@@ -317,6 +402,6 @@ void txn_pool_free(struct txn_pool *p)
         if (p->slot[i].rk)
             kafka_producer_close(p->slot[i].rk, 5000);
     pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->freed);
+    pthread_cond_destroy(&p->changed);
     free(p);
 }

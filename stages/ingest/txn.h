@@ -1,11 +1,17 @@
 /*
  * txn — the submit transaction: a small pool of transactional producers.
  *
- * One submit is one Kafka transaction holding the batch record, one request
- * per item and the `queued` status document; read_committed consumers see
- * all of it or none of it. A transactional producer runs one transaction at
- * a time, so concurrent submits take a free producer from the pool (size
- * FERRY_INGEST_PRODUCERS) and wait when all are busy.
+ * A submit is written in a Kafka transaction holding the batch record, one
+ * request per item and the `queued` status document; read_committed
+ * consumers see all of it or none of it. A transactional producer runs one
+ * transaction at a time, and its cost is mostly the round trips of
+ * committing, not the records; so submits that arrive while every producer
+ * of the pool (FERRY_INGEST_PRODUCERS) is busy queue up, and the next free
+ * producer writes all of them in one transaction (group commit, as
+ * databases do for their log). They commit together or fail together: a
+ * failed group answers 503 to each of its submits, and none of them is
+ * visible. A queue of 1,000 concurrent submits is thus a few transactions,
+ * not a thousand in a row.
  *
  * Every submit has a deadline. When Kafka does not answer in time the
  * transaction is aborted; if even the abort cannot reach the broker, the

@@ -85,38 +85,51 @@ async def submits(base, key, n):
 
 
 async def slow_client(host, port, source, stop, stats):
+    """Sends a request head one line every 10 s; records whether (and when)
+    the server answered or closed."""
     try:
         r, w = await asyncio.open_connection(host, port, local_addr=(source, 0))
     except OSError:
         stats["refused"] += 1
         return
+    t0 = time.monotonic()
+
+    async def until_closed():
+        try:
+            while await r.read(4096):
+                pass
+        except OSError:
+            pass
+
+    closed = asyncio.create_task(until_closed())
     stats["open"] += 1
     try:
         w.write(b"GET /healthz HTTP/1.1\r\nHost: slow\r\n")
         await w.drain()
         i = 0
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), 10.0)
-            except asyncio.TimeoutError:
-                pass
-            if r.at_eof():
+        while not stop.is_set() and not closed.done():
+            done, _ = await asyncio.wait({closed, asyncio.ensure_future(stop.wait())},
+                                         timeout=10.0, return_when=asyncio.FIRST_COMPLETED)
+            if closed.done() or stop.is_set():
                 break
             w.write(f"X-Slow-{i}: {i}\r\n".encode())
             await w.drain()
             i += 1
-        stats["held_to_end"] += 0 if r.at_eof() else 1
     except OSError:
         pass
-    finally:
-        stats["closed_by_server"] += 1 if r.at_eof() else 0
-        w.close()
+    if closed.done():
+        stats["closed_by_server"] += 1
+        stats["closed_after"].append(time.monotonic() - t0)
+    else:
+        stats["held_to_end"] += 1
+        closed.cancel()
+    w.close()
 
 
 async def slow(base, key, n, secs):
     host, port = split(base)
     stop = asyncio.Event()
-    stats = {"open": 0, "refused": 0, "held_to_end": 0, "closed_by_server": 0}
+    stats = {"open": 0, "refused": 0, "held_to_end": 0, "closed_by_server": 0, "closed_after": []}
     # 50 per source address, as a botnet's many addresses would arrive.
     sources = [f"127.0.0.{2 + i // 50}" for i in range(n)]
     tasks = []
@@ -139,11 +152,15 @@ async def slow(base, key, n, secs):
         await asyncio.sleep(0.5)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
+    ca = stats["closed_after"]
+    print(f"slow: {n} slow clients: {stats['open']} connected, {stats['refused']} refused at "
+          f"connect, {stats['closed_by_server']} cut off by the server (after "
+          f"{pct(ca, 0.5):.1f} s median, {max(ca) if ca else float('nan'):.1f} s at most), "
+          f"{stats['held_to_end']} still open after {secs:.0f} s")
     for name in probes:
         ok = len(probes[name])
-        print(f"slow: {n} slow clients ({stats['open']} connected, {stats['refused']} refused, "
-              f"{stats['closed_by_server']} closed by the server); {name}: {ok}/{ok + fails[name]} "
-              f"answered, p99 {pct(probes[name], 0.99) * 1000:.1f} ms")
+        print(f"slow: {name} during the attack: {ok}/{ok + fails[name]} answered, "
+              f"p99 {pct(probes[name], 0.99) * 1000:.1f} ms")
 
 
 HOSTILE = {
