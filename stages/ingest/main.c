@@ -126,7 +126,10 @@ int main(int argc, char **argv)
     api.lim.max_items = cfg_int(&st.cfg, "FERRY_MAX_ITEMS");
     api.lim.allow_http_webhook = cfg_bool(&st.cfg, "FERRY_WEBHOOK_ALLOW_HTTP");
     api.lim.allow_private_webhook = cfg_bool(&st.cfg, "FERRY_ALLOW_PRIVATE_NETWORKS");
-    api.lim.max_page_bytes = cfg_int(&st.cfg, "FERRY_MAX_MESSAGE_BYTES") - 65536;
+    /* A result larger than a Kafka message is written in parts, so a page
+     * may be far larger than FERRY_MAX_MESSAGE_BYTES; scrape caps what it
+     * honours (FERRY_SCRAPE_MAX_BODY). */
+    api.lim.max_page_bytes = SUBMISSION_MAX_PAGE_BYTES;
     api.lim.resolve_timeout_ms = 2000;
     httpd_limits_default(&lim);
     lim.io_threads = 2;

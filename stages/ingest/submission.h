@@ -31,8 +31,9 @@
 #include "clock.h"
 #include "secretbox.h"
 
-#define SUBMISSION_TENANT_MAX 64
-#define SUBMISSION_MAX_DEPTH  20
+#define SUBMISSION_TENANT_MAX     64
+#define SUBMISSION_MAX_PAGE_BYTES (1LL << 30) /* the largest options.max_bytes */
+#define SUBMISSION_MAX_DEPTH      20
 
 struct submission_limits {
     long long max_items;       /* FERRY_MAX_ITEMS */
