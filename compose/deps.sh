@@ -7,11 +7,11 @@ set -euo pipefail
 
 # Libraries ferry links against, and the tools to build, format and test it
 # (clang and its runtime for `make fuzz`, valgrind for instruction counts).
-# Not libcurl4-openssl-dev: libulfius-dev pulls in libcurl4-gnutls-dev and the
-# two conflict, so apt would try to remove ulfius.
+# libcurl's GnuTLS flavour: the OpenSSL one conflicts with it (and machines
+# set up for older ferry versions have it through libulfius-dev).
 packages=(
     librdkafka-dev
-    libulfius-dev
+    libcurl4-gnutls-dev
     libjansson-dev
     libssl-dev
     libxml2-dev
@@ -71,7 +71,16 @@ for mod in pytest jsonschema confluent_kafka; do
         pip_missing+=("${mod//_/-}")
     fi
 done
-((${#missing[@]} + ${#pip_missing[@]})) || exit 0
+# schemathesis (PyPI only; a test tool) checks the API against
+# schemas/openapi.yaml: the python3 on PATH gets it with its own pip, Debian's
+# (which refuses pip installs of its own) in a venv under compose/.cache.
+st_venv=$(cd "$(dirname "$0")" && pwd)/.cache/schemathesis
+st_missing=0
+command -v schemathesis >/dev/null || [[ -x $st_venv/bin/schemathesis ]] || st_missing=1
+if ((st_missing)) && [[ $(command -v python3 || true) == /usr/bin/python3 ]]; then
+    python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
+fi
+((${#missing[@]} + ${#pip_missing[@]} + st_missing)) || exit 0
 
 sudo=()
 ((EUID == 0)) || sudo=(sudo)
@@ -103,4 +112,14 @@ fi
 if ((${#pip_missing[@]})); then
     echo "deps.sh: installing ${pip_missing[*]} for $(command -v python3) from PyPI"
     python3 -m pip install -q "${pip_missing[@]}"
+fi
+if ((st_missing)); then
+    if [[ $(command -v python3) == /usr/bin/python3 ]]; then
+        echo "deps.sh: installing schemathesis from PyPI into $st_venv"
+        python3 -m venv "$st_venv"
+        "$st_venv/bin/pip" install -q schemathesis
+    else
+        echo "deps.sh: installing schemathesis for $(command -v python3) from PyPI"
+        python3 -m pip install -q schemathesis
+    fi
 fi

@@ -94,12 +94,16 @@ static void h_status(struct api *a, struct httpd_req *req, struct httpd_resp *re
                      const char *tenant)
 {
     const char *id = api_batch_id(req), *include = httpd_query(req, "include");
+    struct page_query q;
     char *body;
     size_t len;
     if (include && strcmp(include, "results") != 0) {
         bad_param(resp, "include", "the only value is results");
         return;
     }
+    /* limit and cursor are checked even when no page is asked for. */
+    if (page_query(req, resp, 0, &q))
+        return;
     if (!id || table_get(a->table, id, tenant, &body, &len)) {
         api_not_found(resp, id);
         return;
@@ -110,17 +114,16 @@ static void h_status(struct api *a, struct httpd_req *req, struct httpd_resp *re
     }
     json_t *doc = json_loadb(body, len, 0, NULL), *items;
     free(body);
-    struct page_query q;
     int64_t next;
-    if (!doc || page_query(req, resp, 0, &q) || page(a, resp, id, doc, &q, &items, &next)) {
-        if (!doc)
-            httpd_error(resp, 500, "internal", "out of memory", NULL);
-        json_decref(doc);
+    if (!doc) {
+        httpd_error(resp, 500, "internal", "out of memory", NULL);
         return;
     }
-    json_object_set_new(doc, "results", items);
-    json_object_set_new(doc, "results_next", next_link(id, next, &q));
-    httpd_json_doc(resp, 200, doc);
+    if (page(a, resp, id, doc, &q, &items, &next) == 0) {
+        json_object_set_new(doc, "results", items);
+        json_object_set_new(doc, "results_next", next_link(id, next, &q));
+        httpd_json_doc(resp, 200, doc);
+    }
     json_decref(doc);
 }
 

@@ -163,6 +163,49 @@ static int check_formats(struct submission *b, struct submission_err *err)
     return 0;
 }
 
+/* Every number of v within [-2^63, 2^63). Written back the way JavaScript
+ * writes it, 1.5e19 becomes "15000000000000000000", an integer no 64-bit
+ * reader of the status and webhook documents could take; such numbers are
+ * refused here instead. (Integer literals past 64 bits are refused by the
+ * parser already.) */
+static int numbers_fit(const json_t *v)
+{
+    const char *k;
+    json_t *e;
+    size_t i;
+    if (json_is_real(v))
+        return json_real_value(v) >= -9223372036854775808.0 &&
+               json_real_value(v) < 9223372036854775808.0;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, e)
+        {
+            if (!numbers_fit(e))
+                return 0;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, e)
+        {
+            if (!numbers_fit(e))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* A whole number in [min, max]: a JSON integer, or a number without a
+ * fractional part (30000.0 is an integer to JSON Schema and to JavaScript). */
+static int whole_number(const json_t *v, long long min, long long max, long long *out)
+{
+    double d = json_is_real(v) ? json_real_value(v) : 0;
+    if (json_is_integer(v))
+        *out = json_integer_value(v);
+    else if (json_is_real(v) && d == (double)(long long)d && d >= -9e18 && d <= 9e18)
+        *out = (long long)d;
+    else
+        return 0;
+    return *out >= min && *out <= max;
+}
+
 static int check_options(struct submission *b, const struct submission_limits *lim,
                          struct submission_err *err)
 {
@@ -180,19 +223,15 @@ static int check_options(struct submission *b, const struct submission_limits *l
             char field[64];
             snprintf(field, sizeof(field), "options.%.40s", k);
             if (strcmp(k, "timeout_ms") == 0) {
-                if (!json_is_integer(v) || json_integer_value(v) < 100 ||
-                    json_integer_value(v) > 300000)
+                if (!whole_number(v, 100, 300000, &timeout))
                     return bad_field(err, field, -1, "must be an integer from 100 to 300000");
-                timeout = json_integer_value(v);
             } else if (strcmp(k, "max_bytes") == 0) {
-                if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-                    json_integer_value(v) > lim->max_page_bytes) {
+                if (!whole_number(v, 1, lim->max_page_bytes, &max_bytes)) {
                     char why[96];
                     snprintf(why, sizeof(why), "must be an integer from 1 to %lld",
                              lim->max_page_bytes);
                     return bad_field(err, field, -1, why);
                 }
-                max_bytes = json_integer_value(v);
             } else if (strcmp(k, "follow_redirects") == 0) {
                 if (!json_is_boolean(v))
                     return bad_field(err, field, -1, "must be true or false");
@@ -218,8 +257,9 @@ static int check_webhook(struct submission *b, const struct submission_limits *l
 
     if (!url || json_is_null(url)) {
         if ((secret && !json_is_null(secret)) || (events && !json_is_null(events)))
-            return bad_field(err, secret ? "webhook_secret" : "webhook_events", -1,
-                             "needs webhook_url");
+            return bad_field(err,
+                             secret && !json_is_null(secret) ? "webhook_secret" : "webhook_events",
+                             -1, "needs webhook_url");
         return 0;
     }
     if (check_url(err, url, lim->allow_http_webhook ? 0 : URL_HTTPS_ONLY, "webhook_url", -1))
@@ -359,6 +399,9 @@ int submission_parse(struct submission *b, const char *body, size_t len, int sin
     if (md && !json_is_null(md)) {
         if (!json_is_object(md))
             return bad_field(err, "metadata", -1, "must be an object");
+        if (!numbers_fit(md))
+            return bad_field(err, "metadata", -1,
+                             "numbers must lie within the 64-bit integer range (-2^63 to 2^63-1)");
         char *s = jx_dump(md, NULL);
         size_t n = s ? strlen(s) : 0;
         free(s);
