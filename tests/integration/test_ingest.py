@@ -12,6 +12,7 @@ from conftest import ROOT, free_port, http, kafka_consume, kafka_produce, wait_u
 
 BATCHES_SCHEMA = json.loads((ROOT / "schemas" / "batches.schema.json").read_text())
 REQUESTS_SCHEMA = json.loads((ROOT / "schemas" / "scrape.requests.schema.json").read_text())
+STATUS_SCHEMA = json.loads((ROOT / "schemas" / "batch.status.schema.json").read_text())
 
 ACME = {"Authorization": "Bearer key-acme"}
 GLOBEX = {"Authorization": "Bearer key-globex"}
@@ -149,7 +150,11 @@ def test_submit_writes_batch_requests_and_status(start_stage, ferry_env):
 
     status = kafka_consume(p + "batch.status", 1)
     assert len(status) == 1 and status[0].key == bid
-    assert status[0].json()["status"] == "queued" and status[0].json()["tenant"] == "acme"
+    queued = status[0].json()
+    jsonschema.validate(queued, STATUS_SCHEMA)  # the queued record keeps its own schema
+    assert queued["status"] == "queued" and queued["tenant"] == "acme"
+    assert queued["kafka"] is None and "results" not in queued
+    assert queued["credits_charged"] == 0 and queued["estimated_completion"] is None
 
     # No webhook secret given: one is generated and shown once.
     a = api.submit({"urls": ["https://example.com/one"], "webhook_url": "http://127.0.0.1:9/h"})
