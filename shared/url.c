@@ -135,3 +135,20 @@ int url_host(const char *url, char *host, size_t size)
     curl_url_cleanup(u);
     return rc;
 }
+
+char *url_without_credentials(const char *url)
+{
+    CURLU *u = curl_url();
+    char *norm = NULL, *out = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        (has_part(u, CURLUPART_USER) || has_part(u, CURLUPART_PASSWORD) ||
+         has_part(u, CURLUPART_OPTIONS)) &&
+        curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_OPTIONS, NULL, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_URL, &norm, 0) == CURLUE_OK)
+        out = strdup(norm);
+    curl_free(norm);
+    curl_url_cleanup(u);
+    return out;
+}

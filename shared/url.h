@@ -36,6 +36,11 @@ enum url_flags {
  * anything curl itself refuses. 0 ok, -1 refused. */
 int url_normalize(const char *in, size_t len, unsigned flags, char **out, const char **why);
 
+/* url without its user:password@, malloc'd; NULL when it has none (or
+ * does not parse): use url as it is then. For URLs ferry did not choose
+ * but writes out, such as a redirect's target in a result's final_url. */
+char *url_without_credentials(const char *url);
+
 /* The host of a URL as curl reads it (IPv6 literals without brackets),
  * into host (size bytes). 0 ok, -1 none or too long. */
 int url_host(const char *url, char *host, size_t size);

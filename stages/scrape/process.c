@@ -8,6 +8,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "outcome.h"
+#include "url.h"
 
 /* One counter per result status, and one more for items sent to a retry
  * tier (not a status: the item is not finished). */
@@ -94,17 +95,21 @@ void process_fetched(struct item *it, CURLcode rc, void *arg)
     struct result_meta m;
     fill_meta(&m, it, o.status, o.error[0] ? o.error : NULL);
     m.http_status = code;
-    m.final_url = final_url;
+    /* A redirect may have named credentials (user:password@): never echoed. */
+    char *shown = final_url ? url_without_credentials(final_url) : NULL;
+    m.final_url = shown ? shown : final_url;
     m.content_type = ct;
     m.duration_ms = ms;
     it->easy = NULL;
     if (o.status != STATUS_OK) {
         emit_result(em, it, &m, NULL);
+        free(shown);
         return;
     }
     metric_inc(bytes, (long long)it->body.len);
     struct extract ex;
-    extract_run(&ex, it->body.buf ? it->body.buf : "", it->body.len, ct, final_url, it->formats);
+    extract_run(&ex, it->body.buf ? it->body.buf : "", it->body.len, ct, m.final_url, it->formats);
     emit_result(em, it, &m, &ex);
     extract_release(&ex);
+    free(shown);
 }

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import free_port, http, wait_until
+from conftest import free_port, http, kafka_consume, wait_until
 
 ACME = {"Authorization": "Bearer key-acme"}
 
@@ -43,6 +43,13 @@ def site():
                 code, body = 404, b"<html><body>no</body></html>"
             elif self.path == "/boom":
                 code, body = 500, b"<html><body>boom</body></html>"
+            elif self.path == "/to-credentials":
+                self.send_response(302)
+                self.send_header("Location", f"http://user:pw-{self.server.server_address[1]}@"
+                                             f"127.0.0.1:{self.server.server_address[1]}/landed")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             else:
                 if self.path.startswith("/slow/"):
                     time.sleep(1.0)
@@ -218,3 +225,19 @@ def test_cancel_end_to_end(start_stage, receiver, site):
     assert r.status == 409 and r.json()["error"]["code"] == "batch_finished"
     # Items not yet fetched are skipped: fewer than n pages were asked for.
     assert len([h for h in site.hits if h.startswith("/slow/")]) < n
+
+
+def test_credentials_of_a_redirect_are_never_echoed(start_stage, ferry_env, site):
+    base = pipeline(start_stage)
+    p = ferry_env["FERRY_TOPIC_PREFIX"]
+    r = http("POST", base + "/v1/batch",
+             {"urls": [f"{site}/to-credentials"], "formats": ["html", "links"]}, ACME)
+    assert r.status == 202, r.body
+    bid = r.json()["id"]
+    wait_until(lambda: http("GET", f"{base}/v1/batch/{bid}", headers=ACME).json()["status"]
+               == "completed", timeout=60, what="the batch completed")
+    res = all_results(base, f"/v1/batch/{bid}/results")
+    assert res[0]["status"] == "ok" and res[0]["final_url"] == f"{site}/landed"
+    secret = f"pw-{site.rsplit(':', 1)[1]}".encode()
+    for topic in ("scrape.results", "batch.status", "scrape.requests"):
+        assert not any(secret in (m.value or b"") for m in kafka_consume(p + topic)), topic
