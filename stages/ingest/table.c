@@ -1,4 +1,3 @@
-#include "ids.h"
 #include "table.h"
 
 #include <pthread.h>
@@ -7,11 +6,11 @@
 #include <string.h>
 
 #include "jx.h"
+#include "strmap.h"
 
 #define ID_MAX 48
 
 struct entry {
-    struct entry *next;
     char id[ID_MAX];
     char tenant[64];
     /* The rendered GET answer: the status document without its tenant,
@@ -32,14 +31,9 @@ struct entry {
 
 struct table {
     pthread_rwlock_t lock;
-    struct entry **bucket;
-    size_t n_buckets, n, n_docs;
+    struct strmap by_id; /* batch id -> struct entry (owned) */
+    size_t n_docs;
 };
-
-static uint64_t hash(const char *s)
-{
-    return ids_hash(s, strlen(s));
-}
 
 struct table *table_new(void)
 {
@@ -47,12 +41,7 @@ struct table *table_new(void)
     if (!t)
         return NULL;
     pthread_rwlock_init(&t->lock, NULL);
-    t->n_buckets = 1024;
-    t->bucket = calloc(t->n_buckets, sizeof(*t->bucket));
-    if (!t->bucket) {
-        free(t);
-        return NULL;
-    }
+    t->by_id = (struct strmap)STRMAP_INIT;
     return t;
 }
 
@@ -68,44 +57,18 @@ static void entry_free(struct entry *e)
     free(e);
 }
 
+static void entry_free_fn(void *e)
+{
+    entry_free(e);
+}
+
 void table_free(struct table *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->n_buckets; i++)
-        for (struct entry *e = t->bucket[i], *next; e; e = next) {
-            next = e->next;
-            entry_free(e);
-        }
-    free(t->bucket);
+    strmap_release(&t->by_id, entry_free_fn);
     pthread_rwlock_destroy(&t->lock);
     free(t);
-}
-
-static struct entry **slot(struct table *t, const char *id)
-{
-    struct entry **pe = &t->bucket[hash(id) & (t->n_buckets - 1)];
-    while (*pe && strcmp((*pe)->id, id) != 0)
-        pe = &(*pe)->next;
-    return pe;
-}
-
-static void grow(struct table *t)
-{
-    size_t n = t->n_buckets * 2;
-    struct entry **b = calloc(n, sizeof(*b));
-    if (!b)
-        return; /* longer chains, still correct */
-    for (size_t i = 0; i < t->n_buckets; i++)
-        for (struct entry *e = t->bucket[i], *next; e; e = next) {
-            next = e->next;
-            size_t h = hash(e->id) & (n - 1);
-            e->next = b[h];
-            b[h] = e;
-        }
-    free(t->bucket);
-    t->bucket = b;
-    t->n_buckets = n;
 }
 
 /* Under the write lock. */
@@ -113,17 +76,14 @@ static struct entry *get_or_add(struct table *t, const char *id)
 {
     if (strlen(id) >= ID_MAX)
         return NULL;
-    struct entry **pe = slot(t, id);
-    if (*pe)
-        return *pe;
-    struct entry *e = calloc(1, sizeof(*e));
-    if (!e)
+    struct entry *e = strmap_get(&t->by_id, id);
+    if (e)
+        return e;
+    if (!(e = calloc(1, sizeof(*e))))
         return NULL;
     strcpy(e->id, id);
     e->wh_status = "pending";
-    *pe = e;
-    if (++t->n > t->n_buckets * 2)
-        grow(t);
+    strmap_put(&t->by_id, id, e, NULL);
     return e;
 }
 
@@ -180,10 +140,8 @@ int table_put_status(struct table *t, const char *id, const char *value, size_t 
     }
     pthread_rwlock_wrlock(&t->lock);
     if (!doc) {
-        struct entry **pe = slot(t, id), *e = *pe;
+        struct entry *e = strmap_remove(&t->by_id, id);
         if (e) {
-            *pe = e->next;
-            t->n--;
             if (e->body)
                 t->n_docs--;
             entry_free(e);
@@ -282,7 +240,7 @@ out:
 /* Under a lock: the entry when `tenant` may see it. */
 static struct entry *visible(struct table *t, const char *id, const char *tenant)
 {
-    struct entry *e = *slot(t, id);
+    struct entry *e = strmap_get(&t->by_id, id);
     return e && e->body && strcmp(e->tenant, tenant) == 0 ? e : NULL;
 }
 
