@@ -5,7 +5,8 @@
 #   make test     the same set-up, then unit and integration tests
 #   make asan     the whole test suite under ASan + UBSan (build-asan/)
 #   make bench    benchmarks that print figures
-#   make fuzz     the selector compiler under libFuzzer (clang), FUZZ_SECONDS long
+#   make fuzz     the selector compiler and the HTTP request reader under libFuzzer
+#                 (clang), FUZZ_SECONDS long each
 #   make fmt      format the C sources; make lint checks format and warnings
 
 B        ?= build
@@ -125,6 +126,11 @@ fuzz: deps
 	    tests/fuzz/fuzz_sel.c shared/sel.c shared/buf.c $(shell pkg-config --libs libxml-2.0)
 	$(B)/fuzz/fuzz_sel -max_total_time=$(FUZZ_SECONDS) -max_len=600 -timeout=5 \
 	    $(B)/fuzz/corpus-sel tests/fuzz/corpus/sel
+	@mkdir -p $(B)/fuzz/corpus-httpd
+	clang $(FUZZ_FLAGS) -o $(B)/fuzz/fuzz_httpd tests/fuzz/fuzz_httpd.c shared/httpd_parse.c \
+	    shared/buf.c
+	$(B)/fuzz/fuzz_httpd -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=5 \
+	    $(B)/fuzz/corpus-httpd tests/fuzz/corpus/httpd
 
 FMT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 fmt:
