@@ -99,7 +99,8 @@ def test_submit_while_kafka_is_away(start_stage, ferry_env, own_broker):
     urls = sorted(json.loads(x["payload"])["url"] for x in reqs)
     assert urls == ["https://after.example/", "https://after.example/2",
                     "https://before.example/", "https://before.example/2"]
-    status = read_committed(p + "batch.status")
+    status = wait_until(lambda: (lambda m: m if len(m) >= 2 else None)(
+        read_committed(p + "batch.status")), timeout=30, what="both queued status records")
     assert sorted(x["key"] for x in status) == sorted([before, after])
 
     # 3. The broker is gone (stopped): 503 again, within the bound.
