@@ -20,8 +20,9 @@
  *
  * Handlers may block (a submit waits for its Kafka transaction): they run
  * in a pool of handler threads, so the I/O workers keep every other
- * connection moving meanwhile; a route that never blocks (HTTPD_NONBLOCKING,
- * /healthz) runs on its I/O worker, ahead of any queue. Routes are added
+ * connection moving meanwhile; a request that cannot block (/healthz, a
+ * lookup in memory; the route says which, httpd_blocks_fn) runs on its I/O
+ * worker, ahead of any queue. Routes are added
  * before httpd_start() and never change afterwards.
  *
  *     struct httpd *h = httpd_new(&lim, errstr, sizeof(errstr));
@@ -129,14 +130,20 @@ int httpd_listen(struct httpd *h, const char *listen, char *errstr, size_t errst
 /* The port bound (useful with port 0). */
 int httpd_port(const struct httpd *h);
 
-/* A route's handler never blocks: it runs on the I/O worker, not in the pool. */
-#define HTTPD_NONBLOCKING 1u
+/* Whether a request to a route may block (wait on Kafka, say): 1 runs its
+ * handler in the pool, 0 on the I/O worker that read it. Called on the I/O
+ * worker, with the route matched; must itself never block. */
+typedef int (*httpd_blocks_fn)(const struct httpd_req *req);
+
+/* For routes whose handler never blocks. */
+int httpd_never_blocks(const struct httpd_req *req);
 
 /* Adds a route. `pattern` is a path whose segments are literal or
  * ":name" (one non-empty segment, read with httpd_param). A path that
- * matches a route of another method answers 405 with Allow. `flags`:
- * 0 or HTTPD_NONBLOCKING. 0/-1. */
-int httpd_route(struct httpd *h, const char *method, const char *pattern, unsigned flags,
+ * matches a route of another method answers 405 with Allow. `blocks`:
+ * NULL when every request may block (the pool), httpd_never_blocks, or a
+ * test of the request. 0/-1. */
+int httpd_route(struct httpd *h, const char *method, const char *pattern, httpd_blocks_fn blocks,
                 httpd_fn fn, void *arg);
 
 /* What answers a path no route matches (default: 404 not_found). */

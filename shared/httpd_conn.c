@@ -128,7 +128,7 @@ static void conn_dispatch(struct httpd_conn *c)
         (struct httpd_req){.head = &c->head, .body = buf_str(&c->body), .body_len = c->body.len};
     c->resp = (struct httpd_resp){.headers = BUF_INIT(16384)};
     c->route = httpd_match(h, &c->req, &c->resp);
-    if (c->route && !(c->route->flags & HTTPD_NONBLOCKING) && h->n_handlers > 0) {
+    if (c->route && h->n_handlers > 0 && (!c->route->blocks || c->route->blocks(&c->req))) {
         /* Out of the epoll set while the pool has it: no event may reach
          * the worker for a connection it does not own now. */
         epoll_ctl(c->w->ep, EPOLL_CTL_DEL, c->fd, NULL);

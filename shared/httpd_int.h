@@ -11,8 +11,8 @@
  *     handler thread owns the request and response until it puts the
  *     connection on its worker's `done` list and wakes the worker, which
  *     owns it again from there;
- *   - routes that never block (HTTPD_NONBLOCKING) and servers without a
- *     pool run their handler on the I/O worker.
+ *   - requests that cannot block (the route's httpd_blocks_fn says so) and
+ *     servers without a pool run their handler on the I/O worker.
  */
 #ifndef FERRY_HTTPD_INT_H
 #define FERRY_HTTPD_INT_H
@@ -56,7 +56,7 @@ struct httpd_route {
     char method[16];
     size_t n_segs;
     char *segs[HTTPD_MAX_SEGS]; /* owned; ":name" for parameters */
-    unsigned flags;             /* HTTPD_NONBLOCKING */
+    httpd_blocks_fn blocks;     /* NULL: every request may block */
     httpd_fn fn;
     void *arg;
 };

@@ -189,7 +189,13 @@ no:
 
 /* ------------------------------------------------------------ routes */
 
-int httpd_route(struct httpd *h, const char *method, const char *pattern, unsigned flags,
+int httpd_never_blocks(const struct httpd_req *req)
+{
+    (void)req;
+    return 0;
+}
+
+int httpd_route(struct httpd *h, const char *method, const char *pattern, httpd_blocks_fn blocks,
                 httpd_fn fn, void *arg)
 {
     struct httpd_route *r = calloc(1, sizeof(*r)), **tail = &h->routes;
@@ -198,7 +204,7 @@ int httpd_route(struct httpd *h, const char *method, const char *pattern, unsign
         return -1;
     }
     snprintf(r->method, sizeof(r->method), "%s", method);
-    r->flags = flags;
+    r->blocks = blocks;
     r->fn = fn;
     r->arg = arg;
     for (const char *p = pattern + 1;; p++) {
@@ -433,8 +439,8 @@ int httpd_add_ops_routes(struct httpd *h, httpd_ready_fn ready, void *arg)
     struct ops_ready *ctx = &ctxs[n_ctxs++];
     ctx->ready = ready;
     ctx->arg = arg;
-    if (httpd_route(h, "GET", "/healthz", HTTPD_NONBLOCKING, on_healthz, ctx) ||
-        httpd_route(h, "GET", "/metrics", HTTPD_NONBLOCKING, on_metrics, NULL))
+    if (httpd_route(h, "GET", "/healthz", httpd_never_blocks, on_healthz, ctx) ||
+        httpd_route(h, "GET", "/metrics", httpd_never_blocks, on_metrics, NULL))
         return -1;
     return 0;
 }

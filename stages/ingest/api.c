@@ -84,8 +84,7 @@ int api_init(struct api *a, struct httpd *h, char *errstr, size_t errstr_size)
             m->latency =
                 metric_histogram("ferry_ingest_request_seconds", "API request latency by route",
                                  labels, metric_latency_bounds, metric_latency_n);
-            if (httpd_route(h, r->method, r->path, r->blocking ? 0 : HTTPD_NONBLOCKING, on_request,
-                            m)) {
+            if (httpd_route(h, r->method, r->path, r->blocks, on_request, m)) {
                 snprintf(errstr, errstr_size, "cannot add route %s %s", r->method, r->path);
                 return -1;
             }

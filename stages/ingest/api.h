@@ -59,8 +59,8 @@ struct api_route {
     const char *method, *path; /* path as httpd_route takes it: "/v1/batch/:id" */
     const char *name;          /* the `route` label of the metrics */
     api_fn fn;
-    int public;   /* served without an API key */
-    int blocking; /* may wait on Kafka: runs in the server's handler pool */
+    int public;             /* served without an API key */
+    httpd_blocks_fn blocks; /* which requests may wait on Kafka (httpd.h); NULL: all */
 };
 
 /* The route groups; each table ends with a row whose method is NULL. */

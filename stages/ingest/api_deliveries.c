@@ -99,7 +99,7 @@ static void h_redeliver(struct api *a, struct httpd_req *req, struct httpd_resp 
 }
 
 const struct api_route api_delivery_routes[] = {
-    {"GET", "/v1/batch/:id/deliveries", "deliveries", h_deliveries, 0, 0},
-    {"POST", "/v1/batch/:id/redeliver", "redeliver", h_redeliver, 0, 1},
-    {NULL, NULL, NULL, NULL, 0, 0},
+    {"GET", "/v1/batch/:id/deliveries", "deliveries", h_deliveries, 0, httpd_never_blocks},
+    {"POST", "/v1/batch/:id/redeliver", "redeliver", h_redeliver, 0, NULL},
+    {NULL, NULL, NULL, NULL, 0, NULL},
 };

@@ -38,7 +38,7 @@ static void h_metrics(struct api *a, struct httpd_req *req, struct httpd_resp *r
 }
 
 const struct api_route api_ops_routes[] = {
-    {"GET", "/healthz", "healthz", h_healthz, 1, 0},
-    {"GET", "/metrics", "metrics", h_metrics, 1, 0},
-    {NULL, NULL, NULL, NULL, 0, 0},
+    {"GET", "/healthz", "healthz", h_healthz, 1, httpd_never_blocks},
+    {"GET", "/metrics", "metrics", h_metrics, 1, httpd_never_blocks},
+    {NULL, NULL, NULL, NULL, 0, NULL},
 };

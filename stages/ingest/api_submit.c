@@ -107,7 +107,7 @@ static void h_single(struct api *a, struct httpd_req *req, struct httpd_resp *re
 }
 
 const struct api_route api_submit_routes[] = {
-    {"POST", "/v1/batch", "submit", h_batch, 0, 1},
-    {"POST", "/v1/scrape/async", "scrape_async", h_single, 0, 1},
-    {NULL, NULL, NULL, NULL, 0, 0},
+    {"POST", "/v1/batch", "submit", h_batch, 0, NULL},
+    {"POST", "/v1/scrape/async", "scrape_async", h_single, 0, NULL},
+    {NULL, NULL, NULL, NULL, 0, NULL},
 };
