@@ -24,7 +24,8 @@ BIG = ("<html><head><title>Big page</title><meta name=\"description\" content=\"
 
 @pytest.fixture
 def site():
-    """/big: BIG; /missing: 404; /boom: 500; /slow/...: 1 s; else a small page.
+    """/big: BIG; /missing: 404; /boom: 500; /slow/...: 1 s; /wait/...: 0.2 s;
+    /to-credentials: a redirect naming user:password@; else a small page.
     `site.hits` counts the requests served."""
     hits = []
 
@@ -53,6 +54,8 @@ def site():
             else:
                 if self.path.startswith("/slow/"):
                     time.sleep(1.0)
+                elif self.path.startswith("/wait/"):
+                    time.sleep(0.2)
                 body = (f"<html><head><title>{self.path}</title></head>"
                         f"<body><p>page {self.path}</p></body></html>").encode()
             self.send_response(code)
@@ -75,15 +78,19 @@ def site():
     srv.server_close()
 
 
+class Pipeline(str):
+    """ingest's base URL; `stages` has the four stages by name."""
+
+
 def pipeline(start_stage, **env):
-    """The four stages; returns ingest's base URL once it is ready."""
+    """The four stages; returns ingest's base URL (a Pipeline) once it is ready."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    stages = [start_stage("ingest", FERRY_LISTEN=f"127.0.0.1:{port}", **env)]
+    base = Pipeline(f"http://127.0.0.1:{port}")
+    base.stages = {"ingest": start_stage("ingest", FERRY_LISTEN=f"127.0.0.1:{port}", **env)}
     for name in ("scrape", "aggregate", "deliver"):
-        stages.append(start_stage(name, **{f"FERRY_{name.upper()}_METRICS_LISTEN":
-                                           f"127.0.0.1:{free_port()}"}, **env))
-    for st in stages:
+        base.stages[name] = start_stage(name, **{f"FERRY_{name.upper()}_METRICS_LISTEN":
+                                                 f"127.0.0.1:{free_port()}"}, **env)
+    for st in base.stages.values():
         st.wait_log(r"event=topics_ready", timeout=60)
 
     def health():

@@ -2,76 +2,23 @@
 partitions back at once (static membership under its stable instance
 name), and a duplicate that cannot start disturbs nothing."""
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
-from conftest import free_port, http, wait_until
-
-ACME = {"Authorization": "Bearer key-acme"}
-
-
-@pytest.fixture
-def slow_site():
-    """Pages that take 0.2 s each."""
-    class H(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            time.sleep(0.2)
-            body = f"<html><body><p>page {self.path}</p></body></html>".encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
-
-
-def pipeline(start_stage, **env):
-    """ingest, scrape, aggregate and deliver; returns (stages by name, base URL)."""
-    port = free_port()
-    stages = {"ingest": start_stage("ingest", FERRY_LISTEN=f"127.0.0.1:{port}", **env)}
-    for name in ("scrape", "aggregate", "deliver"):
-        stages[name] = start_stage(name, **{f"FERRY_{name.upper()}_METRICS_LISTEN":
-                                            f"127.0.0.1:{free_port()}"}, **env)
-    for st in stages.values():
-        st.wait_log(r"event=topics_ready", timeout=60)
-    base = f"http://127.0.0.1:{port}"
-
-    def ready():
-        try:
-            return http("GET", base + "/healthz").status == 200
-        except OSError:
-            return False
-
-    wait_until(ready, timeout=60, what="ingest ready")
-    return stages, base
+from conftest import http, wait_until
+from test_ingest_pipeline import ACME, pipeline, site  # noqa: F401 (site is a fixture)
 
 
 def status(base, bid):
     return http("GET", f"{base}/v1/batch/{bid}", headers=ACME).json()
 
 
-def test_scrape_and_deliver_killed_mid_batch_finish_within_seconds(start_stage, receiver,
-                                                                   slow_site):
+def test_scrape_and_deliver_killed_mid_batch_finish_within_seconds(start_stage, receiver, site):
     # 4 pages at a time, 0.2 s each: 60 pages take 3 s of fetching.
-    stages, base = pipeline(start_stage, FERRY_SCRAPE_INFLIGHT="4",
-                            FERRY_SCRAPE_HOST_CONNECTIONS="4")
+    base = pipeline(start_stage, FERRY_SCRAPE_INFLIGHT="4", FERRY_SCRAPE_HOST_CONNECTIONS="4")
+    stages = base.stages
     n = 60
     r = http("POST", base + "/v1/batch",
-             {"urls": [f"{slow_site}/p{i}" for i in range(n)], "formats": ["text"],
+             {"urls": [f"{site}/wait/{i}" for i in range(n)], "formats": ["text"],
               "webhook_url": receiver.url + "/hook"}, ACME)
     assert r.status == 202, r.body
     bid = r.json()["id"]
@@ -96,9 +43,9 @@ def test_scrape_and_deliver_killed_mid_batch_finish_within_seconds(start_stage, 
     assert len(receiver.requests) >= 1
 
 
-def test_a_duplicate_that_cannot_start_disturbs_nothing(start_stage, slow_site):
-    stages, base = pipeline(start_stage, FERRY_AGGREGATE_INSTANCE="agg-1")
-    agg = stages["aggregate"]
+def test_a_duplicate_that_cannot_start_disturbs_nothing(start_stage, site):
+    base = pipeline(start_stage, FERRY_AGGREGATE_INSTANCE="agg-1")
+    agg = base.stages["aggregate"]
     # A second aggregate with the same name whose port is taken: it must
     # stop before any Kafka client exists (no fencing of agg-1).
     dup = start_stage("aggregate", FERRY_AGGREGATE_INSTANCE="agg-1",
@@ -108,7 +55,7 @@ def test_a_duplicate_that_cannot_start_disturbs_nothing(start_stage, slow_site):
     assert "cannot listen" in dup.log()
     assert "transactional_id" not in dup.log()
     # The running instance still completes batches at once.
-    r = http("POST", base + "/v1/batch", {"urls": [f"{slow_site}/a", f"{slow_site}/b"]}, ACME)
+    r = http("POST", base + "/v1/batch", {"urls": [f"{site}/a", f"{site}/b"]}, ACME)
     assert r.status == 202, r.body
     bid = r.json()["id"]
     wait_until(lambda: status(base, bid)["status"] == "completed", timeout=20,
