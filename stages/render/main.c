@@ -335,19 +335,22 @@ int main(int argc, char **argv)
     /* Before any thread: orphans of dead browsers are ours to reap. */
     chrome_reaper_init(cfg_str(cfg, "FERRY_RENDER_WORK_DIR"));
 
+    /* The port before any Kafka client: a duplicate stops here. */
+    if (httpd_ops_bind(&ops, cfg_str(cfg, "FERRY_RENDER_METRICS_LISTEN"), errstr,
+                       sizeof(errstr))) {
+        fprintf(stderr, "ferry-render: %s\n", errstr);
+        return 2;
+    }
+
     char files_id[80];
     snprintf(files_id, sizeof(files_id), "%s-files", S.st.client_id);
     S.producer = producer_open(cfg, S.st.client_id, job_dr, &S.em.sink, errstr, sizeof(errstr));
     S.files_producer =
         S.producer ? producer_open(cfg, files_id, emit_file_dr, NULL, errstr, sizeof(errstr))
                    : NULL;
-    if (!S.files_producer) {
+    if (!S.files_producer || httpd_ops_serve(&ops, ready, NULL, errstr, sizeof(errstr))) {
         fprintf(stderr, "ferry-render: %s\n", errstr);
-        return 2;
-    }
-    if (httpd_ops_start(&ops, cfg_str(cfg, "FERRY_RENDER_METRICS_LISTEN"), ready, NULL, errstr,
-                        sizeof(errstr))) {
-        fprintf(stderr, "ferry-render: %s\n", errstr);
+        httpd_ops_stop(&ops);
         return 2;
     }
     if (stage_ensure_topics(&S.st, S.producer)) {
