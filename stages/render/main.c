@@ -336,8 +336,7 @@ int main(int argc, char **argv)
     chrome_reaper_init(cfg_str(cfg, "FERRY_RENDER_WORK_DIR"));
 
     /* The port before any Kafka client: a duplicate stops here. */
-    if (httpd_ops_bind(&ops, cfg_str(cfg, "FERRY_RENDER_METRICS_LISTEN"), errstr,
-                       sizeof(errstr))) {
+    if (httpd_ops_bind(&ops, cfg_str(cfg, "FERRY_RENDER_METRICS_LISTEN"), errstr, sizeof(errstr))) {
         fprintf(stderr, "ferry-render: %s\n", errstr);
         return 2;
     }
