@@ -64,7 +64,7 @@ void chrome_work_dir_remove(void)
         rm_tree(stage_dir);
 }
 
-#define MAX_ARGS 40
+#define MAX_ARGS 64
 
 int chrome_start(struct chrome *c, const struct chrome_conf *cf, int id, char *errstr,
                  size_t errstr_size)
@@ -123,6 +123,12 @@ int chrome_start(struct chrome *c, const struct chrome_conf *cf, int id, char *e
         snprintf(js_arg, sizeof(js_arg), "--js-flags=%s", cf->js_flags);
         argv[n++] = js_arg;
     }
+    /* The operator's own flags come last, so they win over ours. */
+    char extra[1024];
+    snprintf(extra, sizeof(extra), "%s", cf->extra ? cf->extra : "");
+    for (char *save = NULL, *f = strtok_r(extra, " ", &save); f && n < MAX_ARGS - 2 - 1;
+         f = strtok_r(NULL, " ", &save))
+        argv[n++] = f;
     argv[n++] = "about:blank";
     argv[n] = NULL;
 

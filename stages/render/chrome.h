@@ -29,6 +29,7 @@ struct chrome_conf {
     const char *proxy;    /* browser-wide --proxy-server (contexts set their own) */
     const char *work_dir; /* parent of the user-data-dirs */
     const char *js_flags; /* --js-flags value, or NULL */
+    const char *extra;    /* more flags, space-separated (FERRY_RENDER_CHROMIUM_FLAGS), or NULL */
     int show_stderr;      /* 1: the browser's stderr goes to ours (debug) */
 };
 

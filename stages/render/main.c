@@ -52,6 +52,8 @@ static const struct cfg_opt render_opts[] = {
      "the Chromium binary (Debian's chromium-headless-shell; /usr/lib/chromium/chromium works "
      "too, at about four times the CPU per page)",
      0, 0, NULL},
+    {"FERRY_RENDER_CHROMIUM_FLAGS", CFG_STRING, "",
+     "more Chromium flags, space-separated, after (and over) the stage's own", 0, 0, NULL},
     {"FERRY_RENDER_BROWSERS", CFG_INT, "2", "Chromium processes in the pool", 1, 64, NULL},
     {"FERRY_RENDER_TABS", CFG_INT, "4", "pages each browser renders at once", 1, 64, NULL},
     {"FERRY_RENDER_INFLIGHT", CFG_INT, "32",
@@ -397,6 +399,7 @@ int main(int argc, char **argv)
                    .proxy = default_proxy,
                    .work_dir = cfg_str(cfg, "FERRY_RENDER_WORK_DIR"),
                    .js_flags = js_flags,
+                   .extra = cfg_str(cfg, "FERRY_RENDER_CHROMIUM_FLAGS"),
                    .show_stderr = log_enabled(LOG_DEBUG)},
         .proxy = S.proxy,
         .max_message = 4 * (size_t)cfg_int(cfg, "FERRY_MAX_MESSAGE_BYTES") + (64 << 20),
