@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -23,6 +24,7 @@
 #define RELAY_BUF     16384
 #define HANDSHAKE_MS  10000
 #define CONN_STACK    (256 * 1024)
+#define STOP_WAIT_S   2 /* seconds proxy_stop waits for connection threads */
 
 /* SOCKS5 reply codes (RFC 1928 section 6). */
 enum {
@@ -66,6 +68,7 @@ struct proxy {
     struct conn *conns;
     long n_conns;
     int stopping;
+    int abandoned; /* proxy_stop returned: the last connection frees the proxy */
 };
 
 static struct metric *m_ok, *m_blocked, *m_ads, *m_dns, *m_connect;
@@ -313,6 +316,8 @@ static void relay(int a, int b)
     }
 }
 
+static void proxy_free(struct proxy *p);
+
 static void conn_end(struct conn *c)
 {
     struct proxy *p = c->p;
@@ -324,12 +329,15 @@ static void conn_end(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     p->n_conns--;
+    int last = p->abandoned && !p->n_conns;
     pthread_cond_broadcast(&p->gone);
     pthread_mutex_unlock(&p->lock);
     close(c->client);
     if (c->upstream >= 0)
         close(c->upstream);
     free(c);
+    if (last)
+        proxy_free(p);
 }
 
 static void *conn_main(void *arg)
@@ -488,6 +496,18 @@ fail:
     return NULL;
 }
 
+static void proxy_free(struct proxy *p)
+{
+    for (int i = 0; i < p->slots; i++)
+        pthread_mutex_destroy(&p->slot[i].lock);
+    pthread_cond_destroy(&p->gone);
+    pthread_mutex_destroy(&p->lock);
+    free(p->listen_fd);
+    free(p->port);
+    free(p->slot);
+    free(p);
+}
+
 void proxy_stop(struct proxy *p)
 {
     if (!p)
@@ -495,6 +515,10 @@ void proxy_stop(struct proxy *p)
     if (write(p->wake[1], "x", 1) < 0)
         LOG_WARN("proxy_wake_failed", "errno=%d", errno);
     pthread_join(p->acceptor, NULL);
+    for (int i = 0; i <= p->slots; i++)
+        close(p->listen_fd[i]);
+    close(p->wake[0]);
+    close(p->wake[1]);
     pthread_mutex_lock(&p->lock);
     p->stopping = 1;
     /* Wake every relay and handshake: their reads and polls end. */
@@ -503,21 +527,20 @@ void proxy_stop(struct proxy *p)
         if (c->upstream >= 0)
             shutdown(c->upstream, SHUT_RDWR);
     }
-    while (p->n_conns)
-        pthread_cond_wait(&p->gone, &p->lock);
+    /* A thread inside getaddrinfo() cannot be woken: after a while it is
+     * left to finish on its own, and the last one out frees the proxy. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += STOP_WAIT_S;
+    while (p->n_conns && pthread_cond_timedwait(&p->gone, &p->lock, &ts) == 0)
+        ;
+    int left = (int)p->n_conns;
+    p->abandoned = left > 0;
     pthread_mutex_unlock(&p->lock);
-    for (int i = 0; i <= p->slots; i++)
-        close(p->listen_fd[i]);
-    for (int i = 0; i < p->slots; i++)
-        pthread_mutex_destroy(&p->slot[i].lock);
-    close(p->wake[0]);
-    close(p->wake[1]);
-    pthread_cond_destroy(&p->gone);
-    pthread_mutex_destroy(&p->lock);
-    free(p->listen_fd);
-    free(p->port);
-    free(p->slot);
-    free(p);
+    if (left)
+        LOG_WARN("proxy_stop_left", "connections=%d why=resolving", left);
+    else
+        proxy_free(p);
 }
 
 int proxy_port(const struct proxy *p, int slot)
