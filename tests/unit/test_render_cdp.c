@@ -118,32 +118,32 @@ static void *call_main(void *arg)
     return NULL;
 }
 
+/* One call on a thread of its own, answered by the fake browser with
+ * `answer` (a JSON member: "result":{...} or "error":{...}). */
+static void call_answered(struct fake *f, struct caller *k, const char *answer)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, call_main, k);
+    json_t *cmd = heard(f);
+    char reply[200];
+    int n = snprintf(reply, sizeof(reply), "{\"id\":%lld,%s}",
+                     (long long)json_integer_value(json_object_get(cmd, "id")), answer);
+    json_decref(cmd);
+    say(f, reply, (size_t)n + 1);
+    pthread_join(t, NULL);
+}
+
 static void test_reply_and_error(void **state)
 {
     (void)state;
     struct fake f;
     fake_open(&f, 1 << 20);
     struct caller k = {.c = f.c};
-    pthread_t t;
-    pthread_create(&t, NULL, call_main, &k);
-    json_t *cmd = heard(&f);
-    char reply[200];
-    int n = snprintf(reply, sizeof(reply), "{\"id\":%lld,\"result\":{\"product\":\"Fake/1\"}}",
-                     (long long)json_integer_value(json_object_get(cmd, "id")));
-    json_decref(cmd);
-    say(&f, reply, (size_t)n + 1);
-    pthread_join(t, NULL);
+    call_answered(&f, &k, "\"result\":{\"product\":\"Fake/1\"}");
     assert_int_equal(k.rc, CDP_OK);
     assert_string_equal(json_string_value(json_object_get(k.result, "product")), "Fake/1");
     json_decref(k.result);
-
-    pthread_create(&t, NULL, call_main, &k);
-    cmd = heard(&f);
-    n = snprintf(reply, sizeof(reply), "{\"id\":%lld,\"error\":{\"message\":\"No target\"}}",
-                 (long long)json_integer_value(json_object_get(cmd, "id")));
-    json_decref(cmd);
-    say(&f, reply, (size_t)n + 1);
-    pthread_join(t, NULL);
+    call_answered(&f, &k, "\"error\":{\"message\":\"No target\"}");
     assert_int_equal(k.rc, CDP_ERROR);
     assert_non_null(strstr(k.errstr, "No target"));
     fake_close(&f);
