@@ -81,7 +81,9 @@ enum status status_parse(const char *name, size_t len);
     X(TEXT, text, "readable text, blocks separated by blank lines")                                \
     X(MARKDOWN, markdown, "the page as Markdown")                                                  \
     X(LINKS, links, "absolute http(s) links of the page, deduplicated")                            \
-    X(METADATA, metadata, "title, description, Open Graph, JSON-LD and the like")
+    X(METADATA, metadata, "title, description, Open Graph, JSON-LD and the like")                  \
+    X(SCREENSHOT, screenshot,                                                                      \
+      "a PNG or JPEG of the rendered page (the render stage takes the item)")
 
 enum format {
 #define X(up, name, msg) FORMAT_##up,

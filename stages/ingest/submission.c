@@ -1,5 +1,7 @@
 #include "submission.h"
 
+#include "render_opts.h"
+
 #include <ctype.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
@@ -327,9 +329,9 @@ static int check_webhook(struct submission *b, const struct submission_limits *l
 
 static int check_top_level(struct submission *b, int single, struct submission_err *err)
 {
-    static const char *const fields[] = {"urls",        "items",          "formats",
-                                         "webhook_url", "webhook_secret", "webhook_events",
-                                         "options",     "metadata"};
+    static const char *const fields[] = {
+        "urls",    "items",    "formats", "webhook_url", "webhook_secret", "webhook_events",
+        "options", "metadata", "render",  "wait_for",    "screenshot",     "block_ads"};
     const char *k;
     json_t *v;
     json_object_foreach(b->root, k, v)
@@ -392,7 +394,9 @@ int submission_parse(struct submission *b, const char *body, size_t len, int sin
     if (!json_is_object(b->root))
         return submission_fail(err, 400, "invalid_json", -1, "the body must be a JSON object");
     if (check_top_level(b, single, err) || check_items(b, lim, err) || check_formats(b, err) ||
-        check_options(b, lim, err) || check_webhook(b, lim, err))
+        check_options(b, lim, err) ||
+        render_opts_check(b->root, b->formats, b->options, &b->render, err) ||
+        check_webhook(b, lim, err))
         return -1;
 
     json_t *md = json_object_get(b->root, "metadata");
@@ -418,13 +422,18 @@ int submission_parse(struct submission *b, const char *body, size_t len, int sin
     clk_iso8601(b->created_ms, b->created_at);
 
     char *formats = jx_dump(b->formats, NULL), *options = jx_dump(b->options, NULL);
-    if (formats && options) {
-        size_t n = strlen(formats) + strlen(options) + 32;
+    /* A rendered batch's requests carry its rendering options too. */
+    char *render = b->render ? jx_dump(b->render, NULL) : NULL;
+    if (formats && options && (render || !b->render)) {
+        size_t n = strlen(formats) + strlen(options) + (render ? strlen(render) : 0) + 32;
         if ((b->request_tail = malloc(n)))
-            snprintf(b->request_tail, n, ",\"formats\":%s,\"options\":%s}", formats, options);
+            snprintf(b->request_tail, n, ",\"formats\":%s,\"options\":%s%s%.*s}", formats, options,
+                     render ? "," : "", render ? (int)strlen(render) - 2 : 0,
+                     render ? render + 1 : "");
     }
     free(formats);
     free(options);
+    free(render);
     if (!b->request_tail)
         return submission_fail(err, 500, "internal", -1, "out of memory");
     return 0;
@@ -516,6 +525,7 @@ void submission_release(struct submission *b)
     json_decref(b->root);
     json_decref(b->formats);
     json_decref(b->options);
+    json_decref(b->render);
     json_decref(b->metadata);
     json_decref(b->events);
     if (b->secret) {

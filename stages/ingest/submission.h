@@ -61,10 +61,12 @@ struct submission {
     json_t *urls, *items; /* borrowed from root; may be NULL */
     size_t n_urls, total;
     json_t *formats, *options, *metadata, *events; /* owned, normalized */
-    const char *webhook_url;                       /* borrowed from root; NULL: no webhook */
-    char *secret;         /* owned, wiped on release; NULL without webhook */
-    int secret_generated; /* the 202 answer shows it (once) */
-    char *request_tail;   /* ,"formats":...,"options":...} of every request */
+    json_t *render;          /* owned: the rendering members of every request (render_opts.h); NULL:
+                                the batch is scraped, not rendered */
+    const char *webhook_url; /* borrowed from root; NULL: no webhook */
+    char *secret;            /* owned, wiped on release; NULL without webhook */
+    int secret_generated;    /* the 202 answer shows it (once) */
+    char *request_tail;      /* ,"formats":...,"options":...} of every request */
 };
 
 /* Parses and validates `body`; fills b (new id, created_at now). 0 ok, -1

@@ -39,7 +39,8 @@ struct txn_pool {
     pthread_cond_t changed; /* a producer was freed, or a group finished */
     struct txn_wait *head, **tail;
     int n;
-    int32_t req_partitions; /* partitions of scrape.requests, read once */
+    int32_t req_partitions;    /* partitions of scrape.requests, read once */
+    int32_t render_partitions; /* partitions of render.requests, read once */
     struct txn_slot slot[];
 };
 
@@ -91,6 +92,26 @@ static int operator_set(const struct cfg *cfg, const char *name)
     return 0;
 }
 
+/* The partition count of one of the pool's topics (metadata); 0 with
+ * errstr when the cluster does not answer in time. */
+static int32_t partitions_of(rd_kafka_t *rk, const struct txn_pool *p, enum topic_id id,
+                             int timeout_ms, char *errstr, size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md;
+    int32_t n = 0;
+    const char *name = topic_name(&p->st->topics, id);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, name, NULL);
+    if (rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) == 0) {
+        if (md->topic_cnt == 1 && !md->topics[0].err)
+            n = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    if (!n)
+        snprintf(errstr, errstr_size, "no metadata for %s", name);
+    return n;
+}
+
 static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, char *errstr,
                      size_t errstr_size)
 {
@@ -119,22 +140,13 @@ static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, cha
     s->rk = kafka_producer_open(conf, timeout_ms, errstr, errstr_size);
     if (!s->rk)
         return -1;
-    if (!p->req_partitions) {
-        const struct rd_kafka_metadata *md;
-        rd_kafka_topic_t *rkt =
-            rd_kafka_topic_new(s->rk, topic_name(&p->st->topics, TOPIC_REQUESTS), NULL);
-        if (rd_kafka_metadata(s->rk, 0, rkt, &md, timeout_ms) == 0) {
-            if (md->topic_cnt == 1 && !md->topics[0].err)
-                p->req_partitions = md->topics[0].partition_cnt;
-            rd_kafka_metadata_destroy(md);
-        }
-        rd_kafka_topic_destroy(rkt);
-        if (!p->req_partitions) {
-            snprintf(errstr, errstr_size, "no metadata for %s",
-                     topic_name(&p->st->topics, TOPIC_REQUESTS));
-            slot_discard(s);
-            return -1;
-        }
+    if ((!p->req_partitions && !(p->req_partitions = partitions_of(
+                                     s->rk, p, TOPIC_REQUESTS, timeout_ms, errstr, errstr_size))) ||
+        (!p->render_partitions &&
+         !(p->render_partitions =
+               partitions_of(s->rk, p, TOPIC_RENDER_REQUESTS, timeout_ms, errstr, errstr_size)))) {
+        slot_discard(s);
+        return -1;
     }
     LOG_INFO("producer_ready", "txn_id=%s", s->txn_id);
     return 0;
@@ -211,8 +223,11 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct submission
         goto produce_err;
     }
     /* Requests spread over every partition from the batch's own, so one
-     * large batch keeps every scrape instance busy. */
-    int32_t base = kafka_murmur2_partition(b->id, strlen(b->id), p->req_partitions);
+     * large batch keeps every scrape (or render) instance busy. A rendered
+     * batch's go to the render stage. */
+    enum topic_id req_topic = b->render ? TOPIC_RENDER_REQUESTS : TOPIC_REQUESTS;
+    int32_t parts = b->render ? p->render_partitions : p->req_partitions;
+    int32_t base = kafka_murmur2_partition(b->id, strlen(b->id), parts);
     for (size_t i = 0; i < b->total; i++) {
         long len = submission_request_json(b, i, &buf, &cap);
         if (len < 0) {
@@ -220,9 +235,8 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct submission
             goto out;
         }
         h = headers(b->id, NULL, (long)i);
-        err = produce(rk, topic_name(t, TOPIC_REQUESTS),
-                      (int32_t)((base + (int64_t)i) % p->req_partitions), b->id, buf, (size_t)len,
-                      h, deadline);
+        err = produce(rk, topic_name(t, req_topic), (int32_t)((base + (int64_t)i) % parts), b->id,
+                      buf, (size_t)len, h, deadline);
         if (err) {
             rd_kafka_headers_destroy(h);
             goto produce_err;

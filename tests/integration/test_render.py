@@ -546,3 +546,52 @@ def test_render_hung_browser_is_replaced_and_its_item_rendered_again(start_stage
     assert re.search(r"event=browser_unresponsive", st.log())
     assert re.search(r"event=browser_replaced browser=0 pid=%d" % first, st.log())
     wait_until(lambda: not group_members({first}), 10, what="the hung browser's processes gone")
+
+
+def test_render_through_the_pipeline(start_stage, ferry_env, site):
+    """A submit asking for a screenshot goes to the render stage, not to
+    scrape: its results arrive in the batch's results, with the screenshot,
+    charged FERRY_CREDITS_RENDER each; rendering options are checked at
+    submit with 422s naming the field, and nothing of a refused submit is
+    written."""
+    from pipeline import ACME, start_pipeline
+    prefix = ferry_env["FERRY_TOPIC_PREFIX"]
+    p = start_pipeline(start_stage, only=("ingest", "render", "aggregate"))
+    sub = p.submit({"urls": [site.url + "/js-later", site.url + "/tall"],
+                    "formats": ["text", "screenshot"],
+                    "wait_for": {"ms": 1500},
+                    "screenshot": {"width": 900, "height": 600, "full_page": True},
+                    "block_ads": True})
+    final = p.wait_final(sub["id"], timeout=120)
+    assert final["status"] == "completed" and final["succeeded"] == 2, final
+    r = http("GET", f"{p.base}/v1/batch/{sub['id']}/results", headers=ACME)
+    res = {x["index"]: x for x in r.json()["results"]}
+    assert "arrived after a delay" in res[0]["data"]["text"]
+    assert res[0]["data"]["screenshot"]["width"] == 900
+    assert res[1]["data"]["screenshot"]["height"] == 3000
+    assert all(x["credits_charged"] == 5 for x in res.values())
+    reqs = kafka_consume(prefix + "render.requests", 2)
+    sent = reqs[0].json()
+    jsonschema.validate(sent, SCHEMAS["render.requests"])
+    assert sent["render"] is True and sent["block_ads"] is True
+    assert sent["wait_for"] == {"ms": 1500}
+    assert sent["screenshot"] == {"full_page": True, "width": 900, "height": 600, "type": "png"}
+    assert kafka_consume(prefix + "scrape.requests") == []
+
+    bad = [({"wait_for": {"ms": 50}}, "wait_for"),  # not rendered
+           ({"block_ads": True}, "block_ads"),
+           ({"render": "yes"}, "render"),
+           ({"render": True, "wait_for": {"selector": ""}}, "wait_for.selector"),
+           ({"render": True, "wait_for": {"ms": 30000}}, "wait_for.ms"),
+           ({"render": True, "wait_for": {"seconds": 1}}, "wait_for.seconds"),
+           ({"screenshot": {"width": 50}}, "screenshot.width"),
+           ({"screenshot": {"type": "gif"}}, "screenshot.type"),
+           ({"screenshot": {"quality": 80}}, "screenshot.quality"),
+           ({"formats": ["screenshot"], "screenshot": {"zoom": 2}}, "screenshot.zoom")]
+    for extra, field in bad:
+        body = {"urls": [site.url + "/hello"], **extra}
+        r = http("POST", p.base + "/v1/batch", body, ACME)
+        assert r.status == 422, (extra, r.body)
+        e = r.json()["error"]
+        assert e["code"] == "invalid_field" and e["details"]["field"] == field, (extra, e)
+    assert len(kafka_consume(prefix + "render.requests")) == 2

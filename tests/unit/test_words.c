@@ -58,7 +58,7 @@ static void test_lists_only_grow_at_the_end(void **state)
     }
     assert_int_equal(format_parse("htm", 3), FORMAT_UNKNOWN);
     assert_int_equal(format_parse("screenshots", 11), FORMAT_UNKNOWN);
-    assert_string_equal(format_list(), "html, text, markdown, links, metadata");
+    assert_string_equal(format_list(), "html, text, markdown, links, metadata, screenshot");
 }
 
 /* The enum of a JSON Schema property equals a word list, in order. */
