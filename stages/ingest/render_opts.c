@@ -32,8 +32,7 @@ static int whole(const json_t *v, long long min, long long max, long long *out)
     return *out >= min && *out <= max;
 }
 
-static int check_wait_for(const json_t *w, long long timeout_ms, json_t *out,
-                          struct submission_err *err)
+static int check_wait_for(const json_t *w, json_t *out, struct submission_err *err)
 {
     const char *k;
     json_t *v;
@@ -52,13 +51,10 @@ static int check_wait_for(const json_t *w, long long timeout_ms, json_t *out,
             }
             json_object_set(norm, "selector", v);
         } else if (strcmp(k, "ms") == 0) {
-            if (!whole(v, 0, timeout_ms - 1, &ms)) {
-                char why[96];
-                snprintf(why, sizeof(why),
-                         "must be an integer from 0 to %lld (below options.timeout_ms)",
-                         timeout_ms - 1);
+            /* Capped by the item's timeout in the render stage. */
+            if (!whole(v, 0, 300000, &ms)) {
                 json_decref(norm);
-                return bad(err, "wait_for.ms", why);
+                return bad(err, "wait_for.ms", "must be an integer from 0 to 300000");
             }
             json_object_set_new(norm, "ms", json_integer(ms));
         } else {
@@ -142,10 +138,10 @@ int render_opts_check(const json_t *root, const json_t *formats, const json_t *o
         return 0;
     }
     json_t *out = json_pack("{s:b}", "render", 1);
-    long long timeout = jx_int(options, "timeout_ms", 30000);
     int rc = 0;
+    (void)options;
     if (wait && !json_is_null(wait))
-        rc = check_wait_for(wait, timeout, out, err);
+        rc = check_wait_for(wait, out, err);
     if (!rc && shot && !json_is_null(shot)) {
         rc = check_screenshot(shot, out, err);
     } else if (!rc && shot_format) {

@@ -7,7 +7,8 @@
  * carrying the options below; every other batch is scraped as before.
  *
  *   render      true | false
- *   wait_for    {"selector": CSS (1-1000 characters), "ms": 0..timeout_ms-1}, one or both
+ *   wait_for    {"selector": CSS (1-1000 characters), "ms": 0..300000}, one or both (the
+ *               render stage caps the wait by the item's timeout)
  *   screenshot  {"full_page": bool, "width": 100..8192 (1280), "height": 100..8192 (800),
  *                "type": "png" | "jpeg", "quality": 0..100 (jpeg only)}
  *   block_ads   true | false

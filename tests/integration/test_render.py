@@ -582,7 +582,7 @@ def test_render_through_the_pipeline(start_stage, ferry_env, site):
            ({"block_ads": True}, "block_ads"),
            ({"render": "yes"}, "render"),
            ({"render": True, "wait_for": {"selector": ""}}, "wait_for.selector"),
-           ({"render": True, "wait_for": {"ms": 30000}}, "wait_for.ms"),
+           ({"render": True, "wait_for": {"ms": -1}}, "wait_for.ms"),
            ({"render": True, "wait_for": {"seconds": 1}}, "wait_for.seconds"),
            ({"screenshot": {"width": 50}}, "screenshot.width"),
            ({"screenshot": {"type": "gif"}}, "screenshot.type"),
