@@ -1,45 +1,55 @@
 /*
- * engine — the aggregator's consume-count-emit loop, exactly once.
+ * engine — the aggregator's loop: consume, count, emit, commit; exactly once.
  *
  * One group consumer reads `batches` and `scrape.results` (range assignor:
  * partition p of both topics goes to the same instance, since they are
- * co-partitioned by batch id). Everything one poll cycle causes — status
- * snapshots, webhook tasks, dead letters, changelog records of the batches
- * it changed — is produced in one Kafka transaction together with the
- * consumed offsets (send_offsets_to_transaction with the consumer's group
- * metadata, so a zombie from an older generation is fenced). A crash loses
- * the open transaction and nothing else: the restarted instance restores
- * its partitions' state from the changelog topic (`aggregate.state`,
- * compacted, keyed by batch id, partition p holds the state of input
- * partition p) and resumes from the committed offsets.
+ * co-partitioned by batch id). Each record is counted into the batch's tally
+ * (state.h); what that causes (status snapshots, webhook tasks, dead
+ * letters, changelog records) is produced in the open transaction (txn.h),
+ * which commits with the consumed offsets every FERRY_AGGREGATE_COMMIT_INTERVAL.
+ * A crash loses the open transaction and nothing else: the restarted instance
+ * restores its partitions from the changelog (restore.h) and resumes from the
+ * committed offsets.
  *
- * On assignment: committed offsets are fetched first (librdkafka waits for
- * pending transactional offsets, so a previous owner's last transaction is
- * settled), then the changelog partitions are read to their end, then the
- * inputs are assigned. On revocation: the open transaction is committed,
- * then the partitions' state is dropped.
+ * Rebalances: librdkafka's callback only notes what changed; the loop acts
+ * on it. On assignment it restores the partitions' state, then assigns
+ * them; on revocation it commits what is open while the partitions are
+ * still ours (or aborts, when they were lost), drops their state, then
+ * unassigns. An aborted transaction is rolled back the same way: the
+ * assigned partitions are restored and the consumer seeks back to their
+ * committed offsets. Nothing is counted while a restore is pending.
  */
 #ifndef FERRY_AGGREGATE_ENGINE_H
 #define FERRY_AGGREGATE_ENGINE_H
 
-#include <librdkafka/rdkafka.h>
+#include <stddef.h>
 
 #include "stage.h"
-#include "state.h"
 
-/* This stage's own settings (main.c registers them). */
-extern const struct cfg_opt engine_opts[];
+/* The settings the engine runs with (main.c reads them). */
+struct engine_conf {
+    const char *instance; /* stable instance name: the transactional.id's tail */
+    long long session_timeout_ms, txn_timeout_ms;
+    long long commit_ms;   /* how long one transaction collects work */
+    long long status_ms;   /* at most one progress snapshot per batch per this */
+    long long done_ttl_ms; /* finished batches remembered (late duplicates) */
+    long long pending_ttl_ms, max_pending;
+    long long deadline_ms; /* a batch not complete this long after created_at fails */
+    long long inline_max, cache_max, max_items, max_message;
+};
 
 struct engine;
 
-/* Builds the clients (transactional producer, group consumer, reader) and
- * provisions the topics. NULL with errstr. */
-struct engine *engine_open(struct stage *st, char *errstr, size_t errstr_size);
+/* Builds the clients (transactional producer, group consumer, range
+ * reader) and provisions the topics. NULL with errstr. */
+struct engine *engine_open(struct stage *st, const struct engine_conf *conf, char *errstr,
+                           size_t errstr_size);
 
-/* Runs until a stop signal (or a fatal Kafka error). 0 clean, -1 fatal. */
+/* Runs until a stop signal (or a fatal Kafka error); commits what is open
+ * on the way out. 0 clean, -1 fatal. */
 int engine_run(struct engine *e);
 
-/* Commits what is open, leaves the group, flushes and frees. */
+/* Leaves the group, flushes the producer and frees. */
 void engine_close(struct engine *e);
 
 /* /healthz readiness: ready once the first assignment was restored. */

@@ -6,7 +6,7 @@
 
 #include "clock.h"
 #include "jx.h"
-#include "state.h"
+#include "jscan.h"
 
 static int parse(struct record *r, const void *buf, size_t len, char *errstr, size_t errstr_size)
 {
@@ -96,283 +96,115 @@ int record_parse_batch(struct record *r, const void *buf, size_t len, const char
     return check_webhook(json_object_get(r->root, "webhook"), errstr, errstr_size);
 }
 
-/* ---- a validating JSON scanner for results, the hot path: no tree, no
- * allocation but the inline text. It accepts exactly RFC 8259 JSON
- * (UTF-8 checked, nesting capped), as jansson would. */
+/* ---- results, the hot path: one pass of jscan, no tree, no allocation but
+ * the inline text. */
 
-struct scan {
-    const char *p, *end;
-    int depth;
+/* A whole number member (0 .. max), -1 when it is not one. */
+static long long member_int(const char *v, size_t len, long long max)
+{
+    long long n = 0;
+    if (len == 0 || len > 18 || (v[0] == '0' && len > 1))
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        n = n * 10 + (v[i] - '0');
+    }
+    return n <= max ? n : -1;
+}
+
+/* FNV-1a over bytes, continued from h (ids_hash's, one step at a time). */
+static uint64_t fnv(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+    return h;
+}
+
+struct members {
+    const char *id, *index, *status, *credits, *part, *parts;
+    size_t id_len, index_len, status_len, credits_len, part_len, parts_len;
+    size_t data_at, data_len; /* where data lies in the output text */
 };
 
-static void skip_ws(struct scan *s)
+/* Copies every member but batch_id, tenant, part and parts to r->text and
+ * notes the members the aggregator reads. */
+static int scan_members(struct record *r, const char *buf, size_t len, struct members *m,
+                        char *errstr, size_t errstr_size)
 {
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-        s->p++;
-}
-
-static int hex4(const char *p)
-{
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v |= c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            v |= c - 'A' + 10;
-        else
-            return -1;
-    }
-    return v;
-}
-
-/* A string at s->p ('"'); sets *plain when it has no escapes. */
-static int scan_string(struct scan *s, int *plain)
-{
-    const unsigned char *p = (const unsigned char *)s->p + 1, *end = (const unsigned char *)s->end;
-    *plain = 1;
-    while (p < end) {
-        unsigned c = *p;
-        if (c == '"') {
-            s->p = (const char *)p + 1;
-            return 0;
-        }
-        if (c < 0x20)
-            return -1;
-        if (c == '\\') {
-            *plain = 0;
-            if (++p >= end)
-                return -1;
-            if (*p == 'u') {
-                if (end - p < 5 || hex4((const char *)p + 1) < 0)
-                    return -1;
-                p += 5;
-            } else if (strchr("\"\\/bfnrt", *p) && *p) {
-                p++;
-            } else {
-                return -1;
-            }
-            continue;
-        }
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        /* UTF-8: the lead byte's length, continuation bytes, no overlongs
-         * or surrogates. */
-        int n = c >= 0xF0 && c <= 0xF4 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c < 0xE0 ? 1 : -1;
-        if (n < 0 || end - p <= n)
-            return -1;
-        for (int i = 1; i <= n; i++)
-            if ((p[i] & 0xC0) != 0x80)
-                return -1;
-        if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F) ||
-            (c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F))
-            return -1;
-        p += n + 1;
-    }
-    return -1;
-}
-
-static int scan_number(struct scan *s)
-{
-    const char *p = s->p;
-    if (p < s->end && *p == '-')
-        p++;
-    if (p >= s->end)
-        return -1;
-    if (*p == '0') {
-        p++;
-    } else if (*p >= '1' && *p <= '9') {
-        while (p < s->end && *p >= '0' && *p <= '9')
-            p++;
-    } else {
-        return -1;
-    }
-    if (p < s->end && *p == '.') {
-        const char *d = ++p;
-        while (p < s->end && *p >= '0' && *p <= '9')
-            p++;
-        if (p == d)
-            return -1;
-    }
-    if (p < s->end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < s->end && (*p == '+' || *p == '-'))
-            p++;
-        const char *d = p;
-        while (p < s->end && *p >= '0' && *p <= '9')
-            p++;
-        if (p == d)
-            return -1;
-    }
-    s->p = p;
-    return 0;
-}
-
-static int scan_value(struct scan *s);
-
-static int scan_container(struct scan *s, char close, int object)
-{
+    struct jscan s;
     int plain;
-    if (++s->depth > RECORD_MAX_DEPTH)
-        return -1;
-    s->p++;
-    skip_ws(s);
-    if (s->p < s->end && *s->p == close) {
-        s->p++;
-        s->depth--;
-        return 0;
-    }
-    for (;;) {
-        skip_ws(s);
-        if (object) {
-            if (s->p >= s->end || *s->p != '"' || scan_string(s, &plain))
-                return -1;
-            skip_ws(s);
-            if (s->p >= s->end || *s->p++ != ':')
-                return -1;
-        }
-        if (scan_value(s))
-            return -1;
-        skip_ws(s);
-        if (s->p >= s->end)
-            return -1;
-        if (*s->p == ',') {
-            s->p++;
-            continue;
-        }
-        if (*s->p++ != close)
-            return -1;
-        s->depth--;
-        return 0;
-    }
-}
-
-static int scan_literal(struct scan *s, const char *word)
-{
-    size_t n = strlen(word);
-    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
-        return -1;
-    s->p += n;
-    return 0;
-}
-
-static int scan_value(struct scan *s)
-{
-    int plain;
-    skip_ws(s);
-    if (s->p >= s->end)
-        return -1;
-    switch (*s->p) {
-    case '{': return scan_container(s, '}', 1);
-    case '[': return scan_container(s, ']', 0);
-    case '"': return scan_string(s, &plain);
-    case 't': return scan_literal(s, "true");
-    case 'f': return scan_literal(s, "false");
-    case 'n': return scan_literal(s, "null");
-    default: return scan_number(s);
-    }
-}
-
-/* The top-level members the aggregator reads, and the inline text: every
- * member but batch_id and tenant, copied as written. */
-static int scan_result(struct record *r, const char *buf, size_t len, const char **status,
-                       size_t *status_len, char *errstr, size_t errstr_size)
-{
-    struct scan s = {buf, buf + len, 1};
-    const char *id = NULL, *idx = NULL;
-    size_t id_len = 0;
-    int plain, seen_index = 0;
     char *out = malloc(len + 2), *o = out;
     if (!out)
         abort();
+    jscan_init(&s, buf, len, RECORD_MAX_DEPTH);
     *o++ = '{';
-    skip_ws(&s);
-    if (s.p >= s.end || *s.p != '{')
+    if (!jscan_eat(&s, '{'))
         goto bad;
-    s.p++;
-    skip_ws(&s);
-    if (s.p < s.end && *s.p == '}')
-        s.p++;
-    else
+    s.depth = 1;
+    if (!jscan_eat(&s, '}'))
         for (;;) {
-            skip_ws(&s);
-            const char *member = s.p, *key = s.p + 1;
-            if (s.p >= s.end || *s.p != '"' || scan_string(&s, &plain))
+            const char *key;
+            size_t key_len;
+            jscan_ws(&s);
+            const char *member = s.p;
+            if (jscan_key(&s, &key, &key_len, &plain))
                 goto bad;
-            size_t key_len = (size_t)(s.p - key - 1);
-            skip_ws(&s);
-            if (s.p >= s.end || *s.p++ != ':')
-                goto bad;
-            skip_ws(&s);
+            key++, key_len -= 2; /* without the quotes */
+            jscan_ws(&s);
             const char *value = s.p;
-            if (scan_value(&s))
+            if (jscan_value(&s))
                 goto bad;
             size_t value_len = (size_t)(s.p - value);
 #define KEY_IS(k) (plain && key_len == sizeof(k) - 1 && memcmp(key, k, key_len) == 0)
-            if (KEY_IS("batch_id") || KEY_IS("tenant")) {
-                if (KEY_IS("batch_id")) {
-                    if (id || *value != '"')
-                        goto dup_or_type;
-                    id = value + 1;
-                    id_len = value_len - 2;
-                }
-            } else {
-                if (KEY_IS("index")) {
-                    if (seen_index++)
-                        goto dup_or_type;
-                    idx = value;
-                } else if (KEY_IS("status")) {
-                    if (*status || *value != '"')
-                        goto dup_or_type;
-                    *status = value + 1;
-                    *status_len = value_len - 2;
-                }
+#define TAKE(field, quoted)                                                                        \
+    do {                                                                                           \
+        if (m->field || (quoted && *value != '"'))                                                 \
+            goto dup_or_type;                                                                      \
+        m->field = quoted ? value + 1 : value;                                                     \
+        m->field##_len = quoted ? value_len - 2 : value_len;                                       \
+    } while (0)
+            if (KEY_IS("batch_id")) {
+                TAKE(id, 1);
+            } else if (KEY_IS("part")) {
+                TAKE(part, 0);
+            } else if (KEY_IS("parts")) {
+                TAKE(parts, 0);
+            } else if (!KEY_IS("tenant")) {
+                if (KEY_IS("index"))
+                    TAKE(index, 0);
+                else if (KEY_IS("status"))
+                    TAKE(status, 1);
+                else if (KEY_IS("credits_charged"))
+                    TAKE(credits, 0);
                 if (o > out + 1)
                     *o++ = ',';
+                if (KEY_IS("data")) {
+                    m->data_at = (size_t)(o - out);
+                    m->data_len = (size_t)(s.p - member);
+                }
                 memcpy(o, member, (size_t)(s.p - member));
                 o += s.p - member;
             }
+#undef TAKE
 #undef KEY_IS
-            skip_ws(&s);
-            if (s.p >= s.end)
-                goto bad;
-            if (*s.p == ',') {
-                s.p++;
+            if (jscan_eat(&s, ','))
                 continue;
-            }
-            if (*s.p++ != '}')
+            if (!jscan_eat(&s, '}'))
                 goto bad;
             break;
         }
-    skip_ws(&s);
+    jscan_ws(&s);
     if (s.p != s.end)
         goto bad;
     *o++ = '}';
     *o = '\0';
     r->text = out;
     r->text_len = (size_t)(o - out);
-
-    if (!id || id_len >= sizeof(r->batch_id)) {
-        snprintf(errstr, errstr_size, "batch_id: missing or not a batch id");
-        return -1;
-    }
-    memcpy(r->batch_id, id, id_len);
-    r->batch_id[id_len] = '\0';
-    r->index = -1;
-    if (idx && *idx >= '0' && *idx <= '9') {
-        char *end;
-        long long v = strtoll(idx, &end, 10);
-        if (*end != '.' && *end != 'e' && *end != 'E')
-            r->index = v;
-    }
+    r->canonical = s.canonical;
     return 0;
 dup_or_type:
-    snprintf(errstr, errstr_size, "duplicate or mistyped batch_id/index/status");
+    snprintf(errstr, errstr_size, "duplicate or mistyped member");
     free(out);
     return -1;
 bad:
@@ -381,41 +213,77 @@ bad:
     return -1;
 }
 
+/* The status: a word of words.h, or an unknown one kept by name when it
+ * is a plausible word ([a-z0-9_], short). */
+static int take_status(struct tally_in *in, const char *v, size_t len)
+{
+    if (!v || len == 0 || len >= TALLY_NAME_MAX)
+        return -1;
+    in->status = status_parse(v, len);
+    if (in->status != STATUS_UNKNOWN)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') || v[i] == '_'))
+            return -1;
+    memcpy(in->other, v, len);
+    in->other[len] = '\0';
+    return 0;
+}
+
 int record_parse_result(struct record *r, const void *buf, size_t len, const char *key,
                         size_t key_len, long long max_items, char *errstr, size_t errstr_size)
 {
-    const char *status = NULL;
-    size_t status_len = 0;
-    char code[16];
+    struct members m = {0};
+    struct tally_in *in = &r->in;
     memset(r, 0, sizeof(*r));
     r->type = RECORD_RESULT;
     if (!buf || len == 0) {
         snprintf(errstr, errstr_size, "empty value");
         return -1;
     }
-    if (scan_result(r, buf, len, &status, &status_len, errstr, errstr_size))
+    if (scan_members(r, buf, len, &m, errstr, errstr_size))
         return -1;
+    if (!m.id || m.id_len >= sizeof(r->batch_id) || memchr(m.id, '\\', m.id_len)) {
+        snprintf(errstr, errstr_size, "batch_id: missing or not a batch id");
+        return -1;
+    }
+    memcpy(r->batch_id, m.id, m.id_len);
+    r->batch_id[m.id_len] = '\0';
     if (!ids_valid("bat", r->batch_id)) {
         snprintf(errstr, errstr_size, "batch_id: missing or not a batch id");
         return -1;
     }
-    if (key && (key_len != strlen(r->batch_id) || memcmp(key, r->batch_id, key_len) != 0)) {
+    if (key && (key_len != m.id_len || memcmp(key, r->batch_id, key_len) != 0)) {
         snprintf(errstr, errstr_size, "key does not match batch_id");
         return -1;
     }
-    if (r->index < 0 || r->index >= max_items) {
+    in->index = m.index ? member_int(m.index, m.index_len, max_items - 1) : -1;
+    if (in->index < 0) {
         snprintf(errstr, errstr_size, "index: not 0..%lld", max_items - 1);
         return -1;
     }
-    if (!status || status_len >= sizeof(code) || memchr(status, '\\', status_len)) {
-        snprintf(errstr, errstr_size, "status: missing or unknown");
+    if (take_status(in, m.status, m.status_len)) {
+        snprintf(errstr, errstr_size, "status: missing or not a status word");
         return -1;
     }
-    memcpy(code, status, status_len);
-    code[status_len] = '\0';
-    if ((r->code = state_code_parse(code)) == -2) {
-        snprintf(errstr, errstr_size, "status: missing or unknown");
+    in->credits = in->status != STATUS_UNKNOWN && status_counts(in->status) == STATUS_SUCCEEDED;
+    if (m.credits && (in->credits = member_int(m.credits, m.credits_len, 1000000)) < 0) {
+        snprintf(errstr, errstr_size, "credits_charged: not a whole number 0..1000000");
         return -1;
+    }
+    if (m.part || m.parts) {
+        in->part = (int)(m.part ? member_int(m.part, m.part_len, RECORD_MAX_PARTS) : -1);
+        in->parts = (int)(m.parts ? member_int(m.parts, m.parts_len, RECORD_MAX_PARTS) : -1);
+        if (in->parts < 2 || in->part < 1 || in->part > in->parts) {
+            snprintf(errstr, errstr_size, "part/parts: not 1 <= part <= parts, 2 <= parts <= %d",
+                     RECORD_MAX_PARTS);
+            return -1;
+        }
+        /* The head (every member but data) is the same in every part of
+         * one attempt: fetched_at, duration_ms tell two attempts apart. */
+        size_t after = m.data_at + m.data_len;
+        in->attempt = fnv(fnv(14695981039346656037ULL, r->text, m.data_at), r->text + after,
+                          r->text_len - after);
     }
     return 0;
 }

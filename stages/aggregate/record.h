@@ -12,24 +12,27 @@
 #include <stddef.h>
 
 #include "ids.h"
+#include "tally.h"
 
 /* JSON nesting allowed in input records (results carry page metadata). */
 #define RECORD_MAX_DEPTH 32
+/* Most parts one result may be written in (a 1 GiB page in 1 MiB messages). */
+#define RECORD_MAX_PARTS 4096
 
 enum record_type { RECORD_BATCH, RECORD_CANCEL, RECORD_RESULT };
 
 struct record {
     enum record_type type;
     json_t *root; /* owned; batch records only */
-    /* Results: the result as it goes inline (every member but batch_id and
-     * tenant, as written); owned. Results are scanned, not parsed into a
-     * tree: they are the hot path. */
+    /* Results: the result as it goes inline (every member but batch_id,
+     * tenant, part and parts, as written); owned. Results are scanned, not
+     * parsed into a tree: they are the hot path. */
     char *text;
     size_t text_len;
+    unsigned canonical : 1; /* text is as JSON.stringify would write it (jscan.h) */
     char batch_id[IDS_BATCH_LEN];
-    long long index; /* results */
-    int code;        /* results: state_code_parse() of status */
-    long long total; /* batch records */
+    struct tally_in in; /* results: what the count needs */
+    long long total;    /* batch records */
 };
 
 /* Parses a `batches` record; `type_header` is the ferry-type header or NULL
@@ -39,7 +42,10 @@ int record_parse_batch(struct record *r, const void *buf, size_t len, const char
                        const char *key, size_t key_len, long long max_items, char *errstr,
                        size_t errstr_size);
 
-/* Parses a `scrape.results` record. 0 ok, -1 with errstr. */
+/* Parses a `scrape.results` record. A status words.h does not know is
+ * kept by name when it looks like one (a newer scrape's), else refused.
+ * credits_charged defaults to 1 for a success and 0 otherwise. A part
+ * (`part` of `parts`) also gets its attempt hash. 0 ok, -1 with errstr. */
 int record_parse_result(struct record *r, const void *buf, size_t len, const char *key,
                         size_t key_len, long long max_items, char *errstr, size_t errstr_size);
 

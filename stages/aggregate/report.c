@@ -27,35 +27,60 @@ static json_t *copy_or(const json_t *obj, const char *key, json_t *fallback)
     return json_deep_copy(v);
 }
 
-json_t *report_status(const struct batch *b, const char *status, int64_t now_ms,
+/* When the batch should be done at the rate observed so far: now plus the
+ * items left at the pace of the items counted since the batch started. */
+static json_t *estimate(const struct tally *t, int64_t now_ms)
+{
+    int64_t since = t->started_ms;
+    if (t->first_ms > 0 && (since <= 0 || t->first_ms < since))
+        since = t->first_ms;
+    if (t->processed <= 0 || t->processed >= t->total || since <= 0 || now_ms <= since)
+        return json_null();
+    double per_item = (double)(now_ms - since) / (double)t->processed;
+    return iso_or_null(now_ms + (int64_t)(per_item * (double)(t->total - t->processed)));
+}
+
+json_t *report_status(const struct tally *t, const char *status, int64_t now_ms,
                       const char *results_topic)
 {
-    const json_t *rec = b->record;
+    const json_t *rec = t->record;
     json_t *d = json_object();
     int final = strcmp(status, REPORT_RUNNING) != 0;
     long long failed = 0;
     json_t *errors = json_object();
 
-    for (int i = 0; i < CODE__COUNT; i++) {
-        failed += b->errors[i];
-        if (b->errors[i])
-            json_object_set_new(errors, state_code_names[i], json_integer(b->errors[i]));
+    for (int i = 0; i < STATUS__COUNT; i++) {
+        failed += t->errors[i];
+        if (t->errors[i])
+            json_object_set_new(errors, status_name(i), json_integer(t->errors[i]));
     }
-    json_object_set_new(d, "id", json_string(b->id));
+    for (size_t i = 0; i < t->n_others; i++) {
+        failed += t->others[i].n;
+        json_object_set_new(errors, t->others[i].name, json_integer(t->others[i].n));
+    }
+    json_object_set_new(d, "id", json_string(t->id));
     json_object_set_new(d, "tenant", json_string(jx_str(rec, "tenant", "")));
+    json_object_set_new(d, "kind", copy_or(rec, "kind", json_string("batch")));
     json_object_set_new(d, "status", json_string(status));
-    json_object_set_new(d, "total", json_integer(b->total));
-    json_object_set_new(d, "processed", json_integer(b->processed));
-    json_object_set_new(d, "succeeded", json_integer(b->succeeded));
+    json_object_set_new(d, "total", json_integer(t->total));
+    json_object_set_new(d, "processed", json_integer(t->processed));
+    json_object_set_new(d, "succeeded", json_integer(t->succeeded));
     json_object_set_new(d, "failed", json_integer(failed));
     json_object_set_new(d, "errors", errors);
-    double progress = b->total > 0 ? (double)b->processed / (double)b->total : 0;
+    double progress = t->total > 0 ? (double)t->processed / (double)t->total : 0;
     json_object_set_new(d, "progress", json_real(round(progress * 1000) / 1000));
+    json_object_set_new(d, "credits_charged", json_integer(t->credits));
     json_object_set_new(d, "created_at", copy_or(rec, "created_at", json_null()));
-    json_object_set_new(d, "started_at", iso_or_null(b->started_ms));
+    json_object_set_new(d, "started_at", iso_or_null(t->started_ms));
     json_object_set_new(d, "updated_at", iso_or_null(now_ms));
     json_object_set_new(d, "completed_at", final ? iso_or_null(now_ms) : json_null());
+    json_object_set_new(d, "estimated_completion", final ? json_null() : estimate(t, now_ms));
     json_object_set_new(d, "metadata", copy_or(rec, "metadata", json_object()));
+    /* Runs of a schedule and retries of a batch say so (DESIGN, wave 2). */
+    static const char *const echoed[] = {"schedule_id", "scheduled_for", "retry_of"};
+    for (size_t i = 0; i < sizeof(echoed) / sizeof(echoed[0]); i++)
+        if (json_object_get(rec, echoed[i]))
+            json_object_set_new(d, echoed[i], copy_or(rec, echoed[i], json_null()));
 
     const json_t *wh = json_object_get(rec, "webhook");
     if (json_is_object(wh)) {
@@ -67,14 +92,34 @@ json_t *report_status(const struct batch *b, const char *status, int64_t now_ms,
     } else {
         json_object_set_new(d, "webhook", json_null());
     }
-    if (b->res_first >= 0)
-        json_object_set_new(d, "results",
-                            json_pack("{s:s, s:i, s:I, s:I}", "topic", results_topic, "partition",
-                                      (int)b->partition, "first_offset", (json_int_t)b->res_first,
-                                      "last_offset", (json_int_t)b->res_last));
-    else
-        json_object_set_new(d, "results", json_null());
+    /* Where the results lie, for Kafka consumers (and ingest's reader): one
+     * partition, the offsets of the first and last counted result (null
+     * until one is). */
+    json_t *k = json_object();
+    json_object_set_new(k, "results_topic", json_string(results_topic));
+    json_object_set_new(k, "partition", json_integer(t->partition));
+    json_object_set_new(k, "first_offset",
+                        t->res_first >= 0 ? json_integer(t->res_first) : json_null());
+    json_object_set_new(k, "last_offset",
+                        t->res_first >= 0 ? json_integer(t->res_last) : json_null());
+    json_object_set_new(d, "kafka", k);
     return d;
+}
+
+char *report_dump(const json_t *doc, size_t *len)
+{
+    return jx_dump(doc, len);
+}
+
+char *report_canonical(const char *text, size_t len, size_t *out_len)
+{
+    char why[128];
+    json_t *v = jx_parse(text, len, 64, why, sizeof(why));
+    if (!v)
+        return NULL;
+    char *out = report_dump(v, out_len);
+    json_decref(v);
+    return out;
 }
 
 const char *report_event(const char *status)
@@ -95,7 +140,7 @@ static json_t *body_doc(const json_t *status_doc, const char *event)
     json_object_set_new(d, "event", json_string(event));
     json_object_foreach((json_t *)status_doc, k, v)
     {
-        if (strcmp(k, "tenant") != 0 && strcmp(k, "results") != 0)
+        if (strcmp(k, "tenant") != 0)
             json_object_set(d, k, v);
     }
     return d;
@@ -106,7 +151,7 @@ size_t report_body_base(const json_t *status_doc, const char *event)
     size_t len = 0;
     json_t *d = body_doc(status_doc, event);
     json_object_set_new(d, "results", json_array());
-    free(jx_dump(d, &len));
+    free(report_dump(d, &len));
     json_decref(d);
     return len;
 }
@@ -122,7 +167,7 @@ char *report_body(const json_t *status_doc, const char *event, const char *resul
         json_object_set_new(d, "results_url", json_string(url));
     }
     size_t n;
-    char *text = jx_dump(d, &n);
+    char *text = report_dump(d, &n);
     json_decref(d);
     if (results) {
         /* Splice the array in as the last member: the results are already
@@ -145,8 +190,23 @@ char *report_body(const json_t *status_doc, const char *event, const char *resul
 }
 
 char *report_item_body(const char *batch_id, long long index, const char *result, size_t result_len,
-                       size_t *len)
+                       int truncated, size_t *len)
 {
+    if (truncated) {
+        /* Rare (a result near the Kafka message size): through jansson. */
+        char url[96];
+        json_t *r = jx_parse(result, result_len, 64, url, sizeof(url));
+        json_t *d = json_pack("{s:s, s:s, s:I}", "event", "item.completed", "batch_id", batch_id,
+                              "index", (json_int_t)index);
+        json_object_del(r, "data");
+        json_object_set_new(d, "result", r ? r : json_null());
+        snprintf(url, sizeof(url), "/v1/batch/%s/results", batch_id);
+        json_object_set_new(d, "result_truncated", json_true());
+        json_object_set_new(d, "results_url", json_string(url));
+        char *text = report_dump(d, len);
+        json_decref(d);
+        return text;
+    }
     size_t cap = result_len + strlen(batch_id) + 96;
     char *out = malloc(cap);
     if (!out)

@@ -1,12 +1,13 @@
 /*
  * report — what the aggregator writes: status documents and webhook tasks.
  *
- * The status document (`batch.status`) is GET /v1/batch/{id} plus `tenant`
- * (MESSAGES.md). A batch.* webhook body is that document without `tenant`
- * and without the internal `results` location, headed by `event`, with the
- * results inline (`results`, by index) while the body stays under the inline
- * cap, else `results_truncated: true` and `results_url`. The webhook task
- * carries that body as a string: the exact bytes deliver signs and sends.
+ * The status document (`batch.status`) is GET /v1/batch/{id} without the
+ * results plus `tenant` (MESSAGES.md); `kafka` says where the results lie.
+ * A batch.* webhook body is that document without `tenant`, headed by
+ * `event`, with the results inline (`results`, by index) while the body
+ * stays under the inline cap, else `results_truncated: true` and
+ * `results_url`. The webhook task carries that body as a string: the exact
+ * bytes deliver signs and sends.
  */
 #ifndef FERRY_AGGREGATE_REPORT_H
 #define FERRY_AGGREGATE_REPORT_H
@@ -14,7 +15,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "state.h"
+#include "tally.h"
 
 /* Status values. */
 #define REPORT_RUNNING   "running"
@@ -24,8 +25,8 @@
 
 /* The status document of a known batch (new reference). `status` is one of
  * the values above; `now_ms` is updated_at (and completed_at unless running).
- * `results_topic` names scrape.results for the location. */
-json_t *report_status(const struct batch *b, const char *status, int64_t now_ms,
+ * `results_topic` names scrape.results for `kafka`. */
+json_t *report_status(const struct tally *t, const char *status, int64_t now_ms,
                       const char *results_topic);
 
 /* The event of a final status: batch.completed, batch.failed, batch.cancelled. */
@@ -43,9 +44,21 @@ char *report_body(const json_t *status_doc, const char *event, const char *resul
 size_t report_body_base(const json_t *status_doc, const char *event);
 
 /* An item.completed body (malloc'd text) around a result's inline text
- * (record.h: every member but batch_id and tenant). */
+ * (record.h, in JSON.stringify form). `truncated`: the result goes without
+ * its data, with result_truncated and results_url (a result too large for a
+ * webhook task). */
 char *report_item_body(const char *batch_id, long long index, const char *result, size_t result_len,
-                       size_t *len);
+                       int truncated, size_t *len);
+
+/* Serializes doc as JavaScript's JSON.stringify would: every webhook body
+ * and status document goes through here, so a receiver that re-serializes
+ * a parsed body before checking its signature (seed 002) gets the same
+ * bytes. Returns malloc'd text, *len bytes. */
+char *report_dump(const json_t *doc, size_t *len);
+
+/* Rewrites JSON text into JSON.stringify's form (for a result that jscan
+ * found in another form). NULL when it is not JSON. */
+char *report_canonical(const char *text, size_t len, size_t *out_len);
 
 /* The webhook task (malloc'd JSON text) for `event` of the batch whose record
  * is `record`; `item` < 0 for batch.* events. Takes nothing. */

@@ -186,9 +186,10 @@ def test_aggregate_exact_counts_with_duplicates(start_stage, ferry_env, tmp_path
     for bid in ids:
         doc = final[bid]
         assert doc["status"] == "completed" and doc["tenant"] == "acme"
-        assert doc["processed"] == 40 and doc["progress"] == 1.0
-        loc = doc["results"]
-        assert loc["topic"] == prefix + "scrape.results"
+        assert doc["processed"] == 40 and doc["progress"] == 1
+        assert "results" not in doc
+        loc = doc["kafka"]
+        assert loc["results_topic"] == prefix + "scrape.results"
         assert 0 <= loc["first_offset"] <= loc["last_offset"]
     # A running snapshot came before each final one.
     running = {m.json()["id"] for m in kafka_consume(prefix + "batch.status")
@@ -304,7 +305,7 @@ def test_aggregate_poison_in_each_input(start_stage, ferry_env):
     bad = batch_record(bid, 2)
     del bad["total"]
     put_batch(prefix, bad)
-    put_result(prefix, dict(result(bid, 0), status="exploded"))
+    put_result(prefix, dict(result(bid, 0), status="Exploded!"))  # not a status word
     # The stage goes on: a good batch after the poison completes.
     put_batch(prefix, batch_record(bid, 2))
     put_result(prefix, result(bid, 0))

@@ -1,0 +1,225 @@
+#include "jscan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void jscan_init(struct jscan *s, const char *buf, size_t len, int max_depth)
+{
+    s->p = buf;
+    s->end = buf + len;
+    s->depth = 0;
+    s->max_depth = max_depth;
+    s->canonical = 1;
+}
+
+void jscan_ws(struct jscan *s)
+{
+    const char *p = s->p;
+    while (p < s->end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    if (p != s->p)
+        s->canonical = 0;
+    s->p = p;
+}
+
+int jscan_eat(struct jscan *s, char c)
+{
+    jscan_ws(s);
+    if (s->p < s->end && *s->p == c) {
+        s->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* The value of four hex digits, -1 when one is not; *lower cleared by an
+ * upper-case digit. */
+static int hex4(const unsigned char *p, int *lower)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') {
+            v |= (int)(c - '0');
+        } else if (c >= 'a' && c <= 'f') {
+            v |= (int)(c - 'a' + 10);
+        } else if (c >= 'A' && c <= 'F') {
+            v |= (int)(c - 'A' + 10);
+            *lower = 0;
+        } else {
+            return -1;
+        }
+    }
+    return v;
+}
+
+/* 1 when JSON.stringify writes code point v (< 0x20) as \u00xx, 0 when it
+ * has a short escape for it. */
+static int long_escape(int v)
+{
+    return v != '\b' && v != '\f' && v != '\n' && v != '\r' && v != '\t';
+}
+
+int jscan_string(struct jscan *s, int *plain)
+{
+    const unsigned char *p = (const unsigned char *)s->p + 1, *end = (const unsigned char *)s->end;
+    *plain = 1;
+    while (p < end) {
+        unsigned c = *p;
+        if (c == '"') {
+            s->p = (const char *)p + 1;
+            return 0;
+        }
+        if (c < 0x20)
+            return -1;
+        if (c == '\\') {
+            *plain = 0;
+            if (++p >= end)
+                return -1;
+            if (*p == 'u') {
+                int lower = 1, v = end - p < 5 ? -1 : hex4(p + 1, &lower);
+                if (v < 0)
+                    return -1;
+                if (!lower || v >= 0x20 || !long_escape(v))
+                    s->canonical = 0;
+                p += 5;
+            } else if (*p && strchr("\"\\/bfnrt", *p)) {
+                if (*p == '/')
+                    s->canonical = 0;
+                p++;
+            } else {
+                return -1;
+            }
+            continue;
+        }
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        /* UTF-8: the lead byte's length, continuation bytes, no overlongs
+         * or surrogates. */
+        int n = c >= 0xF0 && c <= 0xF4 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c < 0xE0 ? 1 : -1;
+        if (n < 0 || end - p <= n)
+            return -1;
+        for (int i = 1; i <= n; i++)
+            if ((p[i] & 0xC0) != 0x80)
+                return -1;
+        if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F) ||
+            (c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F))
+            return -1;
+        p += n + 1;
+    }
+    return -1;
+}
+
+static int scan_number(struct jscan *s)
+{
+    const char *p = s->p, *digits;
+    if (p < s->end && *p == '-')
+        p++;
+    digits = p;
+    if (p >= s->end)
+        return -1;
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < s->end && *p >= '0' && *p <= '9')
+            p++;
+    } else {
+        return -1;
+    }
+    /* JavaScript prints integers below 2^53 digit for digit; "-0" is 0. */
+    if (p - digits > 15 || (*digits == '0' && digits != s->p))
+        s->canonical = 0;
+    if (p < s->end && *p == '.') {
+        const char *d = ++p;
+        while (p < s->end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == d)
+            return -1;
+        s->canonical = 0;
+    }
+    if (p < s->end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < s->end && (*p == '+' || *p == '-'))
+            p++;
+        const char *d = p;
+        while (p < s->end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == d)
+            return -1;
+        s->canonical = 0;
+    }
+    s->p = p;
+    return 0;
+}
+
+int jscan_key(struct jscan *s, const char **key, size_t *key_len, int *plain)
+{
+    jscan_ws(s);
+    *key = s->p;
+    if (s->p >= s->end || *s->p != '"' || jscan_string(s, plain))
+        return -1;
+    *key_len = (size_t)(s->p - *key);
+    /* An array index (a canonical decimal below 2^32 - 1): JavaScript
+     * orders such keys first, so the text may not keep its order. */
+    const char *d = *key + 1;
+    size_t n = *key_len - 2;
+    if (*plain && n >= 1 && n <= 10 && (n == 1 || *d != '0') && strspn(d, "0123456789") >= n &&
+        strtoull(d, NULL, 10) <= 4294967294ULL)
+        s->canonical = 0;
+    return jscan_eat(s, ':') ? 0 : -1;
+}
+
+static int scan_container(struct jscan *s, char close, int object)
+{
+    const char *key;
+    size_t key_len;
+    int plain;
+    if (++s->depth > s->max_depth)
+        return -1;
+    s->p++;
+    if (jscan_eat(s, close)) {
+        s->depth--;
+        return 0;
+    }
+    for (;;) {
+        if (object && jscan_key(s, &key, &key_len, &plain))
+            return -1;
+        if (jscan_value(s))
+            return -1;
+        if (jscan_eat(s, ','))
+            continue;
+        if (!jscan_eat(s, close))
+            return -1;
+        s->depth--;
+        return 0;
+    }
+}
+
+static int scan_literal(struct jscan *s, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+        return -1;
+    s->p += n;
+    return 0;
+}
+
+int jscan_value(struct jscan *s)
+{
+    int plain;
+    jscan_ws(s);
+    if (s->p >= s->end)
+        return -1;
+    switch (*s->p) {
+    case '{': return scan_container(s, '}', 1);
+    case '[': return scan_container(s, ']', 0);
+    case '"': return jscan_string(s, &plain);
+    case 't': return scan_literal(s, "true");
+    case 'f': return scan_literal(s, "false");
+    case 'n': return scan_literal(s, "null");
+    default: return scan_number(s);
+    }
+}

@@ -1,0 +1,46 @@
+/*
+ * jscan — a validating JSON scanner over text: no tree, no allocation.
+ *
+ * The aggregator reads every result on its hot path but needs only a few
+ * top-level members; the rest it copies as written into webhook bodies.
+ * jscan walks the text and accepts exactly RFC 8259 JSON (UTF-8 checked,
+ * nesting capped), as jansson would, and notes on the way whether the text
+ * is already in the form JavaScript's JSON.stringify(JSON.parse(text))
+ * writes: no whitespace, the short escapes (\" \\ \b \f \n \r \t) and \u00xx
+ * in lower case only for the other control characters, everything else as
+ * raw UTF-8, integers only (below 2^53), no member named like an array
+ * index ("0", "17": JavaScript puts those first). Text in that form goes
+ * into a webhook body as it is; anything else is rewritten (report.h).
+ * Duplicate member names are not looked for.
+ */
+#ifndef FERRY_AGGREGATE_JSCAN_H
+#define FERRY_AGGREGATE_JSCAN_H
+
+#include <stddef.h>
+
+struct jscan {
+    const char *p, *end;
+    int depth, max_depth;
+    unsigned canonical : 1; /* cleared by anything JSON.stringify would write otherwise */
+};
+
+void jscan_init(struct jscan *s, const char *buf, size_t len, int max_depth);
+
+/* Skips whitespace. */
+void jscan_ws(struct jscan *s);
+
+/* A string at s->p ('"'); moves past it. Sets *plain when it has no
+ * escapes (its bytes are its value). 0 ok, -1 not JSON. */
+int jscan_string(struct jscan *s, int *plain);
+
+/* A member name at s->p ('"') and the ':' after it; *key, *key_len: the
+ * name as written, quotes included. 0 ok, -1 not JSON. */
+int jscan_key(struct jscan *s, const char **key, size_t *key_len, int *plain);
+
+/* Any value at s->p (after whitespace); moves past it. 0 ok, -1 not JSON. */
+int jscan_value(struct jscan *s);
+
+/* 1 when s->p is at c (after whitespace), and moves past it. */
+int jscan_eat(struct jscan *s, char c);
+
+#endif

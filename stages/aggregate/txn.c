@@ -1,0 +1,145 @@
+#include "txn.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "kafka.h"
+#include "log.h"
+#include "metrics.h"
+#include "shutdown.h"
+
+void txn_init(struct txn *x, rd_kafka_t *producer, rd_kafka_t *consumer)
+{
+    memset(x, 0, sizeof(*x));
+    x->producer = producer;
+    x->consumer = consumer;
+    x->m_aborts = metric_counter("ferry_aggregate_txn_aborts_total",
+                                 "Transactions aborted (state rolled back)", "");
+}
+
+static void broken(struct txn *x)
+{
+    x->fatal = 1;
+    shutdown_request();
+}
+
+int txn_begin(struct txn *x)
+{
+    if (x->open)
+        return 0;
+    if (x->fatal)
+        return -1;
+    rd_kafka_error_t *err = rd_kafka_begin_transaction(x->producer);
+    if (err) {
+        /* Only a producer in a fatal or undefined state refuses to begin:
+         * nothing more can be written, so the stage stops. */
+        LOG_ERROR("txn_begin", "err=%s", rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+        broken(x);
+        return -1;
+    }
+    x->open = 1;
+    x->failed = 0;
+    x->opened_mono = clk_mono_ms();
+    return 0;
+}
+
+void txn_produce(struct txn *x, const char *topic, int32_t partition, const char *key,
+                 size_t key_len, const void *value, size_t len, rd_kafka_headers_t *hdrs)
+{
+    struct kafka_msg m = {
+        .topic = topic,
+        .partition = partition,
+        .key = key,
+        .key_len = key_len,
+        .value = (void *)value,
+        .len = len,
+        .msgflags = RD_KAFKA_MSG_F_COPY,
+        .headers = hdrs,
+    };
+    rd_kafka_resp_err_t err = kafka_produce_wait(x->producer, &m, KAFKA_QUEUE_WAIT_MS);
+    if (err) {
+        /* Refused before it was queued, so a commit would succeed without
+         * it: fail the transaction instead, and the cycle is done again. */
+        LOG_ERROR("produce_failed", "topic=%s bytes=%zu err=%s", topic, len,
+                  rd_kafka_err2name(err));
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
+        x->failed = 1;
+    }
+}
+
+/* The consumer's positions of its assigned partitions: what this
+ * transaction has consumed. NULL when there is nothing to commit. */
+static rd_kafka_topic_partition_list_t *positions(rd_kafka_t *consumer)
+{
+    rd_kafka_topic_partition_list_t *asg = NULL, *offs = NULL;
+    if (rd_kafka_assignment(consumer, &asg))
+        return NULL;
+    rd_kafka_position(consumer, asg);
+    for (int i = 0; i < asg->cnt; i++) {
+        if (asg->elems[i].offset < 0)
+            continue;
+        if (!offs)
+            offs = rd_kafka_topic_partition_list_new(asg->cnt);
+        rd_kafka_topic_partition_list_add(offs, asg->elems[i].topic, asg->elems[i].partition)
+            ->offset = asg->elems[i].offset;
+    }
+    rd_kafka_topic_partition_list_destroy(asg);
+    return offs;
+}
+
+enum txn_result txn_abort(struct txn *x)
+{
+    if (!x->open)
+        return TXN_COMMITTED;
+    x->open = 0;
+    metric_inc(x->m_aborts, 1);
+    rd_kafka_error_t *err = rd_kafka_abort_transaction(x->producer, -1);
+    if (!err)
+        return TXN_ABORTED;
+    LOG_ERROR("txn_abort", "err=%s", rd_kafka_error_string(err));
+    int fatal = rd_kafka_error_is_fatal(err);
+    rd_kafka_error_destroy(err);
+    if (!fatal)
+        return TXN_ABORTED;
+    broken(x);
+    return TXN_FATAL;
+}
+
+enum txn_result txn_commit(struct txn *x)
+{
+    rd_kafka_error_t *err = NULL;
+    if (!x->open)
+        return TXN_COMMITTED;
+    if (x->failed) {
+        LOG_WARN("txn_commit", "err=\"a produce was refused\" aborting=1");
+        return txn_abort(x);
+    }
+    rd_kafka_topic_partition_list_t *offs = positions(x->consumer);
+    if (offs) {
+        rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(x->consumer);
+        err = rd_kafka_send_offsets_to_transaction(x->producer, offs, cgmd, -1);
+        rd_kafka_consumer_group_metadata_destroy(cgmd);
+        rd_kafka_topic_partition_list_destroy(offs);
+    }
+    if (!err)
+        err = rd_kafka_commit_transaction(x->producer, -1);
+    if (!err) {
+        x->open = 0;
+        return TXN_COMMITTED;
+    }
+    LOG_WARN("txn_commit", "err=%s abortable=%d fatal=%d", rd_kafka_error_string(err),
+             rd_kafka_error_txn_requires_abort(err), rd_kafka_error_is_fatal(err));
+    int fatal = rd_kafka_error_is_fatal(err);
+    rd_kafka_error_destroy(err);
+    if (fatal) {
+        /* Fenced by a newer instance with our transactional.id, or a broken
+         * producer: nothing of ours will ever commit again. */
+        x->open = 0;
+        broken(x);
+        return TXN_FATAL;
+    }
+    return txn_abort(x);
+}
