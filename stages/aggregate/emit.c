@@ -34,7 +34,7 @@ void emit_status(struct emit *o, struct tally *t, const char *status, json_t **d
 {
     size_t len;
     json_t *doc = report_status(t, status, clk_now_ms(), topic_name(o->t, TOPIC_RESULTS));
-    char *text = report_dump(doc, &len);
+    char *text = jx_dump(doc, &len);
     txn_produce(o->txn, topic_name(o->t, TOPIC_STATUS), RD_KAFKA_PARTITION_UA, t->id, strlen(t->id),
                 text, len, headers_batch(t->id));
     free(text);

@@ -106,18 +106,17 @@ json_t *report_status(const struct tally *t, const char *status, int64_t now_ms,
     return d;
 }
 
-char *report_dump(const json_t *doc, size_t *len)
-{
-    return jx_dump(doc, len);
-}
-
 char *report_canonical(const char *text, size_t len, size_t *out_len)
 {
-    char why[128];
-    json_t *v = jx_parse(text, len, 64, why, sizeof(why));
+    /* Duplicate names are allowed, as JSON.parse allows them: jansson then
+     * keeps the last value where the name first stood, as JavaScript does. */
+    json_error_t err;
+    if (jx_depth(text, len, 64) > 64)
+        return NULL;
+    json_t *v = json_loadb(text, len, JSON_ALLOW_NUL, &err);
     if (!v)
         return NULL;
-    char *out = report_dump(v, out_len);
+    char *out = jx_dump(v, out_len);
     json_decref(v);
     return out;
 }
@@ -151,7 +150,7 @@ size_t report_body_base(const json_t *status_doc, const char *event)
     size_t len = 0;
     json_t *d = body_doc(status_doc, event);
     json_object_set_new(d, "results", json_array());
-    free(report_dump(d, &len));
+    free(jx_dump(d, &len));
     json_decref(d);
     return len;
 }
@@ -167,7 +166,7 @@ char *report_body(const json_t *status_doc, const char *event, const char *resul
         json_object_set_new(d, "results_url", json_string(url));
     }
     size_t n;
-    char *text = report_dump(d, &n);
+    char *text = jx_dump(d, &n);
     json_decref(d);
     if (results) {
         /* Splice the array in as the last member: the results are already
@@ -203,7 +202,7 @@ char *report_item_body(const char *batch_id, long long index, const char *result
         snprintf(url, sizeof(url), "/v1/batch/%s/results", batch_id);
         json_object_set_new(d, "result_truncated", json_true());
         json_object_set_new(d, "results_url", json_string(url));
-        char *text = report_dump(d, len);
+        char *text = jx_dump(d, len);
         json_decref(d);
         return text;
     }

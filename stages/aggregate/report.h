@@ -8,6 +8,12 @@
  * stays under the inline cap, else `results_truncated: true` and
  * `results_url`. The webhook task carries that body as a string: the exact
  * bytes deliver signs and sends.
+ *
+ * Everything here is written by jx.h's writer, or spliced from result texts
+ * already in its form, so every document and body is byte for byte what
+ * JavaScript's JSON.stringify(JSON.parse(text)) writes: a receiver that
+ * re-serializes a parsed body before checking its signature (seed 002) gets
+ * the same bytes.
  */
 #ifndef FERRY_AGGREGATE_REPORT_H
 #define FERRY_AGGREGATE_REPORT_H
@@ -50,14 +56,9 @@ size_t report_body_base(const json_t *status_doc, const char *event);
 char *report_item_body(const char *batch_id, long long index, const char *result, size_t result_len,
                        int truncated, size_t *len);
 
-/* Serializes doc as JavaScript's JSON.stringify would: every webhook body
- * and status document goes through here, so a receiver that re-serializes
- * a parsed body before checking its signature (seed 002) gets the same
- * bytes. Returns malloc'd text, *len bytes. */
-char *report_dump(const json_t *doc, size_t *len);
-
-/* Rewrites JSON text into JSON.stringify's form (for a result that jscan
- * found in another form). NULL when it is not JSON. */
+/* Rewrites JSON text into JSON.stringify's form (jx.h's writer), for a
+ * result that jscan found in another form. NULL when jansson cannot read
+ * it. */
 char *report_canonical(const char *text, size_t len, size_t *out_len);
 
 /* The webhook task (malloc'd JSON text) for `event` of the batch whose record

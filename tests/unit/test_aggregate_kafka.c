@@ -454,6 +454,9 @@ static void test_complete_inline_from_cache_and_read_back(void **st)
     assert_int_equal(json_array_size(res), 3);
     assert_string_equal(jx_str(json_object_get(json_array_get(res, 2), "data"), "markdown", ""),
                         "# two");
+    /* The body is in JSON.stringify's form: 1.0 became 1. */
+    assert_int_equal(json_typeof(json_object_get(json_array_get(res, 1), "progress")),
+                     JSON_INTEGER);
     json_decref(bodies[0]);
     json_decref(bodies[1]);
     for (int i = 0; i < 6; i++)
