@@ -400,6 +400,8 @@ static int on_sweep(void *arg, const rd_kafka_message_t *m)
 void complete_flush(struct completion *c)
 {
     char errstr[256], q[300];
+    if (c->n_closing == 0)
+        return;
     qsort(c->closing, c->n_closing, sizeof(*c->closing), closing_by_id);
     for (size_t i = 0; i < c->n_closing;) {
         size_t j = i;

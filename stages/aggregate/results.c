@@ -42,7 +42,8 @@ size_t results_joined_len(const struct results *l)
 
 char *results_join(struct results *l, size_t *len)
 {
-    qsort(l->v, l->n, sizeof(*l->v), by_index);
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof(*l->v), by_index);
     char *out = malloc(results_joined_len(l) + 1), *p = out;
     if (!out)
         abort();

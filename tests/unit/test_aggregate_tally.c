@@ -322,7 +322,7 @@ static void test_changelog_version_1(void **st)
     /* What the aggregator wrote before credits, statuses by name and parts:
      * errors by position in the old order. */
     json_t *v = json_pack("{s:i, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:[iiiiiiiii], s:I, s:I, "
-                          "s:I, s:I, s:O, s:s}",
+                          "s:I, s:I, s:o, s:s}",
                           "v", 1, "known", 1, "done", 0, "cancelled", 0, "seen_ms", (json_int_t)5,
                           "started_ms", (json_int_t)6, "processed", (json_int_t)4, "succeeded",
                           (json_int_t)1, "errors", 0, 1, 0, 0, 1, 0, 0, 0, 1, "first_ms",
