@@ -155,9 +155,10 @@ static void handle(struct engine *e, const rd_kafka_message_t *m)
 static void emit_due_snapshots(struct engine *e)
 {
     int64_t now = clk_mono_ms();
-    for (size_t i = 0; i < state_slots(&e->state); i++) {
-        struct tally *t = state_at(&e->state, i);
-        if (!t || !t->progress || !t->known || t->done)
+    size_t pos = 0;
+    struct tally *t;
+    while (state_next(&e->state, &pos, &t)) {
+        if (!t->progress || !t->known || t->done)
             continue;
         struct follow *f = complete_follow(&e->done, t);
         if (now - f->status_mono >= e->conf.status_ms) {
@@ -305,13 +306,10 @@ static void restore_step(struct engine *e)
 static void tick(struct engine *e)
 {
     int64_t now = clk_now_ms(), mono = clk_mono_ms();
-    for (size_t i = 0; i < state_slots(&e->state);) {
-        struct tally *t = state_at(&e->state, i);
+    size_t pos = 0;
+    struct tally *t;
+    while (state_next(&e->state, &pos, &t)) {
         int gone = 0;
-        if (!t) {
-            i++;
-            continue;
-        }
         if (t->done && now - t->done_ms > e->conf.done_ttl_ms) {
             gone = 1;
         } else if (!t->known && !t->done && now - t->seen_ms > e->conf.pending_ttl_ms) {
@@ -331,10 +329,8 @@ static void tick(struct engine *e)
             if (txn_begin(&e->txn))
                 return;
             changelog_forget(&e->txn, topic_name(e->t, TOPIC_AGGREGATE_STATE), t);
-            state_remove(&e->state, t->id); /* moves another tally into slot i */
-            continue;
+            state_remove(&e->state, t->id);
         }
-        i++;
     }
     metric_set(e->m_active, (long long)e->state.n_active);
     metric_set(e->m_pending, (long long)e->state.n_pending);

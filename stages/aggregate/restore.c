@@ -17,9 +17,10 @@
 
 void changelog_flush(struct state *s, struct txn *x, const char *topic)
 {
-    for (size_t i = 0; i < state_slots(s); i++) {
-        struct tally *t = state_at(s, i);
-        if (!t || !t->dirty)
+    size_t pos = 0;
+    struct tally *t;
+    while (state_next(s, &pos, &t)) {
+        if (!t->dirty)
             continue;
         size_t len;
         char *text = tally_encode(t, &len);

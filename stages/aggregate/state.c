@@ -6,26 +6,16 @@
 void state_init(struct state *s, void (*follow_free)(struct follow *))
 {
     memset(s, 0, sizeof(*s));
-    s->cap = 1024;
-    s->slot = calloc(s->cap, sizeof(*s->slot));
-    if (!s->slot)
-        abort();
+    s->map = (struct strmap)STRMAP_INIT;
     s->follow_free = follow_free;
 }
 
-/* The counts a tally adds to: active, pending, or none once done. */
+/* The count a tally adds to: active, pending, or none once done. */
 static size_t *count_of(struct state *s, const struct tally *t)
 {
     if (t->done)
         return NULL;
     return t->known ? &s->n_active : &s->n_pending;
-}
-
-static void take(struct state *s, struct tally *t)
-{
-    size_t *c = count_of(s, t);
-    if (c)
-        (*c)++;
 }
 
 static void release(struct state *s, struct tally *t)
@@ -40,51 +30,42 @@ static void release(struct state *s, struct tally *t)
 
 void state_release(struct state *s)
 {
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->slot[i])
-            release(s, s->slot[i]);
-    free(s->slot);
+    size_t pos = 0;
+    struct tally *t;
+    while (state_next(s, &pos, &t))
+        release(s, t);
+    strmap_release(&s->map, NULL);
     memset(s, 0, sizeof(*s));
 }
 
-static size_t find_slot(const struct state *s, const char *id)
+size_t state_size(const struct state *s)
 {
-    size_t mask = s->cap - 1, i = ids_hash(id, strlen(id)) & mask;
-    while (s->slot[i] && strcmp(s->slot[i]->id, id) != 0)
-        i = (i + 1) & mask;
-    return i;
+    return strmap_size(&s->map);
 }
 
-static void grow(struct state *s)
+int state_next(const struct state *s, size_t *pos, struct tally **t)
 {
-    struct tally **bigger = calloc(s->cap * 2, sizeof(*bigger)), **old = s->slot;
-    size_t old_cap = s->cap;
-    if (!bigger)
-        abort();
-    s->slot = bigger;
-    s->cap *= 2;
-    for (size_t i = 0; i < old_cap; i++)
-        if (old[i])
-            s->slot[find_slot(s, old[i]->id)] = old[i];
-    free(old);
+    const char *key;
+    void *v;
+    if (!strmap_next(&s->map, pos, &key, &v))
+        return 0;
+    *t = v;
+    return 1;
 }
 
 struct tally *state_get(struct state *s, const char *id)
 {
-    return s->slot[find_slot(s, id)];
+    return strmap_get(&s->map, id);
 }
 
 void state_put(struct state *s, struct tally *t)
 {
-    if ((s->n + 1) * 2 > s->cap)
-        grow(s);
-    size_t i = find_slot(s, t->id);
-    if (s->slot[i])
-        release(s, s->slot[i]);
-    else
-        s->n++;
-    s->slot[i] = t;
-    take(s, t);
+    struct tally *old = strmap_put(&s->map, t->id, t, NULL);
+    if (old)
+        release(s, old);
+    size_t *c = count_of(s, t);
+    if (c)
+        (*c)++;
 }
 
 struct tally *state_get_or_add(struct state *s, const char *id, int32_t partition, int64_t now_ms)
@@ -97,40 +78,22 @@ struct tally *state_get_or_add(struct state *s, const char *id, int32_t partitio
     return t;
 }
 
-/* Linear probing without tombstones: after emptying slot i, re-place the
- * run that follows it so every lookup still finds its entry. */
-static void remove_at(struct state *s, size_t i)
-{
-    size_t mask = s->cap - 1;
-    release(s, s->slot[i]);
-    s->slot[i] = NULL;
-    s->n--;
-    for (size_t j = (i + 1) & mask; s->slot[j]; j = (j + 1) & mask) {
-        struct tally *t = s->slot[j];
-        s->slot[j] = NULL;
-        s->slot[find_slot(s, t->id)] = t;
-    }
-}
-
 void state_remove(struct state *s, const char *id)
 {
-    size_t i = find_slot(s, id);
-    if (s->slot[i])
-        remove_at(s, i);
+    struct tally *t = strmap_remove(&s->map, id);
+    if (t)
+        release(s, t);
 }
 
 size_t state_drop_partition(struct state *s, int32_t partition)
 {
-    size_t dropped = 0;
-    /* Removal shifts entries backwards, so rescan a slot after removing. */
-    for (size_t i = 0; i < s->cap;) {
-        if (s->slot[i] && s->slot[i]->partition == partition) {
-            remove_at(s, i);
+    size_t pos = 0, dropped = 0;
+    struct tally *t;
+    while (state_next(s, &pos, &t))
+        if (t->partition == partition) {
+            state_remove(s, t->id);
             dropped++;
-        } else {
-            i++;
         }
-    }
     return dropped;
 }
 

@@ -15,13 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "strmap.h"
 #include "tally.h"
 
-/* Open addressing, linear probing. */
 struct state {
-    struct tally **slot;
-    size_t cap; /* power of two */
-    size_t n;
+    struct strmap map; /* batch id -> struct tally (owned) */
     size_t n_active, n_pending;
     void (*follow_free)(struct follow *);
 };
@@ -48,10 +46,12 @@ size_t state_drop_partition(struct state *s, int32_t partition);
 int state_set_record(struct state *s, struct tally *t, json_t *record, int64_t started_ms);
 void state_finish(struct state *s, struct tally *t, int64_t now_ms);
 
-/* Iteration: for (size_t i = 0; i < state_slots(s); i++) with state_at(s, i),
- * which may be NULL. Removing the tally at slot i moves another one into
- * it: look at slot i again. */
-#define state_slots(s) ((s)->cap)
-#define state_at(s, i) ((s)->slot[(i)])
+/* Tallies in the table. */
+size_t state_size(const struct state *s);
+
+/* Iteration in no particular order: start with *pos = 0; each call gives
+ * the next tally and returns 1, or 0 at the end. The tally just given may
+ * be removed (state_remove) before the next call. */
+int state_next(const struct state *s, size_t *pos, struct tally **t);
 
 #endif

@@ -14,10 +14,10 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "../../stages/aggregate/complete.h"
-#include "../../stages/aggregate/report.h"
-#include "../../stages/aggregate/restore.h"
-#include "../../stages/aggregate/txn.h"
+#include "complete.h"
+#include "report.h"
+#include "restore.h"
+#include "txn.h"
 #include "cfg.h"
 #include "clock.h"
 #include "jx.h"

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../../stages/aggregate/record.h"
+#include "record.h"
 
 #define ID   "bat_01M816TZ7MSG7GBE1TYYCV6RYZ"
 #define HEAD "{\"batch_id\":\"" ID "\",\"tenant\":\"acme\","

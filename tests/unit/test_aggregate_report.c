@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "../../stages/aggregate/record.h"
-#include "../../stages/aggregate/report.h"
+#include "record.h"
+#include "report.h"
 #include "jx.h"
 
 #define ID "bat_01M816TZ7MSG7GBE1TYYCV6RYZ"

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../../stages/aggregate/state.h"
+#include "state.h"
 #include "jx.h"
 
 #define ID "bat_01M816TZ7MSG7GBE1TYYCV6RYZ"
@@ -65,7 +65,7 @@ static void test_table_insert_remove_drop(void **st)
         make_id(id, (unsigned)i);
         state_get_or_add(&s, id, i % 4, 1);
     }
-    assert_int_equal(s.n, 5000);
+    assert_int_equal(state_size(&s), 5000);
     assert_int_equal(s.n_pending, 5000);
     /* What the engine attaches is freed with the tally. */
     make_id(id, 8);
@@ -75,7 +75,7 @@ static void test_table_insert_remove_drop(void **st)
         state_remove(&s, id);
     }
     assert_int_equal(follows_freed, 1);
-    assert_int_equal(s.n, 2500);
+    assert_int_equal(state_size(&s), 2500);
     assert_int_equal(s.n_pending, 2500);
     for (int i = 0; i < 5000; i++) {
         make_id(id, (unsigned)i);
@@ -87,7 +87,7 @@ static void test_table_insert_remove_drop(void **st)
     }
     /* Odd ids sit in partitions 1 and 3. */
     assert_int_equal(state_drop_partition(&s, 1), 1250);
-    assert_int_equal(s.n, 1250);
+    assert_int_equal(state_size(&s), 1250);
     assert_int_equal(s.n_pending, 1250);
     for (int i = 1; i < 5000; i += 2) {
         make_id(id, (unsigned)i);
