@@ -12,7 +12,7 @@ void jscan_init(struct jscan *s, const char *buf, size_t len, int max_depth)
     s->canonical = 1;
 }
 
-void jscan_ws(struct jscan *s)
+void jscan_ws_run(struct jscan *s)
 {
     const char *p = s->p;
     while (p < s->end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
@@ -20,16 +20,6 @@ void jscan_ws(struct jscan *s)
     if (p != s->p)
         s->canonical = 0;
     s->p = p;
-}
-
-int jscan_eat(struct jscan *s, char c)
-{
-    jscan_ws(s);
-    if (s->p < s->end && *s->p == c) {
-        s->p++;
-        return 1;
-    }
-    return 0;
 }
 
 /* The value of four hex digits, -1 when one is not; *lower cleared by an
@@ -166,8 +156,8 @@ int jscan_key(struct jscan *s, const char **key, size_t *key_len, int *plain)
      * orders such keys first, so the text may not keep its order. */
     const char *d = *key + 1;
     size_t n = *key_len - 2;
-    if (*plain && n >= 1 && n <= 10 && (n == 1 || *d != '0') && strspn(d, "0123456789") >= n &&
-        strtoull(d, NULL, 10) <= 4294967294ULL)
+    if (n >= 1 && n <= 10 && *d >= '0' && *d <= '9' && *plain && (n == 1 || *d != '0') &&
+        strspn(d, "0123456789") >= n && strtoull(d, NULL, 10) <= 4294967294ULL)
         s->canonical = 0;
     return jscan_eat(s, ':') ? 0 : -1;
 }

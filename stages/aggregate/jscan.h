@@ -26,8 +26,14 @@ struct jscan {
 
 void jscan_init(struct jscan *s, const char *buf, size_t len, int max_depth);
 
-/* Skips whitespace. */
-void jscan_ws(struct jscan *s);
+/* Skips whitespace. Inline: it runs before every token, and text that is
+ * already compact (the usual case) costs one comparison. */
+void jscan_ws_run(struct jscan *s);
+static inline void jscan_ws(struct jscan *s)
+{
+    if (s->p < s->end && (unsigned char)*s->p <= ' ')
+        jscan_ws_run(s);
+}
 
 /* A string at s->p ('"'); moves past it. Sets *plain when it has no
  * escapes (its bytes are its value). 0 ok, -1 not JSON. */
@@ -41,6 +47,14 @@ int jscan_key(struct jscan *s, const char **key, size_t *key_len, int *plain);
 int jscan_value(struct jscan *s);
 
 /* 1 when s->p is at c (after whitespace), and moves past it. */
-int jscan_eat(struct jscan *s, char c);
+static inline int jscan_eat(struct jscan *s, char c)
+{
+    jscan_ws(s);
+    if (s->p < s->end && *s->p == c) {
+        s->p++;
+        return 1;
+    }
+    return 0;
+}
 
 #endif
