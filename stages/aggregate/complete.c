@@ -91,6 +91,16 @@ struct follow *complete_follow(struct completion *c, struct tally *t)
     return t->follow;
 }
 
+void complete_recount(struct completion *c)
+{
+    size_t pos = 0;
+    struct tally *t;
+    c->cache_bytes = 0;
+    while (state_next(c->state, &pos, &t))
+        if (t->follow)
+            c->cache_bytes += t->follow->cache.bytes;
+}
+
 void complete_forget_cache(struct completion *c, struct tally *t)
 {
     struct follow *f = t->follow;

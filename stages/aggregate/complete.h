@@ -68,6 +68,10 @@ void complete_release(struct completion *c);
  * nothing of t was counted yet. Call it before counting a result. */
 struct follow *complete_follow(struct completion *c, struct tally *t);
 
+/* Sums the cached bytes again, after the table lost tallies wholesale
+ * (a revocation, a restore). */
+void complete_recount(struct completion *c);
+
 /* Drops t's cached results (a batch nobody will get a body of). */
 void complete_forget_cache(struct completion *c, struct tally *t);
 

@@ -230,6 +230,7 @@ static void drop_partitions(struct engine *e, const rd_kafka_topic_partition_lis
     for (size_t i = 0; i < n; i++)
         state_drop_partition(&e->state, nums[i]);
     free(nums);
+    complete_recount(&e->done);
 }
 
 static void apply_rebalance(struct engine *e)
@@ -279,6 +280,7 @@ static void restore_step(struct engine *e)
     }
     rd_kafka_topic_partition_list_t *parts = e->restore;
     e->restore = NULL;
+    complete_recount(&e->done);
     if (e->restore_seek) {
         for (int i = 0; i < parts->cnt; i++)
             if (parts->elems[i].offset < 0)

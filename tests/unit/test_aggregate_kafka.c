@@ -461,6 +461,20 @@ static void test_complete_inline_from_cache_and_read_back(void **st)
     json_decref(bodies[1]);
     for (int i = 0; i < 6; i++)
         free(texts[i]);
+    assert_int_equal(w.done.cache_bytes, 0); /* finished batches hold nothing */
+
+    /* A batch with cached results dropped with its partition (a
+     * revocation): the memory it held is no longer counted. */
+    struct tally *v = state_get_or_add(&w.s, "bat_01M816TZ7MSG7GBE1TYYCV6RY5", 0, 1);
+    assert_int_equal(txn_begin(&w.x), 0);
+    char *one = result_text("bat_01M816TZ7MSG7GBE1TYYCV6RY5", 0, 0, 0, "{\"html\":\"x\"}");
+    arrive(&w, v, one);
+    free(one);
+    assert_true(w.done.cache_bytes > 0);
+    state_drop_partition(&w.s, 0);
+    complete_recount(&w.done);
+    assert_int_equal(w.done.cache_bytes, 0);
+    txn_abort(&w.x);
     world_close(&w);
 }
 
