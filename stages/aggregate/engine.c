@@ -417,28 +417,35 @@ static void metrics_init(struct engine *e)
                                    "Duration of the last changelog restore (ms)", "");
 }
 
-/* The transactional producer; it exists before the topics do (it
- * provisions them), so like stage_ensure_topics it waits for the broker. */
-static rd_kafka_t *open_producer(struct stage *st, const char *txn_id, long long txn_timeout_ms,
-                                 char *errstr, size_t errstr_size)
+/* The transactional.id, which is also the static group member id. */
+static void txn_id_of(struct stage *st, const struct engine_conf *conf, char *out, size_t size)
 {
-    char timeout[32];
+    snprintf(out, size, "%saggregate.%s", cfg_str(&st->cfg, "FERRY_TOPIC_PREFIX"), conf->instance);
+}
+
+rd_kafka_t *engine_producer(struct stage *st, const struct engine_conf *conf, char *errstr,
+                            size_t errstr_size)
+{
+    char timeout[32], txn_id[TOPIC_NAME_MAX + 128];
     rd_kafka_t *p = NULL;
-    snprintf(timeout, sizeof(timeout), "%lld", txn_timeout_ms);
-    rd_kafka_conf_t *conf =
+    txn_id_of(st, conf, txn_id, sizeof(txn_id));
+    snprintf(timeout, sizeof(timeout), "%lld", conf->txn_timeout_ms);
+    rd_kafka_conf_t *pconf =
         kafka_producer_conf(&st->cfg, st->client_id, txn_id, errstr, errstr_size);
-    if (!conf || kafka_conf_set(conf, "transaction.timeout.ms", timeout, errstr, errstr_size))
+    if (!pconf || kafka_conf_set(pconf, "transaction.timeout.ms", timeout, errstr, errstr_size))
         goto out;
+    /* init_transactions needs the cluster: wait for it, like
+     * stage_ensure_topics does. */
     while (!p && !shutdown_requested()) {
-        p = kafka_producer_open(rd_kafka_conf_dup(conf), 30000, errstr, errstr_size);
+        p = kafka_producer_open(rd_kafka_conf_dup(pconf), 30000, errstr, errstr_size);
         if (!p) {
             LOG_WARN("producer_waiting", "reason=%s", errstr);
             sleep(1);
         }
     }
 out:
-    if (conf)
-        rd_kafka_conf_destroy(conf);
+    if (pconf)
+        rd_kafka_conf_destroy(pconf);
     return p;
 }
 
@@ -469,8 +476,8 @@ static rd_kafka_t *open_consumer(struct engine *e, const char *txn_id, char *err
     return kafka_consumer_open(conf, inputs, 2, errstr, errstr_size);
 }
 
-struct engine *engine_open(struct stage *st, const struct engine_conf *conf, char *errstr,
-                           size_t errstr_size)
+struct engine *engine_open(struct stage *st, const struct engine_conf *conf, rd_kafka_t *producer,
+                           char *errstr, size_t errstr_size)
 {
     struct engine *e = calloc(1, sizeof(*e));
     char txn_id[TOPIC_NAME_MAX + 128];
@@ -479,18 +486,10 @@ struct engine *engine_open(struct stage *st, const struct engine_conf *conf, cha
     e->st = st;
     e->t = &st->topics;
     e->conf = *conf;
+    e->producer = producer;
     state_init(&e->state, follow_free);
     metrics_init(e);
-    snprintf(txn_id, sizeof(txn_id), "%saggregate.%s", cfg_str(&st->cfg, "FERRY_TOPIC_PREFIX"),
-             conf->instance);
-
-    e->producer = open_producer(st, txn_id, conf->txn_timeout_ms, errstr, errstr_size);
-    if (!e->producer)
-        goto err;
-    if (stage_ensure_topics(st, e->producer)) {
-        snprintf(errstr, errstr_size, "topics not provisioned");
-        goto err;
-    }
+    txn_id_of(st, conf, txn_id, sizeof(txn_id));
     e->reader = scan_open(&st->cfg, st->client_id, "aggregate-reader", errstr, errstr_size);
     if (!e->reader ||
         !(e->warm[0] =

@@ -22,6 +22,7 @@
 #ifndef FERRY_AGGREGATE_ENGINE_H
 #define FERRY_AGGREGATE_ENGINE_H
 
+#include <librdkafka/rdkafka.h>
 #include <stddef.h>
 
 #include "stage.h"
@@ -40,10 +41,16 @@ struct engine_conf {
 
 struct engine;
 
-/* Builds the clients (transactional producer, group consumer, range
- * reader) and provisions the topics. NULL with errstr. */
-struct engine *engine_open(struct stage *st, const struct engine_conf *conf, char *errstr,
-                           size_t errstr_size);
+/* The transactional producer, under the instance's transactional.id
+ * (<prefix>aggregate.<instance>); waits for the cluster, as a stage may
+ * start before its broker. NULL with errstr, or when a stop was asked. */
+rd_kafka_t *engine_producer(struct stage *st, const struct engine_conf *conf, char *errstr,
+                            size_t errstr_size);
+
+/* Builds the range reader and the group consumer around `producer` (taken
+ * over, also on failure). The topics must exist. NULL with errstr. */
+struct engine *engine_open(struct stage *st, const struct engine_conf *conf, rd_kafka_t *producer,
+                           char *errstr, size_t errstr_size);
 
 /* Runs until a stop signal (or a fatal Kafka error); commits what is open
  * on the way out. 0 clean, -1 fatal. */

@@ -13,6 +13,7 @@
 
 #include "engine.h"
 #include "httpd.h"
+#include "kafka.h"
 #include "log.h"
 #include "stage.h"
 
@@ -86,14 +87,26 @@ int main(int argc, char **argv)
     };
 
     /* The port first: a duplicate that cannot bind stops before its
-     * transactional id fences the running instance. Then the clients, and
-     * /healthz and /metrics. */
+     * transactional id fences the running instance. */
     if (httpd_ops_bind(&ops, cfg_str(cfg, "FERRY_AGGREGATE_METRICS_LISTEN"), errstr,
                        sizeof(errstr))) {
         LOG_ERROR("start_failed", "error=\"%s\"", errstr);
         return 2;
     }
-    struct engine *e = engine_open(&st, &conf, errstr, sizeof(errstr));
+
+    /* Clients: the transactional producer first (it provisions the topics),
+     * then the range reader and the group consumer; then /healthz and
+     * /metrics. */
+    rd_kafka_t *producer = engine_producer(&st, &conf, errstr, sizeof(errstr));
+    if (!producer || stage_ensure_topics(&st, producer)) {
+        if (producer)
+            kafka_producer_close(producer, 0);
+        else
+            LOG_ERROR("start_failed", "error=\"%s\"", errstr);
+        httpd_ops_stop(&ops);
+        return 2;
+    }
+    struct engine *e = engine_open(&st, &conf, producer, errstr, sizeof(errstr));
     if (!e || httpd_ops_serve(&ops, engine_ready, e, errstr, sizeof(errstr))) {
         LOG_ERROR("start_failed", "error=\"%s\"", errstr);
         httpd_ops_stop(&ops);
