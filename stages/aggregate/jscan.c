@@ -1,5 +1,6 @@
 #include "jscan.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,20 @@ int jscan_string(struct jscan *s, int *plain)
     const unsigned char *p = (const unsigned char *)s->p + 1, *end = (const unsigned char *)s->end;
     *plain = 1;
     while (p < end) {
+        /* Eight plain ASCII bytes at a time: none below 0x20, at or above
+         * 0x80, '"' or '\\' (the has-zero-byte trick; a borrow can only
+         * flag a byte after a real hit, so nothing is skipped wrongly). */
+        while (end - p >= 8) {
+            uint64_t v;
+            memcpy(&v, p, 8);
+            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+            uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+            if (((v - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & high)
+                break;
+            p += 8;
+        }
+        if (p >= end)
+            break;
         unsigned c = *p;
         if (c == '"') {
             s->p = (const char *)p + 1;
@@ -89,7 +104,7 @@ int jscan_string(struct jscan *s, int *plain)
         }
         /* UTF-8: the lead byte's length, continuation bytes, no overlongs
          * or surrogates. */
-        int n = c >= 0xF0 && c <= 0xF4 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c < 0xE0 ? 1 : -1;
+        int n = c >= 0xF5 ? -1 : c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 ? 1 : -1;
         if (n < 0 || end - p <= n)
             return -1;
         for (int i = 1; i <= n; i++)
