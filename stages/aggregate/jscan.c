@@ -52,9 +52,17 @@ static int long_escape(int v)
     return v != '\b' && v != '\f' && v != '\n' && v != '\r' && v != '\t';
 }
 
-int jscan_string(struct jscan *s, int *plain)
+/* Bytes that stand for themselves inside a string: printable ASCII but the
+ * quote and the backslash. */
+const unsigned char jscan_plain[256] = {
+    [0x20 ... 0x21] = 1, /* the quote is 0x22 */
+    [0x23 ... 0x5b] = 1, /* the backslash is 0x5c */
+    [0x5d ... 0x7f] = 1,
+};
+
+int jscan_string_rest(struct jscan *s, const unsigned char *p, int *plain)
 {
-    const unsigned char *p = (const unsigned char *)s->p + 1, *end = (const unsigned char *)s->end;
+    const unsigned char *end = (const unsigned char *)s->end;
     *plain = 1;
     while (p < end) {
         /* Eight plain ASCII bytes at a time: none below 0x20, at or above
@@ -69,6 +77,8 @@ int jscan_string(struct jscan *s, int *plain)
                 break;
             p += 8;
         }
+        while (p < end && jscan_plain[*p])
+            p++;
         if (p >= end)
             break;
         unsigned c = *p;
@@ -96,10 +106,6 @@ int jscan_string(struct jscan *s, int *plain)
             } else {
                 return -1;
             }
-            continue;
-        }
-        if (c < 0x80) {
-            p++;
             continue;
         }
         /* UTF-8: the lead byte's length, continuation bytes, no overlongs
@@ -160,21 +166,15 @@ static int scan_number(struct jscan *s)
     return 0;
 }
 
-int jscan_key(struct jscan *s, const char **key, size_t *key_len, int *plain)
+void jscan_index_key(struct jscan *s, const char *key, size_t key_len)
 {
-    jscan_ws(s);
-    *key = s->p;
-    if (s->p >= s->end || *s->p != '"' || jscan_string(s, plain))
-        return -1;
-    *key_len = (size_t)(s->p - *key);
     /* An array index (a canonical decimal below 2^32 - 1): JavaScript
      * orders such keys first, so the text may not keep its order. */
-    const char *d = *key + 1;
-    size_t n = *key_len - 2;
-    if (n >= 1 && n <= 10 && *d >= '0' && *d <= '9' && *plain && (n == 1 || *d != '0') &&
-        strspn(d, "0123456789") >= n && strtoull(d, NULL, 10) <= 4294967294ULL)
+    const char *d = key + 1;
+    size_t n = key_len - 2;
+    if (n <= 10 && (n == 1 || *d != '0') && strspn(d, "0123456789") >= n &&
+        strtoull(d, NULL, 10) <= 4294967294ULL)
         s->canonical = 0;
-    return jscan_eat(s, ':') ? 0 : -1;
 }
 
 static int scan_container(struct jscan *s, char close, int object)

@@ -17,6 +17,7 @@
 #define FERRY_AGGREGATE_JSCAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct jscan {
     const char *p, *end;
@@ -36,12 +37,24 @@ static inline void jscan_ws(struct jscan *s)
 }
 
 /* A string at s->p ('"'); moves past it. Sets *plain when it has no
- * escapes (its bytes are its value). 0 ok, -1 not JSON. */
-int jscan_string(struct jscan *s, int *plain);
-
-/* A member name at s->p ('"') and the ':' after it; *key, *key_len: the
- * name as written, quotes included. 0 ok, -1 not JSON. */
-int jscan_key(struct jscan *s, const char **key, size_t *key_len, int *plain);
+ * escapes (its bytes are its value). 0 ok, -1 not JSON. Inline for the
+ * short plain strings most members are (names, ids, statuses); the rest
+ * (long, escaped, non-ASCII) goes on in jscan_string_rest. */
+extern const unsigned char jscan_plain[256];
+int jscan_string_rest(struct jscan *s, const unsigned char *p, int *plain);
+static inline int jscan_string(struct jscan *s, int *plain)
+{
+    const unsigned char *p = (const unsigned char *)s->p + 1, *end = (const unsigned char *)s->end;
+    const unsigned char *stop = end - p > 24 ? p + 24 : end;
+    while (p < stop && jscan_plain[*p])
+        p++;
+    if (p < end && *p == '"') {
+        *plain = 1;
+        s->p = (const char *)p + 1;
+        return 0;
+    }
+    return jscan_string_rest(s, p, plain);
+}
 
 /* Any value at s->p (after whitespace); moves past it. 0 ok, -1 not JSON. */
 int jscan_value(struct jscan *s);
@@ -55,6 +68,23 @@ static inline int jscan_eat(struct jscan *s, char c)
         return 1;
     }
     return 0;
+}
+
+/* Notes a member name that JavaScript would order first (an array index). */
+void jscan_index_key(struct jscan *s, const char *key, size_t key_len);
+
+/* A member name at s->p ('"') and the ':' after it; *key, *key_len: the
+ * name as written, quotes included. 0 ok, -1 not JSON. */
+static inline int jscan_key(struct jscan *s, const char **key, size_t *key_len, int *plain)
+{
+    jscan_ws(s);
+    *key = s->p;
+    if (s->p >= s->end || *s->p != '"' || jscan_string(s, plain))
+        return -1;
+    *key_len = (size_t)(s->p - *key);
+    if (*key_len > 2 && (*key)[1] >= '0' && (*key)[1] <= '9' && *plain)
+        jscan_index_key(s, *key, *key_len);
+    return jscan_eat(s, ':') ? 0 : -1;
 }
 
 #endif
