@@ -449,9 +449,9 @@ out:
     return p;
 }
 
-/* The group consumer of both inputs, with static membership under txn_id. */
-static rd_kafka_t *open_consumer(struct engine *e, const char *txn_id, char *errstr,
-                                 size_t errstr_size)
+/* The group consumer of both inputs (a static member under the instance
+ * name: kafka.h). */
+static rd_kafka_t *open_consumer(struct engine *e, char *errstr, size_t errstr_size)
 {
     char session[32];
     snprintf(session, sizeof(session), "%lld", e->conf.session_timeout_ms);
@@ -496,7 +496,7 @@ struct engine *engine_open(struct stage *st, const struct engine_conf *conf, rd_
               scan_warm(e->reader, topic_name(e->t, TOPIC_AGGREGATE_STATE), errstr, errstr_size)) ||
         !(e->warm[1] = scan_warm(e->reader, topic_name(e->t, TOPIC_RESULTS), errstr, errstr_size)))
         goto err;
-    e->consumer = open_consumer(e, txn_id, errstr, errstr_size);
+    e->consumer = open_consumer(e, errstr, errstr_size);
     if (!e->consumer)
         goto err;
     txn_init(&e->txn, e->producer, e->consumer);

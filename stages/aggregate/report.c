@@ -92,17 +92,17 @@ json_t *report_status(const struct tally *t, const char *status, int64_t now_ms,
     } else {
         json_object_set_new(d, "webhook", json_null());
     }
-    /* Where the results lie, for Kafka consumers (and ingest's reader): one
-     * partition, the offsets of the first and last counted result (null
-     * until one is). */
-    json_t *k = json_object();
-    json_object_set_new(k, "results_topic", json_string(results_topic));
-    json_object_set_new(k, "partition", json_integer(t->partition));
-    json_object_set_new(k, "first_offset",
-                        t->res_first >= 0 ? json_integer(t->res_first) : json_null());
-    json_object_set_new(k, "last_offset",
-                        t->res_first >= 0 ? json_integer(t->res_last) : json_null());
-    json_object_set_new(d, "kafka", k);
+    /* Where the results lie, for Kafka consumers (and ingest's reader):
+     * one partition, the offsets of the first and last counted result's
+     * records; null until one is counted. */
+    if (t->res_first >= 0)
+        json_object_set_new(d, "kafka",
+                            json_pack("{s:s, s:i, s:I, s:I}", "results_topic", results_topic,
+                                      "partition", (int)t->partition, "first_offset",
+                                      (json_int_t)t->res_first, "last_offset",
+                                      (json_int_t)t->res_last));
+    else
+        json_object_set_new(d, "kafka", json_null());
     return d;
 }
 

@@ -57,17 +57,17 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Fresh topic names for each test, all of them created with 2 partitions. */
+/* Fresh topic names for each test (topics.h's names under another
+ * prefix), all of them created with 2 partitions. */
 static void new_topics(void)
 {
-    char prefix[32];
+    char prefix[32], err[256];
+    struct topics base;
+    const char *def = cfg_str(&cfg, "FERRY_TOPIC_PREFIX");
+    assert_int_equal(topics_init(&base, &cfg, err, sizeof(err)), 0);
     snprintf(prefix, sizeof(prefix), "t%d.", n_prefix++);
     for (int i = 0; i < TOPIC__COUNT; i++) {
-        const char *suffix[] = {"batches",        "scrape.requests", "scrape.results",
-                                "batch.status",   "webhooks",        "webhooks.attempts",
-                                "webhooks.dlq",   "aggregate.dlq",   "scrape.dlq",
-                                "aggregate.state"};
-        snprintf(topics.name[i], TOPIC_NAME_MAX, "%s%s", prefix, suffix[i]);
+        snprintf(topics.name[i], TOPIC_NAME_MAX, "%s%s", prefix, base.name[i] + strlen(def));
         rd_kafka_mock_topic_create(mcluster, topics.name[i], 2, 1);
     }
 }
