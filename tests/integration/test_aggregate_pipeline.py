@@ -225,7 +225,7 @@ def node_check(items):
 def test_webhook_bodies_are_what_javascript_writes(start_stage, receiver, site):
     p = Pipeline(start_stage, aggregate_env={"FERRY_BATCH_DEADLINE": "8s",
                                              "FERRY_AGGREGATE_STATUS_INTERVAL": "100ms"})
-    metadata = {"price": 1.10, "ratio": 2 / 3, "big": 1e21, "small": 1e-7, "whole": 10.0,
+    metadata = {"price": 1.10, "ratio": 2 / 3, "big": 1.5e18, "small": 1e-7, "whole": 10.0,
                 "neg": -0.0, "text": "caf\u00e9 \u2603 \U0001F600 \u2028 tab\t bell\u0007 \u001f",
                 "nested": {"b": 1, "2": "an index-like key", "1": [1.5, 2.0]}}
     # Completed, with a scraped page full of escapes inline.
