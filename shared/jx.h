@@ -71,6 +71,14 @@ int jx_add_strz(struct buf *b, const char *s);
  * that cut a long escaped string into slices. */
 int jx_add_str_content(struct buf *b, const char *s, size_t len);
 
+/* 1 for the bytes a JSON string holds as they are, in JSON.stringify's form
+ * too: printable ASCII (DEL included) but '"' and '\\'. */
+extern const unsigned char jx_plain[256];
+
+/* The length of the longest prefix of s[0..len) of jx_plain bytes, eight
+ * at a time (for readers and writers of long strings). */
+size_t jx_plain_run(const char *s, size_t len);
+
 /* Appends a number. */
 int jx_add_int(struct buf *b, long long v);
 int jx_add_real(struct buf *b, double v);

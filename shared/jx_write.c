@@ -10,9 +10,8 @@
 
 /* ------------------------------------------------------------ strings */
 
-/* 1 for the bytes JSON.stringify copies as they are. */
 /* clang-format off */
-static const unsigned char plain[256] = {
+const unsigned char jx_plain[256] = {
 #define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
     R16(0), R16(0),                                     /* 0x00-0x1f: controls */
     1, 1, 0 /* " */, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -59,23 +58,31 @@ static int utf8_at(const unsigned char *s, size_t avail, unsigned *cp)
 }
 
 /* The longest prefix of s[0..len) that JSON.stringify copies unchanged. */
+size_t jx_plain_run(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    /* Eight ASCII bytes at a time with none of < 0x20, >= 0x80, '"', '\\'
+     * (the has-zero-byte bit trick; a borrow can only flag a byte after a
+     * real hit, so nothing is taken wrongly): scraped text is mostly these. */
+    while (end - p >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+        uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+        if (((v - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & high)
+            break;
+        p += 8;
+    }
+    while (p < end && jx_plain[*p])
+        p++;
+    return (size_t)(p - (const unsigned char *)s);
+}
+
 static size_t plain_run(const unsigned char *s, size_t len)
 {
     const unsigned char *p = s, *end = s + len;
     for (;;) {
-        /* Eight ASCII bytes at a time with none of < 0x20, >= 0x80, '"',
-         * '\\' (the has-zero-byte bit trick): scraped text is mostly these. */
-        while (end - p >= 8) {
-            uint64_t v;
-            memcpy(&v, p, 8);
-            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-            uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-            if (((v - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & high)
-                break;
-            p += 8;
-        }
-        while (p < end && plain[*p])
-            p++;
+        p += jx_plain_run((const char *)p, (size_t)(end - p));
         if (p < end && *p >= 0x80) {
             unsigned cp;
             int n = utf8_at(p, (size_t)(end - p), &cp);

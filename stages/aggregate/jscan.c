@@ -1,8 +1,9 @@
 #include "jscan.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "jx.h"
 
 void jscan_init(struct jscan *s, const char *buf, size_t len, int max_depth)
 {
@@ -52,33 +53,12 @@ static int long_escape(int v)
     return v != '\b' && v != '\f' && v != '\n' && v != '\r' && v != '\t';
 }
 
-/* Bytes that stand for themselves inside a string: printable ASCII but the
- * quote and the backslash. */
-const unsigned char jscan_plain[256] = {
-    [0x20 ... 0x21] = 1, /* the quote is 0x22 */
-    [0x23 ... 0x5b] = 1, /* the backslash is 0x5c */
-    [0x5d ... 0x7f] = 1,
-};
-
 int jscan_string_rest(struct jscan *s, const unsigned char *p, int *plain)
 {
     const unsigned char *end = (const unsigned char *)s->end;
     *plain = 1;
     while (p < end) {
-        /* Eight plain ASCII bytes at a time: none below 0x20, at or above
-         * 0x80, '"' or '\\' (the has-zero-byte trick; a borrow can only
-         * flag a byte after a real hit, so nothing is skipped wrongly). */
-        while (end - p >= 8) {
-            uint64_t v;
-            memcpy(&v, p, 8);
-            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-            uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-            if (((v - ones * 0x20) | ((q - ones) & ~q) | ((b - ones) & ~b) | v) & high)
-                break;
-            p += 8;
-        }
-        while (p < end && jscan_plain[*p])
-            p++;
+        p += jx_plain_run((const char *)p, (size_t)(end - p));
         if (p >= end)
             break;
         unsigned c = *p;

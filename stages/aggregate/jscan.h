@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jx.h"
+
 struct jscan {
     const char *p, *end;
     int depth, max_depth;
@@ -40,13 +42,12 @@ static inline void jscan_ws(struct jscan *s)
  * escapes (its bytes are its value). 0 ok, -1 not JSON. Inline for the
  * short plain strings most members are (names, ids, statuses); the rest
  * (long, escaped, non-ASCII) goes on in jscan_string_rest. */
-extern const unsigned char jscan_plain[256];
 int jscan_string_rest(struct jscan *s, const unsigned char *p, int *plain);
 static inline int jscan_string(struct jscan *s, int *plain)
 {
     const unsigned char *p = (const unsigned char *)s->p + 1, *end = (const unsigned char *)s->end;
     const unsigned char *stop = end - p > 24 ? p + 24 : end;
-    while (p < stop && jscan_plain[*p])
+    while (p < stop && jx_plain[*p])
         p++;
     if (p < end && *p == '"') {
         *plain = 1;
