@@ -32,6 +32,8 @@ BINS       := $(STAGES:%=$(B)/ferry-%)
 CLI        := $(B)/ferry
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNITS      := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# Helpers every unit test may use (a local HTTP server, ...): the other .c files there.
+UNIT_HELP  := $(patsubst %.c,$(B)/%.o,$(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 TOOLS      := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
@@ -78,10 +80,10 @@ $(CLI): $(patsubst %.c,$(B)/%.o,$(wildcard stages/cli/*.c)) $(LIB)
 
 # A unit test named test_<stage>_* tests that stage's modules: it links the
 # stage's library and sees the stage's headers. Any other links the shared
-# library only.
+# library only. Every unit test may use the helpers in tests/unit (UNIT_HELP).
 unit_stage = $(filter $(word 2,$(subst _, ,$(1))),$(STAGES))
 define unit_rule
-$(B)/tests/$(1): $(B)/tests/unit/$(1).o $(if $(call unit_stage,$(1)),$(B)/libferry-$(call unit_stage,$(1)).a) $(LIB)
+$(B)/tests/$(1): $(B)/tests/unit/$(1).o $(if $(call unit_stage,$(1)),$(B)/libferry-$(call unit_stage,$(1)).a) $(UNIT_HELP) $(LIB)
 	@mkdir -p $$(@D)
 	@echo "  LINK    $$@"
 	@$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(ALL_LDLIBS) -lcmocka
