@@ -3,12 +3,12 @@
  *
  * A `struct job` is one delivery attempt of one webhook task: it is made by
  * task_parse() from a consumed record (the task topic or a retry tier), sent
- * by the sender (libcurl multi, per-host caps), judged by task_verdict(), and
+ * by the sender (the httpc engine), judged by task_verdict(), and
  * written out by the recorder (attempt record, then the next tier or the dead
  * letters). Its source offset is stored once every write it caused is acked.
  *
  *     task.c      parse a task record, sign it, decide what a result means
- *     sender.c    libcurl multi: many in flight, keep-alive, per-host caps
+ *     sender.c    the POST of an attempt on httpc, and which hosts are saturated
  *     recorder.c  Kafka writes: webhooks.attempts, retry tiers, webhooks.dlq
  *     loop.c      the event loop tying consumers, sender and recorder together
  */
@@ -20,15 +20,15 @@
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
 
+#include "httpc.h"
 #include "offtrack.h"
 #include "secretbox.h"
 #include "whsig.h"
 #include "topics.h"
 
-#define DELIVER_RESP_KEEP 4096      /* response bytes kept for the log */
+#define DELIVER_RESP_KEEP 4096      /* response bytes kept for the attempt record */
 #define DELIVER_RESP_MAX  (1 << 20) /* response bytes read before giving up */
 #define DELIVER_ERR_LEN   256
-#define DELIVER_HOST_LEN  300 /* scheme://host:port */
 
 enum verdict {
     VERDICT_DELIVERED, /* 2xx */
@@ -36,10 +36,10 @@ enum verdict {
     VERDICT_DEAD,      /* tiers exhausted, 410 Gone, or a task that can never be sent */
 };
 
-struct host;
-
 struct job {
-    struct job *next; /* in a host's waiting queue */
+    /* The transfer (the engine's; its body is the receiver's answer, capped)
+     * and the admission key of the URL's host, "scheme://host:port". */
+    struct httpc_xfer x;
 
     /* Where the record came from, for its offset. */
     struct offtrack *ot;
@@ -59,7 +59,6 @@ struct job {
     int attempt;                      /* this attempt, 1-based */
     int64_t first_attempt_ms;         /* epoch ms of attempt 1 (0 until it starts) */
     char origin[TOPIC_NAME_MAX + 48]; /* topic/partition/offset of the original task */
-    char hostkey[DELIVER_HOST_LEN];
 
     /* Signatures, made when the attempt starts (the timestamp is part of one). */
     char ferry_sig[2 * WHSIG_HEX_LEN + 1];
@@ -67,16 +66,10 @@ struct job {
     long long ts;
 
     /* The attempt. */
-    struct host *host;
-    CURL *easy;
     struct curl_slist *headers;
     int64_t start_ms; /* epoch */
-    int64_t start_us; /* monotonic */
     long status;      /* HTTP status, 0 when none */
     long latency_ms;
-    int64_t retry_after_ms; /* from Retry-After on 429/503, -1 when absent */
-    char resp[DELIVER_RESP_KEEP];
-    size_t resp_len, resp_total;
     char error[DELIVER_ERR_LEN]; /* empty when delivered */
     int final;                   /* the error can never go away (no retry) */
 
@@ -99,7 +92,8 @@ struct task_policy {
 
 /* Fills a zeroed job from a consumed record: parses the value, reads the
  * headers (ferry-attempt, ferry-first-attempt-ms, ferry-origin) and the
- * source position. Returns 0, or -1 with errstr when the task is unusable
+ * source position, and readies job->x for its host. Returns 0, or -1 with
+ * errstr when the task is unusable
  * (bad JSON, missing fields, a URL that may not be used): such a task goes
  * straight to the dead letters. Fields parsed before the error stay set. */
 int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task_policy *pol,
@@ -113,14 +107,11 @@ int task_sign(struct job *job, const struct task_policy *pol, int64_t now_ms, ch
               size_t errstr_size);
 
 /* Decides what the finished attempt means and sets job->verdict, tier and
- * due_ms (`now_ms` = when the attempt ended). */
+ * due_ms (`now_ms` = when the attempt ended). A 429 or 503's Retry-After
+ * (job->x.retry_after) may lengthen the tier's delay up to twice. */
 void task_verdict(struct job *job, const struct task_policy *pol, int64_t now_ms);
 
-/* Retry-After: delta-seconds or an HTTP date, relative to now_ms. Returns the
- * delay in ms (>= 0), or -1 when unparseable. */
-int64_t task_retry_after(const char *value, int64_t now_ms);
-
-/* Frees what the job owns (not the job's curl handle: sender's). */
+/* Frees what the job owns (not the job's curl handle: the engine's). */
 void job_free(struct job *job);
 
 /* ---- sender.c ------------------------------------------------------- */
@@ -141,17 +132,22 @@ struct sender_opts {
  * (also for an attempt that could not start: its error is set and final). */
 typedef void (*sender_done_fn)(struct job *job, void *arg);
 
-struct sender *sender_new(const struct sender_opts *opts, sender_done_fn done, void *arg);
+struct sender *sender_new(const struct sender_opts *opts, sender_done_fn done, void *arg,
+                          char *errstr, size_t errstr_size);
+/* Jobs still queued or sending are freed unsent (their offsets were not
+ * stored: a restart sends them again). */
 void sender_free(struct sender *s);
 
 /* Takes the job: starts it now when its host has a free slot, else queues it
  * behind its host's earlier jobs (other hosts are not held up). */
 void sender_submit(struct sender *s, struct job *job);
 
-/* Drives transfers: waits at most timeout_ms for network activity or for
- * `extra_fd` to become readable, then completes what finished (calling
- * `done`). */
-int sender_run(struct sender *s, int extra_fd, int timeout_ms);
+/* Adds fd to what sender_run waits on (the caller drains it). 0 or -1. */
+int sender_watch(struct sender *s, int fd);
+
+/* Drives the POSTs: waits at most timeout_ms for network activity or a
+ * watched fd, then completes what finished (calling `done`). */
+void sender_run(struct sender *s, int timeout_ms);
 
 int sender_in_flight(const struct sender *s);
 /* Jobs queued behind their host's cap, over all hosts. */

@@ -4,7 +4,8 @@
  * One thread drives everything: the task consumer, the retry-tier consumer
  * (delayq), the libcurl multi handle and the producer's delivery reports.
  * librdkafka writes a byte into a pipe whenever one of its queues goes from
- * empty to non-empty, and that pipe is one of the descriptors curl waits on,
+ * empty to non-empty, and that pipe is one of the descriptors the sender's
+ * engine waits on beside curl's sockets,
  * so the loop sleeps until a transfer, a record or an ack needs it — no
  * busy loop, and no added latency.
  */
@@ -145,7 +146,7 @@ static void take(struct deliver_loop *l, rd_kafka_message_t *msg, struct offtrac
      * too slow: park the task in the first tier, unattempted, rather than
      * let that host fill the memory every other host needs (it may keep an
      * eighth of it queued). */
-    if (sender_host_saturated(l->snd, job->hostkey, l->host_max_wait_ms, l->max_pending / 8)) {
+    if (sender_host_saturated(l->snd, job->x.hostkey, l->host_max_wait_ms, l->max_pending / 8)) {
         metric_inc(m_deferred, 1);
         recorder_defer(l->rec, job, clk_now_ms() + l->pol.tier_ms[0]);
         return;
@@ -242,8 +243,17 @@ int deliver_loop_init(struct deliver_loop *l, const struct sender_opts *so, char
     metrics_register();
     metric_gauge_fn("ferry_deliver_parked_records", "Records waiting in the retry tiers", "",
                     parked_records, l);
+    l->snd = sender_new(so, on_attempted, l, errstr, errstr_size);
+    if (!l->snd || sender_watch(l->snd, l->wake[0])) {
+        if (l->snd)
+            snprintf(errstr, errstr_size, "epoll: %s", strerror(errno));
+        sender_free(l->snd);
+        l->snd = NULL;
+        close(l->wake[0]);
+        close(l->wake[1]);
+        return -1;
+    }
     l->ot = offtrack_new(l->consumer);
-    l->snd = sender_new(so, on_attempted, l);
     l->rec = recorder_new(l->producer, l->topics, on_recorded, l);
 
     rd_kafka_queue_t *qs[3] = {rd_kafka_queue_get_consumer(l->consumer),
@@ -256,21 +266,24 @@ int deliver_loop_init(struct deliver_loop *l, const struct sender_opts *so, char
     return 0;
 }
 
+void deliver_loop_step(struct deliver_loop *l)
+{
+    wake_drain(l->wake[0]);
+    rd_kafka_poll(l->producer, 0);
+    intake(l);
+    metric_set(m_in_flight, sender_in_flight(l->snd));
+    metric_set(m_waiting, sender_waiting(l->snd));
+    metric_set(m_parked_parts, (long long)delayq_parked(l->dq));
+    /* Sleep until the next parked head is due at the latest: delayq
+     * resumes a partition when it is polled after its due time. */
+    int64_t due_in = delayq_next_due_in(l->dq);
+    sender_run(l->snd, due_in >= 0 && due_in < LOOP_MAX_WAIT_MS ? (int)due_in : LOOP_MAX_WAIT_MS);
+}
+
 void deliver_loop_run(struct deliver_loop *l)
 {
-    while (!shutdown_requested()) {
-        wake_drain(l->wake[0]);
-        rd_kafka_poll(l->producer, 0);
-        intake(l);
-        metric_set(m_in_flight, sender_in_flight(l->snd));
-        metric_set(m_waiting, sender_waiting(l->snd));
-        metric_set(m_parked_parts, (long long)delayq_parked(l->dq));
-        /* Sleep until the next parked head is due at the latest: delayq
-         * resumes a partition when it is polled after its due time. */
-        int64_t due_in = delayq_next_due_in(l->dq);
-        sender_run(l->snd, l->wake[0],
-                   due_in >= 0 && due_in < LOOP_MAX_WAIT_MS ? (int)due_in : LOOP_MAX_WAIT_MS);
-    }
+    while (!shutdown_requested())
+        deliver_loop_step(l);
 }
 
 void deliver_loop_drain(struct deliver_loop *l, int timeout_ms)
@@ -279,7 +292,7 @@ void deliver_loop_drain(struct deliver_loop *l, int timeout_ms)
     while (l->alive > 0 && clk_mono_ms() < deadline) {
         wake_drain(l->wake[0]);
         rd_kafka_poll(l->producer, 0);
-        sender_run(l->snd, l->wake[0], 50);
+        sender_run(l->snd, 50);
     }
     if (l->alive > 0)
         LOG_INFO("drain_incomplete",

@@ -43,6 +43,10 @@ void deliver_loop_set_dr(rd_kafka_conf_t *conf, struct deliver_loop *l);
 
 int deliver_loop_init(struct deliver_loop *l, const struct sender_opts *so, char *errstr,
                       size_t errstr_size);
+/* One round: takes records while there is room, then waits for a transfer,
+ * a record, an ack or the next parked due time (100 ms at most). */
+void deliver_loop_step(struct deliver_loop *l);
+/* Steps until a stop signal. */
 void deliver_loop_run(struct deliver_loop *l);
 void deliver_loop_drain(struct deliver_loop *l, int timeout_ms);
 void deliver_loop_release(struct deliver_loop *l);

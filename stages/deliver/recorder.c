@@ -139,7 +139,7 @@ char *recorder_attempt_json(const struct job *job, size_t *len)
     } else {
         json_object_set_new(o, "next_attempt_at", json_null());
     }
-    json_object_set_new(o, "response_body", utf8_string(job->resp, job->resp_len));
+    json_object_set_new(o, "response_body", utf8_string(buf_str(&job->x.body), job->x.body.len));
     json_object_set_new(o, "task", origin_json(job->origin));
     char *s = jx_dump(o, len);
     json_decref(o);

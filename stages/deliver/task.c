@@ -83,7 +83,6 @@ int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task
     snprintf(job->src_topic, sizeof(job->src_topic), "%s", rd_kafka_topic_name(msg->rkt));
     job->src_partition = msg->partition;
     job->src_offset = msg->offset;
-    job->retry_after_ms = -1;
 
     long long attempt = header_ll(msg, "ferry-attempt", 1);
     job->attempt = attempt < 1 ? 1 : attempt > TASK_MAX_ATTEMPT ? TASK_MAX_ATTEMPT : (int)attempt;
@@ -116,8 +115,13 @@ int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task
     }
     job->body = json_string_value(body);
     job->body_len = json_string_length(body);
-    return url_hostkey(job->url, pol->allow_http, job->hostkey, sizeof(job->hostkey), errstr,
-                       errstr_size);
+    char hostkey[HTTPC_HOSTKEY_MAX];
+    if (url_hostkey(job->url, pol->allow_http, hostkey, sizeof(hostkey), errstr, errstr_size))
+        return -1;
+    /* The answer is kept for the attempt record, and read on (so the
+     * connection stays reusable) only so far. */
+    httpc_xfer_init(&job->x, job, hostkey, DELIVER_RESP_KEEP, DELIVER_RESP_MAX);
+    return 0;
 }
 
 /* Opens one sealed secret and appends both signatures of it (space
@@ -172,26 +176,6 @@ int task_sign(struct job *job, const struct task_policy *pol, int64_t now_ms, ch
     return 0;
 }
 
-int64_t task_retry_after(const char *value, int64_t now_ms)
-{
-    while (*value == ' ' || *value == '\t')
-        value++;
-    if (*value >= '0' && *value <= '9') {
-        char *end;
-        long long s = strtoll(value, &end, 10);
-        while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
-            end++;
-        if (*end || s < 0 || s > 100LL * 86400)
-            return -1;
-        return s * 1000;
-    }
-    time_t t = curl_getdate(value, NULL);
-    if (t == (time_t)-1)
-        return -1;
-    int64_t d = (int64_t)t * 1000 - now_ms;
-    return d < 0 ? 0 : d;
-}
-
 void task_verdict(struct job *job, const struct task_policy *pol, int64_t now_ms)
 {
     job->tier = -1;
@@ -213,8 +197,13 @@ void task_verdict(struct job *job, const struct task_policy *pol, int64_t now_ms
         return;
     }
     int64_t delay = pol->tier_ms[tier];
-    if ((job->status == 429 || job->status == 503) && job->retry_after_ms > delay)
-        delay = job->retry_after_ms < 2 * delay ? job->retry_after_ms : 2 * delay;
+    if (job->status == 429 || job->status == 503) {
+        /* The receiver asks for a longer pause: granted up to twice the
+         * tier's, so one answer cannot park a task for days. */
+        int64_t ra = httpc_retry_after_ms(job->x.retry_after, now_ms, 2 * delay);
+        if (ra > delay)
+            delay = ra;
+    }
     job->verdict = VERDICT_RETRY;
     job->tier = (int)tier;
     job->due_ms = now_ms + delay;
@@ -226,6 +215,7 @@ void job_free(struct job *job)
         return;
     json_decref(job->task);
     curl_slist_free_all(job->headers);
+    buf_release(&job->x.body);
     OPENSSL_cleanse(job->ferry_sig, sizeof(job->ferry_sig));
     OPENSSL_cleanse(job->std_sig, sizeof(job->std_sig));
     free(job->value);
