@@ -104,7 +104,7 @@ void emit_result(struct emit *em, struct item *it, const struct result_meta *m,
 {
     struct result_part *parts;
     size_t n = result_build(m, ex, it->formats, em->max_message, &parts);
-    sbuf_release(&it->body); /* the body is in the parts now */
+    buf_release(&it->x.body); /* the body is in the parts now */
     atomic_store(&it->pending, (int)n);
     for (size_t i = 0; i < n; i++) {
         rd_kafka_headers_t *h = item_headers(it);
@@ -126,7 +126,7 @@ void emit_retry(struct emit *em, struct item *it, size_t tier, int64_t due_ms,
     char *payload = it->value;
     size_t len = it->value_len;
     it->value = NULL;
-    sbuf_release(&it->body);
+    buf_release(&it->x.body);
     atomic_store(&it->pending, 1);
     produce(em, it, em->tiers[tier], payload, len, h);
 }

@@ -1,15 +1,12 @@
 /*
- * fetch — worker threads, each driving one libcurl multi handle.
+ * fetch — the fetch workers: threads each running one httpc engine (one
+ * libcurl multi handle, its own connection cache and keep-alive reuse).
  *
- * The stage's main thread submits items; a worker adds them to its multi
- * handle and drives it with curl_multi_socket_action over its own epoll
- * set (libcurl's socket and timer callbacks say what to watch), so a wake-up
- * costs in proportion to the sockets that are ready, not to the thousands of
- * transfers in flight; an eventfd wakes it for new items. It hands each
- * finished transfer to the `done` callback on the worker thread. Each
- * multi keeps its own connection cache (keep-alive reuse) and caps
- * connections per host; per-item options (timeout, body cap, redirects,
- * headers) are set on the item's easy handle. Easy handles are recycled.
+ * The main thread submits items to the least busy worker (the engine's
+ * inbox, which wakes it); the engine admits each item when its host has a
+ * free slot, so the item's timeout counts from its real start, and calls
+ * `done` on the worker's thread when the transfer ends. Per-item options
+ * (timeout, body cap, redirects, headers) are set here when it starts.
  */
 #ifndef FERRY_SCRAPE_FETCH_H
 #define FERRY_SCRAPE_FETCH_H
@@ -29,22 +26,27 @@ struct fetch_conf {
 };
 
 /* Called on a worker thread for every finished transfer (rc = the transfer's
- * result). Takes ownership of it; it->easy is still valid during the call
- * and is recycled afterwards. */
+ * result). Takes ownership of it; it->x.easy is valid during the call. */
 typedef void (*fetch_done_fn)(struct item *it, CURLcode rc, void *arg);
 
 struct fetch_pool;
 
-struct fetch_pool *fetch_pool_start(const struct fetch_conf *fc, fetch_done_fn done, void *arg);
+/* Starts the workers. NULL with errstr when one cannot start. */
+struct fetch_pool *fetch_pool_start(const struct fetch_conf *fc, fetch_done_fn done, void *arg,
+                                    char *errstr, size_t errstr_size);
 
-/* Queues it on the least busy worker. Takes ownership. */
+/* Queues it on the least busy worker. Takes ownership. Main thread. */
 void fetch_pool_submit(struct fetch_pool *p, struct item *it);
 
-/* Transfers queued or running. */
+/* Transfers queued or running. Any thread. */
 size_t fetch_pool_active(struct fetch_pool *p);
 
 /* Stops the workers: transfers still running are abandoned and their items
  * freed without a result (their offsets stay unstored: redone next run). */
 void fetch_pool_stop(struct fetch_pool *p);
+
+/* The admission key of a URL that parsed: scheme and authority (userinfo
+ * dropped), lower case, cut to fit. */
+void fetch_host_key(const char *url, char *out, size_t size);
 
 #endif

@@ -1,6 +1,5 @@
 #include "outcome.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,24 +84,4 @@ void outcome_classify(struct outcome *o, CURLcode rc, long http_status, int bloc
     o->status = STATUS_OK;
     o->transient = 0;
     o->error[0] = '\0';
-}
-
-long long outcome_retry_after_ms(const char *value, long long now_ms)
-{
-    if (!value)
-        return -1;
-    while (*value == ' ')
-        value++;
-    if (isdigit((unsigned char)*value)) {
-        char *end;
-        long long s = strtoll(value, &end, 10);
-        while (*end == ' ' || *end == '\r' || *end == '\n')
-            end++;
-        return *end || s < 0 || s > 365LL * 86400 ? -1 : s * 1000;
-    }
-    time_t t = curl_getdate(value, NULL);
-    if (t == (time_t)-1)
-        return -1;
-    long long ms = (long long)t * 1000 - now_ms;
-    return ms < 0 ? 0 : ms;
 }

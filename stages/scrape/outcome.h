@@ -33,8 +33,4 @@ struct outcome {
 void outcome_classify(struct outcome *o, CURLcode rc, long http_status, int blocked,
                       const char *blocked_why, int too_large, const char *curl_msg);
 
-/* Retry-After (seconds or an HTTP date) → milliseconds from now_ms; -1 when
- * absent or unparsable. */
-long long outcome_retry_after_ms(const char *value, long long now_ms);
-
 #endif

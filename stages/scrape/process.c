@@ -58,16 +58,17 @@ void process_skip(struct process *pr, struct item *it, enum status status, const
 void process_fetched(struct item *it, CURLcode rc, void *arg)
 {
     struct process *pr = arg;
+    const struct httpc_xfer *x = &it->x;
     long code = 0;
     char *final_url = NULL, *ct = NULL;
-    curl_easy_getinfo(it->easy, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_getinfo(it->easy, CURLINFO_EFFECTIVE_URL, &final_url);
-    curl_easy_getinfo(it->easy, CURLINFO_CONTENT_TYPE, &ct);
-    long long ms = (clk_mono_us() - it->started_us) / 1000;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &final_url);
+    curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
+    long long ms = (clk_mono_us() - x->started_us) / 1000;
     metric_observe(latency, (double)ms / 1000.0);
 
     struct outcome o;
-    outcome_classify(&o, rc, code, it->guard.blocked, it->guard.why, it->too_large, it->curl_err);
+    outcome_classify(&o, rc, code, x->guard.blocked, x->guard.why, x->too_large, x->errbuf);
     if (log_enabled(LOG_DEBUG)) {
         char q[256];
         LOG_DEBUG("fetched", "batch=%s item=%lld status=%s http=%ld ms=%lld attempt=%d url=%s",
@@ -80,13 +81,10 @@ void process_fetched(struct item *it, CURLcode rc, void *arg)
         size_t tier = (size_t)it->attempt - 1;
         long long delay = em->tier_ms[tier];
         int64_t now = clk_now_ms();
-        long long ra = outcome_retry_after_ms(it->retry_after[0] ? it->retry_after : NULL, now);
-        if (ra > pr->retry_after_max_ms)
-            ra = pr->retry_after_max_ms;
+        long long ra = httpc_retry_after_ms(x->retry_after, now, pr->retry_after_max_ms);
         if (ra > delay)
             delay = ra;
         metric_inc(by_outcome[OUTCOME_RETRY], 1);
-        it->easy = NULL;
         emit_retry(em, it, tier, now + delay, o.error);
         return;
     }
@@ -100,15 +98,14 @@ void process_fetched(struct item *it, CURLcode rc, void *arg)
     m.final_url = shown ? shown : final_url;
     m.content_type = ct;
     m.duration_ms = ms;
-    it->easy = NULL;
     if (o.status != STATUS_OK) {
         emit_result(em, it, &m, NULL);
         free(shown);
         return;
     }
-    metric_inc(bytes, (long long)it->body.len);
+    metric_inc(bytes, (long long)x->body.len);
     struct extract ex;
-    extract_run(&ex, it->body.buf ? it->body.buf : "", it->body.len, ct, m.final_url, it->formats);
+    extract_run(&ex, buf_str(&x->body), x->body.len, ct, m.final_url, it->formats);
     emit_result(em, it, &m, &ex);
     extract_release(&ex);
     free(shown);

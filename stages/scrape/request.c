@@ -14,39 +14,6 @@
 #define REQUEST_MAX_DEPTH 16
 #define MAX_HEADERS       64
 
-void item_free(struct item *it)
-{
-    if (!it)
-        return;
-    free(it->src_topic);
-    free(it->value);
-    json_decref(it->req);
-    curl_slist_free_all(it->headers);
-    sbuf_release(&it->body);
-    free(it);
-}
-
-struct item *request_source_only(const rd_kafka_message_t *msg, struct offtrack *ot)
-{
-    struct item *it = calloc(1, sizeof(*it));
-    if (!it)
-        abort();
-    it->ot = ot;
-    it->src_topic = strdup(rd_kafka_topic_name(msg->rkt));
-    it->partition = msg->partition;
-    it->offset = msg->offset;
-    it->value = malloc(msg->len + 1);
-    if (!it->src_topic || !it->value)
-        abort();
-    if (msg->len)
-        memcpy(it->value, msg->payload, msg->len);
-    it->value[msg->len] = '\0';
-    it->value_len = msg->len;
-    snprintf(it->origin, sizeof(it->origin), "%s/%d/%lld", it->src_topic, (int)msg->partition,
-             (long long)msg->offset);
-    return it;
-}
-
 /* A header line libcurl will send verbatim: a token name, no CR/LF. */
 static int header_ok(const char *name, const char *value)
 {
@@ -93,7 +60,7 @@ struct item *request_parse(const rd_kafka_message_t *msg, struct offtrack *ot,
         json_decref(req);
         return NULL;
     }
-    struct item *it = request_source_only(msg, ot);
+    struct item *it = item_new(msg, ot);
     it->req = req;
     it->batch_id = batch;
     it->url = url;

@@ -20,7 +20,4 @@ struct request_limits {
 struct item *request_parse(const rd_kafka_message_t *msg, struct offtrack *ot,
                            const struct request_limits *lim, char *errstr, size_t errstr_size);
 
-/* The bare minimum item for msg (source only), for dead-lettering. */
-struct item *request_source_only(const rd_kafka_message_t *msg, struct offtrack *ot);
-
 #endif

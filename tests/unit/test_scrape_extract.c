@@ -98,21 +98,6 @@ static void test_outcome(void **state)
     }
 }
 
-static void test_retry_after(void **state)
-{
-    (void)state;
-    long long now = 1794000000000LL; /* 2026-11-07T... */
-    assert_int_equal(outcome_retry_after_ms("3", now), 3000);
-    assert_int_equal(outcome_retry_after_ms(" 120 ", now), 120000);
-    assert_int_equal(outcome_retry_after_ms("soon", now), -1);
-    assert_int_equal(outcome_retry_after_ms("-5", now), -1);
-    assert_int_equal(outcome_retry_after_ms(NULL, now), -1);
-    /* An HTTP date 90 s after now. */
-    assert_int_equal(outcome_retry_after_ms("Sat, 07 Nov 2026 21:21:30 GMT", 1794086400000LL),
-                     90000);
-    assert_int_equal(outcome_retry_after_ms("Sat, 07 Nov 2026 21:00:00 GMT", 1794086400000LL), 0);
-}
-
 static void test_formats_small(void **state)
 {
     (void)state;
@@ -238,10 +223,9 @@ int main(void)
 {
     xmlInitParser();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_charset),      cmocka_unit_test(test_outcome),
-        cmocka_unit_test(test_retry_after),  cmocka_unit_test(test_formats_small),
-        cmocka_unit_test(test_links),        cmocka_unit_test(test_binary),
-        cmocka_unit_test(test_result_split),
+        cmocka_unit_test(test_charset),       cmocka_unit_test(test_outcome),
+        cmocka_unit_test(test_formats_small), cmocka_unit_test(test_links),
+        cmocka_unit_test(test_binary),        cmocka_unit_test(test_result_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
