@@ -93,6 +93,36 @@ int extract_is_text(const char *content_type, const char *body, size_t len)
 
 /* ------------------------------------------------------------ charsets */
 
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid
+ * (overlong, a surrogate, past U+10FFFF, or cut short). */
+static size_t utf8_seq_len(const unsigned char *s, size_t avail)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    unsigned min;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, min = 0x10000;
+    else
+        return 0;
+    if (avail < n)
+        return 0;
+    unsigned cp = c & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
 static int utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
@@ -207,29 +237,29 @@ void extract_charset(const char *content_type, const char *body, size_t len, int
 
 /* Converts body from charset to UTF-8 into out; invalid input bytes become
  * U+FFFD. -1 when iconv does not know the charset. */
-static int to_utf8(const char *charset, const char *body, size_t len, struct sbuf *out)
+static int to_utf8(const char *charset, const char *body, size_t len, struct buf *out)
 {
     iconv_t cd = iconv_open("UTF-8", charset);
     if (cd == (iconv_t)-1)
         return -1;
     char *in = (char *)body;
     size_t inleft = len;
-    sbuf_grow(out, len + len / 2 + 16);
+    buf_reserve(out, len + len / 2 + 16);
     while (inleft > 0) {
-        sbuf_grow(out, inleft * 2 + 16);
-        char *o = out->buf + out->len;
-        size_t oleft = out->cap - out->len - 1;
+        buf_reserve(out, inleft * 2 + 16);
+        char *o = out->ptr + out->len;
+        size_t oleft = out->alloc - out->len - 1;
         size_t r = iconv(cd, &in, &inleft, &o, &oleft);
-        out->len = (size_t)(o - out->buf);
+        out->len = (size_t)(o - out->ptr);
         if (r != (size_t)-1)
             break;
         if (errno == E2BIG)
             continue;
         /* EILSEQ or EINVAL (truncated at the end): one replacement, skip a byte. */
-        sbuf_add(out, "\xef\xbf\xbd", 3);
+        buf_add(out, "\xef\xbf\xbd", 3);
         in++, inleft--;
     }
-    out->buf[out->len] = '\0';
+    out->ptr[out->len] = '\0';
     iconv_close(cd);
     return 0;
 }
@@ -298,7 +328,7 @@ static int is_chrome(xmlNodePtr n)
 }
 
 struct render {
-    struct sbuf *out;
+    struct buf *out;
     int markdown; /* 0: plain text */
     int pre;      /* inside <pre>: keep whitespace */
     int list_depth;
@@ -308,14 +338,14 @@ struct render {
 
 static char last_char(const struct render *r)
 {
-    return r->out->len ? r->out->buf[r->out->len - 1] : '\n';
+    return r->out->len ? r->out->ptr[r->out->len - 1] : '\n';
 }
 
 static void trim_spaces(struct render *r)
 {
     while (r->out->len &&
-           (r->out->buf[r->out->len - 1] == ' ' || r->out->buf[r->out->len - 1] == '\t'))
-        r->out->buf[--r->out->len] = '\0';
+           (r->out->ptr[r->out->len - 1] == ' ' || r->out->ptr[r->out->len - 1] == '\t'))
+        r->out->ptr[--r->out->len] = '\0';
 }
 
 /* Ends the current block: at most one blank line between blocks. */
@@ -326,9 +356,9 @@ static void block_break(struct render *r)
     if (!r->out->len)
         return;
     if (last_char(r) != '\n')
-        sbuf_addc(r->out, '\n');
-    if (r->out->len < 2 || r->out->buf[r->out->len - 2] != '\n')
-        sbuf_addc(r->out, '\n');
+        buf_addc(r->out, '\n');
+    if (r->out->len < 2 || r->out->ptr[r->out->len - 2] != '\n')
+        buf_addc(r->out, '\n');
 }
 
 static void line_break(struct render *r)
@@ -336,7 +366,7 @@ static void line_break(struct render *r)
     trim_spaces(r);
     r->space = 0;
     if (r->out->len && last_char(r) != '\n')
-        sbuf_addc(r->out, '\n');
+        buf_addc(r->out, '\n');
 }
 
 static void emit(struct render *r, const char *s, size_t n)
@@ -344,10 +374,10 @@ static void emit(struct render *r, const char *s, size_t n)
     if (r->space) {
         char c = last_char(r);
         if (c != '\n' && c != ' ')
-            sbuf_addc(r->out, ' ');
+            buf_addc(r->out, ' ');
         r->space = 0;
     }
-    sbuf_add(r->out, s, n);
+    buf_add(r->out, s, n);
 }
 
 /* Appends text with whitespace runs collapsed to one space (kept pending
@@ -355,13 +385,13 @@ static void emit(struct render *r, const char *s, size_t n)
 static void emit_text(struct render *r, const char *s)
 {
     if (r->pre) {
-        sbuf_adds(r->out, s);
+        buf_adds(r->out, s);
         return;
     }
     static const char ws[] = " \n\t\r\f\v";
     size_t len = strlen(s);
-    sbuf_grow(r->out, len + 1);
-    struct sbuf *o = r->out;
+    buf_reserve(r->out, len + 1);
+    struct buf *o = r->out;
     while (*s) {
         size_t n = strspn(s, ws);
         if (n) {
@@ -370,17 +400,17 @@ static void emit_text(struct render *r, const char *s)
             continue;
         }
         if (r->space) {
-            char c = o->len ? o->buf[o->len - 1] : '\n';
+            char c = o->len ? o->ptr[o->len - 1] : '\n';
             if (c != '\n' && c != ' ')
-                o->buf[o->len++] = ' ';
+                o->ptr[o->len++] = ' ';
             r->space = 0;
         }
         n = strcspn(s, ws);
-        memcpy(o->buf + o->len, s, n);
+        memcpy(o->ptr + o->len, s, n);
         o->len += n;
         s += n;
     }
-    o->buf[o->len] = '\0';
+    o->ptr[o->len] = '\0';
 }
 
 static void render_children(struct render *r, xmlNodePtr n);
@@ -402,7 +432,7 @@ static xmlChar *absolute(const struct render *r, const char *href)
 }
 
 /* Renders n's content inline into a fresh buffer (for tables, link text). */
-static void render_inline(struct render *r, xmlNodePtr n, struct sbuf *into)
+static void render_inline(struct render *r, xmlNodePtr n, struct buf *into)
 {
     struct render sub = *r;
     sub.out = into;
@@ -410,10 +440,10 @@ static void render_inline(struct render *r, xmlNodePtr n, struct sbuf *into)
     render_children(&sub, n);
     /* A table cell or link text is one line. */
     for (size_t i = 0; i < into->len; i++)
-        if (into->buf[i] == '\n')
-            into->buf[i] = ' ';
-    while (into->len && into->buf[into->len - 1] == ' ')
-        into->buf[--into->len] = '\0';
+        if (into->ptr[i] == '\n')
+            into->ptr[i] = ' ';
+    while (into->len && into->ptr[into->len - 1] == ' ')
+        into->ptr[--into->len] = '\0';
 }
 
 static void render_table(struct render *r, xmlNodePtr table)
@@ -441,37 +471,37 @@ static void render_table(struct render *r, xmlNodePtr table)
     for (size_t i = 0; i < n_rows; i++) {
         size_t k = 0;
         if (r->markdown)
-            sbuf_addc(r->out, '|');
+            buf_addc(r->out, '|');
         for (xmlNodePtr c = rows[i]->children; c; c = c->next) {
             if (c->type != XML_ELEMENT_NODE || !(NAME_IS(c, "td") || NAME_IS(c, "th")))
                 continue;
-            struct sbuf cell = SBUF_INIT;
+            struct buf cell = BUF_INIT(BUF_NO_MAX);
             render_inline(r, c, &cell);
             if (r->markdown) {
-                sbuf_addc(r->out, ' ');
+                buf_addc(r->out, ' ');
                 for (size_t j = 0; j < cell.len; j++) {
-                    if (cell.buf[j] == '|')
-                        sbuf_addc(r->out, '\\');
-                    sbuf_addc(r->out, cell.buf[j]);
+                    if (cell.ptr[j] == '|')
+                        buf_addc(r->out, '\\');
+                    buf_addc(r->out, cell.ptr[j]);
                 }
-                sbuf_adds(r->out, " |");
+                buf_adds(r->out, " |");
             } else {
                 if (k)
-                    sbuf_addc(r->out, '\t');
+                    buf_addc(r->out, '\t');
                 if (cell.len)
-                    sbuf_add(r->out, cell.buf, cell.len);
+                    buf_add(r->out, cell.ptr, cell.len);
             }
-            sbuf_release(&cell);
+            buf_release(&cell);
             k++;
         }
         if (i == 0)
             cols = k;
-        sbuf_addc(r->out, '\n');
+        buf_addc(r->out, '\n');
         if (i == 0 && r->markdown) {
-            sbuf_addc(r->out, '|');
+            buf_addc(r->out, '|');
             for (size_t j = 0; j < cols; j++)
-                sbuf_adds(r->out, " --- |");
-            sbuf_addc(r->out, '\n');
+                buf_adds(r->out, " --- |");
+            buf_addc(r->out, '\n');
         }
     }
     block_break(r);
@@ -487,8 +517,8 @@ static void render_element(struct render *r, xmlNodePtr n)
         block_break(r);
         if (r->markdown) {
             for (int i = 0; i < name[1] - '0'; i++)
-                sbuf_addc(r->out, '#');
-            sbuf_addc(r->out, ' ');
+                buf_addc(r->out, '#');
+            buf_addc(r->out, ' ');
         }
         render_children(r, n);
         block_break(r);
@@ -497,7 +527,7 @@ static void render_element(struct render *r, xmlNodePtr n)
     } else if (NAME_IS(n, "hr")) {
         block_break(r);
         if (r->markdown)
-            sbuf_adds(r->out, "---");
+            buf_adds(r->out, "---");
         block_break(r);
     } else if (NAME_IS(n, "ul") || NAME_IS(n, "ol")) {
         if (r->list_depth == 0)
@@ -511,11 +541,11 @@ static void render_element(struct render *r, xmlNodePtr n)
                 continue;
             line_break(r);
             for (int i = 1; i < r->list_depth; i++)
-                sbuf_adds(r->out, "  ");
+                buf_adds(r->out, "  ");
             if (r->markdown || ordered)
-                sbuf_addf(r->out, ordered ? "%d. " : "- ", k++);
+                buf_addf(r->out, ordered ? "%d. " : "- ", k++);
             else
-                sbuf_adds(r->out, "- ");
+                buf_adds(r->out, "- ");
             render_children(r, c);
         }
         r->list_depth--;
@@ -526,7 +556,7 @@ static void render_element(struct render *r, xmlNodePtr n)
     } else if (NAME_IS(n, "pre")) {
         block_break(r);
         if (r->markdown)
-            sbuf_adds(r->out, "```\n");
+            buf_adds(r->out, "```\n");
         int was = r->pre;
         r->pre = 1;
         size_t start = r->out->len;
@@ -534,8 +564,8 @@ static void render_element(struct render *r, xmlNodePtr n)
         r->pre = was;
         if (r->markdown) {
             if (r->out->len > start && last_char(r) != '\n')
-                sbuf_addc(r->out, '\n');
-            sbuf_adds(r->out, "```");
+                buf_addc(r->out, '\n');
+            buf_adds(r->out, "```");
         }
         block_break(r);
     } else if (NAME_IS(n, "code") && !r->pre) {
@@ -543,20 +573,20 @@ static void render_element(struct render *r, xmlNodePtr n)
             emit(r, "`", 1);
         render_children(r, n);
         if (r->markdown)
-            sbuf_addc(r->out, '`');
+            buf_addc(r->out, '`');
     } else if (NAME_IS(n, "a")) {
         xmlChar *abs = r->markdown ? absolute(r, attr(n, "href", &owned)) : NULL;
         if (abs && (xmlStrncasecmp(abs, (const xmlChar *)"http", 4) == 0)) {
-            struct sbuf label = SBUF_INIT;
+            struct buf label = BUF_INIT(BUF_NO_MAX);
             render_inline(r, n, &label);
             if (label.len) {
                 emit(r, "[", 1);
-                sbuf_add(r->out, label.buf, label.len);
-                sbuf_adds(r->out, "](");
-                sbuf_adds(r->out, (const char *)abs);
-                sbuf_addc(r->out, ')');
+                buf_add(r->out, label.ptr, label.len);
+                buf_adds(r->out, "](");
+                buf_adds(r->out, (const char *)abs);
+                buf_addc(r->out, ')');
             }
-            sbuf_release(&label);
+            buf_release(&label);
         } else {
             render_children(r, n);
         }
@@ -564,14 +594,14 @@ static void render_element(struct render *r, xmlNodePtr n)
     } else if (r->markdown &&
                (NAME_IS(n, "strong") || NAME_IS(n, "b") || NAME_IS(n, "em") || NAME_IS(n, "i"))) {
         const char *mark = (NAME_IS(n, "strong") || NAME_IS(n, "b")) ? "**" : "_";
-        struct sbuf inner = SBUF_INIT;
+        struct buf inner = BUF_INIT(BUF_NO_MAX);
         render_inline(r, n, &inner);
         if (inner.len) {
             emit(r, mark, strlen(mark));
-            sbuf_add(r->out, inner.buf, inner.len);
-            sbuf_adds(r->out, mark);
+            buf_add(r->out, inner.ptr, inner.len);
+            buf_adds(r->out, mark);
         }
-        sbuf_release(&inner);
+        buf_release(&inner);
     } else if (NAME_IS(n, "img")) {
         if (r->markdown) {
             xmlChar *alt_owned;
@@ -579,10 +609,10 @@ static void render_element(struct render *r, xmlNodePtr n)
             xmlChar *abs = absolute(r, attr(n, "src", &owned));
             if (abs) {
                 emit(r, "![", 2);
-                sbuf_adds(r->out, alt ? alt : "");
-                sbuf_adds(r->out, "](");
-                sbuf_adds(r->out, (const char *)abs);
-                sbuf_addc(r->out, ')');
+                buf_adds(r->out, alt ? alt : "");
+                buf_adds(r->out, "](");
+                buf_adds(r->out, (const char *)abs);
+                buf_addc(r->out, ')');
             }
             xmlFree(abs);
             xmlFree(alt_owned);
@@ -592,21 +622,21 @@ static void render_element(struct render *r, xmlNodePtr n)
     } else if (NAME_IS(n, "blockquote")) {
         block_break(r);
         if (r->markdown) {
-            struct sbuf inner = SBUF_INIT;
+            struct buf inner = BUF_INIT(BUF_NO_MAX);
             struct render sub = *r;
             sub.out = &inner;
             sub.space = 0;
             render_children(&sub, n);
             while (inner.len &&
-                   (inner.buf[inner.len - 1] == '\n' || inner.buf[inner.len - 1] == ' '))
-                inner.buf[--inner.len] = '\0';
-            sbuf_adds(r->out, "> ");
+                   (inner.ptr[inner.len - 1] == '\n' || inner.ptr[inner.len - 1] == ' '))
+                inner.ptr[--inner.len] = '\0';
+            buf_adds(r->out, "> ");
             for (size_t i = 0; i < inner.len; i++) {
-                sbuf_addc(r->out, inner.buf[i]);
-                if (inner.buf[i] == '\n')
-                    sbuf_adds(r->out, "> ");
+                buf_addc(r->out, inner.ptr[i]);
+                if (inner.ptr[i] == '\n')
+                    buf_adds(r->out, "> ");
             }
-            sbuf_release(&inner);
+            buf_release(&inner);
         } else {
             render_children(r, n);
         }
@@ -635,17 +665,16 @@ static void render_children(struct render *r, xmlNodePtr n)
     }
 }
 
-static void render(xmlDocPtr doc, const xmlChar *base, int markdown, struct sbuf *out)
+static void render(xmlDocPtr doc, const xmlChar *base, int markdown, struct buf *out)
 {
     struct render r = {.out = out, .markdown = markdown, .base = base};
     xmlNodePtr root = xmlDocGetRootElement(doc);
     if (root)
         render_element(&r, root);
     /* Trim trailing whitespace; no leading blank lines. */
-    while (out->len && isspace((unsigned char)out->buf[out->len - 1]))
-        out->buf[--out->len] = '\0';
-    if (!out->buf)
-        sbuf_grow(out, 0), out->buf[0] = '\0';
+    while (out->len && isspace((unsigned char)out->ptr[out->len - 1]))
+        out->ptr[--out->len] = '\0';
+    buf_reserve(out, 0); /* "" rather than NULL when nothing was rendered */
 }
 
 /* ------------------------------------------------------------ links, metadata */
@@ -718,11 +747,12 @@ static json_t *str_or_null(const char *s)
 static char *collapsed_text(xmlNodePtr n)
 {
     xmlChar *t = xmlNodeGetContent(n);
-    struct sbuf sb = SBUF_INIT;
+    struct buf sb = BUF_INIT(BUF_NO_MAX);
     struct render r = {.out = &sb};
     emit_text(&r, t ? (const char *)t : "");
     xmlFree(t);
-    return sbuf_detach(&sb, NULL);
+    buf_reserve(&sb, 0); /* "" rather than NULL when empty */
+    return buf_detach(&sb, NULL);
 }
 
 static void meta_visit(xmlNodePtr n, void *arg)
@@ -821,20 +851,25 @@ static xmlChar *document_base(xmlDocPtr doc, const char *url)
 
 /* ------------------------------------------------------------ entry points */
 
-static void base64_of(const char *body, size_t len, struct sbuf *out)
+static void base64_of(const char *body, size_t len, struct buf *out)
 {
     size_t n = 4 * ((len + 2) / 3);
-    sbuf_grow(out, n);
-    int w = EVP_EncodeBlock((unsigned char *)out->buf + out->len, (const unsigned char *)body,
+    buf_reserve(out, n);
+    int w = EVP_EncodeBlock((unsigned char *)out->ptr + out->len, (const unsigned char *)body,
                             (int)len);
     out->len += (size_t)w;
-    out->buf[out->len] = '\0';
+    out->ptr[out->len] = '\0';
 }
 
 void extract_run(struct extract *ex, const char *body, size_t len, const char *content_type,
                  const char *base_url, unsigned formats)
 {
     memset(ex, 0, sizeof(*ex));
+    /* Generated from a body that is capped already: no cap of their own. */
+    buf_init(&ex->conv, BUF_NO_MAX);
+    buf_init(&ex->text, BUF_NO_MAX);
+    buf_init(&ex->markdown, BUF_NO_MAX);
+    buf_init(&ex->base64, BUF_NO_MAX);
     if (!extract_is_text(content_type, body, len)) {
         ex->binary = 1;
         base64_of(body, len, &ex->base64);
@@ -845,7 +880,7 @@ void extract_run(struct extract *ex, const char *body, size_t len, const char *c
     ex->html = body;
     ex->html_len = len;
     if (strcmp(ex->charset, "utf-8") != 0 && to_utf8(ex->charset, body, len, &ex->conv) == 0) {
-        ex->html = ex->conv.buf ? ex->conv.buf : "";
+        ex->html = buf_str(&ex->conv);
         ex->html_len = ex->conv.len;
     }
     /* A UTF-8 BOM is an encoding marker, not content. */
@@ -854,9 +889,9 @@ void extract_run(struct extract *ex, const char *body, size_t len, const char *c
 
     if (!html) {
         if (formats & FORMAT_BIT(FORMAT_TEXT))
-            sbuf_add(&ex->text, ex->html, ex->html_len);
+            buf_add(&ex->text, ex->html, ex->html_len);
         if (formats & FORMAT_BIT(FORMAT_MARKDOWN))
-            sbuf_add(&ex->markdown, ex->html, ex->html_len);
+            buf_add(&ex->markdown, ex->html, ex->html_len);
         if (formats & FORMAT_BIT(FORMAT_LINKS))
             ex->links = json_array();
         if (formats & FORMAT_BIT(FORMAT_METADATA))
@@ -886,10 +921,10 @@ void extract_run(struct extract *ex, const char *body, size_t len, const char *c
 
 void extract_release(struct extract *ex)
 {
-    sbuf_release(&ex->conv);
-    sbuf_release(&ex->text);
-    sbuf_release(&ex->markdown);
-    sbuf_release(&ex->base64);
+    buf_release(&ex->conv);
+    buf_release(&ex->text);
+    buf_release(&ex->markdown);
+    buf_release(&ex->base64);
     json_decref(ex->links);
     json_decref(ex->metadata);
     memset(ex, 0, sizeof(*ex));

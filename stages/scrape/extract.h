@@ -21,7 +21,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "sbuf.h"
+#include "buf.h"
 #include "words.h"
 
 /* The mask of FORMAT_BIT()s (shared/words.h) of a request's "formats" array
@@ -33,8 +33,8 @@ struct extract {
     int binary;       /* body is in base64, nothing else */
     const char *html; /* decoded body; points into the input or conv */
     size_t html_len;
-    struct sbuf conv; /* the body converted to UTF-8, when it was not */
-    struct sbuf text, markdown, base64;
+    struct buf conv; /* the body converted to UTF-8, when it was not */
+    struct buf text, markdown, base64;
     json_t *links;    /* array, when asked */
     json_t *metadata; /* object, when asked */
     char charset[40]; /* what the body was decoded from */

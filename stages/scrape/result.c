@@ -114,7 +114,7 @@ static int build_direct(const struct result_meta *m, const struct extract *ex, u
         buf_adds(&sb, ",\"data\":null}");
     } else if (ex->binary) {
         buf_adds(&sb, ",\"data\":{\"base64\":\"");
-        buf_add(&sb, ex->base64.buf ? ex->base64.buf : "", ex->base64.len);
+        buf_add(&sb, buf_str(&ex->base64), ex->base64.len);
         buf_adds(&sb, "\"}}");
     } else {
         const char *sep = "";
@@ -122,7 +122,9 @@ static int build_direct(const struct result_meta *m, const struct extract *ex, u
         for (size_t i = 0; i < 3; i++) {
             if (!(formats & FORMAT_BIT(field_format[i])))
                 continue;
-            const char *v = i == 0 ? ex->html : i == 1 ? ex->text.buf : ex->markdown.buf;
+            const char *v = i == 0   ? ex->html
+                            : i == 1 ? buf_str(&ex->text)
+                                     : buf_str(&ex->markdown);
             size_t n = i == 0 ? ex->html_len : i == 1 ? ex->text.len : ex->markdown.len;
             buf_addf(&sb, "%s\"%s\":\"", sep, field_key((int)i));
             jx_add_str_content(&sb, v ? v : "", n);
@@ -168,19 +170,16 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
     add_head(&head, m);
     if (ex) {
         if (ex->binary) {
-            jx_add_str_content(&esc[F_BASE64], ex->base64.buf ? ex->base64.buf : "",
-                               ex->base64.len);
+            jx_add_str_content(&esc[F_BASE64], buf_str(&ex->base64), ex->base64.len);
             has[F_BASE64] = 1;
         } else {
             if (formats & FORMAT_BIT(FORMAT_HTML))
                 jx_add_str_content(&esc[F_HTML], ex->html ? ex->html : "", ex->html_len),
                     has[F_HTML] = 1;
             if (formats & FORMAT_BIT(FORMAT_TEXT))
-                jx_add_str_content(&esc[F_TEXT], ex->text.buf ? ex->text.buf : "", ex->text.len),
-                    has[F_TEXT] = 1;
+                jx_add_str_content(&esc[F_TEXT], buf_str(&ex->text), ex->text.len), has[F_TEXT] = 1;
             if (formats & FORMAT_BIT(FORMAT_MARKDOWN))
-                jx_add_str_content(&esc[F_MARKDOWN], ex->markdown.buf ? ex->markdown.buf : "",
-                                   ex->markdown.len),
+                jx_add_str_content(&esc[F_MARKDOWN], buf_str(&ex->markdown), ex->markdown.len),
                     has[F_MARKDOWN] = 1;
             if ((formats & FORMAT_BIT(FORMAT_LINKS)) && ex->links)
                 links = jx_dump(ex->links, &links_len);

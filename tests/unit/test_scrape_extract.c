@@ -1,4 +1,4 @@
-/* scrape's pure logic: charset detection, the error taxonomy, Retry-After,
+/* scrape's pure logic: charset detection, the error taxonomy,
  * formats on small documents, and result splitting. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +13,6 @@
 #include "extract.h"
 #include "outcome.h"
 #include "result.h"
-#include "sbuf.h"
 
 static void test_charset(void **state)
 {
@@ -118,10 +117,10 @@ static void test_formats_small(void **state)
         struct extract ex;
         extract_run(&ex, t[i].html, strlen(t[i].html), "text/html", "http://e.com/d/",
                     FORMAT_BIT(FORMAT_TEXT) | FORMAT_BIT(FORMAT_MARKDOWN));
-        if (strcmp(ex.text.buf, t[i].text) != 0)
-            fail_msg("case %zu text: [%s]", i, ex.text.buf);
-        if (strcmp(ex.markdown.buf, t[i].markdown) != 0)
-            fail_msg("case %zu markdown: [%s]", i, ex.markdown.buf);
+        if (strcmp(ex.text.ptr, t[i].text) != 0)
+            fail_msg("case %zu text: [%s]", i, ex.text.ptr);
+        if (strcmp(ex.markdown.ptr, t[i].markdown) != 0)
+            fail_msg("case %zu markdown: [%s]", i, ex.markdown.ptr);
         extract_release(&ex);
     }
 }
@@ -149,7 +148,7 @@ static void test_binary(void **state)
     struct extract ex;
     extract_run(&ex, png, sizeof(png) - 1, "image/png", "http://e.com/", FORMAT_BIT(FORMAT_HTML));
     assert_int_equal(ex.binary, 1);
-    assert_string_equal(ex.base64.buf, "iVBORw0KGgoAAA==");
+    assert_string_equal(ex.base64.ptr, "iVBORw0KGgoAAA==");
     extract_release(&ex);
 }
 
@@ -158,11 +157,11 @@ static void test_binary(void **state)
 static void test_result_split(void **state)
 {
     (void)state;
-    struct sbuf body = SBUF_INIT;
+    struct buf body = BUF_INIT(BUF_NO_MAX);
     for (int i = 0; i < 4000; i++)
-        sbuf_addf(&body, "<p>line %d \"quoted\" caf\xc3\xa9 \xe2\x82\xac \x01</p>\n", i);
+        buf_addf(&body, "<p>line %d \"quoted\" caf\xc3\xa9 \xe2\x82\xac \x01</p>\n", i);
     struct extract ex;
-    extract_run(&ex, body.buf, body.len, "text/html; charset=utf-8", "http://e.com/",
+    extract_run(&ex, body.ptr, body.len, "text/html; charset=utf-8", "http://e.com/",
                 FORMAT_BIT(FORMAT_HTML) | FORMAT_BIT(FORMAT_TEXT) | FORMAT_BIT(FORMAT_LINKS));
     struct result_meta m = {.batch_id = "bat_1",
                             .tenant = "t",
@@ -177,7 +176,7 @@ static void test_result_split(void **state)
         size_t n = result_build(
             &m, &ex, FORMAT_BIT(FORMAT_HTML) | FORMAT_BIT(FORMAT_TEXT) | FORMAT_BIT(FORMAT_LINKS),
             max, &parts);
-        struct sbuf html = SBUF_INIT, text = SBUF_INIT;
+        struct buf html = BUF_INIT(BUF_NO_MAX), text = BUF_INIT(BUF_NO_MAX);
         int links_seen = 0;
         for (size_t i = 0; i < n; i++) {
             if (parts[i].len > max)
@@ -196,9 +195,9 @@ static void test_result_split(void **state)
             const char *h = json_string_value(json_object_get(d, "html"));
             const char *t = json_string_value(json_object_get(d, "text"));
             if (h)
-                sbuf_add(&html, h, json_string_length(json_object_get(d, "html")));
+                buf_add(&html, h, json_string_length(json_object_get(d, "html")));
             if (t)
-                sbuf_add(&text, t, json_string_length(json_object_get(d, "text")));
+                buf_add(&text, t, json_string_length(json_object_get(d, "text")));
             links_seen += json_object_get(d, "links") != NULL;
             json_decref(v);
             free(parts[i].buf);
@@ -209,14 +208,14 @@ static void test_result_split(void **state)
         assert_int_equal(links_seen, 1);
         /* The escaped \x01 comes back as the byte. */
         assert_int_equal(html.len, body.len);
-        assert_memory_equal(html.buf, body.buf, body.len);
+        assert_memory_equal(html.ptr, body.ptr, body.len);
         assert_int_equal(text.len, ex.text.len);
-        assert_memory_equal(text.buf, ex.text.buf, text.len);
-        sbuf_release(&html);
-        sbuf_release(&text);
+        assert_memory_equal(text.ptr, ex.text.ptr, text.len);
+        buf_release(&html);
+        buf_release(&text);
     }
     extract_release(&ex);
-    sbuf_release(&body);
+    buf_release(&body);
 }
 
 int main(void)
