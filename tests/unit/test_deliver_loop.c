@@ -142,14 +142,14 @@ static void test_tasks_through_tiers_to_dead_letters(void **state)
     int64_t first_fail = 0;
     while (clk_mono_ms() < deadline) {
         deliver_loop_step(&l);
-        if (!first_fail && testhttp_tag_requests(srv, "lfail") == 1)
+        if (!first_fail && testhttp_tag(srv, "lfail").requests == 1)
             first_fail = clk_mono_ms();
-        if (testhttp_tag_requests(srv, "lok") == 2 && testhttp_tag_requests(srv, "lfail") == 2 &&
+        if (testhttp_tag(srv, "lok").requests == 2 && testhttp_tag(srv, "lfail").requests == 2 &&
             records(l.producer, topic_name(&topics, TOPIC_WEBHOOKS_DLQ)) == 2 && l.alive == 0)
             break;
     }
-    assert_int_equal(testhttp_tag_requests(srv, "lok"), 2);
-    assert_int_equal(testhttp_tag_requests(srv, "lfail"), 2);
+    assert_int_equal(testhttp_tag(srv, "lok").requests, 2);
+    assert_int_equal(testhttp_tag(srv, "lfail").requests, 2);
     assert_true(clk_mono_ms() - first_fail >= 900); /* the second waited for its due time */
     assert_int_equal(l.alive, 0);
     assert_int_equal(records(l.producer, topic_name(&topics, TOPIC_ATTEMPTS)), 4);

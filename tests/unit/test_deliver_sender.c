@@ -184,14 +184,14 @@ static void test_secret_that_does_not_open(void **state)
     (void)state;
     struct finished f = {0};
     struct sender *s = sender(4, 5000, &f);
-    long before = testhttp_tag_requests(srv, "never");
+    long before = testhttp_tag(srv, "never").requests;
     sender_submit(s, new_job("/status/200?tag=never", "a", "bat_other"));
     assert_int_equal(f.n, 1);
     assert_true(f.jobs[0]->final);
     assert_non_null(strstr(f.jobs[0]->error, "does not open"));
     assert_int_equal(sender_in_flight(s), 0);
     sender_run(s, 50);
-    assert_int_equal(testhttp_tag_requests(srv, "never"), before);
+    assert_int_equal(testhttp_tag(srv, "never").requests, before);
     finished_free(&f);
     sender_free(s);
 }

@@ -149,15 +149,15 @@ static void test_admission_per_host(void **state)
 
     /* Both hosts progress at once, each at most two at a time. */
     int64_t deadline = clk_mono_ms() + 5000;
-    while ((testhttp_tag_open(srv, "adm-a") < 2 || testhttp_tag_open(srv, "adm-b") < 2) &&
+    while ((testhttp_tag(srv, "adm-a").open < 2 || testhttp_tag(srv, "adm-b").open < 2) &&
            clk_mono_ms() < deadline)
         httpc_run(e, 10);
-    assert_int_equal(testhttp_tag_open(srv, "adm-a"), 2);
-    assert_int_equal(testhttp_tag_open(srv, "adm-b"), 2);
+    assert_int_equal(testhttp_tag(srv, "adm-a").open, 2);
+    assert_int_equal(testhttp_tag(srv, "adm-b").open, 2);
     run_until(e, &c, 12, 10000);
-    assert_int_equal(testhttp_tag_max(srv, "adm-a"), 2);
-    assert_int_equal(testhttp_tag_max(srv, "adm-b"), 2);
-    assert_int_equal(testhttp_tag_requests(srv, "adm-a"), 6);
+    assert_int_equal(testhttp_tag(srv, "adm-a").max, 2);
+    assert_int_equal(testhttp_tag(srv, "adm-b").max, 2);
+    assert_int_equal(testhttp_tag(srv, "adm-a").requests, 6);
     for (int i = 0; i < 12; i++) {
         assert_int_equal(t[i].rc, CURLE_OK);
         assert_int_equal(t[i].status, 200);
@@ -190,7 +190,7 @@ static void test_timeout_counts_from_the_real_start(void **state)
         assert_int_equal(t[i].rc, CURLE_OK);
         assert_in_range(t[i].ms, 240, 590);
     }
-    assert_int_equal(testhttp_tag_max(srv, "slow"), 1);
+    assert_int_equal(testhttp_tag(srv, "slow").max, 1);
 
     /* The timeout itself is the stage's option, and it holds. */
     tx_init(&t[3], "http://slow", "/delay/2000?tag=slow2", 64, 64);
@@ -259,8 +259,8 @@ static void test_many_transfers(void **state)
     for (int h = 0; h < HOSTS; h++) {
         char tag[16];
         snprintf(tag, sizeof(tag), "many%d", h);
-        assert_int_equal(testhttp_tag_requests(srv, tag), N / HOSTS);
-        assert_in_range(testhttp_tag_max(srv, tag), 1, CAP);
+        assert_int_equal(testhttp_tag(srv, tag).requests, N / HOSTS);
+        assert_in_range(testhttp_tag(srv, tag).max, 1, CAP);
     }
     assert_int_equal(httpc_running(e), 0);
     assert_int_equal(httpc_waiting(e), 0);
@@ -281,9 +281,9 @@ static void test_stop_with_transfers_running(void **state)
         httpc_submit(e, &t[i].x);
     }
     int64_t deadline = clk_mono_ms() + 5000;
-    while (testhttp_tag_open(srv, "hang") < 3 && clk_mono_ms() < deadline)
+    while (testhttp_tag(srv, "hang").open < 3 && clk_mono_ms() < deadline)
         httpc_run(e, 20);
-    assert_int_equal(testhttp_tag_open(srv, "hang"), 3);
+    assert_int_equal(testhttp_tag(srv, "hang").open, 3);
     for (int i = 5; i < 7; i++) {
         tx_init(&t[i], "hang", "/hang?tag=hang", 64, 64);
         httpc_post(e, &t[i].x);
@@ -295,9 +295,9 @@ static void test_stop_with_transfers_running(void **state)
     for (int i = 0; i < 7; i++)
         assert_int_equal(t[i].dropped, 1);
     deadline = clk_mono_ms() + 5000;
-    while (testhttp_tag_open(srv, "hang") > 0 && clk_mono_ms() < deadline)
+    while (testhttp_tag(srv, "hang").open > 0 && clk_mono_ms() < deadline)
         usleep(5000);
-    assert_int_equal(testhttp_tag_open(srv, "hang"), 0);
+    assert_int_equal(testhttp_tag(srv, "hang").open, 0);
 }
 
 /* A transfer the stage refuses to start gives its slot back at once. */
@@ -334,7 +334,7 @@ static void test_guard_and_retry_after(void **state)
     run_until(e, &c, 1, 5000);
     assert_int_equal(t.rc, CURLE_COULDNT_CONNECT);
     assert_true(t.blocked);
-    assert_int_equal(testhttp_tag_requests(srv, "guard"), 0);
+    assert_int_equal(testhttp_tag(srv, "guard").requests, 0);
     httpc_free(e);
 
     c.done = 0;

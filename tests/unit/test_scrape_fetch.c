@@ -120,7 +120,7 @@ static void test_host_cap_over_all_workers(void **state)
         assert_string_equal(buf_str(&c.items[i]->x.body), "ok");
     }
     /* Two per worker: the whole stage holds at most four at once. */
-    assert_in_range(testhttp_tag_max(srv, "fcap"), 1, 4);
+    assert_in_range(testhttp_tag(srv, "fcap").max, 1, 4);
     collected_free(&c);
     fetch_pool_stop(p);
 }
@@ -137,7 +137,7 @@ static void test_timeout_from_the_real_start(void **state)
     wait_collected(&c, 4, 10000);
     for (int i = 0; i < 4; i++)
         assert_int_equal(c.rc[i], CURLE_OK);
-    assert_int_equal(testhttp_tag_max(srv, "freal"), 1);
+    assert_int_equal(testhttp_tag(srv, "freal").max, 1);
     collected_free(&c);
     fetch_pool_stop(p);
 }
@@ -168,9 +168,9 @@ static void test_stop_with_fetches_running(void **state)
     fetch_pool_stop(p); /* the items are freed unfinished: no leak, no done */
     assert_int_equal(collected(&c), 0);
     int64_t deadline = clk_mono_ms() + 5000;
-    while (testhttp_tag_open(srv, "fstop") > 0 && clk_mono_ms() < deadline)
+    while (testhttp_tag(srv, "fstop").open > 0 && clk_mono_ms() < deadline)
         usleep(5000);
-    assert_int_equal(testhttp_tag_open(srv, "fstop"), 0);
+    assert_int_equal(testhttp_tag(srv, "fstop").open, 0);
 }
 
 static void test_host_key(void **state)

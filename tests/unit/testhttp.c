@@ -41,9 +41,8 @@ struct testhttp {
     int stop_pipe[2];
     char url[64];
     pthread_t thread;
-    pthread_mutex_t lock; /* guards the tags and the counters */
+    pthread_mutex_t lock; /* guards the tags and `last` */
     struct tag tags[MAX_TAGS];
-    long requests;
     char last[4096]; /* the head of the last request */
     struct conn *conns[MAX_CONNS];
     int n_conns;
@@ -132,7 +131,6 @@ static void take_request(struct testhttp *s, struct conn *c, size_t req_len)
     query_param(target, "retry_after", retry_after, sizeof(retry_after));
     pthread_mutex_lock(&s->lock);
     snprintf(s->last, sizeof(s->last), "%.*s", (int)req_len, c->in);
-    s->requests++;
     struct tag *t = tag_get(s, c->tag);
     t->requests++;
     if (++t->open > t->max)
@@ -295,27 +293,6 @@ const char *testhttp_url(const struct testhttp *s)
     return s->url;
 }
 
-int testhttp_port(const struct testhttp *s)
-{
-    return s->port;
-}
-
-long testhttp_requests(struct testhttp *s)
-{
-    pthread_mutex_lock(&s->lock);
-    long n = s->requests;
-    pthread_mutex_unlock(&s->lock);
-    return n;
-}
-
-long testhttp_tag_requests(struct testhttp *s, const char *tag)
-{
-    pthread_mutex_lock(&s->lock);
-    long n = tag_get(s, tag)->requests;
-    pthread_mutex_unlock(&s->lock);
-    return n;
-}
-
 void testhttp_last_request(struct testhttp *s, char *out, size_t size)
 {
     pthread_mutex_lock(&s->lock);
@@ -323,26 +300,19 @@ void testhttp_last_request(struct testhttp *s, char *out, size_t size)
     pthread_mutex_unlock(&s->lock);
 }
 
-int testhttp_tag_open(struct testhttp *s, const char *tag)
+struct testhttp_tag testhttp_tag(struct testhttp *s, const char *name)
 {
     pthread_mutex_lock(&s->lock);
-    int n = tag_get(s, tag)->open;
+    struct tag *t = tag_get(s, name);
+    struct testhttp_tag got = {t->requests, t->open, t->max};
     pthread_mutex_unlock(&s->lock);
-    return n;
-}
-
-int testhttp_tag_max(struct testhttp *s, const char *tag)
-{
-    pthread_mutex_lock(&s->lock);
-    int n = tag_get(s, tag)->max;
-    pthread_mutex_unlock(&s->lock);
-    return n;
+    return got;
 }
 
 int testhttp_wait_open(struct testhttp *s, const char *tag, int n, int timeout_ms)
 {
     int64_t deadline = clk_mono_ms() + timeout_ms;
-    while (testhttp_tag_open(s, tag) < n) {
+    while (testhttp_tag(s, tag).open < n) {
         if (clk_mono_ms() >= deadline)
             return -1;
         usleep(2000);

@@ -30,13 +30,13 @@ void testhttp_stop(struct testhttp *s);
 
 /* "http://127.0.0.1:<port>" */
 const char *testhttp_url(const struct testhttp *s);
-int testhttp_port(const struct testhttp *s);
 
-/* Requests received in all, and per tag: received, held now, most held. */
-long testhttp_requests(struct testhttp *s);
-long testhttp_tag_requests(struct testhttp *s, const char *tag);
-int testhttp_tag_open(struct testhttp *s, const char *tag);
-int testhttp_tag_max(struct testhttp *s, const char *tag);
+/* A tag's requests: received, held unanswered now, most held at once. */
+struct testhttp_tag {
+    long requests;
+    int open, max;
+};
+struct testhttp_tag testhttp_tag(struct testhttp *s, const char *tag);
 
 /* The last request as it arrived: request line, headers and body. */
 void testhttp_last_request(struct testhttp *s, char *out, size_t size);
