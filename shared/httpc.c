@@ -12,17 +12,14 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "ids.h"
 #include "log.h"
+#include "strmap.h"
 
 /* Easy handles kept for reuse: a reset handle is cheaper than a new one. */
 #define EASY_POOL_MAX 2048
-#define HOST_BUCKETS  1024
 #define EVENTS_MAX    256
 
 struct httpc_host {
-    struct httpc_host *next; /* bucket chain */
-    size_t bucket;
     int running, waiting;
     int pins; /* the engine holds it across a stage callback: not freed */
     int64_t last_done_ms;
@@ -42,7 +39,7 @@ struct httpc {
     int watched[HTTPC_WATCH_MAX];
     int n_watched;
 
-    struct httpc_host *hosts[HOST_BUCKETS];
+    struct strmap hosts; /* admission key -> struct httpc_host */
     struct httpc_xfer *running_list;
     int running, waiting;
     atomic_size_t load;
@@ -58,21 +55,15 @@ struct httpc {
 
 static struct httpc_host *host_lookup(struct httpc *e, const char *key, int create)
 {
-    size_t len = strlen(key);
-    size_t b = ids_hash(key, len) % HOST_BUCKETS;
-    for (struct httpc_host *h = e->hosts[b]; h; h = h->next)
-        if (strcmp(h->key, key) == 0)
-            return h;
-    if (!create)
-        return NULL;
-    struct httpc_host *h = calloc(1, sizeof(*h) + e->conf.host_data_size);
+    struct httpc_host *h = strmap_get(&e->hosts, key);
+    if (h || !create)
+        return h;
+    h = calloc(1, sizeof(*h) + e->conf.host_data_size);
     if (!h)
         abort();
-    memcpy(h->key, key, len + 1);
-    h->bucket = b;
+    snprintf(h->key, sizeof(h->key), "%s", key);
     h->last_done_ms = clk_mono_ms();
-    h->next = e->hosts[b];
-    e->hosts[b] = h;
+    strmap_put(&e->hosts, h->key, h, NULL);
     return h;
 }
 
@@ -82,10 +73,7 @@ static void host_forget_idle(struct httpc *e, struct httpc_host *h)
 {
     if (h->running || h->waiting || h->pins)
         return;
-    struct httpc_host **pp = &e->hosts[h->bucket];
-    while (*pp != h)
-        pp = &(*pp)->next;
-    *pp = h->next;
+    strmap_remove(&e->hosts, h->key);
     free(h);
 }
 
@@ -402,16 +390,17 @@ void httpc_free(struct httpc *e)
         x->host = NULL;
         e->ops.drop(x, e->arg);
     }
-    for (size_t b = 0; b < HOST_BUCKETS; b++)
-        for (struct httpc_host *h = e->hosts[b], *hn; h; h = hn) {
-            hn = h->next;
-            for (struct httpc_xfer *x = h->head, *next; x; x = next) {
-                next = x->next;
-                x->next = x->prev = NULL;
-                e->ops.drop(x, e->arg);
-            }
-            free(h);
+    const char *key;
+    void *value;
+    for (size_t pos = 0; strmap_next(&e->hosts, &pos, &key, &value);) {
+        struct httpc_host *h = value;
+        for (struct httpc_xfer *x = h->head, *next; x; x = next) {
+            next = x->next;
+            x->next = x->prev = NULL;
+            e->ops.drop(x, e->arg);
         }
+    }
+    strmap_release(&e->hosts, free);
     for (struct httpc_xfer *x = e->inbox, *next; x; x = next) {
         next = x->next;
         x->next = NULL;

@@ -10,10 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "deliver.h"
 #include "jx.h"

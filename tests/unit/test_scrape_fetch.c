@@ -16,10 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../stages/scrape/emit.h"
-#include "../../stages/scrape/fetch.h"
-#include "../../stages/scrape/process.h"
-#include "../../stages/scrape/request.h"
+#include "emit.h"
+#include "fetch.h"
+#include "process.h"
+#include "request.h"
 #include "cfg.h"
 #include "clock.h"
 #include "jx.h"
