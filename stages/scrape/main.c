@@ -132,6 +132,7 @@ int main(int argc, char **argv)
     const struct cfg *cfg = &st.cfg;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     xmlInitParser();
+    /* Cannot fail: the configuration check (ssrf_check_allow) parsed it. */
     ssrf_allow_parse(cfg_str(cfg, "FERRY_SCRAPE_ALLOW_TARGETS"), &allow, errstr, sizeof(errstr));
     const struct request_limits lim = {
         .default_timeout_ms = (long)cfg_int(cfg, "FERRY_SCRAPE_TIMEOUT"),

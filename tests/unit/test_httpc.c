@@ -300,6 +300,46 @@ static void test_stop_with_transfers_running(void **state)
     assert_int_equal(testhttp_tag(srv, "hang").open, 0);
 }
 
+/* done() may hand the engine more work for the same host, even one whose
+ * setup fails in turn (the host must outlive both callbacks). */
+static struct httpc *chain_engine;
+static struct tx chain[4];
+static int chained;
+
+static void done_chain(struct httpc_xfer *x, CURLcode rc, void *arg)
+{
+    done_tx(x, rc, arg);
+    if (chained < 4) {
+        struct tx *t = &chain[chained++];
+        tx_init(t, "chain", "/ok?tag=chain", 64, 64);
+        t->refuse = chained == 2; /* the second one never starts */
+        httpc_submit(chain_engine, &t->x);
+    }
+}
+
+static void test_done_may_submit(void **state)
+{
+    (void)state;
+    char err[128];
+    struct counts c = {0};
+    static const struct httpc_ops chain_ops = {setup_tx, done_chain, drop_tx};
+    struct httpc_conf conf = {.max_per_host = 1, .allow_private = 1};
+    chain_engine = httpc_new(&conf, &chain_ops, &c, err, sizeof(err));
+    assert_non_null(chain_engine);
+    struct tx first;
+    tx_init(&first, "chain", "/ok?tag=chain", 64, 64);
+    httpc_submit(chain_engine, &first.x);
+    run_until(chain_engine, &c, 5, 5000);
+    assert_int_equal(first.rc, CURLE_OK);
+    assert_int_equal(chain[0].rc, CURLE_OK);
+    assert_int_equal(chain[1].rc, CURLE_FAILED_INIT);
+    assert_int_equal(chain[2].rc, CURLE_OK);
+    assert_int_equal(chain[3].rc, CURLE_OK);
+    assert_int_equal(testhttp_tag(srv, "chain").requests, 4);
+    assert_null(httpc_host_find(chain_engine, "chain"));
+    httpc_free(chain_engine);
+}
+
 /* A transfer the stage refuses to start gives its slot back at once. */
 static void test_setup_refusal(void **state)
 {
@@ -433,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_many_transfers),
         cmocka_unit_test(test_stop_with_transfers_running),
         cmocka_unit_test(test_setup_refusal),
+        cmocka_unit_test(test_done_may_submit),
         cmocka_unit_test(test_guard_and_retry_after),
         cmocka_unit_test(test_wakeups),
     };
