@@ -15,7 +15,8 @@
 #include "log.h"
 #include "strmap.h"
 
-/* Easy handles kept for reuse: a reset handle is cheaper than a new one. */
+/* Easy handles kept for reuse (a used handle is cheaper than a new one, and
+ * keeps its caches); not reset: each setup sets what it varies. */
 #define EASY_POOL_MAX 2048
 #define EVENTS_MAX    256
 
@@ -224,7 +225,6 @@ static void start(struct httpc *e, struct httpc_host *h, struct httpc_xfer *x)
     }
     if (mc != CURLM_OK)
         LOG_ERROR("curl_add", "err=%s", curl_multi_strerror(mc));
-    curl_easy_reset(c);
     e->easy_pool[e->n_easy++] = c; /* it came from the pool or is new: there is room */
     x->easy = NULL;
     x->host = NULL;
@@ -281,7 +281,6 @@ static void recycle(struct httpc *e, CURL *c)
 {
     curl_multi_remove_handle(e->multi, c);
     if (e->n_easy < EASY_POOL_MAX) {
-        curl_easy_reset(c);
         e->easy_pool[e->n_easy++] = c;
     } else {
         curl_easy_cleanup(c);
