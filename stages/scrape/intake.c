@@ -112,19 +112,18 @@ fail:
     return -1;
 }
 
-/* One consumed record: begin its offset, then refuse, skip, or fetch it. */
+/* One consumed record: start its item (its offset begun), then refuse,
+ * skip, or fetch it. */
 static void take(struct intake *in, rd_kafka_message_t *msg, struct offtrack *ot)
 {
     char errstr[256];
-    offtrack_begin(ot, msg);
-    atomic_fetch_add(&in->em->outstanding, 1);
-    struct item *it = request_parse(msg, ot, in->lim, errstr, sizeof(errstr));
-    if (!it) {
+    struct item *it = item_new(&in->em->sink, msg, ot);
+    if (request_parse(it, in->lim, errstr, sizeof(errstr))) {
         char q[300];
         LOG_WARN("poison_request", "topic=%s partition=%d offset=%lld why=%s",
                  rd_kafka_topic_name(msg->rkt), (int)msg->partition, (long long)msg->offset,
                  log_quote(q, sizeof(q), errstr));
-        emit_dead_letter(in->em, item_new(msg, ot), errstr);
+        emit_dead_letter(in->em, it, errstr);
     } else if (cancels_has(in->cancels, it->batch_id)) {
         process_skip(in->pr, it, STATUS_CANCELLED, "batch cancelled");
     } else if (it->invalid_url[0]) {
@@ -141,10 +140,10 @@ void intake_run(struct intake *in)
 {
     int64_t next_lag = 0;
     while (!shutdown_requested()) {
-        if (atomic_load(&in->em->outstanding) >= in->inflight) {
+        if (atomic_load(&in->em->sink.outstanding) >= in->inflight) {
             /* Full: wait for an item to finish rather than take more (the
              * backlog stays in Kafka, not in memory). */
-            emit_wait_freed(in->em, 100);
+            job_wait_freed(&in->em->sink, 100);
             continue;
         }
         int took = 0;

@@ -157,8 +157,8 @@ int main(int argc, char **argv)
         goto fail;
     rd_kafka_conf_t *pconf = kafka_producer_conf(cfg, st.client_id, NULL, errstr, sizeof(errstr));
     if (pconf) {
-        rd_kafka_conf_set_dr_msg_cb(pconf, emit_dr);
-        rd_kafka_conf_set_opaque(pconf, &em);
+        rd_kafka_conf_set_dr_msg_cb(pconf, job_dr);
+        rd_kafka_conf_set_opaque(pconf, &em.sink);
     }
     poller.producer = pconf ? kafka_producer_open(pconf, 10000, errstr, sizeof(errstr)) : NULL;
     if (!poller.producer)
@@ -205,7 +205,7 @@ int main(int argc, char **argv)
      * transfers abandoned, their offsets unstored: refetched after a
      * restart), the acks of what was produced (they store offsets), then
      * the consumers (which commit them), then the producer. */
-    LOG_INFO("stopping", "outstanding=%ld", (long)atomic_load(&em.outstanding));
+    LOG_INFO("stopping", "outstanding=%ld", (long)atomic_load(&em.sink.outstanding));
     httpd_ops_stop(&ops);
     atomic_store(&pool, NULL);
     fetch_pool_stop(in.pool);

@@ -43,7 +43,7 @@ static void fill_meta(struct result_meta *m, const struct item *it, enum status 
     m->index = it->index;
     m->status = status;
     m->error = error;
-    m->attempts = it->attempt;
+    m->attempts = it->job.attempt;
     m->fetched_at_ms = clk_now_ms();
 }
 
@@ -72,13 +72,13 @@ void process_fetched(struct item *it, CURLcode rc, void *arg)
     if (log_enabled(LOG_DEBUG)) {
         char q[256];
         LOG_DEBUG("fetched", "batch=%s item=%lld status=%s http=%ld ms=%lld attempt=%d url=%s",
-                  it->batch_id, it->index, status_name(o.status), code, ms, it->attempt,
+                  it->batch_id, it->index, status_name(o.status), code, ms, it->job.attempt,
                   log_quote(q, sizeof(q), it->url));
     }
 
     struct emit *em = pr->em;
-    if (o.transient && (size_t)it->attempt <= em->n_tiers) {
-        size_t tier = (size_t)it->attempt - 1;
+    if (o.transient && (size_t)it->job.attempt <= em->n_tiers) {
+        size_t tier = (size_t)it->job.attempt - 1;
         long long delay = em->tier_ms[tier];
         int64_t now = clk_now_ms();
         long long ra = httpc_retry_after_ms(x->retry_after, now, pr->retry_after_max_ms);

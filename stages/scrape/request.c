@@ -6,10 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "clock.h"
 #include "extract.h"
 #include "jx.h"
-#include "kafka.h"
 
 #define REQUEST_MAX_DEPTH 16
 #define MAX_HEADERS       64
@@ -46,21 +44,21 @@ static void check_url(struct item *it)
     }
 }
 
-struct item *request_parse(const rd_kafka_message_t *msg, struct offtrack *ot,
-                           const struct request_limits *lim, char *errstr, size_t errstr_size)
+int request_parse(struct item *it, const struct request_limits *lim, char *errstr,
+                  size_t errstr_size)
 {
-    json_t *req = jx_parse(msg->payload, msg->len, REQUEST_MAX_DEPTH, errstr, errstr_size);
+    json_t *req =
+        jx_parse(it->job.value, it->job.value_len, REQUEST_MAX_DEPTH, errstr, errstr_size);
     if (!req)
-        return NULL;
+        return -1;
     const char *batch = jx_str(req, "batch_id", NULL);
     const char *url = jx_str(req, "url", NULL);
     json_t *index = json_object_get(req, "index");
     if (!batch || !url || !json_is_integer(index)) {
         snprintf(errstr, errstr_size, "batch_id, index and url are required");
         json_decref(req);
-        return NULL;
+        return -1;
     }
-    struct item *it = item_new(msg, ot);
     it->req = req;
     it->batch_id = batch;
     it->url = url;
@@ -92,18 +90,6 @@ struct item *request_parse(const rd_kafka_message_t *msg, struct offtrack *ot,
         free(line);
         n++;
     }
-
-    char buf[sizeof(it->origin)];
-    it->attempt = 1;
-    if (kafka_header(msg, "ferry-attempt", buf, sizeof(buf))) {
-        long a = strtol(buf, NULL, 10);
-        it->attempt = a >= 1 && a < 1000 ? (int)a : 1;
-    }
-    it->first_attempt_ms = clk_now_ms();
-    if (kafka_header(msg, "ferry-first-attempt-ms", buf, sizeof(buf)))
-        it->first_attempt_ms = strtoll(buf, NULL, 10);
-    if (kafka_header(msg, "ferry-origin", buf, sizeof(buf)))
-        snprintf(it->origin, sizeof(it->origin), "%s", buf);
     check_url(it);
-    return it;
+    return 0;
 }

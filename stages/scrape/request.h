@@ -1,5 +1,5 @@
 /*
- * request — a consumed scrape.requests (or retry tier) record → an item.
+ * request — what a scrape.requests (or retry tier) record asks for.
  */
 #ifndef FERRY_SCRAPE_REQUEST_H
 #define FERRY_SCRAPE_REQUEST_H
@@ -13,11 +13,11 @@ struct request_limits {
     long long default_max_bytes, max_max_bytes;
 };
 
-/* A new item for msg (value copied; msg may be destroyed after). NULL with
- * errstr for a poison record: not JSON, or no batch_id/index/url. An item
- * whose URL is unusable is returned with invalid_url set (a result, not a
- * poison record: the batch needs its item accounted). */
-struct item *request_parse(const rd_kafka_message_t *msg, struct offtrack *ot,
-                           const struct request_limits *lim, char *errstr, size_t errstr_size);
+/* Reads the request in it's record (it->job.value) into it. -1 with errstr
+ * for a poison record: not JSON, or no batch_id/index/url. An item whose
+ * URL is unusable is accepted with invalid_url set (a result, not a poison
+ * record: the batch needs its item accounted). */
+int request_parse(struct item *it, const struct request_limits *lim, char *errstr,
+                  size_t errstr_size);
 
 #endif

@@ -272,8 +272,8 @@ static void test_record_to_result_or_retry(void **state)
     struct emit em;
     struct process pr;
     rd_kafka_conf_t *pconf = kafka_producer_conf(&cfg, "ferry-test", NULL, err, sizeof(err));
-    rd_kafka_conf_set_dr_msg_cb(pconf, emit_dr);
-    rd_kafka_conf_set_opaque(pconf, &em);
+    rd_kafka_conf_set_dr_msg_cb(pconf, job_dr);
+    rd_kafka_conf_set_opaque(pconf, &em.sink);
     rd_kafka_t *producer = kafka_producer_open(pconf, 5000, err, sizeof(err));
     assert_non_null(producer);
     assert_int_equal(emit_init(&em, producer, &topics, 1 << 20), 0);
@@ -303,13 +303,11 @@ static void test_record_to_result_or_retry(void **state)
 
     int64_t t0 = clk_now_ms(), deadline = clk_mono_ms() + 30000;
     int taken = 0;
-    while (clk_mono_ms() < deadline && (taken < 3 || atomic_load(&em.outstanding) > 0)) {
+    while (clk_mono_ms() < deadline && (taken < 3 || atomic_load(&em.sink.outstanding) > 0)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 20);
         if (m && !m->err) {
-            offtrack_begin(ot, m);
-            atomic_fetch_add(&em.outstanding, 1);
-            struct item *it = request_parse(m, ot, &lim, err, sizeof(err));
-            assert_non_null(it);
+            struct item *it = item_new(&em.sink, m, ot);
+            assert_int_equal(request_parse(it, &lim, err, sizeof(err)), 0);
             fetch_pool_submit(p, it);
             taken++;
         }
@@ -318,7 +316,7 @@ static void test_record_to_result_or_retry(void **state)
         rd_kafka_poll(producer, 0);
     }
     assert_int_equal(taken, 3);
-    assert_int_equal(atomic_load(&em.outstanding), 0);
+    assert_int_equal(atomic_load(&em.sink.outstanding), 0);
     assert_int_equal(offtrack_pending(ot), 0);
     assert_int_equal(offtrack_low_water(ot, req[0], 0), 3);
 
