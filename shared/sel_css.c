@@ -91,15 +91,20 @@ static int attribute_test(struct css *c)
         buf_release(&hay);
         break;
     }
-    case '^': rc = css_outf(c, "[starts-with(%s,", a) || css_out_literal(c, v) || css_out(c, ")]"); break;
+    case '^':
+        rc = css_outf(c, "[starts-with(%s,", a) || css_out_literal(c, v) || css_out(c, ")]");
+        break;
     case '$':
         rc = css_outf(c, "[substring(%s,string-length(%s)-%zu)=", a, a, css_utf8_chars(v) - 1) ||
              css_out_literal(c, v) || css_out(c, "]");
         break;
-    case '*': rc = css_outf(c, "[contains(%s,", a) || css_out_literal(c, v) || css_out(c, ")]"); break;
+    case '*':
+        rc = css_outf(c, "[contains(%s,", a) || css_out_literal(c, v) || css_out(c, ")]");
+        break;
     case '|':
-        rc = css_outf(c, "[%s=", a) || css_out_literal(c, v) || css_outf(c, " or starts-with(%s,", a) ||
-             css_out(c, "concat(") || css_out_literal(c, v) || css_out(c, ",'-'))]");
+        rc = css_outf(c, "[%s=", a) || css_out_literal(c, v) ||
+             css_outf(c, " or starts-with(%s,", a) || css_out(c, "concat(") ||
+             css_out_literal(c, v) || css_out(c, ",'-'))]");
         break;
     }
 out:
@@ -267,7 +272,8 @@ static int pseudo(struct css *c, const char *type)
             rc = css_fail(c, "expected ')'");
         if (!rc) {
             c->pos++;
-            rc = css_out(c, "[contains(string(.),") || css_out_literal(c, buf_str(&text)) || css_out(c, ")]");
+            rc = css_out(c, "[contains(string(.),") || css_out_literal(c, buf_str(&text)) ||
+                 css_out(c, ")]");
         }
         buf_release(&text);
     } else {
@@ -305,7 +311,8 @@ static int compound(struct css *c)
         if (css_xpath_name_ok(buf_str(&type))) {
             if (css_out(c, buf_str(&type)))
                 goto out;
-        } else if (css_out(c, "*[local-name()=") || css_out_literal(c, buf_str(&type)) || css_out(c, "]")) {
+        } else if (css_out(c, "*[local-name()=") || css_out_literal(c, buf_str(&type)) ||
+                   css_out(c, "]")) {
             goto out;
         }
     } else if (css_out(c, "*")) {
@@ -325,7 +332,8 @@ static int compound(struct css *c)
                 if (ch == '#')
                     r = css_out(c, "[@id=") || css_out_literal(c, buf_str(&id)) || css_out(c, "]");
                 else
-                    r = css_out(c, "[ferry-has-class(") || css_out_literal(c, buf_str(&id)) || css_out(c, ")]");
+                    r = css_out(c, "[ferry-has-class(") || css_out_literal(c, buf_str(&id)) ||
+                        css_out(c, ")]");
                 struct buf *lead = ch == '#' ? &c->lead_id : &c->lead_class;
                 if (!r && !lead->len)
                     buf_adds(lead, buf_str(&id));
@@ -473,8 +481,7 @@ static int css_run(struct css *c)
     return compile_complex_list(c, 0, 0);
 }
 
-int css_to_xpath(const char *css, int doc_form, struct buf *outb, char *errstr,
-                        size_t errstr_size)
+int css_to_xpath(const char *css, int doc_form, struct buf *outb, char *errstr, size_t errstr_size)
 {
     struct css c = {.s = css,
                     .out = outb,

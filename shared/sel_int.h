@@ -57,8 +57,7 @@ static inline char css_peek(const struct css *c)
 
 /* sel_css.c: the translation of a whole selector into outb; doc_form writes
  * the form evaluated from the document node (an id or class lead step). */
-int css_to_xpath(const char *css, int doc_form, struct buf *outb, char *errstr,
-                 size_t errstr_size);
+int css_to_xpath(const char *css, int doc_form, struct buf *outb, char *errstr, size_t errstr_size);
 
 /* sel_lex.c: errors, output, lexing. */
 int css_fail(struct css *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

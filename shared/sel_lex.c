@@ -226,8 +226,8 @@ int css_out_class(struct css *c, const char *haystack, const char *word)
     buf_addc(&w, ' ');
     buf_adds(&w, word);
     buf_addc(&w, ' ');
-    int rc = css_outf(c, "[contains(concat(' ',%s,' '),", haystack) || css_out_literal(c, buf_str(&w)) ||
-             css_out(c, ")]");
+    int rc = css_outf(c, "[contains(concat(' ',%s,' '),", haystack) ||
+             css_out_literal(c, buf_str(&w)) || css_out(c, ")]");
     buf_release(&w);
     return rc;
 }
@@ -240,8 +240,6 @@ size_t css_utf8_chars(const char *s)
         n += ((unsigned char)*s & 0xc0) != 0x80;
     return n;
 }
-
-
 
 static size_t utf8_len(const unsigned char *s)
 {
@@ -275,4 +273,3 @@ int css_check_chars(struct css *c)
     }
     return 0;
 }
-
