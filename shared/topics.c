@@ -27,6 +27,7 @@ static const struct topic_row {
     {TOPIC_RENDER_REQUESTS, "render.requests", KEEP_PIPELINE},
     {TOPIC_RENDER_DLQ, "render.dlq", KEEP_DEAD_LETTERS},
     {TOPIC_FILES, "files", KEEP_FILES},
+    {TOPIC_USAGE, "usage", KEEP_COMPACTED},
 };
 
 /* Dead letters wait for a human: keep them at least 30 days. */

@@ -36,6 +36,7 @@ enum topic_id {
     TOPIC_RENDER_REQUESTS, /* one render request per item (render: true or a screenshot) */
     TOPIC_RENDER_DLQ,      /* poison render requests */
     TOPIC_FILES,           /* screenshot bytes, keyed by file id; kept FERRY_FILES_RETENTION */
+    TOPIC_USAGE,           /* compacted: each tenant's usage per day, cumulative, from aggregate */
     TOPIC__COUNT
 };
 

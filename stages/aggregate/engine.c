@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "complete.h"
+#include "delivered.h"
 #include "emit.h"
 #include "kafka.h"
 #include "log.h"
@@ -20,11 +21,16 @@
 #include "shutdown.h"
 #include "state.h"
 #include "txn.h"
+#include "usage.h"
 
 /* How often deadlines, expiries and due snapshots are looked at. */
 #define TICK_MS 200
 /* How often freed heap goes back to the kernel. */
 #define TRIM_MS 5000
+/* How often expired delivery records and old usage rows are let go. */
+#define EXPIRE_MS 60000
+/* How long reading a partition's usage rows back may take. */
+#define USAGE_RESTORE_TIMEOUT_MS 60000
 /* How long a failed restore waits before it is tried again. */
 #define RESTORE_RETRY_MS 500
 /* Room a webhook task leaves in a Kafka message for its record overhead
@@ -36,8 +42,10 @@ struct engine {
     const struct topics *t;
     struct engine_conf conf;
     rd_kafka_t *consumer, *producer, *reader;
-    rd_kafka_topic_t *warm[2]; /* the reader's topics, metadata kept warm */
+    rd_kafka_topic_t *warm[3]; /* the reader's topics, metadata kept warm */
     struct state state;
+    struct usage usage;         /* tenants' usage rows of the assigned partitions */
+    struct delivered delivered; /* deliveries counted in usage */
     struct txn txn;
     struct emit out;
     struct completion done;
@@ -54,7 +62,7 @@ struct engine {
     int64_t restore_at; /* monotonic ms of the next try */
     int closing;        /* the consumer is being closed: rebalances act at once */
 
-    int64_t tick_mono, trim_mono;
+    int64_t tick_mono, trim_mono, expire_mono;
     atomic_int ready;
     struct metric *m_results, *m_dups, *m_active, *m_pending, *m_lag, *m_restore_ms;
 };
@@ -126,12 +134,35 @@ static void on_result(struct engine *e, const rd_kafka_message_t *m, struct reco
         complete_batch(&e->done, t, REPORT_COMPLETED);
 }
 
+/* A webhook attempt: a delivery not counted before adds to its tenant's
+ * webhooks_delivered (delivered.h). */
+static void on_attempt(struct engine *e, const rd_kafka_message_t *m)
+{
+    char why[300];
+    json_t *root;
+    struct delivered_attempt a;
+    if (delivered_parse(&a, &root, m->payload, m->len, why, sizeof(why))) {
+        emit_dead_letter(&e->out, m, why);
+    } else if (a.delivered) {
+        int64_t now = clk_now_ms();
+        if (delivered_note(&e->delivered, m->partition, &a, now))
+            usage_add(&e->usage, m->partition, a.tenant, now,
+                      &(struct usage_counts){.webhooks_delivered = 1});
+    }
+    json_decref(root);
+}
+
 static void handle(struct engine *e, const rd_kafka_message_t *m)
 {
     char why[300], type[16];
     struct record r;
     int rc;
-    int is_batches = strcmp(rd_kafka_topic_name(m->rkt), topic_name(e->t, TOPIC_BATCHES)) == 0;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    if (strcmp(topic, topic_name(e->t, TOPIC_ATTEMPTS)) == 0) {
+        on_attempt(e, m);
+        return;
+    }
+    int is_batches = strcmp(topic, topic_name(e->t, TOPIC_BATCHES)) == 0;
 
     if (is_batches)
         rc = record_parse_batch(&r, m->payload, m->len,
@@ -192,6 +223,11 @@ static int commit(struct engine *e, int may_roll_back)
         return 0;
     complete_flush(&e->done);
     emit_due_snapshots(e);
+    /* Usage in the same transaction as the counts it comes from; billing
+     * moves each tally's `billed`, so the changelog is written after it. */
+    usage_bill_dirty(&e->usage, &e->state, clk_now_ms());
+    usage_flush(&e->usage, &e->txn, topic_name(e->t, TOPIC_USAGE));
+    delivered_flush(&e->delivered, &e->txn, topic_name(e->t, TOPIC_AGGREGATE_STATE));
     changelog_flush(&e->state, &e->txn, topic_name(e->t, TOPIC_AGGREGATE_STATE));
     enum txn_result rc = txn_commit(&e->txn);
     complete_ended(&e->done, rc == TXN_COMMITTED);
@@ -227,8 +263,11 @@ static void drop_partitions(struct engine *e, const rd_kafka_topic_partition_lis
     if (!nums)
         abort();
     size_t n = restore_partition_numbers(parts, nums);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         state_drop_partition(&e->state, nums[i]);
+        usage_drop_partition(&e->usage, nums[i]);
+        delivered_drop_partition(&e->delivered, nums[i]);
+    }
     free(nums);
     complete_recount(&e->done);
 }
@@ -270,9 +309,17 @@ static void restore_step(struct engine *e)
 {
     struct restore_stats rs;
     char errstr[512];
-    if (restore_partitions(&e->state, e->consumer, e->reader,
-                           topic_name(e->t, TOPIC_AGGREGATE_STATE), e->restore, &rs, errstr,
-                           sizeof(errstr))) {
+    int32_t *nums = malloc(sizeof(*nums) * (size_t)(e->restore->cnt + 1));
+    if (!nums)
+        abort();
+    size_t n = restore_partition_numbers(e->restore, nums);
+    int rc = restore_partitions(&e->state, &e->delivered, e->consumer, e->reader,
+                                topic_name(e->t, TOPIC_AGGREGATE_STATE), e->restore, &rs, errstr,
+                                sizeof(errstr)) ||
+             usage_restore(&e->usage, e->reader, topic_name(e->t, TOPIC_USAGE), nums, n,
+                           USAGE_RESTORE_TIMEOUT_MS, errstr, sizeof(errstr));
+    free(nums);
+    if (rc) {
         char q[600];
         LOG_WARN("restore_failed", "error=%s", log_quote(q, sizeof(q), errstr));
         e->restore_at = clk_mono_ms() + RESTORE_RETRY_MS;
@@ -330,9 +377,19 @@ static void tick(struct engine *e)
         if (gone) {
             if (txn_begin(&e->txn))
                 return;
+            /* Finished since the last commit (a short FERRY_AGGREGATE_DONE_TTL):
+             * its last counts are billed before it goes. */
+            usage_bill(&e->usage, t, now);
             changelog_forget(&e->txn, topic_name(e->t, TOPIC_AGGREGATE_STATE), t);
             state_remove(&e->state, t->id);
         }
+    }
+    if (mono - e->expire_mono >= EXPIRE_MS) {
+        if (txn_begin(&e->txn))
+            return;
+        e->expire_mono = mono;
+        delivered_expire(&e->delivered, &e->txn, topic_name(e->t, TOPIC_AGGREGATE_STATE), now);
+        usage_trim(&e->usage, now);
     }
     metric_set(e->m_active, (long long)e->state.n_active);
     metric_set(e->m_pending, (long long)e->state.n_pending);
@@ -472,8 +529,11 @@ static rd_kafka_t *open_consumer(struct engine *e, char *errstr, size_t errstr_s
     }
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_opaque(conf, e);
-    const char *inputs[] = {topic_name(e->t, TOPIC_BATCHES), topic_name(e->t, TOPIC_RESULTS)};
-    return kafka_consumer_open(conf, inputs, 2, errstr, errstr_size);
+    /* Attempts for webhooks_delivered (delivered.h): keyed by batch id
+     * too, so partition p of all three comes to one instance. */
+    const char *inputs[] = {topic_name(e->t, TOPIC_BATCHES), topic_name(e->t, TOPIC_RESULTS),
+                            topic_name(e->t, TOPIC_ATTEMPTS)};
+    return kafka_consumer_open(conf, inputs, 3, errstr, errstr_size);
 }
 
 struct engine *engine_open(struct stage *st, const struct engine_conf *conf, rd_kafka_t *producer,
@@ -488,13 +548,18 @@ struct engine *engine_open(struct stage *st, const struct engine_conf *conf, rd_
     e->conf = *conf;
     e->producer = producer;
     state_init(&e->state, follow_free);
+    usage_init(&e->usage);
+    delivered_init(&e->delivered, conf->delivered_ttl_ms, conf->max_items);
+    e->expire_mono = clk_mono_ms();
     metrics_init(e);
     txn_id_of(st, conf, txn_id, sizeof(txn_id));
     e->reader = scan_open(&st->cfg, st->client_id, "aggregate-reader", errstr, errstr_size);
     if (!e->reader ||
         !(e->warm[0] =
               scan_warm(e->reader, topic_name(e->t, TOPIC_AGGREGATE_STATE), errstr, errstr_size)) ||
-        !(e->warm[1] = scan_warm(e->reader, topic_name(e->t, TOPIC_RESULTS), errstr, errstr_size)))
+        !(e->warm[1] =
+              scan_warm(e->reader, topic_name(e->t, TOPIC_RESULTS), errstr, errstr_size)) ||
+        !(e->warm[2] = scan_warm(e->reader, topic_name(e->t, TOPIC_USAGE), errstr, errstr_size)))
         goto err;
     e->consumer = open_consumer(e, errstr, errstr_size);
     if (!e->consumer)
@@ -503,8 +568,8 @@ struct engine *engine_open(struct stage *st, const struct engine_conf *conf, rd_
     emit_init(&e->out, &e->txn, e->t, (size_t)(conf->max_message - TASK_SLACK));
     complete_init(&e->done, &e->out, &e->state, e->reader, topic_name(e->t, TOPIC_RESULTS),
                   (size_t)conf->inline_max, (size_t)conf->cache_max);
-    LOG_INFO("started", "inputs=%s,%s transactional_id=%s", topic_name(e->t, TOPIC_BATCHES),
-             topic_name(e->t, TOPIC_RESULTS), txn_id);
+    LOG_INFO("started", "inputs=%s,%s,%s transactional_id=%s", topic_name(e->t, TOPIC_BATCHES),
+             topic_name(e->t, TOPIC_RESULTS), topic_name(e->t, TOPIC_ATTEMPTS), txn_id);
     return e;
 err:
     engine_close(e);
@@ -516,7 +581,7 @@ void engine_close(struct engine *e)
     e->closing = 1;
     if (e->consumer)
         kafka_consumer_close(e->consumer, 0); /* revocation commits nothing new */
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < 3; i++)
         if (e->warm[i])
             rd_kafka_topic_destroy(e->warm[i]);
     if (e->reader)
@@ -529,5 +594,7 @@ void engine_close(struct engine *e)
         rd_kafka_topic_partition_list_destroy(e->restore);
     complete_release(&e->done);
     state_release(&e->state);
+    usage_release(&e->usage);
+    delivered_release(&e->delivered);
     free(e);
 }

@@ -84,6 +84,10 @@ int main(int argc, char **argv)
         .cache_max = cfg_int(cfg, "FERRY_AGGREGATE_CACHE_BYTES"),
         .max_items = cfg_int(cfg, "FERRY_MAX_ITEMS"),
         .max_message = cfg_int(cfg, "FERRY_MAX_MESSAGE_BYTES"),
+        /* A webhook task can be retried or redelivered while it is in
+         * Kafka: the topics' retention, and a day for segments that roll
+         * late. */
+        .delivered_ttl_ms = cfg_int(cfg, "FERRY_TOPIC_RETENTION") + 86400000LL,
     };
 
     /* The port first: a duplicate that cannot bind stops before its

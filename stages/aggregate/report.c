@@ -236,6 +236,8 @@ char *report_task(const json_t *record, const char *event, long item, const char
     json_object_set_new(t, "delivery_id", json_string(delivery_id));
     json_object_set_new(t, "event", json_string(event));
     json_object_set_new(t, "batch_id", json_string(id));
+    if (item >= 0) /* which item: deliver copies it into its attempt records */
+        json_object_set_new(t, "index", json_integer(item));
     json_object_set_new(t, "tenant", json_string(jx_str(record, "tenant", "")));
     json_object_set_new(t, "url", copy_or(wh, "url", json_null()));
     json_object_set_new(t, "created_at", json_string(at));

@@ -37,6 +37,7 @@ void changelog_forget(struct txn *x, const char *topic, const struct tally *t)
 
 struct reading {
     struct state *s;
+    struct delivered *d;
     size_t records, bad;
 };
 
@@ -45,6 +46,12 @@ static int on_changelog(void *arg, const rd_kafka_message_t *m)
     struct reading *r = arg;
     char id[IDS_BATCH_LEN], why[256];
     r->records++;
+    size_t plen = strlen(DELIVERED_KEY_PREFIX);
+    if (m->key && m->key_len > plen && memcmp(m->key, DELIVERED_KEY_PREFIX, plen) == 0) {
+        if (r->d && delivered_restore(r->d, m->partition, m->key, m->key_len, m->payload, m->len))
+            r->bad++;
+        return 0;
+    }
     if (!m->key || m->key_len >= sizeof(id)) {
         r->bad++;
         return 0;
@@ -81,7 +88,8 @@ size_t restore_partition_numbers(const rd_kafka_topic_partition_list_t *l, int32
     return n;
 }
 
-int restore_partitions(struct state *s, rd_kafka_t *consumer, rd_kafka_t *reader, const char *topic,
+int restore_partitions(struct state *s, struct delivered *d, rd_kafka_t *consumer,
+                       rd_kafka_t *reader, const char *topic,
                        rd_kafka_topic_partition_list_t *parts, struct restore_stats *stats,
                        char *errstr, size_t errstr_size)
 {
@@ -90,7 +98,7 @@ int restore_partitions(struct state *s, rd_kafka_t *consumer, rd_kafka_t *reader
     if (!nums)
         abort();
     size_t n = restore_partition_numbers(parts, nums);
-    struct reading r = {.s = s};
+    struct reading r = {.s = s, .d = d};
     int rc = -1;
 
     memset(stats, 0, sizeof(*stats));
@@ -100,8 +108,11 @@ int restore_partitions(struct state *s, rd_kafka_t *consumer, rd_kafka_t *reader
         goto out;
     }
     stats->offsets_ms = clk_mono_ms() - t0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         state_drop_partition(s, nums[i]);
+        if (d)
+            delivered_drop_partition(d, nums[i]);
+    }
     if (scan_read(reader, topic, nums, n, RD_KAFKA_OFFSET_BEGINNING, -1, NULL, on_changelog, &r,
                   NULL, RESTORE_TIMEOUT_MS, errstr, errstr_size))
         goto out;

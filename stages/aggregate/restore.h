@@ -13,12 +13,16 @@
  * least as new as the offsets), then their changelog partitions are read to
  * the end into the table. The engine calls this from its loop, never from
  * librdkafka's rebalance callback.
+ *
+ * The changelog also holds the webhook deliveries counted in usage
+ * (delivered.h), under keys of their own ("dlv/<batch id>").
  */
 #ifndef FERRY_AGGREGATE_RESTORE_H
 #define FERRY_AGGREGATE_RESTORE_H
 
 #include <librdkafka/rdkafka.h>
 
+#include "delivered.h"
 #include "state.h"
 #include "txn.h"
 
@@ -34,10 +38,12 @@ struct restore_stats {
 };
 
 /* Fills the offsets of `parts` with the consumer's committed offsets, then
- * replaces the state of their partition numbers in s with what the
- * changelog topic holds, read with `reader` (a scan.h consumer). 0 ok, -1
- * with errstr (s may then hold part of it: call again). */
-int restore_partitions(struct state *s, rd_kafka_t *consumer, rd_kafka_t *reader, const char *topic,
+ * replaces the state of their partition numbers in s (and d, unless NULL)
+ * with what the changelog topic holds, read with `reader` (a scan.h
+ * consumer). 0 ok, -1 with errstr (s may then hold part of it: call
+ * again). */
+int restore_partitions(struct state *s, struct delivered *d, rd_kafka_t *consumer,
+                       rd_kafka_t *reader, const char *topic,
                        rd_kafka_topic_partition_list_t *parts, struct restore_stats *stats,
                        char *errstr, size_t errstr_size);
 

@@ -55,6 +55,7 @@ struct tally *tally_new(const char *id, int32_t partition, int64_t now_ms)
     t->partition = partition;
     t->seen_ms = now_ms;
     t->res_first = t->res_last = -1;
+    t->billable = 1;
     return t;
 }
 
@@ -93,6 +94,7 @@ int tally_set_record(struct tally *t, json_t *record, int64_t started_ms)
     free(t->record_text);
     t->record_text = NULL;
     t->known = 1;
+    snprintf(t->tenant, sizeof(t->tenant), "%s", jx_str(record, "tenant", ""));
     t->total = jx_int(record, "total", 0);
     if (clk_parse_iso8601(jx_str(record, "created_at", ""), &created) == 0)
         t->created_ms = created;
@@ -288,7 +290,7 @@ char *tally_encode(struct tally *t, size_t *len)
     if (!out)
         abort();
     int n =
-        snprintf(out, cap, "{\"v\":2,\"known\":%s,\"done\":%s,\"cancelled\":%s,\"seen_ms\":%lld",
+        snprintf(out, cap, "{\"v\":3,\"known\":%s,\"done\":%s,\"cancelled\":%s,\"seen_ms\":%lld",
                  t->known ? "true" : "false", t->done ? "true" : "false",
                  t->cancelled ? "true" : "false", (long long)t->seen_ms);
     if (t->done) {
@@ -298,8 +300,10 @@ char *tally_encode(struct tally *t, size_t *len)
     }
     n += snprintf(out + n, cap - (size_t)n,
                   ",\"started_ms\":%lld,\"processed\":%lld,\"succeeded\":%lld,\"credits\":%lld,"
-                  "\"errors\":{",
-                  (long long)t->started_ms, t->processed, t->succeeded, t->credits);
+                  "\"billed\":[%lld,%lld,%lld,%lld,%lld],\"errors\":{",
+                  (long long)t->started_ms, t->processed, t->succeeded, t->credits,
+                  t->billed.batches, t->billed.items, t->billed.succeeded, t->billed.failed,
+                  t->billed.credits);
     const char *sep = "";
     for (int i = 0; i < STATUS__COUNT; i++)
         if (t->errors[i]) {
@@ -398,8 +402,8 @@ struct tally *tally_decode(const char *id, int32_t partition, const json_t *v, c
 {
     struct tally *t = tally_new(id, partition, 0);
     long long version = jx_int(v, "v", 0);
-    if (!json_is_object(v) || (version != 1 && version != 2)) {
-        snprintf(errstr, errstr_size, "not a version 1 or 2 state");
+    if (!json_is_object(v) || version < 1 || version > 3) {
+        snprintf(errstr, errstr_size, "not a version 1 to 3 state");
         goto err;
     }
     t->known = jx_bool(v, "known", 0);
@@ -408,6 +412,7 @@ struct tally *tally_decode(const char *id, int32_t partition, const json_t *v, c
     t->seen_ms = jx_int(v, "seen_ms", 0);
     if (t->done) {
         t->done_ms = jx_int(v, "done_ms", 0);
+        t->billable = 0;
         return t;
     }
     t->started_ms = jx_int(v, "started_ms", 0);
@@ -416,6 +421,12 @@ struct tally *tally_decode(const char *id, int32_t partition, const json_t *v, c
     /* Version 1 predates credits: every success cost one. */
     t->credits = jx_int(v, "credits", t->succeeded);
     decode_errors(t, json_object_get(v, "errors"));
+    /* Before version 3 nothing was billed. */
+    const json_t *billed = json_object_get(v, "billed");
+    long long *b[] = {&t->billed.batches, &t->billed.items, &t->billed.succeeded, &t->billed.failed,
+                      &t->billed.credits};
+    for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
+        *b[i] = json_integer_value(json_array_get(billed, i));
     t->first_ms = jx_int(v, "first_ms", 0);
     t->last_ms = jx_int(v, "last_ms", 0);
     t->res_first = jx_int(v, "res_first", -1);

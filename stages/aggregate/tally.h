@@ -34,6 +34,8 @@
 /* How many such names one batch may count; a record with one more is
  * refused (dead-lettered), so a stream of stray names cannot grow a tally. */
 #define TALLY_MAX_OTHERS 16
+/* Longest tenant name kept (NUL included), as ingest accepts them. */
+#define TALLY_TENANT_MAX 64
 
 /* One result record as the count needs it (record.c fills it). */
 struct tally_in {
@@ -60,6 +62,13 @@ struct tally_split {
     uint8_t *seen;        /* parts seen, bit p-1 for part p */
 };
 
+/* What usage.h has been told of a batch so far: the next bill is the
+ * difference between the counts and these. Kept in the changelog with the
+ * counts, so both always agree with what committed. */
+struct tally_billed {
+    long long batches, items, succeeded, failed, credits;
+};
+
 /* What the engine keeps beside a batch's count (its snapshot pace, the
  * results it will inline): defined by the engine, owned by the tally, freed
  * through the function the table was made with (state_init). */
@@ -73,8 +82,10 @@ struct tally {
     unsigned cancelled : 1; /* a cancel record was seen */
     unsigned dirty : 1;     /* changed since the changelog last got it */
     unsigned progress : 1;  /* counts changed since the last status snapshot */
+    unsigned billable : 1;  /* the counts are real (not a done tally read back, whose are not) */
     json_t *record;         /* the batch record (owned), while known and not done */
     char *record_text;      /* its serialization, for the changelog (owned) */
+    char tenant[TALLY_TENANT_MAX]; /* the record's, once known */
     long long total;
     long long processed, succeeded, credits;
     long long errors[STATUS__COUNT]; /* failed items by status (STATUS_OK unused) */
@@ -87,6 +98,7 @@ struct tally {
     int64_t done_ms;             /* wall time of completion */
     int64_t res_first, res_last; /* offsets in scrape.results, -1 unknown */
     struct follow *follow;       /* the engine's, or NULL */
+    struct tally_billed billed;  /* what usage has counted of this batch */
 
     /* Private to tally.c: read them through tally_seen(). */
     uint8_t *bits; /* seen indexes; bits_len bytes */
@@ -133,8 +145,8 @@ void tally_finish(struct tally *t, int64_t now_ms);
  * by hand, not through jansson: every changed batch is encoded on every
  * commit. Fills t->record_text on first use. */
 char *tally_encode(struct tally *t, size_t *len);
-/* Rebuilds a tally from a changelog value (version 1 or 2); NULL with errstr
- * when invalid. */
+/* Rebuilds a tally from a changelog value (version 1 to 3); NULL with errstr
+ * when invalid. A done tally comes back without its counts (not billable). */
 struct tally *tally_decode(const char *id, int32_t partition, const json_t *v, char *errstr,
                            size_t errstr_size);
 

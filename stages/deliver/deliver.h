@@ -56,6 +56,7 @@ struct job {
     const char *delivery_id, *event, *batch_id, *tenant, *url;
     const char *body;
     size_t body_len;
+    long long index;                  /* item.completed: the item's index; -1 otherwise */
     int attempt;                      /* this attempt, 1-based */
     int64_t first_attempt_ms;         /* epoch ms of attempt 1 (0 until it starts) */
     char origin[TOPIC_NAME_MAX + 48]; /* topic/partition/offset of the original task */

@@ -126,6 +126,8 @@ char *recorder_attempt_json(const struct job *job, size_t *len)
     json_object_set_new(o, "batch_id", json_string(job->batch_id));
     json_object_set_new(o, "tenant", json_string(job->tenant ? job->tenant : ""));
     json_object_set_new(o, "event", json_string(job->event));
+    if (job->index >= 0)
+        json_object_set_new(o, "index", json_integer(job->index));
     json_object_set_new(o, "attempt", json_integer(job->attempt));
     json_object_set_new(o, "at", json_string(at));
     json_object_set_new(o, "url", json_string(job->url));

@@ -83,6 +83,7 @@ int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task
     snprintf(job->src_topic, sizeof(job->src_topic), "%s", rd_kafka_topic_name(msg->rkt));
     job->src_partition = msg->partition;
     job->src_offset = msg->offset;
+    job->index = -1;
 
     long long attempt = header_ll(msg, "ferry-attempt", 1);
     job->attempt = attempt < 1 ? 1 : attempt > TASK_MAX_ATTEMPT ? TASK_MAX_ATTEMPT : (int)attempt;
@@ -102,6 +103,10 @@ int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task
     job->batch_id = jx_str(job->task, "batch_id", NULL);
     job->tenant = jx_str(job->task, "tenant", "");
     job->url = jx_str(job->task, "url", NULL);
+    /* item.completed: which item, copied into the attempt record (usage
+     * counts a delivery id once by it). */
+    json_t *index = json_object_get(job->task, "index");
+    job->index = json_is_integer(index) ? (long long)json_integer_value(index) : -1;
     json_t *body = json_object_get(job->task, "body");
     const char *missing = !job->delivery_id       ? "delivery_id"
                           : !job->event           ? "event"

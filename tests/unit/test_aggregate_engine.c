@@ -2,7 +2,8 @@
  * status and webhook tasks out; a rebalance (another member joins the
  * group, then leaves) is acted on by the loop, the batches' state moving
  * through the changelog, and a batch begun before it completes exactly once
- * after it. Links the stage's objects. */
+ * after it; the usage rows add up to the batches' counts and each delivery
+ * id counts once. Links the stage's objects. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include "kafka.h"
 #include "scan.h"
 #include "shutdown.h"
+#include "usagerec.h"
 
 static rd_kafka_t *mock_owner;
 static rd_kafka_mock_cluster_t *mcluster;
@@ -191,8 +193,9 @@ static rd_kafka_t *join_group(void)
     assert_int_equal(
         kafka_conf_set(conf, "partition.assignment.strategy", "range", err, sizeof(err)), 0);
     const char *inputs[] = {topic_name(&st.topics, TOPIC_BATCHES),
-                            topic_name(&st.topics, TOPIC_RESULTS)};
-    rd_kafka_t *c = kafka_consumer_open(conf, inputs, 2, err, sizeof(err));
+                            topic_name(&st.topics, TOPIC_RESULTS),
+                            topic_name(&st.topics, TOPIC_ATTEMPTS)};
+    rd_kafka_t *c = kafka_consumer_open(conf, inputs, 3, err, sizeof(err));
     assert_non_null(c);
     int64_t deadline = clk_mono_ms() + 30000;
     rd_kafka_topic_partition_list_t *a = NULL;
@@ -205,9 +208,99 @@ static rd_kafka_t *join_group(void)
         n = a->cnt;
         rd_kafka_topic_partition_list_destroy(a);
     }
-    /* Range over two partitions of both inputs: one of each is its. */
-    assert_int_equal(n, 2);
+    /* Range over two partitions of the three inputs: one of each is its. */
+    assert_int_equal(n, 3);
     return c;
+}
+
+/* A deliver attempt record of `event` (item >= 0: item.completed's index). */
+static void put_attempt(rd_kafka_t *p, const char *id, const char *event, int item,
+                        const char *outcome)
+{
+    char rec[512], dlv[IDS_DELIVERY_LEN], index[32] = "";
+    ids_delivery(id, event, item, dlv);
+    if (item >= 0)
+        snprintf(index, sizeof(index), "\"index\":%d,", item);
+    snprintf(rec, sizeof(rec),
+             "{\"delivery_id\":\"%s\",\"batch_id\":\"%s\",\"tenant\":\"acme\","
+             "\"event\":\"%s\",%s\"attempt\":1,\"outcome\":\"%s\"}",
+             dlv, id, event, index, outcome);
+    put(p, TOPIC_ATTEMPTS, id, rec, NULL);
+}
+
+/* The newest record of each usage row (cumulative: it is the row). */
+struct usage_last {
+    struct usagerec rows[16];
+    size_t n;
+};
+
+static int on_usage(void *arg, const rd_kafka_message_t *m)
+{
+    struct usage_last *last = arg;
+    struct usagerec r;
+    char key[USAGEREC_KEY_MAX], k[USAGEREC_KEY_MAX];
+    if (!m->payload || usagerec_parse(&r, m->payload, m->len))
+        fail_msg("not a usage record at offset %lld", (long long)m->offset);
+    usagerec_key(&r, key);
+    assert_int_equal(m->key_len, strlen(key));
+    assert_memory_equal(m->key, key, m->key_len);
+    assert_int_equal(r.partition, m->partition);
+    for (size_t i = 0; i < last->n; i++) {
+        usagerec_key(&last->rows[i], k);
+        if (strcmp(k, key) == 0) {
+            last->rows[i] = r;
+            return 0;
+        }
+    }
+    assert_true(last->n < 16);
+    last->rows[last->n++] = r;
+    return 0;
+}
+
+/* acme's usage (its rows added up), once it has `delivered` webhooks. */
+static struct usage_counts wait_usage(rd_kafka_t *reader, long long delivered)
+{
+    char err[256];
+    int32_t parts[] = {0, 1};
+    int64_t deadline = clk_mono_ms() + 30000;
+    for (;;) {
+        struct usage_last last = {0};
+        struct usage_counts sum = {0};
+        if (scan_read(reader, topic_name(&st.topics, TOPIC_USAGE), parts, 2,
+                      RD_KAFKA_OFFSET_BEGINNING, -1, NULL, on_usage, &last, NULL, 10000, err,
+                      sizeof(err)))
+            fail_msg("scan: %s", err);
+        for (size_t i = 0; i < last.n; i++)
+            if (strcmp(last.rows[i].tenant, "acme") == 0)
+                usage_counts_add(&sum, &last.rows[i].c);
+        if (sum.webhooks_delivered >= delivered || clk_mono_ms() > deadline)
+            return sum;
+        usleep(200 * 1000); /* polled until the deadline above */
+    }
+}
+
+static int on_dead(void *arg, const rd_kafka_message_t *m)
+{
+    (void)m;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* Waits until aggregate.dlq holds `n` records. */
+static void wait_dead_letters(rd_kafka_t *reader, int n)
+{
+    char err[256];
+    int32_t parts[] = {0, 1};
+    int64_t deadline = clk_mono_ms() + 30000;
+    for (int got = 0; got < n;) {
+        if (clk_mono_ms() > deadline)
+            fail_msg("%d dead letters, not %d", got, n);
+        got = 0;
+        if (scan_read(reader, topic_name(&st.topics, TOPIC_AGGREGATE_DLQ), parts, 2,
+                      RD_KAFKA_OFFSET_BEGINNING, -1, NULL, on_dead, &got, NULL, 10000, err,
+                      sizeof(err)))
+            fail_msg("scan: %s", err);
+    }
 }
 
 static void test_loop_counts_and_survives_a_rebalance(void **state)
@@ -290,6 +383,37 @@ static void test_loop_counts_and_survives_a_rebalance(void **state)
     assert_int_equal(seen, 7);
     int ready = engine_ready(e, err, sizeof(err));
     assert_true(ready);
+
+    /* Usage: three batches of three items, each counted once whatever the
+     * duplicates and the rebalance, and the deliveries of deliver's
+     * attempts once per delivery id: A's batch.completed recorded twice
+     * (a crash of deliver) and redelivered, its item 0 twice, item 1 once,
+     * a retrying attempt not at all. */
+    put_attempt(p, a, "batch.completed", -1, "retrying");
+    put_attempt(p, a, "batch.completed", -1, "delivered");
+    put_attempt(p, a, "batch.completed", -1, "delivered");
+    put_attempt(p, a, "item.completed", 0, "delivered");
+    put_attempt(p, a, "item.completed", 1, "delivered");
+    put_attempt(p, a, "item.completed", 0, "delivered");
+    put_attempt(p, a, "batch.completed", -1, "delivered");
+    put_attempt(p, b, "batch.completed", -1, "delivered");
+    struct usage_counts u = wait_usage(reader, 4);
+    assert_int_equal(u.batches, 3);
+    assert_int_equal(u.items, 9);
+    assert_int_equal(u.succeeded, 9);
+    assert_int_equal(u.failed, 0);
+    assert_int_equal(u.credits, 9);
+    assert_int_equal(u.webhooks_delivered, 4);
+    /* A later repeat of a delivery changes nothing; a new one is counted.
+     * A poison record behind them on the same partition tells when both
+     * were read (its dead letter commits with their count or after it). */
+    put_attempt(p, a, "item.completed", 1, "delivered");
+    put_attempt(p, a, "item.completed", 2, "delivered");
+    put(p, TOPIC_ATTEMPTS, a, "not an attempt", NULL);
+    wait_dead_letters(reader, 1);
+    u = wait_usage(reader, 5);
+    assert_int_equal(u.webhooks_delivered, 5);
+    assert_int_equal(u.items, 9);
 
     shutdown_request();
     pthread_join(th, NULL);

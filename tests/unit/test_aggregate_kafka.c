@@ -277,7 +277,7 @@ static void test_changelog_written_and_restored(void **st)
     rd_kafka_topic_partition_list_add(parts, topic_name(&topics, TOPIC_RESULTS), 1);
     struct restore_stats rs;
     char err[256];
-    assert_int_equal(restore_partitions(&s, c, r, log, parts, &rs, err, sizeof(err)), 0);
+    assert_int_equal(restore_partitions(&s, NULL, c, r, log, parts, &rs, err, sizeof(err)), 0);
     assert_int_equal(rs.partitions, 1);
     assert_int_equal(rs.records, 4);
     a = state_get(&s, ID);

@@ -274,10 +274,15 @@ static void test_changelog_round_trip(void **st)
     count(t, odd, 1600, 1000);
     count(t, part(4, 2, 5, 0xfeedfacecafebeefULL), 1601, 1000);
     count(t, part(4, 5, 5, 0xfeedfacecafebeefULL), 1602, 1000);
+    t->billed = (struct tally_billed){1, 1000, 150, 170, 149};
 
     struct tally *c = round_trip(t);
     assert_true(c->known);
+    assert_true(c->billable);
+    assert_string_equal(c->tenant, "acme");
     assert_int_equal(c->total, 1000);
+    /* What usage was told comes back with the counts it came from. */
+    assert_memory_equal(&c->billed, &t->billed, sizeof(t->billed));
     assert_int_equal(c->processed, t->processed);
     assert_int_equal(c->succeeded, t->succeeded);
     assert_int_equal(c->credits, t->credits);
@@ -306,11 +311,13 @@ static void test_changelog_round_trip(void **st)
     c = round_trip(t);
     assert_true(c->done);
     assert_int_equal(c->done_ms, 99);
+    /* A done tally comes back without its counts: nothing to bill. */
+    assert_false(c->billable);
     tally_free(c);
     tally_free(t);
 
     char why[256];
-    json_t *v = json_pack("{s:i}", "v", 3);
+    json_t *v = json_pack("{s:i}", "v", 4);
     assert_null(tally_decode(ID, 3, v, why, sizeof(why)));
     json_decref(v);
 }
