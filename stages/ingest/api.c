@@ -11,10 +11,7 @@
 
 /* Every group of routes ingest serves: one line per group. */
 static const struct api_route *const groups[] = {
-    api_submit_routes,
-    api_batch_routes,
-    api_delivery_routes,
-    api_ops_routes,
+    api_submit_routes, api_batch_routes, api_delivery_routes, api_ops_routes, api_usage_routes,
 };
 
 /* A route as mounted: its table row, the api, its latency histogram. */

@@ -19,6 +19,7 @@
 
 #include "httpd.h"
 #include "keys.h"
+#include "limits.h"
 #include "reader.h"
 #include "results.h"
 #include "secretbox.h"
@@ -26,6 +27,7 @@
 #include "submission.h"
 #include "table.h"
 #include "txn.h"
+#include "usage.h"
 
 struct api_mount;
 
@@ -34,6 +36,9 @@ struct api {
     const struct stage *st;
     const struct keys *keys;
     struct table *table;
+    struct usage *usage;      /* tenants' usage per day (GET /v1/usage) */
+    struct limits *limits;    /* FERRY_TENANT_LIMITS */
+    long long credits_render; /* FERRY_CREDITS_RENDER: a rendered item's price */
     struct txn_pool *txn;
     struct reader_pool *readers;
     struct results *results;
@@ -68,6 +73,7 @@ extern const struct api_route api_submit_routes[];   /* submit, scrape_async */
 extern const struct api_route api_batch_routes[];    /* status, results, cancel */
 extern const struct api_route api_delivery_routes[]; /* deliveries, redeliver */
 extern const struct api_route api_ops_routes[];      /* healthz, metrics */
+extern const struct api_route api_usage_routes[];    /* GET /v1/usage */
 
 /* Registers the metrics and mounts every group on h (before httpd_start).
  * 0, or -1 with errstr. */

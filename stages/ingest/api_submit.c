@@ -26,6 +26,7 @@ static void submit(struct api *a, struct httpd_req *req, struct httpd_resp *resp
 {
     struct submission b;
     struct submission_err err;
+    struct limits_hold hold = {0};
     char errstr[512];
     char *secret_enc = NULL, *answer = NULL, *status = NULL;
     size_t len;
@@ -36,6 +37,11 @@ static void submit(struct api *a, struct httpd_req *req, struct httpd_resp *resp
         refuse(resp, &err);
         goto out;
     }
+    /* Before anything is sealed or written (limits.h); held until the
+     * table knows the batch. */
+    if (limits_admit(a->limits, a->table, a->usage, tenant, (long long)b.total,
+                     b.render ? a->credits_render : 1, clk_now_ms(), &hold, resp))
+        goto out;
     if (b.webhook_url) {
         if (!a->sb) {
             httpd_error(resp, 503, "webhooks_unavailable",
@@ -79,6 +85,7 @@ static void submit(struct api *a, struct httpd_req *req, struct httpd_resp *resp
     httpd_json(resp, 202, answer);
     httpd_resp_header(resp, "Location", location);
 out:
+    limits_release(a->limits, &hold);
     if (answer) {
         /* It may hold the generated webhook secret. */
         OPENSSL_cleanse(answer, strlen(answer));

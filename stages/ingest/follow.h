@@ -1,6 +1,7 @@
 /*
- * follow — keeps the status table current: reads batch.status and
- * webhooks.attempts from the beginning, every partition, forever.
+ * follow — keeps the status table and the usage table current: reads
+ * batch.status, webhooks.attempts and usage from the beginning, every
+ * partition, forever.
  *
  * No consumer group is joined (partitions are assigned by hand, nothing is
  * committed): every ingest instance must see every batch. The table has
@@ -13,13 +14,14 @@
 
 #include "stage.h"
 #include "table.h"
+#include "usage.h"
 
 struct follow;
 
-/* Creates the consumer and assigns every partition of both topics (they
- * must exist: call after stage_ensure_topics). NULL with errstr. */
-struct follow *follow_open(const struct stage *st, struct table *table, char *errstr,
-                           size_t errstr_size);
+/* Creates the consumer and assigns every partition of the three topics
+ * (they must exist: call after stage_ensure_topics). NULL with errstr. */
+struct follow *follow_open(const struct stage *st, struct table *table, struct usage *usage,
+                           char *errstr, size_t errstr_size);
 
 /* Applies what arrives within timeout_ms. */
 void follow_poll(struct follow *f, int timeout_ms);

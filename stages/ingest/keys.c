@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-static int valid_tenant(const char *t, size_t len)
+int keys_valid_tenant(const char *t, size_t len)
 {
     if (len == 0 || len >= KEYS_TENANT_MAX)
         return 0;
@@ -53,7 +53,7 @@ int keys_add_list(struct keys *ks, const char *text, const char *sep, char *errs
             snprintf(errstr, errstr_size, "a key must be 8 to %d bytes", KEYS_KEY_MAX - 1);
             return -1;
         }
-        if (!valid_tenant(tenant, tenant_len)) {
+        if (!keys_valid_tenant(tenant, tenant_len)) {
             snprintf(errstr, errstr_size,
                      "a tenant must be 1 to %d letters, digits, '-', '_' or '.'",
                      KEYS_TENANT_MAX - 1);

@@ -34,6 +34,10 @@ int keys_add_list(struct keys *ks, const char *text, const char *sep, char *errs
 int keys_load(struct keys *ks, const char *env_list, const char *file, char *errstr,
               size_t errstr_size);
 
+/* 1 when t[0..len) is a tenant name: 1-63 letters, digits, '-', '_', '.'
+ * (never a newline or a ':', so it can be part of a key or a list). */
+int keys_valid_tenant(const char *t, size_t len);
+
 /* The tenant of the Authorization header's Bearer key, or NULL. */
 const char *keys_tenant(const struct keys *ks, const char *authorization);
 

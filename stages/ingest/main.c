@@ -10,8 +10,9 @@
  *      pages, the status table;
  *   3. the HTTP API (api_init mounts every route group) served by
  *      FERRY_HTTP_THREADS workers, with /healthz and /metrics;
- *   4. the loop: follow batch.status and webhooks.attempts into the table,
- *      check that Kafka answers, re-open producers a failure threw away;
+ *   4. the loop: follow batch.status and webhooks.attempts into the table
+ *      and usage into the usage table, check that Kafka answers, re-open
+ *      producers a failure threw away;
  *   5. shutdown in order: stop the API, close producers (flush), readers,
  *      the follower.
  */
@@ -57,6 +58,10 @@ static const struct cfg_opt ingest_opts[] = {
     {"FERRY_HTTP_THREADS", CFG_INT, "64",
      "HTTP handler threads: requests that wait on Kafka (submit, results, cancel) at once", 1, 1024,
      NULL},
+    {"FERRY_TENANT_LIMITS", CFG_STRING, NULL,
+     "per-tenant limits: tenant:max_active_items=N:credits_per_day=N,... (429 beyond)", 0, 0, NULL},
+    {"FERRY_CREDITS_RENDER", CFG_INT, "5",
+     "credits a rendered item costs (as render charges), for credits_per_day", 0, 1000000, NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -119,6 +124,12 @@ int main(int argc, char **argv)
         LOG_WARN("no_secret_key", "msg=\"FERRY_SECRET_KEY unset: batches with a webhook are "
                                   "refused (503)\"");
     }
+    api.limits = limits_new(cfg_str(&st.cfg, "FERRY_TENANT_LIMITS"), errstr, sizeof(errstr));
+    if (!api.limits) {
+        fprintf(stderr, "ferry-ingest: %s\n", errstr);
+        goto out;
+    }
+    api.credits_render = cfg_int(&st.cfg, "FERRY_CREDITS_RENDER");
     api.st = &st;
     api.keys = keys;
     api.max_body = cfg_int(&st.cfg, "FERRY_MAX_BODY_BYTES");
@@ -143,6 +154,7 @@ int main(int argc, char **argv)
 
     /* 2. clients */
     api.table = table_new();
+    api.usage = usage_new();
     api.producer = plain_producer(&st, api.timeout_ms, errstr, sizeof(errstr));
     api.txn = api.producer ? txn_pool_new(&st, (int)cfg_int(&st.cfg, "FERRY_INGEST_PRODUCERS"),
                                           st.instance, api.timeout_ms, errstr, sizeof(errstr))
@@ -151,7 +163,7 @@ int main(int argc, char **argv)
                                             errstr, sizeof(errstr))
                           : NULL;
     api.results = api.readers ? results_new(api.readers, api.timeout_ms) : NULL;
-    if (!api.table || !api.results) {
+    if (!api.table || !api.usage || !api.results) {
         fprintf(stderr, "ferry-ingest: %s\n", errstr);
         goto out;
     }
@@ -169,7 +181,7 @@ int main(int argc, char **argv)
     if (stage_ensure_topics(&st, api.producer))
         goto stop;
     while (!shutdown_requested() &&
-           !(follow = follow_open(&st, api.table, errstr, sizeof(errstr)))) {
+           !(follow = follow_open(&st, api.table, api.usage, errstr, sizeof(errstr)))) {
         LOG_WARN("follow_open", "err=%s", errstr);
         sleep(1);
     }
@@ -211,6 +223,8 @@ out:
     reader_pool_free(api.readers);
     follow_close(follow);
     table_free(api.table);
+    usage_free(api.usage);
+    limits_free(api.limits);
     free(keys);
     if (rc == 0)
         LOG_INFO("stopped", "");

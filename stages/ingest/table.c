@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "jx.h"
 #include "strmap.h"
 
@@ -27,11 +28,13 @@ struct entry {
     const char *wh_status; /* "pending", "retrying", "delivered", "failed" */
     json_t *delivered_at, *last_error;
     struct table_task *task; /* NULL until a batch.* attempt pointed at one */
+    struct table_load load;  /* what it adds to its tenant's load */
 };
 
 struct table {
     pthread_rwlock_t lock;
     struct strmap by_id; /* batch id -> struct entry (owned) */
+    struct strmap loads; /* tenant -> struct table_load (owned): its entries' sum */
     size_t n_docs;
 };
 
@@ -42,6 +45,7 @@ struct table *table_new(void)
         return NULL;
     pthread_rwlock_init(&t->lock, NULL);
     t->by_id = (struct strmap)STRMAP_INIT;
+    t->loads = (struct strmap)STRMAP_INIT;
     return t;
 }
 
@@ -67,6 +71,7 @@ void table_free(struct table *t)
     if (!t)
         return;
     strmap_release(&t->by_id, entry_free_fn);
+    strmap_release(&t->loads, free);
     pthread_rwlock_destroy(&t->lock);
     free(t);
 }
@@ -85,6 +90,60 @@ static struct entry *get_or_add(struct table *t, const char *id)
     e->wh_status = "pending";
     strmap_put(&t->by_id, id, e, NULL);
     return e;
+}
+
+/* ---- the tenants' loads (under the write lock) */
+
+/* What an unfinished batch's document adds to its tenant's load: its items
+ * without a result, what they could cost, and the pace it goes at (items
+ * counted since it started, per second). A finished one adds nothing. */
+static struct table_load load_of(const json_t *doc)
+{
+    struct table_load l = {0};
+    const char *state = jx_str(doc, "status", "");
+    if (strcmp(state, "queued") != 0 && strcmp(state, "running") != 0)
+        return l;
+    long long total = jx_int(doc, "total", 0), processed = jx_int(doc, "processed", 0);
+    long long cost = jx_int(doc, "credits_per_item", 1);
+    int64_t started, updated;
+    l.active_items = total > processed ? total - processed : 0;
+    l.credits_reserved = l.active_items * (cost > 0 ? cost : 0);
+    if (processed > 0 && clk_parse_iso8601(jx_str(doc, "started_at", ""), &started) == 0 &&
+        clk_parse_iso8601(jx_str(doc, "updated_at", ""), &updated) == 0 && updated > started) {
+        l.items_per_s = (double)processed * 1000.0 / (double)(updated - started);
+        l.credits_per_s = l.items_per_s * (double)(cost > 0 ? cost : 0);
+    }
+    return l;
+}
+
+/* Adds sign * l to tenant's load; a load back at zero is let go. */
+static void load_add(struct table *t, const char *tenant, const struct table_load *l, int sign)
+{
+    if (!l->active_items && !l->credits_reserved && !l->items_per_s)
+        return;
+    struct table_load *sum = strmap_get(&t->loads, tenant);
+    if (!sum) {
+        if (sign < 0 || !(sum = calloc(1, sizeof(*sum))))
+            return;
+        strmap_put(&t->loads, tenant, sum, NULL);
+    }
+    sum->active_items += sign * l->active_items;
+    sum->credits_reserved += sign * l->credits_reserved;
+    sum->items_per_s += sign * l->items_per_s;
+    sum->credits_per_s += sign * l->credits_per_s;
+    if (sum->active_items <= 0 && sum->credits_reserved <= 0)
+        free(strmap_remove(&t->loads, tenant));
+}
+
+void table_load(struct table *t, const char *tenant, struct table_load *out)
+{
+    pthread_rwlock_rdlock(&t->lock);
+    const struct table_load *sum = strmap_get(&t->loads, tenant);
+    if (sum)
+        *out = *sum;
+    else
+        memset(out, 0, sizeof(*out));
+    pthread_rwlock_unlock(&t->lock);
 }
 
 /* Older status documents (and aggregate's until it writes `kafka`) give
@@ -144,6 +203,7 @@ int table_put_status(struct table *t, const char *id, const char *value, size_t 
         if (e) {
             if (e->body)
                 t->n_docs--;
+            load_add(t, e->tenant, &e->load, -1);
             entry_free(e);
         }
         goto out;
@@ -152,7 +212,10 @@ int table_put_status(struct table *t, const char *id, const char *value, size_t 
     if (!e || (only_if_absent && e->body))
         goto out;
     const char *tenant = jx_str(doc, "tenant", "");
+    load_add(t, e->tenant, &e->load, -1);
+    e->load = load_of(doc);
     snprintf(e->tenant, sizeof(e->tenant), "%s", tenant);
+    load_add(t, e->tenant, &e->load, 1);
     json_object_del(doc, "tenant");
     if (!e->body)
         t->n_docs++;

@@ -12,6 +12,10 @@
  * Per batch, only the newest TABLE_ATTEMPTS_KEPT attempt records are kept
  * in memory (plus counters), so a receiver failing for days costs a fixed
  * amount.
+ *
+ * Per tenant, the table also keeps the load of its unfinished batches
+ * (table_load), summed as documents come and go, so the limits checked at
+ * every submit (limits.h) cost a lookup, not a walk over the batches.
  */
 #ifndef INGEST_TABLE_H
 #define INGEST_TABLE_H
@@ -62,5 +66,16 @@ int table_task(struct table *t, const char *id, const char *tenant, struct table
 
 /* Number of batches with a status document. */
 size_t table_count(struct table *t);
+
+/* A tenant's unfinished (queued, running) batches, summed. */
+struct table_load {
+    long long active_items;     /* their items without a result yet */
+    long long credits_reserved; /* what those would cost if each succeeded (credits_per_item) */
+    double items_per_s;         /* the pace their items are being counted at */
+    double credits_per_s;       /* the same, in reserved credits */
+};
+
+/* The tenant's load (zeros when it has no unfinished batch). */
+void table_load(struct table *t, const char *tenant, struct table_load *out);
 
 #endif

@@ -96,6 +96,37 @@ static void produce(rd_kafka_t *rk, const char *topic, const char *key, const ch
     assert_int_equal(err, 0);
 }
 
+/* Callers name groups bare ("ferry-scrape"); the topic prefix goes in once,
+ * and not at all under the default prefix (the groups' historical names). */
+static void test_consumer_group_prefixed_once(void **state)
+{
+    char err[256], val[128];
+    char *argv[] = {"t"};
+    struct cfg c;
+    (void)state;
+    setenv("FERRY_TOPIC_PREFIX", "man1.", 1);
+    cfg_init(&c, "t", "t");
+    cfg_add(&c, cfg_common);
+    assert_int_equal(cfg_parse(&c, 1, argv, err, sizeof(err)), 0);
+    unsetenv("FERRY_TOPIC_PREFIX");
+    const char *names[] = {"ferry-ingest-follow", "ferry-scrape"};
+    const char *want[] = {"man1.ferry-ingest-follow", "man1.ferry-scrape"};
+    for (int i = 0; i < 2; i++) {
+        size_t len = sizeof(val);
+        rd_kafka_conf_t *conf = kafka_consumer_conf(&c, "t", names[i], err, sizeof(err));
+        assert_non_null(conf);
+        assert_int_equal(rd_kafka_conf_get(conf, "group.id", val, &len), RD_KAFKA_CONF_OK);
+        assert_string_equal(val, want[i]);
+        rd_kafka_conf_destroy(conf);
+    }
+    size_t len = sizeof(val);
+    rd_kafka_conf_t *conf = kafka_consumer_conf(&cfg, "t", "ferry-ingest-follow", err, sizeof(err));
+    assert_non_null(conf);
+    rd_kafka_conf_get(conf, "group.id", val, &len);
+    assert_string_equal(val, "ferry-ingest-follow");
+    rd_kafka_conf_destroy(conf);
+}
+
 static void test_delivery_reports_are_counted(void **state)
 {
     (void)state;
@@ -468,6 +499,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conf_applies_properties),
+        cmocka_unit_test(test_consumer_group_prefixed_once),
         cmocka_unit_test(test_delivery_reports_are_counted),
         cmocka_unit_test(test_produce_wait_waits_out_a_full_queue),
         cmocka_unit_test(test_produce_wait_gives_up_at_the_deadline),
