@@ -30,7 +30,28 @@ static const char *const format_messages[FORMAT__COUNT] = {
 #undef X
 };
 
-/* Both lists are a dozen short words: a linear scan beats hashing them. */
+static const char *const event_names[EVENT__COUNT] = {
+#define X(up, word, dflt, msg) #word,
+    EVENT_MAP(X)
+#undef X
+};
+
+static const struct {
+    const char *message;
+    enum event_default dflt;
+} event_info[EVENT__COUNT] = {
+#define X(up, word, dflt, msg) {msg, EVENT_##dflt},
+    EVENT_MAP(X)
+#undef X
+};
+
+static const char *const change_names[CHANGE__COUNT] = {
+#define X(up, word, msg) #word,
+    CHANGE_MAP(X)
+#undef X
+};
+
+/* Each list is a dozen short words: a linear scan beats hashing them. */
 static int word_find(const char *const *words, int n, const char *name, size_t len)
 {
     for (int i = 0; i < n; i++)
@@ -85,4 +106,42 @@ const char *format_list(void)
     static const char all[] = FORMAT_MAP(X);
 #undef X
     return all + 2;
+}
+
+const char *event_name(enum event e)
+{
+    return event_names[e];
+}
+
+const char *event_message(enum event e)
+{
+    return event_info[e].message;
+}
+
+int event_is_default(enum event e)
+{
+    return event_info[e].dflt == EVENT_DEFAULT;
+}
+
+enum event event_parse(const char *name, size_t len)
+{
+    return (enum event)word_find(event_names, EVENT__COUNT, name, len);
+}
+
+const char *event_list(void)
+{
+#define X(up, word, dflt, msg) ", " #word
+    static const char all[] = EVENT_MAP(X);
+#undef X
+    return all + 2;
+}
+
+const char *change_name(enum change c)
+{
+    return change_names[c];
+}
+
+enum change change_parse(const char *name, size_t len)
+{
+    return (enum change)word_find(change_names, CHANGE__COUNT, name, len);
 }

@@ -104,4 +104,63 @@ enum format format_parse(const char *name, size_t len);
 /* "html, text, markdown, links, metadata": for error messages and --help. */
 const char *format_list(void);
 
+/* ------------------------------------------------------------ webhook events
+ *
+ * What a batch's `webhook_events` may name (schemas/webhooks.schema.json),
+ * and what aggregate emits. Columns: enum suffix, name on the wire, whether
+ * a batch without `webhook_events` gets it (DEFAULT) or must ask (ASKED),
+ * and what it means.
+ */
+#define EVENT_MAP(X)                                                                               \
+    X(BATCH_COMPLETED, batch.completed, DEFAULT, "the batch finished: every item has a result")    \
+    X(BATCH_FAILED, batch.failed, DEFAULT, "the batch did not finish before its deadline")         \
+    X(BATCH_CANCELLED, batch.cancelled, DEFAULT, "the batch was cancelled")                        \
+    X(ITEM_COMPLETED, item.completed, ASKED, "one item has its result")                            \
+    X(SCHEDULE_RUN, schedule.run, ASKED,                                                           \
+      "a run of a schedule finished (completed, failed or cancelled); the default of a "           \
+      "schedule's template")
+
+enum event {
+#define X(up, name, dflt, msg) EVENT_##up,
+    EVENT_MAP(X)
+#undef X
+        EVENT__COUNT,
+    EVENT_UNKNOWN = -1
+};
+
+enum event_default { EVENT_DEFAULT, EVENT_ASKED };
+
+const char *event_name(enum event e);
+const char *event_message(enum event e);
+/* 1 when a batch without webhook_events gets e. */
+int event_is_default(enum event e);
+
+/* The event named by name[0..len), or EVENT_UNKNOWN. */
+enum event event_parse(const char *name, size_t len);
+
+/* "batch.completed, batch.failed, ...": for error messages. */
+const char *event_list(void);
+
+/* ------------------------------------------------------------ change verdicts
+ *
+ * The `change` of a result of a schedule run with track_changes: how its
+ * data compares with the previous run's result for the same input
+ * (shared/changes.h).
+ */
+#define CHANGE_MAP(X)                                                                              \
+    X(NEW, new, "no earlier result of this input to compare with")                                 \
+    X(SAME, same, "the data hashes as the previous result did")                                    \
+    X(CHANGED, changed, "the data differs from the previous result")
+
+enum change {
+#define X(up, name, msg) CHANGE_##up,
+    CHANGE_MAP(X)
+#undef X
+        CHANGE__COUNT,
+    CHANGE_UNKNOWN = -1
+};
+
+const char *change_name(enum change c);
+enum change change_parse(const char *name, size_t len);
+
 #endif

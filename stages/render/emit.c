@@ -154,6 +154,7 @@ static void fill_meta(struct result_meta *m, const struct ritem *it, enum status
     m->error = error;
     m->attempts = it->job.attempt;
     m->fetched_at_ms = clk_now_ms();
+    m->track = json_object_get(it->req, "track");
 }
 
 /* Takes it: every part of the result goes out under its job. */
@@ -245,6 +246,8 @@ void emit_rendered(struct emit *em, struct ritem *it, struct page_res *res, long
                  file_id, it->shot == SHOT_JPEG ? "jpeg" : "png", res->image_width,
                  res->image_height, res->image_len, at);
         m.data_extra = extra;
+        m.hash_extra = res->image;
+        m.hash_extra_len = res->image_len;
     }
     struct extract ex;
     memset(&ex, 0, sizeof(ex));

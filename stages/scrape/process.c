@@ -45,6 +45,7 @@ static void fill_meta(struct result_meta *m, const struct item *it, enum status 
     m->error = error;
     m->attempts = it->job.attempt;
     m->fetched_at_ms = clk_now_ms();
+    m->track = json_object_get(it->req, "track");
 }
 
 void process_skip(struct process *pr, struct item *it, enum status status, const char *error)

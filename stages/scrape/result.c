@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "changes.h"
 #include "clock.h"
 #include "jx.h"
 
@@ -21,7 +22,58 @@ static const char *field_key(int f)
     return f == F_BASE64 ? "base64" : format_name(field_format[f]);
 }
 
-static void add_head(struct buf *sb, const struct result_meta *m)
+/* The tracking members of a tracked item (changes.h), or "": the verdict
+ * against the request's `previous`, over the requested formats' data in a
+ * fixed order (links and metadata as jx writes them). */
+static void track_members(const struct result_meta *m, const struct extract *ex, unsigned formats,
+                          struct buf *out)
+{
+    size_t id_len;
+    const char *input, *key = json_string_value(json_object_get(m->track, "key"));
+    if (!key || changes_key_split(key, strlen(key), &id_len, &input))
+        return;
+    buf_adds(out, ",\"change\":");
+    if (!ex || m->status != STATUS_OK) {
+        /* Nothing fetched, nothing compared: the previous hash stands. */
+        buf_adds(out, "null,\"change_key\":");
+        jx_add_strz(out, key);
+        buf_adds(out, ",\"content_hash\":null");
+        return;
+    }
+    struct changes_hasher h;
+    char hash[CHANGES_HASH_LEN];
+    changes_hasher_init(&h);
+    if (ex->binary) {
+        changes_hasher_add(&h, "base64", buf_str(&ex->base64), ex->base64.len);
+    } else {
+        if (formats & FORMAT_BIT(FORMAT_HTML))
+            changes_hasher_add(&h, "html", ex->html ? ex->html : "", ex->html_len);
+        if (formats & FORMAT_BIT(FORMAT_TEXT))
+            changes_hasher_add(&h, "text", buf_str(&ex->text), ex->text.len);
+        if (formats & FORMAT_BIT(FORMAT_MARKDOWN))
+            changes_hasher_add(&h, "markdown", buf_str(&ex->markdown), ex->markdown.len);
+        const json_t *j[2] = {formats & FORMAT_BIT(FORMAT_LINKS) ? ex->links : NULL,
+                              formats & FORMAT_BIT(FORMAT_METADATA) ? ex->metadata : NULL};
+        for (int i = 0; i < 2; i++)
+            if (j[i]) {
+                size_t len;
+                char *text = jx_dump(j[i], &len);
+                changes_hasher_add(&h, i ? "metadata" : "links", text ? text : "", len);
+                free(text);
+            }
+    }
+    if (m->hash_extra)
+        changes_hasher_add(&h, "screenshot", m->hash_extra, m->hash_extra_len);
+    changes_hasher_final(&h, hash);
+    const char *prev = json_string_value(json_object_get(m->track, "previous"));
+    if (prev && !changes_hash_valid(prev, strlen(prev)))
+        prev = NULL;
+    buf_addf(out, "\"%s\",\"change_key\":", change_name(changes_verdict(prev, hash)));
+    jx_add_strz(out, key);
+    buf_addf(out, ",\"content_hash\":\"%s\"", hash);
+}
+
+static void add_head(struct buf *sb, const struct result_meta *m, const struct buf *track)
 {
     char at[CLK_ISO_LEN];
     clk_iso8601(m->fetched_at_ms, at);
@@ -49,6 +101,8 @@ static void add_head(struct buf *sb, const struct result_meta *m)
     buf_addf(sb, ",\"credits_charged\":%d",
              status_counts(m->status) == STATUS_SUCCEEDED ? (m->credits_ok ? m->credits_ok : 1)
                                                           : 0);
+    if (track->len)
+        buf_add(sb, track->ptr, track->len);
 }
 
 /* The longest prefix of esc[off..] of at most room bytes that does not cut
@@ -84,8 +138,9 @@ struct slice {
 
 /* The common case, in one pass: a result that cannot exceed max_bytes even
  * if every byte were escaped to six. */
-static int build_direct(const struct result_meta *m, const struct extract *ex, unsigned formats,
-                        size_t max_bytes, struct result_part **parts)
+static int build_direct(const struct result_meta *m, const struct buf *track,
+                        const struct extract *ex, unsigned formats, size_t max_bytes,
+                        struct result_part **parts)
 {
     size_t raw = 1024 + (m->data_extra ? strlen(m->data_extra) : 0);
     char *links = NULL, *meta = NULL;
@@ -109,7 +164,7 @@ static int build_direct(const struct result_meta *m, const struct extract *ex, u
     }
     struct buf sb = BUF_INIT(BUF_NO_MAX);
     buf_reserve(&sb, raw + raw / 16 + links_len + meta_len + 512);
-    add_head(&sb, m);
+    add_head(&sb, m, track);
     if (!ex) {
         buf_adds(&sb, ",\"data\":null}");
     } else if (ex->binary) {
@@ -157,8 +212,13 @@ static int build_direct(const struct result_meta *m, const struct extract *ex, u
 size_t result_build(const struct result_meta *m, const struct extract *ex, unsigned formats,
                     size_t max_bytes, struct result_part **parts)
 {
-    if (build_direct(m, ex, formats, max_bytes, parts))
+    struct buf track = BUF_INIT(BUF_NO_MAX);
+    if (m->track)
+        track_members(m, ex, formats, &track);
+    if (build_direct(m, &track, ex, formats, max_bytes, parts)) {
+        buf_release(&track);
         return 1;
+    }
 
     struct buf head = BUF_INIT(BUF_NO_MAX);
     struct buf esc[F__N] = {BUF_INIT(BUF_NO_MAX), BUF_INIT(BUF_NO_MAX), BUF_INIT(BUF_NO_MAX),
@@ -167,7 +227,8 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
     char *links = NULL, *meta = NULL;
     size_t links_len = 0, meta_len = 0;
 
-    add_head(&head, m);
+    add_head(&head, m, &track);
+    buf_release(&track);
     if (ex) {
         if (ex->binary) {
             jx_add_str_content(&esc[F_BASE64], buf_str(&ex->base64), ex->base64.len);

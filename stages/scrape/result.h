@@ -8,10 +8,16 @@
  * character boundary into consecutive slices, and links/metadata ride in
  * part 1. The full value of data.<field> is the concatenation of that field
  * over parts 1..parts in order (absent = empty).
+ *
+ * A tracked item (result_meta.track) is compared with its previous result
+ * here, so scrape and render write the same verdict: every part carries
+ * change, change_key and content_hash, hashed over the whole data before
+ * it is cut.
  */
 #ifndef FERRY_SCRAPE_RESULT_H
 #define FERRY_SCRAPE_RESULT_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +41,13 @@ struct result_meta {
     /* Raw JSON members appended inside "data" (render's
      * "\"screenshot\":{...}"), NULL for none; in part 1 of a split result. */
     const char *data_extra;
+    /* The request's `track` (shared/changes.h), NULL when the item's batch
+     * does not track changes: the result then carries change, change_key
+     * and content_hash, the hash over the data written plus hash_extra
+     * (render's screenshot bytes, which data_extra only names). */
+    const json_t *track;
+    const void *hash_extra;
+    size_t hash_extra_len;
 };
 
 struct result_part {
