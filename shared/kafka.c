@@ -439,6 +439,27 @@ void kafka_lag_unwatch(rd_kafka_t *consumer)
     free(w);
 }
 
+int32_t kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                              size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    int32_t n = -1;
+    rd_kafka_resp_err_t err =
+        rkt ? rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) : RD_KAFKA_RESP_ERR__INVALID_ARG;
+    if (!err) {
+        if (md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0)
+            n = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    if (n < 0)
+        snprintf(errstr, errstr_size, "no partitions for %s: %s", topic,
+                 err ? rd_kafka_err2str(err) : "unknown topic");
+    return n;
+}
+
 int kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size)
 {
     const struct rd_kafka_metadata *md;

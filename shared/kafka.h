@@ -149,6 +149,12 @@ long long kafka_consumer_lag(rd_kafka_t *consumer);
 void kafka_lag_watch(rd_kafka_t *consumer, const char *group);
 void kafka_lag_unwatch(rd_kafka_t *consumer);
 
+/* The number of partitions of `topic` from a metadata request (any client),
+ * or -1 with errstr when the topic is unknown or no broker answered in
+ * timeout_ms. */
+int32_t kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                              size_t errstr_size);
+
 /* A metadata request to the cluster: 0 when a broker answered in time. */
 int kafka_ping(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
 

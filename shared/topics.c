@@ -28,6 +28,9 @@ static const struct topic_row {
     {TOPIC_RENDER_DLQ, "render.dlq", KEEP_DEAD_LETTERS},
     {TOPIC_FILES, "files", KEEP_FILES},
     {TOPIC_USAGE, "usage", KEEP_COMPACTED},
+    {TOPIC_SCHEDULES, "schedules", KEEP_COMPACTED},
+    {TOPIC_SCHEDULE_STATE, "schedule.state", KEEP_COMPACTED},
+    {TOPIC_SCHEDULE_CHANGES, "schedule.changes", KEEP_COMPACTED},
 };
 
 /* Dead letters wait for a human: keep them at least 30 days. */

@@ -23,20 +23,23 @@
 #include "cfg.h"
 
 enum topic_id {
-    TOPIC_BATCHES,         /* batch records and cancel records (header ferry-type) */
-    TOPIC_REQUESTS,        /* one scrape request per item */
-    TOPIC_RESULTS,         /* one result per item (more on retries and replays) */
-    TOPIC_STATUS,          /* compacted: latest status document per batch */
-    TOPIC_WEBHOOKS,        /* webhook tasks: the exact body to sign and send */
-    TOPIC_ATTEMPTS,        /* every delivery attempt */
-    TOPIC_WEBHOOKS_DLQ,    /* webhook tasks whose tiers are exhausted */
-    TOPIC_AGGREGATE_DLQ,   /* poison messages the aggregator skipped */
-    TOPIC_SCRAPE_DLQ,      /* poison scrape requests */
-    TOPIC_AGGREGATE_STATE, /* compacted: the aggregator's changelog */
-    TOPIC_RENDER_REQUESTS, /* one render request per item (render: true or a screenshot) */
-    TOPIC_RENDER_DLQ,      /* poison render requests */
-    TOPIC_FILES,           /* screenshot bytes, keyed by file id; kept FERRY_FILES_RETENTION */
-    TOPIC_USAGE,           /* compacted: each tenant's usage per day, cumulative, from aggregate */
+    TOPIC_BATCHES,          /* batch records and cancel records (header ferry-type) */
+    TOPIC_REQUESTS,         /* one scrape request per item */
+    TOPIC_RESULTS,          /* one result per item (more on retries and replays) */
+    TOPIC_STATUS,           /* compacted: latest status document per batch */
+    TOPIC_WEBHOOKS,         /* webhook tasks: the exact body to sign and send */
+    TOPIC_ATTEMPTS,         /* every delivery attempt */
+    TOPIC_WEBHOOKS_DLQ,     /* webhook tasks whose tiers are exhausted */
+    TOPIC_AGGREGATE_DLQ,    /* poison messages the aggregator skipped */
+    TOPIC_SCRAPE_DLQ,       /* poison scrape requests */
+    TOPIC_AGGREGATE_STATE,  /* compacted: the aggregator's changelog */
+    TOPIC_RENDER_REQUESTS,  /* one render request per item (render: true or a screenshot) */
+    TOPIC_RENDER_DLQ,       /* poison render requests */
+    TOPIC_FILES,            /* screenshot bytes, keyed by file id; kept FERRY_FILES_RETENTION */
+    TOPIC_USAGE,            /* compacted: each tenant's usage per day, cumulative, from aggregate */
+    TOPIC_SCHEDULES,        /* compacted: schedule definitions, keyed by schedule id */
+    TOPIC_SCHEDULE_STATE,   /* compacted: each schedule's firing state (done_through) */
+    TOPIC_SCHEDULE_CHANGES, /* compacted: content hash per schedule and input (changes.h) */
     TOPIC__COUNT
 };
 

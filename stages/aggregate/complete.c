@@ -23,7 +23,8 @@ struct closing {
     long long total;
     json_t *record; /* the batch record (reference) */
     json_t *doc;    /* the final status document (reference) */
-    const char *event;
+    const char *events[2];
+    int n_events;
     size_t budget;        /* bytes the inline results may take */
     struct results got;   /* results read back so far */
     struct assembly asm_; /* parts of results read back so far */
@@ -268,21 +269,26 @@ void complete_held_items(struct completion *c, struct tally *t)
 
 /* ------------------------------------------------------------ finishing */
 
-/* The batch.* task: with `results` inline, unless that makes the task too
- * large for a Kafka message; then (or with results NULL) results_url. */
-static void send_batch_task(struct completion *c, const char *id, const json_t *record,
-                            const json_t *doc, const char *event, struct results *results)
+/* The batch.* and schedule.run tasks: with `results` inline, unless that
+ * makes a task too large for a Kafka message; then (or with results NULL)
+ * results_url. */
+static void send_batch_tasks(struct completion *c, const char *id, const json_t *record,
+                             const json_t *doc, const char *const *events, int n_events,
+                             struct results *results)
 {
-    size_t len, rlen = 0;
+    size_t rlen = 0;
     char *joined = results ? results_join(results, &rlen) : NULL;
-    char *body = report_body(doc, event, joined, rlen, &len);
-    if (emit_task(c->out, id, record, event, -1, body, len) && joined) {
+    for (int i = 0; i < n_events; i++) {
+        size_t len;
+        char *body = report_body(doc, events[i], joined, rlen, &len);
+        if (emit_task(c->out, id, record, events[i], -1, body, len) && joined) {
+            free(body);
+            body = report_body(doc, events[i], NULL, 0, &len);
+            if (emit_task(c->out, id, record, events[i], -1, body, len))
+                LOG_ERROR("batch_task_too_large", "batch=%s event=%s", id, events[i]);
+        }
         free(body);
-        body = report_body(doc, event, NULL, 0, &len);
-        if (emit_task(c->out, id, record, event, -1, body, len))
-            LOG_ERROR("batch_task_too_large", "batch=%s", id);
     }
-    free(body);
     free(joined);
 }
 
@@ -302,7 +308,8 @@ static struct closing *closing_add(struct completion *c)
 void complete_batch(struct completion *c, struct tally *t, const char *status)
 {
     json_t *doc;
-    const char *event = report_event(status);
+    const char *events[2];
+    int n_events = 0;
     struct follow *f = t->follow;
     emit_status(c->out, t, status, &doc);
     LOG_INFO("batch_done", "batch=%s status=%s total=%lld processed=%lld succeeded=%lld", t->id,
@@ -319,8 +326,20 @@ void complete_batch(struct completion *c, struct tally *t, const char *status)
     }
     c->done_last[c->n_done++] = t->last_ms;
 
-    if (record_wants_event(t->record, event)) {
-        size_t base = report_body_base(doc, event), budget = 0;
+    /* The batch's own end event, and a schedule's run the end of a run:
+     * the same document (it names the schedule and the slot). */
+    if (record_wants_event(t->record, report_event(status)))
+        events[n_events++] = report_event(status);
+    if (json_object_get(t->record, "schedule_id") &&
+        record_wants_event(t->record, event_name(EVENT_SCHEDULE_RUN)))
+        events[n_events++] = event_name(EVENT_SCHEDULE_RUN);
+    if (n_events) {
+        /* Both bodies hold the results: the budget is the larger's. */
+        size_t base = 0, budget = 0;
+        for (int i = 0; i < n_events; i++) {
+            size_t b = report_body_base(doc, events[i]);
+            base = b > base ? b : base;
+        }
         if (base < c->inline_max)
             budget = c->inline_max - base;
         int fits = budget && !(f && f->inline_over);
@@ -337,7 +356,8 @@ void complete_batch(struct completion *c, struct tally *t, const char *status)
             k->record = json_incref(t->record);
             k->doc = doc;
             doc = NULL;
-            k->event = event;
+            memcpy(k->events, events, sizeof(events));
+            k->n_events = n_events;
             k->budget = budget;
             k->taken = calloc(1, (size_t)(t->total + 7) / 8 + 1);
             if (!k->taken)
@@ -347,7 +367,7 @@ void complete_batch(struct completion *c, struct tally *t, const char *status)
             struct results *inline_ = !cached ? NULL : f ? &f->cache : &none;
             if (!fits || (inline_ && results_joined_len(inline_) > budget))
                 inline_ = NULL;
-            send_batch_task(c, t->id, t->record, doc, event, inline_);
+            send_batch_tasks(c, t->id, t->record, doc, events, n_events, inline_);
         }
     }
     json_decref(doc);
@@ -431,7 +451,8 @@ void complete_flush(struct completion *c)
                      log_quote(q, sizeof(q), errstr));
         for (; i < j; i++) {
             struct closing *k = &c->closing[i];
-            send_batch_task(c, k->id, k->record, k->doc, k->event, rc || k->over ? NULL : &k->got);
+            send_batch_tasks(c, k->id, k->record, k->doc, k->events, k->n_events,
+                             rc || k->over ? NULL : &k->got);
             closing_free(k);
         }
     }

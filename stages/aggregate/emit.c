@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "changes.h"
 #include "clock.h"
 #include "jx.h"
+#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "report.h"
@@ -19,6 +21,8 @@ void emit_init(struct emit *o, struct txn *x, const struct topics *t, size_t tas
                                     "Status documents written to batch.status", "");
     o->m_items = metric_counter("ferry_aggregate_item_tasks_total",
                                 "item.completed webhook tasks emitted", "");
+    o->m_changes = metric_counter("ferry_aggregate_changes_total",
+                                  "Content hashes of tracked inputs remembered", "");
     o->m_dlq = metric_counter("ferry_aggregate_dlq_total",
                               "Poison records sent to the aggregate dead-letter topic", "");
 }
@@ -79,6 +83,23 @@ void emit_item(struct emit *o, const struct tally *t, long long index, const cha
     }
     metric_inc(o->m_items, 1);
     free(body);
+}
+
+void emit_change(struct emit *o, const struct record *r, int64_t now_ms)
+{
+    size_t id_len;
+    const char *input;
+    char at[CLK_ISO_LEN], value[256];
+    if (changes_key_split(r->change_key, strlen(r->change_key), &id_len, &input))
+        return;
+    clk_iso8601(now_ms, at);
+    int n = snprintf(value, sizeof(value),
+                     "{\"hash\":\"%s\",\"batch_id\":\"%s\",\"index\":%lld,\"at\":\"%s\"}",
+                     r->content_hash, r->batch_id, r->in.index, at);
+    int32_t p = kafka_murmur2_partition(r->change_key, id_len, o->change_partitions);
+    txn_produce(o->txn, topic_name(o->t, TOPIC_SCHEDULE_CHANGES), p, r->change_key,
+                strlen(r->change_key), value, (size_t)n, NULL);
+    metric_inc(o->m_changes, 1);
 }
 
 void emit_dead_letter(struct emit *o, const rd_kafka_message_t *m, const char *why)

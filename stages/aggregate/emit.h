@@ -1,7 +1,8 @@
 /*
  * emit — what the aggregator writes, through the open transaction (txn.h):
  * status snapshots to `batch.status`, webhook tasks to `webhooks`, poison
- * records to `aggregate.dlq`. Documents and bodies come from report.h.
+ * records to `aggregate.dlq`, tracked inputs' hashes to `schedule.changes`. Documents and bodies
+ * come from report.h.
  */
 #ifndef FERRY_AGGREGATE_EMIT_H
 #define FERRY_AGGREGATE_EMIT_H
@@ -9,6 +10,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "record.h"
 #include "tally.h"
 #include "topics.h"
 #include "txn.h"
@@ -16,8 +18,9 @@
 struct emit {
     struct txn *txn;
     const struct topics *t;
-    size_t task_max; /* the largest webhook task a Kafka message holds */
-    struct metric *m_snapshots, *m_items, *m_dlq;
+    size_t task_max;           /* the largest webhook task a Kafka message holds */
+    int32_t change_partitions; /* of schedule.changes (emit_change) */
+    struct metric *m_snapshots, *m_items, *m_dlq, *m_changes;
 };
 
 /* Borrows txn and topics. `task_max`: FERRY_MAX_MESSAGE_BYTES less room
@@ -38,6 +41,11 @@ int emit_task(struct emit *o, const char *batch_id, const json_t *record, const 
  * result_truncated and results_url. */
 void emit_item(struct emit *o, const struct tally *t, long long index, const char *result,
                size_t len);
+
+/* Remembers a tracked input's content hash (changes.h): its record in
+ * schedule.changes, on the partition of its schedule id, from the result
+ * just counted (r has change_key and content_hash). */
+void emit_change(struct emit *o, const struct record *r, int64_t now_ms);
 
 /* Sends a poison record's bytes to aggregate.dlq with where it came from
  * and why. */

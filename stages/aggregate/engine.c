@@ -85,9 +85,7 @@ static void on_batch_record(struct engine *e, const rd_kafka_message_t *m, struc
     }
     if (state_set_record(&e->state, t, r->root, ts > 0 ? ts : clk_now_ms()))
         LOG_WARN("pending_out_of_range", "batch=%s total=%lld", t->id, t->total);
-    if (!record_wants_event(t->record, "batch.completed") &&
-        !record_wants_event(t->record, "batch.failed") &&
-        !record_wants_event(t->record, "batch.cancelled"))
+    if (!record_wants_body(t->record))
         complete_forget_cache(&e->done, t); /* no body will carry them */
     emit_status(&e->out, t, REPORT_RUNNING, NULL);
     complete_follow(&e->done, t)->status_mono = clk_mono_ms();
@@ -129,6 +127,8 @@ static void on_result(struct engine *e, const rd_kafka_message_t *m, struct reco
     case TALLY_COUNTED: break;
     }
     metric_inc(e->m_results, 1);
+    if (r->content_hash[0])
+        emit_change(&e->out, r, clk_now_ms());
     complete_counted(&e->done, t, r, first_offset, m->offset);
     if (tally_complete(t))
         complete_batch(&e->done, t, REPORT_COMPLETED);
@@ -566,6 +566,10 @@ struct engine *engine_open(struct stage *st, const struct engine_conf *conf, rd_
         goto err;
     txn_init(&e->txn, e->producer, e->consumer);
     emit_init(&e->out, &e->txn, e->t, (size_t)(conf->max_message - TASK_SLACK));
+    e->out.change_partitions = kafka_partition_count(
+        e->producer, topic_name(e->t, TOPIC_SCHEDULE_CHANGES), 30000, errstr, errstr_size);
+    if (e->out.change_partitions <= 0)
+        goto err;
     complete_init(&e->done, &e->out, &e->state, e->reader, topic_name(e->t, TOPIC_RESULTS),
                   (size_t)conf->inline_max, (size_t)conf->cache_max);
     LOG_INFO("started", "inputs=%s,%s,%s transactional_id=%s", topic_name(e->t, TOPIC_BATCHES),

@@ -122,8 +122,9 @@ static uint64_t fnv(uint64_t h, const char *p, size_t n)
 }
 
 struct members {
-    const char *id, *index, *status, *credits, *part, *parts;
-    size_t id_len, index_len, status_len, credits_len, part_len, parts_len;
+    const char *id, *index, *status, *credits, *part, *parts, *change, *change_key, *hash;
+    size_t id_len, index_len, status_len, credits_len, part_len, parts_len, change_len,
+        change_key_len, hash_len;
     size_t data_at, data_len; /* where data lies in the output text */
 };
 
@@ -177,6 +178,12 @@ static int scan_members(struct record *r, const char *buf, size_t len, struct me
                     TAKE(status, 1);
                 else if (KEY_IS("credits_charged"))
                     TAKE(credits, 0);
+                else if (KEY_IS("change"))
+                    TAKE(change, 0);
+                else if (KEY_IS("change_key"))
+                    TAKE(change_key, 1);
+                else if (KEY_IS("content_hash"))
+                    TAKE(hash, 0);
                 if (o > out + 1)
                     *o++ = ',';
                 if (KEY_IS("data")) {
@@ -230,6 +237,31 @@ static int take_status(struct tally_in *in, const char *v, size_t len)
     return 0;
 }
 
+/* The tracking members, when all are well-formed: a verdict (or null for
+ * a failed item, then no hash), a change key and a hash. */
+static void take_change(struct record *r, const struct members *m)
+{
+    size_t id_len;
+    const char *input;
+    if (!m->change || !m->change_key || m->change_key_len >= sizeof(r->change_key) ||
+        changes_key_split(m->change_key, m->change_key_len, &id_len, &input))
+        return;
+    if (m->change_len > 2 && *m->change == '"') {
+        enum change c = change_parse(m->change + 1, m->change_len - 2);
+        if (c == CHANGE_UNKNOWN || !m->hash || m->hash_len != 18 ||
+            !changes_hash_valid(m->hash + 1, 16))
+            return;
+        r->in.has_change = 1;
+        r->in.change = c;
+        memcpy(r->content_hash, m->hash + 1, 16);
+        r->content_hash[16] = '\0';
+    } else if (m->change_len != 4 || memcmp(m->change, "null", 4) != 0) {
+        return;
+    }
+    memcpy(r->change_key, m->change_key, m->change_key_len);
+    r->change_key[m->change_key_len] = '\0';
+}
+
 int record_parse_result(struct record *r, const void *buf, size_t len, const char *key,
                         size_t key_len, long long max_items, char *errstr, size_t errstr_size)
 {
@@ -271,6 +303,7 @@ int record_parse_result(struct record *r, const void *buf, size_t len, const cha
         snprintf(errstr, errstr_size, "credits_charged: not a whole number 0..1000000");
         return -1;
     }
+    take_change(r, &m);
     if (m.part || m.parts) {
         in->part = (int)(m.part ? member_int(m.part, m.part_len, RECORD_MAX_PARTS) : -1);
         in->parts = (int)(m.parts ? member_int(m.parts, m.parts_len, RECORD_MAX_PARTS) : -1);
@@ -316,4 +349,15 @@ int record_wants_event(const json_t *batch_record, const char *event)
             return 1;
     }
     return 0;
+}
+
+int record_wants_body(const json_t *batch_record)
+{
+    static const enum event ends[] = {EVENT_BATCH_COMPLETED, EVENT_BATCH_FAILED,
+                                      EVENT_BATCH_CANCELLED};
+    for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+        if (record_wants_event(batch_record, event_name(ends[i])))
+            return 1;
+    return json_object_get(batch_record, "schedule_id") &&
+           record_wants_event(batch_record, event_name(EVENT_SCHEDULE_RUN));
 }

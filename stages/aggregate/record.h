@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "changes.h"
 #include "ids.h"
 #include "tally.h"
 
@@ -32,7 +33,11 @@ struct record {
     unsigned canonical : 1; /* text is as JSON.stringify would write it (jscan.h) */
     char batch_id[IDS_BATCH_LEN];
     struct tally_in in; /* results: what the count needs */
-    long long total;    /* batch records */
+    /* Results of a tracked run (changes.h): where the input's content hash
+     * is remembered, and the hash ("" when the item failed). */
+    char change_key[CHANGES_KEY_MAX];
+    char content_hash[CHANGES_HASH_LEN];
+    long long total; /* batch records */
 };
 
 /* Parses a `batches` record; `type_header` is the ferry-type header or NULL
@@ -44,6 +49,8 @@ int record_parse_batch(struct record *r, const void *buf, size_t len, const char
 
 /* Parses a `scrape.results` record. A status words.h does not know is
  * kept by name when it looks like one (a newer scrape's), else refused.
+ * A tracked result's change, change_key and content_hash are read when
+ * well-formed (else the result counts as untracked).
  * credits_charged defaults to 1 for a success and 0 otherwise. A part
  * (`part` of `parts`) also gets its attempt hash. 0 ok, -1 with errstr. */
 int record_parse_result(struct record *r, const void *buf, size_t len, const char *key,
@@ -55,5 +62,9 @@ void record_release(struct record *r);
  * (batch.failed, batch.cancelled) is also sent to whoever asked for
  * batch.completed: it is the batch's one end-of-batch notification. */
 int record_wants_event(const json_t *batch_record, const char *event);
+
+/* 1 when some webhook of the batch's end carries its results: a batch.*
+ * event, or schedule.run of a schedule's run. */
+int record_wants_body(const json_t *batch_record);
 
 #endif

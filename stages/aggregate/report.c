@@ -82,6 +82,14 @@ json_t *report_status(const struct tally *t, const char *status, int64_t now_ms,
         if (json_object_get(rec, echoed[i]))
             json_object_set_new(d, echoed[i], copy_or(rec, echoed[i], json_null()));
 
+    /* A run of a schedule with track_changes counts its verdicts. */
+    if (jx_bool(rec, "track_changes", 0)) {
+        json_t *c = json_object();
+        for (int i = 0; i < CHANGE__COUNT; i++)
+            json_object_set_new(c, change_name((enum change)i), json_integer(t->changes[i]));
+        json_object_set_new(d, "changes", c);
+    }
+
     const json_t *wh = json_object_get(rec, "webhook");
     if (json_is_object(wh)) {
         json_t *w = json_object();

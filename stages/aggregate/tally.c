@@ -206,6 +206,8 @@ enum tally_outcome tally_count(struct tally *t, const struct tally_in *in, int64
     bit_set(t->bits, in->index);
     t->processed++;
     t->credits += in->credits;
+    if (in->has_change)
+        t->changes[in->change]++;
     if (in->status == STATUS_UNKNOWN)
         (*failed)++;
     else if (status_counts(in->status) == STATUS_SUCCEEDED)
@@ -316,8 +318,12 @@ char *tally_encode(struct tally *t, size_t *len)
                       t->others[i].n);
         sep = ",";
     }
+    n += snprintf(out + n, cap - (size_t)n, "}");
+    if (t->changes[CHANGE_NEW] || t->changes[CHANGE_SAME] || t->changes[CHANGE_CHANGED])
+        n += snprintf(out + n, cap - (size_t)n, ",\"changes\":[%lld,%lld,%lld]",
+                      t->changes[CHANGE_NEW], t->changes[CHANGE_SAME], t->changes[CHANGE_CHANGED]);
     n += snprintf(out + n, cap - (size_t)n,
-                  "},\"first_ms\":%lld,\"last_ms\":%lld,\"res_first\":%lld,\"res_last\":%lld",
+                  ",\"first_ms\":%lld,\"last_ms\":%lld,\"res_first\":%lld,\"res_last\":%lld",
                   (long long)t->first_ms, (long long)t->last_ms, (long long)t->res_first,
                   (long long)t->res_last);
     if (t->record_text) {
@@ -427,6 +433,11 @@ struct tally *tally_decode(const char *id, int32_t partition, const json_t *v, c
                       &t->billed.credits};
     for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
         *b[i] = json_integer_value(json_array_get(billed, i));
+    /* [new, same, changed]: absent before change tracking, and while a
+     * tracked run has counted none. */
+    const json_t *ch = json_object_get(v, "changes");
+    for (int i = 0; i < CHANGE__COUNT && json_is_array(ch); i++)
+        t->changes[i] = json_integer_value(json_array_get(ch, (size_t)i));
     t->first_ms = jx_int(v, "first_ms", 0);
     t->last_ms = jx_int(v, "last_ms", 0);
     t->res_first = jx_int(v, "res_first", -1);

@@ -45,6 +45,8 @@ struct tally_in {
     long long credits;          /* the result's credits_charged */
     int part, parts;            /* 0, 0 for a result written whole */
     uint64_t attempt;           /* parts: the hash of the head that tells attempts apart */
+    int has_change;             /* a tracked run's result with a verdict: */
+    enum change change;         /* the verdict */
 };
 
 /* Failed items under a status name words.h does not know. */
@@ -88,8 +90,9 @@ struct tally {
     char tenant[TALLY_TENANT_MAX]; /* the record's, once known */
     long long total;
     long long processed, succeeded, credits;
-    long long errors[STATUS__COUNT]; /* failed items by status (STATUS_OK unused) */
-    struct tally_other *others;      /* n_others of them, allocated when the first comes */
+    long long errors[STATUS__COUNT];  /* failed items by status (STATUS_OK unused) */
+    long long changes[CHANGE__COUNT]; /* verdicts of a tracked run (changes.h) */
+    struct tally_other *others;       /* n_others of them, allocated when the first comes */
     size_t n_others;
     int64_t created_ms;          /* record's created_at */
     int64_t seen_ms;             /* first record naming it (pending expiry) */

@@ -259,7 +259,8 @@ int table_put_attempt(struct table *t, const char *value, size_t len)
     e->att_total++;
 
     const char *event = jx_str(a, "event", "");
-    if (strncmp(event, "batch.", 6) == 0) {
+    /* The end-of-batch webhooks: batch.*, and schedule.run of a run. */
+    if (strncmp(event, "batch.", 6) == 0 || strcmp(event, "schedule.run") == 0) {
         const char *outcome = jx_str(a, "outcome", "");
         json_t *err = json_object_get(a, "error");
         e->wh_attempts++;

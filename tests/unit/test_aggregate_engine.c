@@ -17,6 +17,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "changes.h"
 #include "clock.h"
 #include "engine.h"
 #include "ids.h"
@@ -303,6 +304,130 @@ static void wait_dead_letters(rd_kafka_t *reader, int n)
     }
 }
 
+/* The body of the first task of `event` for batch `id` (new reference), or
+ * NULL. */
+struct find_task {
+    const char *id, *event;
+    json_t *body;
+    int n;
+};
+
+static int on_find_task(void *arg, const rd_kafka_message_t *m)
+{
+    struct find_task *f = arg;
+    char why[128];
+    json_t *task = jx_parse(m->payload, m->len, 8, why, sizeof(why));
+    if (strcmp(jx_str(task, "batch_id", ""), f->id) == 0 &&
+        strcmp(jx_str(task, "event", ""), f->event) == 0) {
+        const char *body = jx_str(task, "body", "{}");
+        if (!f->body)
+            f->body = jx_parse(body, strlen(body), 64, why, sizeof(why));
+        f->n++;
+    }
+    json_decref(task);
+    return 0;
+}
+
+static int count_tasks(rd_kafka_t *tap, const char *id, const char *event, json_t **body)
+{
+    char err[256];
+    int32_t parts[] = {0, 1};
+    struct find_task f = {id, event, NULL, 0};
+    if (scan_read(tap, topic_name(&st.topics, TOPIC_WEBHOOKS), parts, 2, RD_KAFKA_OFFSET_BEGINNING,
+                  -1, NULL, on_find_task, &f, NULL, 10000, err, sizeof(err)))
+        fail_msg("scan: %s", err);
+    if (body)
+        *body = f.body;
+    else
+        json_decref(f.body);
+    return f.n;
+}
+
+struct change_rows {
+    int32_t partition;
+    int n;
+    char keys[4][CHANGES_KEY_MAX], hashes[4][CHANGES_HASH_LEN];
+};
+
+static int on_change(void *arg, const rd_kafka_message_t *m)
+{
+    struct change_rows *c = arg;
+    char why[128];
+    json_t *v = jx_parse(m->payload, m->len, 8, why, sizeof(why));
+    if (c->n < 4 && m->key_len < CHANGES_KEY_MAX) {
+        c->partition = m->partition;
+        memcpy(c->keys[c->n], m->key, m->key_len);
+        c->keys[c->n][m->key_len] = '\0';
+        snprintf(c->hashes[c->n++], CHANGES_HASH_LEN, "%s", jx_str(v, "hash", ""));
+    }
+    json_decref(v);
+    return 0;
+}
+
+/* A run of a schedule that tracks changes: its end sends schedule.run (the
+ * only event it asked for) with the schedule's members and the verdicts
+ * counted, and each fetched input's hash is remembered on the partition of
+ * the schedule id, in the transaction that counted it; a failed one's is
+ * not. */
+static void check_schedule_run(rd_kafka_t *feed, rd_kafka_t *tap)
+{
+    const char *sch = "sch_01M816TZ7MSG7GBE1TYYCV6RYA";
+    char run[IDS_BATCH_LEN], rec[1024], key[3][CHANGES_KEY_MAX], extra[300];
+    assert_int_equal(ids_schedule_run(sch, 1794000000000LL, run), 0);
+    snprintf(rec, sizeof(rec),
+             "{\"type\":\"batch\",\"id\":\"%s\",\"tenant\":\"acme\",\"total\":3,"
+             "\"created_at\":\"2099-01-01T00:00:00Z\",\"metadata\":{},\"schedule_id\":\"%s\","
+             "\"scheduled_for\":\"2026-11-05T08:00:00Z\",\"track_changes\":true,"
+             "\"webhook\":{\"url\":\"https://r/h\",\"events\":[\"schedule.run\"],"
+             "\"secret_enc\":\"v1.x\"}}",
+             run, sch);
+    put(feed, TOPIC_BATCHES, run, rec, "batch");
+    const char *verdict[] = {"\"new\"", "\"same\"", "null"};
+    const char *hash[] = {"\"00000000000000a0\"", "\"00000000000000a1\"", "null"};
+    for (int i = 0; i < 3; i++) {
+        changes_key(sch,
+                    i == 0   ? "000000000000000a"
+                    : i == 1 ? "000000000000000b"
+                             : "000000000000000c",
+                    key[i]);
+        snprintf(extra, sizeof(extra), "\"change\":%s,\"change_key\":\"%s\",\"content_hash\":%s,",
+                 verdict[i], key[i], hash[i]);
+        put_result(feed, run, i, extra);
+    }
+    json_t *body = NULL;
+    int64_t deadline = clk_mono_ms() + 30000;
+    while (count_tasks(tap, run, "schedule.run", &body) == 0 && clk_mono_ms() < deadline)
+        usleep(100 * 1000); /* polled until the deadline */
+    assert_non_null(body);
+    assert_string_equal(jx_str(body, "event", ""), "schedule.run");
+    assert_string_equal(jx_str(body, "id", ""), run);
+    assert_string_equal(jx_str(body, "schedule_id", ""), sch);
+    assert_string_equal(jx_str(body, "scheduled_for", ""), "2026-11-05T08:00:00Z");
+    json_t *changes = json_object_get(body, "changes");
+    assert_int_equal(jx_int(changes, "new", -1), 1);
+    assert_int_equal(jx_int(changes, "same", -1), 1);
+    assert_int_equal(jx_int(changes, "changed", -1), 0);
+    json_t *results = json_object_get(body, "results");
+    assert_int_equal(json_array_size(results), 3);
+    assert_string_equal(jx_str(json_array_get(results, 1), "change", ""), "same");
+    json_decref(body);
+    assert_int_equal(count_tasks(tap, run, "batch.completed", NULL), 0);
+
+    char err[256];
+    int32_t parts[] = {0, 1};
+    struct change_rows rows = {0};
+    if (scan_read(tap, topic_name(&st.topics, TOPIC_SCHEDULE_CHANGES), parts, 2,
+                  RD_KAFKA_OFFSET_BEGINNING, -1, NULL, on_change, &rows, NULL, 10000, err,
+                  sizeof(err)))
+        fail_msg("scan: %s", err);
+    assert_int_equal(rows.n, 2);
+    assert_int_equal(rows.partition, kafka_murmur2_partition(sch, strlen(sch), 2));
+    assert_string_equal(rows.keys[0], key[0]);
+    assert_string_equal(rows.hashes[0], "00000000000000a0");
+    assert_string_equal(rows.keys[1], key[1]);
+    assert_string_equal(rows.hashes[1], "00000000000000a1");
+}
+
 static void test_loop_counts_and_survives_a_rebalance(void **state)
 {
     (void)state;
@@ -414,6 +539,7 @@ static void test_loop_counts_and_survives_a_rebalance(void **state)
     u = wait_usage(reader, 5);
     assert_int_equal(u.webhooks_delivered, 5);
     assert_int_equal(u.items, 9);
+    check_schedule_run(p, reader);
 
     shutdown_request();
     pthread_join(th, NULL);

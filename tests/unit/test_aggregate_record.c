@@ -132,6 +132,52 @@ static void test_credits_and_statuses(void **st)
     }
 }
 
+/* A tracked result's verdict, key and hash are read when well-formed; a
+ * failed item has a key and no verdict; anything malformed is untracked. */
+static void test_change_members(void **st)
+{
+    (void)st;
+#define KEY "\"change_key\":\"sch_01M816TZ7MSG7GBE1TYYCV6RYA/0123456789abcdef\""
+    static const struct {
+        const char *json;
+        int has_change;
+        enum change change;
+        const char *key, *hash;
+    } rows[] = {
+        {HEAD "\"index\":1,\"status\":\"ok\",\"change\":\"changed\"," KEY
+              ",\"content_hash\":\"00000000000000ff\"}",
+         1, CHANGE_CHANGED, "sch_01M816TZ7MSG7GBE1TYYCV6RYA/0123456789abcdef", "00000000000000ff"},
+        {HEAD "\"index\":1,\"status\":\"dns\",\"change\":null," KEY ",\"content_hash\":null}", 0,
+         CHANGE_NEW, "sch_01M816TZ7MSG7GBE1TYYCV6RYA/0123456789abcdef", ""},
+        {HEAD "\"index\":1,\"status\":\"ok\",\"change\":\"moved\"," KEY
+              ",\"content_hash\":\"00000000000000ff\"}",
+         0, CHANGE_NEW, "", ""},
+        {HEAD "\"index\":1,\"status\":\"ok\",\"change\":\"new\"," KEY ",\"content_hash\":\"ff\"}",
+         0, CHANGE_NEW, "", ""},
+        {HEAD "\"index\":1,\"status\":\"ok\",\"change\":\"new\",\"change_key\":\"bat_x/1\","
+              "\"content_hash\":\"00000000000000ff\"}",
+         0, CHANGE_NEW, "", ""},
+        {HEAD "\"index\":1,\"status\":\"ok\"}", 0, CHANGE_NEW, "", ""},
+    };
+#undef KEY
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct record r;
+        char why[256];
+        assert_int_equal(record_parse_result(&r, rows[i].json, strlen(rows[i].json), NULL, 0, 100,
+                                             why, sizeof(why)),
+                         0);
+        assert_int_equal(r.in.has_change, rows[i].has_change);
+        if (rows[i].has_change)
+            assert_int_equal(r.in.change, rows[i].change);
+        assert_string_equal(r.change_key, rows[i].key);
+        assert_string_equal(r.content_hash, rows[i].hash);
+        /* They stay in the result as the readers see it. */
+        if (strstr(rows[i].json, "change"))
+            assert_non_null(strstr(r.text, "\"change\":"));
+        record_release(&r);
+    }
+}
+
 /* Parts of one attempt share their attempt hash whatever their data; parts
  * of another fetch (another fetched_at) do not. part/parts leave the text. */
 static void test_parts(void **st)
@@ -256,11 +302,9 @@ static void test_scanner_agrees_with_jansson(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_result_scanner),
-        cmocka_unit_test(test_credits_and_statuses),
-        cmocka_unit_test(test_parts),
-        cmocka_unit_test(test_batch_records),
-        cmocka_unit_test(test_scanner_agrees_with_jansson),
+        cmocka_unit_test(test_result_scanner), cmocka_unit_test(test_credits_and_statuses),
+        cmocka_unit_test(test_change_members), cmocka_unit_test(test_parts),
+        cmocka_unit_test(test_batch_records),  cmocka_unit_test(test_scanner_agrees_with_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -274,9 +274,22 @@ static void test_changelog_round_trip(void **st)
     count(t, odd, 1600, 1000);
     count(t, part(4, 2, 5, 0xfeedfacecafebeefULL), 1601, 1000);
     count(t, part(4, 5, 5, 0xfeedfacecafebeefULL), 1602, 1000);
+    /* Verdicts of a tracked run: counted once per item, like the rest. */
+    struct tally_in v1 = whole(7, STATUS_OK), v2 = whole(8, STATUS_OK);
+    v1.has_change = v2.has_change = 1;
+    v1.change = CHANGE_CHANGED;
+    v2.change = CHANGE_SAME;
+    count(t, v1, 1603, 1000);
+    count(t, v1, 1604, 1000);
+    count(t, v2, 1605, 1000);
+    assert_int_equal(t->changes[CHANGE_CHANGED], 1);
+    assert_int_equal(t->changes[CHANGE_SAME], 1);
+    assert_int_equal(t->changes[CHANGE_NEW], 0);
     t->billed = (struct tally_billed){1, 1000, 150, 170, 149};
 
     struct tally *c = round_trip(t);
+    for (int i = 0; i < CHANGE__COUNT; i++)
+        assert_int_equal(c->changes[i], t->changes[i]);
     assert_true(c->known);
     assert_true(c->billable);
     assert_string_equal(c->tenant, "acme");
@@ -294,7 +307,7 @@ static void test_changelog_round_trip(void **st)
     assert_int_equal(c->started_ms, 12);
     assert_null(c->follow);
     for (long long i = 0; i < 1000; i++)
-        assert_int_equal(tally_seen(c, i), i % 3 == 0 || i == 1);
+        assert_int_equal(tally_seen(c, i), i % 3 == 0 || i == 1 || i == 7 || i == 8);
     /* The parts seen survive: the item completes with its missing ones
      * after a restart, and a part seen before stays a duplicate. */
     assert_int_equal(c->n_splits, 1);

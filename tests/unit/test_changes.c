@@ -78,12 +78,12 @@ static void test_keys(void **state)
     assert_int_equal(id_len, 30);
     assert_string_equal(input, "0123456789abcdef");
     assert_int_equal(changes_key_split(key, strlen(key) - 1, &id_len, &input), -1);
-    assert_int_equal(changes_key_split("bat_01JD5Z8Q1M0000000000000000/0123456789abcdef", 47,
-                                       &id_len, &input),
-                     -1);
-    assert_int_equal(changes_key_split("sch_01JD5Z8Q1M0000000000000000/0123456789ABCDEF", 47,
-                                       &id_len, &input),
-                     -1);
+    assert_int_equal(
+        changes_key_split("bat_01JD5Z8Q1M0000000000000000/0123456789abcdef", 47, &id_len, &input),
+        -1);
+    assert_int_equal(
+        changes_key_split("sch_01JD5Z8Q1M0000000000000000/0123456789ABCDEF", 47, &id_len, &input),
+        -1);
     assert_int_equal(changes_key_split("nothing", 7, &id_len, &input), -1);
 }
 
