@@ -15,10 +15,6 @@
 #include "url.h"
 #include "words.h"
 
-static const char *const known_events[] = {"batch.completed", "batch.failed", "batch.cancelled",
-                                           "item.completed"};
-static const char *const default_events[] = {"batch.completed", "batch.failed", "batch.cancelled"};
-
 #define N_OF(a)          (sizeof(a) / sizeof((a)[0]))
 #define SECRET_MIN       16
 #define SECRET_MAX       1024
@@ -280,20 +276,27 @@ static int check_webhook(struct submission *b, const struct submission_limits *l
 
     b->events = json_array();
     if (!events || json_is_null(events)) {
-        for (i = 0; i < N_OF(default_events); i++)
-            json_array_append_new(b->events, json_string(default_events[i]));
+        /* A schedule's runs end with schedule.run (sched.h). */
+        for (int e = 0; e < EVENT__COUNT; e++)
+            if (lim->schedule_template ? e == EVENT_SCHEDULE_RUN : event_is_default((enum event)e))
+                json_array_append_new(b->events, json_string(event_name((enum event)e)));
     } else {
         if (!json_is_array(events) || json_array_size(events) == 0)
             return bad_field(err, "webhook_events", -1, "must be a non-empty array");
         json_array_foreach(events, i, v)
         {
-            char field[40];
+            char field[40], msg[200];
             snprintf(field, sizeof(field), "webhook_events[%zu]", i);
-            if (!json_is_string(v) ||
-                !in_list(json_string_value(v), known_events, N_OF(known_events)))
+            enum event e = json_is_string(v)
+                               ? event_parse(json_string_value(v), json_string_length(v))
+                               : EVENT_UNKNOWN;
+            if (e == EVENT_UNKNOWN) {
+                snprintf(msg, sizeof(msg), "unknown event (%s)", event_list());
+                return bad_field(err, field, -1, msg);
+            }
+            if (e == EVENT_SCHEDULE_RUN && !lim->schedule_template)
                 return bad_field(err, field, -1,
-                                 "unknown event (batch.completed, batch.failed, "
-                                 "batch.cancelled, item.completed)");
+                                 "only a schedule's runs send schedule.run (POST /v1/schedules)");
             json_array_append(b->events, v);
         }
     }
@@ -464,11 +467,36 @@ long submission_request_json(const struct submission *b, size_t index, char **bu
     jx_add_strz(&w, url);
     buf_adds(&w, ",\"headers\":");
     buf_adds(&w, hdr ? hdr : "{}");
+    if (b->track) {
+        const struct submission_track *t = &b->track[index];
+        buf_addf(&w, ",\"track\":{\"key\":\"%s\",\"previous\":", t->key);
+        if (t->previous[0])
+            buf_addf(&w, "\"%s\"}", t->previous);
+        else
+            buf_adds(&w, "null}");
+    }
     buf_adds(&w, b->request_tail);
     free(hdr);
     *buf = w.ptr;
     *cap = w.alloc;
     return (long)w.len;
+}
+
+/* A run of a schedule says so in its record and its status; a tracked
+ * one's status counts verdicts from the start. */
+static void add_schedule_members(json_t *doc, const struct submission *b, int status)
+{
+    if (!doc || !b->schedule_id[0])
+        return;
+    json_object_set_new(doc, "schedule_id", json_string(b->schedule_id));
+    json_object_set_new(doc, "scheduled_for", json_string(b->scheduled_for));
+    if (!b->track)
+        return;
+    if (status)
+        json_object_set_new(doc, "changes",
+                            json_pack("{s:i,s:i,s:i}", "new", 0, "same", 0, "changed", 0));
+    else
+        json_object_set_new(doc, "track_changes", json_true());
 }
 
 static json_t *webhook_public(const struct submission *b)
@@ -488,6 +516,7 @@ char *submission_record_json(const struct submission *b, const char *secret_enc)
         json_pack("{s:s,s:s,s:s,s:s,s:I,s:O,s:O,s:O,s:o}", "type", "batch", "id", b->id, "tenant",
                   b->tenant, "created_at", b->created_at, "total", (json_int_t)b->total, "formats",
                   b->formats, "options", b->options, "metadata", b->metadata, "webhook", wh);
+    add_schedule_members(doc, b, 0);
     char *s = doc ? jx_dump(doc, NULL) : NULL;
     json_decref(doc);
     return s;
@@ -502,6 +531,7 @@ char *submission_status_json(const struct submission *b)
                   "progress", 0, "credits_charged", 0, "estimated_completion", "created_at",
                   b->created_at, "started_at", "updated_at", b->created_at, "completed_at",
                   "metadata", b->metadata, "webhook", webhook_public(b), "kafka");
+    add_schedule_members(doc, b, 1);
     char *s = doc ? jx_dump(doc, NULL) : NULL;
     json_decref(doc);
     return s;
@@ -533,5 +563,6 @@ void submission_release(struct submission *b)
         free(b->secret);
     }
     free(b->request_tail);
+    free(b->track);
     memset(b, 0, sizeof(*b));
 }

@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "changes.h"
 #include "ids.h"
 #include "clock.h"
 #include "secretbox.h"
@@ -41,6 +42,7 @@ struct submission_limits {
     int allow_private_webhook; /* FERRY_ALLOW_PRIVATE_NETWORKS */
     long long max_page_bytes;  /* upper bound of options.max_bytes */
     int resolve_timeout_ms;    /* for the webhook host's addresses; 0: literals only */
+    int schedule_template;     /* a schedule's template: webhook_events may name schedule.run */
 };
 
 /* What the API answers when the body is refused. */
@@ -67,6 +69,17 @@ struct submission {
     char *secret;            /* owned, wiped on release; NULL without webhook */
     int secret_generated;    /* the 202 answer shows it (once) */
     char *request_tail;      /* ,"formats":...,"options":...} of every request */
+    /* A run of a schedule (sched.h): set by the caller after parsing. */
+    char schedule_id[IDS_BATCH_LEN]; /* "": not a run */
+    char scheduled_for[CLK_ISO_LEN]; /* the slot (run now: the request's time) */
+    struct submission_track *track;  /* owned, one per item; NULL: untracked */
+};
+
+/* An item of a run that tracks changes (changes.h): its request carries
+ * `track` {key, previous}. */
+struct submission_track {
+    char key[CHANGES_KEY_MAX];
+    char previous[CHANGES_HASH_LEN]; /* "": no earlier result */
 };
 
 /* Parses and validates `body`; fills b (new id, created_at now). 0 ok, -1
