@@ -25,6 +25,17 @@ int64_t clk_mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+void clk_deadline(int timeout_ms, struct timespec *out)
+{
+    clock_gettime(CLOCK_REALTIME, out);
+    out->tv_sec += timeout_ms / 1000;
+    out->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (out->tv_nsec >= 1000000000) {
+        out->tv_sec++;
+        out->tv_nsec -= 1000000000;
+    }
+}
+
 void clk_iso8601(int64_t epoch_ms, char buf[CLK_ISO_LEN])
 {
     time_t secs = (time_t)(epoch_ms / 1000);

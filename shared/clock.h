@@ -16,6 +16,11 @@ int64_t clk_mono_ms(void);
 /* Microseconds on the monotonic clock (latency histograms). */
 int64_t clk_mono_us(void);
 
+/* The CLOCK_REALTIME time timeout_ms from now, as pthread_cond_timedwait()
+ * wants its deadline. */
+struct timespec;
+void clk_deadline(int timeout_ms, struct timespec *out);
+
 /* Formats epoch ms as "2026-11-22T10:00:00.123Z" (24 bytes + NUL). */
 #define CLK_ISO_LEN 25
 void clk_iso8601(int64_t epoch_ms, char buf[CLK_ISO_LEN]);

@@ -1,0 +1,81 @@
+/*
+ * follower — an in-memory view of small topics, kept current on a thread of
+ * its own.
+ *
+ * Some topics are state every instance needs whole: the tenants' webhook
+ * settings (read by ingest and deliver), the idempotency keys of recent
+ * submits (read by every ingest). A follower assigns every partition of its
+ * topics from the beginning (no consumer group is joined, nothing is
+ * committed: each instance reads everything), and hands each committed
+ * record to a callback on its own thread, so the stage's loop never waits
+ * on it and the stage's code needs no new call in its loop.
+ *
+ * It also answers "has this instance read that far yet?": a writer that
+ * produced a record waits with follower_wait() until its own record was
+ * applied (read-your-writes), and follower_wait_end() waits until
+ * everything on a partition at this moment was applied (a read that must
+ * not miss a write another instance just made).
+ *
+ *     struct follower *f = follower_open(&st->cfg, st->client_id, "deliver-tenants",
+ *                                        topics, 1, 0, on_record, table, errstr, sizeof errstr);
+ *     follower_wait_caught_up(f, 30000);      // before the first lookup
+ *     ...
+ *     follower_close(f);
+ *
+ * The callback runs on the follower's thread: what it updates must be
+ * locked against the stage's readers.
+ */
+#ifndef FERRY_FOLLOWER_H
+#define FERRY_FOLLOWER_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg.h"
+
+#define FOLLOWER_TOPICS_MAX 4
+
+struct follower;
+
+/* One committed record of topic number `topic` (its index in the list given
+ * to follower_open). A NULL payload is a tombstone. */
+typedef void (*follower_fn)(void *arg, int topic, const rd_kafka_message_t *msg);
+
+/* Creates the consumer (read_committed; `name` becomes its unused group.id,
+ * under FERRY_TOPIC_PREFIX), assigns every partition of topics[0..n) from
+ * the beginning (they must exist: call after topics are ensured) and starts
+ * the thread. `end_wait_ms` > 0 bounds how late it learns that a partition's
+ * end moved without a record to hand over (a transaction's commit marker),
+ * which follower_wait_end() waits for, at the price of a fetch request that
+ * often while idle; 0 leaves librdkafka's 500 ms, for readers that never
+ * wait. NULL with errstr. */
+struct follower *follower_open(const struct cfg *cfg, const char *client_id, const char *name,
+                               const char *const *topics, size_t n, int end_wait_ms, follower_fn fn,
+                               void *arg, char *errstr, size_t errstr_size);
+
+/* 1 once every partition was read to the end it had when following began. */
+int follower_caught_up(struct follower *f);
+
+/* Waits up to timeout_ms for follower_caught_up(). 0, or -1 at the deadline. */
+int follower_wait_caught_up(struct follower *f, int timeout_ms);
+
+/* Waits up to timeout_ms until every record of topic number `topic`,
+ * partition `partition` before `offset` was handed to the callback (offset =
+ * a record's offset + 1: that record was applied). 0, or -1 at the deadline
+ * or for an unknown partition. */
+int follower_wait(struct follower *f, int topic, int32_t partition, int64_t offset, int timeout_ms);
+
+/* Asks the broker where the partition ends now and waits, within
+ * timeout_ms in all, until the follower has read that far. 0, or -1 with
+ * errstr. */
+int follower_wait_end(struct follower *f, int topic, int32_t partition, int timeout_ms,
+                      char *errstr, size_t errstr_size);
+
+/* The partitions of topic number `topic`. */
+int32_t follower_partitions(const struct follower *f, int topic);
+
+/* Stops the thread and closes the consumer. NULL is fine. */
+void follower_close(struct follower *f);
+
+#endif
