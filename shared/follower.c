@@ -97,7 +97,7 @@ struct follower *follower_open(const struct cfg *cfg, const char *client_id, con
                                const char *const *topics, size_t n, int end_wait_ms, follower_fn fn,
                                void *arg, char *errstr, size_t errstr_size)
 {
-    char group[300], wait[24];
+    char wait[24];
     rd_kafka_topic_partition_list_t *parts = NULL;
     struct follower *f = calloc(1, sizeof(*f));
     if (!f || n == 0 || n > FOLLOWER_TOPICS_MAX) {
@@ -110,19 +110,9 @@ struct follower *follower_open(const struct cfg *cfg, const char *client_id, con
     f->arg = arg;
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->moved, NULL);
-    /* assign() wants a group id; this consumer never joins the group. */
-    snprintf(group, sizeof(group), "%s%s", cfg_str(cfg, "FERRY_TOPIC_PREFIX"), name);
-    rd_kafka_conf_t *conf = kafka_conf_new(cfg, client_id, errstr, errstr_size);
+    rd_kafka_conf_t *conf = kafka_reader_conf(cfg, client_id, name, errstr, errstr_size);
     if (!conf)
         goto err;
-    if (kafka_conf_set(conf, "group.id", group, errstr, errstr_size) ||
-        kafka_conf_set(conf, "isolation.level", "read_committed", errstr, errstr_size) ||
-        kafka_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size) ||
-        kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
-        kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size)) {
-        rd_kafka_conf_destroy(conf);
-        goto err;
-    }
     /* A transaction's commit marker moves the end of a partition without a
      * record to hand over: only the next fetch answer says so. */
     snprintf(wait, sizeof(wait), "%d", end_wait_ms);
@@ -130,12 +120,8 @@ struct follower *follower_open(const struct cfg *cfg, const char *client_id, con
         rd_kafka_conf_destroy(conf);
         goto err;
     }
-    f->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
-    if (!f->rk) {
-        rd_kafka_conf_destroy(conf);
+    if (!(f->rk = kafka_reader_open(conf, errstr, errstr_size)))
         goto err;
-    }
-    rd_kafka_poll_set_consumer(f->rk);
     for (size_t i = 0; i < n; i++) {
         snprintf(f->topic[i], sizeof(f->topic[i]), "%s", topics[i]);
         f->n_parts[i] = kafka_partition_count(f->rk, topics[i], 10000, errstr, errstr_size);

@@ -210,6 +210,34 @@ int kafka_producer_close(rd_kafka_t *rk, int timeout_ms)
     return left;
 }
 
+rd_kafka_conf_t *kafka_reader_conf(const struct cfg *cfg, const char *client_id, const char *name,
+                                   char *errstr, size_t errstr_size)
+{
+    char group[300];
+    snprintf(group, sizeof(group), "%s%s", cfg_str(cfg, "FERRY_TOPIC_PREFIX"), name);
+    rd_kafka_conf_t *conf = kafka_conf_new(cfg, client_id, errstr, errstr_size);
+    if (conf && (kafka_conf_set(conf, "group.id", group, errstr, errstr_size) ||
+                 kafka_conf_set(conf, "isolation.level", "read_committed", errstr, errstr_size) ||
+                 kafka_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size) ||
+                 kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
+                 kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size))) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+rd_kafka_t *kafka_reader_open(rd_kafka_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
 rd_kafka_conf_t *kafka_consumer_conf(const struct cfg *cfg, const char *client_id,
                                      const char *group_id, char *errstr, size_t errstr_size)
 {

@@ -95,6 +95,17 @@ void kafka_dr_default(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
  * stage_init before any client exists; NULL or "" for none. */
 void kafka_set_instance(const char *name);
 
+/* A read_committed consumer that is given its partitions (assign) and never
+ * joins a group or commits: `name` (under FERRY_TOPIC_PREFIX) is only the
+ * group.id assign() wants; partition EOF is reported; with no stored
+ * offset it starts at the beginning. For scans and whole-topic followers. */
+rd_kafka_conf_t *kafka_reader_conf(const struct cfg *cfg, const char *client_id, const char *name,
+                                   char *errstr, size_t errstr_size);
+
+/* The consumer of such a conf (taken over, destroyed on failure), its
+ * queue redirected to rd_kafka_consumer_poll(). NULL with errstr. */
+rd_kafka_t *kafka_reader_open(rd_kafka_conf_t *conf, char *errstr, size_t errstr_size);
+
 /* Consumer configuration: group.id (scoped to the deployment: `group_id`
  * itself under the default prefix "ferry.", "<prefix><group_id>" under any
  * other, so deployments and tests sharing a cluster under different

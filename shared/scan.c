@@ -10,20 +10,12 @@
 rd_kafka_t *scan_open(const struct cfg *cfg, const char *client_id, const char *name, char *errstr,
                       size_t errstr_size)
 {
-    char group[300];
-    /* assign() wants a group id, but this consumer never joins the group
-     * (no subscribe): offsets are given on every assign, never committed. */
-    snprintf(group, sizeof(group), "%s%s", cfg_str(cfg, "FERRY_TOPIC_PREFIX"), name);
-    rd_kafka_conf_t *conf = kafka_conf_new(cfg, client_id, errstr, errstr_size);
+    /* Offsets are given on every assign, never committed. */
+    rd_kafka_conf_t *conf = kafka_reader_conf(cfg, client_id, name, errstr, errstr_size);
     if (!conf)
         return NULL;
-    if (kafka_conf_set(conf, "group.id", group, errstr, errstr_size) ||
-        kafka_conf_set(conf, "isolation.level", "read_committed", errstr, errstr_size) ||
-        kafka_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size) ||
-        kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size) ||
-        kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, errstr_size) ||
-        /* A restore reads whole partitions: fetch in large chunks. */
-        kafka_conf_set(conf, "fetch.max.bytes", "16777216", errstr, errstr_size) ||
+    /* A restore reads whole partitions: fetch in large chunks. */
+    if (kafka_conf_set(conf, "fetch.max.bytes", "16777216", errstr, errstr_size) ||
         kafka_conf_set(conf, "queued.max.messages.kbytes", "16384", errstr, errstr_size) ||
         kafka_conf_set(conf, "max.partition.fetch.bytes", "16777216", errstr, errstr_size) ||
         /* A scan waits on its fetches: answer as soon as data is there, and
@@ -33,13 +25,7 @@ rd_kafka_t *scan_open(const struct cfg *cfg, const char *client_id, const char *
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
-    if (!c) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    rd_kafka_poll_set_consumer(c);
-    return c;
+    return kafka_reader_open(conf, errstr, errstr_size);
 }
 
 rd_kafka_topic_t *scan_warm(rd_kafka_t *c, const char *topic, char *errstr, size_t errstr_size)

@@ -104,6 +104,13 @@ static void test_result_scanner(void **st)
     record_release(&r);
 }
 
+/* A result record that parses (record_parse_result 0) into r. */
+static void parse_ok(struct record *r, const char *json)
+{
+    char why[256];
+    assert_int_equal(record_parse_result(r, json, strlen(json), NULL, 0, 100, why, sizeof(why)), 0);
+}
+
 static void test_credits_and_statuses(void **st)
 {
     (void)st;
@@ -121,10 +128,7 @@ static void test_credits_and_statuses(void **st)
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct record r;
-        char why[256];
-        assert_int_equal(record_parse_result(&r, rows[i].json, strlen(rows[i].json), NULL, 0, 100,
-                                             why, sizeof(why)),
-                         0);
+        parse_ok(&r, rows[i].json);
         assert_int_equal(r.in.credits, rows[i].credits);
         assert_int_equal(r.in.status, rows[i].status);
         assert_string_equal(r.in.other, rows[i].other);
@@ -162,10 +166,7 @@ static void test_change_members(void **st)
 #undef KEY
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct record r;
-        char why[256];
-        assert_int_equal(record_parse_result(&r, rows[i].json, strlen(rows[i].json), NULL, 0, 100,
-                                             why, sizeof(why)),
-                         0);
+        parse_ok(&r, rows[i].json);
         assert_int_equal(r.in.has_change, rows[i].has_change);
         if (rows[i].has_change)
             assert_int_equal(r.in.change, rows[i].change);
