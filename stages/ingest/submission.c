@@ -276,7 +276,7 @@ static int check_webhook(struct submission *b, const struct submission_limits *l
 
     b->events = json_array();
     if (!events || json_is_null(events)) {
-        /* A schedule's runs end with schedule.run (sched.h). */
+        /* A schedule's runs end with schedule.run (schedule.h). */
         for (int e = 0; e < EVENT__COUNT; e++)
             if (lim->schedule_template ? e == EVENT_SCHEDULE_RUN : event_is_default((enum event)e))
                 json_array_append_new(b->events, json_string(event_name((enum event)e)));

@@ -69,7 +69,7 @@ struct submission {
     char *secret;            /* owned, wiped on release; NULL without webhook */
     int secret_generated;    /* the 202 answer shows it (once) */
     char *request_tail;      /* ,"formats":...,"options":...} of every request */
-    /* A run of a schedule (sched.h): set by the caller after parsing. */
+    /* A run of a schedule (schedule.h): set by the caller after parsing. */
     char schedule_id[IDS_BATCH_LEN]; /* "": not a run */
     char scheduled_for[CLK_ISO_LEN]; /* the slot (run now: the request's time) */
     struct submission_track *track;  /* owned, one per item; NULL: untracked */

@@ -1,4 +1,4 @@
-#include "sched.h"
+#include "schedule.h"
 
 #include <openssl/crypto.h>
 #include <stdarg.h>
@@ -121,13 +121,13 @@ static int set_template(struct sched *s, const json_t *v, enum sched_kind kind,
                         const struct sched *old, const struct sched_env *env, char **secret_shown,
                         struct submission_err *err)
 {
-    const char *field = kind == SCHED_CRAWL ? "crawl" : "batch";
+    const char *field = kind == SCHED_KIND_CRAWL ? "crawl" : "batch";
     struct submission b;
     struct submission_limits lim = *env->lim;
     char *text = NULL;
     int rc = -1;
     memset(&b, 0, sizeof(b));
-    if (kind == SCHED_CRAWL)
+    if (kind == SCHED_KIND_CRAWL)
         return refuse(err, 422, "crawl",
                       "crawl: this server has no crawls yet (POST /v1/crawl); use batch");
     if (!json_is_object(v))
@@ -225,7 +225,7 @@ static int apply(struct sched *s, const json_t *body, const struct sched *old,
         } else if (strcmp(k, "name") == 0) {
             rc = set_name(s, v, err);
         } else if (strcmp(k, "batch") == 0 || strcmp(k, "crawl") == 0) {
-            s->kind = strcmp(k, "crawl") == 0 ? SCHED_CRAWL : SCHED_BATCH;
+            s->kind = strcmp(k, "crawl") == 0 ? SCHED_KIND_CRAWL : SCHED_KIND_BATCH;
             rc = set_template(s, v, s->kind, old, env, secret_shown, err);
         } else {
             char field[64];
@@ -328,7 +328,7 @@ char *sched_record(const struct sched *s)
     json_object_set_new(d, "name", s->name ? json_string(s->name) : json_null());
     json_object_set_new(d, "cron", json_string(s->cron_text));
     json_object_set_new(d, "timezone", json_string(tz_name(s->tz)));
-    json_object_set_new(d, "kind", json_string(s->kind == SCHED_CRAWL ? "crawl" : "batch"));
+    json_object_set_new(d, "kind", json_string(s->kind == SCHED_KIND_CRAWL ? "crawl" : "batch"));
     json_object_set(d, "template", s->template);
     json_object_set_new(d, "secret_enc", s->secret_enc ? json_string(s->secret_enc) : json_null());
     json_object_set_new(d, "catch_up", json_string(catch_up_name(s->catch_up)));
@@ -384,7 +384,7 @@ int sched_load(struct sched *s, const char *id, const char *value, size_t len, c
         return -1;
     }
     snprintf(s->cron_text, sizeof(s->cron_text), "%s", jx_str(d, "cron", ""));
-    s->kind = strcmp(kind, "crawl") == 0 ? SCHED_CRAWL : SCHED_BATCH;
+    s->kind = strcmp(kind, "crawl") == 0 ? SCHED_KIND_CRAWL : SCHED_KIND_BATCH;
     s->template = json_incref((json_t *)t);
     const char *name = jx_str(d, "name", NULL), *sealed = jx_str(d, "secret_enc", NULL);
     s->name = name ? strdup(name) : NULL;
@@ -404,7 +404,7 @@ json_t *sched_doc(const struct sched *s, int64_t next_ms)
     json_object_set_new(d, "name", s->name ? json_string(s->name) : json_null());
     json_object_set_new(d, "cron", json_string(s->cron_text));
     json_object_set_new(d, "timezone", json_string(tz_name(s->tz)));
-    json_object_set(d, s->kind == SCHED_CRAWL ? "crawl" : "batch", s->template);
+    json_object_set(d, s->kind == SCHED_KIND_CRAWL ? "crawl" : "batch", s->template);
     json_object_set_new(d, "catch_up", json_string(catch_up_name(s->catch_up)));
     json_object_set_new(d, "paused", json_boolean(s->paused));
     json_object_set_new(d, "track_changes", json_boolean(s->track_changes));

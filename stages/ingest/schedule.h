@@ -1,5 +1,5 @@
 /*
- * sched — one schedule's definition (DESIGN.md, "Schedules"): the body of
+ * schedule — one schedule's definition (DESIGN.md, "Schedules"): the body of
  * POST or PATCH /v1/schedules checked and made into the record of the
  * `schedules` topic (and read back from it), and the document the API
  * answers. Pure: no Kafka, no HTTP, so it is unit-tested on its own.
@@ -25,8 +25,8 @@
  * and of a resume, so the slots of an old expression or of a pause are
  * neither run late nor caught up (agenda.h).
  */
-#ifndef INGEST_SCHED_H
-#define INGEST_SCHED_H
+#ifndef INGEST_SCHEDULE_H
+#define INGEST_SCHEDULE_H
 
 #include <jansson.h>
 #include <stdint.h>
@@ -38,7 +38,7 @@
 #define SCHED_ID_LEN   31 /* "sch_" + 26 + NUL */
 #define SCHED_NAME_MAX 200
 
-enum sched_kind { SCHED_BATCH, SCHED_CRAWL };
+enum sched_kind { SCHED_KIND_BATCH, SCHED_KIND_CRAWL };
 
 struct sched {
     char id[SCHED_ID_LEN];

@@ -1,4 +1,4 @@
-/* ingest's schedule definitions (stages/ingest/sched.c): bodies refused with
+/* ingest's schedule definitions (stages/ingest/schedule.c): bodies refused with
  * the field named, the template checked by the submit's parser, the webhook
  * secret sealed and shown once, PATCH semantics (since moves on a change of
  * timing and on a resume), the record read back, next_run_at. */
@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "jx.h"
-#include "sched.h"
+#include "schedule.h"
 
 static const struct submission_limits lim = {
     .max_items = 3, .allow_http_webhook = 1, .allow_private_webhook = 1, .max_page_bytes = 1 << 20};
