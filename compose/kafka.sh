@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
-# compose/kafka.sh — a real, single-node Apache Kafka broker (KRaft) for local
-# development and tests, run from the jars named in compose/kafka/pom.xml.
+# compose/kafka.sh — a real Apache Kafka broker (KRaft) for local development
+# and tests, or a cluster of them on one machine, run from the jars named in
+# compose/kafka/pom.xml.
 #
 #   compose/kafka.sh start    fetch jars if needed, format a fresh data dir,
-#                             launch the broker in the background, then `wait`
-#   compose/kafka.sh wait     block until a metadata request really succeeds
+#                             launch the broker(s) in the background, then `wait`
+#   compose/kafka.sh wait     block until every node answers a metadata request
+#                             listing itself
 #   compose/kafka.sh stop     SIGTERM (controlled shutdown), SIGKILL after 20 s,
 #                             remove the data dir; idempotent
-#   compose/kafka.sh status   exit 0 only if the broker is running and ready
+#   compose/kafka.sh status   one line per node, and for a cluster the
+#                             partitions that are under-replicated or offline;
+#                             exit 0 only if every node is running and ready
+#   compose/kafka.sh brokers  print the bootstrap list (host:port,...)
 #   compose/kafka.sh fetch    only fetch the jars (once per pom version)
+#
+# One node of a running cluster (N from 1; the data stays, for fault tests):
+#   compose/kafka.sh pid N         the node's JVM pid
+#   compose/kafka.sh kill N        SIGKILL it: a crash
+#   compose/kafka.sh stop-node N   SIGTERM it (controlled shutdown)
+#   compose/kafka.sh start-node N  start it again on its data, wait until it
+#                                  is back in the cluster
 #
 # Environment:
 #   FERRY_KAFKA_BROKERS        if set, an existing cluster is used: start does
@@ -18,13 +30,23 @@
 #                              variable to point stages at their own broker)
 #   FERRY_LOCAL_KAFKA_PORT     client port, default 9092; the controller
 #                              listener takes port+1
+#   FERRY_LOCAL_KAFKA_NODES    brokers to start (default 1, at most 5). With
+#                              N > 1, node i (1..N) serves clients on
+#                              port+i-1 and its controller on port+N+i-1:
+#                              every node is broker and controller (a quorum
+#                              of N voters), topics are replicated N ways at
+#                              most (default.replication.factor 3 or N) with
+#                              min.insync.replicas 2, internal topics alike.
+#                              Read by start only; later commands find the
+#                              node count in the data dir.
 #   FERRY_LOCAL_KAFKA_DIR      data dir, default ${TMPDIR:-/tmp}/ferry-kafka-$PORT
+#                              (node i of a cluster in its node$i/ folder)
 #   FERRY_KAFKA_WAIT_SECS      readiness deadline for start/wait, default 60
 #   FERRY_LOCAL_KAFKA_JAVA_OPTS extra JVM flags for the broker (word-split)
 #   FERRY_LOCAL_KAFKA_CDS      0 disables the class-data-sharing archive
 #
-# Everything belonging to one broker (data, pid file, log) is keyed by its
-# port, so several brokers on different ports can run side by side.
+# Everything belonging to one broker or cluster (data, pid files, logs) is
+# keyed by its first port, so several can run side by side on different ports.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,17 +63,44 @@ if ! [[ $PORT =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65534)); then
     echo "kafka.sh: FERRY_LOCAL_KAFKA_PORT must be a port number below 65535, got '$PORT'" >&2
     exit 2
 fi
-CTRL_PORT=$((PORT + 1))
 DATA_DIR=${FERRY_LOCAL_KAFKA_DIR:-${TMPDIR:-/tmp}/ferry-kafka-$PORT}
-PROPS=$DATA_DIR/server.properties
-PID_FILE=$DATA_DIR/kafka.pid
-LOG_FILE=$DATA_DIR/kafka.log
-# Written into every data dir we create; stop and start only ever `rm -rf` a
-# directory carrying it, so a mistyped FERRY_LOCAL_KAFKA_DIR cannot wipe
-# anything else.
+# Written into every data dir we create (holding the node count); stop and
+# start only ever `rm -rf` a directory carrying it, so a mistyped
+# FERRY_LOCAL_KAFKA_DIR cannot wipe anything else.
 MARKER=$DATA_DIR/.ferry-kafka
 WAIT_SECS=${FERRY_KAFKA_WAIT_SECS:-60}
 STOP_SECS=20
+
+# The node count: what start was asked for, or what the running cluster's
+# marker says, so that stop, status and the node commands need no variable.
+NODES=${FERRY_LOCAL_KAFKA_NODES:-1}
+if [[ ${1:-} != start && -s $MARKER ]]; then
+    NODES=$(<"$MARKER")
+fi
+if ! [[ $NODES =~ ^[1-5]$ ]]; then
+    echo "kafka.sh: FERRY_LOCAL_KAFKA_NODES must be 1 to 5, got '$NODES'" >&2
+    exit 2
+fi
+if ((PORT + 2 * NODES - 1 > 65535)); then
+    echo "kafka.sh: $NODES nodes need ports $PORT-$((PORT + 2 * NODES - 1))" >&2
+    exit 2
+fi
+
+# Where node i (1..NODES) keeps its things. A single broker keeps the layout
+# it always had (files straight in DATA_DIR) so its log stays where people
+# look for it.
+node_dir() { if ((NODES == 1)); then echo "$DATA_DIR"; else echo "$DATA_DIR/node$1"; fi; }
+client_port() { echo $((PORT + $1 - 1)); }
+ctrl_port() { echo $((PORT + NODES + $1 - 1)); }
+props_of() { echo "$(node_dir "$1")/server.properties"; }
+pid_file_of() { echo "$(node_dir "$1")/kafka.pid"; }
+log_of() { echo "$(node_dir "$1")/kafka.log"; }
+
+bootstrap() {
+    local i list=()
+    for ((i = 1; i <= NODES; i++)); do list+=("127.0.0.1:$(client_port "$i")"); done
+    (IFS=,; echo "${list[*]}")
+}
 
 # Startup is dominated by class loading and JIT of a short-lived burst of
 # work, so C1 only (TieredStopAtLevel=1) and the serial collector start the
@@ -125,34 +174,42 @@ cmd_fetch() {
 
 # ------------------------------------------------------------ processes ----
 
-# True if pid $1 is the broker JVM of *this* port: its command line runs
-# kafka.Kafka on our server.properties. Guards against a stale pid file whose
-# pid was reused by an unrelated process (which must never be signalled), and
-# is false for a zombie, whose cmdline is empty.
-is_our_broker() {
+# Prints the node whose broker JVM pid $1 is: its command line runs
+# kafka.Kafka on that node's server.properties of *this* port. Fails for
+# anything else: a stale pid file whose pid was reused by an unrelated process
+# (which must never be signalled), or a zombie, whose cmdline is empty.
+node_of_pid() {
     local -a argv
-    local arg main=0 props=0
+    local arg main=0 props='' i
     [[ $1 =~ ^[0-9]+$ ]] || return 1
     mapfile -d '' argv 2>/dev/null <"/proc/$1/cmdline" || return 1
     for arg in "${argv[@]}"; do
         [[ $arg == kafka.Kafka ]] && main=1
-        [[ $arg == "$PROPS" ]] && props=1
+        [[ $arg == "$DATA_DIR"/* ]] && props=$arg
     done
-    ((main && props))
+    ((main)) && [[ -n $props ]] || return 1
+    for ((i = 1; i <= NODES; i++)); do
+        [[ $props == "$(props_of "$i")" ]] && echo "$i" && return 0
+    done
+    return 1
 }
 
-# Pids of this port's broker JVMs: the pid file's, plus any found by scanning
-# /proc, so a lost or overwritten pid file cannot leave a stray JVM behind.
+# Pids of node $1's broker JVM (of every node's without $1): the pid files',
+# plus any found by scanning /proc, so a lost or overwritten pid file cannot
+# leave a stray JVM behind.
 broker_pids() {
-    local pid found=()
-    if [[ -f $PID_FILE ]]; then
-        pid=$(<"$PID_FILE")
-        is_our_broker "$pid" && found+=("$pid")
-    fi
+    local pid i node found=()
+    for ((i = 1; i <= NODES; i++)); do
+        [[ -z ${1:-} || $1 == "$i" ]] || continue
+        [[ -f $(pid_file_of "$i") ]] || continue
+        pid=$(<"$(pid_file_of "$i")")
+        node=$(node_of_pid "$pid") && [[ $node == "$i" ]] && found+=("$pid")
+    done
     for pid in /proc/[0-9]*; do
         pid=${pid#/proc/}
         [[ " ${found[*]} " == *" $pid "* ]] && continue
-        is_our_broker "$pid" && found+=("$pid")
+        node=$(node_of_pid "$pid") || continue
+        [[ -z ${1:-} || $1 == "$node" ]] && found+=("$pid")
     done
     ((${#found[@]})) && printf '%s\n' "${found[@]}"
     return 0
@@ -160,31 +217,27 @@ broker_pids() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# TERM, wait up to STOP_SECS for the controlled shutdown, then KILL. Only ever
-# signals pids that is_our_broker vouched for, one by one.
+# kill_broker [NODE]: TERM, wait up to STOP_SECS for the controlled shutdown,
+# then KILL; every node without NODE. Only ever signals pids that broker_pids
+# vouched for. CONT first: a node frozen by a fault test would not see TERM.
 kill_broker() {
     local pids
-    mapfile -t pids < <(broker_pids)
+    mapfile -t pids < <(broker_pids "${1:-}")
     ((${#pids[@]})) || return 0
+    kill -CONT "${pids[@]}" 2>/dev/null || true
     kill -TERM "${pids[@]}" 2>/dev/null || true
-    wait_gone "$STOP_SECS" "${pids[@]}" && return 0
-    mapfile -t pids < <(broker_pids)
+    wait_gone "$STOP_SECS" "${1:-}" && return 0
+    mapfile -t pids < <(broker_pids "${1:-}")
     echo "kafka on port $PORT did not exit within ${STOP_SECS}s, killing pid ${pids[*]}" >&2
     kill -KILL "${pids[@]}" 2>/dev/null || true
     KILLED_HARD=1
-    wait_gone 5 "${pids[@]}" || die "pid ${pids[*]} survived SIGKILL"
+    wait_gone 5 "${1:-}" || die "pid ${pids[*]} survived SIGKILL"
 }
 
-# wait_gone SECS PID...: true once none of the pids is our broker any more.
+# wait_gone SECS [NODE]: true once the node (every node) has no JVM left.
 wait_gone() {
-    local deadline=$(($(now_ms) + $1 * 1000)) pid alive
-    shift
-    while :; do
-        alive=0
-        for pid in "$@"; do
-            is_our_broker "$pid" && alive=1
-        done
-        ((alive)) || return 0
+    local deadline=$(($(now_ms) + $1 * 1000))
+    while [[ -n $(broker_pids "${2:-}") ]]; do
         (($(now_ms) < deadline)) || return 1
         sleep 0.1
     done
@@ -240,50 +293,70 @@ remove_data_dir() {
 
 # ----------------------------------------------------------------- wait ----
 
-# One metadata request. A local broker counts as ready only once it lists
-# itself (broker 1): before it has registered with its own controller it
-# already answers, with an empty broker list. The /dev/tcp pre-check keeps a
-# probe of a not-yet-listening port instant instead of a 2 s kcat timeout.
+# One metadata request to node $1 itself. A node counts as ready only once it
+# lists itself: before it has registered with the controller quorum it
+# already answers, with a broker list lacking it. The /dev/tcp pre-check keeps
+# a probe of a not-yet-listening port instant instead of a 2 s kcat timeout.
+probe_node() {
+    local out port
+    port=$(client_port "$1")
+    port_in_use "$port" || return 1
+    out=$(kcat -b "127.0.0.1:$port" -L -m 2 \
+        -X reconnect.backoff.ms=50 -X reconnect.backoff.max.ms=200 2>/dev/null) || return 1
+    grep -qE "^ +broker $1 at 127\.0\.0\.1:$port\b" <<<"$out"
+}
+
+# probe [NODE]: the existing cluster answers, or the node (every node) is ready.
 probe() {
-    local out
+    local out i
     if [[ -n ${FERRY_KAFKA_BROKERS:-} ]]; then
         out=$(kcat -b "$FERRY_KAFKA_BROKERS" -L -m 2 2>/dev/null) || return 1
         grep -qE '^ +broker [0-9]+ at ' <<<"$out"
-    else
-        port_in_use "$PORT" || return 1
-        out=$(kcat -b "127.0.0.1:$PORT" -L -m 2 \
-            -X reconnect.backoff.ms=50 -X reconnect.backoff.max.ms=200 2>/dev/null) || return 1
-        grep -qE "^ +broker 1 at 127\.0\.0\.1:$PORT\b" <<<"$out"
+        return
     fi
+    for ((i = 1; i <= NODES; i++)); do
+        [[ -z ${1:-} || $1 == "$i" ]] || continue
+        probe_node "$i" || return 1
+    done
 }
 
 log_tail() {
-    if [[ -f $LOG_FILE ]]; then
-        echo "--- last lines of $LOG_FILE ---" >&2
-        tail -n 40 "$LOG_FILE" >&2
-    fi
+    local i log
+    for ((i = 1; i <= NODES; i++)); do
+        [[ -z ${1:-} || $1 == "$i" ]] || continue
+        log=$(log_of "$i")
+        [[ -f $log ]] || continue
+        echo "--- last lines of $log ---" >&2
+        tail -n 40 "$log" >&2
+    done
 }
 
-# Polls until probe succeeds. $1: the ms timestamp elapsed time is reported
-# from (start passes its own, so the figure covers format + JVM boot).
+# cmd_wait [T0 [NODE]]: polls until probe succeeds. T0: the ms timestamp
+# elapsed time is reported from (start passes its own, so the figure covers
+# format + JVM boot).
 cmd_wait() {
-    local t0=${1:-$(now_ms)} deadline target
+    local t0=${1:-$(now_ms)} node=${2:-} deadline target i
     need kcat
-    target=${FERRY_KAFKA_BROKERS:-127.0.0.1:$PORT}
+    target=${FERRY_KAFKA_BROKERS:-$(bootstrap)}
+    [[ -n $node ]] && target="node $node (127.0.0.1:$(client_port "$node"))"
     deadline=$(($(now_ms) + WAIT_SECS * 1000))
     while :; do
-        if probe; then
+        if probe "$node"; then
             echo "kafka ready on $target in $(($(now_ms) - t0)) ms"
             return 0
         fi
-        if [[ -z ${FERRY_KAFKA_BROKERS:-} ]] && [[ -z $(broker_pids) ]]; then
-            echo "kafka.sh: no broker JVM running for port $PORT (it died or was never started)" >&2
-            log_tail
-            return 1
+        if [[ -z ${FERRY_KAFKA_BROKERS:-} ]]; then
+            for ((i = 1; i <= NODES; i++)); do
+                [[ -z $node || $node == "$i" ]] || continue
+                [[ -n $(broker_pids "$i") ]] && continue
+                echo "kafka.sh: no broker JVM running for node $i on port $(client_port "$i") (it died or was never started)" >&2
+                log_tail "$i"
+                return 1
+            done
         fi
         if (($(now_ms) >= deadline)); then
             echo "kafka.sh: $target not ready after ${WAIT_SECS}s" >&2
-            [[ -z ${FERRY_KAFKA_BROKERS:-} ]] && log_tail
+            [[ -z ${FERRY_KAFKA_BROKERS:-} ]] && log_tail "$node"
             return 1
         fi
         sleep 0.1
@@ -292,26 +365,42 @@ cmd_wait() {
 
 # ---------------------------------------------------------------- start ----
 
+# A majority of the replicas must acknowledge a write, but never all of them,
+# so one node can be down while writes go on: 3 replicas -> 2 (the same rule
+# as ferry's topics, shared/topics.c).
+min_isr() { local rf=$1 m=$(($1 / 2 + 1)); ((m > rf - 1)) && m=$((rf - 1)); ((m < 1)) && m=1; echo "$m"; }
+
 write_props() {
-    cat >"$PROPS" <<EOF
-# Generated by compose/kafka.sh for a throwaway single-node test broker.
+    local i=$1 voters=() j rf isr
+    for ((j = 1; j <= NODES; j++)); do voters+=("$j@127.0.0.1:$(ctrl_port "$j")"); done
+    rf=$((NODES < 3 ? NODES : 3))
+    isr=$(min_isr "$rf")
+    cat >"$(props_of "$i")" <<PROPS
+# Generated by compose/kafka.sh for a throwaway local test broker: node $i of $NODES.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$CTRL_PORT
+node.id=$i
+controller.quorum.voters=$(IFS=,; echo "${voters[*]}")
 # Loopback only: a test broker must not be reachable from the network.
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CTRL_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=PLAINTEXT://127.0.0.1:$(client_port "$i"),CONTROLLER://127.0.0.1:$(ctrl_port "$i")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(client_port "$i")
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-log.dirs=$DATA_DIR/data
+log.dirs=$(node_dir "$i")/data
 
-# One node: every internal topic has a single replica.
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+# Replicated $rf ways (every internal topic too); a write needs $isr in-sync
+# replicas, so one node may be down. A replica that was not in sync never
+# becomes leader: nothing acknowledged is lost.
+default.replication.factor=$rf
+min.insync.replicas=$isr
+offsets.topic.replication.factor=$rf
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
+unclean.leader.election.enable=false
+# A crashed node is fenced (and leaves every ISR, so acks=all writes go on
+# without it) after 4 s instead of 9: fault tests kill nodes on purpose.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=4000
 # Fewer partitions = faster creation of the internal topics on first use.
 num.partitions=4
 offsets.topic.num.partitions=4
@@ -339,7 +428,7 @@ socket.request.max.bytes=104857600
 num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=1
-EOF
+PROPS
 }
 
 # Kafka cluster ids are 16 random bytes in unpadded URL-safe base64 (what
@@ -354,8 +443,75 @@ new_cluster_id() {
     echo "$id"
 }
 
+# The class-data-sharing flags of the broker (BROKER_CDS) and of the format
+# tool (TOOL_CDS), which runs on the same classpath and so can use the
+# broker's archive too, but must never dump one of its own. Without an
+# archive, node 1 dumps one when it stops; stop adopts it under the name
+# chosen here, by the checkout whose jars the broker runs.
+cds_flags() {
+    local jsa
+    BROKER_CDS=() TOOL_CDS=()
+    cds_enabled || return 0
+    jsa=$(cds_archive)
+    if [[ -s $jsa ]]; then
+        BROKER_CDS=("-XX:SharedArchiveFile=$jsa")
+        TOOL_CDS=("-XX:SharedArchiveFile=$jsa")
+    elif [[ $1 == 1 ]]; then
+        BROKER_CDS=("-XX:ArchiveClassesAtExit=$DATA_DIR/cds.jsa")
+        echo "$jsa" >"$DATA_DIR/cds.target"
+    fi
+}
+
+format_node() {
+    local dir
+    dir=$(node_dir "$1")
+    cds_flags "$1"
+    if ! java "${TOOL_CDS[@]}" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -Djava.awt.headless=true \
+        "-Dlog4j.configuration=file:$LOG4J" -cp "$LIBS/*" \
+        kafka.tools.StorageTool format -t "$2" -c "$(props_of "$1")" \
+        >"$dir/format.log" 2>&1; then
+        cat "$dir/format.log" >&2
+        return 1
+    fi
+}
+
+# Launches node $1's JVM in the background on its (formatted) data dir.
+launch_node() {
+    local pf log
+    pf=$(pid_file_of "$1")
+    log=$(log_of "$1")
+    cds_flags "$1"
+    rm -f "$pf"
+    # setsid: its own session, so it outlives the caller's terminal or a
+    # harness killing our process group; nohup for good measure against
+    # SIGHUP. The inner sh writes its own pid and then execs java, so the pid
+    # file holds the JVM's pid whether or not setsid had to fork. The log is
+    # appended to: a restarted node's log keeps what the crashed one wrote.
+    # shellcheck disable=SC2016 # $$ and $@ are the inner sh's, on purpose
+    nohup setsid sh -c 'echo $$ >"$0"; exec "$@"' "$pf" \
+        java "${JAVA_OPTS[@]}" "${BROKER_CDS[@]}" -cp "$LIBS/*" kafka.Kafka "$(props_of "$1")" \
+        >>"$log" 2>&1 </dev/null &
+    for _ in $(seq 50); do
+        [[ -s $pf ]] && break
+        sleep 0.05
+    done
+    [[ -s $pf ]] || die "node $1 did not start (no $pf)"
+    echo "kafka node $1 starting on 127.0.0.1:$(client_port "$1") (pid $(<"$pf"), log $log)"
+}
+
+ports_free() {
+    local i port
+    for ((i = 1; i <= NODES; i++)); do
+        [[ -z ${1:-} || $1 == "$i" ]] || continue
+        for port in "$(client_port "$i")" "$(ctrl_port "$i")"; do
+            port_in_use "$port" && die "127.0.0.1:$port is already in use by another process"
+        done
+    done
+    return 0
+}
+
 cmd_start() {
-    local t0 pid port
+    local t0 pid i id fmt=()
     if [[ -n ${FERRY_KAFKA_BROKERS:-} ]]; then
         echo "using existing cluster $FERRY_KAFKA_BROKERS"
         return 0
@@ -364,68 +520,36 @@ cmd_start() {
     need java kcat
     pid=$(broker_pids | head -n 1)
     if [[ -n $pid ]]; then
-        echo "kafka already running on 127.0.0.1:$PORT (pid $pid)"
+        echo "kafka already running on $(bootstrap) (pid $pid)"
         cmd_wait "$t0"
         return
     fi
     cmd_fetch
-    # Someone else (another checkout's broker, a system Kafka) holds the port:
+    # Someone else (another checkout's broker, a system Kafka) holds a port:
     # fail now with a clear message rather than a bind error deep in the log.
-    for port in "$PORT" "$CTRL_PORT"; do
-        if port_in_use "$port"; then
-            die "127.0.0.1:$port is already in use by another process"
-        fi
-    done
+    ports_free
 
     # A fresh data dir every start: tests never see a previous run's topics.
     remove_data_dir
     mkdir -p "$DATA_DIR"
-    : >"$MARKER"
-    write_props
-
-    # broker_cds: flags for the broker; tool_cds: for the format tool, which
-    # runs on the same classpath and so can use the broker's archive too, but
-    # must never dump one of its own.
-    local broker_cds=() tool_cds=() jsa
-    if cds_enabled; then
-        jsa=$(cds_archive)
-        if [[ -s $jsa ]]; then
-            broker_cds=("-XX:SharedArchiveFile=$jsa")
-            tool_cds=("-XX:SharedArchiveFile=$jsa")
-        else
-            broker_cds=("-XX:ArchiveClassesAtExit=$DATA_DIR/cds.jsa")
-            # stop adopts the dump under the name chosen here, by the
-            # checkout whose jars the broker runs.
-            echo "$jsa" >"$DATA_DIR/cds.target"
-        fi
-    fi
-
-    if ! java "${tool_cds[@]}" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -Djava.awt.headless=true \
-        "-Dlog4j.configuration=file:$LOG4J" -cp "$LIBS/*" \
-        kafka.tools.StorageTool format -t "$(new_cluster_id)" -c "$PROPS" \
-        >"$DATA_DIR/format.log" 2>&1; then
-        cat "$DATA_DIR/format.log" >&2
-        die "formatting $DATA_DIR failed"
-    fi
-
-    # setsid: its own session, so it outlives the caller's terminal or a
-    # harness killing our process group; nohup for good measure against
-    # SIGHUP. The inner sh writes its own pid and then execs java, so the pid
-    # file holds the JVM's pid whether or not setsid had to fork.
-    # shellcheck disable=SC2016 # $$ and $@ are the inner sh's, on purpose
-    nohup setsid sh -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
-        java "${JAVA_OPTS[@]}" "${broker_cds[@]}" -cp "$LIBS/*" kafka.Kafka "$PROPS" \
-        >"$LOG_FILE" 2>&1 </dev/null &
-    for _ in $(seq 50); do
-        [[ -s $PID_FILE ]] && break
-        sleep 0.05
+    echo "$NODES" >"$MARKER"
+    id=$(new_cluster_id)
+    # The nodes are formatted side by side (a JVM launch each), all with the
+    # same cluster id.
+    for ((i = 1; i <= NODES; i++)); do
+        mkdir -p "$(node_dir "$i")"
+        write_props "$i"
+        format_node "$i" "$id" &
+        fmt+=($!)
     done
-    [[ -s $PID_FILE ]] || die "broker did not start (no $PID_FILE)"
-    echo "kafka starting on 127.0.0.1:$PORT (pid $(<"$PID_FILE"), log $LOG_FILE)"
+    for pid in "${fmt[@]}"; do
+        wait "$pid" || die "formatting $DATA_DIR failed"
+    done
+    for ((i = 1; i <= NODES; i++)); do launch_node "$i"; done
 
     if ! cmd_wait "$t0"; then
         # A broker that is not ready by the deadline is of no use to anyone;
-        # don't leave its JVM around. The data dir (and log) stays for
+        # don't leave its JVMs around. The data dir (and logs) stay for
         # inspection until the next start or stop.
         kill_broker
         exit 1
@@ -450,30 +574,23 @@ cmd_stop() {
     echo "kafka on port $PORT stopped in $(($(now_ms) - t0)) ms"
 }
 
-# --------------------------------------------------------------- status ----
-
-cmd_status() {
-    local pid
-    need kcat
-    if [[ -n ${FERRY_KAFKA_BROKERS:-} ]]; then
-        probe || die "existing cluster $FERRY_KAFKA_BROKERS is not answering"
-        echo "using existing cluster $FERRY_KAFKA_BROKERS: ready"
-        return 0
-    fi
-    pid=$(broker_pids | head -n 1)
-    [[ -n $pid ]] || die "kafka not running on port $PORT"
-    probe || die "kafka on port $PORT is running (pid $pid) but not ready"
-    echo "kafka running on 127.0.0.1:$PORT (pid $pid): ready"
-}
+# The commands on one node of a running cluster, and status.
+# shellcheck source=compose/kafka/nodes.sh
+source "$HERE/kafka/nodes.sh"
 
 case ${1:-} in
 start) cmd_start ;;
 wait) cmd_wait ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
+brokers) bootstrap ;;
 fetch) cmd_fetch ;;
+pid) cmd_pid "${2:-1}" ;;
+kill) cmd_kill "${2:-}" ;;
+stop-node) cmd_stop_node "${2:-}" ;;
+start-node) cmd_start_node "${2:-}" ;;
 *)
-    echo "usage: $0 start|wait|stop|status|fetch" >&2
+    echo "usage: $0 start|wait|stop|status|brokers|fetch|pid N|kill N|stop-node N|start-node N" >&2
     exit 2
     ;;
 esac
