@@ -74,14 +74,22 @@ int topics_init(struct topics *t, const struct cfg *cfg, char *errstr, size_t er
     return 0;
 }
 
+int topics_min_insync(int replication)
+{
+    int majority = replication / 2 + 1;
+    if (majority > replication - 1)
+        majority = replication - 1;
+    return majority < 1 ? 1 : majority;
+}
+
 static int new_topic(rd_kafka_NewTopic_t **out, const char *name, enum retention keep,
                      const struct cfg *cfg, char *errstr, size_t errstr_size)
 {
-    char why[256], retention[32], max_bytes[32];
+    char why[256], retention[32], max_bytes[32], isr[16];
     long long keep_ms = cfg_int(cfg, "FERRY_TOPIC_RETENTION");
-    rd_kafka_NewTopic_t *nt =
-        rd_kafka_NewTopic_new(name, (int)cfg_int(cfg, "FERRY_TOPIC_PARTITIONS"),
-                              (int)cfg_int(cfg, "FERRY_TOPIC_REPLICATION"), why, sizeof(why));
+    int replication = (int)cfg_int(cfg, "FERRY_TOPIC_REPLICATION");
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(
+        name, (int)cfg_int(cfg, "FERRY_TOPIC_PARTITIONS"), replication, why, sizeof(why));
     if (!nt) {
         snprintf(errstr, errstr_size, "topic %s: %s", name, why);
         return -1;
@@ -99,6 +107,16 @@ static int new_topic(rd_kafka_NewTopic_t **out, const char *name, enum retention
      * so they all accept FERRY_MAX_MESSAGE_BYTES: nothing is ever silently
      * too big for the topic it is forwarded to. */
     rd_kafka_NewTopic_set_config(nt, "max.message.bytes", max_bytes);
+    /* ferry's producers write with acks=all, which waits for the in-sync
+     * replicas only: with one replica left in sync, an acknowledged write
+     * would live on one broker. So a replicated topic demands a majority of
+     * its replicas in sync (but never all, so one broker can be down while
+     * writes go on): 2 of 3. Without an explicit replication factor the
+     * broker's own min.insync.replicas holds. */
+    if (replication > 1) {
+        snprintf(isr, sizeof(isr), "%d", topics_min_insync(replication));
+        rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", isr);
+    }
     if (keep == KEEP_COMPACTED) {
         rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
         /* Compact often: the status table and the changelog are restored

@@ -67,6 +67,12 @@ int topics_init(struct topics *t, const struct cfg *cfg, char *errstr, size_t er
 int topics_ensure(const struct topics *t, rd_kafka_t *rk, const struct cfg *cfg, int timeout_ms,
                   char *errstr, size_t errstr_size);
 
+/* min.insync.replicas of a topic replicated `replication` ways: a majority
+ * of the replicas, but fewer than all of them (1 of 2, 2 of 3, 3 of 5), at
+ * least 1. topics_ensure() sets it on every topic it creates when
+ * FERRY_TOPIC_REPLICATION is above 1. */
+int topics_min_insync(int replication);
+
 /* The name of a topic: t->name[id]. */
 #define topic_name(t, id) ((const char *)(t)->name[(id)])
 
