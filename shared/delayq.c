@@ -182,8 +182,7 @@ rd_kafka_message_t *delayq_poll(struct delayq *dq, int timeout_ms)
             continue;
         }
         if (msg->err) {
-            if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                LOG_WARN("delayq_consume", "err=%s", rd_kafka_err2name(msg->err));
+            kafka_consume_error(msg, "delayq");
             rd_kafka_message_destroy(msg);
             if (clk_mono_ms() >= deadline)
                 return NULL;

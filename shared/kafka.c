@@ -524,6 +524,22 @@ int kafka_err_is_fatal(rd_kafka_t *rk, rd_kafka_resp_err_t err)
     return err == RD_KAFKA_RESP_ERR__FATAL || rd_kafka_fatal_error(rk, why, sizeof(why)) != 0;
 }
 
+int kafka_consume_error(const rd_kafka_message_t *m, const char *what)
+{
+    char q[512];
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return 0;
+    if (m->err != RD_KAFKA_RESP_ERR__FATAL) {
+        LOG_WARN("consume_error", "consumer=%s topic=%s err=%s", what,
+                 m->rkt ? rd_kafka_topic_name(m->rkt) : "-", rd_kafka_err2name(m->err));
+        return 0;
+    }
+    LOG_ERROR("kafka_fatal", "consumer=%s reason=%s", what,
+              log_quote(q, sizeof(q), rd_kafka_message_errstr(m)));
+    shutdown_request();
+    return 1;
+}
+
 /* Kafka's murmur2 variant (seed 0x9747b28c), as in the Java client's
  * Utils.murmur2, so that ferry's explicit partition choices agree with the
  * partitioner every producer is configured with. */

@@ -180,4 +180,16 @@ int32_t kafka_murmur2_partition(const void *key, size_t len, int32_t partitions)
 /* 1 for errors that end the client (fatal idempotence/transaction errors). */
 int kafka_err_is_fatal(rd_kafka_t *rk, rd_kafka_resp_err_t err);
 
+/* For a message from rd_kafka_consumer_poll() that carries an error: logs it
+ * (`what` names the consumer; a partition EOF is not logged) and returns 1
+ * when it is fatal, after asking the stage to stop (shutdown_request). A
+ * consumer's fatal errors (a static group member fenced by a newer one with
+ * its group.instance.id, as librdkafka 2.0.2 fences itself when its session
+ * timed out during a broker outage) arrive this way, not through the error
+ * callback; the consumer is dead then, and a stage that kept running would
+ * hold its partitions and do nothing. Exiting lets the supervisor start it
+ * again, and a restarted static member takes its partitions back at once.
+ * Does not destroy the message. */
+int kafka_consume_error(const rd_kafka_message_t *m, const char *what);
+
 #endif

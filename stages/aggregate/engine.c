@@ -408,6 +408,7 @@ static void tick(struct engine *e)
 
 int engine_run(struct engine *e)
 {
+    int fenced = 0; /* the consumer is dead: its offsets can never commit */
     e->tick_mono = clk_mono_ms();
     while (!shutdown_requested()) {
         int64_t now = clk_mono_ms();
@@ -421,7 +422,7 @@ int engine_run(struct engine *e)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(e->consumer, wait < 0 ? 0 : (int)wait);
         if (m) {
             if (m->err)
-                LOG_WARN("consume_error", "err=%s", rd_kafka_message_errstr(m));
+                fenced |= kafka_consume_error(m, "aggregate"); /* fatal: exit, be restarted */
             else if (!e->restore && txn_begin(&e->txn) == 0)
                 handle(e, m);
             /* During a roll-back the record is read again after the seek. */
@@ -443,9 +444,9 @@ int engine_run(struct engine *e)
         if (e->txn.open && now - e->txn.opened_mono >= e->conf.commit_ms)
             commit(e, 1);
     }
-    if (e->txn.open && !e->txn.fatal && !e->restore)
+    if (e->txn.open && !e->txn.fatal && !e->restore && !fenced)
         commit(e, 0);
-    return e->txn.fatal ? -1 : 0;
+    return e->txn.fatal || fenced ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- lifecycle */

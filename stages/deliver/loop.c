@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "delayq.h"
+#include "kafka.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -158,11 +159,7 @@ static int consumable(rd_kafka_message_t *msg)
 {
     if (!msg->err)
         return 1;
-    if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-        LOG_WARN("consume_error", "topic=%s err=%s", msg->rkt ? rd_kafka_topic_name(msg->rkt) : "-",
-                 rd_kafka_err2name(msg->err));
-    if (msg->err == RD_KAFKA_RESP_ERR__FATAL)
-        shutdown_request();
+    kafka_consume_error(msg, "deliver");
     rd_kafka_message_destroy(msg);
     return 0;
 }

@@ -225,8 +225,7 @@ static void run(void)
             metric_inc(consumed, 1);
             take(msg, S.ot);
         } else if (msg) {
-            if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                LOG_WARN("consume_error", "err=%s", rd_kafka_err2name(msg->err));
+            kafka_consume_error(msg, "render");
             rd_kafka_message_destroy(msg);
         }
         if (clk_mono_ms() >= next_lag) {

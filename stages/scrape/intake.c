@@ -163,8 +163,7 @@ void intake_run(struct intake *in)
             metric_inc(m_consumed, 1);
             take(in, msg, in->ot);
         } else if (msg) {
-            if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                LOG_WARN("consume_error", "err=%s", rd_kafka_err2name(msg->err));
+            kafka_consume_error(msg, "requests");
             rd_kafka_message_destroy(msg);
         }
         if (clk_mono_ms() >= next_lag) {
