@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "kafka.h"
 #include "log.h"
 
 enum retention { KEEP_PIPELINE, KEEP_DEAD_LETTERS, KEEP_COMPACTED, KEEP_FILES };
@@ -151,8 +152,8 @@ static int add_topic(rd_kafka_NewTopic_t **nts, size_t *n, const char *name, enu
     return 0;
 }
 
-/* 1 when every name in names[0..n) is in the cluster's metadata with all
- * its partitions led (a topic just created takes a moment to get there). */
+/* 1 when every name in names[0..n) is in the metadata `rk` gets with all its
+ * partitions led (a topic just created takes a moment to get there). */
 static int all_visible(rd_kafka_t *rk, const char *const *names, size_t n, int timeout_ms)
 {
     const struct rd_kafka_metadata *md;
@@ -173,6 +174,39 @@ static int all_visible(rd_kafka_t *rk, const char *const *names, size_t n, int t
     }
     rd_kafka_metadata_destroy(md);
     return seen == n;
+}
+
+/* 1 when every broker of the cluster lists every name, led. Each broker
+ * learns of a new topic on its own time (KRaft brokers replay the metadata
+ * log independently), and a client asks whichever broker it likes: a
+ * consumer that joins its group while that broker does not know the topic
+ * yet is assigned nothing until its next periodic metadata refresh (five
+ * minutes), and a stage that looks partitions up fails at start. So each
+ * broker is asked in turn, by a short-lived client bootstrapped on it alone
+ * (its first request can only go there), with the stage's own settings
+ * (-X security properties included). */
+static int visible_everywhere(rd_kafka_t *rk, const struct cfg *cfg, const char *const *names,
+                              size_t n, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md;
+    char errstr[256], hp[300];
+    int ok = 1;
+    if (rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    for (int b = 0; ok && md->broker_cnt > 1 && b < md->broker_cnt; b++) {
+        snprintf(hp, sizeof(hp), "%s:%d", md->brokers[b].host, md->brokers[b].port);
+        rd_kafka_conf_t *conf = kafka_conf_new(cfg, "ferry-topics-check", errstr, sizeof(errstr));
+        rd_kafka_t *one = NULL;
+        if (conf && kafka_conf_set(conf, "bootstrap.servers", hp, errstr, sizeof(errstr)) == 0)
+            one = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        else if (conf)
+            rd_kafka_conf_destroy(conf);
+        ok = one && all_visible(one, names, n, timeout_ms);
+        if (one)
+            rd_kafka_destroy(one);
+    }
+    rd_kafka_metadata_destroy(md);
+    return ok;
 }
 
 int topics_ensure(const struct topics *t, rd_kafka_t *rk, const struct cfg *cfg, int timeout_ms,
@@ -235,12 +269,13 @@ int topics_ensure(const struct topics *t, rd_kafka_t *rk, const struct cfg *cfg,
     }
     /* CreateTopics answers before every broker's metadata cache has the new
      * topics; a stage that subscribes or looks partitions up right after
-     * must find them, so wait until the cluster shows them all. */
+     * must find them, so wait until every broker shows them all. */
     const char *names[TOPIC__COUNT + 3 * CFG_MAX_DURATIONS];
     for (size_t i = 0; i < cnt; i++)
         names[i] = rd_kafka_topic_result_name(res[i]);
     int64_t deadline = clk_mono_ms() + timeout_ms;
-    while (!all_visible(rk, names, cnt, timeout_ms)) {
+    while (!all_visible(rk, names, cnt, timeout_ms) ||
+           !visible_everywhere(rk, cfg, names, cnt, timeout_ms)) {
         if (clk_mono_ms() > deadline) {
             snprintf(errstr, errstr_size, "topics created but not visible in metadata after %d ms",
                      timeout_ms);
