@@ -7,6 +7,8 @@
 #   make bench    benchmarks that print figures
 #   make fuzz     the selector compiler and the HTTP request reader under libFuzzer
 #                 (clang), FUZZ_SECONDS long each
+#   make chaos    every fault case ten times against the whole system, on one
+#                 broker and on a three-broker cluster; a table of runs
 #   make fmt      format the C sources; make lint checks format and warnings
 
 B        ?= build
@@ -37,7 +39,7 @@ UNIT_HELP  := $(patsubst %.c,$(B)/%.o,$(filter-out $(UNIT_SRC),$(wildcard tests/
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 TOOLS      := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
 
-.PHONY: all deps run test unit integration asan bench fuzz fmt lint clean
+.PHONY: all deps run test unit integration asan bench fuzz chaos fmt lint clean
 all: $(BINS) $(CLI) $(UNITS) $(TOOLS)
 
 $(B)/%.o: %.c
@@ -133,6 +135,16 @@ fuzz: deps
 	    shared/buf.c
 	$(B)/fuzz/fuzz_httpd -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=5 \
 	    $(B)/fuzz/corpus-httpd tests/fuzz/corpus/httpd
+
+# Long (an hour or more) and bounded: FERRY_CHAOS_RUNS runs per case (10),
+# each at most 300 s. Brokers on FERRY_LOCAL_KAFKA_PORT (default 29592) and,
+# for the cluster, that port + 2 to + 7. Both tables end up in $(B)/.
+chaos: deps
+	@$(MAKE) --no-print-directory all
+	@B=$(B) python3 tests/chaos/run.py --table $(B)/chaos-single.md; one=$$?; \
+	  B=$(B) python3 tests/chaos/run.py --cluster --table $(B)/chaos-cluster.md \
+	    --kafka-port $$(( $${FERRY_LOCAL_KAFKA_PORT:-29592} + 2 )); three=$$?; \
+	  exit $$(( one || three ))
 
 FMT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 fmt:

@@ -57,18 +57,21 @@ missing=()
 for pkg in "${packages[@]}"; do
     [[ -n ${installed[$pkg]:-} ]] || missing+=("$pkg")
 done
-# The integration tests need pytest and jsonschema in whichever python3 runs
-# them. Debian's packages serve Debian's python3; another python3 on PATH
+# The integration tests need pytest, jsonschema and (to read the deployment
+# files) PyYAML in whichever python3 runs them: module:Debian package:PyPI
+# name. Debian's packages serve Debian's python3; another python3 on PATH
 # (pyenv, a venv) gets them from PyPI with its own pip.
 # confluent-kafka runs the topic guide's Python recipes (schemas/TOPICS.md).
 pip_missing=()
-for mod in pytest jsonschema confluent_kafka; do
+for row in pytest:python3-pytest:pytest jsonschema:python3-jsonschema:jsonschema \
+    yaml:python3-yaml:PyYAML confluent_kafka:python3-confluent-kafka:confluent-kafka; do
+    IFS=: read -r mod deb pypi <<<"$row"
     python3 -c "import $mod" >/dev/null 2>&1 && continue
     py=$(command -v python3 || true)
     if [[ -z $py || $py == /usr/bin/python3 ]]; then
-        missing+=("python3-${mod//_/-}")
+        missing+=("$deb")
     else
-        pip_missing+=("${mod//_/-}")
+        pip_missing+=("$pypi")
     fi
 done
 # schemathesis (PyPI only; a test tool) checks the API against
