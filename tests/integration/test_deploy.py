@@ -152,11 +152,17 @@ def test_dockerfile_builds_as_make_does():
     (build_from, build), (run_from, run) = stages
     assert build_from.startswith("debian:bookworm ") and run_from.startswith("debian:bookworm-slim ")
 
-    # The build packages are the ones deps.sh installs for building and
-    # unit-testing (its tools for brokers, formatting and benchmarks aside).
-    want = deps_packages() & {"gcc", "make", "pkg-config", "libcmocka-dev", "nodejs"} | \
-        {p for p in deps_packages() if p.endswith("-dev")}
+    # The build installs what deps.sh installs to build and unit-test: the
+    # -dev package of every pkg-config module the Makefile links (and
+    # cmocka's), the compiler, make, pkg-config, and node for one unit test.
+    makefile = (ROOT / "Makefile").read_text()
+    modules = re.search(r"^PKGS\s*:=\s*(.+)$", makefile, re.M).group(1).split() + ["cmocka"]
+    dev = {pc_package(m) for m in modules}
+    assert None not in dev, f"no Debian package found for one of {modules}"
+    want = dev | {"gcc", "make", "pkg-config", "nodejs"}
     assert apt_packages(build) == want
+    # All of them come from deps.sh, directly or (libcurl's) through ulfius.
+    assert want - {"libcurl4-gnutls-dev"} <= deps_packages()
 
     runs = [rest for w, rest in build if w == "RUN"]
     assert any(re.search(r"\bmake( -j\S+)? all\b", r) and "tests/run.sh --unit-only" in r
@@ -166,7 +172,7 @@ def test_dockerfile_builds_as_make_does():
     copied = [rest.split()[0].rstrip("/") for w, rest in build if w == "COPY"]
     dry = subprocess.run(["make", "-n", "-B", "all", f"B={BUILD}"], cwd=ROOT, capture_output=True,
                          text=True, timeout=60, check=True).stdout
-    sources = set(re.findall(r"-c -o \S+ (\S+\.c)", dry))
+    sources = {f for f in re.findall(r"-c -o \S+ (\S+\.c)", dry) if not f.startswith(str(BUILD))}
     assert len(sources) > 50, "make -n lists the compiles"
     assert "Makefile" in copied
     missing = sorted(s for s in sources if not any(s == c or s.startswith(c + "/") for c in copied))
@@ -174,8 +180,15 @@ def test_dockerfile_builds_as_make_does():
     assert "tests/run.sh" in copied
 
 
+def pc_package(module):
+    """The Debian package holding a pkg-config module's .pc file."""
+    d = subprocess.run(["pkg-config", "--variable=pcfiledir", module], capture_output=True,
+                       text=True).stdout.strip()
+    return lib_package(f"{d}/{module}.pc") if d else None
+
+
 def lib_package(path):
-    """The Debian package holding a library (merged /usr aware)."""
+    """The Debian package holding a file (merged /usr aware)."""
     real = str(Path(path).resolve())
     for cand in (path, real, real.replace("/usr/lib/", "/lib/", 1), path.replace("/lib/", "/usr/lib/", 1)):
         out = subprocess.run(["dpkg", "-S", cand], capture_output=True, text=True)
@@ -192,9 +205,9 @@ def test_dockerfile_runtime_has_every_library_the_programs_link():
     runtime = apt_packages(run)
     copied = " ".join(rest for w, rest in run if w == "COPY")
     needed = {}
-    for stage in STAGES:
-        binary = BUILD / f"ferry-{stage}"
-        assert f"/src/build/ferry-{stage}" in copied
+    for name in [f"ferry-{s}" for s in STAGES] + ["ferry"]:
+        binary = BUILD / name
+        assert f"/src/build/{name} " in copied + " ", f"the runtime stage lacks {name}"
         names = re.findall(r"\(NEEDED\).*\[(.+)\]", subprocess.run(
             ["readelf", "-d", str(binary)], capture_output=True, text=True, check=True).stdout)
         ldd = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
