@@ -331,8 +331,8 @@ class Stage:
     """One instance of a stage program, restartable; its output appends to
     one log file over all its runs."""
 
-    def __init__(self, name, index, env, args, log_path, health_url):
-        self.name, self.index = name, index
+    def __init__(self, name, index, binary, env, args, log_path, health_url):
+        self.name, self.index, self.binary = name, index, binary
         self.env, self.args = env, list(args)
         self.log_path, self.health_url = log_path, health_url
         self.proc = None
@@ -347,8 +347,7 @@ class Stage:
 
     def start(self):
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(self.env["_BIN"]), *self.args],
-                                     env={k: v for k, v in self.env.items() if k != "_BIN"},
+        self.proc = subprocess.Popen([str(self.binary), *self.args], env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.runs += 1
@@ -446,7 +445,6 @@ class System:
     def _stage(self, name, i):
         port = free_port()
         env = dict(self.env)
-        env["_BIN"] = str(self.build / f"ferry-{name}")
         args = []
         if name == "ingest":
             env["FERRY_LISTEN"] = f"127.0.0.1:{port}"
@@ -460,8 +458,8 @@ class System:
             # member's partitions move once the broker drops it, after
             # session.timeout.ms (librdkafka's default is 45 s).
             args = ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"]
-        return Stage(name, i, env, args, self.dir / f"{name}-{i}.log",
-                     f"http://127.0.0.1:{port}/healthz")
+        return Stage(name, i, self.build / f"ferry-{name}", env, args,
+                     self.dir / f"{name}-{i}.log", f"http://127.0.0.1:{port}/healthz")
 
     def all(self):
         return [st for name in STAGES for st in self.stages[name]]

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""One batch through the whole system, from POST to a verified
+batch.completed webhook, timed; with the CPU each process spent on it (from
+/proc/<pid>/stat before and after: the page server, every broker, every
+stage instance) and each stage's peak RSS.
+
+    tests/bench/e2e.py --items 100000                 one broker, one of each stage
+    tests/bench/e2e.py --items 100000 --cluster       three brokers, replication 3
+    tests/bench/e2e.py --scrape 2 --inflight 2000 --page-delay-ms 100
+
+Brokers: its own (compose/kafka.sh on --kafka-port), unless FERRY_KAFKA_BROKERS
+names running ones. The page server (tests/tools/page_server) serves 1,000
+pages of about 1 KB under distinct query strings, every hundredth URL a 404,
+so the exact counts are known and checked (tests/chaos/verify.py), as are
+the webhook's signature and delivery id and every result's index. Loopback
+only. Used by bench_scaleout.sh; measure() is the reusable part.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
+
+from system import (ROOT, Kafka, Pages, Receiver, System, build_dir, cpu_seconds,  # noqa: E402
+                    load, rss_mb)
+from verify import (await_done, batch_urls, verify_results, verify_status,  # noqa: E402
+                    verify_webhooks)
+
+TENANT = "bench"
+
+
+def process_table(sysm, kafka_pids, pages):
+    """label -> pid of every process that works on a batch."""
+    procs = {st.label: st.pid for st in sysm.all() if st.alive()}
+    for i, pid in enumerate(kafka_pids, 1):
+        procs[f"broker-{i}"] = pid
+    procs["page_server"] = pages.proc.pid
+    return procs
+
+
+def measure(brokers, kafka_pids, pages, items, instances=None, replication=None, env=None,
+            workdir=None, timeout=900.0, check_results=True):
+    """Runs one batch of `items` URLs on a fresh system; returns a dict:
+    seconds (POST to webhook), rate (URLs/s), accept_s (POST to 202),
+    cpu {label: seconds}, rss {label: peak MB}, load (1-min average)."""
+    workdir = Path(workdir or ROOT / "build" / "bench-e2e")
+    sysm = System(brokers, workdir, instances, replication, env=env, tenants=(TENANT,))
+    hook = Receiver()
+    urls = batch_urls(pages.url, pages.count, items)
+    secret = "whsec-bench-0123456789abcdef"
+    try:
+        sysm.start()
+        procs = process_table(sysm, kafka_pids, pages)
+        cpu0 = {k: cpu_seconds(p) for k, p in procs.items()}
+        t0 = time.time()
+        acc = sysm.submit({"urls": urls, "webhook_url": hook.url + "/hook",
+                           "webhook_secret": secret}, TENANT, timeout=120)
+        accepted = time.time()
+        done = await_done(sysm, acc["id"], TENANT, hook, timeout)
+        cpu1 = {k: cpu_seconds(p) for k, p in procs.items()}
+        rss = {st.label: rss_mb(st.pid, "VmHWM") for st in sysm.all() if st.alive()}
+        ld = load()
+        # Verified after the clock stopped: reading 100,000 results back
+        # is not part of the figure.
+        verify_status(sysm.status(acc["id"], TENANT), items)
+        verify_webhooks(hook.of_batch(acc["id"]), acc["id"], secret, items)
+        if check_results:
+            verify_results(sysm.results(acc["id"], TENANT), urls, pages.count)
+        seconds = done - t0
+        return {"seconds": seconds, "rate": items / seconds, "accept_s": accepted - t0,
+                "cpu": {k: cpu1[k] - cpu0[k] for k in procs}, "rss": rss, "load": ld,
+                "items": items}
+    finally:
+        sysm.stop()
+        hook.close()
+
+
+def describe(r, label):
+    """One figure line and one line of CPU per process."""
+    el = r["seconds"]
+    cpu = ", ".join(f"{k} {v / el:.0%} ({v / r['items'] * 1e6:.0f} us/URL)"
+                    for k, v in sorted(r["cpu"].items(), key=lambda kv: -kv[1]) if v > 0.05)
+    rss = ", ".join(f"{k} {v:.0f}" for k, v in sorted(r["rss"].items()))
+    return (f"{label}: {r['rate']:,.0f} URLs/s ({r['items']:,} URLs, POST to verified webhook "
+            f"{el:.1f} s, 202 after {r['accept_s']:.2f} s; load {r['load']:.2f})\n"
+            f"    CPU, share of one core: {cpu}\n    peak RSS MB: {rss}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--items", type=int, default=100000)
+    ap.add_argument("--cluster", action="store_true")
+    ap.add_argument("--kafka-port", type=int,
+                    default=int(os.environ.get("FERRY_LOCAL_KAFKA_PORT", "29692")))
+    ap.add_argument("--scrape", type=int, default=1, help="scrape instances")
+    ap.add_argument("--aggregate", type=int, default=1, help="aggregate instances")
+    ap.add_argument("--inflight", type=int, default=512, help="FERRY_SCRAPE_INFLIGHT")
+    ap.add_argument("--page-delay-ms", type=int, default=0)
+    ap.add_argument("--rounds", type=int, default=1)
+    a = ap.parse_args()
+
+    external = os.environ.get("FERRY_KAFKA_BROKERS")
+    kafka = Kafka(a.kafka_port, 3 if a.cluster else 1, owned=not external)
+    pages = Pages(count=1000, delay_ms=a.page_delay_ms, build=build_dir())
+    try:
+        if not external:
+            kafka.start()
+        pages.start()
+        brokers = external or kafka.brokers
+        pids = [] if external else kafka.pids()
+        env = {"FERRY_SCRAPE_INFLIGHT": str(a.inflight),
+               "FERRY_SCRAPE_HOST_CONNECTIONS": str(a.inflight), "FERRY_LOG_LEVEL": "warn"}
+        for k in range(a.rounds):
+            r = measure(brokers, pids, pages, a.items, {"scrape": a.scrape, "aggregate": a.aggregate},
+                        3 if a.cluster else None, env)
+            print(describe(r, f"e2e round {k + 1}"), flush=True)
+    finally:
+        pages.stop()
+        if not external:
+            kafka.stop()
+
+
+if __name__ == "__main__":
+    main()
