@@ -104,24 +104,33 @@ int main(int argc, char **argv)
         if (i == 0 || strcmp(st.topics.webhook_tier[i], st.topics.webhook_tier[i - 1]) != 0)
             tiers[n_tiers++] = st.topics.webhook_tier[i];
 
-    rd_kafka_conf_t *cconf =
-        kafka_consumer_conf(&st.cfg, st.client_id, "ferry-deliver", errstr, sizeof(errstr));
-    if (cconf)
-        deliver_loop_set_rebalance(cconf, &l);
-    l.consumer = cconf ? kafka_consumer_open(cconf, tasks, 1, errstr, sizeof(errstr)) : NULL;
-    if (!l.consumer)
-        goto fail;
-    l.dq = delayq_open(&st.cfg, st.client_id, "ferry-deliver-retry", tiers, n_tiers, errstr,
-                       sizeof(errstr));
-    if (!l.dq)
-        goto fail_consumer;
+    /* The producer first: it provisions the topics, and the consumers
+     * subscribe only once every broker knows them (a group that joins
+     * while the broker it asks does not is assigned nothing until its next
+     * metadata refresh). */
     rd_kafka_conf_t *pconf =
         kafka_producer_conf(&st.cfg, st.client_id, NULL, errstr, sizeof(errstr));
     if (pconf)
         deliver_loop_set_dr(pconf, &l);
     l.producer = pconf ? kafka_producer_open(pconf, 10000, errstr, sizeof(errstr)) : NULL;
     if (!l.producer)
-        goto fail_dq;
+        goto fail;
+    if (stage_ensure_topics(&st, l.producer)) {
+        kafka_producer_close(l.producer, 0);
+        httpd_ops_stop(&ops);
+        return shutdown_requested() ? 0 : 1;
+    }
+    rd_kafka_conf_t *cconf =
+        kafka_consumer_conf(&st.cfg, st.client_id, "ferry-deliver", errstr, sizeof(errstr));
+    if (cconf)
+        deliver_loop_set_rebalance(cconf, &l);
+    l.consumer = cconf ? kafka_consumer_open(cconf, tasks, 1, errstr, sizeof(errstr)) : NULL;
+    if (!l.consumer)
+        goto fail_producer;
+    l.dq = delayq_open(&st.cfg, st.client_id, "ferry-deliver-retry", tiers, n_tiers, errstr,
+                       sizeof(errstr));
+    if (!l.dq)
+        goto fail_consumer;
 
     l.topics = &st.topics;
     l.pol = (struct task_policy){
@@ -142,14 +151,12 @@ int main(int argc, char **argv)
         .pol = &l.pol,
     };
     if (deliver_loop_init(&l, &so, errstr, sizeof(errstr)))
-        goto fail_producer;
+        goto fail_dq;
     if (httpd_ops_serve(&ops, ready, NULL, errstr, sizeof(errstr)))
         goto fail_loop;
 
     /* Run: until a stop signal. */
-    if (stage_ensure_topics(&st, l.producer) == 0)
-        LOG_INFO("started", "input=%s tiers=%zu max_per_host=%d", tasks[0], n_tiers,
-                 so.max_per_host);
+    LOG_INFO("started", "input=%s tiers=%zu max_per_host=%d", tasks[0], n_tiers, so.max_per_host);
     deliver_loop_run(&l);
 
     /* Shut down: stop intake, then drain and close in order. */
@@ -162,12 +169,12 @@ int main(int argc, char **argv)
 fail_loop:
     close_in_order(&l, 0);
     goto fail;
-fail_producer:
-    kafka_producer_close(l.producer, 0);
 fail_dq:
     delayq_close(l.dq);
 fail_consumer:
     kafka_consumer_close(l.consumer, 0);
+fail_producer:
+    kafka_producer_close(l.producer, 0);
 fail:
     httpd_ops_stop(&ops);
     fprintf(stderr, "ferry-deliver: %s\n", errstr);
