@@ -161,8 +161,8 @@ def test_dockerfile_builds_as_make_does():
     assert None not in dev, f"no Debian package found for one of {modules}"
     want = dev | {"gcc", "make", "pkg-config", "nodejs"}
     assert apt_packages(build) == want
-    # All of them come from deps.sh, directly or (libcurl's) through ulfius.
-    assert want - {"libcurl4-gnutls-dev"} <= deps_packages()
+    # All of them come from deps.sh.
+    assert want <= deps_packages()
 
     runs = [rest for w, rest in build if w == "RUN"]
     assert any(re.search(r"\bmake( -j\S+)? all\b", r) and "tests/run.sh --unit-only" in r
@@ -217,4 +217,7 @@ def test_dockerfile_runtime_has_every_library_the_programs_link():
     missing = {lib: pkg for lib, pkg in needed.items() if pkg not in runtime and pkg != "libc6"}
     assert not missing, f"the runtime stage lacks the packages of {missing}"
     assert {"ca-certificates", "curl"} <= runtime
+    # And nothing that no program links any more (ulfius once was).
+    extra = runtime - set(needed.values()) - {"ca-certificates", "curl"}
+    assert not extra, f"the runtime stage installs {sorted(extra)}, which no program links"
     assert ("USER", "ferry") in run
