@@ -17,7 +17,22 @@ void shutdown_install(void);
 /* 1 once a stop signal arrived (or shutdown_request() was called). */
 int shutdown_requested(void);
 
-/* Asks the stage to stop, as a signal would (fatal Kafka errors use this). */
+/* How long a stop the stage asked for itself may take before the process
+ * exits regardless, and the exit code it then uses. */
+#define SHUTDOWN_GRACE_MS   15000
+#define SHUTDOWN_STUCK_EXIT 70
+
+/* Asks the stage to stop, as a signal would (fatal Kafka errors use this),
+ * and bounds that stop: if the process is still running SHUTDOWN_GRACE_MS
+ * later, it exits with SHUTDOWN_STUCK_EXIT. Nobody else will end it: an
+ * operator's signal is followed by a SIGKILL after the orchestrator's grace,
+ * but a stage stopping on its own error is only restarted by its supervisor
+ * once it has exited, and librdkafka 2.0.2 can hang for good closing a
+ * consumer fenced during a broker outage (make chaos, broker-freeze). */
 void shutdown_request(void);
+
+/* Sets that grace (for tests; <= 0 restores the default). Call before
+ * shutdown_request(). */
+void shutdown_set_grace(int ms);
 
 #endif
