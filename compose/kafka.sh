@@ -475,12 +475,30 @@ format_node() {
     fi
 }
 
+# Open files for the broker: it holds a file open for every partition (its
+# active segment), and the tests give each test and each chaos run topics of
+# its own, so a broker that serves hours of them holds tens of thousands
+# (19,854 partition directories ran one out of its 20,000). The hard limit
+# is raised as far as the kernel allows when we may (CAP_SYS_RESOURCE), and
+# the soft limit to the hard one; the JVM children inherit both. (Not in a
+# subshell: the limits are this shell's.)
+raise_nofile() {
+    local max
+    max=$(cat /proc/sys/fs/nr_open 2>/dev/null || echo 1048576)
+    if [[ $(ulimit -Hn) != unlimited ]] && ((max > $(ulimit -Hn))); then
+        ulimit -Hn "$max" 2>/dev/null || true
+    fi
+    ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
+}
+
 # Launches node $1's JVM in the background on its (formatted) data dir.
 launch_node() {
-    local pf log
+    local pf log nofile
     pf=$(pid_file_of "$1")
     log=$(log_of "$1")
     cds_flags "$1"
+    raise_nofile
+    nofile=$(ulimit -Sn)
     rm -f "$pf"
     # setsid: its own session, so it outlives the caller's terminal or a
     # harness killing our process group; nohup for good measure against
@@ -496,7 +514,7 @@ launch_node() {
         sleep 0.05
     done
     [[ -s $pf ]] || die "node $1 did not start (no $pf)"
-    echo "kafka node $1 starting on 127.0.0.1:$(client_port "$1") (pid $(<"$pf"), log $log)"
+    echo "kafka node $1 starting on 127.0.0.1:$(client_port "$1") (pid $(<"$pf"), open files $nofile, log $log)"
 }
 
 ports_free() {

@@ -80,6 +80,19 @@ replication_report() {
         }' <<<"$out"
 }
 
+# "open files N of LIMIT" for a node's JVM, and a warning near the limit: a
+# broker that serves hours of tests (topics of their own each) runs out.
+fd_use() {
+    local n lim
+    n=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+    lim=$(awk '/^Max open files/ {print $4}' "/proc/$1/limits" 2>/dev/null)
+    [[ -n $lim ]] || return 0
+    printf ', open files %s of %s' "$n" "$lim"
+    if [[ $lim != unlimited ]] && ((n * 10 > lim * 8)); then
+        printf ' (near the limit: stop and start it for a fresh data dir)'
+    fi
+}
+
 cmd_status() {
     local pid i bad=0
     need kcat
@@ -98,7 +111,7 @@ cmd_status() {
             echo "node $i 127.0.0.1:$(client_port "$i") (pid $pid): stopped by a signal (frozen)"
             bad=1
         elif probe_node "$i"; then
-            echo "node $i 127.0.0.1:$(client_port "$i") (pid $pid): ready"
+            echo "node $i 127.0.0.1:$(client_port "$i") (pid $pid): ready$(fd_use "$pid")"
         else
             echo "node $i 127.0.0.1:$(client_port "$i") (pid $pid): running, not ready"
             bad=1

@@ -504,7 +504,23 @@ class System:
             rc = st.stop(signalled=True)
             if rc not in (0, -signal.SIGKILL):
                 bad.append(f"{st.label} ({'hung' if rc is None else f'exit {rc}'})")
+        self.drop_topics()
         return bad
+
+    def drop_topics(self, timeout=30.0):
+        """Deletes this system's topics (its prefix's). Every run has a
+        prefix of its own; kept, they pile up on a long-lived broker until
+        it runs out of open files (a file per partition). Best effort: the
+        logs, not the topics, are what a failed run leaves to read."""
+        try:
+            from confluent_kafka.admin import AdminClient
+            admin = AdminClient({"bootstrap.servers": self.brokers})
+            names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(self.prefix)]
+            if names:
+                for f in admin.delete_topics(names, operation_timeout=timeout).values():
+                    f.result(timeout)
+        except Exception as e:  # noqa: BLE001 (a leftover topic fails no run)
+            print(f"[chaos] topics of {self.prefix} not deleted: {e}", flush=True)
 
     # ------------------------------------------------------------ the API
 
