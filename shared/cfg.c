@@ -57,7 +57,7 @@ const struct cfg_opt cfg_common[] = {
     {"FERRY_RENDER_RETRY_TIERS", CFG_DURATIONS, "5s,30s,2m",
      "render retry delays for transient failures, one delay topic each", 1, 30LL * 86400000, NULL},
     {"FERRY_FILES_RETENTION", CFG_DURATION, "24h",
-     "how long screenshots stay in the files topic and are served (their expires_at)", 60000,
+     "how long screenshots stay in the files topic and are served (their expires_at)", 1000,
      365LL * 86400000, NULL},
     {"FERRY_MAX_MESSAGE_BYTES", CFG_SIZE, "16M",
      "largest Kafka message ferry writes (topics and producers are sized to it)", 1 << 20,

@@ -101,6 +101,12 @@ void httpd_reply(struct httpd_resp *resp, unsigned status, const char *content_t
 /* Same, taking ownership of a malloc'd body. */
 void httpd_reply_take(struct httpd_resp *resp, unsigned status, const char *content_type,
                       char *body, size_t len);
+/* Same, with a body the caller keeps: it stays valid until
+ * release(arg) is called, once the answer was written or the connection
+ * closed (from the I/O worker). For large bodies held elsewhere already (a
+ * file in a Kafka record): nothing is copied. */
+void httpd_reply_borrow(struct httpd_resp *resp, unsigned status, const char *content_type,
+                        const void *body, size_t len, void (*release)(void *arg), void *arg);
 /* An application/json body (copied). */
 void httpd_json(struct httpd_resp *resp, unsigned status, const char *body);
 /* Serializes doc (borrowed) as the body; 500 when out of memory. */

@@ -52,7 +52,7 @@ void httpd_conn_close(struct httpd_conn *c)
     request_release(c);
     buf_release(&c->in);
     buf_release(&c->out);
-    free(c->out_body);
+    httpd_body_free(c->out_body, c->out_body_free, c->out_body_arg);
     httpd_conn_uncount(h, c->addr);
     free(c);
 }
@@ -80,12 +80,19 @@ static void conn_answer(struct httpd_conn *c)
     buf_addf(&c->out, "Content-Length: %zu\r\n%s%s\r\n", resp->body_len, buf_str(&resp->headers),
              c->close_after ? "Connection: close\r\n" : "");
     c->out_off = 0;
-    free(c->out_body);
-    c->out_body = head_only ? NULL : resp->body;
-    c->out_body_len = head_only ? 0 : resp->body_len;
-    c->out_body_off = 0;
-    if (!head_only)
+    httpd_body_free(c->out_body, c->out_body_free, c->out_body_arg);
+    c->out_body = NULL;
+    c->out_body_free = NULL;
+    c->out_body_len = c->out_body_off = 0;
+    if (!head_only) {
+        /* The body moves to the connection, borrowed or owned as it was. */
+        c->out_body = resp->body;
+        c->out_body_len = resp->body_len;
+        c->out_body_free = resp->body_free;
+        c->out_body_arg = resp->body_arg;
         resp->body = NULL;
+        resp->body_free = NULL;
+    }
     request_release(c);
     c->state = C_WRITE;
     c->deadline = clk_mono_ms() + c->w->h->lim.idle_timeout_ms;
@@ -249,8 +256,9 @@ static int conn_flush(struct httpd_conn *c)
     }
     buf_reset(&c->out);
     c->out_off = 0;
-    free(c->out_body);
+    httpd_body_free(c->out_body, c->out_body_free, c->out_body_arg);
     c->out_body = NULL;
+    c->out_body_free = NULL;
     c->out_body_len = c->out_body_off = 0;
     return 1;
 }

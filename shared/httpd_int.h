@@ -46,8 +46,10 @@ struct httpd_req {
 struct httpd_resp {
     unsigned status;
     char content_type[64];
-    char *body; /* owned */
+    char *body; /* owned (free), or borrowed when body_free is set */
     size_t body_len;
+    void (*body_free)(void *arg); /* gives a borrowed body back (httpd_reply_borrow) */
+    void *body_arg;
     struct buf headers; /* extra "Name: value\r\n" lines */
 };
 
@@ -87,8 +89,10 @@ struct httpd_conn {
     /* The answer being written: head, then body. */
     struct buf out;
     size_t out_off;
-    char *out_body;
+    char *out_body; /* owned, or borrowed when out_body_free is set */
     size_t out_body_len, out_body_off;
+    void (*out_body_free)(void *arg);
+    void *out_body_arg;
     int close_after;
 };
 
@@ -162,6 +166,9 @@ void httpd_req_release(struct httpd_req *req);
 
 /* Empties a response (frees its body and headers). */
 void httpd_resp_release(struct httpd_resp *resp);
+
+/* Frees a body, or gives a borrowed one back (fn non-NULL: fn(arg)). */
+void httpd_body_free(char *body, void (*fn)(void *arg), void *arg);
 
 /* The reason phrase of a status code. */
 const char *httpd_reason(unsigned status);

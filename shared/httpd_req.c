@@ -288,22 +288,42 @@ void httpd_req_release(struct httpd_req *req)
 
 /* ------------------------------------------------------------ responses */
 
+void httpd_body_free(char *body, void (*fn)(void *arg), void *arg)
+{
+    if (fn)
+        fn(arg);
+    else
+        free(body);
+}
+
 void httpd_resp_release(struct httpd_resp *resp)
 {
-    free(resp->body);
+    httpd_body_free(resp->body, resp->body_free, resp->body_arg);
     resp->body = NULL;
     resp->body_len = 0;
+    resp->body_free = NULL;
+    resp->body_arg = NULL;
     buf_release(&resp->headers);
 }
 
 void httpd_reply_take(struct httpd_resp *resp, unsigned status, const char *content_type,
                       char *body, size_t len)
 {
-    free(resp->body);
+    httpd_body_free(resp->body, resp->body_free, resp->body_arg);
     resp->status = status;
     snprintf(resp->content_type, sizeof(resp->content_type), "%s", content_type);
     resp->body = body;
     resp->body_len = body ? len : 0;
+    resp->body_free = NULL;
+    resp->body_arg = NULL;
+}
+
+void httpd_reply_borrow(struct httpd_resp *resp, unsigned status, const char *content_type,
+                        const void *body, size_t len, void (*release)(void *arg), void *arg)
+{
+    httpd_reply_take(resp, status, content_type, (char *)body, len);
+    resp->body_free = release;
+    resp->body_arg = arg;
 }
 
 void httpd_reply(struct httpd_resp *resp, unsigned status, const char *content_type,

@@ -182,6 +182,7 @@ rd_kafka_resp_err_t kafka_produce_wait(rd_kafka_t *rk, const struct kafka_msg *m
         {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = m->msgflags},
         {.vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = m->headers},
         {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = m->opaque},
+        {.vtype = RD_KAFKA_VTYPE_TIMESTAMP, .u.i64 = m->timestamp_ms},
     };
     int64_t deadline = clk_mono_ms() + timeout_ms;
     for (;;) {

@@ -67,6 +67,7 @@ struct kafka_msg {
     int msgflags;                /* RD_KAFKA_MSG_F_COPY, or _FREE to hand value over */
     rd_kafka_headers_t *headers; /* NULL: none */
     void *opaque;                /* the delivery report's msg->_private */
+    int64_t timestamp_ms;        /* the record's timestamp (epoch ms); 0: now */
 };
 
 /* How long a producer waits for room in a full local queue when nothing

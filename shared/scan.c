@@ -10,14 +10,26 @@
 rd_kafka_t *scan_open(const struct cfg *cfg, const char *client_id, const char *name, char *errstr,
                       size_t errstr_size)
 {
+    /* A restore reads whole partitions: fetch in large chunks. */
+    return scan_open_sized(cfg, client_id, name, 16 << 20, errstr, errstr_size);
+}
+
+rd_kafka_t *scan_open_sized(const struct cfg *cfg, const char *client_id, const char *name,
+                            size_t fetch_bytes, char *errstr, size_t errstr_size)
+{
+    char fetch[32], queued[32];
+    /* librdkafka wants fetch.max.bytes at least message.max.bytes (1 MB). */
+    if (fetch_bytes < (1 << 20))
+        fetch_bytes = 1 << 20;
+    snprintf(fetch, sizeof(fetch), "%zu", fetch_bytes);
+    snprintf(queued, sizeof(queued), "%zu", fetch_bytes / 1024);
     /* Offsets are given on every assign, never committed. */
     rd_kafka_conf_t *conf = kafka_reader_conf(cfg, client_id, name, errstr, errstr_size);
     if (!conf)
         return NULL;
-    /* A restore reads whole partitions: fetch in large chunks. */
-    if (kafka_conf_set(conf, "fetch.max.bytes", "16777216", errstr, errstr_size) ||
-        kafka_conf_set(conf, "queued.max.messages.kbytes", "16384", errstr, errstr_size) ||
-        kafka_conf_set(conf, "max.partition.fetch.bytes", "16777216", errstr, errstr_size) ||
+    if (kafka_conf_set(conf, "fetch.max.bytes", fetch, errstr, errstr_size) ||
+        kafka_conf_set(conf, "queued.max.messages.kbytes", queued, errstr, errstr_size) ||
+        kafka_conf_set(conf, "max.partition.fetch.bytes", fetch, errstr, errstr_size) ||
         /* A scan waits on its fetches: answer as soon as data is there, and
          * do not let librdkafka's default 500 ms back-off eat a page's time. */
         kafka_conf_set(conf, "fetch.wait.max.ms", "10", errstr, errstr_size) ||
@@ -40,6 +52,45 @@ rd_kafka_topic_t *scan_warm(rd_kafka_t *c, const char *topic, char *errstr, size
     }
     rd_kafka_metadata_destroy(md);
     return rkt;
+}
+
+int scan_partitions(rd_kafka_t *c, const char *topic, int timeout_ms, char *errstr,
+                    size_t errstr_size)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c, topic, NULL);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(c, 0, rkt, &md, timeout_ms);
+    int n = -1;
+    if (err) {
+        snprintf(errstr, errstr_size, "metadata %s: %s", topic, rd_kafka_err2str(err));
+    } else {
+        if (md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0)
+            n = md->topics[0].partition_cnt;
+        else
+            snprintf(errstr, errstr_size, "metadata %s: %s", topic,
+                     md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "no such topic");
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
+int scan_offset_at(rd_kafka_t *c, const char *topic, int32_t partition, int64_t ts_ms,
+                   int timeout_ms, int64_t *offset, char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic, partition)->offset = ts_ms;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(c, list, timeout_ms);
+    if (!err)
+        err = list->elems[0].err;
+    *offset = list->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err) {
+        snprintf(errstr, errstr_size, "offsets for times %s [%d]: %s", topic, (int)partition,
+                 rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
 }
 
 int scan_read(rd_kafka_t *c, const char *topic, const int32_t *parts, size_t n, int64_t from,
@@ -77,7 +128,7 @@ int scan_read(rd_kafka_t *c, const char *topic, const int32_t *parts, size_t n, 
         size_t i = 0;
         while (i < n && parts[i] != m->partition)
             i++;
-        int stop = 0;
+        int stop = SCAN_NEXT;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             if (i < n && !done[i]) {
                 done[i] = 1;
@@ -108,7 +159,8 @@ int scan_read(rd_kafka_t *c, const char *topic, const int32_t *parts, size_t n, 
                 }
             }
         }
-        rd_kafka_message_destroy(m);
+        if (stop != SCAN_KEEP)
+            rd_kafka_message_destroy(m);
         if (stop)
             break;
     }

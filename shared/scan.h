@@ -27,13 +27,38 @@
 rd_kafka_t *scan_open(const struct cfg *cfg, const char *client_id, const char *name, char *errstr,
                       size_t errstr_size);
 
+/* The same, fetching at most about `fetch_bytes` (at least 1 MiB) at a time
+ * and queueing no more than that ahead (scan_open's is 16 MiB, for
+ * restores). A record
+ * batch larger than that still comes, alone: a reader of large records
+ * (files) holds one batch, not a queue of them. */
+rd_kafka_t *scan_open_sized(const struct cfg *cfg, const char *client_id, const char *name,
+                            size_t fetch_bytes, char *errstr, size_t errstr_size);
+
+/* The first offset of topic/partition whose record timestamp is at or
+ * after ts_ms (Kafka's time index, ListOffsets), into *offset;
+ * RD_KAFKA_OFFSET_END when no record is that recent. 0, or -1 with
+ * errstr. */
+int scan_offset_at(rd_kafka_t *c, const char *topic, int32_t partition, int64_t ts_ms,
+                   int timeout_ms, int64_t *offset, char *errstr, size_t errstr_size);
+
 /* Learns topic's partition leaders now, so the first scan's first fetch
  * does not wait for librdkafka's leader-query timer. Returns the topic
  * handle that keeps that metadata; destroy it before the consumer. */
 rd_kafka_topic_t *scan_warm(rd_kafka_t *c, const char *topic, char *errstr, size_t errstr_size);
 
-/* Called per record in offset order (per partition); non-zero stops. */
+/* The number of partitions of topic: > 0, or -1 with errstr. */
+int scan_partitions(rd_kafka_t *c, const char *topic, int timeout_ms, char *errstr,
+                    size_t errstr_size);
+
+/* Called per record in offset order (per partition). Returns SCAN_NEXT to
+ * read on, SCAN_STOP to stop, or SCAN_KEEP to stop and keep msg: fn then
+ * owns it and destroys it (rd_kafka_message_destroy, from any thread) when
+ * done, before the consumer is closed. */
 typedef int (*scan_fn)(void *arg, const rd_kafka_message_t *msg);
+#define SCAN_NEXT 0
+#define SCAN_STOP 1
+#define SCAN_KEEP 2
 
 /* Reads partitions parts[0..n) of topic from offset `from` (or
  * RD_KAFKA_OFFSET_BEGINNING) up to offset `until` inclusive, or to each

@@ -9,9 +9,10 @@
 #include "kafka.h"
 #include "metrics.h"
 
-/* Every group of routes ingest serves: one line per group. */
+/* Every group of routes ingest serves: one entry per group. */
 static const struct api_route *const groups[] = {
-    api_submit_routes, api_batch_routes, api_delivery_routes, api_ops_routes, api_usage_routes,
+    api_submit_routes, api_batch_routes, api_delivery_routes,
+    api_files_routes,  api_ops_routes,   api_usage_routes,
 };
 
 /* A route as mounted: its table row, the api, its latency histogram. */

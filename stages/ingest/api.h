@@ -2,7 +2,7 @@
  * api — ferry's HTTP API v1 (DESIGN.md, "HTTP API"), as groups of routes.
  *
  * Each group lives in its own module with a route table (api_submit.c,
- * api_batch.c, api_deliveries.c, api_ops.c); api_init() mounts every group
+ * api_batch.c, api_deliveries.c, api_files.c, api_ops.c); api_init() mounts every group
  * listed in api.c. Adding a group is one new file and one line there.
  *
  * Every route but the public ones (ops) authenticates the Bearer key first
@@ -17,6 +17,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stdatomic.h>
 
+#include "files.h"
 #include "httpd.h"
 #include "keys.h"
 #include "limits.h"
@@ -42,6 +43,7 @@ struct api {
     struct txn_pool *txn;
     struct reader_pool *readers;
     struct results *results;
+    struct files *files;
     rd_kafka_t *producer;       /* plain idempotent producer: cancel and redeliver */
     const struct secretbox *sb; /* NULL: FERRY_SECRET_KEY unset, webhooks refused */
     struct submission_limits lim;
@@ -72,6 +74,7 @@ struct api_route {
 extern const struct api_route api_submit_routes[];   /* submit, scrape_async */
 extern const struct api_route api_batch_routes[];    /* status, results, cancel */
 extern const struct api_route api_delivery_routes[]; /* deliveries, redeliver */
+extern const struct api_route api_files_routes[];    /* files (screenshots) */
 extern const struct api_route api_ops_routes[];      /* healthz, metrics */
 extern const struct api_route api_usage_routes[];    /* GET /v1/usage */
 

@@ -7,7 +7,7 @@
  *      disturbs nothing;
  *   2. clients: a pool of transactional producers for submits, a plain
  *      producer for cancels and redeliveries, a pool of readers for results
- *      pages, the status table;
+ *      pages and one for files, the status table;
  *   3. the HTTP API (api_init mounts every route group) served by
  *      FERRY_HTTP_THREADS workers, with /healthz and /metrics;
  *   4. the loop: follow batch.status and webhooks.attempts into the table
@@ -53,6 +53,11 @@ static const struct cfg_opt ingest_opts[] = {
     {"FERRY_INGEST_PRODUCERS", CFG_INT, "4",
      "transactional producers, i.e. submits written at the same time", 1, 64, NULL},
     {"FERRY_INGEST_READERS", CFG_INT, "4", "consumers serving results pages", 1, 64, NULL},
+    {"FERRY_INGEST_FILE_READERS", CFG_INT, "2",
+     "consumers serving files (GET /v1/files): downloads looked up at once", 1, 64, NULL},
+    {"FERRY_INGEST_FILES_INFLIGHT", CFG_SIZE, "256M",
+     "bytes of files held by downloads being sent; past it a download answers 503 busy", 1LL << 20,
+     1LL << 40, NULL},
     {"FERRY_ALLOW_PRIVATE_NETWORKS", CFG_BOOL, "0",
      "accept webhook URLs on loopback/private/link-local hosts (development)", 0, 0, NULL},
     {"FERRY_HTTP_THREADS", CFG_INT, "64",
@@ -95,6 +100,7 @@ int main(int argc, char **argv)
     struct httpd *http = NULL;
     struct httpd_limits lim;
     struct follow *follow = NULL;
+    struct reader_pool *file_readers = NULL;
     char errstr[512];
     int rc = stage_init(&st, "ingest", "The HTTP API of ferry: submit batches, poll status.",
                         ingest_opts, argc, argv);
@@ -159,11 +165,23 @@ int main(int argc, char **argv)
     api.txn = api.producer ? txn_pool_new(&st, (int)cfg_int(&st.cfg, "FERRY_INGEST_PRODUCERS"),
                                           st.instance, api.timeout_ms, errstr, sizeof(errstr))
                            : NULL;
-    api.readers = api.txn ? reader_pool_new(&st, (int)cfg_int(&st.cfg, "FERRY_INGEST_READERS"),
+    api.readers = api.txn ? reader_pool_new(&st, (int)cfg_int(&st.cfg, "FERRY_INGEST_READERS"), 0,
                                             errstr, sizeof(errstr))
                           : NULL;
     api.results = api.readers ? results_new(api.readers, api.timeout_ms) : NULL;
-    if (!api.table || !api.usage || !api.results) {
+    /* Files are large records: their readers fetch one batch at a time. */
+    file_readers = api.results
+                       ? reader_pool_new(&st, (int)cfg_int(&st.cfg, "FERRY_INGEST_FILE_READERS"),
+                                         1 << 20, errstr, sizeof(errstr))
+                       : NULL;
+    struct files_conf fc = {
+        .topic = topic_name(&st.topics, TOPIC_FILES),
+        .retention_ms = cfg_int(&st.cfg, "FERRY_FILES_RETENTION"),
+        .max_sending = cfg_int(&st.cfg, "FERRY_INGEST_FILES_INFLIGHT"),
+        .timeout_ms = api.timeout_ms,
+    };
+    api.files = file_readers ? files_new(file_readers, &fc) : NULL;
+    if (!api.table || !api.usage || !api.results || !api.files) {
         fprintf(stderr, "ferry-ingest: %s\n", errstr);
         goto out;
     }
@@ -221,6 +239,9 @@ out:
         kafka_producer_close(api.producer, 5000);
     results_free(api.results);
     reader_pool_free(api.readers);
+    /* After the server: its connections gave every file back. */
+    files_free(api.files);
+    reader_pool_free(file_readers);
     follow_close(follow);
     table_free(api.table);
     usage_free(api.usage);

@@ -14,8 +14,8 @@ struct reader_pool {
     int *busy;
 };
 
-struct reader_pool *reader_pool_new(const struct stage *st, int size, char *errstr,
-                                    size_t errstr_size)
+struct reader_pool *reader_pool_new(const struct stage *st, int size, size_t fetch_bytes,
+                                    char *errstr, size_t errstr_size)
 {
     struct reader_pool *p = calloc(1, sizeof(*p));
     if (!p || !(p->rk = calloc((size_t)size, sizeof(*p->rk))) ||
@@ -26,7 +26,10 @@ struct reader_pool *reader_pool_new(const struct stage *st, int size, char *errs
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->freed, NULL);
     for (int i = 0; i < size; i++) {
-        p->rk[i] = scan_open(&st->cfg, st->client_id, "ingest-reader", errstr, errstr_size);
+        p->rk[i] = fetch_bytes
+                       ? scan_open_sized(&st->cfg, st->client_id, "ingest-reader", fetch_bytes,
+                                         errstr, errstr_size)
+                       : scan_open(&st->cfg, st->client_id, "ingest-reader", errstr, errstr_size);
         if (!p->rk[i])
             goto err;
         p->n++;
@@ -70,6 +73,25 @@ int reader_scan(struct reader_pool *p, const char *topic, int32_t partition, int
                        errstr, errstr_size);
     give(p, i);
     return rc;
+}
+
+int reader_offset_at(struct reader_pool *p, const char *topic, int32_t partition, int64_t ts_ms,
+                     int timeout_ms, int64_t *offset, char *errstr, size_t errstr_size)
+{
+    int i = take(p);
+    int rc =
+        scan_offset_at(p->rk[i], topic, partition, ts_ms, timeout_ms, offset, errstr, errstr_size);
+    give(p, i);
+    return rc;
+}
+
+int reader_partitions(struct reader_pool *p, const char *topic, int timeout_ms, char *errstr,
+                      size_t errstr_size)
+{
+    int i = take(p);
+    int n = scan_partitions(p->rk[i], topic, timeout_ms, errstr, errstr_size);
+    give(p, i);
+    return n;
 }
 
 void reader_pool_free(struct reader_pool *p)

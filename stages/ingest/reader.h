@@ -13,8 +13,10 @@
 
 struct reader_pool;
 
-struct reader_pool *reader_pool_new(const struct stage *st, int size, char *errstr,
-                                    size_t errstr_size);
+/* `size` readers; fetch_bytes 0 reads in scan_open's large chunks,
+ * otherwise scan_open_sized's (for readers of large records). */
+struct reader_pool *reader_pool_new(const struct stage *st, int size, size_t fetch_bytes,
+                                    char *errstr, size_t errstr_size);
 
 /* Reads topic/partition from offset `from` up to `last` (inclusive; -1: to
  * the end). Returns 0 when it stopped on the callback, the range or the
@@ -23,6 +25,12 @@ struct reader_pool *reader_pool_new(const struct stage *st, int size, char *errs
 int reader_scan(struct reader_pool *p, const char *topic, int32_t partition, int64_t from,
                 int64_t last, int timeout_ms, scan_fn fn, void *arg, int64_t *next, char *errstr,
                 size_t errstr_size);
+
+/* scan_offset_at and scan_partitions on one of the pool's readers. */
+int reader_offset_at(struct reader_pool *p, const char *topic, int32_t partition, int64_t ts_ms,
+                     int timeout_ms, int64_t *offset, char *errstr, size_t errstr_size);
+int reader_partitions(struct reader_pool *p, const char *topic, int timeout_ms, char *errstr,
+                      size_t errstr_size);
 
 void reader_pool_free(struct reader_pool *p);
 

@@ -8,7 +8,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "extract.h"
-#include "ids.h"
+#include "filerec.h"
 #include "jx.h"
 #include "kafka.h"
 #include "log.h"
@@ -94,19 +94,22 @@ static rd_kafka_headers_t *item_headers(const struct ritem *it)
     return h;
 }
 
-/* Writes the image to the files topic and waits until Kafka has it. 0 ok
- * (file_id filled), -1 with errstr. Takes nothing: the image is copied. */
+/* Writes the image to the files topic (shared/filerec.h) and waits until
+ * Kafka has it. 0 ok (file_id and *expires_ms filled), -1 with errstr.
+ * Takes nothing: the image is copied. */
 static int write_file(struct emit *em, const struct ritem *it, const struct page_res *res,
-                      int64_t expires_ms, char *file_id, size_t id_size, char *errstr,
+                      char file_id[FILEREC_ID_LEN], int64_t *expires_ms, char *errstr,
                       size_t errstr_size)
 {
     struct file_wait w = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     char expires[24];
-    if (ids_new("fil", file_id, id_size)) {
+    int64_t born;
+    if (filerec_id_new(file_id, &born)) {
         snprintf(errstr, errstr_size, "no randomness for a file id");
         return -1;
     }
-    snprintf(expires, sizeof(expires), "%lld", (long long)expires_ms);
+    *expires_ms = born + em->files_retention_ms;
+    snprintf(expires, sizeof(expires), "%lld", (long long)*expires_ms);
     rd_kafka_headers_t *h = item_headers(it);
     rd_kafka_header_add(h, "content-type", -1, it->shot == SHOT_JPEG ? "image/jpeg" : "image/png",
                         -1);
@@ -121,14 +124,16 @@ static int write_file(struct emit *em, const struct ritem *it, const struct page
                           .len = res->image_len,
                           .msgflags = RD_KAFKA_MSG_F_COPY,
                           .headers = h,
-                          .opaque = &w};
-    rd_kafka_resp_err_t err = kafka_produce_wait(em->files_producer, &m, KAFKA_QUEUE_WAIT_MS);
+                          .opaque = &w,
+                          .timestamp_ms = born};
+    rd_kafka_resp_err_t err = kafka_produce_wait(em->files_producer, &m, FILEREC_DELIVERY_MS);
     if (err) {
         rd_kafka_headers_destroy(h);
         snprintf(errstr, errstr_size, "storing the screenshot: %s", rd_kafka_err2str(err));
         return -1;
     }
-    /* The report comes within message.timeout.ms, delivered or failed. */
+    /* The report comes within message.timeout.ms (FILEREC_DELIVERY_MS),
+     * delivered or failed. */
     pthread_mutex_lock(&w.lock);
     while (!w.done)
         pthread_cond_wait(&w.cond, &w.lock);
@@ -195,7 +200,7 @@ static void retry(struct emit *em, struct ritem *it, const char *why)
 
 void emit_rendered(struct emit *em, struct ritem *it, struct page_res *res, long long duration_ms)
 {
-    char err[200], extra[600], file_id[40];
+    char err[200], extra[600], file_id[FILEREC_ID_LEN];
     const char *st = res->status ? res->status : "render_error";
     enum status status = status_parse(st, strlen(st));
     int can_retry = (size_t)it->job.attempt <= em->n_tiers;
@@ -226,8 +231,8 @@ void emit_rendered(struct emit *em, struct ritem *it, struct page_res *res, long
             produce_result(em, it, &m, NULL);
             return;
         }
-        int64_t expires = clk_now_ms() + em->files_retention_ms;
-        if (write_file(em, it, res, expires, file_id, sizeof(file_id), err, sizeof(err))) {
+        int64_t expires;
+        if (write_file(em, it, res, file_id, &expires, err, sizeof(err))) {
             LOG_WARN("file_not_stored", "batch=%s item=%lld why=%s", it->batch_id, it->index, err);
             if (can_retry) {
                 retry(em, it, err);

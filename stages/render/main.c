@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "delayq.h"
 #include "emit.h"
+#include "filerec.h"
 #include "httpd.h"
 #include "kafka.h"
 #include "log.h"
@@ -248,13 +249,20 @@ static void *poll_producers(void *arg)
     return NULL;
 }
 
+/* delivery_ms: message.timeout.ms (0: librdkafka's default). */
 static rd_kafka_t *producer_open(const struct cfg *cfg, const char *client_id,
                                  void (*dr)(rd_kafka_t *, const rd_kafka_message_t *, void *),
-                                 void *opaque, char *errstr, size_t errstr_size)
+                                 void *opaque, int delivery_ms, char *errstr, size_t errstr_size)
 {
+    char tmo[24];
     rd_kafka_conf_t *conf = kafka_producer_conf(cfg, client_id, NULL, errstr, errstr_size);
     if (!conf)
         return NULL;
+    snprintf(tmo, sizeof(tmo), "%d", delivery_ms);
+    if (delivery_ms && kafka_conf_set(conf, "message.timeout.ms", tmo, errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
     rd_kafka_conf_set_dr_msg_cb(conf, dr);
     rd_kafka_conf_set_opaque(conf, opaque);
     return kafka_producer_open(conf, 10000, errstr, errstr_size);
@@ -344,10 +352,10 @@ int main(int argc, char **argv)
 
     char files_id[80];
     snprintf(files_id, sizeof(files_id), "%s-files", S.st.client_id);
-    S.producer = producer_open(cfg, S.st.client_id, job_dr, &S.em.sink, errstr, sizeof(errstr));
-    S.files_producer =
-        S.producer ? producer_open(cfg, files_id, emit_file_dr, NULL, errstr, sizeof(errstr))
-                   : NULL;
+    S.producer = producer_open(cfg, S.st.client_id, job_dr, &S.em.sink, 0, errstr, sizeof(errstr));
+    S.files_producer = S.producer ? producer_open(cfg, files_id, emit_file_dr, NULL,
+                                                  FILEREC_DELIVERY_MS, errstr, sizeof(errstr))
+                                  : NULL;
     if (!S.files_producer || httpd_ops_serve(&ops, ready, NULL, errstr, sizeof(errstr))) {
         fprintf(stderr, "ferry-render: %s\n", errstr);
         httpd_ops_stop(&ops);
