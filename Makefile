@@ -62,11 +62,8 @@ $(LIB): $(SHARED_OBJ) $(EMBED_OBJ)
 # Each stage is its main.o plus its modules (every other .c file in its
 # folder) as a library, build/libferry-<stage>.a, linked with the shared
 # library. Unit tests of the stage's modules link the same library.
-# render borrows scrape's extraction until it moves to shared/.
-render_EXTRA := stages/scrape/extract.c stages/scrape/result.c stages/scrape/cancel.c
-$(B)/stages/render/%.o: STAGE_INC := -Istages/scrape
 define stage_rule
-$(B)/libferry-$(1).a: $(patsubst %.c,$(B)/%.o,$(filter-out stages/$(1)/main.c,$(wildcard stages/$(1)/*.c)) $($(1)_EXTRA))
+$(B)/libferry-$(1).a: $(patsubst %.c,$(B)/%.o,$(filter-out stages/$(1)/main.c,$(wildcard stages/$(1)/*.c)))
 	@rm -f $$@ && $$(AR) rcs $$@ $$^
 $(B)/ferry-$(1): $(B)/stages/$(1)/main.o $(B)/libferry-$(1).a $(LIB)
 	@echo "  LINK    $$@"

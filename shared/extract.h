@@ -15,8 +15,8 @@
  * (text/plain, JSON, XML, CSS, JS) is returned as-is, decoded, in html, text
  * and markdown. Anything else is binary: returned whole as base64.
  */
-#ifndef FERRY_SCRAPE_EXTRACT_H
-#define FERRY_SCRAPE_EXTRACT_H
+#ifndef FERRY_EXTRACT_H
+#define FERRY_EXTRACT_H
 
 #include <jansson.h>
 #include <stddef.h>

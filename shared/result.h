@@ -1,5 +1,6 @@
 /*
- * result — serializes one item's result (schemas/scrape.results.schema.json).
+ * result — serializes one item's result (schemas/scrape.results.schema.json), as
+ * scrape and render write it.
  *
  * A result that would exceed the largest Kafka message (a 10 MiB page asked
  * for in html, text and markdown) is SPLIT into parts rather than cut:
@@ -14,8 +15,8 @@
  * change, change_key and content_hash, hashed over the whole data before
  * it is cut.
  */
-#ifndef FERRY_SCRAPE_RESULT_H
-#define FERRY_SCRAPE_RESULT_H
+#ifndef FERRY_RESULT_H
+#define FERRY_RESULT_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -1,14 +1,14 @@
 /*
  * cancel — the set of cancelled batches, followed from the batches topic.
  *
- * Every scrape instance needs every cancel, so this consumer is not in a
+ * Every scrape and render instance needs every cancel, so this consumer is not in a
  * group: it assigns itself all partitions of the batches topic from the
  * beginning and keeps only the ids of `ferry-type: cancel` records (the
  * header is read, the value of a batch record never parsed). Lookups are a
  * hash probe under a read lock.
  */
-#ifndef FERRY_SCRAPE_CANCEL_H
-#define FERRY_SCRAPE_CANCEL_H
+#ifndef FERRY_CANCEL_H
+#define FERRY_CANCEL_H
 
 #include "cfg.h"
 

@@ -1,23 +1,14 @@
 #include "extract.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <iconv.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/HTMLtree.h>
 #include <libxml/uri.h>
 #include <openssl/evp.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "jx.h"
-
-/* How far into a body <meta charset> is looked for (the HTML standard says
- * 1024 bytes; real pages put long <head>s first, so be generous). */
-#define META_SCAN_BYTES  4096
-#define JSONLD_MAX_DEPTH 64
+#include "extract_int.h"
 
 unsigned extract_formats(const json_t *formats)
 {
@@ -37,236 +28,7 @@ unsigned extract_formats(const json_t *formats)
     return mask ? mask : FORMAT_BIT(FORMAT_HTML);
 }
 
-/* ------------------------------------------------------------ content types */
-
-/* The media type of a Content-Type value, lower case, without parameters. */
-static void media_type(const char *ct, char *out, size_t size)
-{
-    size_t n = 0;
-    while (ct && *ct == ' ')
-        ct++;
-    for (; ct && *ct && *ct != ';' && *ct != ' ' && n + 1 < size; ct++)
-        out[n++] = (char)tolower((unsigned char)*ct);
-    out[n] = '\0';
-}
-
-static int looks_like_html(const char *body, size_t len)
-{
-    size_t i = 0;
-    if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
-        i = 3;
-    while (i < len && isspace((unsigned char)body[i]))
-        i++;
-    return i < len && body[i] == '<';
-}
-
-int extract_is_html(const char *content_type, const char *body, size_t len)
-{
-    char mt[128];
-    media_type(content_type, mt, sizeof(mt));
-    if (!mt[0])
-        return looks_like_html(body, len);
-    return strcmp(mt, "text/html") == 0 || strcmp(mt, "application/xhtml+xml") == 0;
-}
-
-int extract_is_text(const char *content_type, const char *body, size_t len)
-{
-    char mt[128];
-    media_type(content_type, mt, sizeof(mt));
-    if (!mt[0])
-        return memchr(body, '\0', len < 1024 ? len : 1024) == NULL;
-    if (strncmp(mt, "text/", 5) == 0)
-        return 1;
-    static const char *const textual[] = {
-        "application/xhtml+xml",  "application/xml",        "application/json",
-        "application/javascript", "application/ecmascript", "application/x-javascript",
-        "application/ld+json",    "application/rss+xml",    "application/atom+xml",
-        "image/svg+xml",
-    };
-    for (size_t i = 0; i < sizeof(textual) / sizeof(textual[0]); i++)
-        if (strcmp(mt, textual[i]) == 0)
-            return 1;
-    size_t n = strlen(mt);
-    return (n > 5 && strcmp(mt + n - 5, "+json") == 0) ||
-           (n > 4 && strcmp(mt + n - 4, "+xml") == 0);
-}
-
-/* ------------------------------------------------------------ charsets */
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid
- * (overlong, a surrogate, past U+10FFFF, or cut short). */
-static size_t utf8_seq_len(const unsigned char *s, size_t avail)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned min;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, min = 0x10000;
-    else
-        return 0;
-    if (avail < n)
-        return 0;
-    unsigned cp = c & (0x7f >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
-static int utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    while (p < end) {
-        /* ASCII eight bytes at a time. */
-        while (end - p >= 8) {
-            uint64_t v;
-            memcpy(&v, p, 8);
-            if (v & 0x8080808080808080ULL)
-                break;
-            p += 8;
-        }
-        if (p >= end)
-            break;
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-        size_t n = utf8_seq_len(p, (size_t)(end - p));
-        if (!n)
-            return 0;
-        p += n;
-    }
-    return 1;
-}
-
-/* Copies a charset label, lower case, stopping at quotes, spaces, ';', '>'. */
-static void copy_label(const char *s, const char *end, char *out, size_t size)
-{
-    size_t n = 0;
-    while (s < end && (*s == '"' || *s == '\'' || *s == ' '))
-        s++;
-    for (; s < end && n + 1 < size; s++) {
-        char c = *s;
-        if (c == '"' || c == '\'' || c == ' ' || c == ';' || c == '>' || c == '/' || c == ',')
-            break;
-        out[n++] = (char)tolower((unsigned char)c);
-    }
-    out[n] = '\0';
-}
-
-static const char *find_ci(const char *hay, const char *end, const char *needle)
-{
-    size_t n = strlen(needle);
-    for (const char *p = hay; p + n <= end; p++)
-        if (strncasecmp(p, needle, n) == 0)
-            return p;
-    return NULL;
-}
-
-static void meta_charset(const char *body, size_t len, char *out, size_t size)
-{
-    const char *end = body + (len < META_SCAN_BYTES ? len : META_SCAN_BYTES);
-    const char *p = body;
-    out[0] = '\0';
-    while ((p = find_ci(p, end, "<meta")) != NULL) {
-        const char *close = memchr(p, '>', (size_t)(end - p));
-        if (!close)
-            return;
-        const char *cs = find_ci(p, close, "charset=");
-        if (cs) {
-            copy_label(cs + 8, close, out, size);
-            if (out[0])
-                return;
-        }
-        p = close;
-    }
-}
-
-/* WHATWG maps these labels to windows-1252; iconv's ISO-8859-1 lacks the
- * 0x80-0x9f punctuation real pages use. */
-static void normalize_label(char *cs, size_t size)
-{
-    static const char *const w1252[] = {"iso-8859-1", "iso8859-1", "latin1", "l1",
-                                        "us-ascii",   "ascii",     "cp1252", "x-cp1252",
-                                        "iso_8859-1", "cp819",     "ibm819"};
-    if (strcmp(cs, "utf8") == 0 || strcmp(cs, "unicode-1-1-utf-8") == 0) {
-        snprintf(cs, size, "utf-8");
-        return;
-    }
-    for (size_t i = 0; i < sizeof(w1252) / sizeof(w1252[0]); i++)
-        if (strcmp(cs, w1252[i]) == 0) {
-            snprintf(cs, size, "windows-1252");
-            return;
-        }
-}
-
-void extract_charset(const char *content_type, const char *body, size_t len, int is_html, char *out,
-                     size_t size)
-{
-    out[0] = '\0';
-    const char *cs = content_type ? strcasestr(content_type, "charset=") : NULL;
-    if (cs)
-        copy_label(cs + 8, cs + strlen(cs), out, size);
-    if (!out[0]) {
-        if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
-            snprintf(out, size, "utf-8");
-        else if (len >= 2 && memcmp(body, "\xff\xfe", 2) == 0)
-            snprintf(out, size, "utf-16le");
-        else if (len >= 2 && memcmp(body, "\xfe\xff", 2) == 0)
-            snprintf(out, size, "utf-16be");
-        else if (is_html)
-            meta_charset(body, len, out, size);
-    }
-    if (!out[0])
-        snprintf(out, size, "%s", utf8_valid(body, len) ? "utf-8" : "windows-1252");
-    normalize_label(out, size);
-    /* A page that claims UTF-8 and is not is nearly always windows-1252. */
-    if (strcmp(out, "utf-8") == 0 && !utf8_valid(body, len))
-        snprintf(out, size, "windows-1252");
-}
-
-/* Converts body from charset to UTF-8 into out; invalid input bytes become
- * U+FFFD. -1 when iconv does not know the charset. */
-static int to_utf8(const char *charset, const char *body, size_t len, struct buf *out)
-{
-    iconv_t cd = iconv_open("UTF-8", charset);
-    if (cd == (iconv_t)-1)
-        return -1;
-    char *in = (char *)body;
-    size_t inleft = len;
-    buf_reserve(out, len + len / 2 + 16);
-    while (inleft > 0) {
-        buf_reserve(out, inleft * 2 + 16);
-        char *o = out->ptr + out->len;
-        size_t oleft = out->alloc - out->len - 1;
-        size_t r = iconv(cd, &in, &inleft, &o, &oleft);
-        out->len = (size_t)(o - out->ptr);
-        if (r != (size_t)-1)
-            break;
-        if (errno == E2BIG)
-            continue;
-        /* EILSEQ or EINVAL (truncated at the end): one replacement, skip a byte. */
-        buf_add(out, "\xef\xbf\xbd", 3);
-        in++, inleft--;
-    }
-    out->ptr[out->len] = '\0';
-    iconv_close(cd);
-    return 0;
-}
-
 /* ------------------------------------------------------------ DOM walking */
-
-#define NAME_IS(n, s) (xmlStrcmp((n)->name, (const xmlChar *)(s)) == 0)
 
 static const char *attr(xmlNodePtr n, const char *name, xmlChar **owned)
 {
@@ -677,74 +439,7 @@ static void render(xmlDocPtr doc, const xmlChar *base, int markdown, struct buf 
     buf_reserve(out, 0); /* "" rather than NULL when nothing was rendered */
 }
 
-/* ------------------------------------------------------------ links, metadata */
-
-static void walk_elements(xmlNodePtr n, void (*fn)(xmlNodePtr, void *), void *arg)
-{
-    for (xmlNodePtr c = n; c; c = c->next) {
-        if (c->type != XML_ELEMENT_NODE)
-            continue;
-        fn(c, arg);
-        walk_elements(c->children, fn, arg);
-    }
-}
-
-struct links_ctx {
-    const xmlChar *base;
-    json_t *seen; /* object used as a set */
-    json_t *out;
-};
-
-static void link_visit(xmlNodePtr n, void *arg)
-{
-    struct links_ctx *lc = arg;
-    if (!(NAME_IS(n, "a") || NAME_IS(n, "area")))
-        return;
-    xmlChar *href = xmlGetProp(n, (const xmlChar *)"href");
-    if (!href)
-        return;
-    /* HTML allows whitespace around a URL; URI parsing does not. */
-    xmlChar *h = href;
-    while (isspace(*h))
-        h++;
-    size_t hl = strlen((const char *)h);
-    while (hl && isspace(h[hl - 1]))
-        h[--hl] = '\0';
-    xmlChar *abs = xmlBuildURI(h, lc->base);
-    if (abs && (xmlStrncasecmp(abs, (const xmlChar *)"http://", 7) == 0 ||
-                xmlStrncasecmp(abs, (const xmlChar *)"https://", 8) == 0)) {
-        char *hash = strchr((char *)abs, '#');
-        if (hash)
-            *hash = '\0';
-        if (!json_object_get(lc->seen, (const char *)abs)) {
-            json_object_set_new(lc->seen, (const char *)abs, json_true());
-            json_array_append_new(lc->out, json_string((const char *)abs));
-        }
-    }
-    xmlFree(abs);
-    xmlFree(href);
-}
-
-static json_t *extract_links(xmlDocPtr doc, const xmlChar *base)
-{
-    struct links_ctx lc = {base, json_object(), json_array()};
-    walk_elements(xmlDocGetRootElement(doc), link_visit, &lc);
-    json_decref(lc.seen);
-    return lc.out;
-}
-
-struct meta_ctx {
-    const xmlChar *base;
-    json_t *md, *og, *twitter, *jsonld;
-};
-
-static json_t *str_or_null(const char *s)
-{
-    json_t *v = s ? json_string(s) : NULL;
-    return v ? v : json_null(); /* json_string refuses invalid UTF-8 */
-}
-
-static char *collapsed_text(xmlNodePtr n)
+char *extract_collapsed_text(xmlNodePtr n)
 {
     xmlChar *t = xmlNodeGetContent(n);
     struct buf sb = BUF_INIT(BUF_NO_MAX);
@@ -753,79 +448,6 @@ static char *collapsed_text(xmlNodePtr n)
     xmlFree(t);
     buf_reserve(&sb, 0); /* "" rather than NULL when empty */
     return buf_detach(&sb, NULL);
-}
-
-static void meta_visit(xmlNodePtr n, void *arg)
-{
-    struct meta_ctx *mc = arg;
-    if (NAME_IS(n, "title")) {
-        if (json_is_null(json_object_get(mc->md, "title"))) {
-            char *t = collapsed_text(n);
-            json_object_set_new(mc->md, "title", str_or_null(t));
-            free(t);
-        }
-    } else if (NAME_IS(n, "html")) {
-        xmlChar *lang = xmlGetProp(n, (const xmlChar *)"lang");
-        if (lang)
-            json_object_set_new(mc->md, "language", str_or_null((const char *)lang));
-        xmlFree(lang);
-    } else if (NAME_IS(n, "meta")) {
-        xmlChar *name = xmlGetProp(n, (const xmlChar *)"name");
-        xmlChar *prop = xmlGetProp(n, (const xmlChar *)"property");
-        xmlChar *content = xmlGetProp(n, (const xmlChar *)"content");
-        const char *key = prop ? (const char *)prop : (const char *)name;
-        if (key && content) {
-            if (strncasecmp(key, "og:", 3) == 0)
-                json_object_set_new(mc->og, key + 3, str_or_null((const char *)content));
-            else if (strncasecmp(key, "twitter:", 8) == 0)
-                json_object_set_new(mc->twitter, key + 8, str_or_null((const char *)content));
-            else if (strcasecmp(key, "description") == 0 || strcasecmp(key, "author") == 0 ||
-                     strcasecmp(key, "keywords") == 0 || strcasecmp(key, "robots") == 0)
-                json_object_set_new(mc->md, key, str_or_null((const char *)content));
-        }
-        xmlFree(name);
-        xmlFree(prop);
-        xmlFree(content);
-    } else if (NAME_IS(n, "link")) {
-        xmlChar *rel = xmlGetProp(n, (const xmlChar *)"rel");
-        if (rel && strcasecmp((const char *)rel, "canonical") == 0) {
-            xmlChar *href = xmlGetProp(n, (const xmlChar *)"href");
-            xmlChar *abs = href ? xmlBuildURI(href, mc->base) : NULL;
-            json_object_set_new(mc->md, "canonical", str_or_null((const char *)abs));
-            xmlFree(abs);
-            xmlFree(href);
-        }
-        xmlFree(rel);
-    } else if (NAME_IS(n, "script")) {
-        xmlChar *type = xmlGetProp(n, (const xmlChar *)"type");
-        if (type && strcasecmp((const char *)type, "application/ld+json") == 0) {
-            xmlChar *body = xmlNodeGetContent(n);
-            char err[128];
-            json_t *v = body ? jx_parse((const char *)body, strlen((const char *)body),
-                                        JSONLD_MAX_DEPTH, err, sizeof(err))
-                             : NULL;
-            if (v)
-                json_array_append_new(mc->jsonld, v);
-            xmlFree(body);
-        }
-        xmlFree(type);
-    }
-}
-
-static json_t *extract_metadata(xmlDocPtr doc, const xmlChar *base)
-{
-    struct meta_ctx mc = {base, json_object(), json_object(), json_object(), json_array()};
-    json_object_set_new(mc.md, "title", json_null());
-    json_object_set_new(mc.md, "description", json_null());
-    json_object_set_new(mc.md, "canonical", json_null());
-    json_object_set_new(mc.md, "language", json_null());
-    walk_elements(xmlDocGetRootElement(doc), meta_visit, &mc);
-    if (json_is_null(json_object_get(mc.md, "title")) && json_object_get(mc.og, "title"))
-        json_object_set(mc.md, "title", json_object_get(mc.og, "title"));
-    json_object_set_new(mc.md, "open_graph", mc.og);
-    json_object_set_new(mc.md, "twitter", mc.twitter);
-    json_object_set_new(mc.md, "json_ld", mc.jsonld);
-    return mc.md;
 }
 
 /* <base href> overrides the document's URL for relative links. */
@@ -879,7 +501,8 @@ void extract_run(struct extract *ex, const char *body, size_t len, const char *c
     extract_charset(content_type, body, len, html, ex->charset, sizeof(ex->charset));
     ex->html = body;
     ex->html_len = len;
-    if (strcmp(ex->charset, "utf-8") != 0 && to_utf8(ex->charset, body, len, &ex->conv) == 0) {
+    if (strcmp(ex->charset, "utf-8") != 0 &&
+        extract_to_utf8(ex->charset, body, len, &ex->conv) == 0) {
         ex->html = buf_str(&ex->conv);
         ex->html_len = ex->conv.len;
     }
