@@ -20,7 +20,7 @@ from conftest import BUILD, ROOT
 
 COMPOSE = ROOT / "compose" / "docker-compose.yml"
 DOCKERFILE = ROOT / "compose" / "Dockerfile"
-STAGES = ("ingest", "scrape", "aggregate", "deliver")
+STAGES = ("ingest", "scrape", "aggregate", "deliver", "render")
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +217,13 @@ def test_dockerfile_runtime_has_every_library_the_programs_link():
     missing = {lib: pkg for lib, pkg in needed.items() if pkg not in runtime and pkg != "libc6"}
     assert not missing, f"the runtime stage lacks the packages of {missing}"
     assert {"ca-certificates", "curl"} <= runtime
+    # The browser render starts by default is in the image.
+    chromium = re.search(r"^\s+FERRY_RENDER_CHROMIUM\s.*\n\s+default: (\S+)",
+                         subprocess.run([str(BUILD / "ferry-render"), "--help"], capture_output=True,
+                                        text=True, check=True).stdout, re.M).group(1)
+    browser = lib_package(chromium)
+    assert browser in runtime, f"the runtime stage lacks {chromium} ({browser})"
     # And nothing that no program links any more (ulfius once was).
-    extra = runtime - set(needed.values()) - {"ca-certificates", "curl"}
+    extra = runtime - set(needed.values()) - {"ca-certificates", "curl", browser}
     assert not extra, f"the runtime stage installs {sorted(extra)}, which no program links"
     assert ("USER", "ferry") in run
