@@ -2,7 +2,7 @@
 batch completes; its results hold every index exactly once, each with the
 outcome its URL must have, and the counts are exact; the webhook arrives
 signed, under one delivery id (a duplicate only ever with that id); usage
-counts are exact (once GET /v1/usage exists).
+counts are exact.
 
 A failed assertion raises Failure with what was expected and what came.
 """
@@ -141,13 +141,9 @@ def usage_window():
 
 def verify_usage(sysm, tenant, n, delivered_attempts, notes, timeout=60):
     """Usage of the run's tenant (one batch): exact items, successes,
-    failures and credits. Until GET /v1/usage exists (the accounts work,
-    issue 11) this one assertion is skipped and the run says so."""
+    failures and credits, and the webhook counted once."""
     path = f"/v1/usage?{usage_window()}"
     code, doc = sysm.try_json(path, tenant)
-    if code == 404:
-        notes.append("usage not checked: GET /v1/usage answers 404 (accounts, issue 11, not on main)")
-        return
     check(code == 200 and doc, f"GET /v1/usage answered {code}")
     failed = expected_failed(n)
     want = {"batches": 1, "items": n, "succeeded": n - failed, "failed": failed,

@@ -3,7 +3,7 @@ cases, once each, against the whole running system. Each plays its faults
 on one batch of 20,000 URLs and asserts what a user would see: the batch
 completes, its results hold every index exactly once with exact counts, the
 webhook arrives signed under one delivery id, and usage counts are exact
-(skipped, and said so, while GET /v1/usage answers 404). A failure prints
+(GET /v1/usage). A failure prints
 the seed that replays it with tests/chaos/run.py.
 
 The broker cases freeze or restart the suite's own broker (tests/run.sh
