@@ -32,6 +32,7 @@ static const struct topic_row {
     {TOPIC_SCHEDULES, "schedules", KEEP_COMPACTED},
     {TOPIC_SCHEDULE_STATE, "schedule.state", KEEP_COMPACTED},
     {TOPIC_SCHEDULE_CHANGES, "schedule.changes", KEEP_COMPACTED},
+    {TOPIC_REQUESTS_SMALL, "scrape.requests.small", KEEP_PIPELINE},
 };
 
 /* Dead letters wait for a human: keep them at least 30 days. */

@@ -40,6 +40,7 @@ enum topic_id {
     TOPIC_SCHEDULES,        /* compacted: schedule definitions, keyed by schedule id */
     TOPIC_SCHEDULE_STATE,   /* compacted: each schedule's firing state (done_through) */
     TOPIC_SCHEDULE_CHANGES, /* compacted: content hash per schedule and input (changes.h) */
+    TOPIC_REQUESTS_SMALL,   /* scrape requests of small batches: the lane scrape serves first */
     TOPIC__COUNT
 };
 

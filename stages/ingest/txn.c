@@ -41,6 +41,7 @@ struct txn_pool {
     int n;
     int32_t req_partitions;    /* partitions of scrape.requests, read once */
     int32_t render_partitions; /* partitions of render.requests, read once */
+    long long small_items;     /* FERRY_SMALL_BATCH_ITEMS: a batch this small takes the lane */
     struct txn_slot slot[];
 };
 
@@ -58,6 +59,7 @@ struct txn_pool *txn_pool_new(const struct stage *st, int size, const char *inst
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->changed, NULL);
     p->tail = &p->head;
+    p->small_items = cfg_int(&st->cfg, "FERRY_SMALL_BATCH_ITEMS");
     for (int i = 0; i < size; i++)
         snprintf(p->slot[i].txn_id, sizeof(p->slot[i].txn_id), "%singest.%s.%d",
                  cfg_str(&st->cfg, "FERRY_TOPIC_PREFIX"), instance, i);
@@ -224,8 +226,13 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct submission
     }
     /* Requests spread over every partition from the batch's own, so one
      * large batch keeps every scrape (or render) instance busy. A rendered
-     * batch's go to the render stage. */
-    enum topic_id req_topic = b->render ? TOPIC_RENDER_REQUESTS : TOPIC_REQUESTS;
+     * batch's go to the render stage; a small one's to the lane scrape
+     * serves first (scrape.requests.small: as many partitions, every
+     * batch-scoped topic has FERRY_TOPIC_PARTITIONS), so it is not queued
+     * behind a large backlog. */
+    enum topic_id req_topic = b->render                               ? TOPIC_RENDER_REQUESTS
+                              : (long long)b->total <= p->small_items ? TOPIC_REQUESTS_SMALL
+                                                                      : TOPIC_REQUESTS;
     int32_t parts = b->render ? p->render_partitions : p->req_partitions;
     int32_t base = kafka_murmur2_partition(b->id, strlen(b->id), parts);
     for (size_t i = 0; i < b->total; i++) {

@@ -12,17 +12,19 @@
 
 static struct metric *m_consumed;
 
+/* opaque: where the consumer's offtrack is (set once it exists). */
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-    struct intake *in = opaque;
+    struct offtrack **ot = opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         rd_kafka_assign(rk, parts);
-        LOG_INFO("assigned", "partitions=%d", parts->cnt);
+        LOG_INFO("assigned", "partitions=%d topic=%s", parts->cnt,
+                 parts->cnt ? parts->elems[0].topic : "");
     } else {
         /* Their unfinished items will be fetched again by the new owner. */
-        if (in->ot)
-            offtrack_revoke(in->ot, parts);
+        if (*ot)
+            offtrack_revoke(*ot, parts);
         rd_kafka_assign(rk, NULL);
     }
 }
@@ -39,13 +41,13 @@ static double gauge_cancels(void *arg)
     return in->cancels ? (double)cancels_count(in->cancels) : 0;
 }
 
-/* The requests consumer: bounded prefetch, and patience with a full stage. */
-static rd_kafka_t *open_requests(struct intake *in, const struct stage *st, char *errstr,
-                                 size_t errstr_size)
+/* A requests consumer (the bulk or the small lane): bounded prefetch, and
+ * patience with a full stage. */
+static rd_kafka_t *open_requests(struct offtrack **ot, const struct stage *st, const char *group,
+                                 enum topic_id topic, char *errstr, size_t errstr_size)
 {
     const struct cfg *cfg = &st->cfg;
-    rd_kafka_conf_t *conf =
-        kafka_consumer_conf(cfg, st->client_id, "ferry-scrape", errstr, errstr_size);
+    rd_kafka_conf_t *conf = kafka_consumer_conf(cfg, st->client_id, group, errstr, errstr_size);
     if (!conf)
         return NULL;
     /* While every in-flight slot is taken the loop does not poll (the
@@ -67,18 +69,23 @@ static rd_kafka_t *open_requests(struct intake *in, const struct stage *st, char
         return NULL;
     }
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-    rd_kafka_conf_set_opaque(conf, in);
-    const char *req_topic = topic_name(&st->topics, TOPIC_REQUESTS);
+    rd_kafka_conf_set_opaque(conf, ot);
+    const char *req_topic = topic_name(&st->topics, topic);
     return kafka_consumer_open(conf, &req_topic, 1, errstr, errstr_size);
 }
 
 int intake_open(struct intake *in, const struct stage *st, char *errstr, size_t errstr_size)
 {
     const struct topics *t = &st->topics;
-    in->consumer = open_requests(in, st, errstr, errstr_size);
+    in->consumer = open_requests(&in->ot, st, "ferry-scrape", TOPIC_REQUESTS, errstr, errstr_size);
     if (!in->consumer)
         return -1;
     in->ot = offtrack_new(in->consumer);
+    in->small = open_requests(&in->small_ot, st, "ferry-scrape-small", TOPIC_REQUESTS_SMALL, errstr,
+                              errstr_size);
+    if (!in->small)
+        goto fail;
+    in->small_ot = offtrack_new(in->small);
     if (t->n_scrape_tiers) {
         const char *tiers[CFG_MAX_DURATIONS];
         for (size_t i = 0; i < t->n_scrape_tiers; i++)
@@ -104,10 +111,13 @@ fail:
     /* Nothing was paused yet: the consumers close normally. */
     if (in->dq)
         delayq_close(in->dq);
+    if (in->small)
+        kafka_consumer_close(in->small, 0);
+    offtrack_free(in->small_ot);
     kafka_consumer_close(in->consumer, 0);
     offtrack_free(in->ot);
-    in->consumer = NULL;
-    in->ot = NULL;
+    in->consumer = in->small = NULL;
+    in->ot = in->small_ot = NULL;
     in->dq = NULL;
     return -1;
 }
@@ -136,6 +146,19 @@ static void take(struct intake *in, rd_kafka_message_t *msg, struct offtrack *ot
     rd_kafka_message_destroy(msg);
 }
 
+/* The consumer's next record, or NULL (errors logged, end-of-partition
+ * events dropped). */
+static rd_kafka_message_t *next_record(rd_kafka_t *consumer, const char *what, int timeout_ms)
+{
+    rd_kafka_message_t *msg = rd_kafka_consumer_poll(consumer, timeout_ms);
+    if (msg && msg->err) {
+        kafka_consume_error(msg, what); /* a fatal one stops the stage */
+        rd_kafka_message_destroy(msg);
+        return NULL;
+    }
+    return msg;
+}
+
 void intake_run(struct intake *in)
 {
     int64_t next_lag = 0;
@@ -156,20 +179,29 @@ void intake_run(struct intake *in)
                 rd_kafka_message_destroy(m);
             }
         }
-        /* 50 ms when idle: prompt for a stop signal and for due retries;
-         * 0 when busy so the retry tiers are not starved. */
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(in->consumer, took ? 0 : 50);
-        if (msg && !msg->err) {
+        /* The small lane first, unless the bulk is due its slot. Waits
+         * only when nothing was taken: 0 when busy (the retry tiers and
+         * the lanes are not starved), 25 ms on each when idle (prompt for
+         * either, and for a stop signal). */
+        int bulk_due = in->bulk_every > 0 && in->small_run >= in->bulk_every - 1;
+        struct offtrack *ot = NULL;
+        rd_kafka_message_t *msg = NULL;
+        if (!bulk_due && (msg = next_record(in->small, "small requests", 0)))
+            ot = in->small_ot;
+        if (!msg && (msg = next_record(in->consumer, "requests", took || bulk_due ? 0 : 25)))
+            ot = in->ot;
+        if (!msg && (msg = next_record(in->small, "small requests", took ? 0 : 25)))
+            ot = in->small_ot;
+        /* A bulk record, or none to give the bulk its due: count afresh. */
+        in->small_run = ot == in->small_ot ? in->small_run + 1 : 0;
+        if (msg) {
             metric_inc(m_consumed, 1);
-            take(in, msg, in->ot);
-        } else if (msg) {
-            kafka_consume_error(msg, "requests");
-            rd_kafka_message_destroy(msg);
+            take(in, msg, ot);
         }
         if (clk_mono_ms() >= next_lag) {
-            long long lag = kafka_consumer_lag(in->consumer);
-            if (lag >= 0)
-                atomic_store(&in->lag, lag);
+            long long lag = kafka_consumer_lag(in->consumer), small = kafka_consumer_lag(in->small);
+            if (lag >= 0 && small >= 0)
+                atomic_store(&in->lag, lag + small);
             next_lag = clk_mono_ms() + 1000;
         }
     }
@@ -177,8 +209,11 @@ void intake_run(struct intake *in)
 
 void intake_close(struct intake *in)
 {
+    if (in->small)
+        kafka_consumer_close(in->small, 0);
+    offtrack_free(in->small_ot); /* after the close: its revoke callback uses it */
     kafka_consumer_close(in->consumer, 0);
-    offtrack_free(in->ot); /* after the close: its revoke callback uses it */
+    offtrack_free(in->ot);
     if (in->dq)
         delayq_close(in->dq);
     struct cancels *c = in->cancels;

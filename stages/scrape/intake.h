@@ -1,17 +1,32 @@
 /*
  * intake — what scrape takes in, and how much at once.
  *
- * Three consumers feed the stage: the requests (group ferry-scrape: this
- * instance's share of the partitions), the retry tiers (a delay queue that
- * hands a record back when it is due), and the cancels (every partition of
- * the batches topic, followed by a thread of its own). The main thread polls
- * the first two and hands each record on: a poison record to the dead
+ * Four consumers feed the stage: the requests (group ferry-scrape: this
+ * instance's share of the partitions), the small lane (group
+ * ferry-scrape-small on scrape.requests.small, where ingest writes batches
+ * of at most FERRY_SMALL_BATCH_ITEMS items), the retry tiers (a delay queue
+ * that hands a record back when it is due), and the cancels (every partition
+ * of the batches topic, followed by a thread of its own). The main thread
+ * polls the first three and hands each record on: a poison record to the dead
  * letters, an item of a cancelled batch or with an unusable URL to its
  * result, every other item to the fetch workers. It never holds more than
  * `inflight` items: when full it waits for one to finish, so a backlog
  * stays in Kafka, not in memory. A record's offset is stored (offtrack)
  * when everything it caused is acknowledged, so a crash refetches and
  * never skips.
+ *
+ * Fairness: Kafka hands records out in offset order, so a 10-URL batch
+ * written behind a 1,000,000-URL one would wait for all of it. Its items
+ * are in the small lane instead, and each free slot goes to the lane first,
+ * except that while both have records the bulk gets one slot in every
+ * `bulk_every` (FERRY_SCRAPE_SMALL_SHARE: 75% to the lane gives the bulk
+ * every 4th), so neither starves. What it does not do: small batches among
+ * themselves are first come first served (a tenant submitting thousands of
+ * small batches queues the others' small batches behind its own: limits.h
+ * in ingest bounds what one tenant has in flight), and large batches
+ * among themselves still share the bulk in offset order. An item already in
+ * a fetch worker's host queue is not overtaken (a host's queue is at most
+ * `inflight` deep).
  *
  *     struct intake in = {.em = &em, .pr = &pr, .lim = &lim, .inflight = n};
  *     intake_open(&in, &stage, errstr, size);   // consumers; cancels caught up
@@ -38,12 +53,17 @@ struct intake {
     struct process *pr;
     const struct request_limits *lim;
     long inflight;           /* items held at once */
+    int bulk_every;          /* while both lanes have records, every n-th slot goes to the
+                                bulk; 0: the small lane always first */
     struct fetch_pool *pool; /* before intake_run */
 
     /* Owned by the intake. */
-    rd_kafka_t *consumer; /* requests */
-    struct offtrack *ot;  /* its offsets */
-    struct delayq *dq;    /* retry tiers; NULL when none are configured */
+    rd_kafka_t *consumer;      /* requests */
+    struct offtrack *ot;       /* its offsets */
+    rd_kafka_t *small;         /* the small lane */
+    struct offtrack *small_ot; /* its offsets */
+    int small_run;             /* small-lane records taken since the bulk's last */
+    struct delayq *dq;         /* retry tiers; NULL when none are configured */
     struct cancels *cancels;
     atomic_llong lag; /* requests in Kafka not yet taken */
 };

@@ -43,6 +43,9 @@ static const struct cfg_opt scrape_opts[] = {
      64, NULL},
     {"FERRY_SCRAPE_INFLIGHT", CFG_INT, "512", "items being fetched (or produced) at once", 1,
      100000, NULL},
+    {"FERRY_SCRAPE_SMALL_SHARE", CFG_INT, "75",
+     "percent of the intake the small-batch lane gets while both lanes have requests (100: all)", 1,
+     100, NULL},
     {"FERRY_SCRAPE_HOST_CONNECTIONS", CFG_INT, "8", "concurrent connections per host (politeness)",
      1, 100000, NULL},
     {"FERRY_SCRAPE_MAX_REDIRECTS", CFG_INT, "10", "redirects followed per item", 0, 100, NULL},
@@ -107,6 +110,13 @@ static void settle_producer(rd_kafka_t *producer, int timeout_ms)
         rd_kafka_purge(producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_flush(producer, 1000);
     }
+}
+
+/* The bulk's turn in the intake, from the small lane's share in percent:
+ * every n-th slot (0: never while the lane has records). */
+static int share_every(int share)
+{
+    return share >= 100 ? 0 : (100 + (100 - share) / 2) / (100 - share);
 }
 
 int main(int argc, char **argv)
@@ -180,8 +190,12 @@ int main(int argc, char **argv)
         goto fail_emit;
     }
     process_init(&pr, &em, cfg_int(cfg, "FERRY_SCRAPE_RETRY_AFTER_MAX"));
-    in = (struct intake){
-        .em = &em, .pr = &pr, .lim = &lim, .inflight = cfg_int(cfg, "FERRY_SCRAPE_INFLIGHT")};
+    in = (struct intake){.em = &em,
+                         .pr = &pr,
+                         .lim = &lim,
+                         .inflight = cfg_int(cfg, "FERRY_SCRAPE_INFLIGHT"),
+                         /* 75%: the bulk every 4th slot; 100%: never while the lane has any. */
+                         .bulk_every = share_every((int)cfg_int(cfg, "FERRY_SCRAPE_SMALL_SHARE"))};
     if (intake_open(&in, &st, errstr, sizeof(errstr)))
         goto fail_emit;
     rc = pthread_create(&poller.thread, NULL, poll_producer, &poller);

@@ -152,6 +152,9 @@ def ferry_env():
         "FERRY_API_KEYS": "key-acme:acme,key-globex:globex",
         "FERRY_WEBHOOK_RETRY_TIERS": "1s,2s",
         "FERRY_SCRAPE_RETRY_TIERS": "1s,2s",
+        # Every request in scrape.requests, where the tests that read
+        # ingest's output look; test_fairness turns the small lane on.
+        "FERRY_SMALL_BATCH_ITEMS": "0",
     })
     return env
 

@@ -22,7 +22,7 @@ def usage(base, headers=ACME):
 
 def test_usage_counted_once_while_aggregate_is_killed(start_stage, receiver):
     with Site() as site:
-        p = start_pipeline(start_stage)
+        p = start_pipeline(start_stage, FERRY_SMALL_BATCH_ITEMS="100")  # the default
         agg = p.stages["aggregate"]
         expect = dict.fromkeys(FIELDS, 0)
         ids = []
