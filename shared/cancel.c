@@ -22,15 +22,22 @@ struct cancels {
     atomic_int stop;
     atomic_int caught_up;
     int n_parts;
-    int64_t *end; /* high watermark per partition at start */
-    int64_t *pos; /* next offset per partition (follower thread) */
+    pthread_mutex_t end_lock;  /* guards end */
+    pthread_mutex_t sync_lock; /* one cancels_sync() at a time */
+    int64_t *end;              /* high watermark per partition to catch up to */
+    int64_t *pos;              /* next offset per partition (follower thread) */
+    struct xrules *xr;
     char topic[256];
 };
 
 static void check_caught_up(struct cancels *c)
 {
+    pthread_mutex_lock(&c->end_lock);
+    int64_t end[c->n_parts];
+    memcpy(end, c->end, sizeof(end));
+    pthread_mutex_unlock(&c->end_lock);
     for (int i = 0; i < c->n_parts; i++)
-        if (c->pos[i] < c->end[i]) {
+        if (c->pos[i] < end[i]) {
             /* A transaction marker or an aborted record can sit at the end:
              * the position (not the last record seen) is what counts. */
             rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -38,7 +45,7 @@ static void check_caught_up(struct cancels *c)
             rd_kafka_position(c->rk, l);
             int64_t p = l->elems[0].offset;
             rd_kafka_topic_partition_list_destroy(l);
-            if (p < c->end[i])
+            if (p < end[i])
                 return;
             c->pos[i] = p;
         }
@@ -56,7 +63,11 @@ static void *follow(void *arg)
             char type[16], id[128];
             if (m->partition >= 0 && m->partition < c->n_parts)
                 c->pos[m->partition] = m->offset + 1;
-            if (kafka_header(m, "ferry-type", type, sizeof(type)) && strcmp(type, "cancel") == 0) {
+            if (!kafka_header(m, "ferry-type", type, sizeof(type)))
+                type[0] = '\0';
+            if (c->xr && strcmp(type, "batch") == 0 && m->payload)
+                xrules_note_batch(c->xr, m->payload, m->len);
+            if (strcmp(type, "cancel") == 0) {
                 /* The id is in the key (batch-scoped topics are keyed by
                  * batch id) and the header; fall back to the value. */
                 const char *bid = kafka_header(m, "ferry-batch", id, sizeof(id));
@@ -86,11 +97,16 @@ static void *follow(void *arg)
 }
 
 struct cancels *cancels_start(const struct cfg *cfg, const char *client_id, const char *topic,
-                              char *errstr, size_t errstr_size)
+                              struct xrules *xr, char *errstr, size_t errstr_size)
 {
     struct cancels *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
     snprintf(c->topic, sizeof(c->topic), "%s", topic);
+    c->xr = xr;
     pthread_rwlock_init(&c->lock, NULL);
+    pthread_mutex_init(&c->end_lock, NULL);
+    pthread_mutex_init(&c->sync_lock, NULL);
     c->set = (struct strmap)STRMAP_INIT;
     rd_kafka_conf_t *conf = kafka_conf_new(cfg, client_id, errstr, errstr_size);
     if (!conf || kafka_conf_set(conf, "group.id", "ferry-scrape-cancels", errstr, errstr_size) ||
@@ -177,6 +193,29 @@ int cancels_wait_caught_up(struct cancels *c, int timeout_ms)
     return atomic_load(&c->caught_up);
 }
 
+int cancels_sync(void *arg, int timeout_ms)
+{
+    struct cancels *c = arg;
+    int64_t hi[c->n_parts];
+    pthread_mutex_lock(&c->sync_lock);
+    for (int i = 0; i < c->n_parts; i++) {
+        int64_t lo = 0;
+        if (rd_kafka_query_watermark_offsets(c->rk, c->topic, i, &lo, &hi[i], timeout_ms))
+            hi[i] = 0; /* unknown: what was read so far counts */
+    }
+    pthread_mutex_lock(&c->end_lock);
+    int behind = 0;
+    for (int i = 0; i < c->n_parts; i++)
+        if (hi[i] > c->end[i])
+            c->end[i] = hi[i], behind = 1;
+    if (behind)
+        atomic_store(&c->caught_up, 0);
+    pthread_mutex_unlock(&c->end_lock);
+    int ok = cancels_wait_caught_up(c, timeout_ms);
+    pthread_mutex_unlock(&c->sync_lock);
+    return ok;
+}
+
 void cancels_stop(struct cancels *c)
 {
     atomic_store(&c->stop, 1);
@@ -187,6 +226,8 @@ void cancels_stop(struct cancels *c)
     strmap_release(&c->set, NULL);
     pthread_rwlock_unlock(&c->lock);
     pthread_rwlock_destroy(&c->lock);
+    pthread_mutex_destroy(&c->end_lock);
+    pthread_mutex_destroy(&c->sync_lock);
     free(c->end);
     free(c->pos);
     free(c);

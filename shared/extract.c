@@ -25,7 +25,7 @@ unsigned extract_formats(const json_t *formats)
                 mask |= FORMAT_BIT(f);
         }
     }
-    return mask ? mask : FORMAT_BIT(FORMAT_HTML);
+    return json_is_array(formats) ? mask : FORMAT_BIT(FORMAT_HTML);
 }
 
 /* ------------------------------------------------------------ DOM walking */
@@ -483,6 +483,16 @@ static void base64_of(const char *body, size_t len, struct buf *out)
     out->ptr[out->len] = '\0';
 }
 
+static htmlDocPtr parse(const char *html, size_t len, const char *base_url)
+{
+    htmlDocPtr doc = htmlReadMemory(html, (int)len, base_url, "UTF-8",
+                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                        HTML_PARSE_NONET | HTML_PARSE_COMPACT);
+    if (!doc && !(doc = htmlNewDocNoDtD(NULL, NULL)))
+        abort();
+    return doc;
+}
+
 void extract_run(struct extract *ex, const char *body, size_t len, const char *content_type,
                  const char *base_url, unsigned formats)
 {
@@ -494,7 +504,8 @@ void extract_run(struct extract *ex, const char *body, size_t len, const char *c
     buf_init(&ex->base64, BUF_NO_MAX);
     if (!extract_is_text(content_type, body, len)) {
         ex->binary = 1;
-        base64_of(body, len, &ex->base64);
+        if (formats & ~EXTRACT_KEEP_DOC)
+            base64_of(body, len, &ex->base64);
         return;
     }
     int html = extract_is_html(content_type, body, len);
@@ -511,6 +522,9 @@ void extract_run(struct extract *ex, const char *body, size_t len, const char *c
         ex->html += 3, ex->html_len -= 3;
 
     if (!html) {
+        /* Rules read text as the HTML parser makes a page of it. */
+        if (formats & EXTRACT_KEEP_DOC)
+            ex->doc = parse(ex->html, ex->html_len, base_url);
         if (formats & FORMAT_BIT(FORMAT_TEXT))
             buf_add(&ex->text, ex->html, ex->html_len);
         if (formats & FORMAT_BIT(FORMAT_MARKDOWN))
@@ -522,13 +536,11 @@ void extract_run(struct extract *ex, const char *body, size_t len, const char *c
         return;
     }
     if (!(formats & (FORMAT_BIT(FORMAT_TEXT) | FORMAT_BIT(FORMAT_MARKDOWN) |
-                     FORMAT_BIT(FORMAT_LINKS) | FORMAT_BIT(FORMAT_METADATA))))
+                     FORMAT_BIT(FORMAT_LINKS) | FORMAT_BIT(FORMAT_METADATA) | EXTRACT_KEEP_DOC)))
         return;
-    htmlDocPtr doc = htmlReadMemory(ex->html, (int)ex->html_len, base_url, "UTF-8",
-                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                        HTML_PARSE_NONET | HTML_PARSE_COMPACT);
-    if (!doc)
-        doc = htmlNewDocNoDtD(NULL, NULL);
+    /* One parse serves every format and the rules (none of them changes
+     * the tree). */
+    htmlDocPtr doc = parse(ex->html, ex->html_len, base_url);
     xmlChar *base = document_base(doc, base_url);
     if (formats & FORMAT_BIT(FORMAT_TEXT))
         render(doc, base, 0, &ex->text);
@@ -539,7 +551,10 @@ void extract_run(struct extract *ex, const char *body, size_t len, const char *c
     if (formats & FORMAT_BIT(FORMAT_METADATA))
         ex->metadata = extract_metadata(doc, base);
     xmlFree(base);
-    xmlFreeDoc(doc);
+    if (formats & EXTRACT_KEEP_DOC)
+        ex->doc = doc;
+    else
+        xmlFreeDoc(doc);
 }
 
 void extract_release(struct extract *ex)
@@ -550,5 +565,7 @@ void extract_release(struct extract *ex)
     buf_release(&ex->base64);
     json_decref(ex->links);
     json_decref(ex->metadata);
+    if (ex->doc)
+        xmlFreeDoc(ex->doc);
     memset(ex, 0, sizeof(*ex));
 }

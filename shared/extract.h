@@ -19,15 +19,20 @@
 #define FERRY_EXTRACT_H
 
 #include <jansson.h>
+#include <libxml/tree.h>
 #include <stddef.h>
 
 #include "buf.h"
 #include "words.h"
 
 /* The mask of FORMAT_BIT()s (shared/words.h) of a request's "formats" array
- * (NULL or empty: html). Unknown names are ignored (ingest refuses them
- * with a 422). */
+ * (absent: html; an endpoint's requests carry [] and ask for none). Unknown
+ * names are ignored (ingest refuses them with a 422). */
 unsigned extract_formats(const json_t *formats);
+
+/* Beside the formats: parse the document (whatever the formats need) and
+ * keep it in ex->doc, for the extraction rules to run on the same tree. */
+#define EXTRACT_KEEP_DOC (1u << 30)
 
 struct extract {
     int binary;       /* body is in base64, nothing else */
@@ -38,9 +43,11 @@ struct extract {
     json_t *links;    /* array, when asked */
     json_t *metadata; /* object, when asked */
     char charset[40]; /* what the body was decoded from */
+    xmlDocPtr doc;    /* with EXTRACT_KEEP_DOC: the parsed text (NULL for a binary body) */
 };
 
-/* Fills ex (zeroed by the call) from a body. `base_url` resolves relative
+/* Fills ex (zeroed by the call) from a body, with the formats' bits (and
+ * EXTRACT_KEEP_DOC). `base_url` resolves relative
  * links (the final URL after redirects). The body must outlive ex (html may
  * point into it). */
 void extract_run(struct extract *ex, const char *body, size_t len, const char *content_type,

@@ -33,7 +33,7 @@ static void track_members(const struct result_meta *m, const struct extract *ex,
     if (!key || changes_key_split(key, strlen(key), &id_len, &input))
         return;
     buf_adds(out, ",\"change\":");
-    if (!ex || m->status != STATUS_OK) {
+    if ((!ex && !m->data_json) || m->status != STATUS_OK) {
         /* Nothing fetched, nothing compared: the previous hash stands. */
         buf_adds(out, "null,\"change_key\":");
         jx_add_strz(out, key);
@@ -43,9 +43,15 @@ static void track_members(const struct result_meta *m, const struct extract *ex,
     struct changes_hasher h;
     char hash[CHANGES_HASH_LEN];
     changes_hasher_init(&h);
-    if (ex->binary) {
+    /* Extracted data counts as the formats do: an endpoint's object is
+     * all of its data, a user's rules are data.extract beside them. */
+    if (m->data_json)
+        changes_hasher_add(&h, "data", m->data_json, strlen(m->data_json));
+    if (m->extract_json)
+        changes_hasher_add(&h, "extract", m->extract_json, strlen(m->extract_json));
+    if (ex && ex->binary) {
         changes_hasher_add(&h, "base64", buf_str(&ex->base64), ex->base64.len);
-    } else {
+    } else if (ex) {
         if (formats & FORMAT_BIT(FORMAT_HTML))
             changes_hasher_add(&h, "html", ex->html ? ex->html : "", ex->html_len);
         if (formats & FORMAT_BIT(FORMAT_TEXT))
@@ -82,7 +88,10 @@ static void add_head(struct buf *sb, const struct result_meta *m, const struct b
     buf_adds(sb, ",\"tenant\":");
     jx_add_strz(sb, m->tenant);
     buf_addf(sb, ",\"index\":%lld,\"input\":", m->index);
-    jx_add_strz(sb, m->input);
+    if (m->input_json)
+        buf_adds(sb, m->input_json);
+    else
+        jx_add_strz(sb, m->input);
     buf_adds(sb, ",\"status\":");
     jx_add_strz(sb, status_name(m->status));
     if (m->http_status)
@@ -142,7 +151,9 @@ static int build_direct(const struct result_meta *m, const struct buf *track,
                         const struct extract *ex, unsigned formats, size_t max_bytes,
                         struct result_part **parts)
 {
-    size_t raw = 1024 + (m->data_extra ? strlen(m->data_extra) : 0);
+    size_t raw = 1024 + (m->data_extra ? strlen(m->data_extra) : 0) +
+                 (m->data_json ? strlen(m->data_json) : 0) +
+                 (m->extract_json ? strlen(m->extract_json) : 0);
     char *links = NULL, *meta = NULL;
     size_t links_len = 0, meta_len = 0;
     if (ex) {
@@ -166,7 +177,9 @@ static int build_direct(const struct result_meta *m, const struct buf *track,
     buf_reserve(&sb, raw + raw / 16 + links_len + meta_len + 512);
     add_head(&sb, m, track);
     if (!ex) {
-        buf_adds(&sb, ",\"data\":null}");
+        buf_adds(&sb, ",\"data\":");
+        buf_adds(&sb, m->data_json ? m->data_json : "null");
+        buf_addc(&sb, '}');
     } else if (ex->binary) {
         buf_adds(&sb, ",\"data\":{\"base64\":\"");
         buf_add(&sb, buf_str(&ex->base64), ex->base64.len);
@@ -196,8 +209,14 @@ static int build_direct(const struct result_meta *m, const struct buf *track,
             buf_add(&sb, meta, meta_len);
             sep = ",";
         }
-        if (m->data_extra)
+        if (m->data_extra) {
             buf_addf(&sb, "%s%s", sep, m->data_extra);
+            sep = ",";
+        }
+        if (m->extract_json) {
+            buf_addf(&sb, "%s\"extract\":", sep);
+            buf_adds(&sb, m->extract_json);
+        }
         buf_adds(&sb, "}}");
     }
     free(links);
@@ -249,7 +268,8 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
         }
     }
 
-    size_t extra_len = m->data_extra ? strlen(m->data_extra) + 1 : 0;
+    size_t extra_len = (m->data_extra ? strlen(m->data_extra) + 1 : 0) +
+                       (m->extract_json ? strlen(m->extract_json) + 12 : 0);
     size_t total = head.len + 32 + links_len + meta_len + extra_len + 32;
     for (int f = 0; f < F__N; f++)
         total += has[f] ? esc[f].len + 16 : 0;
@@ -308,7 +328,9 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
         if (n_parts > 1)
             buf_addf(&sb, ",\"part\":%zu,\"parts\":%zu", p, n_parts);
         if (!ex) {
-            buf_adds(&sb, ",\"data\":null}");
+            buf_adds(&sb, ",\"data\":");
+            buf_adds(&sb, m->data_json ? m->data_json : "null");
+            buf_addc(&sb, '}');
         } else {
             buf_adds(&sb, ",\"data\":{");
             int first = 1;
@@ -330,8 +352,14 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
                 buf_add(&sb, meta, meta_len);
                 first = 0;
             }
-            if (p == 1 && m->data_extra)
+            if (p == 1 && m->data_extra) {
                 buf_addf(&sb, "%s%s", first ? "" : ",", m->data_extra);
+                first = 0;
+            }
+            if (p == 1 && m->extract_json) {
+                buf_addf(&sb, "%s\"extract\":", first ? "" : ",");
+                buf_adds(&sb, m->extract_json);
+            }
             buf_adds(&sb, "}}");
         }
         out[p - 1].buf = buf_detach(&sb, &out[p - 1].len);

@@ -7,8 +7,9 @@
  * every part repeats the item's fields and adds "part" (1-based) and
  * "parts"; each data string (html, text, markdown, base64) is cut at a
  * character boundary into consecutive slices, and links/metadata ride in
- * part 1. The full value of data.<field> is the concatenation of that field
- * over parts 1..parts in order (absent = empty).
+ * part 1 (so do data.extract and an endpoint's data). The full value of
+ * data.<field> is the concatenation of that field over parts 1..parts in
+ * order (absent = empty).
  *
  * A tracked item (result_meta.track) is compared with its previous result
  * here, so scrape and render write the same verdict: every part carries
@@ -27,6 +28,7 @@
 
 struct result_meta {
     const char *batch_id, *tenant, *input;
+    const char *input_json; /* the submitted item object as JSON: echoed as "input" instead */
     long long index;
     enum status status;
     long http_status;         /* 0: null */
@@ -49,6 +51,11 @@ struct result_meta {
     const json_t *track;
     const void *hash_extra;
     size_t hash_extra_len;
+    /* The extraction rules' data (shared/xrules.h), as JSON: an endpoint's
+     * object is the whole "data" (ex is then NULL); a user's rules give
+     * data.extract, in part 1. NULL: none. */
+    const char *data_json;
+    const char *extract_json;
 };
 
 struct result_part {

@@ -48,7 +48,14 @@
     X(CANCELLED, cancelled, FAILED, NEVER, "the batch was cancelled before the item was fetched")  \
     X(NOT_FOUND, not_found, FAILED, NEVER, "HTTP 404 or 410: the page does not exist")             \
     X(RENDER_ERROR, render_error, FAILED, SOME,                                                    \
-      "the browser could not render the page: it crashed, or wait_for.selector is invalid")
+      "the browser could not render the page: it crashed, or wait_for.selector is invalid")        \
+    X(CAPTCHA, captcha, FAILED, ALWAYS,                                                            \
+      "a bot check instead of the page (the rules' captcha selectors matched)")                    \
+    X(EMPTY, empty, FAILED, ALWAYS,                                                                \
+      "the page showed nothing, or a field the rules require was missing")                         \
+    X(EXTRACT_ERROR, extract_error, FAILED, ALWAYS,                                                \
+      "the item's rules could not be used here: its profile is unknown or another version, or "    \
+      "its extract spec was not found")
 
 enum status {
 #define X(up, name, counts, retried, msg) STATUS_##up,

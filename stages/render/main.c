@@ -302,7 +302,7 @@ static int open_consumers(const struct cfg *cfg, const struct topics *t, char *e
             return -1;
     }
     S.cancels =
-        cancels_start(cfg, S.st.client_id, topic_name(t, TOPIC_BATCHES), errstr, errstr_size);
+        cancels_start(cfg, S.st.client_id, topic_name(t, TOPIC_BATCHES), NULL, errstr, errstr_size);
     return S.cancels ? 0 : -1;
 }
 

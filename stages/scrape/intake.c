@@ -95,10 +95,12 @@ int intake_open(struct intake *in, const struct stage *st, char *errstr, size_t 
         if (!in->dq)
             goto fail;
     }
-    in->cancels =
-        cancels_start(&st->cfg, st->client_id, topic_name(t, TOPIC_BATCHES), errstr, errstr_size);
+    in->cancels = cancels_start(&st->cfg, st->client_id, topic_name(t, TOPIC_BATCHES), in->xr,
+                                errstr, errstr_size);
     if (!in->cancels)
         goto fail;
+    if (in->xr)
+        xrules_set_sync(in->xr, cancels_sync, in->cancels);
     if (!cancels_wait_caught_up(in->cancels, 15000))
         LOG_WARN("cancels_lagging", "topic=%s", topic_name(t, TOPIC_BATCHES));
     m_consumed = metric_counter("ferry_scrape_consumed_total", "Requests taken from Kafka", "");
@@ -140,7 +142,10 @@ static void take(struct intake *in, rd_kafka_message_t *msg, struct offtrack *ot
         char why[160];
         snprintf(why, sizeof(why), "%s", it->invalid_url);
         process_skip(in->pr, it, STATUS_INVALID_URL, why);
+    } else if (in->xr && xrules_resolve(in->xr, it->req, &it->rules, errstr, sizeof(errstr))) {
+        process_unusable(in->pr, it, STATUS_EXTRACT_ERROR, errstr);
     } else {
+        it->xr = in->xr; /* the item holds its rules until it is freed */
         fetch_pool_submit(in->pool, it);
     }
     rd_kafka_message_destroy(msg);

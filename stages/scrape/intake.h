@@ -6,10 +6,12 @@
  * ferry-scrape-small on scrape.requests.small, where ingest writes batches
  * of at most FERRY_SMALL_BATCH_ITEMS items), the retry tiers (a delay queue
  * that hands a record back when it is due), and the cancels (every partition
- * of the batches topic, followed by a thread of its own). The main thread
- * polls the first three and hands each record on: a poison record to the dead
- * letters, an item of a cancelled batch or with an unusable URL to its
- * result, every other item to the fetch workers. It never holds more than
+ * of the batches topic, followed by a thread of its own, which also hands
+ * the batches' extract specs to xr). The main thread polls the first three
+ * and hands each record on: a poison record to the dead letters, an item of
+ * a cancelled batch, with an unusable URL or with rules this instance cannot
+ * use to its result (or a retry tier), every other item, its rules
+ * resolved, to the fetch workers. It never holds more than
  * `inflight` items: when full it waits for one to finish, so a backlog
  * stays in Kafka, not in memory. A record's offset is stored (offtrack)
  * when everything it caused is acknowledged, so a crash refetches and
@@ -46,6 +48,7 @@
 #include "process.h"
 #include "request.h"
 #include "stage.h"
+#include "xrules.h"
 
 struct intake {
     /* Set by the caller. */
@@ -56,6 +59,7 @@ struct intake {
     int bulk_every;          /* while both lanes have records, every n-th slot goes to the
                                 bulk; 0: the small lane always first */
     struct fetch_pool *pool; /* before intake_run */
+    struct xrules *xr;       /* the extraction rules requests name (shared/xrules.h) */
 
     /* Owned by the intake. */
     rd_kafka_t *consumer;      /* requests */

@@ -24,6 +24,8 @@ void item_free(struct item *it)
     if (!it)
         return;
     job_finish(&it->job);
+    if (it->xr)
+        xrules_use_release(it->xr, &it->rules);
     json_decref(it->req);
     curl_slist_free_all(it->headers);
     buf_release(&it->x.body);

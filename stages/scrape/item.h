@@ -34,6 +34,7 @@
 
 #include "httpc.h"
 #include "job.h"
+#include "xrules.h"
 
 struct item {
     /* The source record and what was produced for it (shared/job.h): its
@@ -52,6 +53,13 @@ struct item {
     int follow_redirects;
     char invalid_url[128]; /* why the URL is unusable; "" when it is fine */
     struct curl_slist *headers;
+    const json_t *input; /* the submitted item object, echoed as "input"; NULL: the URL */
+
+    /* The extraction rules the request names (shared/xrules.h), resolved
+     * by the intake; rules.spec NULL when it names none. The item holds
+     * them until it is freed. */
+    struct xrules *xr;
+    struct xrules_use rules;
 
     /* The transfer (step 2): the body, capped at max_bytes, and what curl
      * and the SSRF guard reported. */

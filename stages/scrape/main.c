@@ -29,6 +29,7 @@
 #include "shutdown.h"
 #include "ssrf.h"
 #include "stage.h"
+#include "xrules.h"
 
 static const struct cfg_opt scrape_opts[] = {
     {"FERRY_SCRAPE_METRICS_LISTEN", CFG_STRING, "127.0.0.1:9101",
@@ -62,6 +63,9 @@ static const struct cfg_opt scrape_opts[] = {
     {"FERRY_SCRAPE_RETRY_AFTER_MAX", CFG_DURATION, "1h",
      "a server's Retry-After is honoured up to this", 0, 86400000, NULL},
     {"FERRY_SCRAPE_USER_AGENT", CFG_STRING, "ferry/" FERRY_VERSION, "User-Agent of fetches", 0, 0,
+     NULL},
+    {"FERRY_PROFILES_DIR", CFG_STRING, "",
+     "a folder of endpoint profiles (*.json) beside the built-in ones; the same as ingest's", 0, 0,
      NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
@@ -160,11 +164,16 @@ int main(int argc, char **argv)
         .connect_timeout_ms = (long)cfg_int(cfg, "FERRY_SCRAPE_CONNECT_TIMEOUT"),
     };
 
+    /* The profiles, before any client: a bad file stops the stage here. */
+    struct xrules *xr = xrules_new(cfg_str(cfg, "FERRY_PROFILES_DIR"), errstr, sizeof(errstr));
+    if (!xr)
+        goto fail;
+
     /* Clients: the ops port first (a second instance whose port is taken
      * stops before any Kafka client), the producer (its reports finish
      * items), the topics, the intake's consumers, then the threads. */
     if (httpd_ops_bind(&ops, cfg_str(cfg, "FERRY_SCRAPE_METRICS_LISTEN"), errstr, sizeof(errstr)))
-        goto fail;
+        goto fail_xr;
     rd_kafka_conf_t *pconf = kafka_producer_conf(cfg, st.client_id, NULL, errstr, sizeof(errstr));
     if (pconf) {
         rd_kafka_conf_set_dr_msg_cb(pconf, job_dr);
@@ -195,7 +204,8 @@ int main(int argc, char **argv)
                          .lim = &lim,
                          .inflight = cfg_int(cfg, "FERRY_SCRAPE_INFLIGHT"),
                          /* 75%: the bulk every 4th slot; 100%: never while the lane has any. */
-                         .bulk_every = share_every((int)cfg_int(cfg, "FERRY_SCRAPE_SMALL_SHARE"))};
+                         .bulk_every = share_every((int)cfg_int(cfg, "FERRY_SCRAPE_SMALL_SHARE")),
+                         .xr = xr};
     if (intake_open(&in, &st, errstr, sizeof(errstr)))
         goto fail_emit;
     rc = pthread_create(&poller.thread, NULL, poll_producer, &poller);
@@ -229,6 +239,7 @@ int main(int argc, char **argv)
     intake_close(&in);
     emit_release(&em);
     kafka_producer_close(poller.producer, 0);
+    xrules_free(xr); /* after the workers and the follower: both read it */
     LOG_INFO("stopped", "");
     return 0;
 
@@ -243,6 +254,8 @@ fail_producer:
     kafka_producer_close(poller.producer, 1000);
 fail_ops:
     httpd_ops_stop(&ops);
+fail_xr:
+    xrules_free(xr);
 fail:
     fprintf(stderr, "ferry-scrape: %s\n", errstr);
     return 2;

@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "extract.h"
+#include "jx.h"
 #include "log.h"
 #include "metrics.h"
 #include "outcome.h"
@@ -14,7 +15,14 @@
  * tier (not a status: the item is not finished). */
 #define OUTCOME_RETRY STATUS__COUNT
 static struct metric *by_outcome[STATUS__COUNT + 1];
-static struct metric *bytes, *latency;
+static struct metric *bytes, *latency, *rules_latency;
+
+/* Response headers the rules see (technology rules read a few). */
+#define RULES_HEADERS_MAX   100
+#define RULES_HEADERS_BYTES (64 * 1024)
+/* Rules cost tens of microseconds a page: finer buckets than a fetch's. */
+static const double rules_bounds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                      0.0025,  0.005,  0.01,    0.05,   0.25};
 
 void process_init(struct process *pr, struct emit *em, long long retry_after_max_ms)
 {
@@ -31,6 +39,9 @@ void process_init(struct process *pr, struct emit *em, long long retry_after_max
     bytes = metric_counter("ferry_scrape_bytes_total", "Body bytes fetched (decoded)", "");
     latency = metric_histogram("ferry_scrape_fetch_seconds", "Fetch latency, request to last byte",
                                "", metric_latency_bounds, metric_latency_n);
+    rules_latency = metric_histogram("ferry_scrape_extract_seconds",
+                                     "Extraction rules' time per page (on the parsed document)", "",
+                                     rules_bounds, sizeof(rules_bounds) / sizeof(rules_bounds[0]));
 }
 
 static void fill_meta(struct result_meta *m, const struct item *it, enum status status,
@@ -48,12 +59,97 @@ static void fill_meta(struct result_meta *m, const struct item *it, enum status 
     m->track = json_object_get(it->req, "track");
 }
 
+/* Emits the result, echoing the submitted item object as "input". */
+static void finish(struct process *pr, struct item *it, struct result_meta *m,
+                   const struct extract *ex)
+{
+    char *input = it->input ? jx_dump(it->input, NULL) : NULL;
+    m->input_json = input;
+    emit_result(pr->em, it, m, ex);
+    free(input);
+}
+
 void process_skip(struct process *pr, struct item *it, enum status status, const char *error)
 {
     struct result_meta m;
     fill_meta(&m, it, status, error);
     metric_inc(by_outcome[status], 1);
-    emit_result(pr->em, it, &m, NULL);
+    finish(pr, it, &m, NULL);
+}
+
+/* A transient failure with a tier left: the item goes to it (after the
+ * tier's delay, or the server's Retry-After when longer). 0 when the tiers
+ * are used up and the failure is final. */
+static int retry(struct process *pr, struct item *it, const char *retry_after, const char *error)
+{
+    struct emit *em = pr->em;
+    if ((size_t)it->job.attempt > em->n_tiers)
+        return 0;
+    size_t tier = (size_t)it->job.attempt - 1;
+    long long delay = em->tier_ms[tier];
+    int64_t now = clk_now_ms();
+    long long ra =
+        retry_after ? httpc_retry_after_ms(retry_after, now, pr->retry_after_max_ms) : -1;
+    if (ra > delay)
+        delay = ra;
+    metric_inc(by_outcome[OUTCOME_RETRY], 1);
+    emit_retry(em, it, tier, now + delay, error);
+    return 1;
+}
+
+void process_unusable(struct process *pr, struct item *it, enum status status, const char *error)
+{
+    if (status_retried(status) == STATUS_ALWAYS && retry(pr, it, NULL, error))
+        return;
+    process_skip(pr, it, status, error);
+}
+
+/* The response headers of the last response (after redirects), as the
+ * rules read them: copies in `arena`, at most `max`. */
+static size_t response_headers(CURL *easy, struct xpage_header *h, size_t max, struct buf *arena)
+{
+    size_t n = 0, off[2 * RULES_HEADERS_MAX];
+    struct curl_header *prev = NULL, *ch;
+    while (n < max && (ch = curl_easy_nextheader(easy, CURLH_HEADER, -1, prev)) != NULL) {
+        off[2 * n] = arena->len;
+        if (buf_add(arena, ch->name, strlen(ch->name) + 1))
+            break;
+        off[2 * n + 1] = arena->len;
+        if (buf_add(arena, ch->value, strlen(ch->value) + 1))
+            break;
+        n++;
+        prev = ch;
+    }
+    /* The arena moved while it grew: pointers only now. */
+    for (size_t i = 0; i < n; i++) {
+        h[i].name = arena->ptr + off[2 * i];
+        h[i].value = arena->ptr + off[2 * i + 1];
+    }
+    return n;
+}
+
+/* Runs the item's rules on the fetched page. Returns what the result is
+ * then: STATUS_OK with the data in *data, or a page outcome (captcha,
+ * empty, too_large) with error filled. */
+static enum status apply_rules(struct item *it, const struct extract *ex, const char *url,
+                               char **data, char *error, size_t error_size)
+{
+    struct xpage_header h[RULES_HEADERS_MAX];
+    struct buf arena = BUF_INIT(RULES_HEADERS_BYTES);
+    size_t nh = response_headers(it->x.easy, h, RULES_HEADERS_MAX, &arena);
+    const struct xrules_page page = {.doc = ex->doc,
+                                     .url = url,
+                                     .headers = h,
+                                     .n_headers = nh,
+                                     .body = ex->binary ? NULL : ex->html,
+                                     .body_len = ex->binary ? 0 : ex->html_len};
+    enum status st;
+    size_t len;
+    int64_t t0 = clk_mono_us();
+    *data = xrules_apply(&it->rules, &page, &len, &st, error, error_size);
+    metric_observe(rules_latency, (double)(clk_mono_us() - t0) / 1e6);
+    buf_release(&arena);
+    return st;
 }
 
 void process_fetched(struct item *it, CURLcode rc, void *arg)
@@ -76,21 +172,9 @@ void process_fetched(struct item *it, CURLcode rc, void *arg)
                   it->batch_id, it->index, status_name(o.status), code, ms, it->job.attempt,
                   log_quote(q, sizeof(q), it->url));
     }
-
-    struct emit *em = pr->em;
-    if (o.transient && (size_t)it->job.attempt <= em->n_tiers) {
-        size_t tier = (size_t)it->job.attempt - 1;
-        long long delay = em->tier_ms[tier];
-        int64_t now = clk_now_ms();
-        long long ra = httpc_retry_after_ms(x->retry_after, now, pr->retry_after_max_ms);
-        if (ra > delay)
-            delay = ra;
-        metric_inc(by_outcome[OUTCOME_RETRY], 1);
-        emit_retry(em, it, tier, now + delay, o.error);
+    if (o.transient && retry(pr, it, x->retry_after, o.error))
         return;
-    }
 
-    metric_inc(by_outcome[o.status], 1);
     struct result_meta m;
     fill_meta(&m, it, o.status, o.error[0] ? o.error : NULL);
     m.http_status = code;
@@ -100,14 +184,36 @@ void process_fetched(struct item *it, CURLcode rc, void *arg)
     m.content_type = ct;
     m.duration_ms = ms;
     if (o.status != STATUS_OK) {
-        emit_result(em, it, &m, NULL);
+        metric_inc(by_outcome[o.status], 1);
+        finish(pr, it, &m, NULL);
         free(shown);
         return;
     }
     metric_inc(bytes, (long long)x->body.len);
     struct extract ex;
-    extract_run(&ex, buf_str(&x->body), x->body.len, ct, m.final_url, it->formats);
-    emit_result(em, it, &m, &ex);
+    char *data = NULL, error[160];
+    unsigned want = it->formats | (it->rules.spec ? EXTRACT_KEEP_DOC : 0);
+    extract_run(&ex, buf_str(&x->body), x->body.len, ct, m.final_url, want);
+    enum status st = STATUS_OK;
+    if (it->rules.spec)
+        st = apply_rules(it, &ex, m.final_url, &data, error, sizeof(error));
+    if (st != STATUS_OK) {
+        /* A captcha or an empty page: another attempt may see the page. */
+        if (!(status_retried(st) == STATUS_ALWAYS && retry(pr, it, NULL, error))) {
+            metric_inc(by_outcome[st], 1);
+            m.status = st;
+            m.error = error;
+            finish(pr, it, &m, NULL);
+        }
+    } else {
+        metric_inc(by_outcome[STATUS_OK], 1);
+        if (it->rules.endpoint)
+            m.data_json = data;
+        else
+            m.extract_json = data;
+        finish(pr, it, &m, it->rules.endpoint ? NULL : &ex);
+    }
     extract_release(&ex);
+    free(data);
     free(shown);
 }

@@ -26,4 +26,9 @@ void process_fetched(struct item *it, CURLcode rc, void *arg);
 /* An item that is not fetched: STATUS_CANCELLED or STATUS_INVALID_URL. */
 void process_skip(struct process *pr, struct item *it, enum status status, const char *error);
 
+/* An item that cannot be fetched now (STATUS_EXTRACT_ERROR: its rules are
+ * not usable here): to a retry tier while one is left and the status is
+ * retried, else its result. */
+void process_unusable(struct process *pr, struct item *it, enum status status, const char *error);
+
 #endif

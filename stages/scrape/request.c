@@ -65,6 +65,9 @@ int request_parse(struct item *it, const struct request_limits *lim, char *errst
     it->tenant = jx_str(req, "tenant", NULL);
     it->index = json_integer_value(index);
     it->formats = extract_formats(json_object_get(req, "formats"));
+    it->input = json_object_get(req, "input");
+    if (it->input && !json_is_object(it->input))
+        it->input = NULL;
 
     json_t *opt = json_object_get(req, "options");
     long long t = jx_int(opt, "timeout_ms", lim->default_timeout_ms);
