@@ -34,6 +34,9 @@
 #include "stage.h"
 
 static const struct cfg_opt ingest_opts[] = {
+    {"FERRY_PROFILES_DIR", CFG_STRING, "",
+     "a folder of endpoint profiles (*.json) beside the built-in ones; the same as scrape's", 0, 0,
+     NULL},
     {"FERRY_LISTEN", CFG_STRING, "127.0.0.1:8080", "host:port of the HTTP API", 0, 0,
      httpd_check_listen},
     {"FERRY_API_KEYS", CFG_STRING, NULL, "API keys: key:tenant,key:tenant (no default)", 0, 0,
@@ -104,6 +107,7 @@ int main(int argc, char **argv)
     struct httpd_limits lim;
     struct follow *follow = NULL;
     struct reader_pool *file_readers = NULL;
+    struct profiles *profiles = NULL;
     char errstr[512];
     int rc = stage_init(&st, "ingest", "The HTTP API of ferry: submit batches, poll status.",
                         ingest_opts, argc, argv);
@@ -151,6 +155,13 @@ int main(int argc, char **argv)
      * honours (FERRY_SCRAPE_MAX_BODY). */
     api.lim.max_page_bytes = SUBMISSION_MAX_PAGE_BYTES;
     api.lim.resolve_timeout_ms = 2000;
+    /* The endpoints items may name; a bad profile file stops the stage. */
+    profiles = profiles_load(cfg_str(&st.cfg, "FERRY_PROFILES_DIR"), errstr, sizeof(errstr));
+    if (!profiles) {
+        fprintf(stderr, "ferry-ingest: %s\n", errstr);
+        goto out;
+    }
+    api.lim.profiles = profiles;
     httpd_limits_default(&lim);
     lim.io_threads = 2;
     lim.threads = (int)cfg_int(&st.cfg, "FERRY_HTTP_THREADS");
@@ -249,6 +260,7 @@ out:
     table_free(api.table);
     usage_free(api.usage);
     limits_free(api.limits);
+    profiles_free(profiles);
     free(keys);
     if (rc == 0)
         LOG_INFO("stopped", "");

@@ -333,8 +333,9 @@ static int check_webhook(struct submission *b, const struct submission_limits *l
 static int check_top_level(struct submission *b, int single, struct submission_err *err)
 {
     static const char *const fields[] = {
-        "urls",    "items",    "formats", "webhook_url", "webhook_secret", "webhook_events",
-        "options", "metadata", "render",  "wait_for",    "screenshot",     "block_ads"};
+        "urls",           "items",     "formats",  "webhook_url", "webhook_secret",
+        "webhook_events", "options",   "metadata", "render",      "wait_for",
+        "screenshot",     "block_ads", "extract",  "endpoint"};
     const char *k;
     json_t *v;
     json_object_foreach(b->root, k, v)
@@ -396,7 +397,8 @@ int submission_parse(struct submission *b, const char *body, size_t len, int sin
         return submission_fail(err, 400, "invalid_json", -1, "the body is not valid JSON: %s", why);
     if (!json_is_object(b->root))
         return submission_fail(err, 400, "invalid_json", -1, "the body must be a JSON object");
-    if (check_top_level(b, single, err) || check_items(b, lim, err) || check_formats(b, err) ||
+    if (check_top_level(b, single, err) || submission_rules(b, single, lim, err) ||
+        (!b->profile && check_items(b, lim, err)) || check_formats(b, err) ||
         check_options(b, lim, err) ||
         render_opts_check(b->root, b->formats, b->options, &b->render, err) ||
         check_webhook(b, lim, err))
@@ -424,6 +426,8 @@ int submission_parse(struct submission *b, const char *body, size_t len, int sin
     b->created_ms = clk_now_ms();
     clk_iso8601(b->created_ms, b->created_at);
 
+    if (b->profile) /* its data is the profile's fields, no format */
+        json_array_clear(b->formats);
     char *formats = jx_dump(b->formats, NULL), *options = jx_dump(b->options, NULL);
     /* A rendered batch's requests carry its rendering options too. */
     char *render = b->render ? jx_dump(b->render, NULL) : NULL;
@@ -445,6 +449,13 @@ int submission_parse(struct submission *b, const char *body, size_t len, int sin
 const char *submission_item(const struct submission *b, size_t index, const json_t **headers)
 {
     *headers = NULL;
+    if (b->profile) {
+        const json_t *e = json_array_get(b->expanded, index);
+        const json_t *h = json_object_get(e, "headers");
+        if (h && json_object_size(h) > 0)
+            *headers = h;
+        return jx_str(e, "url", "");
+    }
     if (index < b->n_urls)
         return json_string_value(json_array_get(b->urls, index));
     json_t *it = json_array_get(b->items, index - b->n_urls);
@@ -475,11 +486,12 @@ long submission_request_json(const struct submission *b, size_t index, char **bu
         else
             buf_adds(&w, "null}");
     }
+    int rc = submission_rules_request(b, index, &w);
     buf_adds(&w, b->request_tail);
     free(hdr);
     *buf = w.ptr;
     *cap = w.alloc;
-    return (long)w.len;
+    return rc ? -1 : (long)w.len;
 }
 
 /* A run of a schedule says so in its record and its status; a tracked
@@ -517,6 +529,13 @@ char *submission_record_json(const struct submission *b, const char *secret_enc)
                   b->tenant, "created_at", b->created_at, "total", (json_int_t)b->total, "formats",
                   b->formats, "options", b->options, "metadata", b->metadata, "webhook", wh);
     add_schedule_members(doc, b, 0);
+    /* The spec rides here once; each request names it by hash. */
+    if (doc && b->extract) {
+        json_object_set(doc, "extract", b->extract);
+        json_object_set_new(doc, "extract_hash", json_string(b->extract_hash));
+    }
+    if (doc && b->profile)
+        json_object_set_new(doc, "endpoint", json_string(b->profile->name));
     char *s = doc ? jx_dump(doc, NULL) : NULL;
     json_decref(doc);
     return s;
@@ -558,6 +577,8 @@ void submission_release(struct submission *b)
     json_decref(b->render);
     json_decref(b->metadata);
     json_decref(b->events);
+    json_decref(b->extract);
+    json_decref(b->expanded);
     if (b->secret) {
         OPENSSL_cleanse(b->secret, strlen(b->secret));
         free(b->secret);

@@ -27,10 +27,13 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "buf.h"
 #include "changes.h"
-#include "ids.h"
 #include "clock.h"
+#include "ids.h"
+#include "profile.h"
 #include "secretbox.h"
+#include "xrules.h"
 
 #define SUBMISSION_TENANT_MAX     64
 #define SUBMISSION_MAX_PAGE_BYTES (1LL << 30) /* the largest options.max_bytes */
@@ -43,6 +46,7 @@ struct submission_limits {
     long long max_page_bytes;  /* upper bound of options.max_bytes */
     int resolve_timeout_ms;    /* for the webhook host's addresses; 0: literals only */
     int schedule_template;     /* a schedule's template: webhook_events may name schedule.run */
+    const struct profiles *profiles; /* what "endpoint" may name; NULL: none */
 };
 
 /* What the API answers when the body is refused. */
@@ -73,6 +77,14 @@ struct submission {
     char schedule_id[IDS_BATCH_LEN]; /* "": not a run */
     char scheduled_for[CLK_ISO_LEN]; /* the slot (run now: the request's time) */
     struct submission_track *track;  /* owned, one per item; NULL: untracked */
+
+    /* Extraction (submission_rules.c): a user's spec, known to scrape by its
+     * hash (the spec itself rides once, in the batch record); or a profile,
+     * whose items were checked against its parameters and expanded. */
+    json_t *extract; /* owned; NULL: none */
+    char extract_hash[XRULES_HASH_LEN];
+    const struct profile *profile; /* "endpoint"; NULL: none */
+    json_t *expanded;              /* owned: per item {url, headers, params} */
 };
 
 /* An item of a run that tracks changes (changes.h): its request carries
@@ -87,6 +99,14 @@ struct submission_track {
 int submission_parse(struct submission *b, const char *body, size_t len, int single,
                      const char *tenant, const struct submission_limits *lim,
                      struct submission_err *err);
+
+/* submission_rules.c: checks "extract" and "endpoint" (before the items:
+ * an endpoint's items are its parameters, not URLs). 0, or -1 with err. */
+int submission_rules(struct submission *b, int single, const struct submission_limits *lim,
+                     struct submission_err *err);
+/* The request members item `index` gets from them (",\"extract\":{...}" or
+ * ",\"input\":{...},\"endpoint\":{...}"), appended to w. -1 out of memory. */
+int submission_rules_request(const struct submission *b, size_t index, struct buf *w);
 
 /* The item's URL and headers (NULL when none; borrowed). */
 const char *submission_item(const struct submission *b, size_t index, const json_t **headers);

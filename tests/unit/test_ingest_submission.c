@@ -126,6 +126,76 @@ static void test_requests_and_records(void **state)
     submission_release(&b);
 }
 
+/* What scrape needs to apply the rules: the spec once, in the record, and
+ * its hash in each request; an endpoint's items expanded by its templates,
+ * echoed as input, with the profile's name, digest and parameters. */
+static void test_rules_in_requests_and_records(void **state)
+{
+    (void)state;
+    char err_text[300];
+    struct profiles *ps = profiles_load(NULL, err_text, sizeof(err_text));
+    assert_non_null(ps);
+    struct submission_limits l = lim;
+    l.profiles = ps;
+    struct submission b;
+    struct submission_err err;
+    char *buf = NULL;
+    size_t cap = 0;
+
+    const char *body = "{\"urls\": [\"https://a.example/\"], \"extract\": {\"fields\": "
+                       "{\"t\": \"h1\"}}}";
+    assert_int_equal(submission_parse(&b, body, strlen(body), 0, "acme", &l, &err), 0);
+    long len = submission_request_json(&b, 0, &buf, &cap);
+    json_t *req = json_loadb(buf, (size_t)len, 0, NULL);
+    assert_non_null(req);
+    assert_string_equal(jx_str(json_object_get(req, "extract"), "hash", ""), b.extract_hash);
+    assert_int_equal(strlen(b.extract_hash), XRULES_HASH_LEN - 1);
+    json_decref(req);
+    char *rec = submission_record_json(&b, NULL);
+    json_t *r = json_loads(rec, 0, NULL);
+    assert_string_equal(jx_str(r, "extract_hash", ""), b.extract_hash);
+    assert_string_equal(jx_str(json_object_get(json_object_get(r, "extract"), "fields"), "t", ""),
+                        "h1");
+    json_decref(r);
+    free(rec);
+    submission_release(&b);
+
+    body = "{\"endpoint\": \"amazon.product\", \"items\": [{\"query\": \"B09HN3Q81F\", "
+           "\"domain\": \"de\", \"language\": \"de_DE\"}, {\"query\": \"B000000001\", \"url\": "
+           "\"http://mirror.example/x\"}]}";
+    assert_int_equal(submission_parse(&b, body, strlen(body), 0, "acme", &l, &err), 0);
+    assert_int_equal(b.total, 2);
+    len = submission_request_json(&b, 0, &buf, &cap);
+    req = json_loadb(buf, (size_t)len, 0, NULL);
+    assert_non_null(req);
+    assert_string_equal(jx_str(req, "url", ""),
+                        "https://www.amazon.de/dp/B09HN3Q81F?language=de_DE");
+    assert_string_equal(jx_str(json_object_get(req, "headers"), "Accept-Language", ""), "de-DE");
+    assert_string_equal(jx_str(json_object_get(req, "input"), "query", ""), "B09HN3Q81F");
+    json_t *ep = json_object_get(req, "endpoint");
+    assert_string_equal(jx_str(ep, "name", ""), "amazon.product");
+    assert_string_equal(jx_str(ep, "digest", ""), profiles_get(ps, "amazon.product")->digest);
+    assert_string_equal(jx_str(json_object_get(ep, "params"), "domain", ""), "de");
+    assert_int_equal(json_array_size(json_object_get(req, "formats")), 0);
+    json_decref(req);
+    len = submission_request_json(&b, 1, &buf, &cap);
+    req = json_loadb(buf, (size_t)len, 0, NULL);
+    assert_string_equal(jx_str(req, "url", ""), "http://mirror.example/x");
+    /* The parameters' defaults filled in. */
+    assert_string_equal(
+        jx_str(json_object_get(json_object_get(req, "endpoint"), "params"), "domain", ""), "com");
+    json_decref(req);
+    free(buf);
+    submission_release(&b);
+
+    /* Without profiles configured, an endpoint is refused. */
+    body = "{\"endpoint\": \"amazon.product\", \"items\": [{\"query\": \"B09HN3Q81F\"}]}";
+    assert_int_equal(submission_parse(&b, body, strlen(body), 0, "acme", &lim, &err), -1);
+    assert_string_equal(err.field, "endpoint");
+    submission_release(&b);
+    profiles_free(ps);
+}
+
 static void test_single(void **state)
 {
     const char *body = "{\"url\": \"https://a.example\", \"headers\": {\"A\": \"b\"}}";
@@ -188,6 +258,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rejects_with_field_and_index),
         cmocka_unit_test(test_requests_and_records),
+        cmocka_unit_test(test_rules_in_requests_and_records),
         cmocka_unit_test(test_single),
         cmocka_unit_test(test_urls_normalized),
         cmocka_unit_test(test_keys),

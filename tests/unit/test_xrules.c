@@ -29,8 +29,8 @@ static char *run(const struct xrules_use *use, const char *html, enum status *st
                  size_t error_size)
 {
     htmlDocPtr doc = htmlReadMemory(html, (int)strlen(html), "https://shop.example/p/1", "UTF-8",
-                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
-                                        HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
+                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                        HTML_PARSE_NONET);
     static const struct xpage_header h[] = {{"Server", "nginx/1.25"}};
     const struct xrules_page page = {.doc = doc,
                                      .url = "https://shop.example/p/1",
@@ -73,8 +73,8 @@ static void user_spec_by_hash(void **state)
     xrules_note_batch(xr, "{\"type\":\"batch\"}", 16);
 
     char reqtext[200];
-    snprintf(reqtext, sizeof(reqtext), "{\"url\":\"https://shop.example/p/1\",\"extract\":{\"hash\":\"%s\"}}",
-             hash);
+    snprintf(reqtext, sizeof(reqtext),
+             "{\"url\":\"https://shop.example/p/1\",\"extract\":{\"hash\":\"%s\"}}", hash);
     json_t *req = parse_json(reqtext);
     struct xrules_use use;
     assert_int_equal(xrules_resolve(xr, req, &use, err, sizeof(err)), 0);
@@ -186,7 +186,8 @@ static void profile_by_name_and_digest(void **state)
     json_decref(req);
 
     /* Another version of the profile: refused, naming both versions. */
-    req = parse_json("{\"endpoint\":{\"name\":\"amazon.product\",\"digest\":\"0000000000000000\"}}");
+    req =
+        parse_json("{\"endpoint\":{\"name\":\"amazon.product\",\"digest\":\"0000000000000000\"}}");
     assert_int_equal(xrules_resolve(xr, req, &use, err, sizeof(err)), -1);
     assert_non_null(strstr(err, p->digest));
     json_decref(req);
