@@ -130,13 +130,15 @@ int submission_rules(struct submission *b, int single, const struct submission_l
     if (ex && ep)
         return rules_fail(err, "extract", -1,
                           "an endpoint brings its own rules; extract cannot be added");
-    json_t *render = json_object_get(b->root, "render"),
-           *shot = json_object_get(b->root, "formats");
-    int rendered = json_is_true(render);
+    /* Rendered items go to the render stage, which does not run rules yet. */
+    int rendered = json_is_true(json_object_get(b->root, "render"));
+    json_t *formats = json_object_get(b->root, "formats"), *v;
     size_t i;
-    json_t *v;
-    json_array_foreach(shot, i, v) rendered |=
-        json_is_string(v) && strcmp(json_string_value(v), "screenshot") == 0;
+    json_array_foreach(formats, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), "screenshot") == 0)
+            rendered = 1;
+    }
     if ((ex || ep) && rendered)
         return rules_fail(err, ex ? "extract" : "endpoint", -1,
                           "extraction rules are not applied to rendered pages yet");

@@ -197,6 +197,17 @@ void process_fetched(struct item *it, CURLcode rc, void *arg)
     enum status st = STATUS_OK;
     if (it->rules.spec)
         st = apply_rules(it, &ex, m.final_url, &data, error, sizeof(error));
+    /* The rules' data rides in part 1 of a result, whole: it must fit one
+     * message beside the item's other members. */
+    if (data && strlen(data) + 16384 > pr->em->max_message) {
+        snprintf(error, sizeof(error),
+                 "the extracted data (%zu bytes) is larger than a result "
+                 "message may carry",
+                 strlen(data));
+        st = STATUS_TOO_LARGE;
+        free(data);
+        data = NULL;
+    }
     if (st != STATUS_OK) {
         /* A captcha or an empty page: another attempt may see the page. */
         if (!(status_retried(st) == STATUS_ALWAYS && retry(pr, it, NULL, error))) {

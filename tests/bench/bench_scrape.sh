@@ -44,7 +44,7 @@ run() {
     local inflight=$1 n=$2 formats=${3:-'["html"]'} mport pid hwm
     shift 3 2>/dev/null || shift $#
     export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
-    "$B/tools/scrape_bench" gen "$n" "http://127.0.0.1:$NPORT" 100 "$formats" >"$WORK/gen.out" 2>>"$WORK/gen.log"
+    "$B/tools/scrape_bench" gen "$n" "http://127.0.0.1:$NPORT${SITE_PATH:-}" 100 "$formats" >"$WORK/gen.out" 2>>"$WORK/gen.log"
     mport=$(bench_free_port)
     FERRY_SCRAPE_INFLIGHT=$inflight FERRY_SCRAPE_HOST_CONNECTIONS=$inflight \
         FERRY_SCRAPE_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-scrape" "$@" >>"$WORK/scrape.log" 2>&1 &
@@ -65,6 +65,21 @@ for inflight in 100 300 1000; do
 done
 run 1000 "$ITEMS" '["html"]' -X compression.codec=none
 run 1000 $((ITEMS / 4)) '["html","text","markdown","links","metadata"]'
+
+# ---- amazon.product items (issue 12: at least half the plain-HTML rate),
+# against the three product fixture pages (US, DE, JP layouts) served as
+# /amz/p<N>.html, beside plain html of the same pages. The requests are what
+# ingest writes for an endpoint item (the profile's digest is the first 16
+# hex digits of the SHA-256 of its file).
+mkdir -p "$WORK/site/amz"
+layouts=(us de jp)
+for i in $(seq 0 99); do
+    cp "tests/fixtures/extract/amazon_product_${layouts[i % 3]}.html" "$WORK/site/amz/p$i.html"
+done
+digest=$(sha256sum shared/profiles/amazon.product.json | cut -c1-16)
+endpoint='[],"input":{"query":"B09VPHVT2Z"},"endpoint":{"name":"amazon.product","digest":"'$digest'","params":{"query":"B09VPHVT2Z","domain":"com"}}'
+SITE_PATH=/amz run 1000 "$ITEMS" '["html"]'
+SITE_PATH=/amz run 1000 "$ITEMS" "$endpoint"
 
 # ---- RSS with a 1,000,000-item backlog and 1,000 in flight: the stage runs
 # for 30 s against the full backlog; peak RSS is the kernel's high-water mark.

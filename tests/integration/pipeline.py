@@ -7,6 +7,7 @@ started and ready, and a local site to scrape.
     with Site() as site: site.url + "/p1"
 """
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -119,3 +120,32 @@ class Site:
         self.closing.set()
         self.srv.shutdown()
         self.srv.server_close()
+
+
+@contextlib.contextmanager
+def serve(answer):
+    """A local site whose GET answers come from answer(path, headers) ->
+    (status, body bytes); yields its base URL."""
+
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            code, body = answer(self.path, self.headers)
+            self.send_response(code)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()

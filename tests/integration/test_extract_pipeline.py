@@ -5,13 +5,10 @@ then final, never charged); a 404 is `not_found`; a user's `extract` rules
 give `data.extract` beside the formats, evaluated by scrape on pages served
 locally from the extraction fixtures."""
 
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-import threading
-
 import pytest
 
 from conftest import ROOT, http
-from pipeline import ACME, start_pipeline
+from pipeline import ACME, serve, start_pipeline
 
 FIXTURES = ROOT / "tests" / "fixtures" / "extract"
 
@@ -23,38 +20,20 @@ def shop():
     request's path and Accept-Language."""
     seen = []
 
-    class H(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(path, headers):
+        seen.append((path, headers.get("Accept-Language")))
+        if path.startswith("/dp/"):
+            return 200, (FIXTURES / "amazon_product_us.html").read_bytes()
+        if path.startswith("/captcha/"):
+            return 200, (FIXTURES / "amazon_captcha.html").read_bytes()
+        if path == "/plain":
+            return 200, (b"<html><head><title>Plain</title></head><body><h1> Desk lamp </h1>"
+                         b"<p class=price>1.299,00 \xe2\x82\xac</p>"
+                         b"<a href=/a>a</a><a href=/b>b</a></body></html>")
+        return 404, b"<html><body>no such page</body></html>"
 
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            seen.append((self.path, self.headers.get("Accept-Language")))
-            code = 200
-            if self.path.startswith("/dp/"):
-                body = (FIXTURES / "amazon_product_us.html").read_bytes()
-            elif self.path.startswith("/captcha/"):
-                body = (FIXTURES / "amazon_captcha.html").read_bytes()
-            elif self.path == "/plain":
-                body = (b"<html><head><title>Plain</title></head><body><h1> Desk lamp </h1>"
-                        b"<p class=price>1.299,00 \xe2\x82\xac</p>"
-                        b"<a href=/a>a</a><a href=/b>b</a></body></html>")
-            else:
-                code, body = 404, b"<html><body>no such page</body></html>"
-            self.send_response(code)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{srv.server_address[1]}"
-    yield type("Shop", (), {"url": url, "seen": seen})
-    srv.shutdown()
-    srv.server_close()
+    with serve(answer) as url:
+        yield type("Shop", (), {"url": url, "seen": seen})
 
 
 def results(p, bid):
