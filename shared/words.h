@@ -42,7 +42,8 @@
     X(TLS, tls, FAILED, NEVER, "TLS handshake or certificate failure")                             \
     X(HTTP_ERROR, http_error, FAILED, SOME,                                                        \
       "HTTP status >= 400 other than 404/410, too many redirects, an undecodable body")            \
-    X(TOO_LARGE, too_large, FAILED, NEVER, "the body passed the item's max_bytes")                 \
+    X(TOO_LARGE, too_large, FAILED, NEVER,                                                         \
+      "the body passed the item's max_bytes, or the data extracted from it does not fit a result") \
     X(BLOCKED, blocked, FAILED, NEVER, "the target address or a redirect's scheme is refused")     \
     X(INVALID_URL, invalid_url, FAILED, NEVER, "the URL cannot be parsed or is not http(s)")       \
     X(CANCELLED, cancelled, FAILED, NEVER, "the batch was cancelled before the item was fetched")  \
