@@ -25,8 +25,7 @@
 #include "adblock.h"
 #include "cancel.h"
 #include "chrome.h"
-#include "clock.h"
-#include "delayq.h"
+#include "consume.h"
 #include "emit.h"
 #include "filerec.h"
 #include "httpd.h"
@@ -93,9 +92,8 @@ static const struct cfg_opt render_opts[] = {
 
 static struct render {
     struct stage st;
-    rd_kafka_t *producer, *files_producer, *consumer;
-    struct offtrack *ot;
-    struct delayq *dq;
+    rd_kafka_t *producer, *files_producer;
+    struct consume cs; /* requests and retry tiers */
     struct cancels *cancels;
     struct adblock *ads;
     struct proxy *proxy;
@@ -104,39 +102,12 @@ static struct render {
     struct render_limits lim;
     struct ssrf_allow allow;
     long inflight;
-    atomic_llong lag;
 } S;
-
-static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
-    (void)opaque;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        rd_kafka_assign(rk, parts);
-        LOG_INFO("assigned", "partitions=%d", parts->cnt);
-    } else {
-        /* Their unfinished items will be rendered again by the new owner. */
-        offtrack_revoke(S.ot, parts);
-        rd_kafka_assign(rk, NULL);
-    }
-}
 
 static double gauge_active(void *arg)
 {
     (void)arg;
     return S.pool ? (double)pool_active(S.pool) : 0;
-}
-
-static double gauge_lag(void *arg)
-{
-    (void)arg;
-    return (double)atomic_load(&S.lag);
-}
-
-static double gauge_cancels(void *arg)
-{
-    (void)arg;
-    return S.cancels ? (double)cancels_count(S.cancels) : 0;
 }
 
 static double gauge_browsers(void *arg)
@@ -177,8 +148,9 @@ static void on_done(struct ritem *it, struct page_res *res, long long ms, void *
 }
 
 /* One consumed record: skip, refuse, or render it. */
-static void take(rd_kafka_message_t *msg, struct offtrack *ot)
+static void take(void *arg, rd_kafka_message_t *msg, struct offtrack *ot)
 {
+    (void)arg;
     char errstr[256];
     struct ritem *poison;
     struct ritem *it = request_parse(&S.em.sink, msg, ot, &S.lim, &poison, errstr, sizeof(errstr));
@@ -198,44 +170,6 @@ static void take(rd_kafka_message_t *msg, struct offtrack *ot)
         pool_submit(S.pool, it);
     }
     rd_kafka_message_destroy(msg);
-}
-
-static void run(void)
-{
-    struct metric *consumed =
-        metric_counter("ferry_render_consumed_total", "Requests taken from Kafka", "");
-    int64_t next_lag = 0;
-    while (!shutdown_requested()) {
-        if (atomic_load(&S.em.sink.outstanding) >= S.inflight) {
-            /* Full: the backlog waits in Kafka, not in memory. */
-            job_wait_freed(&S.em.sink, 100);
-            continue;
-        }
-        int took = 0;
-        if (S.dq) {
-            rd_kafka_message_t *m = delayq_poll(S.dq, 0);
-            if (m && !m->err) {
-                take(m, delayq_offtrack(S.dq));
-                took++;
-            } else if (m) {
-                rd_kafka_message_destroy(m);
-            }
-        }
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(S.consumer, took ? 0 : 50);
-        if (msg && !msg->err) {
-            metric_inc(consumed, 1);
-            take(msg, S.ot);
-        } else if (msg) {
-            kafka_consume_error(msg, "render");
-            rd_kafka_message_destroy(msg);
-        }
-        if (clk_mono_ms() >= next_lag) {
-            long long lag = kafka_consumer_lag(S.consumer);
-            if (lag >= 0)
-                atomic_store(&S.lag, lag);
-            next_lag = clk_mono_ms() + 1000;
-        }
-    }
 }
 
 static void *poll_producers(void *arg)
@@ -266,44 +200,6 @@ static rd_kafka_t *producer_open(const struct cfg *cfg, const char *client_id,
     rd_kafka_conf_set_dr_msg_cb(conf, dr);
     rd_kafka_conf_set_opaque(conf, opaque);
     return kafka_producer_open(conf, 10000, errstr, errstr_size);
-}
-
-/* Consumers: requests (group ferry-render), retry tiers, cancels. 0 ok. */
-static int open_consumers(const struct cfg *cfg, const struct topics *t, char *errstr,
-                          size_t errstr_size)
-{
-    rd_kafka_conf_t *cconf =
-        kafka_consumer_conf(cfg, S.st.client_id, "ferry-render", errstr, errstr_size);
-    /* The loop stops polling while every in-flight slot is taken; an item
-     * frees its slot within its timeout, so the group tolerates that. */
-    char poll_interval[32];
-    snprintf(poll_interval, sizeof(poll_interval), "%lld",
-             2 * cfg_int(cfg, "FERRY_RENDER_MAX_TIMEOUT") + 60000);
-    if (cconf &&
-        (kafka_conf_set(cconf, "max.poll.interval.ms", poll_interval, errstr, errstr_size) ||
-         kafka_conf_set(cconf, "queued.max.messages.kbytes", "4096", errstr, errstr_size))) {
-        rd_kafka_conf_destroy(cconf);
-        cconf = NULL;
-    }
-    if (cconf)
-        rd_kafka_conf_set_rebalance_cb(cconf, on_rebalance);
-    const char *req_topic = topic_name(t, TOPIC_RENDER_REQUESTS);
-    S.consumer = cconf ? kafka_consumer_open(cconf, &req_topic, 1, errstr, errstr_size) : NULL;
-    if (!S.consumer)
-        return -1;
-    S.ot = offtrack_new(S.consumer);
-    if (t->n_render_tiers) {
-        const char *tiers[CFG_MAX_DURATIONS];
-        for (size_t i = 0; i < t->n_render_tiers; i++)
-            tiers[i] = t->render_tier[i];
-        S.dq = delayq_open(cfg, S.st.client_id, "ferry-render-retry", tiers, t->n_render_tiers,
-                           errstr, errstr_size);
-        if (!S.dq)
-            return -1;
-    }
-    S.cancels =
-        cancels_start(cfg, S.st.client_id, topic_name(t, TOPIC_BATCHES), NULL, errstr, errstr_size);
-    return S.cancels ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -372,12 +268,29 @@ int main(int argc, char **argv)
         fprintf(stderr, "ferry-render: topic handles\n");
         return 2;
     }
-    if (open_consumers(cfg, t, errstr, sizeof(errstr))) {
+    S.cancels = cancels_start(cfg, S.st.client_id, topic_name(t, TOPIC_BATCHES), NULL, errstr,
+                              sizeof(errstr));
+    if (!S.cancels) {
         fprintf(stderr, "ferry-render: %s\n", errstr);
-        return 2; /* no consumer has paused anything yet; exiting frees all */
+        return 2;
     }
     if (!cancels_wait_caught_up(S.cancels, 15000))
         LOG_WARN("cancels_lagging", "topic=%s", topic_name(t, TOPIC_BATCHES));
+    const struct consume_conf cc = {
+        .stage = "render",
+        .topic = topic_name(t, TOPIC_RENDER_REQUESTS),
+        .tiers = t->render_tier,
+        .n_tiers = t->n_render_tiers,
+        .max_item_ms = cfg_int(cfg, "FERRY_RENDER_MAX_TIMEOUT"),
+        .inflight = S.inflight,
+        .sink = &S.em.sink,
+        .cancels = S.cancels,
+        .take = take,
+    };
+    if (consume_open(&S.cs, &cc, &S.st, errstr, sizeof(errstr))) {
+        fprintf(stderr, "ferry-render: %s\n", errstr);
+        return 2; /* no consumer has paused anything yet; exiting frees all */
+    }
 
     int browsers = (int)cfg_int(cfg, "FERRY_RENDER_BROWSERS"),
         tabs = (int)cfg_int(cfg, "FERRY_RENDER_TABS");
@@ -417,10 +330,6 @@ int main(int argc, char **argv)
     };
     metric_gauge_fn("ferry_render_active", "Items rendering or queued for a slot", "", gauge_active,
                     NULL);
-    metric_gauge_fn("ferry_render_consumer_lag", "Requests in Kafka not yet taken", "", gauge_lag,
-                    NULL);
-    metric_gauge_fn("ferry_render_cancelled_batches", "Cancelled batches known to this instance",
-                    "", gauge_cancels, NULL);
     metric_gauge_fn("ferry_render_browsers_up", "Browsers up and answering", "", gauge_browsers,
                     NULL);
     metric_gauge_fn("ferry_render_rss_bytes",
@@ -436,7 +345,7 @@ int main(int argc, char **argv)
              topic_name(t, TOPIC_RENDER_REQUESTS), t->n_render_tiers, browsers, tabs, S.inflight,
              pc.allow_private, adblock_size(S.ads), exe);
 
-    run();
+    consume_run(&S.cs);
 
     /* Stop intake (the loop ended), kill the browsers and drop what they
      * were rendering (offsets not stored: rendered again after a restart),
@@ -449,9 +358,7 @@ int main(int argc, char **argv)
     atomic_store(&poll_stop, 1);
     pthread_join(poller, NULL);
     httpd_ops_stop(&ops);
-    kafka_consumer_close(S.consumer, 0);
-    if (S.dq)
-        delayq_close(S.dq);
+    consume_close(&S.cs);
     cancels_stop(S.cancels);
     emit_release(&S.em);
     kafka_producer_close(S.files_producer, 1000);

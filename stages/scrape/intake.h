@@ -1,21 +1,16 @@
 /*
  * intake — what scrape takes in, and how much at once.
  *
- * Four consumers feed the stage: the requests (group ferry-scrape: this
- * instance's share of the partitions), the small lane (group
- * ferry-scrape-small on scrape.requests.small, where ingest writes batches
- * of at most FERRY_SMALL_BATCH_ITEMS items), the retry tiers (a delay queue
- * that hands a record back when it is due), and the cancels (every partition
- * of the batches topic, followed by a thread of its own, which also hands
- * the batches' extract specs to xr). The main thread polls the first three
- * and hands each record on: a poison record to the dead letters, an item of
- * a cancelled batch, with an unusable URL or with rules this instance cannot
+ * The requests, a small lane (scrape.requests.small, where ingest writes
+ * batches of at most FERRY_SMALL_BATCH_ITEMS items) and the retry tiers are
+ * taken in by shared/consume.h (an in-flight cap, offsets stored once what a
+ * record caused is acknowledged, so a crash refetches and never skips); the
+ * cancels (every partition of the batches topic) are followed by a thread of
+ * their own, which also hands the batches' extract specs to xr. This module
+ * hands each record on: a poison record to the dead letters, an item of a
+ * cancelled batch, with an unusable URL or with rules this instance cannot
  * use to its result (or a retry tier), every other item, its rules
- * resolved, to the fetch workers. It never holds more than
- * `inflight` items: when full it waits for one to finish, so a backlog
- * stays in Kafka, not in memory. A record's offset is stored (offtrack)
- * when everything it caused is acknowledged, so a crash refetches and
- * never skips.
+ * resolved, to the fetch workers.
  *
  * Fairness: Kafka hands records out in offset order, so a 10-URL batch
  * written behind a 1,000,000-URL one would wait for all of it. Its items
@@ -40,9 +35,8 @@
 #ifndef FERRY_SCRAPE_INTAKE_H
 #define FERRY_SCRAPE_INTAKE_H
 
-#include <librdkafka/rdkafka.h>
-#include <stdatomic.h>
-
+#include "cancel.h"
+#include "consume.h"
 #include "emit.h"
 #include "fetch.h"
 #include "process.h"
@@ -62,19 +56,13 @@ struct intake {
     struct xrules *xr;       /* the extraction rules requests name (shared/xrules.h) */
 
     /* Owned by the intake. */
-    rd_kafka_t *consumer;      /* requests */
-    struct offtrack *ot;       /* its offsets */
-    rd_kafka_t *small;         /* the small lane */
-    struct offtrack *small_ot; /* its offsets */
-    int small_run;             /* small-lane records taken since the bulk's last */
-    struct delayq *dq;         /* retry tiers; NULL when none are configured */
+    struct consume cs; /* requests, the small lane and the retry tiers */
     struct cancels *cancels;
-    atomic_llong lag; /* requests in Kafka not yet taken */
 };
 
 /* Opens the consumers and waits (a bounded while) for the cancels to catch
  * up, so a restart does not fetch what was cancelled meanwhile. Registers
- * the intake's gauges. 0, or -1 with errstr (nothing left open). */
+ * the intake's metrics. 0, or -1 with errstr (nothing left open). */
 int intake_open(struct intake *in, const struct stage *st, char *errstr, size_t errstr_size);
 
 /* Takes records until a stop signal. */
