@@ -83,7 +83,13 @@ command -v schemathesis >/dev/null || [[ -x $st_venv/bin/schemathesis ]] || st_m
 if ((st_missing)) && [[ $(command -v python3 || true) == /usr/bin/python3 ]]; then
     python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
 fi
-((${#missing[@]} + ${#pip_missing[@]} + st_missing)) || exit 0
+# The Standard Webhooks library (npm; a test tool) verifies ferry's
+# signatures in the tests as a receiver using it would, rotations included.
+npm_dir=$(cd "$(dirname "$0")" && pwd)/.cache/npm
+swh_missing=0
+[[ -f $npm_dir/node_modules/standardwebhooks/package.json ]] || swh_missing=1
+((swh_missing)) && ! command -v npm >/dev/null && missing+=(npm)
+((${#missing[@]} + ${#pip_missing[@]} + st_missing + swh_missing)) || exit 0
 
 sudo=()
 ((EUID == 0)) || sudo=(sudo)
@@ -115,6 +121,11 @@ fi
 if ((${#pip_missing[@]})); then
     echo "deps.sh: installing ${pip_missing[*]} for $(command -v python3) from PyPI"
     python3 -m pip install -q "${pip_missing[@]}"
+fi
+if ((swh_missing)); then
+    echo "deps.sh: installing standardwebhooks from npm into $npm_dir"
+    mkdir -p "$npm_dir"
+    npm install -s --no-audit --no-fund --prefix "$npm_dir" standardwebhooks@1.1.1 >/dev/null
 fi
 if ((st_missing)); then
     if [[ $(command -v python3) == /usr/bin/python3 ]]; then

@@ -159,6 +159,21 @@ int ids_is_schedule_run(const char *batch_id)
     return raw[6] >> 7;
 }
 
+int ids_batch_derived(int64_t time_ms, const void *seed, size_t len, char out[IDS_BATCH_LEN])
+{
+    unsigned char raw[16], md[SHA256_DIGEST_LENGTH];
+    if (time_ms < 0 || time_ms >= (int64_t)1 << 48)
+        return -1;
+    SHA256(seed, len, md);
+    put_ms(raw, (uint64_t)time_ms);
+    /* 79 bits of the digest after the marker bit: its first 10 bytes, the
+     * top bit of the first replaced by the marker. */
+    memcpy(raw + 6, md, 10);
+    raw[6] |= 0x80;
+    encode("bat", raw, out);
+    return 0;
+}
+
 int ids_batch_new(char out[IDS_BATCH_LEN])
 {
     return ids_new("bat", out, IDS_BATCH_LEN);

@@ -42,8 +42,20 @@ int ids_new(const char *prefix, char *out, size_t size);
  * schedule_id is not a schedule id or slot_ms is out of range. */
 int ids_schedule_run(const char *schedule_id, int64_t slot_ms, char out[IDS_BATCH_LEN]);
 
-/* 1 when batch_id was written by ids_schedule_run(), else 0. */
+/* 1 when batch_id is a derived id (written by ids_schedule_run() or
+ * ids_batch_derived()), 0 for a random one of ids_new(). */
 int ids_is_schedule_run(const char *batch_id);
+
+/* A batch id derived from `seed` (any bytes) and a time:
+ *
+ *     48 bits  time_ms              the time field, so ids still sort by time
+ *      1 bit   1                    "derived": never equal to a random id
+ *     79 bits  SHA-256(seed)        its first 79 bits
+ *
+ * The same seed and time always give the same id: two ingest instances
+ * that get the same idempotent submit at the same moment write the same
+ * batch, not two. 0 ok, -1 if time_ms is out of range. */
+int ids_batch_derived(int64_t time_ms, const void *seed, size_t len, char out[IDS_BATCH_LEN]);
 
 /* 1 when `id` has the shape ids_new() writes with `prefix`, else 0. Cheap
  * enough to run on every untrusted path segment. */

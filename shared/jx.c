@@ -25,6 +25,78 @@ int jx_depth(const char *buf, size_t len, int limit)
     return max;
 }
 
+static size_t skip_ws(const char *b, size_t i, size_t len)
+{
+    while (i < len && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* From the opening quote at i to just past the closing one (len if none). */
+static size_t skip_string(const char *b, size_t i, size_t len)
+{
+    for (i++; i < len; i++) {
+        if (b[i] == '\\')
+            i++;
+        else if (b[i] == '"')
+            return i + 1;
+    }
+    return len;
+}
+
+/* From the value at i to just past it. */
+static size_t skip_value(const char *b, size_t i, size_t len)
+{
+    if (i < len && b[i] == '"')
+        return skip_string(b, i, len);
+    if (i < len && (b[i] == '{' || b[i] == '[')) {
+        int depth = 0;
+        while (i < len) {
+            if (b[i] == '"') {
+                i = skip_string(b, i, len);
+                continue;
+            }
+            if (b[i] == '{' || b[i] == '[')
+                depth++;
+            else if ((b[i] == '}' || b[i] == ']') && --depth == 0)
+                return i + 1;
+            i++;
+        }
+        return len;
+    }
+    while (i < len && b[i] != ',' && b[i] != '}' && b[i] != ']')
+        i++;
+    return i;
+}
+
+int jx_peek_str(const char *b, size_t len, const char *key, char *out, size_t size)
+{
+    size_t klen = strlen(key), i = skip_ws(b, 0, len);
+    if (i >= len || b[i] != '{')
+        return -1;
+    for (i = skip_ws(b, i + 1, len); i < len && b[i] == '"';) {
+        size_t k0 = i + 1, k1 = skip_string(b, i, len);
+        i = skip_ws(b, k1, len);
+        if (i >= len || b[i] != ':' || k1 < k0 + 1)
+            return -1;
+        i = skip_ws(b, i + 1, len);
+        if (k1 - 1 - k0 == klen && memcmp(b + k0, key, klen) == 0) {
+            size_t end = i < len && b[i] == '"' ? skip_string(b, i, len) : 0;
+            if (end < i + 2 || b[end - 1] != '"' || end - i - 2 >= size ||
+                memchr(b + i + 1, '\\', end - i - 2))
+                return -1;
+            memcpy(out, b + i + 1, end - i - 2);
+            out[end - i - 2] = '\0';
+            return 0;
+        }
+        i = skip_ws(b, skip_value(b, i, len), len);
+        if (i >= len || b[i] != ',')
+            return -1;
+        i = skip_ws(b, i + 1, len);
+    }
+    return -1;
+}
+
 json_t *jx_parse(const char *buf, size_t len, int max_depth, char *errstr, size_t errstr_size)
 {
     json_error_t jerr;

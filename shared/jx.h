@@ -24,6 +24,14 @@ json_t *jx_parse(const char *buf, size_t len, int max_depth, char *errstr, size_
  * counting (and returns limit+1) once past limit. */
 int jx_depth(const char *buf, size_t len, int limit);
 
+/* The string value of top-level member `key` of the object in buf, found
+ * by a scan that builds nothing and stops at that member: for one field of
+ * records far larger than it (a result's status, ahead of its page). The
+ * scan trusts buf to be JSON (it does not validate what it skips); a value
+ * holding escapes is not returned. Copies it into out (NUL-terminated);
+ * 0, or -1 when absent, not a string, escaped or longer than size-1. */
+int jx_peek_str(const char *buf, size_t len, const char *key, char *out, size_t size);
+
 /* obj[key] as a string / integer / bool, or the fallback when absent or of
  * another type. Strings are borrowed from obj. */
 const char *jx_str(const json_t *obj, const char *key, const char *fallback);

@@ -8,7 +8,7 @@
 #include "kafka.h"
 #include "log.h"
 
-enum retention { KEEP_PIPELINE, KEEP_DEAD_LETTERS, KEEP_COMPACTED, KEEP_FILES };
+enum retention { KEEP_PIPELINE, KEEP_DEAD_LETTERS, KEEP_COMPACTED, KEEP_FILES, KEEP_KEYS };
 
 static const struct topic_row {
     enum topic_id id;
@@ -33,10 +33,16 @@ static const struct topic_row {
     {TOPIC_SCHEDULE_STATE, "schedule.state", KEEP_COMPACTED},
     {TOPIC_SCHEDULE_CHANGES, "schedule.changes", KEEP_COMPACTED},
     {TOPIC_REQUESTS_SMALL, "scrape.requests.small", KEEP_PIPELINE},
+    {TOPIC_TENANTS, "tenants", KEEP_COMPACTED},
+    {TOPIC_IDEMPOTENCY, "idempotency", KEEP_KEYS},
 };
 
 /* Dead letters wait for a human: keep them at least 30 days. */
 #define DEAD_LETTER_MIN_MS (30LL * 86400000)
+/* Idempotency keys are honoured for 24 h (DESIGN); their records are kept
+ * twice as long, so a key is still on the topic when an ingest that starts
+ * at the end of its day reads the topic back. */
+#define KEYS_RETENTION_MS (2LL * 86400000)
 
 static int tiers_init(const struct cfg *cfg, const char *env, const char *prefix, const char *kind,
                       size_t *n, long long *ms, char names[][TOPIC_NAME_MAX], char *errstr,
@@ -119,7 +125,14 @@ static int new_topic(rd_kafka_NewTopic_t **out, const char *name, enum retention
         snprintf(isr, sizeof(isr), "%d", topics_min_insync(replication));
         rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", isr);
     }
-    if (keep == KEEP_COMPACTED) {
+    if (keep == KEEP_KEYS) {
+        /* One record per key (a later one replaces it), gone after two
+         * days: hourly segments, so deletion follows the records' age. */
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact,delete");
+        snprintf(retention, sizeof(retention), "%lld", KEYS_RETENTION_MS);
+        rd_kafka_NewTopic_set_config(nt, "retention.ms", retention);
+        rd_kafka_NewTopic_set_config(nt, "segment.ms", "3600000");
+    } else if (keep == KEEP_COMPACTED) {
         rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
         /* Compact often: the status table and the changelog are restored
          * by reading these topics whole at start-up. */

@@ -41,6 +41,8 @@ enum topic_id {
     TOPIC_SCHEDULE_STATE,   /* compacted: each schedule's firing state (done_through) */
     TOPIC_SCHEDULE_CHANGES, /* compacted: content hash per schedule and input (changes.h) */
     TOPIC_REQUESTS_SMALL,   /* scrape requests of small batches: the lane scrape serves first */
+    TOPIC_TENANTS,          /* compacted: each tenant's webhook settings, keyed by tenant */
+    TOPIC_IDEMPOTENCY,      /* Idempotency-Keys of submits, kept 2 days (compacted) */
     TOPIC__COUNT
 };
 

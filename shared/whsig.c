@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "ids.h"
 #include "secretbox.h"
 
 static EVP_MAC *hmac;
@@ -42,6 +43,36 @@ static int hmac_sha256(const void *key, size_t key_len, const struct iovec *part
     ok = ok && EVP_MAC_final(ctx, md, &md_len, 32) == 1;
     EVP_MAC_CTX_free(ctx);
     return ok ? 0 : -1;
+}
+
+char *whsig_secret_new(void)
+{
+    unsigned char raw[32];
+    if (ids_random(raw, sizeof(raw)))
+        return NULL;
+    char *out = whsig_secret_of(raw, sizeof(raw));
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return out;
+}
+
+char *whsig_secret_of(const unsigned char *bytes, size_t len)
+{
+    char *b64 = secretbox_b64(bytes, len);
+    if (!b64)
+        return NULL;
+    size_t n = strlen(b64) + 7;
+    char *out = malloc(n);
+    if (out)
+        snprintf(out, n, "whsec_%s", b64);
+    OPENSSL_cleanse(b64, strlen(b64));
+    free(b64);
+    return out;
+}
+
+int whsig_hmac(const void *key, size_t key_len, const void *data, size_t len, unsigned char md[32])
+{
+    struct iovec part = {(void *)data, len};
+    return hmac_sha256(key, key_len, &part, 1, md);
 }
 
 void whsig_ferry(const char *secret, const void *body, size_t body_len, char out[WHSIG_HEX_LEN])

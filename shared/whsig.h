@@ -23,6 +23,19 @@ void whsig_ferry(const char *secret, const void *body, size_t body_len, char out
 int whsig_standard(const char *secret, const char *id, long long timestamp, const void *body,
                    size_t body_len, char out[WHSIG_V1_LEN]);
 
+/* A new random secret: "whsec_" + base64 of 32 random bytes (the
+ * Standard Webhooks form). malloc'd (wipe it, then free), or NULL when the
+ * kernel had no randomness or memory ran out. */
+char *whsig_secret_new(void);
+
+/* The secret "whsec_" + base64 of bytes[0..n) (key material derived
+ * elsewhere). malloc'd (wipe it, then free), or NULL. */
+char *whsig_secret_of(const unsigned char *bytes, size_t n);
+
+/* HMAC-SHA256 of data[0..len) under key[0..key_len): for values ferry
+ * derives from a key of its own. 0 ok, -1 when OpenSSL fails. */
+int whsig_hmac(const void *key, size_t key_len, const void *data, size_t len, unsigned char md[32]);
+
 /* Constant-time comparison of two NUL-terminated signatures. 1 equal. */
 int whsig_equal(const char *a, const char *b);
 
