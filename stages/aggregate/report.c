@@ -253,6 +253,9 @@ char *report_task(const json_t *record, const char *event, long item, const char
     json_object_set_new(t, "previous_secret_enc", copy_or(wh, "previous_secret_enc", json_null()));
     json_object_set_new(t, "previous_secret_until",
                         copy_or(wh, "previous_secret_until", json_null()));
+    /* Signed with the tenant's secret, which deliver looks up per attempt. */
+    if (json_is_true(json_object_get(wh, "tenant_secret")))
+        json_object_set_new(t, "tenant_secret", json_true());
     size_t head_len;
     char *head = jx_dump(t, &head_len);
     json_decref(t);

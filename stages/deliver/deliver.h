@@ -22,7 +22,10 @@
 
 #include "httpc.h"
 #include "offtrack.h"
+#include "follower.h"
 #include "secretbox.h"
+#include "stage.h"
+#include "tenant.h"
 #include "whsig.h"
 #include "topics.h"
 
@@ -57,6 +60,8 @@ struct job {
     const char *body;
     size_t body_len;
     long long index;                  /* item.completed: the item's index; -1 otherwise */
+    int tenant_secret;                /* signed with the tenant's secret, looked up per attempt */
+    int secret_pending;               /* that secret is not known here yet: retry, not dead */
     int attempt;                      /* this attempt, 1-based */
     int64_t first_attempt_ms;         /* epoch ms of attempt 1 (0 until it starts) */
     char origin[TOPIC_NAME_MAX + 48]; /* topic/partition/offset of the original task */
@@ -86,6 +91,8 @@ struct job {
 
 struct task_policy {
     const struct secretbox *sb;
+    struct tenant_table *tenants; /* the tenants' secrets, kept current by `follower` */
+    struct follower *follower;
     int allow_http;
     size_t n_tiers;
     const long long *tier_ms;
@@ -100,10 +107,24 @@ struct task_policy {
 int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task_policy *pol,
                char *errstr, size_t errstr_size);
 
+/* Starts following the tenants topic into a new table and sets
+ * pol->tenants, once the table has caught up with the topic (so the first
+ * tasks find secrets that already exist). Call after the topics exist.
+ * 0, or -1 with errstr. */
+int task_tenants_open(struct task_policy *pol, const struct stage *st, char *errstr,
+                      size_t errstr_size);
+
+/* Stops following and frees the table (after the sender is gone). */
+void task_tenants_close(struct task_policy *pol);
+
 /* Signs the body for an attempt at `now_ms`: X-Ferry-Signature and
  * webhook-signature, with the previous secret's signatures appended while it
- * is still valid. Secrets are opened here and wiped before returning.
- * 0 ok, -1 with errstr (the secret does not open). */
+ * is still valid. A task with `tenant_secret` is signed with its tenant's
+ * secrets as the tenants table has them now (so a rotation reaches tasks in
+ * flight and in the retry tiers); a task's own secrets otherwise. Secrets
+ * are opened here and wiped before returning. 0 ok, -1 with errstr (the
+ * secret does not open; or the tenant has no secret here yet, which sets
+ * secret_pending: task_verdict then retries instead of giving up). */
 int task_sign(struct job *job, const struct task_policy *pol, int64_t now_ms, char *errstr,
               size_t errstr_size);
 

@@ -155,16 +155,25 @@ int main(int argc, char **argv)
     if (httpd_ops_serve(&ops, ready, NULL, errstr, sizeof(errstr)))
         goto fail_loop;
 
-    /* Run: until a stop signal. */
-    LOG_INFO("started", "input=%s tiers=%zu max_per_host=%d", tasks[0], n_tiers, so.max_per_host);
-    deliver_loop_run(&l);
+    /* Run: until a stop signal. Tenant secrets are followed from their
+     * topic (provisioned above). */
+    rc = 0;
+    if (!shutdown_requested() && task_tenants_open(&l.pol, &st, errstr, sizeof(errstr))) {
+        LOG_ERROR("start_failed", "err=%s", errstr);
+        rc = 2;
+    } else {
+        LOG_INFO("started", "input=%s tiers=%zu max_per_host=%d", tasks[0], n_tiers,
+                 so.max_per_host);
+        deliver_loop_run(&l);
+    }
 
     /* Shut down: stop intake, then drain and close in order. */
     LOG_INFO("stopping", "jobs=%d", l.alive);
     httpd_ops_stop(&ops);
     close_in_order(&l, 2000);
+    task_tenants_close(&l.pol);
     LOG_INFO("stopped", "");
-    return 0;
+    return rc;
 
 fail_loop:
     close_in_order(&l, 0);

@@ -11,6 +11,7 @@
 #include "deliver.h"
 #include "jx.h"
 #include "kafka.h"
+#include "log.h"
 
 /* A task is a flat object with one string holding the body; anything deeper
  * is not ours. */
@@ -107,6 +108,7 @@ int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task
      * counts a delivery id once by it). */
     json_t *index = json_object_get(job->task, "index");
     job->index = json_is_integer(index) ? (long long)json_integer_value(index) : -1;
+    job->tenant_secret = jx_bool(job->task, "tenant_secret", 0);
     json_t *body = json_object_get(job->task, "body");
     const char *missing = !job->delivery_id       ? "delivery_id"
                           : !job->event           ? "event"
@@ -129,14 +131,14 @@ int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task
     return 0;
 }
 
-/* Opens one sealed secret and appends both signatures of it (space
- * separated after the first). */
+/* Opens one sealed secret (bound to `aad`) and appends both signatures of
+ * it (space separated after the first). */
 static int sign_with(struct job *job, const struct task_policy *pol, const char *sealed,
-                     char *errstr, size_t errstr_size)
+                     const char *aad, char *errstr, size_t errstr_size)
 {
     char fs[WHSIG_HEX_LEN], ss[WHSIG_V1_LEN];
     size_t len = 0;
-    char *secret = secretbox_open(pol->sb, sealed, job->batch_id, &len);
+    char *secret = secretbox_open(pol->sb, sealed, aad, &len);
     if (!secret) {
         snprintf(errstr, errstr_size, "webhook secret does not open (wrong FERRY_SECRET_KEY?)");
         return -1;
@@ -157,17 +159,70 @@ static int sign_with(struct job *job, const struct task_policy *pol, const char 
     return 0;
 }
 
+/* The tenant's secrets as the table has them at this attempt: the rotated
+ * one too while its overlap lasts. */
+static int sign_tenant(struct job *job, const struct task_policy *pol, int64_t now_ms, char *errstr,
+                       size_t errstr_size)
+{
+    char cur[TENANT_SEALED_MAX], prev[TENANT_SEALED_MAX], aad[TENANT_AAD_MAX];
+    int n = pol->tenants ? tenant_table_secrets(pol->tenants, job->tenant, now_ms, cur, prev) : 0;
+    if (n == 0) {
+        /* ingest saw the secret when it accepted the batch; this instance
+         * has not read it yet. A later attempt will have it. */
+        job->secret_pending = 1;
+        snprintf(errstr, errstr_size, "tenant %.64s has no webhook secret here yet", job->tenant);
+        return -1;
+    }
+    tenant_secret_aad(job->tenant, aad);
+    return sign_with(job, pol, cur, aad, errstr, errstr_size) ||
+                   (n == 2 && sign_with(job, pol, prev, aad, errstr, errstr_size))
+               ? -1
+               : 0;
+}
+
+int task_tenants_open(struct task_policy *pol, const struct stage *st, char *errstr,
+                      size_t errstr_size)
+{
+    const char *topics[] = {topic_name(&st->topics, TOPIC_TENANTS)};
+    pol->tenants = tenant_table_new();
+    pol->follower = pol->tenants
+                        ? follower_open(&st->cfg, st->client_id, "deliver-tenants", topics, 1,
+                                        tenant_table_follow, pol->tenants, errstr, errstr_size)
+                        : NULL;
+    if (!pol->follower) {
+        tenant_table_free(pol->tenants);
+        pol->tenants = NULL;
+        return -1;
+    }
+    /* The topic holds one small record per tenant. */
+    if (follower_wait_caught_up(pol->follower, 30000))
+        LOG_WARN("tenants_behind", "why=\"the tenants topic was not read whole in 30 s; "
+                                   "tasks of tenants not read yet are retried\"");
+    return 0;
+}
+
+void task_tenants_close(struct task_policy *pol)
+{
+    follower_close(pol->follower);
+    tenant_table_free(pol->tenants);
+    pol->follower = NULL;
+    pol->tenants = NULL;
+}
+
 int task_sign(struct job *job, const struct task_policy *pol, int64_t now_ms, char *errstr,
               size_t errstr_size)
 {
     job->ferry_sig[0] = job->std_sig[0] = '\0';
     job->ts = now_ms / 1000;
+    job->secret_pending = 0;
+    if (job->tenant_secret)
+        return sign_tenant(job, pol, now_ms, errstr, errstr_size);
     const char *sealed = jx_str(job->task, "secret_enc", NULL);
     if (!sealed) {
         snprintf(errstr, errstr_size, "task has no secret_enc");
         return -1;
     }
-    if (sign_with(job, pol, sealed, errstr, errstr_size))
+    if (sign_with(job, pol, sealed, job->batch_id, errstr, errstr_size))
         return -1;
 
     /* Rotation: until the previous secret expires, receivers still holding
@@ -176,7 +231,7 @@ int task_sign(struct job *job, const struct task_policy *pol, int64_t now_ms, ch
     const char *until = jx_str(job->task, "previous_secret_until", NULL);
     int64_t until_ms;
     if (prev && until && clk_parse_iso8601(until, &until_ms) == 0 && until_ms > now_ms &&
-        sign_with(job, pol, prev, errstr, errstr_size))
+        sign_with(job, pol, prev, job->batch_id, errstr, errstr_size))
         return -1;
     return 0;
 }
@@ -189,8 +244,9 @@ void task_verdict(struct job *job, const struct task_policy *pol, int64_t now_ms
         job->verdict = VERDICT_DELIVERED;
         return;
     }
-    /* 410 Gone: the receiver says the endpoint is gone for good. */
-    if (job->final || job->status == 410) {
+    /* 410 Gone: the receiver says the endpoint is gone for good. A task
+     * whose tenant secret this instance has not read yet is not final. */
+    if ((job->final && !job->secret_pending) || job->status == 410) {
         job->verdict = VERDICT_DEAD;
         return;
     }
