@@ -117,10 +117,10 @@ char *tenant_settings_json(const char *tenant, const struct tenant_settings *s, 
                                                   iso_or_null(s->secret_created_ms))
                                       : json_null());
     json_object_set_new(doc, "previous_secret",
-                        s->previous_enc ? json_pack("{s:s,s:o}", "enc", s->previous_enc,
-                                                    "valid_until",
-                                                    iso_or_null(s->previous_until_ms))
-                                        : json_null());
+                        s->previous_enc
+                            ? json_pack("{s:s,s:o}", "enc", s->previous_enc, "valid_until",
+                                        iso_or_null(s->previous_until_ms))
+                            : json_null());
     char *out = jx_dump(doc, len);
     json_decref(doc);
     return out;

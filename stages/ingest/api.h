@@ -17,6 +17,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stdatomic.h>
 
+#include "accounts.h"
 #include "files.h"
 #include "httpd.h"
 #include "keys.h"
@@ -46,6 +47,7 @@ struct api {
     struct files *files;
     rd_kafka_t *producer;       /* plain idempotent producer: cancel and redeliver */
     const struct secretbox *sb; /* NULL: FERRY_SECRET_KEY unset, webhooks refused */
+    struct accounts *accounts;  /* tenants' webhook settings, Idempotency-Keys */
     struct submission_limits lim;
     long long max_body;
     int timeout_ms;
@@ -77,6 +79,9 @@ extern const struct api_route api_delivery_routes[]; /* deliveries, redeliver */
 extern const struct api_route api_files_routes[];    /* files (screenshots) */
 extern const struct api_route api_ops_routes[];      /* healthz, metrics */
 extern const struct api_route api_usage_routes[];    /* GET /v1/usage */
+extern const struct api_route api_webhook_routes[];  /* the tenant's webhook and secret */
+extern const struct api_route api_list_routes[];     /* GET /v1/batches */
+extern const struct api_route api_retry_routes[];    /* POST /v1/batch/{id}/retry */
 
 /* Registers the metrics and mounts every group on h (before httpd_start).
  * 0, or -1 with errstr. */
@@ -92,6 +97,19 @@ const char *api_batch_id(const struct httpd_req *req);
 
 /* 404 not_found for batch `id` (NULL: no valid id in the path). */
 void api_not_found(struct httpd_resp *resp, const char *id);
+
+/* What every new batch goes through after its body was parsed
+ * (api_submit.c): api_tenant_defaults() applies the tenant's webhook
+ * settings (submission_apply_tenant); api_write_batch() seals the webhook
+ * secret, writes the batch in one transaction (with its Idempotency-Key
+ * record when b->idem_record is set), makes it visible here at once and
+ * answers 202 with Location. Both answer the error themselves (422, 503)
+ * and return -1; 0 otherwise. */
+int api_tenant_defaults(struct api *a, struct submission *b, struct httpd_resp *resp);
+int api_write_batch(struct api *a, struct submission *b, struct httpd_resp *resp);
+
+/* 422 from a submission error. */
+void api_refuse(struct httpd_resp *resp, const struct submission_err *err);
 
 /* Produces one record with the plain producer and waits for Kafka's
  * acknowledgement (message.timeout.ms bounds the wait). Takes ownership of

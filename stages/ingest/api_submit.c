@@ -1,4 +1,5 @@
-/* POST /v1/batch and POST /v1/scrape/async: validate, seal the webhook
+/* POST /v1/batch and POST /v1/scrape/async: validate, apply the tenant's
+ * webhook settings, honour an Idempotency-Key (idem.h), seal the webhook
  * secret, write the batch in one Kafka transaction, answer 202. */
 #include <malloc.h>
 #include <openssl/crypto.h>
@@ -11,7 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 
-static void refuse(struct httpd_resp *resp, const struct submission_err *err)
+void api_refuse(struct httpd_resp *resp, const struct submission_err *err)
 {
     json_t *details = NULL;
     if (err->field[0])
@@ -21,45 +22,58 @@ static void refuse(struct httpd_resp *resp, const struct submission_err *err)
     httpd_error(resp, (unsigned)err->status, err->code, err->message, details);
 }
 
-static void submit(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
-                   const char *tenant, int single)
+static void wipe_free(char *s)
 {
-    struct submission b;
-    struct submission_err err;
-    struct limits_hold hold = {0};
-    char errstr[512];
-    char *secret_enc = NULL, *answer = NULL, *status = NULL;
-    size_t len;
-    const char *body = httpd_body(req, &len);
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
 
-    /* The body's size was capped by the server (413 before it was read). */
-    if (submission_parse(&b, body, len, single, tenant, &a->lim, &err)) {
-        refuse(resp, &err);
+int api_tenant_defaults(struct api *a, struct submission *b, struct httpd_resp *resp)
+{
+    struct tenant_settings ts;
+    struct submission_err err;
+    char errstr[256];
+    if (accounts_settings(a->accounts, b->tenant, 0, &ts, errstr, sizeof(errstr))) {
+        httpd_error(resp, 503, "kafka_unavailable",
+                    "the tenants' settings are not read from Kafka yet; retry later", NULL);
+        return -1;
+    }
+    struct submission_tenant t = {ts.url, ts.events, ts.secret_enc != NULL};
+    memset(&err, 0, sizeof(err));
+    int rc = submission_apply_tenant(b, &t, &err);
+    tenant_settings_release(&ts);
+    if (rc)
+        api_refuse(resp, &err);
+    return rc;
+}
+
+int api_write_batch(struct api *a, struct submission *b, struct httpd_resp *resp)
+{
+    char errstr[512], *secret_enc = NULL, *answer = NULL, *status = NULL;
+    struct limits_hold hold = {0};
+    int rc = -1;
+    /* Before anything is sealed or written (limits.h); held until the table
+     * knows the batch. A replayed Idempotency-Key never gets here: it
+     * writes nothing. */
+    if (limits_admit(a->limits, a->table, a->usage, b->tenant, (long long)b->total,
+                     b->render ? a->credits_render : 1, clk_now_ms(), &hold, resp))
+        return -1;
+    if (b->webhook_url && !a->sb) {
+        httpd_error(resp, 503, "webhooks_unavailable",
+                    "this server has no FERRY_SECRET_KEY, so it cannot keep webhook secrets", NULL);
         goto out;
     }
-    /* Before anything is sealed or written (limits.h); held until the
-     * table knows the batch. */
-    if (limits_admit(a->limits, a->table, a->usage, tenant, (long long)b.total,
-                     b.render ? a->credits_render : 1, clk_now_ms(), &hold, resp))
+    if (b->secret && !(secret_enc = secretbox_seal(a->sb, b->secret, strlen(b->secret), b->id))) {
+        httpd_error(resp, 500, "internal", "could not seal the webhook secret", NULL);
         goto out;
-    if (b.webhook_url) {
-        if (!a->sb) {
-            httpd_error(resp, 503, "webhooks_unavailable",
-                        "this server has no FERRY_SECRET_KEY, so it cannot keep webhook secrets",
-                        NULL);
-            goto out;
-        }
-        secret_enc = secretbox_seal(a->sb, b.secret, strlen(b.secret), b.id);
-        if (!secret_enc) {
-            httpd_error(resp, 500, "internal", "could not seal the webhook secret", NULL);
-            goto out;
-        }
     }
     int64_t t0 = clk_mono_ms();
-    if (txn_submit(a->txn, &b, secret_enc, errstr, sizeof(errstr))) {
+    if (txn_submit(a->txn, b, secret_enc, errstr, sizeof(errstr))) {
         char q[600];
         metric_inc(a->m_produce_errors, 1);
-        LOG_WARN("submit_failed", "batch=%s tenant=%s items=%zu err=%s", b.id, tenant, b.total,
+        LOG_WARN("submit_failed", "batch=%s tenant=%s items=%zu err=%s", b->id, b->tenant, b->total,
                  log_quote(q, sizeof(q), errstr));
         httpd_error(resp, 503, "kafka_unavailable",
                     "the batch could not be written to Kafka; nothing was accepted, retry later",
@@ -68,31 +82,160 @@ static void submit(struct api *a, struct httpd_req *req, struct httpd_resp *resp
     }
     /* This instance answers `queued` at once; the copy from the topic (and
      * aggregate's later documents) follow through the status consumer. */
-    status = submission_status_json(&b);
+    status = submission_status_json(b);
     if (status)
-        table_put_status(a->table, b.id, status, strlen(status), 1);
+        table_put_status(a->table, b->id, status, strlen(status), 1);
     metric_inc(a->m_batches, 1);
-    metric_inc(a->m_items, (long long)b.total);
-    LOG_INFO("batch_accepted", "batch=%s tenant=%s items=%zu ms=%lld", b.id, tenant, b.total,
-             (long long)(clk_mono_ms() - t0));
-    answer = submission_accepted_json(&b);
+    metric_inc(a->m_items, (long long)b->total);
+    LOG_INFO("batch_accepted", "batch=%s tenant=%s items=%zu ms=%lld%s%s", b->id, b->tenant,
+             b->total, (long long)(clk_mono_ms() - t0), b->retry_of[0] ? " retry_of=" : "",
+             b->retry_of);
+    rc = 0;
+    /* It may hold the generated webhook secret. */
+    answer = submission_accepted_json(b);
     if (!answer) {
         httpd_error(resp, 500, "internal", "out of memory", NULL);
         goto out;
     }
     char location[64];
-    snprintf(location, sizeof(location), "/v1/batch/%s", b.id);
+    snprintf(location, sizeof(location), "/v1/batch/%s", b->id);
     httpd_json(resp, 202, answer);
     httpd_resp_header(resp, "Location", location);
 out:
     limits_release(a->limits, &hold);
-    if (answer) {
-        /* It may hold the generated webhook secret. */
-        OPENSSL_cleanse(answer, strlen(answer));
-        free(answer);
-    }
+    wipe_free(answer);
     free(status);
     free(secret_enc);
+    return rc;
+}
+
+/* The first 202 of key `hit` again: the body is parsed anew (it is the same
+ * body, so the same items are accepted and skipped), with the original id,
+ * time and secret. */
+static void replay(struct api *a, struct httpd_resp *resp, const char *body, size_t len, int single,
+                   const char *tenant, const struct idem_entry *hit)
+{
+    struct submission b;
+    struct submission_err err;
+    char location[64];
+    if (submission_parse(&b, body, len, single, tenant, &a->lim, &err)) {
+        /* The settings changed since (a webhook host that no longer
+         * resolves): what it answered is still its id. */
+        submission_release(&b);
+        memset(&b, 0, sizeof(b));
+    }
+    snprintf(b.id, sizeof(b.id), "%s", hit->batch_id);
+    clk_iso8601(hit->created_ms, b.created_at);
+    b.total = (size_t)hit->total;
+    wipe_free(b.secret);
+    b.secret = hit->secret_generated && a->sb ? idem_secret(a->sb, b.id) : NULL;
+    b.secret_generated = b.secret != NULL;
+    char *answer = submission_accepted_json(&b);
+    if (answer) {
+        snprintf(location, sizeof(location), "/v1/batch/%s", b.id);
+        httpd_json(resp, 202, answer);
+        httpd_resp_header(resp, "Location", location);
+        httpd_resp_header(resp, "Idempotent-Replayed", "true");
+        LOG_INFO("batch_replayed", "batch=%s tenant=%s", b.id, tenant);
+    } else {
+        httpd_error(resp, 500, "internal", "out of memory", NULL);
+    }
+    wipe_free(answer);
+    submission_release(&b);
+}
+
+/* Makes b the batch of Idempotency-Key `key`: its id, its generated secret
+ * (both derived, see idem.h) and the key's record. 0, or -1 answered. */
+static int make_idempotent(struct api *a, struct submission *b, const char *key,
+                           const unsigned char hash[IDEM_HASH], struct idem_entry *made,
+                           struct httpd_resp *resp)
+{
+    char tk[IDEM_TOPIC_KEY_MAX];
+    if (idem_batch_id(b->tenant, key, hash, b->created_ms, b->id)) {
+        httpd_error(resp, 500, "internal", "no batch id for the key", NULL);
+        return -1;
+    }
+    if (b->secret_generated) {
+        wipe_free(b->secret);
+        b->secret = a->sb ? idem_secret(a->sb, b->id) : NULL;
+        if (!b->secret) {
+            httpd_error(resp, 503, "webhooks_unavailable",
+                        "this server has no FERRY_SECRET_KEY, so it cannot keep webhook secrets",
+                        NULL);
+            return -1;
+        }
+    }
+    memset(made, 0, sizeof(*made));
+    snprintf(made->batch_id, sizeof(made->batch_id), "%s", b->id);
+    memcpy(made->hash, hash, IDEM_HASH);
+    made->created_ms = b->created_ms;
+    made->total = (long long)b->total;
+    made->invalid = b->invalid ? (long long)json_array_size(b->invalid) : 0;
+    made->secret_generated = b->secret_generated;
+    idem_topic_key(b->tenant, key, tk);
+    b->idem_key = strdup(tk);
+    b->idem_record = idem_record_json(b->tenant, key, made, NULL);
+    if (!b->idem_key || !b->idem_record) {
+        httpd_error(resp, 500, "internal", "out of memory", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static void submit(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
+                   const char *tenant, int single)
+{
+    struct submission b;
+    struct submission_err err;
+    struct idem_entry hit, made;
+    unsigned char hash[IDEM_HASH];
+    size_t len;
+    const char *body = httpd_body(req, &len), *key = httpd_header(req, "Idempotency-Key");
+    int held = 0, written = 0;
+    memset(&b, 0, sizeof(b));
+
+    if (key) {
+        if (!idem_key_valid(key)) {
+            httpd_error(resp, 422, "invalid_field",
+                        "Idempotency-Key: must be 1 to 255 printable ASCII characters",
+                        json_pack("{s:s}", "field", "Idempotency-Key"));
+            return;
+        }
+        idem_hash(single ? "scrape_async" : "submit", body, len, hash);
+        enum idem_verdict v =
+            accounts_wait_ready(a->accounts, a->timeout_ms)
+                ? IDEM_BUSY
+                : idem_begin(a->accounts->idem, tenant, key, hash, a->timeout_ms, &hit);
+        if (v == IDEM_REPLAY) {
+            replay(a, resp, body, len, single, tenant, &hit);
+            return;
+        }
+        if (v == IDEM_REUSED) {
+            httpd_error(
+                resp, 422, "idempotency_key_reused",
+                "this Idempotency-Key was used with another request in the last 24 hours",
+                json_pack("{s:s,s:s}", "field", "Idempotency-Key", "batch_id", hit.batch_id));
+            return;
+        }
+        if (v == IDEM_BUSY) {
+            httpd_resp_header(resp, "Retry-After", "1");
+            httpd_error(resp, 503, "kafka_unavailable",
+                        "the Idempotency-Key could not be checked in time; retry later", NULL);
+            return;
+        }
+        held = 1;
+    }
+    /* The body's size was capped by the server (413 before it was read). */
+    if (submission_parse(&b, body, len, single, tenant, &a->lim, &err)) {
+        api_refuse(resp, &err);
+        goto out;
+    }
+    if (api_tenant_defaults(a, &b, resp) || (key && make_idempotent(a, &b, key, hash, &made, resp)))
+        goto out;
+    written = api_write_batch(a, &b, resp) == 0;
+out:
+    if (held)
+        idem_end(a->accounts->idem, tenant, key, written ? &made : NULL);
     size_t total = b.total;
     submission_release(&b);
     /* A large batch's parse tree and message copies are gone now; hand the

@@ -11,7 +11,9 @@
  *   3. the HTTP API (api_init mounts every route group) served by
  *      FERRY_HTTP_THREADS workers, with /healthz and /metrics;
  *   4. the loop: follow batch.status and webhooks.attempts into the table
- *      and usage into the usage table, check that Kafka answers, re-open
+ *      and usage into the usage table (and, on a thread of their own, the
+ *      tenants' settings and Idempotency-Keys: accounts.h), check that
+ *      Kafka answers, re-open
  *      producers a failure threw away;
  *   5. shutdown in order: stop the API, close producers (flush), readers,
  *      the follower.
@@ -108,6 +110,7 @@ int main(int argc, char **argv)
     struct follow *follow = NULL;
     struct reader_pool *file_readers = NULL;
     struct profiles *profiles = NULL;
+    struct accounts accounts;
     char errstr[512];
     int rc = stage_init(&st, "ingest", "The HTTP API of ferry: submit batches, poll status.",
                         ingest_opts, argc, argv);
@@ -173,6 +176,11 @@ int main(int argc, char **argv)
     }
 
     /* 2. clients */
+    if (accounts_init(&accounts, &st, api.timeout_ms)) {
+        fprintf(stderr, "ferry-ingest: out of memory\n");
+        goto out;
+    }
+    api.accounts = &accounts;
     api.table = table_new();
     api.usage = usage_new();
     api.producer = plain_producer(&st, api.timeout_ms, errstr, sizeof(errstr));
@@ -217,6 +225,10 @@ int main(int argc, char **argv)
         LOG_WARN("follow_open", "err=%s", errstr);
         sleep(1);
     }
+    while (!shutdown_requested() && accounts_follow(&accounts, errstr, sizeof(errstr))) {
+        LOG_WARN("accounts_follow", "err=%s", errstr);
+        sleep(1);
+    }
     atomic_store(&api.kafka_up, 1);
     txn_pool_heal(api.txn);
 
@@ -224,7 +236,8 @@ int main(int argc, char **argv)
     int64_t next_check = clk_mono_ms() + 2000, next_trim = clk_mono_ms() + 10000;
     while (!shutdown_requested()) {
         follow_poll(follow, 100);
-        atomic_store(&api.status_caught_up, follow_caught_up(follow));
+        atomic_store(&api.status_caught_up,
+                     follow_caught_up(follow) && accounts_caught_up(&accounts));
         if (clk_mono_ms() >= next_check) {
             int up = kafka_ping(api.producer, 1000, errstr, sizeof(errstr)) == 0;
             if (up != atomic_load(&api.kafka_up))
@@ -257,6 +270,8 @@ out:
     files_free(api.files);
     reader_pool_free(file_readers);
     follow_close(follow);
+    if (api.accounts)
+        accounts_release(&accounts);
     table_free(api.table);
     usage_free(api.usage);
     limits_free(api.limits);

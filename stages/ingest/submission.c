@@ -13,6 +13,7 @@
 #include "jx.h"
 #include "ssrf.h"
 #include "url.h"
+#include "whsig.h"
 #include "words.h"
 
 #define N_OF(a)          (sizeof(a) / sizeof((a)[0]))
@@ -50,19 +51,26 @@ static int in_list(const char *s, const char *const *list, size_t n)
     return 0;
 }
 
-/* Normalizes the URL string in `v` (a member of root) in place. */
-static int check_url(struct submission_err *err, json_t *v, unsigned flags, const char *field,
-                     long index)
+/* Normalizes the URL string in `v` (a member of root) in place: NULL, or
+ * why it is refused. */
+static const char *normalize_url(json_t *v, unsigned flags)
 {
     const char *why;
     char *norm;
     if (!json_is_string(v))
-        return bad_field(err, field, index, "must be a string");
+        return "must be a string";
     if (url_normalize(json_string_value(v), json_string_length(v), flags, &norm, &why))
-        return bad_field(err, field, index, why);
-    int rc = json_string_set(v, norm) ? bad_field(err, field, index, "out of memory") : 0;
+        return why;
+    int rc = json_string_set(v, norm);
     free(norm);
-    return rc;
+    return rc ? "out of memory" : NULL;
+}
+
+static int check_url(struct submission_err *err, json_t *v, unsigned flags, const char *field,
+                     long index)
+{
+    const char *why = normalize_url(v, flags);
+    return why ? bad_field(err, field, index, why) : 0;
 }
 
 static int check_headers(struct submission_err *err, const json_t *h, const char *field, long index)
@@ -85,50 +93,115 @@ static int check_headers(struct submission_err *err, const json_t *h, const char
     return 0;
 }
 
+/* With ignore_invalid_urls: notes entry `index` (its submitted number) as
+ * skipped; `url` is what was submitted there (NULL: nothing). */
+static void skip_entry(struct submission *b, long index, const json_t *url, const char *why)
+{
+    json_array_append_new(b->invalid, json_pack("{s:i,s:O?,s:s,s:s}", "index", (int)index, "url",
+                                                json_is_string(url) ? url : NULL, "code",
+                                                "invalid_url", "message", why));
+}
+
+/* The entries of `list` whose flag in keep[] is set, as a new array that
+ * replaces member `name` of the body. */
+static json_t *keep_only(struct submission *b, const char *name, json_t *list,
+                         const unsigned char *keep)
+{
+    json_t *kept = json_array();
+    for (size_t i = 0; i < json_array_size(list); i++)
+        if (keep[i])
+            json_array_append(kept, json_array_get(list, i));
+    json_object_set_new(b->root, name, kept);
+    return kept;
+}
+
 static int check_items(struct submission *b, const struct submission_limits *lim,
                        struct submission_err *err)
 {
     char field[96];
-    size_t n_items = b->items ? json_array_size(b->items) : 0;
-    b->n_urls = b->urls ? json_array_size(b->urls) : 0;
-    b->total = b->n_urls + n_items;
+    size_t n_items = b->items ? json_array_size(b->items) : 0, n_urls;
+    unsigned char *keep = NULL;
+    int rc = -1;
+    n_urls = b->urls ? json_array_size(b->urls) : 0;
+    b->n_urls = n_urls;
+    b->total = n_urls + n_items;
     if (b->total == 0)
         return bad_field(err, "urls", -1, "at least one URL is required (urls or items)");
     if ((long long)b->total > lim->max_items)
         return bad_field(err, b->items ? "items" : "urls", -1,
                          "too many items for one batch (FERRY_MAX_ITEMS)");
-    for (size_t i = 0; i < b->n_urls; i++) {
+    if (b->invalid && !(keep = malloc(b->total)))
+        return submission_fail(err, 500, "internal", -1, "out of memory");
+    for (size_t i = 0; i < n_urls; i++) {
+        json_t *v = json_array_get(b->urls, i);
+        const char *why = normalize_url(v, 0);
+        if (why && keep) {
+            skip_entry(b, (long)i, v, why);
+            keep[i] = 0;
+            continue;
+        }
+        if (keep)
+            keep[i] = 1;
         snprintf(field, sizeof(field), "urls[%zu]", i);
-        if (check_url(err, json_array_get(b->urls, i), 0, field, (long)i))
-            return -1;
+        if (why) {
+            bad_field(err, field, (long)i, why);
+            goto out;
+        }
     }
     for (size_t j = 0; j < n_items; j++) {
-        long index = (long)(b->n_urls + j);
+        long index = (long)(n_urls + j);
         json_t *it = json_array_get(b->items, j), *v;
         const char *k;
         if (!json_is_object(it)) {
             snprintf(field, sizeof(field), "items[%zu]", j);
-            return bad_field(err, field, index, "must be an object with a url");
+            bad_field(err, field, index, "must be an object with a url");
+            goto out;
         }
         json_object_foreach(it, k, v)
         {
             if (strcmp(k, "url") && strcmp(k, "headers")) {
                 snprintf(field, sizeof(field), "items[%zu].%.40s", j, k);
-                return bad_field(err, field, index, "unknown field");
+                bad_field(err, field, index, "unknown field");
+                goto out;
             }
         }
         snprintf(field, sizeof(field), "items[%zu].url", j);
-        if (!json_object_get(it, "url"))
-            return bad_field(err, field, index, "is required");
-        if (check_url(err, json_object_get(it, "url"), 0, field, index))
-            return -1;
+        v = json_object_get(it, "url");
+        const char *why = v ? normalize_url(v, 0) : "is required";
+        if (keep)
+            keep[n_urls + j] = !why;
+        if (why && keep) {
+            skip_entry(b, index, v, why);
+            continue;
+        }
+        if (why) {
+            bad_field(err, field, index, why);
+            goto out;
+        }
         if ((v = json_object_get(it, "headers")) && !json_is_null(v)) {
             snprintf(field, sizeof(field), "items[%zu].headers", j);
             if (check_headers(err, v, field, index))
-                return -1;
+                goto out;
         }
     }
-    return 0;
+    if (keep && json_array_size(b->invalid) > 0) {
+        /* The accepted entries, numbered anew from 0 in the same order. */
+        if (b->urls)
+            b->urls = keep_only(b, "urls", b->urls, keep);
+        if (b->items)
+            b->items = keep_only(b, "items", b->items, keep + n_urls);
+        b->n_urls = b->urls ? json_array_size(b->urls) : 0;
+        b->total = b->n_urls + (b->items ? json_array_size(b->items) : 0);
+        if (b->total == 0) {
+            bad_field(err, b->urls ? "urls" : "items", -1,
+                      "no entry is a valid URL (ignore_invalid_urls skipped them all)");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(keep);
+    return rc;
 }
 
 static int check_formats(struct submission *b, struct submission_err *err)
@@ -245,13 +318,79 @@ static int check_options(struct submission *b, const struct submission_limits *l
     return 0;
 }
 
+int submission_webhook_url(json_t *url, const struct submission_limits *lim, const char *field,
+                           struct submission_err *err)
+{
+    if (check_url(err, url, lim->allow_http_webhook ? 0 : URL_HTTPS_ONLY, field, -1))
+        return -1;
+    char host[256], why[300];
+    if (!lim->allow_private_webhook && url_host(json_string_value(url), host, sizeof(host)) == 0 &&
+        ssrf_host_refused(host, lim->resolve_timeout_ms, why, sizeof(why))) {
+        char msg[400];
+        snprintf(msg, sizeof(msg),
+                 "must reach a public address (%s); FERRY_ALLOW_PRIVATE_NETWORKS=1 allows it in "
+                 "development",
+                 why);
+        return bad_field(err, field, -1, msg);
+    }
+    return 0;
+}
+
+json_t *submission_webhook_events(const json_t *events, const char *field, int schedule_template,
+                                  struct submission_err *err)
+{
+    json_t *out = json_array(), *v;
+    size_t i;
+    if (!events || json_is_null(events)) {
+        /* A schedule's runs end with schedule.run (schedule.h). */
+        for (int e = 0; e < EVENT__COUNT; e++)
+            if (schedule_template ? e == EVENT_SCHEDULE_RUN : event_is_default((enum event)e))
+                json_array_append_new(out, json_string(event_name((enum event)e)));
+        return out;
+    }
+    if (!json_is_array(events) || json_array_size(events) == 0) {
+        bad_field(err, field, -1, "must be a non-empty array");
+        goto fail;
+    }
+    json_array_foreach(events, i, v)
+    {
+        char name[64], msg[200];
+        snprintf(name, sizeof(name), "%.40s[%zu]", field, i);
+        enum event e = json_is_string(v) ? event_parse(json_string_value(v), json_string_length(v))
+                                         : EVENT_UNKNOWN;
+        if (e == EVENT_UNKNOWN) {
+            snprintf(msg, sizeof(msg), "unknown event (%s)", event_list());
+            bad_field(err, name, -1, msg);
+            goto fail;
+        }
+        if (e == EVENT_SCHEDULE_RUN && !schedule_template) {
+            bad_field(err, name, -1,
+                      "only a schedule's runs send schedule.run (POST /v1/schedules)");
+            goto fail;
+        }
+        json_array_append(out, v);
+    }
+    return out;
+fail:
+    json_decref(out);
+    return NULL;
+}
+
+/* A generated per-batch secret, shown once in the 202 answer. */
+static int generate_secret(struct submission *b, struct submission_err *err)
+{
+    if (!(b->secret = whsig_secret_new()))
+        return submission_fail(err, 500, "internal", -1, "no randomness for a webhook secret");
+    b->secret_generated = 1;
+    return 0;
+}
+
 static int check_webhook(struct submission *b, const struct submission_limits *lim,
                          struct submission_err *err)
 {
     json_t *url = json_object_get(b->root, "webhook_url");
     json_t *secret = json_object_get(b->root, "webhook_secret");
-    json_t *events = json_object_get(b->root, "webhook_events"), *v;
-    size_t i;
+    json_t *events = json_object_get(b->root, "webhook_events");
 
     if (!url || json_is_null(url)) {
         if ((secret && !json_is_null(secret)) || (events && !json_is_null(events)))
@@ -260,46 +399,12 @@ static int check_webhook(struct submission *b, const struct submission_limits *l
                              -1, "needs webhook_url");
         return 0;
     }
-    if (check_url(err, url, lim->allow_http_webhook ? 0 : URL_HTTPS_ONLY, "webhook_url", -1))
+    if (submission_webhook_url(url, lim, "webhook_url", err))
         return -1;
     b->webhook_url = json_string_value(url);
-    char host[256], why[300];
-    if (!lim->allow_private_webhook && url_host(b->webhook_url, host, sizeof(host)) == 0 &&
-        ssrf_host_refused(host, lim->resolve_timeout_ms, why, sizeof(why))) {
-        char msg[400];
-        snprintf(msg, sizeof(msg),
-                 "must reach a public address (%s); FERRY_ALLOW_PRIVATE_NETWORKS=1 allows it in "
-                 "development",
-                 why);
-        return bad_field(err, "webhook_url", -1, msg);
-    }
-
-    b->events = json_array();
-    if (!events || json_is_null(events)) {
-        /* A schedule's runs end with schedule.run (schedule.h). */
-        for (int e = 0; e < EVENT__COUNT; e++)
-            if (lim->schedule_template ? e == EVENT_SCHEDULE_RUN : event_is_default((enum event)e))
-                json_array_append_new(b->events, json_string(event_name((enum event)e)));
-    } else {
-        if (!json_is_array(events) || json_array_size(events) == 0)
-            return bad_field(err, "webhook_events", -1, "must be a non-empty array");
-        json_array_foreach(events, i, v)
-        {
-            char field[40], msg[200];
-            snprintf(field, sizeof(field), "webhook_events[%zu]", i);
-            enum event e = json_is_string(v)
-                               ? event_parse(json_string_value(v), json_string_length(v))
-                               : EVENT_UNKNOWN;
-            if (e == EVENT_UNKNOWN) {
-                snprintf(msg, sizeof(msg), "unknown event (%s)", event_list());
-                return bad_field(err, field, -1, msg);
-            }
-            if (e == EVENT_SCHEDULE_RUN && !lim->schedule_template)
-                return bad_field(err, field, -1,
-                                 "only a schedule's runs send schedule.run (POST /v1/schedules)");
-            json_array_append(b->events, v);
-        }
-    }
+    if (!(b->events =
+              submission_webhook_events(events, "webhook_events", lim->schedule_template, err)))
+        return -1;
 
     if (secret && !json_is_null(secret)) {
         if (!json_is_string(secret))
@@ -311,23 +416,9 @@ static int check_webhook(struct submission *b, const struct submission_limits *l
             return bad_field(err, "webhook_secret", -1,
                              "must be at most 1024 bytes, without NUL bytes");
         b->secret = strdup(json_string_value(secret));
-    } else {
-        unsigned char raw[32];
-        if (ids_random(raw, sizeof(raw)))
-            return submission_fail(err, 500, "internal", -1, "no randomness for a webhook secret");
-        char *b64 = secretbox_b64(raw, sizeof(raw));
-        OPENSSL_cleanse(raw, sizeof(raw));
-        if (!b64)
-            return submission_fail(err, 500, "internal", -1, "out of memory");
-        size_t n = strlen(b64) + 7;
-        b->secret = malloc(n);
-        if (b->secret)
-            snprintf(b->secret, n, "whsec_%s", b64);
-        OPENSSL_cleanse(b64, strlen(b64));
-        free(b64);
-        b->secret_generated = 1;
+        return b->secret ? 0 : submission_fail(err, 500, "internal", -1, "out of memory");
     }
-    return b->secret ? 0 : submission_fail(err, 500, "internal", -1, "out of memory");
+    return generate_secret(b, err);
 }
 
 static int check_top_level(struct submission *b, int single, struct submission_err *err)
@@ -335,7 +426,7 @@ static int check_top_level(struct submission *b, int single, struct submission_e
     static const char *const fields[] = {
         "urls",           "items",     "formats",  "webhook_url", "webhook_secret",
         "webhook_events", "options",   "metadata", "render",      "wait_for",
-        "screenshot",     "block_ads", "extract",  "endpoint"};
+        "screenshot",     "block_ads", "extract",  "endpoint",    "ignore_invalid_urls"};
     const char *k;
     json_t *v;
     json_object_foreach(b->root, k, v)
@@ -350,6 +441,11 @@ static int check_top_level(struct submission *b, int single, struct submission_e
             return bad_field(err, field, -1, "unknown field");
         }
     }
+    json_t *ignore = json_object_get(b->root, "ignore_invalid_urls");
+    if (ignore && !json_is_null(ignore) && !json_is_boolean(ignore))
+        return bad_field(err, "ignore_invalid_urls", -1, "must be true or false");
+    if (json_is_true(ignore) && !single)
+        b->invalid = json_array();
     if (single) {
         json_t *url = json_object_get(b->root, "url");
         if (!url)
@@ -446,127 +542,31 @@ int submission_parse(struct submission *b, const char *body, size_t len, int sin
     return 0;
 }
 
-const char *submission_item(const struct submission *b, size_t index, const json_t **headers)
+int submission_apply_tenant(struct submission *b, const struct submission_tenant *t,
+                            struct submission_err *err)
 {
-    *headers = NULL;
-    if (b->profile) {
-        const json_t *e = json_array_get(b->expanded, index);
-        const json_t *h = json_object_get(e, "headers");
-        if (h && json_object_size(h) > 0)
-            *headers = h;
-        return jx_str(e, "url", "");
+    if (!b->webhook_url && t->webhook_url) {
+        json_t *url = json_string(t->webhook_url);
+        if (!url || !(b->events = json_deep_copy(t->events))) {
+            json_decref(url);
+            return submission_fail(err, 500, "internal", -1, "out of memory");
+        }
+        json_object_set_new(b->root, "webhook_url", url);
+        b->webhook_url = json_string_value(url);
     }
-    if (index < b->n_urls)
-        return json_string_value(json_array_get(b->urls, index));
-    json_t *it = json_array_get(b->items, index - b->n_urls);
-    json_t *h = json_object_get(it, "headers");
-    if (h && json_object_size(h) > 0)
-        *headers = h;
-    return jx_str(it, "url", "");
-}
-
-long submission_request_json(const struct submission *b, size_t index, char **buf, size_t *cap)
-{
-    const json_t *headers;
-    const char *url = submission_item(b, index, &headers);
-    char *hdr = headers ? jx_dump(headers, NULL) : NULL;
-    /* The caller's storage, kept from item to item, written through buf. */
-    struct buf w = {*buf, 0, *buf ? *cap : 0, BUF_NO_MAX};
-    buf_addf(&w, "{\"batch_id\":\"%s\",\"tenant\":", b->id);
-    jx_add_strz(&w, b->tenant);
-    buf_addf(&w, ",\"index\":%zu,\"url\":", index);
-    jx_add_strz(&w, url);
-    buf_adds(&w, ",\"headers\":");
-    buf_adds(&w, hdr ? hdr : "{}");
-    if (b->track) {
-        const struct submission_track *t = &b->track[index];
-        buf_addf(&w, ",\"track\":{\"key\":\"%s\",\"previous\":", t->key);
-        if (t->previous[0])
-            buf_addf(&w, "\"%s\"}", t->previous);
-        else
-            buf_adds(&w, "null}");
+    if (!b->webhook_url || (b->secret && !b->secret_generated))
+        return 0; /* no webhook, or a secret of its own */
+    if (t->has_secret) {
+        if (b->secret) {
+            OPENSSL_cleanse(b->secret, strlen(b->secret));
+            free(b->secret);
+            b->secret = NULL;
+        }
+        b->secret_generated = 0;
+        b->tenant_secret = 1;
+        return 0;
     }
-    int rc = submission_rules_request(b, index, &w);
-    buf_adds(&w, b->request_tail);
-    free(hdr);
-    *buf = w.ptr;
-    *cap = w.alloc;
-    return rc ? -1 : (long)w.len;
-}
-
-/* A run of a schedule says so in its record and its status; a tracked
- * one's status counts verdicts from the start. */
-static void add_schedule_members(json_t *doc, const struct submission *b, int status)
-{
-    if (!doc || !b->schedule_id[0])
-        return;
-    json_object_set_new(doc, "schedule_id", json_string(b->schedule_id));
-    json_object_set_new(doc, "scheduled_for", json_string(b->scheduled_for));
-    if (!b->track)
-        return;
-    if (status)
-        json_object_set_new(doc, "changes",
-                            json_pack("{s:i,s:i,s:i}", "new", 0, "same", 0, "changed", 0));
-    else
-        json_object_set_new(doc, "track_changes", json_true());
-}
-
-static json_t *webhook_public(const struct submission *b)
-{
-    if (!b->webhook_url)
-        return json_null();
-    return json_pack("{s:s,s:O}", "url", b->webhook_url, "events", b->events);
-}
-
-char *submission_record_json(const struct submission *b, const char *secret_enc)
-{
-    json_t *wh = json_null();
-    if (b->webhook_url)
-        wh = json_pack("{s:s,s:O,s:s,s:n,s:n}", "url", b->webhook_url, "events", b->events,
-                       "secret_enc", secret_enc, "previous_secret_enc", "previous_secret_until");
-    json_t *doc =
-        json_pack("{s:s,s:s,s:s,s:s,s:I,s:O,s:O,s:O,s:o}", "type", "batch", "id", b->id, "tenant",
-                  b->tenant, "created_at", b->created_at, "total", (json_int_t)b->total, "formats",
-                  b->formats, "options", b->options, "metadata", b->metadata, "webhook", wh);
-    add_schedule_members(doc, b, 0);
-    /* The spec rides here once; each request names it by hash. */
-    if (doc && b->extract) {
-        json_object_set(doc, "extract", b->extract);
-        json_object_set_new(doc, "extract_hash", json_string(b->extract_hash));
-    }
-    if (doc && b->profile)
-        json_object_set_new(doc, "endpoint", json_string(b->profile->name));
-    char *s = doc ? jx_dump(doc, NULL) : NULL;
-    json_decref(doc);
-    return s;
-}
-
-char *submission_status_json(const struct submission *b)
-{
-    json_t *doc =
-        json_pack("{s:s,s:s,s:s,s:s,s:I,s:i,s:i,s:i,s:{},s:i,s:i,s:n,s:s,s:n,s:s,s:n,s:O,s:o,s:n}",
-                  "id", b->id, "tenant", b->tenant, "kind", "batch", "status", "queued", "total",
-                  (json_int_t)b->total, "processed", 0, "succeeded", 0, "failed", 0, "errors",
-                  "progress", 0, "credits_charged", 0, "estimated_completion", "created_at",
-                  b->created_at, "started_at", "updated_at", b->created_at, "completed_at",
-                  "metadata", b->metadata, "webhook", webhook_public(b), "kafka");
-    add_schedule_members(doc, b, 1);
-    char *s = doc ? jx_dump(doc, NULL) : NULL;
-    json_decref(doc);
-    return s;
-}
-
-char *submission_accepted_json(const struct submission *b)
-{
-    char url[64];
-    snprintf(url, sizeof(url), "/v1/batch/%s", b->id);
-    json_t *doc = json_pack("{s:s,s:s,s:I,s:s,s:s}", "id", b->id, "status", "queued", "total",
-                            (json_int_t)b->total, "created_at", b->created_at, "status_url", url);
-    if (doc && b->secret_generated)
-        json_object_set_new(doc, "webhook_signature_secret", json_string(b->secret));
-    char *s = doc ? jx_dump(doc, NULL) : NULL;
-    json_decref(doc);
-    return s;
+    return b->secret ? 0 : generate_secret(b, err);
 }
 
 void submission_release(struct submission *b)
@@ -579,11 +579,14 @@ void submission_release(struct submission *b)
     json_decref(b->events);
     json_decref(b->extract);
     json_decref(b->expanded);
+    json_decref(b->invalid);
     if (b->secret) {
         OPENSSL_cleanse(b->secret, strlen(b->secret));
         free(b->secret);
     }
     free(b->request_tail);
+    free(b->idem_key);
+    free(b->idem_record);
     free(b->track);
     memset(b, 0, sizeof(*b));
 }

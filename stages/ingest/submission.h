@@ -73,6 +73,11 @@ struct submission {
     char *secret;            /* owned, wiped on release; NULL without webhook */
     int secret_generated;    /* the 202 answer shows it (once) */
     char *request_tail;      /* ,"formats":...,"options":...} of every request */
+    int tenant_secret;       /* no secret of its own: signed with the tenant's (secret NULL) */
+    json_t *invalid;         /* owned; ignore_invalid_urls: the skipped entries (else NULL) */
+    char retry_of[IDS_BATCH_LEN]; /* POST /v1/batch/{id}/retry: the source batch; "" */
+    char *idem_key;               /* owned: key of the idempotency record (idem.h); NULL: none */
+    char *idem_record;            /* owned: that record, written in the same transaction */
     /* A run of a schedule (schedule.h): set by the caller after parsing. */
     char schedule_id[IDS_BATCH_LEN]; /* "": not a run */
     char scheduled_for[CLK_ISO_LEN]; /* the slot (run now: the request's time) */
@@ -107,6 +112,34 @@ int submission_rules(struct submission *b, int single, const struct submission_l
 /* The request members item `index` gets from them (",\"extract\":{...}" or
  * ",\"input\":{...},\"endpoint\":{...}"), appended to w. -1 out of memory. */
 int submission_rules_request(const struct submission *b, size_t index, struct buf *w);
+/* What the tenant's webhook settings (tenant.h) add to a parsed submit
+ * (DESIGN.md, "Tenant webhook settings"). */
+struct submission_tenant {
+    const char *webhook_url; /* the tenant's default webhook; NULL: none */
+    const json_t *events;    /* its events */
+    int has_secret;          /* the tenant has a webhook secret */
+};
+
+/* A batch without webhook_url gets the tenant's default webhook, resolved
+ * now (so aggregate knows which events to emit and the status shows where
+ * they go; a later change of the default applies to later batches). A
+ * batch with a webhook but no webhook_secret of its own is signed with the
+ * tenant's secret when it has one (no secret is generated, tenant_secret
+ * set); else with a generated one. 0, or -1 with err. */
+int submission_apply_tenant(struct submission *b, const struct submission_tenant *t,
+                            struct submission_err *err);
+
+/* The checks a submit's webhook_url gets, for any field holding a webhook
+ * URL (`field` names it in the error): https unless allowed, a public host
+ * unless allowed; normalized in place. 0, or -1 with err. */
+int submission_webhook_url(json_t *url, const struct submission_limits *lim, const char *field,
+                           struct submission_err *err);
+
+/* The event list of `events` (NULL or null: the default events, or
+ * schedule.run for a schedule's template) as a new array, or NULL with err
+ * naming `field`. schedule.run only in a schedule's template. */
+json_t *submission_webhook_events(const json_t *events, const char *field, int schedule_template,
+                                  struct submission_err *err);
 
 /* The item's URL and headers (NULL when none; borrowed). */
 const char *submission_item(const struct submission *b, size_t index, const json_t **headers);
@@ -115,14 +148,17 @@ const char *submission_item(const struct submission *b, size_t index, const json
  * realloc; *cap its size). Returns the length, or -1 when out of memory. */
 long submission_request_json(const struct submission *b, size_t index, char **buf, size_t *cap);
 
-/* The batch record (ferry-type: batch) with the sealed secret; malloc'd. */
+/* The batch record (ferry-type: batch) with the sealed secret (NULL when
+ * the batch has no webhook or is signed with its tenant's secret);
+ * malloc'd. */
 char *submission_record_json(const struct submission *b, const char *secret_enc);
 
 /* The initial `queued` status document (with tenant), every member of the
  * batch.status schema present; malloc'd. */
 char *submission_status_json(const struct submission *b);
 
-/* The 202 answer; malloc'd. */
+/* The 202 answer (with invalid_urls when ignore_invalid_urls was set, and
+ * retry_of); malloc'd. */
 char *submission_accepted_json(const struct submission *b);
 
 void submission_release(struct submission *b);

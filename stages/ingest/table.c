@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "ids.h"
 #include "jx.h"
 #include "strmap.h"
 
@@ -29,12 +30,23 @@ struct entry {
     json_t *delivered_at, *last_error;
     struct table_task *task; /* NULL until a batch.* attempt pointed at one */
     struct table_load load;  /* what it adds to its tenant's load */
+    /* For listings, from the document (valid while body is set). */
+    int64_t created_ms;
+    char status[16], kind[16];
+    int listed; /* in its tenant's list */
+};
+
+/* A tenant's batches with a document, sorted by (created_ms, id). */
+struct tlist {
+    struct entry **v;
+    size_t n, cap;
 };
 
 struct table {
     pthread_rwlock_t lock;
     struct strmap by_id; /* batch id -> struct entry (owned) */
     struct strmap loads; /* tenant -> struct table_load (owned): its entries' sum */
+    struct strmap lists; /* tenant -> struct tlist (owned) */
     size_t n_docs;
 };
 
@@ -46,6 +58,7 @@ struct table *table_new(void)
     pthread_rwlock_init(&t->lock, NULL);
     t->by_id = (struct strmap)STRMAP_INIT;
     t->loads = (struct strmap)STRMAP_INIT;
+    t->lists = (struct strmap)STRMAP_INIT;
     return t;
 }
 
@@ -66,10 +79,18 @@ static void entry_free_fn(void *e)
     entry_free(e);
 }
 
+static void tlist_free(void *p)
+{
+    struct tlist *l = p;
+    free(l->v);
+    free(l);
+}
+
 void table_free(struct table *t)
 {
     if (!t)
         return;
+    strmap_release(&t->lists, tlist_free);
     strmap_release(&t->by_id, entry_free_fn);
     strmap_release(&t->loads, free);
     pthread_rwlock_destroy(&t->lock);
@@ -146,6 +167,68 @@ void table_load(struct table *t, const char *tenant, struct table_load *out)
     pthread_rwlock_unlock(&t->lock);
 }
 
+/* ---- the per-tenant lists (under the write lock) */
+
+static int order(int64_t ms, const char *id, const struct entry *e)
+{
+    if (ms != e->created_ms)
+        return ms < e->created_ms ? -1 : 1;
+    return strcmp(id, e->id);
+}
+
+/* The first position of l whose entry is not before (ms, id). */
+static size_t lower_bound(const struct tlist *l, int64_t ms, const char *id)
+{
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (order(ms, id, l->v[mid]) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void list_add(struct table *t, struct entry *e)
+{
+    struct tlist *l = strmap_get(&t->lists, e->tenant);
+    if (!l) {
+        if (!(l = calloc(1, sizeof(*l))))
+            return;
+        strmap_put(&t->lists, e->tenant, l, NULL);
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        struct entry **v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return; /* out of memory: the batch is not listed, still served */
+        l->v = v;
+        l->cap = cap;
+    }
+    /* Batches mostly come in time order: the end is the usual place. */
+    size_t i = l->n && order(e->created_ms, e->id, l->v[l->n - 1]) > 0
+                   ? l->n
+                   : lower_bound(l, e->created_ms, e->id);
+    memmove(l->v + i + 1, l->v + i, (l->n - i) * sizeof(*l->v));
+    l->v[i] = e;
+    l->n++;
+    e->listed = 1;
+}
+
+static void list_del(struct table *t, struct entry *e)
+{
+    struct tlist *l = e->listed ? strmap_get(&t->lists, e->tenant) : NULL;
+    e->listed = 0;
+    if (!l)
+        return;
+    size_t i = lower_bound(l, e->created_ms, e->id);
+    if (i < l->n && l->v[i] == e) {
+        memmove(l->v + i, l->v + i + 1, (l->n - i - 1) * sizeof(*l->v));
+        l->n--;
+    }
+}
+
 /* Older status documents (and aggregate's until it writes `kafka`) give
  * the results' location as `results: {topic, ...}`; the API answers it as
  * `kafka: {results_topic, ...}`, and `results` only with ?include=results. */
@@ -204,18 +287,31 @@ int table_put_status(struct table *t, const char *id, const char *value, size_t 
             if (e->body)
                 t->n_docs--;
             load_add(t, e->tenant, &e->load, -1);
+            list_del(t, e);
             entry_free(e);
         }
         goto out;
     }
     struct entry *e = get_or_add(t, id);
-    if (!e || (only_if_absent && e->body))
+    const char *state = jx_str(doc, "status", "");
+    if (!e || (only_if_absent && e->body) ||
+        (e->body && strcmp(state, "queued") == 0 && strcmp(e->status, "queued") != 0))
         goto out;
+    int64_t created = 0;
+    if (clk_parse_iso8601(jx_str(doc, "created_at", ""), &created))
+        created = ids_time_ms("bat", id);
     const char *tenant = jx_str(doc, "tenant", "");
     load_add(t, e->tenant, &e->load, -1);
     e->load = load_of(doc);
+    if (e->listed && (created != e->created_ms || strcmp(tenant, e->tenant) != 0))
+        list_del(t, e);
     snprintf(e->tenant, sizeof(e->tenant), "%s", tenant);
     load_add(t, e->tenant, &e->load, 1);
+    snprintf(e->status, sizeof(e->status), "%s", state);
+    snprintf(e->kind, sizeof(e->kind), "%s", jx_str(doc, "kind", "batch"));
+    e->created_ms = created;
+    if (!e->listed)
+        list_add(t, e);
     json_object_del(doc, "tenant");
     if (!e->body)
         t->n_docs++;
@@ -369,4 +465,59 @@ size_t table_count(struct table *t)
     size_t n = t->n_docs;
     pthread_rwlock_unlock(&t->lock);
     return n;
+}
+
+/* "<created ms>.<id>": where a page ended. */
+static int parse_cursor(const char *c, int64_t *ms, char id[ID_MAX])
+{
+    char *end;
+    if (!c || !*c || *c < '0' || *c > '9')
+        return -1;
+    long long v = strtoll(c, &end, 10);
+    size_t n = *end == '.' ? strlen(end + 1) : 0;
+    if (n == 0 || n >= ID_MAX ||
+        strspn(end + 1, "abcdefghijklmnopqrstuvwxyz"
+                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
+        return -1;
+    *ms = v;
+    memcpy(id, end + 1, n + 1);
+    return 0;
+}
+
+static int wanted(const struct entry *e, const struct table_page_query *q)
+{
+    return (!q->status || strcmp(e->status, q->status) == 0) &&
+           (!q->kind || strcmp(e->kind, q->kind) == 0);
+}
+
+int table_page(struct table *t, const char *tenant, const struct table_page_query *q,
+               struct buf *out, char next_cursor[TABLE_CURSOR_MAX])
+{
+    int64_t ms = 0;
+    char id[ID_MAX];
+    next_cursor[0] = '\0';
+    if (q->cursor && parse_cursor(q->cursor, &ms, id))
+        return -1;
+    pthread_rwlock_rdlock(&t->lock);
+    const struct tlist *l = strmap_get(&t->lists, tenant);
+    size_t end = !l ? 0 : q->cursor ? lower_bound(l, ms, id) : l->n;
+    const struct entry *last = NULL;
+    int n = 0;
+    /* Newest first: down from the cursor, skipping what the filter drops. */
+    for (size_t j = end; j-- > 0;) {
+        const struct entry *e = l->v[j];
+        if (!e->body || !wanted(e, q))
+            continue;
+        if (n == q->limit) {
+            snprintf(next_cursor, TABLE_CURSOR_MAX, "%lld.%s", (long long)last->created_ms,
+                     last->id);
+            break;
+        }
+        if (n++)
+            buf_addc(out, ',');
+        buf_add(out, e->body, e->body_len);
+        last = e;
+    }
+    pthread_rwlock_unlock(&t->lock);
+    return 0;
 }

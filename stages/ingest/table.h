@@ -9,6 +9,10 @@
  * document without its internal `tenant`, with the webhook delivery state
  * folded in — so a GET only copies a string under a read lock.
  *
+ * Status only moves forward: a `queued` document (ingest's own write, also
+ * when an idempotent submit was written twice) never replaces a later
+ * state's.
+ *
  * Per batch, only the newest TABLE_ATTEMPTS_KEPT attempt records are kept
  * in memory (plus counters), so a receiver failing for days costs a fixed
  * amount.
@@ -23,6 +27,8 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "buf.h"
 
 #define TABLE_ATTEMPTS_KEPT 50
 
@@ -77,5 +83,28 @@ struct table_load {
 
 /* The tenant's load (zeros when it has no unfinished batch). */
 void table_load(struct table *t, const char *tenant, struct table_load *out);
+/* ---- listing: GET /v1/batches
+ *
+ * Per tenant, the batches with a status document are kept in an array
+ * sorted by (created_at, id), updated as documents come and go, so a page
+ * is a binary search for the cursor and a walk down the array: newest
+ * first, without sorting or parsing anything at request time, however many
+ * batches the tenant has. */
+
+#define TABLE_CURSOR_MAX 64
+
+struct table_page_query {
+    const char *status; /* only batches in this state; NULL: any */
+    const char *kind;   /* only this kind ("batch", "crawl"); NULL: any */
+    int limit;
+    const char *cursor; /* where the previous page ended; NULL: the newest */
+};
+
+/* Appends up to q->limit status documents of `tenant`, newest first and
+ * comma-separated, to out, and fills next_cursor with where the next page
+ * starts ("" when no batch follows). 0, or -1 when the cursor is not one of
+ * this table's. */
+int table_page(struct table *t, const char *tenant, const struct table_page_query *q,
+               struct buf *out, char next_cursor[TABLE_CURSOR_MAX]);
 
 #endif

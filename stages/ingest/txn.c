@@ -150,6 +150,11 @@ static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, cha
         slot_discard(s);
         return -1;
     }
+    /* Submits with an Idempotency-Key write to that topic too: learn its
+     * leaders now rather than in the first such submit (about a second). */
+    char ignored[128];
+    kafka_partition_count(s->rk, topic_name(&p->st->topics, TOPIC_IDEMPOTENCY), timeout_ms, ignored,
+                          sizeof(ignored));
     LOG_INFO("producer_ready", "txn_id=%s", s->txn_id);
     return 0;
 }
@@ -256,6 +261,11 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct submission
         rd_kafka_headers_destroy(h);
         goto produce_err;
     }
+    /* The Idempotency-Key is remembered exactly when its batch exists. */
+    if (b->idem_record &&
+        (err = produce(rk, topic_name(t, TOPIC_IDEMPOTENCY), RD_KAFKA_PARTITION_UA, b->idem_key,
+                       b->idem_record, strlen(b->idem_record), NULL, deadline)))
+        goto produce_err;
     rc = 0;
     goto out;
 produce_err:

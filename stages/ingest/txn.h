@@ -2,7 +2,8 @@
  * txn — the submit transaction: a small pool of transactional producers.
  *
  * A submit is written in a Kafka transaction holding the batch record, one
- * request per item and the `queued` status document; read_committed
+ * request per item, the `queued` status document and, for a submit with an
+ * Idempotency-Key, the key's record (idem.h); read_committed
  * consumers see all of it or none of it. A transactional producer runs one
  * transaction at a time, and its cost is mostly the round trips of
  * committing, not the records; so submits that arrive while every producer

@@ -126,6 +126,78 @@ static void test_sign_and_rotation(void **state)
     job_free(j);
 }
 
+/* A tenant-signed task: the tenant's secrets as the table has them at each
+ * attempt; a rotation between two attempts changes what signs the next. */
+static void test_sign_with_tenant_secret(void **state)
+{
+    (void)state;
+    struct secretbox sb;
+    char errstr[256], aad[TENANT_AAD_MAX], want[WHSIG_HEX_LEN], want_old[WHSIG_HEX_LEN];
+    assert_int_equal(
+        secretbox_init(&sb, "5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f",
+                       errstr, sizeof(errstr)),
+        0);
+    struct task_policy pol = {
+        .sb = &sb, .tenants = tenant_table_new(), .n_tiers = 3, .tier_ms = tiers};
+    int64_t now = 1795337000000LL;
+    struct job j = {0};
+    j.task = json_pack("{s:n,s:b}", "secret_enc", "tenant_secret", 1);
+    j.tenant_secret = 1;
+    j.tenant = "acme";
+    j.batch_id = "bat_x";
+    j.delivery_id = "dlv_0123";
+    j.body = "{\"a\": 1}";
+    j.body_len = strlen(j.body);
+    j.attempt = 1;
+
+    /* Not known here yet: an error, but a retry, not the dead letters. */
+    assert_int_equal(task_sign(&j, &pol, now, errstr, sizeof(errstr)), -1);
+    assert_true(j.secret_pending);
+    j.final = 1; /* as the sender marks an attempt that could not start */
+    snprintf(j.error, sizeof(j.error), "%s", errstr);
+    task_verdict(&j, &pol, now);
+    assert_int_equal(j.verdict, VERDICT_RETRY);
+
+    tenant_secret_aad("acme", aad);
+    char *cur = secretbox_seal(&sb, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 38, aad);
+    char *old = secretbox_seal(&sb, "whsec_b2xkLXNlY3JldC1vbGQtc2VjcmV0LW9sZA==", 42, aad);
+    char *other =
+        secretbox_seal(&sb, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 38, "tenant:globex");
+    char rec[1024];
+    snprintf(rec, sizeof(rec),
+             "{\"tenant\":\"acme\",\"webhook\":null,\"secret\":{\"enc\":\"%s\",\"created_at\":"
+             "\"2026-11-22T00:00:00Z\"},\"previous_secret\":{\"enc\":\"%s\",\"valid_until\":"
+             "\"2026-11-22T09:00:00Z\"}}",
+             cur, old);
+    assert_int_equal(tenant_table_apply(pol.tenants, "acme", rec, strlen(rec)), 0);
+    assert_int_equal(task_sign(&j, &pol, now, errstr, sizeof(errstr)), 0);
+    assert_false(j.secret_pending);
+    whsig_ferry("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", j.body, j.body_len, want);
+    whsig_ferry("whsec_b2xkLXNlY3JldC1vbGQtc2VjcmV0LW9sZA==", j.body, j.body_len, want_old);
+    char both[2 * WHSIG_HEX_LEN + 1];
+    snprintf(both, sizeof(both), "%s %s", want, want_old);
+    assert_string_equal(j.ferry_sig, both); /* the overlap: both */
+    assert_non_null(strchr(j.std_sig, ' '));
+
+    /* After valid_until: the new one only. */
+    assert_int_equal(task_sign(&j, &pol, now + 3600 * 1000, errstr, sizeof(errstr)), 0);
+    assert_string_equal(j.ferry_sig, want);
+
+    /* Another tenant's sealed secret does not open for this one. */
+    snprintf(rec, sizeof(rec),
+             "{\"tenant\":\"acme\",\"secret\":{\"enc\":\"%s\",\"created_at\":null}}", other);
+    assert_int_equal(tenant_table_apply(pol.tenants, "acme", rec, strlen(rec)), 0);
+    assert_int_equal(task_sign(&j, &pol, now, errstr, sizeof(errstr)), -1);
+    assert_false(j.secret_pending);
+    assert_non_null(strstr(errstr, "does not open"));
+
+    free(cur);
+    free(old);
+    free(other);
+    json_decref(j.task);
+    tenant_table_free(pol.tenants);
+}
+
 static void test_attempt_record(void **state)
 {
     (void)state;
@@ -182,6 +254,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verdicts),
         cmocka_unit_test(test_sign_and_rotation),
+        cmocka_unit_test(test_sign_with_tenant_secret),
         cmocka_unit_test(test_attempt_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -125,6 +125,27 @@ static void test_schedule_run_ids(void **state)
     assert_false(ids_is_schedule_run("not an id"));
 }
 
+static void test_derived_batch_ids(void **state)
+{
+    (void)state;
+    char a[IDS_BATCH_LEN], b[IDS_BATCH_LEN], c[IDS_BATCH_LEN], r[IDS_BATCH_LEN];
+    int64_t day = 1795305600000LL; /* 2026-11-22T00:00:00Z */
+    assert_int_equal(ids_batch_derived(day, "acme\nk1", 7, a), 0);
+    assert_int_equal(ids_batch_derived(day, "acme\nk1", 7, b), 0);
+    assert_string_equal(a, b); /* the same seed and time: the same id, on any instance */
+    assert_true(ids_valid("bat", a));
+    assert_int_equal(ids_time_ms("bat", a), day);
+    assert_true(ids_is_schedule_run(a)); /* derived: never equal to a random id */
+    assert_int_equal(ids_batch_derived(day, "acme\nk2", 7, c), 0);
+    assert_string_not_equal(a, c);
+    assert_int_equal(ids_batch_derived(day + 86400000, "acme\nk1", 7, c), 0);
+    assert_string_not_equal(a, c);
+    assert_int_equal(ids_batch_new(r), 0);
+    assert_false(ids_is_schedule_run(r));
+    assert_int_equal(ids_batch_derived(-1, "x", 1, c), -1);
+    assert_int_equal(ids_batch_derived(1LL << 48, "x", 1, c), -1);
+}
+
 static void test_iso8601(void **state)
 {
     char buf[CLK_ISO_LEN];
@@ -163,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_delivery_ids_are_deterministic),
         cmocka_unit_test(test_hash_is_fnv1a),
         cmocka_unit_test(test_schedule_run_ids),
+        cmocka_unit_test(test_derived_batch_ids),
         cmocka_unit_test(test_iso8601),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

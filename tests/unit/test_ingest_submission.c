@@ -230,6 +230,121 @@ static void test_urls_normalized(void **state)
     submission_release(&b);
 }
 
+/* ignore_invalid_urls: entries whose URL is refused are skipped and listed
+ * (their submitted index), the rest numbered anew; none left is a 422. */
+static void test_ignore_invalid_urls(void **state)
+{
+    static const struct submission_limits wide = {.max_items = 10, .max_page_bytes = 1 << 20};
+    const char *body = "{\"urls\": [\"https://a.example/\", \"nope\", 5], \"items\": "
+                       "[{\"url\": \"ftp://x/\"}, {\"url\": \"https://b.example/\", \"headers\": "
+                       "{\"A\": \"1\"}}, {}], \"ignore_invalid_urls\": true}";
+    struct submission b;
+    struct submission_err err;
+    const json_t *h;
+    (void)state;
+    assert_int_equal(submission_parse(&b, body, strlen(body), 0, "acme", &wide, &err), 0);
+    assert_int_equal(b.total, 2);
+    assert_string_equal(submission_item(&b, 0, &h), "https://a.example/");
+    assert_string_equal(submission_item(&b, 1, &h), "https://b.example/");
+    assert_string_equal(jx_str(h, "A", ""), "1");
+    assert_int_equal(json_array_size(b.invalid), 4);
+    static const long skipped[] = {1, 2, 3, 5};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *x = json_array_get(b.invalid, i);
+        assert_int_equal(jx_int(x, "index", -1), skipped[i]);
+        assert_string_equal(jx_str(x, "code", ""), "invalid_url");
+        assert_true(strlen(jx_str(x, "message", "")) > 0);
+    }
+    assert_string_equal(jx_str(json_array_get(b.invalid, 0), "url", ""), "nope");
+    assert_true(json_is_null(json_object_get(json_array_get(b.invalid, 1), "url")));
+    char *accepted = submission_accepted_json(&b);
+    json_t *a = json_loads(accepted, 0, NULL);
+    assert_int_equal(jx_int(a, "total", 0), 2);
+    assert_int_equal(json_array_size(json_object_get(a, "invalid_urls")), 4);
+    json_decref(a);
+    free(accepted);
+    submission_release(&b);
+
+    /* Structure is still checked: a bad header is no URL to skip. */
+    body = "{\"items\": [{\"url\": \"https://a.example/\", \"headers\": 3}], "
+           "\"ignore_invalid_urls\": true}";
+    assert_int_equal(submission_parse(&b, body, strlen(body), 0, "acme", &wide, &err), -1);
+    assert_string_equal(err.field, "items[0].headers");
+    submission_release(&b);
+    body = "{\"urls\": [\"nope\", \"ftp://x/\"], \"ignore_invalid_urls\": true}";
+    assert_int_equal(submission_parse(&b, body, strlen(body), 0, "acme", &wide, &err), -1);
+    assert_int_equal(err.status, 422);
+    assert_string_equal(err.field, "urls");
+    submission_release(&b);
+}
+
+/* Which webhook and secret a batch gets from its tenant's settings. */
+static void test_tenant_defaults(void **state)
+{
+    json_t *events = json_pack("[s]", "batch.completed");
+    struct submission_tenant none = {NULL, NULL, 0}, url_only = {"https://t.example/", events, 0},
+                             both = {"https://t.example/", events, 1};
+    struct submission b;
+    struct submission_err err;
+    (void)state;
+    static const char *const bodies[] = {
+        "{\"urls\": [\"https://a.example\"]}",
+        "{\"urls\": [\"https://a.example\"], \"webhook_url\": \"https://own.example/\"}",
+        "{\"urls\": [\"https://a.example\"], \"webhook_url\": \"https://own.example/\", "
+        "\"webhook_secret\": \"0123456789abcdef\"}",
+    };
+    static const struct {
+        int body;
+        int tenant; /* 0 none, 1 url only, 2 url and secret */
+        const char *url;
+        int generated, tenant_secret, own;
+    } cases[] = {
+        {0, 0, NULL, 0, 0, 0},
+        {0, 1, "https://t.example/", 1, 0, 0},
+        {0, 2, "https://t.example/", 0, 1, 0},
+        {1, 0, "https://own.example/", 1, 0, 0},
+        {1, 2, "https://own.example/", 0, 1, 0},
+        {2, 2, "https://own.example/", 0, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct submission_tenant *t = cases[i].tenant == 0   ? &none
+                                            : cases[i].tenant == 1 ? &url_only
+                                                                   : &both;
+        const char *body = bodies[cases[i].body];
+        assert_int_equal(submission_parse(&b, body, strlen(body), 0, "acme", &lim, &err), 0);
+        assert_int_equal(submission_apply_tenant(&b, t, &err), 0);
+        if (cases[i].url)
+            assert_string_equal(b.webhook_url, cases[i].url);
+        else
+            assert_null(b.webhook_url);
+        assert_int_equal(b.secret_generated, cases[i].generated);
+        assert_int_equal(b.tenant_secret, cases[i].tenant_secret);
+        assert_int_equal(b.secret != NULL, cases[i].generated || cases[i].own);
+        char *rec = submission_record_json(&b, b.secret ? "v1.sealed" : NULL);
+        json_t *r = json_loads(rec, 0, NULL), *wh = json_object_get(r, "webhook");
+        assert_int_equal(jx_bool(wh, "tenant_secret", 0), cases[i].tenant_secret);
+        if (cases[i].tenant_secret)
+            assert_true(json_is_null(json_object_get(wh, "secret_enc")));
+        json_decref(r);
+        free(rec);
+        submission_release(&b);
+    }
+    json_decref(events);
+
+    /* A retry names its source in the record, the status and the answer. */
+    assert_int_equal(submission_parse(&b, bodies[0], strlen(bodies[0]), 0, "acme", &lim, &err), 0);
+    snprintf(b.retry_of, sizeof(b.retry_of), "bat_01M8MW0N00YBDBNFBKCYCSCFWD");
+    char *docs[] = {submission_record_json(&b, NULL), submission_status_json(&b),
+                    submission_accepted_json(&b)};
+    for (int i = 0; i < 3; i++) {
+        json_t *d = json_loads(docs[i], 0, NULL);
+        assert_string_equal(jx_str(d, "retry_of", ""), "bat_01M8MW0N00YBDBNFBKCYCSCFWD");
+        json_decref(d);
+        free(docs[i]);
+    }
+    submission_release(&b);
+}
+
 static void test_keys(void **state)
 {
     struct keys *ks = calloc(1, sizeof(*ks));
@@ -261,6 +376,8 @@ int main(void)
         cmocka_unit_test(test_rules_in_requests_and_records),
         cmocka_unit_test(test_single),
         cmocka_unit_test(test_urls_normalized),
+        cmocka_unit_test(test_ignore_invalid_urls),
+        cmocka_unit_test(test_tenant_defaults),
         cmocka_unit_test(test_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

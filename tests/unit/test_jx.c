@@ -63,12 +63,37 @@ static void test_getters(void **state)
     json_decref(o);
 }
 
+static void test_peek(void **state)
+{
+    (void)state;
+    char out[32];
+    static const char rec[] =
+        "{\"batch_id\":\"bat_1\",\"index\":3,\"input\":\"https://a/"
+        "\\\"status\\\":\\\"ok\",\"n\":[1,"
+        "{\"status\":\"inner\"},\"]}\"],\"status\" : \"timeout\",\"data\":{\"html\":\"...\"}}";
+    assert_int_equal(jx_peek_str(rec, strlen(rec), "status", out, sizeof(out)), 0);
+    assert_string_equal(out, "timeout"); /* not the one inside a string or a nested object */
+    assert_int_equal(jx_peek_str(rec, strlen(rec), "batch_id", out, sizeof(out)), 0);
+    assert_string_equal(out, "bat_1");
+    assert_int_equal(jx_peek_str(rec, strlen(rec), "index", out, sizeof(out)), -1); /* a number */
+    assert_int_equal(jx_peek_str(rec, strlen(rec), "missing", out, sizeof(out)), -1);
+    assert_int_equal(jx_peek_str(rec, strlen(rec), "status", out, 4), -1); /* too long */
+    static const char esc[] = "{\"status\":\"o\\u006b\"}";
+    assert_int_equal(jx_peek_str(esc, strlen(esc), "status", out, sizeof(out)), -1);
+    /* Cut short, or not an object: nothing, and no read past the end. */
+    for (size_t n = 0; n < sizeof(rec) - 1; n++)
+        if (jx_peek_str(rec, n, "status", out, sizeof(out)) == 0)
+            assert_string_equal(out, "timeout");
+    assert_int_equal(jx_peek_str("[\"status\"]", 10, "status", out, sizeof(out)), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_parse_caps_depth),
         cmocka_unit_test(test_getters),
+        cmocka_unit_test(test_peek),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
