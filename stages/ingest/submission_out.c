@@ -103,6 +103,9 @@ char *submission_record_json(const struct submission *b, const char *secret_enc)
     }
     if (doc && b->profile)
         json_object_set_new(doc, "endpoint", json_string(b->profile->name));
+    /* A rendered batch's options are its too (a retry renders alike). */
+    if (doc && b->render)
+        json_object_update(doc, b->render);
     if (doc && b->retry_of[0])
         json_object_set_new(doc, "retry_of", json_string(b->retry_of));
     if (doc)

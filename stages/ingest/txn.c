@@ -99,19 +99,9 @@ static int operator_set(const struct cfg *cfg, const char *name)
 static int32_t partitions_of(rd_kafka_t *rk, const struct txn_pool *p, enum topic_id id,
                              int timeout_ms, char *errstr, size_t errstr_size)
 {
-    const struct rd_kafka_metadata *md;
-    int32_t n = 0;
-    const char *name = topic_name(&p->st->topics, id);
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, name, NULL);
-    if (rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) == 0) {
-        if (md->topic_cnt == 1 && !md->topics[0].err)
-            n = md->topics[0].partition_cnt;
-        rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(rkt);
-    if (!n)
-        snprintf(errstr, errstr_size, "no metadata for %s", name);
-    return n;
+    int32_t n =
+        kafka_partition_count(rk, topic_name(&p->st->topics, id), timeout_ms, errstr, errstr_size);
+    return n > 0 ? n : 0;
 }
 
 static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, char *errstr,
@@ -153,8 +143,7 @@ static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, cha
     /* Submits with an Idempotency-Key write to that topic too: learn its
      * leaders now rather than in the first such submit (about a second). */
     char ignored[128];
-    kafka_partition_count(s->rk, topic_name(&p->st->topics, TOPIC_IDEMPOTENCY), timeout_ms, ignored,
-                          sizeof(ignored));
+    partitions_of(s->rk, p, TOPIC_IDEMPOTENCY, timeout_ms, ignored, sizeof(ignored));
     LOG_INFO("producer_ready", "txn_id=%s", s->txn_id);
     return 0;
 }
