@@ -170,15 +170,14 @@ static void h_put(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
         bad_field(resp, "url", "is required (null removes the default webhook)");
         goto out;
     }
-    if (!json_is_null(url)) {
-        if (submission_webhook_url(url, &a->lim, "url", &err) ||
-            !(events =
-                  submission_webhook_events(json_object_get(doc, "events"), "events", 0, &err))) {
-            api_refuse(resp, &err);
-            goto out;
-        }
-        p = (struct put){json_string_value(url), events};
+    /* Events are checked even when they go unused (url null). */
+    if (!(events = submission_webhook_events(json_object_get(doc, "events"), "events", 0, &err)) ||
+        (!json_is_null(url) && submission_webhook_url(url, &a->lim, "url", &err))) {
+        api_refuse(resp, &err);
+        goto out;
     }
+    if (!json_is_null(url))
+        p = (struct put){json_string_value(url), events};
     int rc = accounts_change(a->accounts, tenant, put_change, &p, &s, errstr, sizeof(errstr));
     answer(resp, rc, &s, errstr);
     tenant_settings_release(&s);

@@ -4,12 +4,19 @@ Idempotency-Key (the same key twice, across an ingest restart, across two
 ingest instances at the same moment: one batch), ignore_invalid_urls,
 retrying a batch's failed items, and listing a tenant's batches."""
 
+import json
 import threading
 
-from conftest import free_port, http, kafka_consume, wait_until
+import jsonschema
+
+from conftest import ROOT, free_port, http, kafka_consume, wait_until
 from pipeline import ACME, Site, start_pipeline
 from test_ingest import GLOBEX, error_of, start_ingest
 from verify import verifies
+
+
+IDEMPOTENCY_SCHEMA = json.loads((ROOT / "schemas" / "idempotency.schema.json").read_text())
+BATCHES_SCHEMA = json.loads((ROOT / "schemas" / "batches.schema.json").read_text())
 
 
 def post(base, body, key=None, headers=ACME, path="/v1/batch"):
@@ -29,7 +36,7 @@ def healthy(base):
     wait_until(up, timeout=60, what=f"{base}/healthz")
 
 
-def test_idempotency_key(start_stage, receiver):
+def test_idempotency_key(start_stage, ferry_env, receiver):
     p = start_pipeline(start_stage)
     with Site() as site:
         body = {"urls": [site.url + "/p1", site.url + "/p2"], "webhook_url": receiver.url}
@@ -96,6 +103,10 @@ def test_idempotency_key(start_stage, receiver):
             hooks = [r for r in receiver.requests if r.headers.get("x-ferry-batch-id") == a["id"]
                      and r.headers.get("x-ferry-event") == "batch.completed"]
             assert len(hooks) == 1 and verifies(a["webhook_signature_secret"], hooks[0])
+        keyed = [m.json() for m in kafka_consume(ferry_env["FERRY_TOPIC_PREFIX"] + "idempotency")]
+        for rec in keyed:
+            jsonschema.validate(rec, IDEMPOTENCY_SCHEMA)
+        assert {r["key"] for r in keyed if r["tenant"] == "acme"} == {"order-1", *keys}
         for base in (p.base, base2):
             listed = http("GET", base + "/v1/batches?limit=100", headers=ACME).json()["batches"]
             ids = [d["id"] for d in listed]
@@ -185,6 +196,8 @@ def test_retry_submits_exactly_the_failed_items(start_stage, ferry_env, receiver
         assert sorted(x["input"] for x in got) == sorted(failing)
         assert {x["status"] for x in got} == {"not_found"}
 
+        for m in kafka_consume(ferry_env["FERRY_TOPIC_PREFIX"] + "batches"):
+            jsonschema.validate(m.json(), BATCHES_SCHEMA)
         # The requests carry the source's options and each item's headers.
         reqs = [m.json() for m in kafka_consume(ferry_env["FERRY_TOPIC_PREFIX"] + "scrape.requests")
                 if m.key == new["id"]]

@@ -10,10 +10,17 @@ import json
 import time
 from datetime import datetime
 
-from conftest import http, kafka_consume, wait_until
+import jsonschema
+
+from conftest import ROOT, http, kafka_consume, wait_until
 from pipeline import ACME, Site, start_pipeline
 from test_ingest import GLOBEX, error_of, start_ingest
 from verify import seed_verify, standard_verify, verifies
+
+
+TENANTS_SCHEMA = json.loads((ROOT / "schemas" / "tenants.schema.json").read_text())
+BATCHES_SCHEMA = json.loads((ROOT / "schemas" / "batches.schema.json").read_text())
+WEBHOOKS_SCHEMA = json.loads((ROOT / "schemas" / "webhooks.schema.json").read_text())
 
 
 def put(base, body, headers=ACME):
@@ -80,6 +87,7 @@ def test_webhook_settings_api(start_stage, ferry_env):
     for m in msgs:
         assert first["secret"].encode() not in m.value and second["secret"].encode() not in m.value
         doc = m.json()
+        jsonschema.validate(doc, TENANTS_SCHEMA)
         assert doc["secret"] is None or doc["secret"]["enc"].startswith("v1.")
     before = api.get("/v1/webhook").json()
     st.stop()
@@ -106,7 +114,7 @@ def delivered(receiver, batch_id, n=1, timeout=90):
                       timeout=timeout, what=f"{n} deliveries of {batch_id}")
 
 
-def test_rotation_signs_with_both_secrets_during_the_overlap(start_stage, receiver):
+def test_rotation_signs_with_both_secrets_during_the_overlap(start_stage, ferry_env, receiver):
     p = start_pipeline(start_stage)
     with Site() as site:
         assert put(p.base, {"url": receiver.url + "/default"}).status == 200
@@ -157,6 +165,15 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(start_stage, receiv
         assert verifies(own, req_e) and not seed_verify(s3, req_e)
         assert req_f.path == "/other" and verifies(s3, req_f)
 
+        # The tasks say which secret signs them, and carry none of the tenant's.
+        tasks = [m.json() for m in kafka_consume(ferry_env["FERRY_TOPIC_PREFIX"] + "webhooks")]
+        for t in tasks:
+            jsonschema.validate(t, WEBHOOKS_SCHEMA)
+        by_batch = {t["batch_id"]: t for t in tasks}
+        assert by_batch[a["id"]]["tenant_secret"] is True
+        assert by_batch[a["id"]]["secret_enc"] is None
+        assert "tenant_secret" not in by_batch[e["id"]]
+
         # Another tenant without settings: no default webhook, generated secrets as before.
         g = http("POST", p.base + "/v1/batch", {"urls": [site.url + "/p7"]}, GLOBEX).json()
         assert http("GET", f"{p.base}/v1/batch/{g['id']}", headers=GLOBEX).json()["webhook"] is None
@@ -195,5 +212,6 @@ def test_a_batch_record_says_tenant_secret_instead_of_carrying_one(start_stage, 
     a = api.submit({"urls": ["https://example.com/a"], "webhook_url": "http://127.0.0.1:9/h"})
     recs = [m.json() for m in kafka_consume(ferry_env["FERRY_TOPIC_PREFIX"] + "batches", 1)]
     [rec] = [r for r in recs if r["id"] == a["id"]]
+    jsonschema.validate(rec, BATCHES_SCHEMA)
     assert rec["webhook"]["tenant_secret"] is True and rec["webhook"]["secret_enc"] is None
     assert json.dumps(rec).find("whsec_") < 0
