@@ -2,14 +2,17 @@
  * deliver_gen — writes webhook tasks fast, for the deliver benchmarks.
  *
  *     deliver_gen -b brokers -t topic -n count -K secret_key -u url [-u url2 -k K]
- *                 [-d delay_ms -s spread_ms]
+ *                 [-d delay_ms -s spread_ms] [-T tenants_topic]
  *
  * Every task is a real one (sealed secret, delivery id, body) as aggregate
  * would write it, spread over 1,000 batch ids. With two URLs, every K-th task
  * goes to the second. With -d, the tasks are retry-tier records instead:
  * ferry-attempt 2 and ferry-due-ms = start + delay + i * spread / count (so
  * due times rise within every partition), and the body carries "due_ms" for
- * the receiver to measure lateness. Prints the count written and the rate.
+ * the receiver to measure lateness. With -T, the tasks are signed with their
+ * tenant's secret (tenant_secret, no secret_enc: deliver looks the secret up
+ * at each attempt), and the tenant's settings record goes to that topic
+ * first. Prints the count written and the rate.
  */
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -23,6 +26,7 @@
 #include "jx.h"
 #include "kafka.h"
 #include "secretbox.h"
+#include "tenant.h"
 
 #define N_BATCHES 1000
 
@@ -34,10 +38,10 @@ static void die(const char *what)
 
 int main(int argc, char **argv)
 {
-    const char *brokers = NULL, *topic_name = NULL, *key = NULL, *urls[2] = {0};
+    const char *brokers = NULL, *topic_name = NULL, *key = NULL, *urls[2] = {0}, *tenants = NULL;
     long count = 0, every = 0, delay = -1, spread = 0;
     int n_urls = 0, opt;
-    while ((opt = getopt(argc, argv, "b:t:n:K:u:k:d:s:")) != -1) {
+    while ((opt = getopt(argc, argv, "b:t:n:K:u:k:d:s:T:")) != -1) {
         switch (opt) {
         case 'b': brokers = optarg; break;
         case 't': topic_name = optarg; break;
@@ -50,6 +54,7 @@ int main(int argc, char **argv)
         case 'k': every = strtol(optarg, NULL, 10); break;
         case 'd': delay = strtol(optarg, NULL, 10); break;
         case 's': spread = strtol(optarg, NULL, 10); break;
+        case 'T': tenants = optarg; break;
         default: die("bad option");
         }
     }
@@ -89,6 +94,28 @@ int main(int argc, char **argv)
     if (!rk)
         die(errstr);
 
+    if (tenants) {
+        /* The tenant's one secret, as POST /v1/webhook/secret writes it. */
+        struct tenant_settings ts = {0};
+        char aad[TENANT_AAD_MAX];
+        tenant_secret_aad("bench", aad);
+        ts.secret_enc = secretbox_seal(&sb, "whsec_YmVuY2gtdGVuYW50LXNlY3JldA==", 34, aad);
+        ts.secret_created_ms = ts.updated_ms = clk_now_ms();
+        size_t len;
+        char *rec = tenant_settings_json("bench", &ts, &len);
+        struct kafka_msg m = {.topic = tenants,
+                              .partition = RD_KAFKA_PARTITION_UA,
+                              .key = "bench",
+                              .key_len = 5,
+                              .value = rec,
+                              .len = len,
+                              .msgflags = RD_KAFKA_MSG_F_FREE};
+        if (!ts.secret_enc || !rec || kafka_produce_wait(rk, &m, KAFKA_QUEUE_WAIT_MS))
+            die("cannot write the tenant record");
+        rd_kafka_flush(rk, 60000);
+        free(ts.secret_enc);
+    }
+
     char pad[201];
     memset(pad, 'x', 200);
     pad[200] = '\0';
@@ -109,6 +136,10 @@ int main(int argc, char **argv)
                       "batch.completed", "batch_id", batch[b], "tenant", "bench", "url", url,
                       "created_at", created, "secret_enc", sealed[b], "previous_secret_enc",
                       "previous_secret_until", "body", body);
+        if (tenants) {
+            json_object_set_new(task, "secret_enc", json_null());
+            json_object_set_new(task, "tenant_secret", json_true());
+        }
         char *value = jx_dump(task, NULL);
         json_decref(task);
         rd_kafka_headers_t *h = rd_kafka_headers_new(4);
