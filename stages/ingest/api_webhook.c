@@ -120,6 +120,10 @@ static void answer(struct httpd_resp *resp, int rc, const struct tenant_settings
         unavailable(resp, errstr);
         return;
     }
+    if (rc) {
+        httpd_error(resp, 500, "internal", "out of memory", NULL);
+        return;
+    }
     json_t *doc = settings_doc(s);
     httpd_json_doc(resp, 200, doc);
     json_decref(doc);
@@ -259,7 +263,7 @@ static void h_secret(struct api *a, struct httpd_req *req, struct httpd_resp *re
     r.sealed = sealed;
     int rc = accounts_change(a->accounts, tenant, rotate_change, &r, &s, errstr, sizeof(errstr));
     if (rc) {
-        unavailable(resp, errstr);
+        answer(resp, rc, &s, errstr);
     } else {
         /* Shown once: only its sealed form is kept. */
         json_t *out = json_pack("{s:s,s:o,s:o}", "secret", secret, "secret_created_at",
