@@ -156,7 +156,11 @@ struct follower *follower_open(const struct cfg *cfg, const char *client_id, con
         goto err;
     }
     f->started = 1;
-    LOG_INFO("following", "name=%s topics=%zu partitions=%d", name, n, f->total);
+    char group[300];
+    size_t glen = sizeof(group);
+    if (rd_kafka_conf_get(rd_kafka_conf(f->rk), "group.id", group, &glen) != RD_KAFKA_CONF_OK)
+        group[0] = '\0';
+    LOG_INFO("following", "group=%s topics=%zu partitions=%d", group, n, f->total);
     return f;
 err:
     if (parts)

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
+
 int jx_depth(const char *buf, size_t len, int limit)
 {
     int depth = 0, max = 0, in_string = 0;
@@ -108,6 +110,15 @@ json_t *jx_parse(const char *buf, size_t len, int max_depth, char *errstr, size_
     if (!root)
         snprintf(errstr, errstr_size, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
     return root;
+}
+
+json_t *jx_time(int64_t ms)
+{
+    char at[CLK_ISO_LEN];
+    if (ms <= 0)
+        return json_null();
+    clk_iso8601(ms, at);
+    return json_string(at);
 }
 
 const char *jx_str(const json_t *obj, const char *key, const char *fallback)

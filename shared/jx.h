@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -31,6 +32,10 @@ int jx_depth(const char *buf, size_t len, int limit);
  * holding escapes is not returned. Copies it into out (NUL-terminated);
  * 0, or -1 when absent, not a string, escaped or longer than size-1. */
 int jx_peek_str(const char *buf, size_t len, const char *key, char *out, size_t size);
+
+/* A new JSON string of epoch ms as clk_iso8601() writes it, or null for
+ * ms <= 0 (a time not set yet). */
+json_t *jx_time(int64_t ms);
 
 /* obj[key] as a string / integer / bool, or the fallback when absent or of
  * another type. Strings are borrowed from obj. */

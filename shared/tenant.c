@@ -95,32 +95,22 @@ out:
     return rc;
 }
 
-static json_t *iso_or_null(int64_t ms)
-{
-    char at[CLK_ISO_LEN];
-    if (ms <= 0)
-        return json_null();
-    clk_iso8601(ms, at);
-    return json_string(at);
-}
-
 char *tenant_settings_json(const char *tenant, const struct tenant_settings *s, size_t *len)
 {
     json_t *doc = json_object();
     json_object_set_new(doc, "tenant", json_string(tenant));
-    json_object_set_new(doc, "updated_at", iso_or_null(s->updated_ms));
+    json_object_set_new(doc, "updated_at", jx_time(s->updated_ms));
     json_object_set_new(doc, "webhook",
                         s->url ? json_pack("{s:s,s:O}", "url", s->url, "events", s->events)
                                : json_null());
     json_object_set_new(doc, "secret",
                         s->secret_enc ? json_pack("{s:s,s:o}", "enc", s->secret_enc, "created_at",
-                                                  iso_or_null(s->secret_created_ms))
+                                                  jx_time(s->secret_created_ms))
                                       : json_null());
     json_object_set_new(doc, "previous_secret",
-                        s->previous_enc
-                            ? json_pack("{s:s,s:o}", "enc", s->previous_enc, "valid_until",
-                                        iso_or_null(s->previous_until_ms))
-                            : json_null());
+                        s->previous_enc ? json_pack("{s:s,s:o}", "enc", s->previous_enc,
+                                                    "valid_until", jx_time(s->previous_until_ms))
+                                        : json_null());
     char *out = jx_dump(doc, len);
     json_decref(doc);
     return out;

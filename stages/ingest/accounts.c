@@ -73,8 +73,7 @@ int accounts_wait_ready(struct accounts *ac, int timeout_ms)
 {
     int64_t deadline = clk_mono_ms() + timeout_ms;
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000 + 1;
+    clk_deadline(timeout_ms, &ts);
     pthread_mutex_lock(&ac->lock);
     while (!ac->f && pthread_cond_timedwait(&ac->opened, &ac->lock, &ts) == 0)
         ;

@@ -104,6 +104,12 @@ const char *api_batch_id(const struct httpd_req *req)
     return id && ids_valid("bat", id) ? id : NULL;
 }
 
+int api_is_final(const char *status)
+{
+    return strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0 ||
+           strcmp(status, "cancelled") == 0;
+}
+
 void api_not_found(struct httpd_resp *resp, const char *id)
 {
     httpd_error(resp, 404, "not_found", "no such batch", json_pack("{s:s}", "id", id ? id : ""));

@@ -95,6 +95,9 @@ void api_release(struct api *a);
 /* The :id of the path when it is a well-formed batch id, else NULL. */
 const char *api_batch_id(const struct httpd_req *req);
 
+/* 1 for the states a batch ends in: completed, failed, cancelled. */
+int api_is_final(const char *status);
+
 /* 404 not_found for batch `id` (NULL: no valid id in the path). */
 void api_not_found(struct httpd_resp *resp, const char *id);
 

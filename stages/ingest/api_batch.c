@@ -148,12 +148,6 @@ static void h_results(struct api *a, struct httpd_req *req, struct httpd_resp *r
     json_decref(doc);
 }
 
-static int is_final(const char *status)
-{
-    return strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0 ||
-           strcmp(status, "cancelled") == 0;
-}
-
 static void h_cancel(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
                      const char *tenant)
 {
@@ -165,7 +159,7 @@ static void h_cancel(struct api *a, struct httpd_req *req, struct httpd_resp *re
         return;
     }
     const char *status = jx_str(doc, "status", "");
-    if (is_final(status)) {
+    if (api_is_final(status)) {
         char msg[96];
         snprintf(msg, sizeof(msg), "the batch is already %s", status);
         httpd_error(resp, 409, "batch_finished", msg, json_pack("{s:s}", "status", status));

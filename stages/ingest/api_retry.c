@@ -136,12 +136,6 @@ static void wipe(json_t *body)
         OPENSSL_cleanse((char *)json_string_value(s), json_string_length(s));
 }
 
-static int is_final(const char *status)
-{
-    return strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0 ||
-           strcmp(status, "cancelled") == 0;
-}
-
 static void h_retry(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
                     const char *tenant)
 {
@@ -164,7 +158,7 @@ static void h_retry(struct api *a, struct httpd_req *req, struct httpd_resp *res
     }
     const char *state = jx_str(doc, "status", "");
     long long total = jx_int(doc, "total", 0);
-    if (!is_final(state)) {
+    if (!api_is_final(state)) {
         char msg[96];
         snprintf(msg, sizeof(msg), "the batch is still %s; retry it once it has finished", state);
         httpd_error(resp, 409, "batch_running", msg, json_pack("{s:s}", "status", state));

@@ -32,15 +32,6 @@
 #define OVERLAP_DEFAULT_MS (24LL * 3600 * 1000)
 #define OVERLAP_MAX_MS     (7LL * 24 * 3600 * 1000)
 
-static json_t *iso_or_null(int64_t ms)
-{
-    char at[CLK_ISO_LEN];
-    if (ms <= 0)
-        return json_null();
-    clk_iso8601(ms, at);
-    return json_string(at);
-}
-
 /* The previous secret's end, when it still signs. */
 static int64_t previous_until(const struct tenant_settings *s, int64_t now)
 {
@@ -53,8 +44,8 @@ static json_t *settings_doc(const struct tenant_settings *s)
     return json_pack("{s:o,s:o,s:b,s:o,s:o}", "url", s->url ? json_string(s->url) : json_null(),
                      "events", s->events ? json_incref(s->events) : json_null(), "secret_set",
                      s->secret_enc != NULL, "secret_created_at",
-                     iso_or_null(s->secret_enc ? s->secret_created_ms : 0), "previous_valid_until",
-                     iso_or_null(previous_until(s, clk_now_ms())));
+                     jx_time(s->secret_enc ? s->secret_created_ms : 0), "previous_valid_until",
+                     jx_time(previous_until(s, clk_now_ms())));
 }
 
 static void unavailable(struct httpd_resp *resp, const char *errstr)
@@ -267,8 +258,8 @@ static void h_secret(struct api *a, struct httpd_req *req, struct httpd_resp *re
     } else {
         /* Shown once: only its sealed form is kept. */
         json_t *out = json_pack("{s:s,s:o,s:o}", "secret", secret, "secret_created_at",
-                                iso_or_null(s.secret_created_ms), "previous_valid_until",
-                                iso_or_null(previous_until(&s, r.now_ms)));
+                                jx_time(s.secret_created_ms), "previous_valid_until",
+                                jx_time(previous_until(&s, r.now_ms)));
         httpd_json_doc(resp, 200, out);
         json_decref(out);
     }

@@ -1,7 +1,7 @@
 /*
  * follow — keeps the status table and the usage table current: reads
  * batch.status, webhooks.attempts and usage from the beginning, every
- * partition, forever.
+ * partition, forever, on a thread of its own (shared/follower.h).
  *
  * No consumer group is joined (partitions are assigned by hand, nothing is
  * committed): every ingest instance must see every batch. The table has
@@ -23,7 +23,8 @@ struct follow;
 struct follow *follow_open(const struct stage *st, struct table *table, struct usage *usage,
                            char *errstr, size_t errstr_size);
 
-/* Applies what arrives within timeout_ms. */
+/* Paces the caller's loop: returns after timeout_ms (the records are
+ * applied meanwhile, on the follower's thread). */
 void follow_poll(struct follow *f, int timeout_ms);
 
 /* 1 once every partition has been read to its end once. */

@@ -112,13 +112,7 @@ enum idem_verdict idem_begin(struct idem *d, const char *tenant, const char *key
     struct timespec until;
     enum idem_verdict v = IDEM_BUSY;
     idem_topic_key(tenant, key, tk);
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    clk_deadline(timeout_ms, &until);
     pthread_mutex_lock(&d->lock);
     for (;;) {
         const struct idem_entry *e = live(d, tk, clk_now_ms());

@@ -61,8 +61,9 @@ int main(int argc, char **argv)
         return 2;
     }
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *kv[] = {"bootstrap.servers",  brokers, "linger.ms", "20", "compression.codec", "lz4",
-                        "enable.idempotence", "true",  NULL};
+    const char *kv[] = {
+        "bootstrap.servers",  brokers, "linger.ms", "20", "compression.codec", "lz4",
+        "enable.idempotence", "true",  NULL};
     for (int i = 0; kv[i]; i += 2)
         if (rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof(errstr)))
             return fprintf(stderr, "results_gen: %s\n", errstr), 2;
@@ -85,8 +86,8 @@ int main(int argc, char **argv)
                  i);
         jx_add_strz(&v, url);
         buf_addf(&v,
-                 ",\"status\":\"%s\",\"http_status\":%d,\"final_url\":",
-                 fails ? "not_found" : "ok", fails ? 404 : 200);
+                 ",\"status\":\"%s\",\"http_status\":%d,\"final_url\":", fails ? "not_found" : "ok",
+                 fails ? 404 : 200);
         jx_add_strz(&v, url);
         buf_addf(&v,
                  ",\"content_type\":\"text/html\",\"duration_ms\":12,\"attempts\":1,"
