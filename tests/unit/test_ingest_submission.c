@@ -331,6 +331,18 @@ static void test_tenant_defaults(void **state)
     }
     json_decref(events);
 
+    /* A rendered batch's record carries its rendering options: a retry
+     * reads its requests from render.requests and renders alike. */
+    const char *rendered = "{\"urls\": [\"https://a.example\"], \"render\": true, "
+                           "\"block_ads\": true}";
+    assert_int_equal(submission_parse(&b, rendered, strlen(rendered), 0, "acme", &lim, &err), 0);
+    char *rrec = submission_record_json(&b, NULL);
+    json_t *rr = json_loads(rrec, 0, NULL);
+    assert_true(jx_bool(rr, "render", 0) && jx_bool(rr, "block_ads", 0));
+    json_decref(rr);
+    free(rrec);
+    submission_release(&b);
+
     /* A retry names its source in the record, the status and the answer. */
     assert_int_equal(submission_parse(&b, bodies[0], strlen(bodies[0]), 0, "acme", &lim, &err), 0);
     snprintf(b.retry_of, sizeof(b.retry_of), "bat_01M8MW0N00YBDBNFBKCYCSCFWD");
