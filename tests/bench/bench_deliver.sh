@@ -90,31 +90,27 @@ ROUNDS=${DELIVER_BENCH_ROUNDS:-3}
 solo_best=0 mixed_best=0 tenant_best=0
 fmt() { printf "%'d" "$1"; }
 us_per() { awk -v c="$1" -v n="$2" 'BEGIN{printf "%.0f", c*10000/n}'; }
+# alone LABEL [GEN_ARGS...]: N tasks to one fast receiver; prints the round's
+# line and leaves its deliveries/s in ALONE.
+alone() {
+    local label=$1
+    shift
+    provision "bd$RANDOM$RANDOM."
+    start_recv FAST ok
+    gen -t "${FERRY_TOPIC_PREFIX}webhooks" -n "$N" -u "http://127.0.0.1:$FAST/hook" "$@"
+    start_deliver
+    wait_requests "$FAST_STATS" "$N" 180
+    ALONE=$(rate "$FAST_STATS")
+    cpu=$(cpu_ticks "$DPID")
+    stop_deliver
+    kill "$FAST_PID"
+    echo "  round $round $label: $(fmt "$ALONE") deliveries/s ($(us_per "$cpu" "$N") µs CPU per delivery)"
+}
 for round in $(seq "$ROUNDS"); do
-    provision "bd$RANDOM$RANDOM."
-    start_recv FAST ok
-    gen -t "${FERRY_TOPIC_PREFIX}webhooks" -n "$N" -u "http://127.0.0.1:$FAST/hook"
-    start_deliver
-    wait_requests "$FAST_STATS" "$N" 180
-    solo=$(rate "$FAST_STATS")
-    cpu=$(cpu_ticks "$DPID")
-    stop_deliver
-    kill "$FAST_PID"
-    echo "  round $round alone:   $(fmt "$solo") deliveries/s ($(us_per "$cpu" "$N") µs CPU per delivery)"
-    ((solo > solo_best)) && solo_best=$solo
-
-    provision "bd$RANDOM$RANDOM."
-    start_recv FAST ok
-    gen -t "${FERRY_TOPIC_PREFIX}webhooks" -n "$N" -u "http://127.0.0.1:$FAST/hook" \
-        -T "${FERRY_TOPIC_PREFIX}tenants"
-    start_deliver
-    wait_requests "$FAST_STATS" "$N" 180
-    tenant=$(rate "$FAST_STATS")
-    cpu=$(cpu_ticks "$DPID")
-    stop_deliver
-    kill "$FAST_PID"
-    echo "  round $round alone, the tenant's secret: $(fmt "$tenant") deliveries/s ($(us_per "$cpu" "$N") µs CPU per delivery)"
-    ((tenant > tenant_best)) && tenant_best=$tenant
+    alone "alone  "
+    ((ALONE > solo_best)) && solo_best=$ALONE
+    alone "alone, the tenant's secret" -T "${FERRY_TOPIC_PREFIX}tenants"
+    ((ALONE > tenant_best)) && tenant_best=$ALONE
 
     provision "bd$RANDOM$RANDOM."
     start_recv FAST ok

@@ -81,15 +81,21 @@ static struct job *signed_job(struct secretbox *sb, const char *secret, const ch
     return j;
 }
 
+static void key_init(struct secretbox *sb)
+{
+    char errstr[256];
+    assert_int_equal(
+        secretbox_init(sb, "5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f",
+                       errstr, sizeof(errstr)),
+        0);
+}
+
 static void test_sign_and_rotation(void **state)
 {
     (void)state;
     struct secretbox sb;
     char errstr[256], want[WHSIG_HEX_LEN], want_std[WHSIG_V1_LEN], want_prev[WHSIG_HEX_LEN];
-    assert_int_equal(
-        secretbox_init(&sb, "5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f",
-                       errstr, sizeof(errstr)),
-        0);
+    key_init(&sb);
     struct task_policy pol = {.sb = &sb};
     int64_t now = 1795337000000LL;
 
@@ -133,10 +139,7 @@ static void test_sign_with_tenant_secret(void **state)
     (void)state;
     struct secretbox sb;
     char errstr[256], aad[TENANT_AAD_MAX], want[WHSIG_HEX_LEN], want_old[WHSIG_HEX_LEN];
-    assert_int_equal(
-        secretbox_init(&sb, "5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f5f",
-                       errstr, sizeof(errstr)),
-        0);
+    key_init(&sb);
     struct task_policy pol = {
         .sb = &sb, .tenants = tenant_table_new(), .n_tiers = 3, .tier_ms = tiers};
     int64_t now = 1795337000000LL;
