@@ -12,7 +12,7 @@ import jsonschema
 from conftest import ROOT, free_port, http, kafka_consume, wait_until
 from pipeline import ACME, Site, start_pipeline
 from test_ingest import GLOBEX, error_of, start_ingest
-from verify import verifies
+from receiver_check import verifies
 
 
 IDEMPOTENCY_SCHEMA = json.loads((ROOT / "schemas" / "idempotency.schema.json").read_text())

@@ -4,7 +4,7 @@ API, the default webhook of batches without webhook_url, which secret signs
 what, both signatures during an overlap and only the new one after it, and a
 task parked in a retry tier across a rotation. Deliveries are checked as
 receivers check them: the seeds' Python snippet taking each space-separated
-value, and the Standard Webhooks library (verify.py)."""
+value, and the Standard Webhooks library (receiver_check.py)."""
 
 import json
 import time
@@ -15,7 +15,7 @@ import jsonschema
 from conftest import ROOT, http, kafka_consume, wait_until
 from pipeline import ACME, Site, start_pipeline
 from test_ingest import GLOBEX, error_of, start_ingest
-from verify import seed_verify, standard_verify, verifies
+from receiver_check import seed_verify, standard_verify, verifies
 
 
 TENANTS_SCHEMA = json.loads((ROOT / "schemas" / "tenants.schema.json").read_text())
