@@ -182,8 +182,10 @@ static void h_retry(struct api *a, struct httpd_req *req, struct httpd_resp *res
         goto out;
     }
     if (!(record = origin_record(&o, id, created_ms, &gone, errstr, sizeof(errstr))) ||
-        !(items = origin_items(&o, id, created_ms, jx_bool(record, "render", 0), (size_t)total,
-                               want, n_want, &gone, errstr, sizeof(errstr))))
+        !(items =
+              origin_items(&o, id, created_ms,
+                           txn_requests_topic(a->txn, jx_bool(record, "render", 0), (size_t)total),
+                           (size_t)total, want, n_want, &gone, errstr, sizeof(errstr))))
         goto kafka;
     body = retry_body(a, resp, id, record, items);
     items = NULL;

@@ -214,11 +214,11 @@ static int on_request(void *arg, const rd_kafka_message_t *m)
     return sc->left == 0;
 }
 
-json_t *origin_items(const struct origin *o, const char *id, int64_t created_ms, int rendered,
-                     size_t total, const unsigned char *want, size_t n_want, int *gone,
-                     char *errstr, size_t errstr_size)
+json_t *origin_items(const struct origin *o, const char *id, int64_t created_ms,
+                     enum topic_id requests, size_t total, const unsigned char *want, size_t n_want,
+                     int *gone, char *errstr, size_t errstr_size)
 {
-    const char *topic = topic_name(o->topics, rendered ? TOPIC_RENDER_REQUESTS : TOPIC_REQUESTS);
+    const char *topic = topic_name(o->topics, requests);
     json_t *out = NULL, **item = calloc(total ? total : 1, sizeof(*item));
     size_t found = 0;
     *gone = 0;

@@ -17,7 +17,8 @@
  *     record written around its created_at (Kafka's offsets-for-times) to
  *     the record with its key.
  *   - requests: ingest put item i on partition (murmur2(id) + i) % n of
- *     scrape.requests (render.requests for a rendered batch), all in the
+ *     scrape.requests (render.requests for a rendered batch, the small-batch
+ *     lane for a small one: txn_requests_topic), all in the
  *     submit transaction; each partition holding
  *     a wanted item is read from around created_at until its wanted items
  *     are found.
@@ -68,11 +69,12 @@ json_t *origin_record(const struct origin *o, const char *id, int64_t created_ms
                       char *errstr, size_t errstr_size);
 
 /* The wanted items' requests as submit items ({"url", "headers"}), in
- * index order, read from scrape.requests (render.requests for a rendered
- * batch: `rendered`, its record says render: true): a new array; NULL with
- * errstr (*gone as above, also when a wanted request was not found). */
-json_t *origin_items(const struct origin *o, const char *id, int64_t created_ms, int rendered,
-                     size_t total, const unsigned char *want, size_t n_want, int *gone,
-                     char *errstr, size_t errstr_size);
+ * index order, read from the topic `requests` they were written to
+ * (txn_requests_topic: render.requests for a rendered batch, the
+ * small-batch lane or scrape.requests): a new array; NULL with errstr
+ * (*gone as above, also when a wanted request was not found). */
+json_t *origin_items(const struct origin *o, const char *id, int64_t created_ms,
+                     enum topic_id requests, size_t total, const unsigned char *want, size_t n_want,
+                     int *gone, char *errstr, size_t errstr_size);
 
 #endif

@@ -45,6 +45,17 @@ struct txn_pool {
     struct txn_slot slot[];
 };
 
+enum topic_id txn_requests_topic(const struct txn_pool *p, int render, size_t total)
+{
+    /* A rendered batch's go to the render stage; a small one's to the lane
+     * scrape serves first (scrape.requests.small: as many partitions, every
+     * batch-scoped topic has FERRY_TOPIC_PARTITIONS), so it is not queued
+     * behind a large backlog. */
+    return render                               ? TOPIC_RENDER_REQUESTS
+           : (long long)total <= p->small_items ? TOPIC_REQUESTS_SMALL
+                                                : TOPIC_REQUESTS;
+}
+
 struct txn_pool *txn_pool_new(const struct stage *st, int size, const char *instance,
                               int timeout_ms, char *errstr, size_t errstr_size)
 {
@@ -219,14 +230,8 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct submission
         goto produce_err;
     }
     /* Requests spread over every partition from the batch's own, so one
-     * large batch keeps every scrape (or render) instance busy. A rendered
-     * batch's go to the render stage; a small one's to the lane scrape
-     * serves first (scrape.requests.small: as many partitions, every
-     * batch-scoped topic has FERRY_TOPIC_PARTITIONS), so it is not queued
-     * behind a large backlog. */
-    enum topic_id req_topic = b->render                               ? TOPIC_RENDER_REQUESTS
-                              : (long long)b->total <= p->small_items ? TOPIC_REQUESTS_SMALL
-                                                                      : TOPIC_REQUESTS;
+     * large batch keeps every scrape (or render) instance busy. */
+    enum topic_id req_topic = txn_requests_topic(p, b->render != NULL, b->total);
     int32_t parts = b->render ? p->render_partitions : p->req_partitions;
     int32_t base = kafka_murmur2_partition(b->id, strlen(b->id), parts);
     for (size_t i = 0; i < b->total; i++) {

@@ -35,6 +35,11 @@ struct txn_pool;
 struct txn_pool *txn_pool_new(const struct stage *st, int size, const char *instance,
                               int timeout_ms, char *errstr, size_t errstr_size);
 
+/* The topic a batch's requests go to: render.requests for a rendered
+ * batch, the small-batch lane for one of at most FERRY_SMALL_BATCH_ITEMS
+ * items, scrape.requests otherwise (a retry reads them back from it). */
+enum topic_id txn_requests_topic(const struct txn_pool *p, int render, size_t total);
+
 /* Writes the batch in one transaction within the pool's timeout.
  * 0: committed. -1: nothing visible; errstr says why (the API answers 503). */
 int txn_submit(struct txn_pool *p, const struct submission *b, const char *secret_enc, char *errstr,
