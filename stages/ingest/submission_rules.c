@@ -130,7 +130,8 @@ int submission_rules(struct submission *b, int single, const struct submission_l
     if (ex && ep)
         return rules_fail(err, "extract", -1,
                           "an endpoint brings its own rules; extract cannot be added");
-    /* Rendered items go to the render stage, which does not run rules yet. */
+    /* Rendered items run a user's rules on the document after its scripts
+     * ran (render); an endpoint's profile says how its pages are fetched. */
     int rendered = json_is_true(json_object_get(b->root, "render"));
     json_t *formats = json_object_get(b->root, "formats"), *v;
     size_t i;
@@ -139,9 +140,8 @@ int submission_rules(struct submission *b, int single, const struct submission_l
         if (json_is_string(v) && strcmp(json_string_value(v), "screenshot") == 0)
             rendered = 1;
     }
-    if ((ex || ep) && rendered)
-        return rules_fail(err, ex ? "extract" : "endpoint", -1,
-                          "extraction rules are not applied to rendered pages yet");
+    if (ep && rendered)
+        return rules_fail(err, "endpoint", -1, "an endpoint's pages are not rendered");
     if (ex)
         return check_extract(b, ex, err);
     if (!ep)

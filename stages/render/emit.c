@@ -162,12 +162,17 @@ static void fill_meta(struct result_meta *m, const struct ritem *it, enum status
     m->track = json_object_get(it->req, "track");
 }
 
-/* Takes it: every part of the result goes out under its job. */
-static void produce_result(struct emit *em, struct ritem *it, const struct result_meta *m,
+/* Takes it: every part of the result goes out under its job. An endpoint
+ * item's submitted object is echoed as its input. */
+static void produce_result(struct emit *em, struct ritem *it, struct result_meta *m,
                            const struct extract *ex)
 {
     struct result_part *parts;
+    char *input = it->input ? jx_dump(it->input, NULL) : NULL;
+    m->input_json = input;
     size_t n = result_build(m, ex, it->formats, em->max_message, &parts);
+    m->input_json = NULL;
+    free(input);
     metric_inc(m_status[m->status], 1);
     job_expect(&it->job, (int)n);
     for (size_t i = 0; i < n; i++) {
@@ -196,6 +201,46 @@ static void retry(struct emit *em, struct ritem *it, const char *why)
     metric_inc(m_retry, 1);
     job_retry(&em->sink, &it->job, em->tiers[tier], it->batch_id, clk_now_ms() + em->tier_ms[tier],
               why, item_headers(it));
+}
+
+void emit_unusable(struct emit *em, struct ritem *it, enum status status, const char *error)
+{
+    if (status_retried(status) == STATUS_ALWAYS && (size_t)it->job.attempt <= em->n_tiers) {
+        retry(em, it, error);
+        return;
+    }
+    emit_skip(em, it, status, error);
+}
+
+/* Runs the item's rules on the rendered document. STATUS_OK with the data
+ * in *data (malloc'd), or a page outcome (captcha, empty, too_large) with
+ * error filled. */
+static enum status apply_rules(const struct emit *em, const struct ritem *it,
+                               const struct extract *ex, const char *url, const char *content_type,
+                               char **data, char *error, size_t error_size)
+{
+    /* The browser keeps the response's headers to itself; the rules see
+     * its content type. */
+    const struct xpage_header h = {.name = "content-type", .value = content_type};
+    const struct xrules_page page = {.doc = ex->doc,
+                                     .url = url,
+                                     .headers = content_type ? &h : NULL,
+                                     .n_headers = content_type ? 1 : 0,
+                                     .body = ex->html,
+                                     .body_len = ex->html_len};
+    enum status st;
+    size_t len;
+    *data = xrules_apply(&it->rules, &page, &len, &st, error, error_size);
+    /* The rules' data rides in part 1 of a result, whole: it must fit one
+     * message beside the item's other members. */
+    if (*data && len + 16384 > em->max_message) {
+        snprintf(error, error_size,
+                 "the extracted data (%zu bytes) is larger than a result message may carry", len);
+        free(*data);
+        *data = NULL;
+        st = STATUS_TOO_LARGE;
+    }
+    return st;
 }
 
 void emit_rendered(struct emit *em, struct ritem *it, struct page_res *res, long long duration_ms)
@@ -258,12 +303,36 @@ void emit_rendered(struct emit *em, struct ritem *it, struct page_res *res, long
     memset(&ex, 0, sizeof(ex));
     /* The document as the browser holds it after its scripts ran, already
      * UTF-8; relative links resolve against the final URL. A screenshot
-     * alone needs no extraction (data then holds just the screenshot). */
-    if (it->formats)
-        extract_run(&ex, res->html ? res->html : "", res->html_len, "text/html; charset=utf-8",
-                    res->final_url ? res->final_url : it->url, it->formats);
-    produce_result(em, it, &m, &ex);
+     * alone needs no extraction (data then holds just the screenshot); the
+     * rules run on the same parsed document as the formats. */
+    const char *url = res->final_url ? res->final_url : it->url;
+    unsigned want = it->formats | (it->rules.spec ? EXTRACT_KEEP_DOC : 0);
+    if (want)
+        extract_run(&ex, res->html ? res->html : "", res->html_len, "text/html; charset=utf-8", url,
+                    want);
+    char *data = NULL;
+    enum status rst =
+        it->rules.spec ? apply_rules(em, it, &ex, url, res->content_type, &data, err, sizeof(err))
+                       : STATUS_OK;
+    if (rst != STATUS_OK) {
+        /* A captcha or an empty page: another attempt may see the page. */
+        if (status_retried(rst) == STATUS_ALWAYS && can_retry) {
+            retry(em, it, err);
+        } else {
+            m.status = rst;
+            m.error = err;
+            m.data_extra = NULL;
+            produce_result(em, it, &m, NULL);
+        }
+    } else {
+        if (it->rules.endpoint)
+            m.data_json = data;
+        else
+            m.extract_json = data;
+        produce_result(em, it, &m, it->rules.endpoint && data ? NULL : &ex);
+    }
     extract_release(&ex);
+    free(data);
 }
 
 void emit_dead_letter(struct emit *em, struct ritem *it, const char *why)

@@ -51,6 +51,11 @@ void emit_rendered(struct emit *em, struct ritem *it, struct page_res *res, long
 /* An item that is not rendered (cancelled batch, unusable request). Takes it. */
 void emit_skip(struct emit *em, struct ritem *it, enum status status, const char *error);
 
+/* An item that cannot be rendered here as it is (its rules are unknown to
+ * this instance): a retry tier when the status is always retried and tiers
+ * are left, else its result. Takes it. */
+void emit_unusable(struct emit *em, struct ritem *it, enum status status, const char *error);
+
 /* A poison request to render.dlq. Takes it. */
 void emit_dead_letter(struct emit *em, struct ritem *it, const char *why);
 

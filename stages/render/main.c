@@ -38,6 +38,7 @@
 #include "shutdown.h"
 #include "ssrf.h"
 #include "stage.h"
+#include "xrules.h"
 
 static const struct cfg_opt render_opts[] = {
     {"FERRY_RENDER_METRICS_LISTEN", CFG_STRING, "127.0.0.1:9104",
@@ -84,6 +85,9 @@ static const struct cfg_opt render_opts[] = {
      "connections the proxy relays at once (all pages)", 16, 100000, NULL},
     {"FERRY_CREDITS_RENDER", CFG_INT, "5", "credits charged for a rendered item that succeeded", 0,
      1000000, NULL},
+    {"FERRY_PROFILES_DIR", CFG_STRING, "",
+     "a folder of endpoint profiles (*.json) beside the built-in ones; the same as ingest's", 0, 0,
+     NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -95,6 +99,7 @@ static struct render {
     rd_kafka_t *producer, *files_producer;
     struct consume cs; /* requests and retry tiers */
     struct cancels *cancels;
+    struct xrules *xr; /* the extraction rules requests name */
     struct adblock *ads;
     struct proxy *proxy;
     struct pool *pool;
@@ -166,7 +171,10 @@ static void take(void *arg, rd_kafka_message_t *msg, struct offtrack *ot)
         char why[sizeof(it->invalid)];
         snprintf(why, sizeof(why), "%s", it->invalid);
         emit_skip(&S.em, it, STATUS_INVALID_URL, why);
+    } else if (xrules_resolve(S.xr, it->req, &it->rules, errstr, sizeof(errstr))) {
+        emit_unusable(&S.em, it, STATUS_EXTRACT_ERROR, errstr);
     } else {
+        it->xr = S.xr; /* the item holds its rules until it is freed */
         pool_submit(S.pool, it);
     }
     rd_kafka_message_destroy(msg);
@@ -232,6 +240,12 @@ int main(int argc, char **argv)
                 exe);
         return 2;
     }
+    /* The profiles, before any client: a bad file stops the stage here. */
+    S.xr = xrules_new(cfg_str(cfg, "FERRY_PROFILES_DIR"), errstr, sizeof(errstr));
+    if (!S.xr) {
+        fprintf(stderr, "ferry-render: FERRY_PROFILES_DIR: %s\n", errstr);
+        return 2;
+    }
     S.ads = adblock_load(cfg_str(cfg, "FERRY_RENDER_BLOCK_HOSTS_FILE"), errstr, sizeof(errstr));
     if (!S.ads) {
         fprintf(stderr, "ferry-render: FERRY_RENDER_BLOCK_HOSTS_FILE: %s\n", errstr);
@@ -268,12 +282,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "ferry-render: topic handles\n");
         return 2;
     }
-    S.cancels = cancels_start(cfg, S.st.client_id, topic_name(t, TOPIC_BATCHES), NULL, errstr,
+    S.cancels = cancels_start(cfg, S.st.client_id, topic_name(t, TOPIC_BATCHES), S.xr, errstr,
                               sizeof(errstr));
     if (!S.cancels) {
         fprintf(stderr, "ferry-render: %s\n", errstr);
         return 2;
     }
+    xrules_set_sync(S.xr, cancels_sync, S.cancels);
     if (!cancels_wait_caught_up(S.cancels, 15000))
         LOG_WARN("cancels_lagging", "topic=%s", topic_name(t, TOPIC_BATCHES));
     const struct consume_conf cc = {
@@ -364,6 +379,7 @@ int main(int argc, char **argv)
     kafka_producer_close(S.files_producer, 1000);
     kafka_producer_close(S.producer, 1000);
     adblock_free(S.ads);
+    xrules_free(S.xr); /* after every item (and the cancels) let go of it */
     chrome_work_dir_remove();
     LOG_INFO("stopped", "");
     return 0;

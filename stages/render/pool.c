@@ -192,7 +192,7 @@ static void fill_req(struct pool *p, struct slot *s, struct browser *b, const st
     r->wait_selector = it->wait_selector;
     r->wait_ms = it->wait_ms;
     r->headers = it->headers;
-    r->want_html = it->formats != 0;
+    r->want_html = it->formats != 0 || it->rules.spec; /* rules read the document */
     r->max_html = (size_t)it->max_bytes;
     r->block_ads = it->block_ads;
     r->shot = it->shot;

@@ -26,6 +26,8 @@ void ritem_free(struct ritem *it)
     if (!it)
         return;
     job_finish(&it->job);
+    if (it->xr)
+        xrules_use_release(it->xr, &it->rules);
     json_decref(it->req);
     free(it);
 }
@@ -145,6 +147,9 @@ struct ritem *request_parse(struct job_sink *sink, const rd_kafka_message_t *msg
     it->url = url;
     it->tenant = jx_str(req, "tenant", NULL);
     it->index = json_integer_value(index);
+    it->input = json_object_get(req, "input");
+    if (it->input && !json_is_object(it->input))
+        it->input = NULL;
 
     json_t *opt = json_object_get(req, "options");
     long long t = jx_int(opt, "timeout_ms", lim->default_timeout_ms);

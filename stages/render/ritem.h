@@ -17,6 +17,7 @@
 
 #include "job.h"
 #include "page.h"
+#include "xrules.h"
 
 struct ritem {
     struct job job;     /* source record and delivery accounting */
@@ -35,8 +36,11 @@ struct ritem {
     enum shot_type shot;
     int full_page, width, height, quality;
     const json_t *headers;
-    char invalid[160];  /* why the request cannot be rendered; "" when fine */
-    int browser_losses; /* browsers that died or hung while rendering it */
+    const json_t *input;     /* an endpoint item's submitted object (echoed), or NULL */
+    struct xrules_use rules; /* the extraction rules it asks for (rules.spec NULL: none) */
+    struct xrules *xr;       /* where rules are held; NULL until resolved */
+    char invalid[160];       /* why the request cannot be rendered; "" when fine */
+    int browser_losses;      /* browsers that died or hung while rendering it */
 };
 
 struct render_limits {

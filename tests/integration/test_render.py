@@ -595,3 +595,37 @@ def test_render_through_the_pipeline(start_stage, ferry_env, site):
         e = r.json()["error"]
         assert e["code"] == "invalid_field" and e["details"]["field"] == field, (extra, e)
     assert len(kafka_consume(prefix + "render.requests")) == 2
+
+
+def test_render_extraction_rules_read_the_page_after_its_scripts(start_stage, ferry_env, site):
+    """A user's rules on a rendered batch read the document after its
+    scripts ran: a field that JavaScript writes late is there in
+    data.extract (beside the formats asked for); a page whose required
+    field never appears is `empty` (after the retry tiers). An endpoint is never rendered (422)."""
+    from pipeline import ACME, start_pipeline
+    p = start_pipeline(start_stage, only=("ingest", "render", "aggregate"),
+                       FERRY_RENDER_BROWSERS="1", FERRY_RENDER_TABS="2",
+                       FERRY_RENDER_RETRY_TIERS="300ms")  # empty is retried, then final
+    rules = {"fields": {"late": "#late", "shell": "#shell", "title": "title"}}
+    sub = p.submit({"urls": [site.url + "/js-later"], "render": True, "formats": ["text"],
+                    "wait_for": {"selector": "#late"}, "extract": rules})
+    final = p.wait_final(sub["id"], timeout=120)
+    assert final["status"] == "completed" and final["succeeded"] == 1, final
+    r = http("GET", f"{p.base}/v1/batch/{sub['id']}/results", headers=ACME).json()
+    data = r["results"][0]["data"]
+    assert data["extract"] == {"late": "arrived after a delay", "shell": "loading",
+                               "title": "JS later"}, data
+    assert "arrived after a delay" in data["text"]
+    sent = kafka_consume(ferry_env["FERRY_TOPIC_PREFIX"] + "render.requests", 1)[0].json()
+    jsonschema.validate(sent, SCHEMAS["render.requests"])
+    assert set(sent["extract"]) == {"hash"}
+
+    sub = p.submit({"urls": [site.url + "/js-now"], "formats": ["screenshot"],
+                    "extract": {"fields": {"x": "#late"}, "required": ["x"]}})
+    final = p.wait_final(sub["id"], timeout=120)
+    res = http("GET", f"{p.base}/v1/batch/{sub['id']}/results", headers=ACME).json()["results"][0]
+    assert res["status"] == "empty" and res["data"] is None, res
+
+    r = http("POST", p.base + "/v1/batch",
+             {"items": [{"domain": "example.com"}], "endpoint": "company", "render": True}, ACME)
+    assert r.status == 422 and r.json()["error"]["details"]["field"] == "endpoint", r.body
