@@ -152,3 +152,40 @@ char *url_without_credentials(const char *url)
     curl_url_cleanup(u);
     return out;
 }
+
+int url_origin(const char *url, unsigned flags, char *out, size_t size, const char **why)
+{
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    int rc = -1;
+    CURLU *u = curl_url();
+    CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
+    if (!uc)
+        uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    if (!uc)
+        uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+    if (!uc)
+        uc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    if (uc) {
+        *why = why_of(uc);
+        goto out;
+    }
+    /* curl lower-cases the scheme; the host keeps the case it was given. */
+    for (char *c = host; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    if (strcmp(scheme, "https") != 0 && ((flags & URL_HTTPS_ONLY) || strcmp(scheme, "http"))) {
+        *why = flags & URL_HTTPS_ONLY ? "must be an https URL" : "must be an http or https URL";
+        goto out;
+    }
+    if ((size_t)snprintf(out, size, "%s://%s:%s", scheme, host, port) >= size) {
+        *why = "is too long";
+        goto out;
+    }
+    rc = 0;
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
+}

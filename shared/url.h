@@ -45,4 +45,12 @@ char *url_without_credentials(const char *url);
  * into host (size bytes). 0 ok, -1 none or too long. */
 int url_host(const char *url, char *host, size_t size);
 
+/* The origin of an absolute http(s) URL as curl reads it, lower-cased
+ * scheme and host with the port always written ("https://example.com:443"):
+ * the key a client groups connections and per-host limits by, so
+ * https://Example.com/a and https://example.com:443/b share one. With
+ * URL_HTTPS_ONLY, http:// is refused. 0 ok, -1 refused with *why (as
+ * url_normalize's, or "is too long" when out (size bytes) cannot hold it). */
+int url_origin(const char *url, unsigned flags, char *out, size_t size, const char **why);
+
 #endif

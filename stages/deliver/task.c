@@ -12,6 +12,7 @@
 #include "jx.h"
 #include "kafka.h"
 #include "log.h"
+#include "url.h"
 
 /* A task is a flat object with one string holding the body; anything deeper
  * is not ours. */
@@ -36,40 +37,6 @@ static long long header_ll(const rd_kafka_message_t *msg, const char *name, long
         return def;
     long long v = strtoll(buf, &end, 10);
     return end != buf && *end == '\0' ? v : def;
-}
-
-/* scheme://host:port of a URL that may be used, or -1 with errstr. */
-static int url_hostkey(const char *url, int allow_http, char *out, size_t size, char *errstr,
-                       size_t errstr_size)
-{
-    char *scheme = NULL, *host = NULL, *port = NULL;
-    int rc = -1;
-    CURLU *u = curl_url();
-    if (!u)
-        abort();
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
-        snprintf(errstr, errstr_size, "invalid webhook url");
-        goto out;
-    }
-    if (strcmp(scheme, "https") != 0 && !(allow_http && strcmp(scheme, "http") == 0)) {
-        snprintf(errstr, errstr_size,
-                 "webhook url must be https (FERRY_WEBHOOK_ALLOW_HTTP=1 allows http)");
-        goto out;
-    }
-    if ((size_t)snprintf(out, size, "%s://%s:%s", scheme, host, port) >= size) {
-        snprintf(errstr, errstr_size, "webhook url host too long");
-        goto out;
-    }
-    rc = 0;
-out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return rc;
 }
 
 int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task_policy *pol,
@@ -123,8 +90,14 @@ int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task
     job->body = json_string_value(body);
     job->body_len = json_string_length(body);
     char hostkey[HTTPC_HOSTKEY_MAX];
-    if (url_hostkey(job->url, pol->allow_http, hostkey, sizeof(hostkey), errstr, errstr_size))
+    const char *refused;
+    if (url_origin(job->url, pol->allow_http ? 0 : URL_HTTPS_ONLY, hostkey, sizeof(hostkey),
+                   &refused)) {
+        int https = !pol->allow_http && strcmp(refused, "must be an https URL") == 0;
+        snprintf(errstr, errstr_size, "webhook url %s%s", refused,
+                 https ? " (FERRY_WEBHOOK_ALLOW_HTTP=1 allows http)" : "");
         return -1;
+    }
     /* The answer is kept for the attempt record, and read on (so the
      * connection stays reusable) only so far. */
     httpc_xfer_init(&job->x, job, hostkey, DELIVER_RESP_KEEP, DELIVER_RESP_MAX);
