@@ -4,7 +4,7 @@
 #   make run      install what is missing, build, start Kafka and all stages
 #   make test     the same set-up, then unit and integration tests
 #   make asan     the whole test suite under ASan + UBSan (build-asan/)
-#   make bench    benchmarks that print figures
+#   make bench    benchmarks that print figures (make bench NAME...: only those)
 #   make fuzz     the selector compiler and the HTTP request reader under libFuzzer
 #                 (clang), FUZZ_SECONDS long each
 #   make chaos    every fault case ten times against the whole system, on one
@@ -114,9 +114,15 @@ asan: deps
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run.sh
 
+# `make bench e2e scrape` runs only the named benchmarks (tests/bench/bench_<name>.sh).
+BENCH_NAMES := $(if $(filter bench,$(MAKECMDGOALS)),$(filter-out bench,$(MAKECMDGOALS)))
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@B=$(B) tests/bench/run.sh
+	@B=$(B) tests/bench/run.sh $(BENCH_NAMES)
+ifneq ($(BENCH_NAMES),)
+$(BENCH_NAMES):
+	@:
+endif
 
 # libFuzzer needs clang; the seeds are read-only, new inputs go to build/.
 FUZZ_SECONDS ?= 60
