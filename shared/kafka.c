@@ -94,6 +94,13 @@ static int conf_defaults(rd_kafka_conf_t *conf, const struct cfg *cfg, const cha
     return 0;
 }
 
+int kafka_conf_default(rd_kafka_conf_t *conf, const struct cfg *cfg, const char *name,
+                       const char *value, char *errstr, size_t errstr_size)
+{
+    const char *const kv[] = {name, value, NULL};
+    return conf_defaults(conf, cfg, kv, errstr, errstr_size);
+}
+
 void kafka_dr_default(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     (void)rk;

@@ -37,6 +37,11 @@ extern struct kafka_stats kafka_stats;
 rd_kafka_conf_t *kafka_conf_new(const struct cfg *cfg, const char *client_id, char *errstr,
                                 size_t errstr_size);
 
+/* Sets name=value unless the operator gave that property with -X (their
+ * word wins): a stage's own default for one client. */
+int kafka_conf_default(rd_kafka_conf_t *conf, const struct cfg *cfg, const char *name,
+                       const char *value, char *errstr, size_t errstr_size);
+
 /* rd_kafka_conf_set() with the error formatted as "name=value: reason". */
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
                    size_t errstr_size);

@@ -19,11 +19,14 @@
 
 #include "accounts.h"
 #include "files.h"
+#include "follower.h"
 #include "httpd.h"
 #include "keys.h"
+#include "firing.h"
 #include "limits.h"
 #include "reader.h"
 #include "results.h"
+#include "schedtab.h"
 #include "secretbox.h"
 #include "stage.h"
 #include "submission.h"
@@ -45,15 +48,18 @@ struct api {
     struct reader_pool *readers;
     struct results *results;
     struct files *files;
-    rd_kafka_t *producer;       /* plain idempotent producer: cancel and redeliver */
-    const struct secretbox *sb; /* NULL: FERRY_SECRET_KEY unset, webhooks refused */
-    struct accounts *accounts;  /* tenants' webhook settings, Idempotency-Keys */
+    rd_kafka_t *producer;            /* plain idempotent producer: cancel and redeliver */
+    const struct secretbox *sb;      /* NULL: FERRY_SECRET_KEY unset, webhooks refused */
+    struct accounts *accounts;       /* tenants' webhook settings, Idempotency-Keys */
+    struct schedtab *schedules;      /* every schedule (schedtab.h) */
+    struct follower *sched_follower; /* feeds it (firing.h's topic numbers) */
     struct submission_limits lim;
     long long max_body;
     int timeout_ms;
     /* Readiness, kept current by the main loop. */
     atomic_int kafka_up;
     atomic_int status_caught_up;
+    atomic_int schedules_caught_up;
     /* Filled by api_init. */
     struct metric *m_batches, *m_items, *m_produce_errors;
     struct api_mount *mounts;
@@ -82,6 +88,7 @@ extern const struct api_route api_usage_routes[];    /* GET /v1/usage */
 extern const struct api_route api_webhook_routes[];  /* the tenant's webhook and secret */
 extern const struct api_route api_list_routes[];     /* GET /v1/batches */
 extern const struct api_route api_retry_routes[];    /* POST /v1/batch/{id}/retry */
+extern const struct api_route api_schedule_routes[]; /* /v1/schedules */
 
 /* Registers the metrics and mounts every group on h (before httpd_start).
  * 0, or -1 with errstr. */

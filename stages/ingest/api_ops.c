@@ -17,6 +17,10 @@ static int ready(void *arg, char *why, size_t why_size)
         snprintf(why, why_size, "status table catching up");
         return 0;
     }
+    if (!atomic_load(&a->schedules_caught_up)) {
+        snprintf(why, why_size, "schedules catching up");
+        return 0;
+    }
     return 1;
 }
 

@@ -11,12 +11,12 @@
  *   3. the HTTP API (api_init mounts every route group) served by
  *      FERRY_HTTP_THREADS workers, with /healthz and /metrics;
  *   4. the loop: follow batch.status and webhooks.attempts into the table
- *      and usage into the usage table (and, on a thread of their own, the
- *      tenants' settings and Idempotency-Keys: accounts.h), check that
- *      Kafka answers, re-open
- *      producers a failure threw away;
- *   5. shutdown in order: stop the API, close producers (flush), readers,
- *      the follower.
+ *      and usage into the usage table (and, on threads of their own, the
+ *      tenants' settings and Idempotency-Keys: accounts.h; the schedules:
+ *      scheduler.h), check that Kafka answers, re-open producers a failure
+ *      threw away;
+ *   5. shutdown in order: stop the API, the schedules, close producers
+ *      (flush), readers, the follower.
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agenda.h"
 #include "api.h"
 #include "clock.h"
 #include "follow.h"
@@ -32,8 +33,19 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "scheduler.h"
 #include "shutdown.h"
 #include "stage.h"
+
+static int tick_check(const char *value, char *errstr, size_t errstr_size)
+{
+    long long ms;
+    if (cfg_parse_duration(value, &ms)) {
+        snprintf(errstr, errstr_size, "not a duration");
+        return -1;
+    }
+    return agenda_tick_check(ms, errstr, errstr_size);
+}
 
 static const struct cfg_opt ingest_opts[] = {
     {"FERRY_PROFILES_DIR", CFG_STRING, "",
@@ -75,6 +87,12 @@ static const struct cfg_opt ingest_opts[] = {
      10000000, NULL},
     {"FERRY_CREDITS_RENDER", CFG_INT, "5",
      "credits a rendered item costs (as render charges), for credits_per_day", 0, 1000000, NULL},
+    {"FERRY_SCHEDULE_TICK", CFG_DURATION, "1m",
+     "how long a cron minute lasts (tests: 1s fires \"* * * * *\" every second); divides 1m", 1000,
+     60000, tick_check},
+    {"FERRY_SCHEDULE_MISFIRE", CFG_DURATION, "5m",
+     "how late a schedule's slot may still start; older slots were missed (catch_up decides)", 1000,
+     7LL * 86400000, NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -111,6 +129,7 @@ int main(int argc, char **argv)
     struct reader_pool *file_readers = NULL;
     struct profiles *profiles = NULL;
     struct accounts accounts;
+    struct scheduler *sched = NULL;
     char errstr[512];
     int rc = stage_init(&st, "ingest", "The HTTP API of ferry: submit batches, poll status.",
                         ingest_opts, argc, argv);
@@ -220,6 +239,14 @@ int main(int argc, char **argv)
 
     if (stage_ensure_topics(&st, api.producer))
         goto stop;
+    /* Before the status follower: it tells the schedules of their runs. */
+    struct agenda_clock clock = {cfg_int(&st.cfg, "FERRY_SCHEDULE_TICK"),
+                                 cfg_int(&st.cfg, "FERRY_SCHEDULE_MISFIRE")};
+    while (!shutdown_requested() &&
+           !(sched = scheduler_open(&api, &clock, errstr, sizeof(errstr)))) {
+        LOG_WARN("schedules_open", "err=%s", errstr);
+        sleep(1);
+    }
     while (!shutdown_requested() &&
            !(follow = follow_open(&st, api.table, api.usage, errstr, sizeof(errstr)))) {
         LOG_WARN("follow_open", "err=%s", errstr);
@@ -238,6 +265,7 @@ int main(int argc, char **argv)
         follow_poll(follow, 100);
         atomic_store(&api.status_caught_up,
                      follow_caught_up(follow) && accounts_caught_up(&accounts));
+        atomic_store(&api.schedules_caught_up, scheduler_caught_up(sched));
         if (clk_mono_ms() >= next_check) {
             int up = kafka_ping(api.producer, 1000, errstr, sizeof(errstr)) == 0;
             if (up != atomic_load(&api.kafka_up))
@@ -261,6 +289,7 @@ stop:
 out:
     httpd_free(http);
     api_release(&api);
+    scheduler_close(sched);
     txn_pool_free(api.txn);
     if (api.producer)
         kafka_producer_close(api.producer, 5000);

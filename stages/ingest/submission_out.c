@@ -150,6 +150,10 @@ char *submission_accepted_json(const struct submission *b)
         json_object_set_new(doc, "webhook_signature_secret", json_string(b->secret));
     if (doc && b->invalid)
         json_object_set(doc, "invalid_urls", b->invalid);
+    if (doc && b->schedule_id[0]) {
+        json_object_set_new(doc, "schedule_id", json_string(b->schedule_id));
+        json_object_set_new(doc, "scheduled_for", json_string(b->scheduled_for));
+    }
     char *s = doc ? jx_dump(doc, NULL) : NULL;
     json_decref(doc);
     return s;

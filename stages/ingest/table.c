@@ -43,6 +43,8 @@ struct tlist {
 };
 
 struct table {
+    table_run_fn on_run;
+    void *on_run_arg;
     pthread_rwlock_t lock;
     struct strmap by_id; /* batch id -> struct entry (owned) */
     struct strmap loads; /* tenant -> struct table_load (owned): its entries' sum */
@@ -269,6 +271,12 @@ static void render(struct entry *e, json_t *doc)
     e->body_len = len;
 }
 
+void table_on_run(struct table *t, table_run_fn fn, void *arg)
+{
+    t->on_run = fn;
+    t->on_run_arg = arg;
+}
+
 int table_put_status(struct table *t, const char *id, const char *value, size_t len,
                      int only_if_absent)
 {
@@ -279,6 +287,10 @@ int table_put_status(struct table *t, const char *id, const char *value, size_t 
             json_decref(doc);
             return -1;
         }
+        const char *sch = jx_str(doc, "schedule_id", NULL),
+                   *slot = jx_str(doc, "scheduled_for", NULL);
+        if (t->on_run && sch && slot)
+            t->on_run(t->on_run_arg, sch, id, slot);
     }
     pthread_rwlock_wrlock(&t->lock);
     if (!doc) {

@@ -46,6 +46,13 @@ struct table_task {
 struct table *table_new(void);
 void table_free(struct table *t);
 
+/* Told of every status document of a schedule's run (schedtab.h keeps
+ * each schedule's runs): the schedule, the batch and its slot. Called on
+ * the feeding thread, outside the table's lock. */
+typedef void (*table_run_fn)(void *arg, const char *schedule_id, const char *batch_id,
+                             const char *scheduled_for);
+void table_on_run(struct table *t, table_run_fn fn, void *arg);
+
 /* A batch.status record (value NULL or empty: a tombstone, the batch is
  * forgotten). `only_if_absent`: ingest's own `queued` write, which must not
  * replace a newer document already read from the topic. 0 ok, -1 bad JSON. */

@@ -398,6 +398,21 @@ int txn_submit(struct txn_pool *p, const struct submission *b, const char *secre
     return w.rc;
 }
 
+int txn_write(struct txn_pool *p, rd_kafka_t *rk, const struct submission *b,
+              const char *secret_enc, int64_t deadline, char *errstr, size_t errstr_size)
+{
+    int left = left_ms(deadline);
+    pthread_mutex_lock(&p->lock);
+    if (!p->req_partitions)
+        p->req_partitions = partitions_of(rk, p, TOPIC_REQUESTS, left, errstr, errstr_size);
+    if (!p->render_partitions)
+        p->render_partitions =
+            partitions_of(rk, p, TOPIC_RENDER_REQUESTS, left, errstr, errstr_size);
+    int known = p->req_partitions && p->render_partitions;
+    pthread_mutex_unlock(&p->lock);
+    return known ? write_all(p, rk, b, secret_enc, deadline, errstr, errstr_size) : -1;
+}
+
 void txn_pool_heal(struct txn_pool *p)
 {
     for (int i = 0; i < p->n; i++) {

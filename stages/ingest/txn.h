@@ -23,7 +23,9 @@
 #ifndef INGEST_TXN_H
 #define INGEST_TXN_H
 
+#include <librdkafka/rdkafka.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "submission.h"
 #include "stage.h"
@@ -44,6 +46,14 @@ enum topic_id txn_requests_topic(const struct txn_pool *p, int render, size_t to
  * 0: committed. -1: nothing visible; errstr says why (the API answers 503). */
 int txn_submit(struct txn_pool *p, const struct submission *b, const char *secret_enc, char *errstr,
                size_t errstr_size);
+
+/* Writes the batch's records (its record, one request per item, its
+ * `queued` status) with `rk`, a transactional producer of the caller's
+ * whose transaction is open: a schedule's runs are written in the firing
+ * transactions of their owner (firing.h), beside its state. 0, or -1 with
+ * errstr (the caller aborts). */
+int txn_write(struct txn_pool *p, rd_kafka_t *rk, const struct submission *b,
+              const char *secret_enc, int64_t deadline, char *errstr, size_t errstr_size);
 
 /* Re-opens producers that a failure threw away (called from the main loop
  * while Kafka is reachable). */
