@@ -281,7 +281,7 @@ struct firing *firing_start(const struct firing_env *env, char *errstr, size_t e
                     owned_gauge, fi);
 
     rd_kafka_conf_t *conf = kafka_consumer_conf(&env->st->cfg, env->st->client_id,
-                                                "ingest-schedules", errstr, errstr_size);
+                                                "ferry-ingest-schedules", errstr, errstr_size);
     /* A member that dies hands its schedules on after its session: keep
      * it short (lateness, never a lost or doubled run). */
     if (!conf ||

@@ -4,7 +4,7 @@
  * shared/agenda.h's; this is the part with Kafka and a thread).
  *
  * Ownership. Every ingest instance joins the consumer group
- * "ingest-schedules" on the `schedules` topic; the member assigned
+ * "ferry-ingest-schedules" on the `schedules` topic; the member assigned
  * partition p owns the schedules whose definitions lie in p (the same
  * partition number holds their state and change records). The group
  * consumer reads nothing of use (it starts at the end): the definitions

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# bench_schedules.sh — the scheduler's figures (issue 15):
+#   1. idle: one ingest holding 10,000 schedules none of which is due (cron
+#      "0 0 1 1 *"): its CPU over 30 s, from /proc (utime + stime);
+#   2. 10,000 schedules firing in the same minute ("* * * * *", created
+#      before the minute starts): how late each run's commit came after the
+#      slot (the late_ms of its schedule_run log line): p50, p99, max, and
+#      how many ran.
+# Starts its own broker (port FERRY_BENCH_SCHEDULES_KAFKA_PORT, default
+# 29470) unless FERRY_KAFKA_BROKERS is set. Assumes `make` ran.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source tests/bench/lib.sh
+bench_init schedules "${FERRY_BENCH_SCHEDULES_KAFKA_PORT:-29470}"
+
+N=${FERRY_BENCH_SCHEDULES:-10000}
+export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
+export FERRY_TOPIC_PARTITIONS=6
+export FERRY_API_KEYS=bench-key-1:bench
+export FERRY_LOG_LEVEL=info
+AUTH="Authorization: Bearer bench-key-1"
+
+port=$(bench_free_port)
+FERRY_LISTEN=127.0.0.1:$port "$B/ferry-ingest" >"$WORK/ingest.log" 2>&1 &
+PID=$!
+PIDS+=($PID)
+for _ in $(seq 600); do
+    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "ingest did not start"; tail "$WORK/ingest.log"; exit 1; }
+API=http://127.0.0.1:$port
+
+# create CRON: N schedules, 8 requests at a time; prints the seconds taken.
+create() {
+    printf '{"cron":"%s","batch":{"urls":["https://www.example.com/p/1"]}}' "$1" >"$WORK/body.json"
+    local t0 t1
+    t0=$(date +%s.%N)
+    seq "$N" | xargs -P 8 -I{} curl -s -o /dev/null -w '%{http_code}\n' -X POST -H "$AUTH" \
+        -H 'Content-Type: application/json' --data-binary @"$WORK/body.json" "$API/v1/schedules" \
+        >"$WORK/codes"
+    t1=$(date +%s.%N)
+    local ok
+    ok=$(grep -c '^201$' "$WORK/codes" || true)
+    [ "$ok" = "$N" ] || { echo "only $ok of $N schedules created"; sort "$WORK/codes" | uniq -c; exit 1; }
+    echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}'
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+
+# ---- 1. idle ----
+secs=$(create "0 0 1 1 *")
+echo "created $N idle schedules in ${secs}s ($(awk -v n="$N" -v s="$secs" 'BEGIN{printf "%.0f", n/s}')/s)"
+c0=$(cpu_ticks)
+t0=$(date +%s.%N)
+sleep 30 # the measured interval itself
+c1=$(cpu_ticks)
+t1=$(date +%s.%N)
+hz=$(getconf CLK_TCK)
+echo "idle with $N schedules: $(awk -v c=$((c1 - c0)) -v hz="$hz" -v a="$t0" -v b="$t1" \
+    'BEGIN{printf "%.2f", 100 * c / hz / (b - a)}')% of one core over 30 s  (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+
+# ---- 2. N schedules firing in the same minute ----
+# Created in the first 40 s of a minute, so every one's first slot is the next.
+while [ "$(date +%S | sed 's/^0//')" -gt 5 ]; do sleep 1; done
+secs=$(create "* * * * *")
+now=$(date +%s)
+slot=$(((now / 60 + 1) * 60))
+[ "$now" -lt $((slot - 2)) ] || { echo "creating took too long (${secs}s): the minute is gone"; exit 1; }
+slot_iso=$(date -u -d "@$slot" +%Y-%m-%dT%H:%M:00.000Z)
+echo "created $N firing schedules in ${secs}s; slot $slot_iso"
+for _ in $(seq 120); do
+    n=$(grep -c "event=schedule_run .*slot=$slot_iso" "$WORK/ingest.log" || true)
+    [ "$n" -ge "$N" ] && break
+    sleep 1
+done
+grep "event=schedule_run .*slot=$slot_iso" "$WORK/ingest.log" | sed 's/.*late_ms=//' | sort -n >"$WORK/late"
+awk -v n="$N" '{a[NR] = $1} END {
+    if (NR == 0) { print "no runs"; exit 1 }
+    printf "%d of %d schedules ran for the slot; late (slot to commit) p50 %d ms, p99 %d ms, max %d ms\n",
+        NR, n, a[int(NR * 0.5) + 1 > NR ? NR : int(NR * 0.5) + 1], a[int(NR * 0.99) + 1 > NR ? NR : int(NR * 0.99) + 1], a[NR] }' "$WORK/late"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
