@@ -18,6 +18,8 @@ export FERRY_TOPIC_PARTITIONS=6
 export FERRY_API_KEYS=bench-key-1:bench
 export FERRY_SECRET_KEY=$(printf '5f%.0s' $(seq 32))
 export FERRY_WEBHOOK_ALLOW_HTTP=1
+# The small batches' webhook is on loopback, which ingest refuses otherwise.
+export FERRY_ALLOW_PRIVATE_NETWORKS=1
 export FERRY_LOG_LEVEL=warn
 AUTH="Authorization: Bearer bench-key-1"
 
