@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_flag;
+static atomic_int self_stop; /* shutdown_request() was called */
 static atomic_int grace_ms = SHUTDOWN_GRACE_MS;
 static atomic_flag armed = ATOMIC_FLAG_INIT;
 
@@ -57,6 +58,7 @@ static void *watchdog(void *arg)
 
 void shutdown_request(void)
 {
+    atomic_store(&self_stop, 1);
     stop_flag = 1;
     if (atomic_flag_test_and_set(&armed))
         return;
@@ -72,4 +74,11 @@ void shutdown_request(void)
 void shutdown_set_grace(int ms)
 {
     atomic_store(&grace_ms, ms > 0 ? ms : SHUTDOWN_GRACE_MS);
+}
+
+int shutdown_exit_code(int rc)
+{
+    if (rc != 0)
+        return rc;
+    return atomic_load(&self_stop) ? SHUTDOWN_FAILED_EXIT : 0;
 }

@@ -35,4 +35,15 @@ void shutdown_request(void);
  * shutdown_request(). */
 void shutdown_set_grace(int ms);
 
+/* The exit code of a stage that asked for its own stop. */
+#define SHUTDOWN_FAILED_EXIT 1
+
+/* What a stage's main returns once it stopped: rc when it is non-zero, else
+ * SHUTDOWN_FAILED_EXIT when the stage asked for the stop itself
+ * (shutdown_request: a fatal Kafka error, a broken transaction), else 0 (a
+ * stop signal). A supervisor that restarts on failure (systemd's
+ * Restart=on-failure, a container's restart policy) must see the stage's own
+ * errors as failures: every stage ends with this, not with its own rule. */
+int shutdown_exit_code(int rc);
+
 #endif

@@ -15,6 +15,7 @@
 #include "httpd.h"
 #include "kafka.h"
 #include "log.h"
+#include "shutdown.h"
 #include "stage.h"
 
 static const struct cfg_opt aggregate_opts[] = {
@@ -128,5 +129,5 @@ int main(int argc, char **argv)
     httpd_ops_stop(&ops);
     engine_close(e);
     LOG_INFO("stopped", "");
-    return rc ? 1 : 0;
+    return shutdown_exit_code(rc ? 1 : 0);
 }

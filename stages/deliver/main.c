@@ -118,7 +118,7 @@ int main(int argc, char **argv)
     if (stage_ensure_topics(&st, l.producer)) {
         kafka_producer_close(l.producer, 0);
         httpd_ops_stop(&ops);
-        return shutdown_requested() ? 0 : 1;
+        return shutdown_exit_code(shutdown_requested() ? 0 : 1);
     }
     rd_kafka_conf_t *cconf =
         kafka_consumer_conf(&st.cfg, st.client_id, "ferry-deliver", errstr, sizeof(errstr));
@@ -173,7 +173,7 @@ int main(int argc, char **argv)
     close_in_order(&l, 2000);
     task_tenants_close(&l.pol);
     LOG_INFO("stopped", "");
-    return rc;
+    return shutdown_exit_code(rc);
 
 fail_loop:
     close_in_order(&l, 0);

@@ -308,5 +308,5 @@ out:
     free(keys);
     if (rc == 0)
         LOG_INFO("stopped", "");
-    return rc;
+    return shutdown_exit_code(rc);
 }

@@ -273,7 +273,7 @@ int main(int argc, char **argv)
     }
     if (stage_ensure_topics(&S.st, S.producer)) {
         httpd_ops_stop(&ops);
-        return shutdown_requested() ? 0 : 1;
+        return shutdown_exit_code(shutdown_requested() ? 0 : 1);
     }
     size_t max_message = (size_t)cfg_int(cfg, "FERRY_MAX_MESSAGE_BYTES") - 1024;
     if (emit_init(&S.em, S.producer, S.files_producer, t, max_message,
@@ -382,5 +382,5 @@ int main(int argc, char **argv)
     xrules_free(S.xr); /* after every item (and the cancels) let go of it */
     chrome_work_dir_remove();
     LOG_INFO("stopped", "");
-    return 0;
+    return shutdown_exit_code(0);
 }

@@ -189,7 +189,7 @@ int main(int argc, char **argv)
     if (stage_ensure_topics(&st, poller.producer)) {
         httpd_ops_stop(&ops);
         kafka_producer_close(poller.producer, 1000);
-        return shutdown_requested() ? 0 : 1;
+        return shutdown_exit_code(shutdown_requested() ? 0 : 1);
     }
     /* A result part must fit the topic's max.message.bytes. */
     if (emit_init(&em, poller.producer, &st.topics,
@@ -241,7 +241,7 @@ int main(int argc, char **argv)
     kafka_producer_close(poller.producer, 0);
     xrules_free(xr); /* after the workers and the follower: both read it */
     LOG_INFO("stopped", "");
-    return 0;
+    return shutdown_exit_code(0);
 
 fail_poller:
     atomic_store(&poller.stop, 1);

@@ -4,7 +4,9 @@ name), and a duplicate that cannot start disturbs nothing."""
 
 import time
 
-from conftest import http, wait_until
+import pytest
+
+from conftest import free_port, http, wait_until
 from test_ingest_pipeline import ACME, pipeline, site  # noqa: F401 (site is a fixture)
 
 
@@ -62,3 +64,19 @@ def test_a_duplicate_that_cannot_start_disturbs_nothing(start_stage, site):
                what="a batch completed by the running aggregate")
     assert agg.running()
     assert "fenced" not in agg.current_log().lower()
+
+
+@pytest.mark.parametrize("stage", ["scrape", "deliver", "aggregate"])
+def test_a_fenced_stage_exits_non_zero(start_stage, stage):
+    # Two instances under one name: the group fences one of them (a fatal
+    # Kafka error, as after a session lost in a broker outage). It must exit
+    # with a failure, so a supervisor with Restart=on-failure starts it again.
+    listen = f"FERRY_{stage.upper()}_METRICS_LISTEN"
+    name = {f"FERRY_{stage.upper()}_INSTANCE": f"{stage}-dup"}
+    first = start_stage(stage, **{listen: f"127.0.0.1:{free_port()}"}, **name)
+    first.wait_log(r"event=started", timeout=60)
+    second = start_stage(stage, **{listen: f"127.0.0.1:{free_port()}"}, **name)
+    ended = wait_until(lambda: [s for s in (first, second) if not s.running()], timeout=120,
+                       what="one of the two instances to be fenced and exit")[0]
+    assert "event=kafka_fatal" in ended.log(), ended.log()[-3000:]
+    assert ended.proc.returncode != 0, ended.log()[-3000:]

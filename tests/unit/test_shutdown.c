@@ -1,6 +1,7 @@
 /* shutdown: a stop the stage asked for itself ends the process within its
- * grace even when the stop hangs, and does not disturb a stop that finishes.
- * Each case runs in a child process (the watchdog calls _exit). */
+ * grace even when the stop hangs, does not disturb a stop that finishes, and
+ * makes the stage exit non-zero; a stop signal exits 0. Each case runs in a
+ * child process (the watchdog calls _exit). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,12 +94,66 @@ static void test_no_request_no_watchdog(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+static int child_status(pid_t pid)
+{
+    int st = reap(pid, 10000);
+    assert_true(st != -1);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+/* A fatal Kafka error stops the stage through shutdown_request(): a
+ * supervisor that restarts on failure must see a failure. */
+static void test_a_stop_the_stage_asked_for_exits_non_zero(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (shutdown_exit_code(0) != 0) /* running: nothing asked */
+            _exit(3);
+        shutdown_request();
+        _exit(shutdown_exit_code(0));
+    }
+    assert_int_equal(child_status(pid), SHUTDOWN_FAILED_EXIT);
+}
+
+static void test_a_stop_signal_exits_zero(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        shutdown_install();
+        raise(SIGTERM);
+        if (!shutdown_requested())
+            _exit(3);
+        _exit(shutdown_exit_code(0));
+    }
+    assert_int_equal(child_status(pid), 0);
+}
+
+static void test_a_failing_stage_keeps_its_own_code(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        shutdown_request();
+        _exit(shutdown_exit_code(2));
+    }
+    assert_int_equal(child_status(pid), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_hung_stop_exits_after_the_grace),
         cmocka_unit_test(test_a_stop_that_finishes_keeps_its_exit_code),
         cmocka_unit_test(test_no_request_no_watchdog),
+        cmocka_unit_test(test_a_stop_the_stage_asked_for_exits_non_zero),
+        cmocka_unit_test(test_a_stop_signal_exits_zero),
+        cmocka_unit_test(test_a_failing_stage_keeps_its_own_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
