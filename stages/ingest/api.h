@@ -23,7 +23,7 @@
 #include "httpd.h"
 #include "keys.h"
 #include "firing.h"
-#include "limits.h"
+#include "tenant_limits.h"
 #include "reader.h"
 #include "results.h"
 #include "schedtab.h"

@@ -1,4 +1,4 @@
-/* ingest's limits (stages/ingest/limits.c) on the loads the status table
+/* ingest's limits (stages/ingest/tenant_limits.c) on the loads the status table
  * sums (table.c) and the day's credits the usage table adds up over the
  * aggregator's partitions (usage.c): FERRY_TENANT_LIMITS read or refused,
  * a submit admitted or answered 429 with Retry-After, holds between a
@@ -14,7 +14,7 @@
 
 #include "httpd_int.h"
 #include "jx.h"
-#include "limits.h"
+#include "tenant_limits.h"
 #include "table.h"
 #include "usage.h"
 

@@ -1,5 +1,5 @@
 /*
- * limits — FERRY_TENANT_LIMITS: per tenant, the most items it may have
+ * tenant_limits — FERRY_TENANT_LIMITS: per tenant, the most items it may have
  * unfinished (max_active_items) and the most credits it may use in one UTC
  * day (credits_per_day). A submit that would pass either is answered 429
  * `quota_exceeded` with Retry-After before anything is written to Kafka.
@@ -38,8 +38,8 @@
  * seconds to the next UTC midnight. A batch larger than the limit itself
  * can never fit: still 429, with `fits_never: true` in the details.
  */
-#ifndef INGEST_LIMITS_H
-#define INGEST_LIMITS_H
+#ifndef INGEST_TENANT_LIMITS_H
+#define INGEST_TENANT_LIMITS_H
 
 #include <stddef.h>
 
