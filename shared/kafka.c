@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "cloudevents.h"
 #include "log.h"
 #include "metrics.h"
 #include "shutdown.h"
@@ -180,6 +181,14 @@ rd_kafka_t *kafka_producer_open(rd_kafka_conf_t *conf, int timeout_ms, char *err
 
 rd_kafka_resp_err_t kafka_produce_wait(rd_kafka_t *rk, const struct kafka_msg *m, int timeout_ms)
 {
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : m->topic;
+    rd_kafka_headers_t *hdrs = m->headers ? m->headers : rd_kafka_headers_new(6);
+    int added_ct =
+        ce_add_headers(hdrs, topic, m->key, m->key ? m->key_len : 0, m->value, m->len, m->ce_type,
+                       m->ce_id, m->timestamp_ms ? m->timestamp_ms : clk_now_ms());
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__FAIL;
+    if (added_ct < 0)
+        goto refused;
     rd_kafka_vu_t vu[] = {
         m->rkt ? (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = m->rkt}
                : (rd_kafka_vu_t){.vtype = RD_KAFKA_VTYPE_TOPIC, .u.cstr = m->topic},
@@ -187,18 +196,20 @@ rd_kafka_resp_err_t kafka_produce_wait(rd_kafka_t *rk, const struct kafka_msg *m
         {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)m->key, m->key ? m->key_len : 0}},
         {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {m->value, m->len}},
         {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = m->msgflags},
-        {.vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = m->headers},
+        {.vtype = RD_KAFKA_VTYPE_HEADERS, .u.headers = hdrs},
         {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = m->opaque},
         {.vtype = RD_KAFKA_VTYPE_TIMESTAMP, .u.i64 = m->timestamp_ms},
     };
     int64_t deadline = clk_mono_ms() + timeout_ms;
     for (;;) {
         rd_kafka_error_t *error = rd_kafka_produceva(rk, vu, sizeof(vu) / sizeof(vu[0]));
-        rd_kafka_resp_err_t err = error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR_NO_ERROR;
+        err = error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR_NO_ERROR;
         if (error)
             rd_kafka_error_destroy(error);
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || clk_mono_ms() >= deadline)
+        if (!err)
             return err;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || clk_mono_ms() >= deadline)
+            break;
         /* The local queue is full (queue.buffering.max.messages or .kbytes):
          * the broker takes messages slower than we make them. Serving
          * delivery reports is what frees room, so poll, then try again;
@@ -206,6 +217,13 @@ rd_kafka_resp_err_t kafka_produce_wait(rd_kafka_t *rk, const struct kafka_msg *m
          * examples/producer.c does the same with 1 s). */
         rd_kafka_poll(rk, 10);
     }
+refused:
+    /* The caller keeps its headers, as they were. */
+    if (!m->headers)
+        rd_kafka_headers_destroy(hdrs);
+    else
+        ce_remove_headers(hdrs, added_ct > 0);
+    return err;
 }
 
 int kafka_producer_close(rd_kafka_t *rk, int timeout_ms)

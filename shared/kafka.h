@@ -70,9 +70,11 @@ struct kafka_msg {
     void *value; /* NULL: a tombstone */
     size_t len;
     int msgflags;                /* RD_KAFKA_MSG_F_COPY, or _FREE to hand value over */
-    rd_kafka_headers_t *headers; /* NULL: none */
+    rd_kafka_headers_t *headers; /* NULL: none (the event headers below still go) */
     void *opaque;                /* the delivery report's msg->_private */
     int64_t timestamp_ms;        /* the record's timestamp (epoch ms); 0: now */
+    const char *ce_type;         /* NULL: the topic's (cloudevents.h) */
+    const char *ce_id;           /* NULL: by the topic's rule (cloudevents.h) */
 };
 
 /* How long a producer waits for room in a full local queue when nothing
@@ -81,12 +83,17 @@ struct kafka_msg {
  * queue has room, and waiting longer cannot help. */
 #define KAFKA_QUEUE_WAIT_MS (300 * 1000)
 
-/* Produces m, waiting out a full local queue for up to timeout_ms.
+/* Produces m, waiting out a full local queue for up to timeout_ms. Every
+ * message ferry writes goes through here (transactional or not), and gets
+ * its CloudEvents headers here (cloudevents.h: ce_specversion, ce_type,
+ * ce_source, ce_id, ce_time, content-type), added to m->headers or to a
+ * list of its own when m has none.
  * Returns RD_KAFKA_RESP_ERR_NO_ERROR once librdkafka took the message (it
  * then owns the headers, and the value when msgflags has _FREE), or the
  * error: RD_KAFKA_RESP_ERR__QUEUE_FULL when the deadline passed first, or
- * any refusal (too large, unknown topic, fatal); then headers and value are
- * still the caller's. Thread-safe, as rd_kafka_producev() is. */
+ * any refusal (too large, unknown topic, fatal); then headers (as they
+ * were) and value are still the caller's. Thread-safe, as
+ * rd_kafka_producev() is. */
 rd_kafka_resp_err_t kafka_produce_wait(rd_kafka_t *rk, const struct kafka_msg *m, int timeout_ms);
 
 /* Flushes for up to timeout_ms, logs what could not be delivered, destroys.

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cloudevents.h"
 #include "httpd.h"
 #include "kafka.h"
 #include "log.h"
@@ -121,6 +122,7 @@ int stage_init(struct stage *st, const char *name, const char *summary, const st
     httpd_configure(&st->cfg);
     instance_resolve(st);
     kafka_set_instance(st->instance);
+    ce_init(name, st->instance, cfg_str(&st->cfg, "FERRY_TOPIC_PREFIX"));
     shutdown_install();
     return 0;
 }

@@ -137,10 +137,16 @@ int api_produce_sync(struct api *a, const char *topic, const char *key, const vo
                      size_t len, rd_kafka_headers_t *hdrs, char *errstr, size_t errstr_size)
 {
     struct sent s = {0};
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        a->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-        RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(&s), RD_KAFKA_V_END);
+    struct kafka_msg m = {.topic = topic,
+                          .partition = RD_KAFKA_PARTITION_UA,
+                          .key = key,
+                          .key_len = strlen(key),
+                          .value = (void *)value,
+                          .len = len,
+                          .msgflags = RD_KAFKA_MSG_F_COPY,
+                          .headers = hdrs,
+                          .opaque = &s};
+    rd_kafka_resp_err_t err = kafka_produce_wait(a->producer, &m, a->timeout_ms);
     if (err) {
         rd_kafka_headers_destroy(hdrs);
         snprintf(errstr, errstr_size, "produce: %s", rd_kafka_err2str(err));

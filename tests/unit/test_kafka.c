@@ -206,13 +206,19 @@ static void test_produce_wait_gives_up_at_the_deadline(void **state)
     assert_int_equal(produce_wait(rk, "t.stuck", 300), RD_KAFKA_RESP_ERR__QUEUE_FULL);
     int64_t waited = clk_mono_ms() - t0;
     assert_true(waited >= 300 && waited < 3000);
-    /* A refusal other than a full queue returns at once. */
+    /* A refusal other than a full queue returns at once, and hands the
+     * headers back as they were, without the event headers it added. */
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, "ferry-batch", -1, "bat_1", -1);
     struct kafka_msg big = {.topic = "t.stuck",
                             .partition = RD_KAFKA_PARTITION_UA,
                             .value = calloc(1, 64 << 20),
                             .len = 64 << 20,
-                            .msgflags = RD_KAFKA_MSG_F_COPY};
+                            .msgflags = RD_KAFKA_MSG_F_COPY,
+                            .headers = h};
     assert_int_equal(kafka_produce_wait(rk, &big, 5000), RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    assert_int_equal(rd_kafka_header_cnt(h), 1);
+    rd_kafka_headers_destroy(h);
     free(big.value);
     rd_kafka_mock_broker_set_up(mcluster, 1);
     assert_int_equal(kafka_producer_close(rk, 10000), 0);

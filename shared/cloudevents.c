@@ -1,0 +1,205 @@
+#include "cloudevents.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "ids.h"
+
+/* What identifies one event of a topic (cloudevents.h): the ferry-* headers
+ * every producer of the topic sets, or the record's key. */
+enum ident {
+    ID_CONTENT,      /* key and a hash of the value */
+    ID_KEY,          /* the key alone (a file id) */
+    ID_BATCH,        /* batch record or cancel: the key, the type by ferry-type */
+    ID_ITEM,         /* key, ferry-index (and ferry-part of a split result) */
+    ID_ITEM_ATTEMPT, /* key, ferry-index, ferry-attempt */
+    ID_DELIVERY,     /* ferry-delivery, ferry-attempt */
+    ID_ORIGIN,       /* ferry-origin: the record this one answers or buries */
+};
+
+/* Every topic ferry writes. `suffix` follows FERRY_TOPIC_PREFIX; one that
+ * ends in '.' stands for each retry tier under it. TOPICS.md lists the same
+ * types (test_cloudevents checks every topic of topics.h has a row). */
+static const struct ce_row {
+    const char *suffix;
+    const char *type;
+    enum ident ident;
+} ce_rows[] = {
+    {"batches", "dev.ferry.batch.submitted", ID_BATCH},
+    {"scrape.requests", "dev.ferry.scrape.request", ID_ITEM_ATTEMPT},
+    {"scrape.retry.", "dev.ferry.scrape.request", ID_ITEM_ATTEMPT},
+    {"scrape.results", "dev.ferry.scrape.result", ID_ITEM},
+    {"scrape.dlq", "dev.ferry.scrape.deadletter", ID_ORIGIN},
+    {"batch.status", "dev.ferry.batch.status", ID_CONTENT},
+    {"webhooks", "dev.ferry.webhook.task", ID_DELIVERY},
+    {"webhooks.retry.", "dev.ferry.webhook.task", ID_DELIVERY},
+    {"webhooks.dlq", "dev.ferry.webhook.dead", ID_DELIVERY},
+    {"webhooks.attempts", "dev.ferry.webhook.attempt", ID_DELIVERY},
+    {"aggregate.dlq", "dev.ferry.aggregate.deadletter", ID_ORIGIN},
+    {"aggregate.state", "dev.ferry.aggregate.state", ID_CONTENT},
+    {"render.requests", "dev.ferry.render.request", ID_ITEM_ATTEMPT},
+    {"render.retry.", "dev.ferry.render.request", ID_ITEM_ATTEMPT},
+    {"render.dlq", "dev.ferry.render.deadletter", ID_ORIGIN},
+    {"files", "dev.ferry.file", ID_KEY},
+    {"submit.replies", "dev.ferry.submit.reply", ID_ORIGIN},
+};
+
+#define CE_TYPE_OTHER     "dev.ferry.message"
+#define CE_TYPE_CANCELLED "dev.ferry.batch.cancelled"
+
+static char source[160] = "/ferry";
+static char prefix[128] = "ferry.";
+
+void ce_init(const char *stage, const char *instance, const char *topic_prefix)
+{
+    snprintf(source, sizeof(source), "/ferry/%s/%s", stage, instance && *instance ? instance : "-");
+    snprintf(prefix, sizeof(prefix), "%s", topic_prefix);
+}
+
+const char *ce_source(void)
+{
+    return source;
+}
+
+static const struct ce_row *row_of(const char *topic)
+{
+    size_t plen = strlen(prefix);
+    if (strncmp(topic, prefix, plen) != 0)
+        return NULL;
+    const char *suffix = topic + plen;
+    for (size_t i = 0; i < sizeof(ce_rows) / sizeof(ce_rows[0]); i++) {
+        const char *s = ce_rows[i].suffix;
+        size_t n = strlen(s);
+        if (s[n - 1] == '.' ? strncmp(suffix, s, n) == 0 && suffix[n] : strcmp(suffix, s) == 0)
+            return &ce_rows[i];
+    }
+    return NULL;
+}
+
+const char *ce_type_of(const char *topic, const char *ferry_type)
+{
+    const struct ce_row *r = row_of(topic);
+    if (!r)
+        return CE_TYPE_OTHER;
+    if (r->ident == ID_BATCH && ferry_type && strcmp(ferry_type, "cancel") == 0)
+        return CE_TYPE_CANCELLED;
+    return r->type;
+}
+
+/* Header `name` of hdrs as a NUL-terminated string in buf; NULL when absent,
+ * empty or too long. */
+static const char *header(rd_kafka_headers_t *hdrs, const char *name, char *buf, size_t size)
+{
+    const void *v;
+    size_t n;
+    if (rd_kafka_header_get_last(hdrs, name, &v, &n) || !v || n == 0 || n >= size)
+        return NULL;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The key as id text: itself when short and printable (ferry's keys: batch,
+ * file and delivery ids, tenants), else a hash of it. */
+static void key_text(const void *key, size_t len, char *out, size_t size)
+{
+    static const uint8_t zero[16];
+    const unsigned char *k = key;
+    int plain = key && len > 0 && len < 256 && len < size;
+    for (size_t i = 0; plain && i < len; i++)
+        plain = k[i] > 0x20 && k[i] < 0x7f;
+    if (plain) {
+        memcpy(out, key, len);
+        out[len] = '\0';
+    } else if (!key || len == 0) {
+        snprintf(out, size, "-");
+    } else {
+        snprintf(out, size, "k%016llx", (unsigned long long)ids_siphash(zero, key, len));
+    }
+}
+
+/* The id of a message of row r (NULL: not ferry's topic); `word` is the
+ * last word of its type. */
+static void make_id(char *out, size_t size, const struct ce_row *r, const char *word,
+                    rd_kafka_headers_t *hdrs, const void *key, size_t key_len, const void *value,
+                    size_t len)
+{
+    static const uint8_t zero[16];
+    char k[300], index[24], attempt[24], part[48], delivery[64], origin[320];
+    key_text(key, key_len, k, sizeof(k));
+    switch (r ? r->ident : ID_CONTENT) {
+    case ID_KEY:
+    case ID_BATCH: snprintf(out, size, "%s:%s", word, k); return;
+    case ID_ITEM:
+        if (!header(hdrs, "ferry-index", index, sizeof(index)))
+            break;
+        if (header(hdrs, "ferry-part", part, sizeof(part)))
+            snprintf(out, size, "%s:%s/%s/part%s", word, k, index, part);
+        else
+            snprintf(out, size, "%s:%s/%s", word, k, index);
+        return;
+    case ID_ITEM_ATTEMPT:
+        if (!header(hdrs, "ferry-index", index, sizeof(index)))
+            break;
+        snprintf(out, size, "%s:%s/%s/%s", word, k, index,
+                 header(hdrs, "ferry-attempt", attempt, sizeof(attempt)) ? attempt : "1");
+        return;
+    case ID_DELIVERY:
+        if (!header(hdrs, "ferry-delivery", delivery, sizeof(delivery)))
+            break;
+        snprintf(out, size, "%s:%s/%s", word, delivery,
+                 header(hdrs, "ferry-attempt", attempt, sizeof(attempt)) ? attempt : "1");
+        return;
+    case ID_ORIGIN:
+        if (!header(hdrs, "ferry-origin", origin, sizeof(origin)))
+            break;
+        snprintf(out, size, "%s:%s", word, origin);
+        return;
+    case ID_CONTENT: break;
+    }
+    /* No identity of its own: the same bytes under the same key are the
+     * same event. */
+    snprintf(out, size, "%s:%s/%016llx", word, k,
+             (unsigned long long)ids_siphash(zero, value ? value : "", value ? len : 0));
+}
+
+static const char *const ce_names[] = {"ce_specversion", "ce_type", "ce_source", "ce_id",
+                                       "ce_time"};
+
+void ce_remove_headers(rd_kafka_headers_t *hdrs, int content_type)
+{
+    for (size_t i = 0; i < sizeof(ce_names) / sizeof(ce_names[0]); i++)
+        rd_kafka_header_remove(hdrs, ce_names[i]);
+    if (content_type)
+        rd_kafka_header_remove(hdrs, "content-type");
+}
+
+int ce_add_headers(rd_kafka_headers_t *hdrs, const char *topic, const void *key, size_t key_len,
+                   const void *value, size_t len, const char *type, const char *id,
+                   long long now_ms)
+{
+    char ftype[16], idbuf[512], time[CLK_ISO_LEN];
+    const struct ce_row *r = row_of(topic);
+    for (size_t i = 0; i < sizeof(ce_names) / sizeof(ce_names[0]); i++)
+        rd_kafka_header_remove(hdrs, ce_names[i]);
+    if (!type)
+        type = ce_type_of(topic, header(hdrs, "ferry-type", ftype, sizeof(ftype)));
+    if (!id) {
+        const char *word = strrchr(type, '.');
+        make_id(idbuf, sizeof(idbuf), r, word ? word + 1 : type, hdrs, key, key_len, value, len);
+        id = idbuf;
+    }
+    clk_iso8601(now_ms, time);
+    const void *v;
+    size_t n;
+    int has_ct = rd_kafka_header_get_last(hdrs, "content-type", &v, &n) == 0;
+    if (rd_kafka_header_add(hdrs, "ce_specversion", -1, CE_SPECVERSION, -1) ||
+        rd_kafka_header_add(hdrs, "ce_type", -1, type, -1) ||
+        rd_kafka_header_add(hdrs, "ce_source", -1, source, -1) ||
+        rd_kafka_header_add(hdrs, "ce_id", -1, id, -1) ||
+        rd_kafka_header_add(hdrs, "ce_time", -1, time, -1) ||
+        (!has_ct && rd_kafka_header_add(hdrs, "content-type", -1, "application/json", -1)))
+        return -1;
+    return !has_ct;
+}
