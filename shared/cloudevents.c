@@ -10,8 +10,7 @@
  * every producer of the topic sets, or the record's key. */
 enum ident {
     ID_CONTENT,      /* key and a hash of the value */
-    ID_KEY,          /* the key alone (a file id) */
-    ID_BATCH,        /* batch record or cancel: the key, the type by ferry-type */
+    ID_KEY,          /* the key alone (a batch or file id) */
     ID_ITEM,         /* key, ferry-index (and ferry-part of a split result) */
     ID_ITEM_ATTEMPT, /* key, ferry-index, ferry-attempt */
     ID_DELIVERY,     /* ferry-delivery, ferry-attempt */
@@ -19,14 +18,18 @@ enum ident {
 };
 
 /* Every topic ferry writes. `suffix` follows FERRY_TOPIC_PREFIX; one that
- * ends in '.' stands for each retry tier under it. TOPICS.md lists the same
- * types (test_cloudevents checks every topic of topics.h has a row). */
+ * ends in '.' stands for each retry tier under it. A message whose header
+ * `alt_header` has the value `alt_value` is of type `alt_type` instead.
+ * TOPICS.md lists the same types (test_cloudevents checks that every topic
+ * of topics.h has a row). */
 static const struct ce_row {
     const char *suffix;
     const char *type;
     enum ident ident;
+    const char *alt_header, *alt_value, *alt_type;
 } ce_rows[] = {
-    {"batches", "dev.ferry.batch.submitted", ID_BATCH},
+    {"batches", "dev.ferry.batch.submitted", ID_KEY, "ferry-type", "cancel",
+     "dev.ferry.batch.cancelled"},
     {"scrape.requests", "dev.ferry.scrape.request", ID_ITEM_ATTEMPT},
     {"scrape.retry.", "dev.ferry.scrape.request", ID_ITEM_ATTEMPT},
     {"scrape.results", "dev.ferry.scrape.result", ID_ITEM},
@@ -42,11 +45,13 @@ static const struct ce_row {
     {"render.retry.", "dev.ferry.render.request", ID_ITEM_ATTEMPT},
     {"render.dlq", "dev.ferry.render.deadletter", ID_ORIGIN},
     {"files", "dev.ferry.file", ID_KEY},
-    {"submit.replies", "dev.ferry.submit.reply", ID_ORIGIN},
+    /* Written by users, not by ferry: the type a producer may give them. */
+    {"submit", "dev.ferry.submit.request", ID_CONTENT},
+    {"submit.replies", "dev.ferry.submit.accepted", ID_ORIGIN, "ferry-outcome", "rejected",
+     "dev.ferry.submit.rejected"},
 };
 
-#define CE_TYPE_OTHER     "dev.ferry.message"
-#define CE_TYPE_CANCELLED "dev.ferry.batch.cancelled"
+#define CE_TYPE_OTHER "dev.ferry.message"
 
 static char source[160] = "/ferry";
 static char prefix[128] = "ferry.";
@@ -77,13 +82,13 @@ static const struct ce_row *row_of(const char *topic)
     return NULL;
 }
 
-const char *ce_type_of(const char *topic, const char *ferry_type)
+const char *ce_type_of(const char *topic, const char *alt_value)
 {
     const struct ce_row *r = row_of(topic);
     if (!r)
         return CE_TYPE_OTHER;
-    if (r->ident == ID_BATCH && ferry_type && strcmp(ferry_type, "cancel") == 0)
-        return CE_TYPE_CANCELLED;
+    if (r->alt_value && alt_value && strcmp(alt_value, r->alt_value) == 0)
+        return r->alt_type;
     return r->type;
 }
 
@@ -129,8 +134,7 @@ static void make_id(char *out, size_t size, const struct ce_row *r, const char *
     char k[300], index[24], attempt[24], part[48], delivery[64], origin[320];
     key_text(key, key_len, k, sizeof(k));
     switch (r ? r->ident : ID_CONTENT) {
-    case ID_KEY:
-    case ID_BATCH: snprintf(out, size, "%s:%s", word, k); return;
+    case ID_KEY: snprintf(out, size, "%s:%s", word, k); return;
     case ID_ITEM:
         if (!header(hdrs, "ferry-index", index, sizeof(index)))
             break;
@@ -179,12 +183,13 @@ int ce_add_headers(rd_kafka_headers_t *hdrs, const char *topic, const void *key,
                    const void *value, size_t len, const char *type, const char *id,
                    long long now_ms)
 {
-    char ftype[16], idbuf[512], time[CLK_ISO_LEN];
+    char alt[32], idbuf[512], time[CLK_ISO_LEN];
     const struct ce_row *r = row_of(topic);
     for (size_t i = 0; i < sizeof(ce_names) / sizeof(ce_names[0]); i++)
         rd_kafka_header_remove(hdrs, ce_names[i]);
     if (!type)
-        type = ce_type_of(topic, header(hdrs, "ferry-type", ftype, sizeof(ftype)));
+        type = ce_type_of(topic, r && r->alt_header ? header(hdrs, r->alt_header, alt, sizeof(alt))
+                                                    : NULL);
     if (!id) {
         const char *word = strrchr(type, '.');
         make_id(idbuf, sizeof(idbuf), r, word ? word + 1 : type, hdrs, key, key_len, value, len);

@@ -4,7 +4,8 @@
  * route ferry's events by their headers without parsing a value:
  *
  *     ce_specversion  1.0
- *     ce_type         dev.ferry.scrape.result (one per topic, TOPICS.md)
+ *     ce_type         dev.ferry.scrape.result (one per topic, two on a few:
+ *                     TOPICS.md)
  *     ce_source       /ferry/<stage>/<instance>
  *     ce_id           what identifies the event (below)
  *     ce_time         when it was written, RFC 3339 UTC with milliseconds
@@ -18,7 +19,9 @@
  * Ids are stable where a message can be written again for the same event,
  * so a consumer can deduplicate on ce_id: a result is "result:<batch>/<index>"
  * whichever fetch wrote it, a webhook task "task:<delivery id>/<attempt>",
- * a dead letter "deadletter:<topic/partition/offset of the poison record>".
+ * a dead letter "deadletter:<topic/partition/offset of the poison record>",
+ * a reply to a produced submit "accepted:<topic/partition/offset of the
+ * submit>".
  * Each id starts with the last word of its type, so the ids of one source
  * (a stage instance writes several topics) never collide. A message whose
  * topic has no natural identity (status documents, aggregate's changelog)
@@ -42,10 +45,12 @@ void ce_init(const char *stage, const char *instance, const char *topic_prefix);
 /* The ce_source set by ce_init. */
 const char *ce_source(void);
 
-/* The ce_type of a message to `topic` (the full name) whose ferry-type
- * header is `ferry_type` (NULL when none): the topic's row, or
- * "dev.ferry.message" for a topic that is not ferry's. */
-const char *ce_type_of(const char *topic, const char *ferry_type);
+/* The ce_type of a message to `topic` (the full name): the topic's type,
+ * or its other one when the header that tells them apart has `alt_value`
+ * (ferry-type "cancel" on batches, ferry-outcome "rejected" on submit
+ * replies; NULL: absent), or "dev.ferry.message" for a topic that is not
+ * ferry's. */
+const char *ce_type_of(const char *topic, const char *alt_value);
 
 /* Replaces any ce_* header of hdrs with the event headers of a message to
  * `topic` with this key and value, written at epoch ms `now_ms`, and adds

@@ -121,6 +121,19 @@ int httpd_resp_header(struct httpd_resp *resp, const char *name, const char *val
 /* The status set so far (0: none). */
 unsigned httpd_resp_status(const struct httpd_resp *resp);
 
+/* A response made outside a server, so a handler's code can answer a
+ * request that came another way (a submit produced to Kafka, ingest's
+ * intake.h) exactly as it answers HTTP. Free it with httpd_resp_free. */
+struct httpd_resp *httpd_resp_new(void);
+void httpd_resp_free(struct httpd_resp *resp);
+/* The body set so far (NULL when none), its length in *len. */
+const char *httpd_resp_body(const struct httpd_resp *resp, size_t *len);
+/* The value of header `name` (case-insensitive) added with
+ * httpd_resp_header, copied into buf; NULL when absent or larger than
+ * size-1. */
+const char *httpd_resp_header_value(const struct httpd_resp *resp, const char *name, char *buf,
+                                    size_t size);
+
 /* ------------------------------------------------------------ the server */
 
 typedef void (*httpd_fn)(struct httpd_req *req, struct httpd_resp *resp, void *arg);

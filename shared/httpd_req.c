@@ -373,6 +373,52 @@ unsigned httpd_resp_status(const struct httpd_resp *resp)
     return resp->status;
 }
 
+struct httpd_resp *httpd_resp_new(void)
+{
+    struct httpd_resp *resp = calloc(1, sizeof(*resp));
+    if (resp)
+        resp->headers = (struct buf)BUF_INIT(16384);
+    return resp;
+}
+
+void httpd_resp_free(struct httpd_resp *resp)
+{
+    if (!resp)
+        return;
+    httpd_resp_release(resp);
+    free(resp);
+}
+
+const char *httpd_resp_body(const struct httpd_resp *resp, size_t *len)
+{
+    *len = resp->body_len;
+    return resp->body;
+}
+
+const char *httpd_resp_header_value(const struct httpd_resp *resp, const char *name, char *buf,
+                                    size_t size)
+{
+    size_t n = strlen(name);
+    /* The lines are "Name: value\r\n", as httpd_resp_header wrote them. */
+    for (const char *line = buf_str(&resp->headers); *line;) {
+        const char *end = strstr(line, "\r\n");
+        if (!end)
+            break;
+        if ((size_t)(end - line) > n + 1 && strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            const char *v = line + n + 1;
+            while (*v == ' ')
+                v++;
+            if ((size_t)(end - v) >= size)
+                return NULL;
+            memcpy(buf, v, (size_t)(end - v));
+            buf[end - v] = '\0';
+            return buf;
+        }
+        line = end + 2;
+    }
+    return NULL;
+}
+
 const char *httpd_reason(unsigned status)
 {
     static const struct {

@@ -35,6 +35,8 @@ static const struct topic_row {
     {TOPIC_REQUESTS_SMALL, "scrape.requests.small", KEEP_PIPELINE},
     {TOPIC_TENANTS, "tenants", KEEP_COMPACTED},
     {TOPIC_IDEMPOTENCY, "idempotency", KEEP_KEYS},
+    {TOPIC_SUBMIT, "submit", KEEP_PIPELINE},
+    {TOPIC_SUBMIT_REPLIES, "submit.replies", KEEP_PIPELINE},
 };
 
 /* Dead letters wait for a human: keep them at least 30 days. */

@@ -43,6 +43,8 @@ enum topic_id {
     TOPIC_REQUESTS_SMALL,   /* scrape requests of small batches: the lane scrape serves first */
     TOPIC_TENANTS,          /* compacted: each tenant's webhook settings, keyed by tenant */
     TOPIC_IDEMPOTENCY,      /* Idempotency-Keys of submits, kept 2 days (compacted) */
+    TOPIC_SUBMIT,           /* submit bodies produced by users (key: Idempotency-Key) */
+    TOPIC_SUBMIT_REPLIES,   /* ingest's answer to each, under the same key */
     TOPIC__COUNT
 };
 

@@ -127,6 +127,51 @@ void api_refuse(struct httpd_resp *resp, const struct submission_err *err);
 int api_produce_sync(struct api *a, const char *topic, const char *key, const void *value,
                      size_t len, rd_kafka_headers_t *hdrs, char *errstr, size_t errstr_size);
 
+/* ---- one submit, however it came ---- */
+
+/* A submit: the body of POST /v1/batch (api_submit.c), or a record of the
+ * submit topic (intake.h), validated and answered by the same code.
+ *
+ *     struct api_submit s = {.body = ..., .len = ..., .tenant = ...};
+ *     if (api_submit_begin(a, &s, resp) == 0) {      // else resp is answered
+ *         write s.b (txn_submit, or txn_write in the caller's transaction);
+ *         api_submit_accepted(a, &s, resp);         // the 202 (or answer 503)
+ *     }
+ *     ... commit ...
+ *     api_submit_end(a, &s, committed);             // always
+ */
+struct api_submit {
+    /* The request, set by the caller (borrowed; body NUL-terminated). */
+    const char *body;
+    size_t len;
+    int single;           /* POST /v1/scrape/async: `url` instead of `urls` */
+    const char *tenant;   /* authenticated */
+    const char *idem_key; /* the Idempotency-Key, or NULL */
+    int idem_wait_ms;     /* how long to wait for another submit holding the key */
+    const char *via;      /* "http" or "kafka", for the logs */
+    /* Filled by api_submit_begin. */
+    struct submission b;     /* the batch to write */
+    char *secret_enc;        /* its sealed webhook secret, or NULL */
+    struct limits_hold hold; /* what limits_admit holds for it */
+    struct idem_entry made;  /* the key's record, once b is made idempotent */
+    int held;                /* the key is held (idem_end in api_submit_end) */
+    int to_write;            /* begin answered 0: b is to be written */
+    int64_t t0;
+};
+
+/* Validates s and prepares its batch. 0: s->b is to be written; 1: resp
+ * holds the answer (a refusal), nothing is to be written. */
+int api_submit_begin(struct api *a, struct api_submit *s, struct httpd_resp *resp);
+
+/* The 202 answer of s's batch, once written (in the caller's transaction
+ * perhaps not yet committed). */
+void api_submit_accepted(struct api *a, struct api_submit *s, struct httpd_resp *resp);
+
+/* After the transaction that wrote s committed (`committed`) or failed,
+ * or after a refusal: records a written batch in the status table and the
+ * metrics once committed; lets go of its limits hold; frees what s holds. */
+void api_submit_end(struct api *a, struct api_submit *s, int committed);
+
 /* The delivery report of the plain producer's configuration: logs and
  * counts (kafka_dr_default) and wakes the request waiting for that record. */
 void api_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque);

@@ -49,27 +49,67 @@ int api_tenant_defaults(struct api *a, struct submission *b, struct httpd_resp *
     return rc;
 }
 
-int api_write_batch(struct api *a, struct submission *b, struct httpd_resp *resp)
+/* Admits b under the tenant limits (held in *hold until the table knows
+ * the batch: limits.h) and seals its webhook secret. 0, or -1 answered. */
+static int prepare(struct api *a, struct submission *b, struct limits_hold *hold, char **secret_enc,
+                   struct httpd_resp *resp)
 {
-    char errstr[512], *secret_enc = NULL, *answer = NULL, *status = NULL;
-    struct limits_hold hold = {0};
-    int rc = -1;
-    /* Before anything is sealed or written (limits.h); held until the table
-     * knows the batch. A replayed Idempotency-Key never gets here: it
-     * writes nothing. */
+    /* A replayed Idempotency-Key never gets here: it writes nothing. */
     if (limits_admit(a->limits, a->table, a->usage, b->tenant, (long long)b->total,
-                     b->render ? a->credits_render : 1, clk_now_ms(), &hold, resp))
+                     b->render ? a->credits_render : 1, clk_now_ms(), hold, resp))
         return -1;
     if (b->webhook_url && !a->sb) {
         httpd_error(resp, 503, "webhooks_unavailable",
                     "this server has no FERRY_SECRET_KEY, so it cannot keep webhook secrets", NULL);
-        goto out;
+        return -1;
     }
-    if (b->secret && !(secret_enc = secretbox_seal(a->sb, b->secret, strlen(b->secret), b->id))) {
+    if (b->secret && !(*secret_enc = secretbox_seal(a->sb, b->secret, strlen(b->secret), b->id))) {
         httpd_error(resp, 500, "internal", "could not seal the webhook secret", NULL);
-        goto out;
+        return -1;
     }
+    return 0;
+}
+
+/* A written batch: visible here at once (the copy from the topic and
+ * aggregate's later documents follow through the status consumer),
+ * counted and logged. */
+static void recorded(struct api *a, const struct submission *b, int64_t t0, const char *via)
+{
+    char *status = submission_status_json(b);
+    if (status)
+        table_put_status(a->table, b->id, status, strlen(status), 1);
+    free(status);
+    metric_inc(a->m_batches, 1);
+    metric_inc(a->m_items, (long long)b->total);
+    LOG_INFO("batch_accepted", "batch=%s tenant=%s items=%zu ms=%lld via=%s%s%s", b->id, b->tenant,
+             b->total, (long long)(clk_mono_ms() - t0), via, b->retry_of[0] ? " retry_of=" : "",
+             b->retry_of);
+}
+
+/* The 202 of a written batch, with Location. */
+static void accepted(const struct submission *b, struct httpd_resp *resp)
+{
+    /* It may hold the generated webhook secret. */
+    char *answer = submission_accepted_json(b);
+    if (!answer) {
+        httpd_error(resp, 500, "internal", "out of memory", NULL);
+        return;
+    }
+    char location[64];
+    snprintf(location, sizeof(location), "/v1/batch/%s", b->id);
+    httpd_json(resp, 202, answer);
+    httpd_resp_header(resp, "Location", location);
+    wipe_free(answer);
+}
+
+int api_write_batch(struct api *a, struct submission *b, struct httpd_resp *resp)
+{
+    char errstr[512], *secret_enc = NULL;
+    struct limits_hold hold = {0};
+    int rc = -1;
     int64_t t0 = clk_mono_ms();
+    if (prepare(a, b, &hold, &secret_enc, resp))
+        goto out;
     if (txn_submit(a->txn, b, secret_enc, errstr, sizeof(errstr))) {
         char q[600];
         metric_inc(a->m_produce_errors, 1);
@@ -80,31 +120,11 @@ int api_write_batch(struct api *a, struct submission *b, struct httpd_resp *resp
                     NULL);
         goto out;
     }
-    /* This instance answers `queued` at once; the copy from the topic (and
-     * aggregate's later documents) follow through the status consumer. */
-    status = submission_status_json(b);
-    if (status)
-        table_put_status(a->table, b->id, status, strlen(status), 1);
-    metric_inc(a->m_batches, 1);
-    metric_inc(a->m_items, (long long)b->total);
-    LOG_INFO("batch_accepted", "batch=%s tenant=%s items=%zu ms=%lld%s%s", b->id, b->tenant,
-             b->total, (long long)(clk_mono_ms() - t0), b->retry_of[0] ? " retry_of=" : "",
-             b->retry_of);
+    recorded(a, b, t0, "http");
     rc = 0;
-    /* It may hold the generated webhook secret. */
-    answer = submission_accepted_json(b);
-    if (!answer) {
-        httpd_error(resp, 500, "internal", "out of memory", NULL);
-        goto out;
-    }
-    char location[64];
-    snprintf(location, sizeof(location), "/v1/batch/%s", b->id);
-    httpd_json(resp, 202, answer);
-    httpd_resp_header(resp, "Location", location);
+    accepted(b, resp);
 out:
     limits_release(a->limits, &hold);
-    wipe_free(answer);
-    free(status);
     free(secret_enc);
     return rc;
 }
@@ -182,66 +202,119 @@ static int make_idempotent(struct api *a, struct submission *b, const char *key,
     return 0;
 }
 
-static void submit(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
-                   const char *tenant, int single)
+/* Checks Idempotency-Key `key` of a submit. 0: the key is new and held
+ * (idem_end once written or failed); 1: answered (a replay, 422, 503).
+ * Waits up to wait_ms for another request holding the key. */
+static int idem_gate(struct api *a, const char *tenant, const char *key, int single,
+                     const char *body, size_t len, unsigned char hash[IDEM_HASH], int wait_ms,
+                     struct httpd_resp *resp)
 {
-    struct submission b;
-    struct submission_err err;
-    struct idem_entry hit, made;
-    unsigned char hash[IDEM_HASH];
-    size_t len;
-    const char *body = httpd_body(req, &len), *key = httpd_header(req, "Idempotency-Key");
-    int held = 0, written = 0;
-    memset(&b, 0, sizeof(b));
+    struct idem_entry hit;
+    if (!idem_key_valid(key)) {
+        httpd_error(resp, 422, "invalid_field",
+                    "Idempotency-Key: must be 1 to 255 printable ASCII characters",
+                    json_pack("{s:s}", "field", "Idempotency-Key"));
+        return 1;
+    }
+    idem_hash(single ? "scrape_async" : "submit", body, len, hash);
+    enum idem_verdict v = accounts_wait_ready(a->accounts, a->timeout_ms)
+                              ? IDEM_BUSY
+                              : idem_begin(a->accounts->idem, tenant, key, hash, wait_ms, &hit);
+    if (v == IDEM_REPLAY) {
+        replay(a, resp, body, len, single, tenant, &hit);
+        return 1;
+    }
+    if (v == IDEM_REUSED) {
+        httpd_error(resp, 422, "idempotency_key_reused",
+                    "this Idempotency-Key was used with another request in the last 24 hours",
+                    json_pack("{s:s,s:s}", "field", "Idempotency-Key", "batch_id", hit.batch_id));
+        return 1;
+    }
+    if (v == IDEM_BUSY) {
+        httpd_resp_header(resp, "Retry-After", "1");
+        httpd_error(resp, 503, "kafka_unavailable",
+                    "the Idempotency-Key could not be checked in time; retry later", NULL);
+        return 1;
+    }
+    return 0;
+}
 
-    if (key) {
-        if (!idem_key_valid(key)) {
-            httpd_error(resp, 422, "invalid_field",
-                        "Idempotency-Key: must be 1 to 255 printable ASCII characters",
-                        json_pack("{s:s}", "field", "Idempotency-Key"));
-            return;
-        }
-        idem_hash(single ? "scrape_async" : "submit", body, len, hash);
-        enum idem_verdict v =
-            accounts_wait_ready(a->accounts, a->timeout_ms)
-                ? IDEM_BUSY
-                : idem_begin(a->accounts->idem, tenant, key, hash, a->timeout_ms, &hit);
-        if (v == IDEM_REPLAY) {
-            replay(a, resp, body, len, single, tenant, &hit);
-            return;
-        }
-        if (v == IDEM_REUSED) {
-            httpd_error(
-                resp, 422, "idempotency_key_reused",
-                "this Idempotency-Key was used with another request in the last 24 hours",
-                json_pack("{s:s,s:s}", "field", "Idempotency-Key", "batch_id", hit.batch_id));
-            return;
-        }
-        if (v == IDEM_BUSY) {
-            httpd_resp_header(resp, "Retry-After", "1");
-            httpd_error(resp, 503, "kafka_unavailable",
-                        "the Idempotency-Key could not be checked in time; retry later", NULL);
-            return;
-        }
-        held = 1;
+int api_submit_begin(struct api *a, struct api_submit *s, struct httpd_resp *resp)
+{
+    struct submission_err err;
+    unsigned char hash[IDEM_HASH];
+    s->t0 = clk_mono_ms();
+    if (s->idem_key) {
+        if (idem_gate(a, s->tenant, s->idem_key, s->single, s->body, s->len, hash, s->idem_wait_ms,
+                      resp))
+            return 1;
+        s->held = 1;
     }
     /* The body's size was capped by the server (413 before it was read). */
-    if (submission_parse(&b, body, len, single, tenant, &a->lim, &err)) {
+    if (submission_parse(&s->b, s->body, s->len, s->single, s->tenant, &a->lim, &err)) {
         api_refuse(resp, &err);
-        goto out;
+        return 1;
     }
-    if (api_tenant_defaults(a, &b, resp) || (key && make_idempotent(a, &b, key, hash, &made, resp)))
-        goto out;
-    written = api_write_batch(a, &b, resp) == 0;
-out:
-    if (held)
-        idem_end(a->accounts->idem, tenant, key, written ? &made : NULL);
-    size_t total = b.total;
-    submission_release(&b);
+    if (api_tenant_defaults(a, &s->b, resp) ||
+        (s->idem_key && make_idempotent(a, &s->b, s->idem_key, hash, &s->made, resp)) ||
+        prepare(a, &s->b, &s->hold, &s->secret_enc, resp))
+        return 1;
+    s->to_write = 1;
+    return 0;
+}
+
+void api_submit_accepted(struct api *a, struct api_submit *s, struct httpd_resp *resp)
+{
+    (void)a;
+    accepted(&s->b, resp);
+}
+
+void api_submit_end(struct api *a, struct api_submit *s, int committed)
+{
+    int written = committed && s->to_write;
+    if (written)
+        recorded(a, &s->b, s->t0, s->via ? s->via : "http");
+    limits_release(a->limits, &s->hold);
+    if (s->held)
+        idem_end(a->accounts->idem, s->tenant, s->idem_key, written ? &s->made : NULL);
+    s->held = 0;
+    free(s->secret_enc);
+    s->secret_enc = NULL;
+    size_t total = s->b.total;
+    submission_release(&s->b);
     /* A large batch's parse tree and message copies are gone now; hand the
      * pages back instead of keeping the peak resident. */
     if (total > 10000)
         malloc_trim(0);
+}
+
+static void submit(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
+                   const char *tenant, int single)
+{
+    char errstr[512];
+    struct api_submit s = {.single = single,
+                           .tenant = tenant,
+                           .idem_key = httpd_header(req, "Idempotency-Key"),
+                           .idem_wait_ms = a->timeout_ms,
+                           .via = "http"};
+    int committed = 0;
+    s.body = httpd_body(req, &s.len);
+    if (api_submit_begin(a, &s, resp))
+        goto out;
+    if (txn_submit(a->txn, &s.b, s.secret_enc, errstr, sizeof(errstr))) {
+        char q[600];
+        metric_inc(a->m_produce_errors, 1);
+        LOG_WARN("submit_failed", "batch=%s tenant=%s items=%zu err=%s", s.b.id, tenant, s.b.total,
+                 log_quote(q, sizeof(q), errstr));
+        httpd_error(resp, 503, "kafka_unavailable",
+                    "the batch could not be written to Kafka; nothing was accepted, retry later",
+                    NULL);
+        goto out;
+    }
+    committed = 1;
+    api_submit_accepted(a, &s, resp);
+out:
+    api_submit_end(a, &s, committed);
 }
 
 static void h_batch(struct api *a, struct httpd_req *req, struct httpd_resp *resp,

@@ -105,6 +105,14 @@ int keys_load(struct keys *ks, const char *env_list, const char *file, char *err
     return rc;
 }
 
+const char *keys_known_tenant(const struct keys *ks, const char *tenant)
+{
+    for (size_t i = 0; i < ks->n; i++)
+        if (strcmp(ks->k[i].tenant, tenant) == 0)
+            return ks->k[i].tenant;
+    return NULL;
+}
+
 const char *keys_tenant(const struct keys *ks, const char *authorization)
 {
     if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)

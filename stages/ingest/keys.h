@@ -38,6 +38,10 @@ int keys_load(struct keys *ks, const char *env_list, const char *file, char *err
  * (never a newline or a ':', so it can be part of a key or a list). */
 int keys_valid_tenant(const char *t, size_t len);
 
+/* `tenant` as the key list spells it when some key belongs to it, or NULL
+ * (a submit produced to Kafka names its tenant instead of a key). */
+const char *keys_known_tenant(const struct keys *ks, const char *tenant);
+
 /* The tenant of the Authorization header's Bearer key, or NULL. */
 const char *keys_tenant(const struct keys *ks, const char *authorization);
 

@@ -10,12 +10,13 @@
  *      pages and one for files, the status table;
  *   3. the HTTP API (api_init mounts every route group) served by
  *      FERRY_HTTP_THREADS workers, with /healthz and /metrics;
- *   4. the loop: follow batch.status and webhooks.attempts into the table
+ *   4. the intake of submits produced to the submit topic (intake.h);
+ *      the loop: follow batch.status and webhooks.attempts into the table
  *      and usage into the usage table (and, on threads of their own, the
  *      tenants' settings and Idempotency-Keys: accounts.h; the schedules:
  *      scheduler.h), check that Kafka answers, re-open producers a failure
  *      threw away;
- *   5. shutdown in order: stop the API, the schedules, close producers
+ *   5. shutdown in order: stop the intake, the API, the schedules, close producers
  *      (flush), readers, the follower.
  */
 #include <malloc.h>
@@ -29,6 +30,7 @@
 #include "clock.h"
 #include "follow.h"
 #include "httpd.h"
+#include "intake.h"
 #include "kafka.h"
 #include "keys.h"
 #include "log.h"
@@ -130,6 +132,7 @@ int main(int argc, char **argv)
     struct profiles *profiles = NULL;
     struct accounts accounts;
     struct scheduler *sched = NULL;
+    struct intake *intake = NULL;
     char errstr[512];
     int rc = stage_init(&st, "ingest", "The HTTP API of ferry: submit batches, poll status.",
                         ingest_opts, argc, argv);
@@ -258,6 +261,11 @@ int main(int argc, char **argv)
     }
     atomic_store(&api.kafka_up, 1);
     txn_pool_heal(api.txn);
+    /* Submits produced to the submit topic, answered on its replies. */
+    if (!(intake = intake_start(&api, errstr, sizeof(errstr)))) {
+        fprintf(stderr, "ferry-ingest: %s\n", errstr);
+        goto out;
+    }
 
     /* 4. the loop */
     int64_t next_check = clk_mono_ms() + 2000, next_trim = clk_mono_ms() + 10000;
@@ -287,6 +295,7 @@ stop:
     LOG_INFO("stopping", "");
     rc = 0;
 out:
+    intake_stop(intake);
     httpd_free(http);
     api_release(&api);
     scheduler_close(sched);

@@ -50,8 +50,8 @@ int txn_submit(struct txn_pool *p, const struct submission *b, const char *secre
 /* Writes the batch's records (its record, one request per item, its
  * `queued` status) with `rk`, a transactional producer of the caller's
  * whose transaction is open: a schedule's runs are written in the firing
- * transactions of their owner (firing.h), beside its state. 0, or -1 with
- * errstr (the caller aborts). */
+ * transactions of their owner (firing.h), beside its state; a produced submit in the intake's
+ * transaction that consumes it (intake.h). 0, or -1 with errstr (the caller aborts). */
 int txn_write(struct txn_pool *p, rd_kafka_t *rk, const struct submission *b,
               const char *secret_enc, int64_t deadline, char *errstr, size_t errstr_size);
 

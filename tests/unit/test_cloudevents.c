@@ -81,6 +81,9 @@ static void test_every_topic_has_a_type(void **state)
     assert_string_equal(ce_type_of("ferry.scrape.results", NULL), "dev.ferry.scrape.result");
     assert_string_equal(ce_type_of("ferry.batches", "batch"), "dev.ferry.batch.submitted");
     assert_string_equal(ce_type_of("ferry.batches", "cancel"), "dev.ferry.batch.cancelled");
+    assert_string_equal(ce_type_of("ferry.submit.replies", NULL), "dev.ferry.submit.accepted");
+    assert_string_equal(ce_type_of("ferry.submit.replies", "rejected"),
+                        "dev.ferry.submit.rejected");
     /* Not ferry's: another prefix, a tier stem without a tier. */
     assert_string_equal(ce_type_of("other.scrape.results", NULL), "dev.ferry.message");
     assert_string_equal(ce_type_of("ferry.scrape.retry.", NULL), "dev.ferry.message");
@@ -173,7 +176,10 @@ static void test_ids_are_stable_for_the_same_event(void **state)
                         "deadletter:ferry.scrape.requests/1/42");
     assert_string_equal(id_of("submit.replies", "key-1", "{}", a, sizeof(a), "ferry-origin",
                               "ferry.submit/0/7", NULL),
-                        "reply:ferry.submit/0/7");
+                        "accepted:ferry.submit/0/7");
+    assert_string_equal(id_of("submit.replies", "key-1", "{}", a, sizeof(a), "ferry-origin",
+                              "ferry.submit/0/8", "ferry-outcome", "rejected", NULL),
+                        "rejected:ferry.submit/0/8");
     /* Batches and cancels. */
     assert_string_equal(id_of("batches", "bat_1", "{}", a, sizeof(a), "ferry-type", "batch", NULL),
                         "submitted:bat_1");
