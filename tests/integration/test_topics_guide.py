@@ -171,3 +171,39 @@ def test_redrive_dead_letters_and_tap_attempts(start_stage, ferry_env, receiver,
                                 f"after 3 attempts") for x in tap.err), tap.err
     finally:
         tap.stop()
+
+
+def test_submit_by_producing(start_stage, ferry_env, tmp_path):
+    prefix = ferry_env["FERRY_TOPIC_PREFIX"]
+    p = start_pipeline(start_stage, only=("ingest",))
+    body = tmp_path / "batch.json"
+    body.write_text(json.dumps({"urls": ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]}))
+
+    # the kcat line: its reply comes on the replies topic under the key
+    env = dict(os.environ, KEY="order-7", TENANT="acme", BODY_FILE=str(body))
+    r = subprocess.run(["bash", "-c", recipe("kcat-submit", prefix)], env=env,
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    reply, = kafka_consume(prefix + "submit.replies", 1, timeout=60)
+    assert reply.key == "order-7" and reply.headers["ferry-status"] == "202"
+    first = reply.json()
+    assert first["total"] == 2 and p.status(first["id"])["status"] in ("queued", "running")
+
+    def submit(key, data):
+        return subprocess.run(python_recipe(tmp_path, "python-submit", prefix, "acme", key),
+                              input=data, capture_output=True, timeout=90)
+
+    # the same key and body again, through the Python recipe: the first batch
+    r = submit("order-7", body.read_bytes())
+    assert r.returncode == 0, r.stderr
+    status, _, answer = r.stdout.decode().partition(" ")
+    assert status == "202" and json.loads(answer)["id"] == first["id"]
+    # a new key: a new batch; the same key with another body: refused
+    r = submit("order-8", body.read_bytes())
+    assert r.returncode == 0 and json.loads(r.stdout.decode().partition(" ")[2])["id"] != first["id"]
+    r = submit("order-8", b'{"urls": ["http://127.0.0.1:9/c"]}')
+    status, _, answer = r.stdout.decode().partition(" ")
+    assert r.returncode == 1 and status == "422", r.stdout + r.stderr
+    assert json.loads(answer)["error"]["code"] == "idempotency_key_reused"
+    r = submit("order-9", b"{not json")
+    assert r.returncode == 1 and r.stdout.decode().startswith("400 "), r.stdout + r.stderr
