@@ -38,7 +38,9 @@ static const struct ce_row {
     {"webhooks", "dev.ferry.webhook.task", ID_DELIVERY},
     {"webhooks.retry.", "dev.ferry.webhook.task", ID_DELIVERY},
     {"webhooks.dlq", "dev.ferry.webhook.dead", ID_DELIVERY},
-    {"webhooks.attempts", "dev.ferry.webhook.attempt", ID_DELIVERY},
+    /* A redelivery's attempts count from 1 again: only the record itself
+     * tells two attempts with one number apart. */
+    {"webhooks.attempts", "dev.ferry.webhook.attempt", ID_CONTENT},
     {"aggregate.dlq", "dev.ferry.aggregate.deadletter", ID_ORIGIN},
     {"aggregate.state", "dev.ferry.aggregate.state", ID_CONTENT},
     {"render.requests", "dev.ferry.render.request", ID_ITEM_ATTEMPT},

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "buf.h"
 #include "clock.h"
 #include "kafka.h"
 #include "log.h"
@@ -25,6 +26,8 @@
 /* Between attempts while Kafka refuses (the transaction aborted, the
  * producer could not be opened). */
 #define RETRY_MS 500
+/* schemas/submit.replies.schema.json */
+#define INTAKE_REPLY_VERSION "1"
 
 struct intake {
     struct api *a;
@@ -176,6 +179,21 @@ static int submit_record(struct intake *in, struct rec *r, int64_t deadline,
     return rc;
 }
 
+/* The reply's value: the answer's body (a JSON object) with the schema
+ * version of submit.replies first. malloc'd. */
+static char *versioned(const char *body, size_t len, size_t *out_len)
+{
+    struct buf b = BUF_INIT(BUF_NO_MAX);
+    buf_adds(&b, "{\"schema_version\":" INTAKE_REPLY_VERSION);
+    if (body && len > 2 && body[0] == '{') {
+        buf_addc(&b, ',');
+        buf_add(&b, body + 1, len - 1);
+    } else {
+        buf_addc(&b, '}');
+    }
+    return buf_detach(&b, out_len);
+}
+
 /* Produces the reply to r (in the open transaction). */
 static int reply(struct intake *in, struct rec *r, struct httpd_resp *resp, int64_t deadline,
                  char *errstr, size_t errstr_size)
@@ -183,8 +201,9 @@ static int reply(struct intake *in, struct rec *r, struct httpd_resp *resp, int6
     char origin[320], status[8], replayed[8], location[96];
     const rd_kafka_message_t *m = r->msg;
     unsigned code = httpd_resp_status(resp);
-    size_t len;
-    const char *body = httpd_resp_body(resp, &len);
+    size_t len, body_len;
+    const char *body = httpd_resp_body(resp, &body_len);
+    char *value = versioned(body, body_len, &len);
     snprintf(origin, sizeof(origin), "%s/%d/%lld", rd_kafka_topic_name(m->rkt), (int)m->partition,
              (long long)m->offset);
     snprintf(status, sizeof(status), "%u", code);
@@ -205,14 +224,15 @@ static int reply(struct intake *in, struct rec *r, struct httpd_resp *resp, int6
                            .partition = RD_KAFKA_PARTITION_UA,
                            .key = m->key,
                            .key_len = m->key_len,
-                           .value = (void *)(body ? body : ""),
-                           .len = body ? len : 0,
-                           .msgflags = RD_KAFKA_MSG_F_COPY,
+                           .value = value,
+                           .len = len,
+                           .msgflags = RD_KAFKA_MSG_F_FREE,
                            .headers = h};
     int64_t left = deadline - clk_now_ms();
     rd_kafka_resp_err_t err = kafka_produce_wait(in->producer, &km, left > 0 ? (int)left : 1);
     if (err) {
         rd_kafka_headers_destroy(h);
+        free(value);
         snprintf(errstr, errstr_size, "reply: %s", rd_kafka_err2str(err));
         return -1;
     }

@@ -288,7 +288,8 @@ def _kcat_read(topic, committed, extra=()):
     for line in out.stdout.splitlines():
         if not line.strip():
             continue
-        j = json.loads(line)
+        # kcat writes a value that is not UTF-8 (a poison record) as it is
+        j = json.loads(line.decode("utf-8", "replace"))
         h = j.get("headers") or []
         headers = {h[i]: h[i + 1] for i in range(0, len(h) - 1, 2)}
         payload = j.get("payload")

@@ -76,11 +76,13 @@ def start_pipeline(start_stage, only=STAGES, **env):
 
 class Site:
     """A local site: /p<N> is a small HTML page; /slow<N> answers after
-    `slow_s` seconds; /hang waits until close(); /gone is 404."""
+    `slow_s` seconds; /hang waits until close(); /gone is 404; /flaky<N>
+    answers 503 the first time, then the page."""
 
     def __init__(self, slow_s=0.5):
         self.slow_s = slow_s
         self.closing = threading.Event()
+        self.flaky_seen = set()
         outer = self
 
         class H(BaseHTTPRequestHandler):
@@ -97,6 +99,9 @@ class Site:
                 if self.path.startswith("/slow"):
                     time.sleep(outer.slow_s)
                 code = 404 if self.path.startswith("/gone") else 200
+                if self.path.startswith("/flaky") and self.path not in outer.flaky_seen:
+                    outer.flaky_seen.add(self.path)
+                    code = 503
                 body = (f"<html><head><title>{self.path}</title></head>"
                         f"<body><p>page {self.path}</p></body></html>").encode()
                 self.send_response(code)

@@ -9,12 +9,16 @@ import random
 import signal
 import time
 
+import jsonschema
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from conftest import BROKERS, http, kafka_consume, wait_until
+from conftest import BROKERS, ROOT, http, kafka_consume, wait_until
 from test_ingest import ACME, start_ingest
 
 MAX_BODY = 65536
+REPLY = jsonschema.Draft202012Validator(
+    json.loads((ROOT / "schemas" / "submit.replies.schema.json").read_text()),
+    format_checker=jsonschema.FormatChecker())
 
 
 def produce(topic, records):
@@ -136,6 +140,7 @@ def test_a_thousand_produced_submits(start_stage, ferry_env):
         m = by_origin[origin]
         assert (m.key.encode() if m.key is not None else None) == key
         body = m.json()
+        REPLY.validate(body)
         assert m.headers["ce_type"] in ("dev.ferry.submit.accepted", "dev.ferry.submit.rejected")
         assert m.headers["ce_id"].endswith(origin)
         tenant = dict(headers).get("ferry-tenant")
@@ -199,7 +204,9 @@ def test_refusals_are_the_http_answers(start_stage, ferry_env):
                  dict(ACME, **{"Content-Type": "application/json"}))
         m = replies[origin]
         assert r.status >= 400 and m.headers["ferry-status"] == str(r.status)
-        assert m.json() == r.json()
+        reply = m.json()
+        assert reply.pop("schema_version") == 1 and reply == r.json()
+        REPLY.validate(m.json())
         assert m.headers["content-type"] == "application/json"
 
 

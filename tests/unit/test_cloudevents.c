@@ -164,9 +164,13 @@ static void test_ids_are_stable_for_the_same_event(void **state)
     assert_string_equal(id_of("webhooks", "bat_1", "{}", a, sizeof(a), "ferry-delivery", "dlv_9",
                               "ferry-attempt", "1", NULL),
                         "task:dlv_9/1");
-    assert_string_equal(id_of("webhooks.attempts", "bat_1", "{}", a, sizeof(a), "ferry-delivery",
-                              "dlv_9", "ferry-attempt", "1", NULL),
-                        "attempt:dlv_9/1");
+    /* Attempts: a redelivery numbers its attempts from 1 again. */
+    id_of("webhooks.attempts", "bat_1", "{\"at\":1}", a, sizeof(a), "ferry-delivery", "dlv_9",
+          "ferry-attempt", "1", NULL);
+    id_of("webhooks.attempts", "bat_1", "{\"at\":2}", b, sizeof(b), "ferry-delivery", "dlv_9",
+          "ferry-attempt", "1", NULL);
+    assert_true(strncmp(a, "attempt:bat_1/", 14) == 0);
+    assert_string_not_equal(a, b);
     assert_string_equal(id_of("webhooks.dlq", "bat_1", "{}", a, sizeof(a), "ferry-delivery",
                               "dlv_9", "ferry-attempt", "4", NULL),
                         "dead:dlv_9/4");
