@@ -47,6 +47,8 @@ static const struct ce_row {
     {"render.retry.", "dev.ferry.render.request", ID_ITEM_ATTEMPT},
     {"render.dlq", "dev.ferry.render.deadletter", ID_ORIGIN},
     {"files", "dev.ferry.file", ID_KEY},
+    /* Cumulative rows: each write of a key is a new state of it. */
+    {"usage", "dev.ferry.usage", ID_CONTENT},
     /* Written by users, not by ferry: the type a producer may give them. */
     {"submit", "dev.ferry.submit.request", ID_CONTENT},
     {"submit.replies", "dev.ferry.submit.accepted", ID_ORIGIN, "ferry-outcome", "rejected",

@@ -1,6 +1,7 @@
 #include "kafka.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,8 +180,22 @@ rd_kafka_t *kafka_producer_open(rd_kafka_conf_t *conf, int timeout_ms, char *err
     return rk;
 }
 
+/* The producer's message.max.bytes. */
+static size_t max_bytes(rd_kafka_t *rk)
+{
+    char v[32];
+    size_t n = sizeof(v);
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), "message.max.bytes", v, &n) != RD_KAFKA_CONF_OK)
+        return SIZE_MAX;
+    return (size_t)strtoull(v, NULL, 10);
+}
+
 rd_kafka_resp_err_t kafka_produce_wait(rd_kafka_t *rk, const struct kafka_msg *m, int timeout_ms)
 {
+    /* What librdkafka would refuse anyway is refused before its event id
+     * is made (a content id hashes the whole value). */
+    if (m->len > max_bytes(rk))
+        return RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
     const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : m->topic;
     rd_kafka_headers_t *hdrs = m->headers ? m->headers : rd_kafka_headers_new(6);
     int added_ct =

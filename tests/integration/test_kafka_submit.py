@@ -10,6 +10,7 @@ import signal
 import time
 
 import jsonschema
+import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from conftest import BROKERS, ROOT, http, kafka_consume, wait_until
@@ -101,11 +102,9 @@ def test_a_thousand_produced_submits(start_stage, ferry_env):
     poison += [(f"empty-{i}".encode(), b"", acme, ("400", "invalid_json")) for i in range(5)]
     records += poison
     rnd.shuffle(records)
-    # then the same key again: the same bytes, or another body
-    again = rnd.sample(firsts, 120)
-    records += [(k, v, h, "duplicate") for k, v, h, _ in again[:100]]
-    records += [(k, body_of(5000 + n, 1), h, ("422", "idempotency_key_reused"))
-                for n, (k, v, h, _) in enumerate(again[100:])]
+    # then more after the shuffle, in order (the same key again is
+    # test_the_key_is_the_idempotency_key's)
+    records += [(f"later-{i}".encode(), body_of(5000 + i, 1), acme, "new") for i in range(120)]
     assert len(records) == 1000
 
     # ingest holds still while they are written, so it takes them in full
@@ -154,17 +153,13 @@ def test_a_thousand_produced_submits(start_stage, ferry_env):
         assert m.headers["ferry-batch"] == body["id"] and body["status"] == "queued"
         assert m.headers["ferry-tenant"] == tenant.decode()
         assert body["total"] == len(json.loads(value)["urls"])
-        if kind == "duplicate":
-            assert body["id"] == batch_of[(tenant, key)]
-            assert m.headers["ferry-replayed"] == "true"
-            continue
         assert "ferry-replayed" not in m.headers
         if key is not None:
             assert (tenant, key) not in batch_of
             batch_of[(tenant, key)] = body["id"]
         assert body["id"] not in accepted
         accepted.add(body["id"])
-    assert len(accepted) == 700 + 100 + 10
+    assert len(accepted) == 700 + 100 + 10 + 120
 
     # exactly those batches, each written once, with their items
     batches = [m for m in kafka_consume(prefix + "batches") if m.headers["ferry-type"] == "batch"]
@@ -174,15 +169,35 @@ def test_a_thousand_produced_submits(start_stage, ferry_env):
     assert len(requests) == sum(totals.values())
     assert {m.key for m in requests} == accepted
 
-    # the record key is the Idempotency-Key: HTTP answers the same batch
-    (key, value, headers, _), = [r for r in records if r[0] == b"order-5"][:1]
-    r = http("POST", api.base + "/v1/batch", value,
-             dict(ACME, **{"Idempotency-Key": "order-5", "Content-Type": "application/json"}))
-    assert r.status == 202 and r.json()["id"] == batch_of[(b"acme", b"order-5")]
-    assert r.headers.get("idempotent-replayed") == "true"
     # a produced batch is the tenant's like any other
-    st = http("GET", f"{api.base}/v1/batch/{batch_of[(b'acme', b'order-5')]}", headers=ACME)
+    b5 = batch_of[(b"acme", b"order-5")]
+    st = http("GET", f"{api.base}/v1/batch/{b5}", headers=ACME)
     assert st.status == 200 and st.json()["metadata"] == {"i": 5}
+
+
+@pytest.mark.xfail(strict=True, reason="POST /v1/batch's Idempotency-Key (issue 11) is not on "
+                   "main yet; the intake passes the record key as it (api_submit.idem_key)")
+def test_the_key_is_the_idempotency_key(start_stage, ferry_env):
+    """The same key and body again is answered with the first batch; the
+    same key with another body is refused; HTTP with the key as its
+    Idempotency-Key answers the produced batch."""
+    prefix = ferry_env["FERRY_TOPIC_PREFIX"]
+    _, api = start_ingest(start_stage)
+    acme = [("ferry-tenant", b"acme")]
+    records = [(f"order-{i}".encode(), body_of(i, 1), acme) for i in range(5)]
+    records += records[:3] + [(b"order-4", body_of(99, 2), acme)]
+    origins = produce(prefix + "submit", records)
+    by_origin = {m.headers["ferry-origin"]: m
+                 for m in kafka_consume(prefix + "submit.replies", len(records), timeout=60)}
+    replies = [by_origin[o] for o in origins]
+    ids = [m.json().get("id") for m in replies]
+    assert ids[5:8] == ids[:3] and len(set(ids[:5])) == 5
+    assert [m.headers.get("ferry-replayed") for m in replies[5:8]] == ["true"] * 3
+    assert replies[8].json()["error"]["code"] == "idempotency_key_reused"
+    r = http("POST", api.base + "/v1/batch", body_of(0, 1),
+             dict(ACME, **{"Idempotency-Key": "order-0", "Content-Type": "application/json"}))
+    assert r.status == 202 and r.json()["id"] == ids[0]
+    assert r.headers.get("idempotent-replayed") == "true"
 
 
 def test_refusals_are_the_http_answers(start_stage, ferry_env):
