@@ -6,6 +6,7 @@
 #include "changes.h"
 #include "clock.h"
 #include "jx.h"
+#include "schema.h"
 
 /* Room kept in each part for "part"/"parts", the data keys and braces. */
 #define PART_SLACK 256
@@ -83,7 +84,7 @@ static void add_head(struct buf *sb, const struct result_meta *m, const struct b
 {
     char at[CLK_ISO_LEN];
     clk_iso8601(m->fetched_at_ms, at);
-    buf_adds(sb, "{\"batch_id\":");
+    buf_addf(sb, "{\"" SCHEMA_VERSION_KEY "\":%d,\"batch_id\":", SCHEMA_RESULTS);
     jx_add_strz(sb, m->batch_id);
     buf_adds(sb, ",\"tenant\":");
     jx_add_strz(sb, m->tenant);

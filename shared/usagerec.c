@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "jx.h"
+#include "schema.h"
 #include "tz.h"
 
 void usage_counts_add(struct usage_counts *a, const struct usage_counts *b)
@@ -67,7 +68,7 @@ char *usagerec_json(const struct usagerec *r, int64_t now_ms, size_t *len)
     char at[CLK_ISO_LEN];
     struct buf b = BUF_INIT(BUF_NO_MAX);
     clk_iso8601(now_ms, at);
-    buf_adds(&b, "{\"tenant\":");
+    buf_addf(&b, "{\"" SCHEMA_VERSION_KEY "\":%d,\"tenant\":", SCHEMA_USAGE);
     jx_add_strz(&b, r->tenant);
     buf_addf(&b, ",\"date\":\"%s\",\"partition\":%d", r->date, (int)r->partition);
 #define X(name) buf_addf(&b, ",\"" #name "\":%lld", r->c.name);
@@ -85,8 +86,10 @@ int usagerec_parse(struct usagerec *r, const char *json, size_t len)
     const char *tenant = jx_str(v, "tenant", NULL), *date = jx_str(v, "date", NULL);
     const json_t *part = json_object_get(v, "partition");
     memset(r, 0, sizeof(*r));
+    char why[96];
     if (!tenant || !date || !json_is_integer(part) || strlen(tenant) >= sizeof(r->tenant) ||
-        usagerec_parse_date(date, &days))
+        usagerec_parse_date(date, &days) ||
+        schema_check(jx_int(v, SCHEMA_VERSION_KEY, 1), SCHEMA_USAGE, why, sizeof(why)))
         goto out;
     snprintf(r->tenant, sizeof(r->tenant), "%s", tenant);
     snprintf(r->date, sizeof(r->date), "%s", date);

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "jx.h"
 #include "jscan.h"
+#include "schema.h"
 
 static int parse(struct record *r, const void *buf, size_t len, char *errstr, size_t errstr_size)
 {
@@ -65,7 +66,8 @@ int record_parse_batch(struct record *r, const void *buf, size_t len, const char
                        size_t errstr_size)
 {
     int64_t ms;
-    if (parse(r, buf, len, errstr, errstr_size))
+    if (parse(r, buf, len, errstr, errstr_size) ||
+        schema_check(jx_int(r->root, SCHEMA_VERSION_KEY, 1), SCHEMA_BATCHES, errstr, errstr_size))
         return -1;
     const char *type = type_header ? type_header : jx_str(r->root, "type", "");
     if (strcmp(type, "batch") == 0) {
@@ -122,14 +124,15 @@ static uint64_t fnv(uint64_t h, const char *p, size_t n)
 }
 
 struct members {
-    const char *id, *index, *status, *credits, *part, *parts, *change, *change_key, *hash;
+    const char *id, *index, *status, *credits, *part, *parts, *change, *change_key, *hash, *version;
     size_t id_len, index_len, status_len, credits_len, part_len, parts_len, change_len,
-        change_key_len, hash_len;
+        change_key_len, hash_len, version_len;
     size_t data_at, data_len; /* where data lies in the output text */
 };
 
-/* Copies every member but batch_id, tenant, part and parts to r->text and
- * notes the members the aggregator reads. */
+/* Copies every member but batch_id, tenant, part, parts and schema_version
+ * (the record's, not the result's: schema.h) to r->text and notes the
+ * members the aggregator reads. */
 static int scan_members(struct record *r, const char *buf, size_t len, struct members *m,
                         char *errstr, size_t errstr_size)
 {
@@ -171,6 +174,8 @@ static int scan_members(struct record *r, const char *buf, size_t len, struct me
                 TAKE(part, 0);
             } else if (KEY_IS("parts")) {
                 TAKE(parts, 0);
+            } else if (KEY_IS(SCHEMA_VERSION_KEY)) {
+                TAKE(version, 0);
             } else if (!KEY_IS("tenant")) {
                 if (KEY_IS("index"))
                     TAKE(index, 0);
@@ -273,7 +278,9 @@ int record_parse_result(struct record *r, const void *buf, size_t len, const cha
         snprintf(errstr, errstr_size, "empty value");
         return -1;
     }
-    if (scan_members(r, buf, len, &m, errstr, errstr_size))
+    if (scan_members(r, buf, len, &m, errstr, errstr_size) ||
+        schema_check(m.version ? strtoll(m.version, NULL, 10) : 1, SCHEMA_RESULTS, errstr,
+                     errstr_size))
         return -1;
     if (!m.id || m.id_len >= sizeof(r->batch_id) || memchr(m.id, '\\', m.id_len)) {
         snprintf(errstr, errstr_size, "batch_id: missing or not a batch id");

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "jx.h"
+#include "schema.h"
 
 static json_t *iso_or_null(int64_t ms)
 {
@@ -58,6 +59,7 @@ json_t *report_status(const struct tally *t, const char *status, int64_t now_ms,
         failed += t->others[i].n;
         json_object_set_new(errors, t->others[i].name, json_integer(t->others[i].n));
     }
+    json_object_set_new(d, SCHEMA_VERSION_KEY, json_integer(SCHEMA_STATUS));
     json_object_set_new(d, "id", json_string(t->id));
     json_object_set_new(d, "tenant", json_string(jx_str(rec, "tenant", "")));
     json_object_set_new(d, "kind", copy_or(rec, "kind", json_string("batch")));
@@ -138,16 +140,18 @@ const char *report_event(const char *status)
     return "batch.completed";
 }
 
-/* The body's document: event first, then the status fields a user sees. */
+/* The body's document: its schema version and the event first, then the
+ * status fields a user sees. */
 static json_t *body_doc(const json_t *status_doc, const char *event)
 {
     json_t *d = json_object();
     const char *k;
     json_t *v;
+    json_object_set_new(d, SCHEMA_VERSION_KEY, json_integer(SCHEMA_STATUS));
     json_object_set_new(d, "event", json_string(event));
     json_object_foreach((json_t *)status_doc, k, v)
     {
-        if (strcmp(k, "tenant") != 0)
+        if (strcmp(k, "tenant") != 0 && strcmp(k, SCHEMA_VERSION_KEY) != 0)
             json_object_set(d, k, v);
     }
     return d;
@@ -203,8 +207,9 @@ char *report_item_body(const char *batch_id, long long index, const char *result
         /* Rare (a result near the Kafka message size): through jansson. */
         char url[96];
         json_t *r = jx_parse(result, result_len, 64, url, sizeof(url));
-        json_t *d = json_pack("{s:s, s:s, s:I}", "event", "item.completed", "batch_id", batch_id,
-                              "index", (json_int_t)index);
+        json_t *d =
+            json_pack("{s:i, s:s, s:s, s:I}", SCHEMA_VERSION_KEY, SCHEMA_WEBHOOK_ITEM, "event",
+                      "item.completed", "batch_id", batch_id, "index", (json_int_t)index);
         json_object_del(r, "data");
         json_object_set_new(d, "result", r ? r : json_null());
         snprintf(url, sizeof(url), "/v1/batch/%s/results", batch_id);
@@ -219,9 +224,9 @@ char *report_item_body(const char *batch_id, long long index, const char *result
     if (!out)
         abort();
     int n = snprintf(out, cap,
-                     "{\"event\":\"item.completed\",\"batch_id\":\"%s\",\"index\":%lld,"
-                     "\"result\":",
-                     batch_id, index);
+                     "{\"" SCHEMA_VERSION_KEY "\":%d,\"event\":\"item.completed\","
+                     "\"batch_id\":\"%s\",\"index\":%lld,\"result\":",
+                     SCHEMA_WEBHOOK_ITEM, batch_id, index);
     memcpy(out + n, result, result_len);
     n += (int)result_len;
     out[n++] = '}';
@@ -241,6 +246,7 @@ char *report_task(const json_t *record, const char *event, long item, const char
 
     /* Everything but the body through jansson (small), then the body. */
     json_t *t = json_object();
+    json_object_set_new(t, SCHEMA_VERSION_KEY, json_integer(SCHEMA_WEBHOOKS));
     json_object_set_new(t, "delivery_id", json_string(delivery_id));
     json_object_set_new(t, "event", json_string(event));
     json_object_set_new(t, "batch_id", json_string(id));

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "jx.h"
+#include "schema.h"
 
 /* A batch may hold this many results in parts at once; past it the oldest
  * attempt is forgotten (its item then counts from a later attempt). Bounds
@@ -291,10 +292,11 @@ char *tally_encode(struct tally *t, size_t *len)
     char *out = malloc(cap);
     if (!out)
         abort();
-    int n =
-        snprintf(out, cap, "{\"v\":3,\"known\":%s,\"done\":%s,\"cancelled\":%s,\"seen_ms\":%lld",
-                 t->known ? "true" : "false", t->done ? "true" : "false",
-                 t->cancelled ? "true" : "false", (long long)t->seen_ms);
+    int n = snprintf(out, cap,
+                     "{\"" SCHEMA_VERSION_KEY "\":%d,\"known\":%s,\"done\":%s,\"cancelled\":%s,"
+                     "\"seen_ms\":%lld",
+                     SCHEMA_STATE, t->known ? "true" : "false", t->done ? "true" : "false",
+                     t->cancelled ? "true" : "false", (long long)t->seen_ms);
     if (t->done) {
         n += snprintf(out + n, cap - (size_t)n, ",\"done_ms\":%lld}", (long long)t->done_ms);
         *len = (size_t)n;
@@ -407,9 +409,12 @@ struct tally *tally_decode(const char *id, int32_t partition, const json_t *v, c
                            size_t errstr_size)
 {
     struct tally *t = tally_new(id, partition, 0);
-    long long version = jx_int(v, "v", 0);
-    if (!json_is_object(v) || version < 1 || version > 3) {
-        snprintf(errstr, errstr_size, "not a version 1 to 3 state");
+    /* Versions 1 to 3 named the member "v"; 4 is 3 under the name every
+     * message uses (schema.h). */
+    int named = json_object_get(v, SCHEMA_VERSION_KEY) != NULL;
+    long long version = named ? jx_int(v, SCHEMA_VERSION_KEY, 0) : jx_int(v, "v", 0);
+    if (!json_is_object(v) || version < (named ? 4 : 1) || version > (named ? SCHEMA_STATE : 3)) {
+        snprintf(errstr, errstr_size, "not a version 1 to %d state", SCHEMA_STATE);
         goto err;
     }
     t->known = jx_bool(v, "known", 0);

@@ -18,6 +18,7 @@
 #include "jx.h"
 #include "kafka.h"
 #include "log.h"
+#include "schema.h"
 
 struct recorder {
     rd_kafka_t *rk;
@@ -122,6 +123,7 @@ char *recorder_attempt_json(const struct job *job, size_t *len)
     char at[CLK_ISO_LEN], next[CLK_ISO_LEN];
     clk_iso8601(job->start_ms, at);
     json_t *o = json_object();
+    json_object_set_new(o, SCHEMA_VERSION_KEY, json_integer(SCHEMA_ATTEMPTS));
     json_object_set_new(o, "delivery_id", json_string(job->delivery_id));
     json_object_set_new(o, "batch_id", json_string(job->batch_id));
     json_object_set_new(o, "tenant", json_string(job->tenant ? job->tenant : ""));

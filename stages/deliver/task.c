@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "deliver.h"
 #include "jx.h"
+#include "schema.h"
 #include "kafka.h"
 #include "log.h"
 #include "url.h"
@@ -66,6 +67,9 @@ int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task
         snprintf(errstr, errstr_size, "task is not a JSON object: %s", job->task ? "" : why);
         return -1;
     }
+    if (schema_check(jx_int(job->task, SCHEMA_VERSION_KEY, 1), SCHEMA_WEBHOOKS, errstr,
+                     errstr_size))
+        return -1;
     job->delivery_id = jx_str(job->task, "delivery_id", NULL);
     job->event = jx_str(job->task, "event", NULL);
     job->batch_id = jx_str(job->task, "batch_id", NULL);

@@ -10,6 +10,7 @@
 #include "jx.h"
 #include "log.h"
 #include "metrics.h"
+#include "schema.h"
 
 /* The query of a results page; 422 answered (and -1) when a value is bad. */
 struct page_query {
@@ -167,8 +168,8 @@ static void h_cancel(struct api *a, struct httpd_req *req, struct httpd_resp *re
         return;
     }
     clk_iso8601(clk_now_ms(), now);
-    json_t *rec = json_pack("{s:s,s:s,s:s,s:s}", "type", "cancel", "id", id, "tenant", tenant,
-                            "cancelled_at", now);
+    json_t *rec = json_pack("{s:i,s:s,s:s,s:s,s:s}", SCHEMA_VERSION_KEY, SCHEMA_BATCHES, "type",
+                            "cancel", "id", id, "tenant", tenant, "cancelled_at", now);
     size_t len;
     char *value = jx_dump(rec, &len);
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "kafka.h"
 #include "log.h"
+#include "schema.h"
 #include "metrics.h"
 #include "shutdown.h"
 
@@ -26,8 +27,6 @@
 /* Between attempts while Kafka refuses (the transaction aborted, the
  * producer could not be opened). */
 #define RETRY_MS 500
-/* schemas/submit.replies.schema.json */
-#define INTAKE_REPLY_VERSION "1"
 
 struct intake {
     struct api *a;
@@ -184,7 +183,7 @@ static int submit_record(struct intake *in, struct rec *r, int64_t deadline,
 static char *versioned(const char *body, size_t len, size_t *out_len)
 {
     struct buf b = BUF_INIT(BUF_NO_MAX);
-    buf_adds(&b, "{\"schema_version\":" INTAKE_REPLY_VERSION);
+    buf_addf(&b, "{\"" SCHEMA_VERSION_KEY "\":%d", SCHEMA_REPLIES);
     if (body && len > 2 && body[0] == '{') {
         buf_addc(&b, ',');
         buf_add(&b, body + 1, len - 1);

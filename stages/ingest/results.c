@@ -7,6 +7,7 @@
 
 #include "jx.h"
 #include "kafka.h"
+#include "schema.h"
 #include "words.h"
 
 #define CACHE_MAX 32
@@ -216,8 +217,11 @@ static void merge_part(json_t *item, const json_t *part)
     }
 }
 
+/* A result as a page shows it: without what only the record has (its
+ * tenant, its part, the record's schema version). */
 static void finish_item(json_t *doc)
 {
+    json_object_del(doc, SCHEMA_VERSION_KEY);
     json_object_del(doc, "tenant");
     json_object_del(doc, "part");
     json_object_del(doc, "parts");

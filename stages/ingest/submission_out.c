@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jx.h"
+#include "schema.h"
 #include "submission.h"
 
 const char *submission_item(const struct submission *b, size_t index, const json_t **headers)
@@ -34,7 +35,8 @@ long submission_request_json(const struct submission *b, size_t index, char **bu
     char *hdr = headers ? jx_dump(headers, NULL) : NULL;
     /* The caller's storage, kept from item to item, written through buf. */
     struct buf w = {*buf, 0, *buf ? *cap : 0, BUF_NO_MAX};
-    buf_addf(&w, "{\"batch_id\":\"%s\",\"tenant\":", b->id);
+    buf_addf(&w, "{\"" SCHEMA_VERSION_KEY "\":%d,\"batch_id\":\"%s\",\"tenant\":", SCHEMA_REQUESTS,
+             b->id);
     jx_add_strz(&w, b->tenant);
     buf_addf(&w, ",\"index\":%zu,\"url\":", index);
     jx_add_strz(&w, url);
@@ -91,10 +93,10 @@ char *submission_record_json(const struct submission *b, const char *secret_enc)
         if (b->tenant_secret)
             json_object_set_new(wh, "tenant_secret", json_true());
     }
-    json_t *doc =
-        json_pack("{s:s,s:s,s:s,s:s,s:I,s:O,s:O,s:O}", "type", "batch", "id", b->id, "tenant",
-                  b->tenant, "created_at", b->created_at, "total", (json_int_t)b->total, "formats",
-                  b->formats, "options", b->options, "metadata", b->metadata);
+    json_t *doc = json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:O,s:O,s:O}", SCHEMA_VERSION_KEY,
+                            SCHEMA_BATCHES, "type", "batch", "id", b->id, "tenant", b->tenant,
+                            "created_at", b->created_at, "total", (json_int_t)b->total, "formats",
+                            b->formats, "options", b->options, "metadata", b->metadata);
     add_schedule_members(doc, b, 0);
     /* The spec rides here once; each request names it by hash. */
     if (doc && b->extract) {
@@ -119,12 +121,13 @@ char *submission_record_json(const struct submission *b, const char *secret_enc)
 
 char *submission_status_json(const struct submission *b)
 {
-    json_t *doc = json_pack(
-        "{s:s,s:s,s:s,s:s,s:I,s:i,s:i,s:i,s:{},s:i,s:i,s:n,s:s,s:n,s:s,s:n,s:O}", "id", b->id,
-        "tenant", b->tenant, "kind", "batch", "status", "queued", "total", (json_int_t)b->total,
-        "processed", 0, "succeeded", 0, "failed", 0, "errors", "progress", 0, "credits_charged", 0,
-        "estimated_completion", "created_at", b->created_at, "started_at", "updated_at",
-        b->created_at, "completed_at", "metadata", b->metadata);
+    json_t *doc =
+        json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:i,s:i,s:i,s:{},s:i,s:i,s:n,s:s,s:n,s:s,s:n,s:O}",
+                  SCHEMA_VERSION_KEY, SCHEMA_STATUS, "id", b->id, "tenant", b->tenant, "kind",
+                  "batch", "status", "queued", "total", (json_int_t)b->total, "processed", 0,
+                  "succeeded", 0, "failed", 0, "errors", "progress", 0, "credits_charged", 0,
+                  "estimated_completion", "created_at", b->created_at, "started_at", "updated_at",
+                  b->created_at, "completed_at", "metadata", b->metadata);
     if (!doc)
         return NULL;
     /* The members aggregate's documents have, in the same order. */

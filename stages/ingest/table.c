@@ -231,8 +231,8 @@ static void list_del(struct table *t, struct entry *e)
     }
 }
 
-/* Older status documents (and aggregate's until it writes `kafka`) give
- * the results' location as `results: {topic, ...}`; the API answers it as
+/* Status documents from before schema_version (schema.h) give the
+ * results' location as `results: {topic, ...}`; the API answers it as
  * `kafka: {results_topic, ...}`, and `results` only with ?include=results. */
 static void location_as_kafka(json_t *doc)
 {

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "jx.h"
+#include "schema.h"
 #include "ritem.h"
 #include "words.h"
 
@@ -135,8 +136,9 @@ struct ritem *request_parse(struct job_sink *sink, const rd_kafka_message_t *msg
     const char *batch = jx_str(req, "batch_id", NULL);
     const char *url = jx_str(req, "url", NULL);
     json_t *index = json_object_get(req, "index");
-    if (!req || !batch || !url || !json_is_integer(index)) {
-        if (req)
+    if (!req || !batch || !url || !json_is_integer(index) ||
+        schema_check(jx_int(req, SCHEMA_VERSION_KEY, 1), SCHEMA_REQUESTS, errstr, errstr_size)) {
+        if (req && (!batch || !url || !json_is_integer(index)))
             snprintf(errstr, errstr_size, "batch_id, index and url are required");
         json_decref(req);
         *poison = it;

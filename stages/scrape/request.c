@@ -8,6 +8,7 @@
 
 #include "extract.h"
 #include "jx.h"
+#include "schema.h"
 
 #define REQUEST_MAX_DEPTH 16
 #define MAX_HEADERS       64
@@ -51,6 +52,10 @@ int request_parse(struct item *it, const struct request_limits *lim, char *errst
         jx_parse(it->job.value, it->job.value_len, REQUEST_MAX_DEPTH, errstr, errstr_size);
     if (!req)
         return -1;
+    if (schema_check(jx_int(req, SCHEMA_VERSION_KEY, 1), SCHEMA_REQUESTS, errstr, errstr_size)) {
+        json_decref(req);
+        return -1;
+    }
     const char *batch = jx_str(req, "batch_id", NULL);
     const char *url = jx_str(req, "url", NULL);
     json_t *index = json_object_get(req, "index");

@@ -191,7 +191,7 @@ def start_render(start_stage, **env):
 
 
 def req(index, url, formats=("html",), timeout_ms=15000, **extra):
-    r = {"batch_id": BATCH, "tenant": "acme", "index": index, "url": url,
+    r = {"schema_version": 1, "batch_id": BATCH, "tenant": "acme", "index": index, "url": url,
          "headers": {}, "formats": list(formats),
          "options": {"timeout_ms": timeout_ms, "max_bytes": 10485760, "follow_redirects": True},
          "render": True}

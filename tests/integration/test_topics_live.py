@@ -43,6 +43,7 @@ VALUE_SCHEMA = {
     "ferry.render.retry.<delay>": "render.requests",
     "ferry.render.dlq": None,
     "ferry.files": None,
+    "ferry.usage": "usage",
     "ferry.submit.replies": "submit.replies",
 }
 

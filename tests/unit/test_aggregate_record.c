@@ -13,8 +13,9 @@
 #include "jscan.h"
 #include "record.h"
 
-#define ID   "bat_01M816TZ7MSG7GBE1TYYCV6RYZ"
-#define HEAD "{\"batch_id\":\"" ID "\",\"tenant\":\"acme\","
+#define ID           "bat_01M816TZ7MSG7GBE1TYYCV6RYZ"
+#define HEAD         "{" HEAD_MEMBERS
+#define HEAD_MEMBERS "\"batch_id\":\"" ID "\",\"tenant\":\"acme\","
 
 static void test_result_scanner(void **st)
 {
@@ -58,6 +59,9 @@ static void test_result_scanner(void **st)
          "{\"index\":1,\"status\":\"ok\",\"x\":{\"b\":1,\"2\":0}}", 0},
         {HEAD "\"index\":1,\"status\":\"ok\",\"x\":{\"b\":1,\"02\":0,\"-1\":2}}", NULL, 1,
          STATUS_OK, "{\"index\":1,\"status\":\"ok\",\"x\":{\"b\":1,\"02\":0,\"-1\":2}}", 1},
+        /* The record's schema version is not the result's. */
+        {"{\"schema_version\":1," HEAD_MEMBERS "\"index\":3,\"status\":\"ok\"}", NULL, 3, STATUS_OK,
+         "{\"index\":3,\"status\":\"ok\"}", 1},
         /* Poison. */
         {"{not json", "not JSON", 0, 0, NULL, 0},
         {"", "empty", 0, 0, NULL, 0},
@@ -75,6 +79,11 @@ static void test_result_scanner(void **st)
         {HEAD "\"index\":1,\"status\":\"ok\",\"credits_charged\":-1}", "credits", 0, 0, NULL, 0},
         {HEAD "\"index\":1,\"status\":\"ok\",\"part\":3,\"parts\":2}", "part", 0, 0, NULL, 0},
         {HEAD "\"index\":1,\"status\":\"ok\",\"part\":1}", "part", 0, 0, NULL, 0},
+        /* A version this reader does not know is not guessed at. */
+        {"{\"schema_version\":2," HEAD_MEMBERS "\"index\":3,\"status\":\"ok\"}", "schema_version 2",
+         0, 0, NULL, 0},
+        {"{\"schema_version\":0," HEAD_MEMBERS "\"index\":3,\"status\":\"ok\"}", "schema_version 0",
+         0, 0, NULL, 0},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct record r;
@@ -229,6 +238,10 @@ static void test_batch_records(void **st)
          NULL, "webhook"},
         {"{\"type\":\"what\",\"id\":\"" ID "\",\"tenant\":\"acme\"}", NULL, "type"},
         {"{\"type\":\"cancel\",\"id\":\"" ID "\"}", NULL, "tenant"},
+        {"{\"schema_version\":1,\"id\":\"" ID "\",\"tenant\":\"acme\",\"cancelled_at\":\"x\"}",
+         "cancel", NULL},
+        {"{\"schema_version\":2,\"id\":\"" ID "\",\"tenant\":\"acme\",\"cancelled_at\":\"x\"}",
+         "cancel", "schema_version 2"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct record r;

@@ -52,7 +52,8 @@ static void test_status_document(void **st)
     json_t *doc = report_status(t, REPORT_RUNNING, 1763805602000, "p.scrape.results");
     char *text = jx_dump(doc, NULL);
     const char *want =
-        "{\"id\":\"" ID "\",\"tenant\":\"acme\",\"kind\":\"batch\",\"status\":\"running\","
+        "{\"schema_version\":1,\"id\":\"" ID "\",\"tenant\":\"acme\",\"kind\":\"batch\","
+        "\"status\":\"running\","
         "\"total\":3,\"processed\":2,\"succeeded\":1,\"failed\":1,\"errors\":{\"not_found\":1},"
         "\"progress\":0.667,\"credits_charged\":1,\"created_at\":\"2026-11-22T10:00:00.000Z\","
         "\"started_at\":\"2025-11-22T10:00:00.000Z\",\"updated_at\":\"2025-11-22T10:00:02.000Z\","
@@ -107,8 +108,9 @@ static void test_bodies_and_tasks(void **st)
 
     const char *results = "[{\"index\":0,\"s\":\"a\\n\"},{\"index\":1}]";
     char *body = report_body(doc, "batch.completed", results, strlen(results), &len);
-    assert_true(strncmp(body, "{\"event\":\"batch.completed\",\"id\":\"" ID "\",\"kind\"", 44) ==
-                0);
+    const char *head =
+        "{\"schema_version\":1,\"event\":\"batch.completed\",\"id\":\"" ID "\",\"kind\"";
+    assert_true(strncmp(body, head, strlen(head)) == 0);
     assert_null(strstr(body, "tenant"));
     assert_non_null(strstr(body, ",\"kafka\":{"));
     assert_true(len > strlen(results) &&
@@ -138,15 +140,16 @@ static void test_bodies_and_tasks(void **st)
 
     const char *item = "{\"index\":1,\"status\":\"ok\",\"data\":{\"html\":\"<p>x</p>\"}}";
     body = report_item_body(ID, 1, item, strlen(item), 0, &len);
-    assert_string_equal(body, "{\"event\":\"item.completed\",\"batch_id\":\"" ID
-                              "\",\"index\":1,\"result\":{\"index\":1,\"status\":\"ok\","
-                              "\"data\":{\"html\":\"<p>x</p>\"}}}");
+    assert_string_equal(body,
+                        "{\"schema_version\":1,\"event\":\"item.completed\",\"batch_id\":\"" ID
+                        "\",\"index\":1,\"result\":{\"index\":1,\"status\":\"ok\","
+                        "\"data\":{\"html\":\"<p>x</p>\"}}}");
     free(body);
     /* Too large for a task: the result without its data, and where to
      * get it. */
     body = report_item_body(ID, 1, item, strlen(item), 1, &len);
     assert_string_equal(body,
-                        "{\"event\":\"item.completed\",\"batch_id\":\"" ID
+                        "{\"schema_version\":1,\"event\":\"item.completed\",\"batch_id\":\"" ID
                         "\",\"index\":1,\"result\":{\"index\":1,\"status\":\"ok\"},"
                         "\"result_truncated\":true,\"results_url\":\"/v1/batch/" ID "/results\"}");
     free(body);

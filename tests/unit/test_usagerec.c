@@ -58,6 +58,7 @@ static void test_record_round_trip(void **st)
     assert_non_null(v);
     assert_string_equal(jx_str(v, "updated_at", ""), "2026-11-22T10:00:00.123Z");
     assert_int_equal(jx_int(v, "webhooks_delivered", -1), 2);
+    assert_int_equal(jx_int(v, "schema_version", -1), 1);
     json_decref(v);
 
     struct usagerec back;
@@ -74,8 +75,13 @@ static void test_record_round_trip(void **st)
     assert_int_equal(sum.credits, 900);
     assert_int_equal(sum.batches, 2);
 
-    const char *bad[] = {"{}", "[]", "{\"tenant\":\"a\",\"date\":\"2026-02-30\",\"partition\":0}",
-                         "{\"tenant\":\"a\",\"date\":\"2026-02-03\"}", "not json"};
+    const char *bad[] = {"{}",
+                         "[]",
+                         "{\"tenant\":\"a\",\"date\":\"2026-02-30\",\"partition\":0}",
+                         "{\"tenant\":\"a\",\"date\":\"2026-02-03\"}",
+                         "not json",
+                         "{\"schema_version\":2,\"tenant\":\"a\",\"date\":\"2026-02-03\","
+                         "\"partition\":0}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(usagerec_parse(&back, bad[i], strlen(bad[i])), -1);
 }
