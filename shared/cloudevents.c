@@ -49,6 +49,9 @@ static const struct ce_row {
     {"files", "dev.ferry.file", ID_KEY},
     /* Cumulative rows: each write of a key is a new state of it. */
     {"usage", "dev.ferry.usage", ID_CONTENT},
+    {"schedules", "dev.ferry.schedule", ID_CONTENT},
+    {"schedule.state", "dev.ferry.schedule.state", ID_CONTENT},
+    {"schedule.changes", "dev.ferry.schedule.change", ID_CONTENT},
     /* Written by users, not by ferry: the type a producer may give them. */
     {"submit", "dev.ferry.submit.request", ID_CONTENT},
     {"submit.replies", "dev.ferry.submit.accepted", ID_ORIGIN, "ferry-outcome", "rejected",

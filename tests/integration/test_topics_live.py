@@ -47,6 +47,11 @@ VALUE_SCHEMA = {
     "ferry.submit.replies": "submit.replies",
 }
 
+# In TOPICS.md, but nothing on main writes them yet: POST /v1/schedules is
+# not mounted (issue 15). Once it is, this run must write them (a schedule
+# that fires) and their rows in VALUE_SCHEMA name their schemas.
+NOT_WRITTEN_YET = {"ferry.schedules", "ferry.schedule.state", "ferry.schedule.changes"}
+
 
 def schema_registry():
     resources = []
@@ -214,8 +219,8 @@ def test_every_topic_after_a_full_run(start_stage, ferry_env, receiver, tmp_path
                 if errors:
                     wrong.append(f"{where}: webhook.{kind} body: {errors}")
     empty = sorted(g for g in topics if not seen.get(g))
-    if empty:
-        wrong.append(f"topics nothing was written to: {empty}")
+    if empty != sorted(NOT_WRITTEN_YET):
+        wrong.append(f"topics nothing was written to: {empty}, not {sorted(NOT_WRITTEN_YET)}")
 
     # the bodies as the receiver got them: the tasks' bytes, valid
     for req in receiver.requests:
