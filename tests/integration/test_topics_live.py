@@ -129,7 +129,7 @@ def test_every_topic_after_a_full_run(start_stage, ferry_env, receiver, tmp_path
     prefix = ferry_env["FERRY_TOPIC_PREFIX"]
     since = datetime.now(timezone.utc)
     topics = guide()
-    assert set(topics) == set(VALUE_SCHEMA) | {"ferry.submit"}, sorted(topics)
+    assert set(topics) == set(VALUE_SCHEMA) | {"ferry.submit"} | NOT_WRITTEN_YET, sorted(topics)
     registry = schema_registry()
     validators = {n: validator(n, registry) for n in set(VALUE_SCHEMA.values()) if n}
     body_validators = {e: validator(f"webhook.{e}", registry) for e in ("batch", "item")}
