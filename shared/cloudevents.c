@@ -31,6 +31,7 @@ static const struct ce_row {
     {"batches", "dev.ferry.batch.submitted", ID_KEY, "ferry-type", "cancel",
      "dev.ferry.batch.cancelled"},
     {"scrape.requests", "dev.ferry.scrape.request", ID_ITEM_ATTEMPT},
+    {"scrape.requests.small", "dev.ferry.scrape.request", ID_ITEM_ATTEMPT},
     {"scrape.retry.", "dev.ferry.scrape.request", ID_ITEM_ATTEMPT},
     {"scrape.results", "dev.ferry.scrape.result", ID_ITEM},
     {"scrape.dlq", "dev.ferry.scrape.deadletter", ID_ORIGIN},

@@ -29,6 +29,7 @@ STAGES = ("ingest", "scrape", "aggregate", "deliver", "render")
 VALUE_SCHEMA = {
     "ferry.batches": "batches",
     "ferry.scrape.requests": "scrape.requests",
+    "ferry.scrape.requests.small": "scrape.requests",
     "ferry.scrape.retry.<delay>": "scrape.requests",
     "ferry.scrape.results": "scrape.results",
     "ferry.scrape.dlq": None,
@@ -134,9 +135,10 @@ def test_every_topic_after_a_full_run(start_stage, ferry_env, receiver, tmp_path
     validators = {n: validator(n, registry) for n in set(VALUE_SCHEMA.values()) if n}
     body_validators = {e: validator(f"webhook.{e}", registry) for e in ("batch", "item")}
 
+    # batches of more than two items take scrape.requests, the others its small lane
     p = start_pipeline(start_stage, only=STAGES, FERRY_RENDER_BROWSERS="1",
                        FERRY_RENDER_TABS="2", FERRY_RENDER_RETRY_TIERS="1s",
-                       FERRY_SCRAPE_RETRY_TIERS="1s")
+                       FERRY_SCRAPE_RETRY_TIERS="1s", FERRY_SMALL_BATCH_ITEMS="2")
     dead = Receiver()
     dead.default = 500
     receiver.plan = [500]  # the first attempt fails, the retry is delivered
