@@ -50,6 +50,9 @@ static const struct ce_row {
     {"files", "dev.ferry.file", ID_KEY},
     /* Cumulative rows: each write of a key is a new state of it. */
     {"usage", "dev.ferry.usage", ID_CONTENT},
+    /* A tenant's whole settings in each record; a key's batch. */
+    {"tenants", "dev.ferry.tenant", ID_CONTENT},
+    {"idempotency", "dev.ferry.idempotency", ID_CONTENT},
     {"schedules", "dev.ferry.schedule", ID_CONTENT},
     {"schedule.state", "dev.ferry.schedule.state", ID_CONTENT},
     {"schedule.changes", "dev.ferry.schedule.change", ID_CONTENT},

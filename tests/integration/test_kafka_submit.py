@@ -10,7 +10,6 @@ import signal
 import time
 
 import jsonschema
-import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from conftest import BROKERS, ROOT, http, kafka_consume, wait_until
@@ -175,18 +174,19 @@ def test_a_thousand_produced_submits(start_stage, ferry_env):
     assert st.status == 200 and st.json()["metadata"] == {"i": 5}
 
 
-@pytest.mark.xfail(strict=True, reason="POST /v1/batch's Idempotency-Key (issue 11) is not on "
-                   "main yet; the intake passes the record key as it (api_submit.idem_key)")
 def test_the_key_is_the_idempotency_key(start_stage, ferry_env):
     """The same key and body again is answered with the first batch; the
     same key with another body is refused; HTTP with the key as its
-    Idempotency-Key answers the produced batch."""
+    Idempotency-Key answers the produced batch. (The same key twice in one
+    chunk of the intake answers the second 503, retry: see README.)"""
     prefix = ferry_env["FERRY_TOPIC_PREFIX"]
     _, api = start_ingest(start_stage)
     acme = [("ferry-tenant", b"acme")]
-    records = [(f"order-{i}".encode(), body_of(i, 1), acme) for i in range(5)]
-    records += records[:3] + [(b"order-4", body_of(99, 2), acme)]
-    origins = produce(prefix + "submit", records)
+    firsts = [(f"order-{i}".encode(), body_of(i, 1), acme) for i in range(5)]
+    origins = produce(prefix + "submit", firsts)
+    kafka_consume(prefix + "submit.replies", len(firsts), timeout=60)
+    records = firsts + firsts[:3] + [(b"order-4", body_of(99, 2), acme)]
+    origins += produce(prefix + "submit", records[5:])
     by_origin = {m.headers["ferry-origin"]: m
                  for m in kafka_consume(prefix + "submit.replies", len(records), timeout=60)}
     replies = [by_origin[o] for o in origins]

@@ -45,6 +45,8 @@ VALUE_SCHEMA = {
     "ferry.render.dlq": None,
     "ferry.files": None,
     "ferry.usage": "usage",
+    "ferry.tenants": "tenants",
+    "ferry.idempotency": "idempotency",
     "ferry.submit.replies": "submit.replies",
 }
 
@@ -163,6 +165,10 @@ def test_every_topic_after_a_full_run(start_stage, ferry_env, receiver, tmp_path
                           headers={"ferry-tenant": "acme"})
             for bid in (a, b, c, d):
                 p.wait_final(bid)
+            # a tenant webhook setting (after the submits: it is their default)
+            r = http("PUT", f"{p.base}/v1/webhook", json.dumps({"url": dead.url + "/t"}).encode(),
+                     dict(ACME, **{"Content-Type": "application/json"}))
+            assert r.status == 200, r.body
             p.wait_final(a, webhook=True)
             wait_until(lambda: p.status(b)["webhook"].get("status") == "failed", timeout=60,
                        what="b's webhook given up")
