@@ -88,6 +88,10 @@ fi
 npm_dir=$(cd "$(dirname "$0")" && pwd)/.cache/npm
 swh_missing=0
 [[ -f $npm_dir/node_modules/standardwebhooks/package.json ]] || swh_missing=1
+# playwright-core (npm; a test tool) drives Debian's chromium through the
+# dashboard in tests/integration/test_dashboard.py. It never downloads a
+# browser: the test names /usr/bin/chromium.
+[[ -f $npm_dir/node_modules/playwright-core/package.json ]] || swh_missing=1
 ((swh_missing)) && ! command -v npm >/dev/null && missing+=(npm)
 ((${#missing[@]} + ${#pip_missing[@]} + st_missing + swh_missing)) || exit 0
 
@@ -123,9 +127,10 @@ if ((${#pip_missing[@]})); then
     python3 -m pip install -q "${pip_missing[@]}"
 fi
 if ((swh_missing)); then
-    echo "deps.sh: installing standardwebhooks from npm into $npm_dir"
+    echo "deps.sh: installing standardwebhooks and playwright-core from npm into $npm_dir"
     mkdir -p "$npm_dir"
-    npm install -s --no-audit --no-fund --prefix "$npm_dir" standardwebhooks@1.1.1 >/dev/null
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install -s --no-audit --no-fund --prefix "$npm_dir" \
+        standardwebhooks@1.1.1 playwright-core@1.65.1 >/dev/null
 fi
 if ((st_missing)); then
     if [[ $(command -v python3) == /usr/bin/python3 ]]; then

@@ -32,6 +32,7 @@
 #include "submission.h"
 #include "table.h"
 #include "txn.h"
+#include "ui.h"
 #include "usage.h"
 
 struct api_mount;
@@ -53,6 +54,7 @@ struct api {
     struct accounts *accounts;       /* tenants' webhook settings, Idempotency-Keys */
     struct schedtab *schedules;      /* every schedule (schedtab.h) */
     struct follower *sched_follower; /* feeds it (firing.h's topic numbers) */
+    const struct ui *ui;             /* the dashboard's files (FERRY_INGEST_UI_DIR) */
     struct submission_limits lim;
     long long max_body;
     int timeout_ms;
@@ -89,6 +91,7 @@ extern const struct api_route api_webhook_routes[];  /* the tenant's webhook and
 extern const struct api_route api_list_routes[];     /* GET /v1/batches */
 extern const struct api_route api_retry_routes[];    /* POST /v1/batch/{id}/retry */
 extern const struct api_route api_schedule_routes[]; /* /v1/schedules */
+extern const struct api_route api_ui_routes[];       /* the dashboard: GET /, /ui/{name} */
 
 /* Registers the metrics and mounts every group on h (before httpd_start).
  * 0, or -1 with errstr. */

@@ -53,6 +53,10 @@ static const struct cfg_opt ingest_opts[] = {
     {"FERRY_PROFILES_DIR", CFG_STRING, "",
      "a folder of endpoint profiles (*.json) beside the built-in ones; the same as scrape's", 0, 0,
      NULL},
+    {"FERRY_INGEST_UI_DIR", CFG_STRING, "",
+     "the dashboard's folder, served at / (default: ui/ beside the build folder, i.e. the "
+     "repository's)",
+     0, 0, NULL},
     {"FERRY_LISTEN", CFG_STRING, "127.0.0.1:8080", "host:port of the HTTP API", 0, 0,
      httpd_check_listen},
     {"FERRY_API_KEYS", CFG_STRING, NULL, "API keys: key:tenant,key:tenant (no default)", 0, 0,
@@ -133,7 +137,8 @@ int main(int argc, char **argv)
     struct accounts accounts;
     struct scheduler *sched = NULL;
     struct intake *intake = NULL;
-    char errstr[512];
+    struct ui *ui = NULL;
+    char errstr[512], why[512];
     int rc = stage_init(&st, "ingest", "The HTTP API of ferry: submit batches, poll status.",
                         ingest_opts, argc, argv);
     if (rc)
@@ -187,6 +192,18 @@ int main(int argc, char **argv)
         goto out;
     }
     api.lim.profiles = profiles;
+    /* The dashboard: read whole now, so a request never touches the disk. A
+     * missing folder is not fatal (the API works without it); / says so. */
+    ui = ui_load(cfg_str(&st.cfg, "FERRY_INGEST_UI_DIR"), why, sizeof(why), errstr, sizeof(errstr));
+    if (!ui) {
+        fprintf(stderr, "ferry-ingest: FERRY_INGEST_UI_DIR: %s\n", errstr);
+        goto out;
+    }
+    if (why[0])
+        LOG_WARN("ui_missing", "msg=\"no dashboard at /: %s\"", why);
+    else
+        LOG_INFO("ui_loaded", "dir=\"%s\" files=%zu", ui->dir, ui->n);
+    api.ui = ui;
     httpd_limits_default(&lim);
     lim.io_threads = 2;
     lim.threads = (int)cfg_int(&st.cfg, "FERRY_HTTP_THREADS");
@@ -314,6 +331,7 @@ out:
     usage_free(api.usage);
     limits_free(api.limits);
     profiles_free(profiles);
+    ui_free(ui);
     free(keys);
     if (rc == 0)
         LOG_INFO("stopped", "");

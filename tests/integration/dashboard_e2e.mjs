@@ -1,0 +1,118 @@
+// Drives the dashboard (ui/) in Debian's Chromium with playwright-core, as a
+// user would, and fails (exit 1) on the first thing not seen. Run by
+// test_dashboard.py, which starts the pipeline and passes:
+//   BASE   ingest's base URL        SITE   a local site to scrape
+//   SHOTS  folder for screenshots   OTHER  a batch id of another tenant
+// Prints one JSON line per step to stdout.
+import { createRequire } from "node:module";
+
+// playwright-core lives in the test tools' folder (compose/deps.sh), named by
+// NODE_PATH, which ES module imports do not read.
+const require = createRequire(process.env.NODE_PATH + "/");
+const { chromium } = require("playwright-core");
+
+const { BASE, SITE, SHOTS, OTHER } = process.env;
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const DESKTOP = { width: 1280, height: 860 };
+const PHONE = { width: 390, height: 780 };
+
+const step = (name, extra = {}) => console.log(JSON.stringify({ step: name, ...extra }));
+
+async function shots(page, name) {
+  for (const [size, vp] of [["desktop", DESKTOP], ["phone", PHONE]]) {
+    await page.setViewportSize(vp);
+    await page.screenshot({ path: `${SHOTS}/${name}-${size}.png`, fullPage: true });
+  }
+  await page.setViewportSize(DESKTOP);
+}
+
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+try {
+  const page = await browser.newPage({ viewport: DESKTOP });
+  page.setDefaultTimeout(20000);
+  const calls = [];
+  const times = [];
+  page.on("request", (r) => {
+    const u = new URL(r.url());
+    if (!u.pathname.startsWith("/v1/")) return;
+    calls.push(`${r.method()} ${u.pathname}`);
+    times.push({ what: `${r.method()} ${u.pathname}`, at: Date.now() });
+  });
+
+  // Sign in: a wrong key is refused on the page, the right one kept in
+  // sessionStorage only.
+  await page.goto(BASE + "/");
+  await page.getByLabel("API key").fill("not-a-key");
+  await shots(page, "signin");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("That API key is not valid.").waitFor();
+  await page.getByLabel("API key").fill("key-acme");
+  await page.keyboard.press("Enter"); // the form works from the keyboard
+  await page.getByRole("heading", { name: "Batches", level: 1 }).waitFor();
+  const stored = await page.evaluate(() => ({ s: sessionStorage.length, l: localStorage.length, c: document.cookie }));
+  if (stored.s !== 1 || stored.l !== 0 || stored.c !== "") throw new Error("key storage: " + JSON.stringify(stored));
+  step("signed_in");
+
+  // Submit three URLs by pasting them; the new batch's bar reaches 100%.
+  await page.getByLabel("URLs, one per line").fill(`${SITE}/p1\n${SITE}/p2\n${SITE}/gone`);
+  await page.getByRole("button", { name: "Submit" }).click();
+  const accepted = await page.locator("#submit-result a").textContent();
+  if (!/^bat_/.test(accepted)) throw new Error("no batch id after submit");
+  const row = page.locator(`#batches tr[data-id="${accepted}"]`);
+  await row.waitFor();
+  await page.waitForFunction(
+    (id) => {
+      const r = document.querySelector(`#batches tr[data-id="${id}"]`);
+      return r && r.querySelector("progress").value === 100 && r.dataset.status === "completed";
+    },
+    accepted,
+    { timeout: 90000 }
+  );
+  const done = await row.locator("td").nth(4).textContent();
+  if (!done.startsWith("3 / 3")) throw new Error("row shows " + done);
+  step("batch_completed", { id: accepted, done });
+
+  // The status filter asks the API for that status only.
+  await page.getByLabel("Status").selectOption("failed");
+  await page.getByText("No batches yet.").waitFor();
+  await page.getByLabel("Status").selectOption("completed");
+  await row.waitFor();
+  await shots(page, "batches");
+  step("filtered");
+
+  // A batch that stays running (its page hangs): the list polls it at most
+  // once a second while the tab shows, and not at all while it is hidden.
+  await page.getByLabel("Status").selectOption("");
+  await page.getByLabel("URLs, one per line").fill(`${SITE}/hang`);
+  await page.getByRole("button", { name: "Submit" }).click();
+  const running = await page.locator("#submit-result a").textContent();
+  await page.locator(`#batches tr[data-id="${running}"]`).waitFor();
+  const listCalls = () => times.filter((t) => t.what === "GET /v1/batches").map((t) => t.at);
+  let n0 = listCalls().length;
+  await page.waitForTimeout(3500);
+  const visible = listCalls().slice(n0);
+  const gaps = visible.slice(1).map((t, i) => t - visible[i]);
+  if (visible.length < 2 || Math.min(...gaps) < 900) throw new Error("polls while visible: " + JSON.stringify(gaps));
+  await page.evaluate(() => {
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+  await page.waitForTimeout(1200); // a request already on its way may still land
+  n0 = listCalls().length;
+  await page.waitForTimeout(3000);
+  const hidden = listCalls().length - n0;
+  if (hidden !== 0) throw new Error(`${hidden} polls while hidden`);
+  await page.evaluate(() => {
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => false });
+    document.dispatchEvent(new Event("visibilitychange"));
+  });
+  await page.waitForFunction(() => true);
+  const resumed = listCalls().length;
+  await page.waitForTimeout(1500);
+  if (listCalls().length <= resumed) throw new Error("polling did not resume when shown");
+  step("polling", { gaps_ms: gaps.map(Math.round), hidden });
+
+  console.log(JSON.stringify({ step: "done", calls: [...new Set(calls)] }));
+} finally {
+  await browser.close();
+}
