@@ -36,10 +36,14 @@ stat_field() { python3 -c "import json,sys;print(json.load(open(sys.argv[1]))[sy
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
 # start_deliver: starts a stage on a fresh metrics port; sets DPID and DMETRICS.
+# One instance name for every run: a stage stopped by provision leaves its
+# static member in the group until its session times out, and only a member
+# with the same name takes its place at once (a new name would wait ~45 s).
 start_deliver() {
     DMETRICS=$(bench_free_port)
     DLOG=$WORK/deliver-$DMETRICS.log
-    FERRY_DELIVER_METRICS_LISTEN=127.0.0.1:$DMETRICS "$B/ferry-deliver" >>"$DLOG" 2>&1 &
+    FERRY_DELIVER_INSTANCE=bench-deliver FERRY_DELIVER_METRICS_LISTEN=127.0.0.1:$DMETRICS \
+        "$B/ferry-deliver" >>"$DLOG" 2>&1 &
     DPID=$!
     PIDS+=($DPID)
     for _ in $(seq 600); do
@@ -90,14 +94,16 @@ ROUNDS=${DELIVER_BENCH_ROUNDS:-3}
 solo_best=0 mixed_best=0 tenant_best=0
 fmt() { printf "%'d" "$1"; }
 us_per() { awk -v c="$1" -v n="$2" 'BEGIN{printf "%.0f", c*10000/n}'; }
-# alone LABEL [GEN_ARGS...]: N tasks to one fast receiver; prints the round's
-# line and leaves its deliveries/s in ALONE.
+# alone LABEL [tenant]: N tasks to one fast receiver, with "tenant" signed
+# with the tenant's secret; prints the round's line and leaves its
+# deliveries/s in ALONE.
 alone() {
-    local label=$1
-    shift
+    local label=$1 extra=()
     provision "bd$RANDOM$RANDOM."
+    # The tenants topic of this round's prefix, known only after provision.
+    [ "${2:-}" = tenant ] && extra=(-T "${FERRY_TOPIC_PREFIX}tenants")
     start_recv FAST ok
-    gen -t "${FERRY_TOPIC_PREFIX}webhooks" -n "$N" -u "http://127.0.0.1:$FAST/hook" "$@"
+    gen -t "${FERRY_TOPIC_PREFIX}webhooks" -n "$N" -u "http://127.0.0.1:$FAST/hook" "${extra[@]}"
     start_deliver
     wait_requests "$FAST_STATS" "$N" 180
     ALONE=$(rate "$FAST_STATS")
@@ -109,7 +115,7 @@ alone() {
 for round in $(seq "$ROUNDS"); do
     alone "alone  "
     ((ALONE > solo_best)) && solo_best=$ALONE
-    alone "alone, the tenant's secret" -T "${FERRY_TOPIC_PREFIX}tenants"
+    alone "alone, the tenant's secret" tenant
     ((ALONE > tenant_best)) && tenant_best=$ALONE
 
     provision "bd$RANDOM$RANDOM."
