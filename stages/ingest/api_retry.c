@@ -101,9 +101,12 @@ static json_t *retry_body(struct api *a, struct httpd_resp *resp, const char *id
 {
     json_t *body = json_pack("{s:o}", "items", items);
     const json_t *wh = json_object_get(record, "webhook");
+    int endpoint = json_is_string(json_object_get(record, "endpoint"));
     for (size_t i = 0; i < sizeof(carried) / sizeof(carried[0]); i++) {
         json_t *v = json_object_get(record, carried[i]);
-        if (v)
+        /* An endpoint batch's record has the default formats, which its
+         * submit may not name: its data is the profile's fields. */
+        if (v && !(endpoint && strcmp(carried[i], "formats") == 0))
             json_object_set(body, carried[i], v);
     }
     if (!json_is_object(wh))

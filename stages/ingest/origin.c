@@ -203,7 +203,13 @@ static int on_request(void *arg, const rd_kafka_message_t *m)
         return 0;
     json_t *req = json_loadb(m->payload, m->len, 0, NULL);
     const char *url = jx_str(req, "url", NULL);
-    if (url) {
+    json_t *input = json_object_get(req, "input");
+    if (json_is_object(json_object_get(req, "endpoint")) && json_is_object(input)) {
+        /* An endpoint batch's item is the profile's parameters: the retry
+         * expands them again, so its results carry the endpoint's data. */
+        sc->item[i] = json_incref(input);
+        sc->left--;
+    } else if (url) {
         json_t *h = json_object_get(req, "headers");
         sc->item[i] = json_pack("{s:s}", "url", url);
         if (json_is_object(h) && json_object_size(h) > 0)

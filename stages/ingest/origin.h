@@ -68,7 +68,8 @@ int origin_pick_results(const struct origin *o, const char *id, const json_t *st
 json_t *origin_record(const struct origin *o, const char *id, int64_t created_ms, int *gone,
                       char *errstr, size_t errstr_size);
 
-/* The wanted items' requests as submit items ({"url", "headers"}), in
+/* The wanted items' requests as submit items ({"url", "headers"}; an
+ * endpoint batch's items as submitted, the profile's parameters), in
  * index order, read from the topic `requests` they were written to
  * (txn_requests_topic: render.requests for a rendered batch, the
  * small-batch lane or scrape.requests): a new array; NULL with errstr

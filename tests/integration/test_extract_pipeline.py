@@ -17,11 +17,17 @@ FIXTURES = ROOT / "tests" / "fixtures" / "extract"
 def shop():
     """/dp/<asin>: the US product page; /captcha/...: Amazon's bot check;
     /plain: a small page; anything else 404. `shop.seen` records each
-    request's path and Accept-Language."""
+    request's path and Accept-Language. /flaky/<path> answers 404 until
+    `shop.state["fixed"]` is set, then as <path>."""
     seen = []
+    state = {"fixed": False}
 
     def answer(path, headers):
         seen.append((path, headers.get("Accept-Language")))
+        if path.startswith("/flaky/"):
+            if not state["fixed"]:
+                return 404, b"<html><body>not yet</body></html>"
+            path = path[len("/flaky"):]
         if path.startswith("/dp/"):
             return 200, (FIXTURES / "amazon_product_us.html").read_bytes()
         if path.startswith("/captcha/"):
@@ -33,7 +39,7 @@ def shop():
         return 404, b"<html><body>no such page</body></html>"
 
     with serve(answer) as url:
-        yield type("Shop", (), {"url": url, "seen": seen})
+        yield type("Shop", (), {"url": url, "seen": seen, "state": state})
 
 
 def results(p, bid):
@@ -89,6 +95,39 @@ def test_endpoint_and_extract_end_to_end(start_stage, shop):
                                     "price": {"value": 1299, "currency": "EUR"},
                                     "links": [f"{shop.url}/a", f"{shop.url}/b"],
                                     "missing": None}
+
+
+def test_retry_keeps_the_rules(start_stage, shop):
+    """A retried item is extracted as its source was: the new batch carries
+    the source's extract rules, and an endpoint batch's items stay the
+    profile's parameters."""
+    p = start_pipeline(start_stage)
+    spec = {"fields": {"title": "h1", "price": {"selector": ".price", "type": "price"}}}
+    ex = p.submit({"urls": [f"{shop.url}/plain", f"{shop.url}/flaky/plain"], "extract": spec})
+    items = [{"query": "B09VPHVT2Z", "url": f"{shop.url}/dp/B09VPHVT2Z"},
+             {"query": "B09VPHVT2Z", "url": f"{shop.url}/flaky/dp/B09VPHVT2Z"}]
+    ep = p.submit({"endpoint": "amazon.product", "items": items})
+    for bid in (ex["id"], ep["id"]):
+        final = p.wait_final(bid)
+        assert (final["succeeded"], final["errors"]) == (1, {"not_found": 1}), final
+    shop.state["fixed"] = True
+
+    def retried(bid):
+        r = http("POST", f"{p.base}/v1/batch/{bid}/retry", None, ACME, timeout=30)
+        assert r.status == 202, r.body
+        new = r.json()
+        assert new["total"] == 1 and new["retry_of"] == bid
+        final = p.wait_final(new["id"])
+        assert final["status"] == "completed" and final["succeeded"] == 1, final
+        return results(p, new["id"])[0]
+
+    r = retried(ex["id"])
+    assert r["status"] == "ok" and r["input"] == f"{shop.url}/flaky/plain"
+    assert r["data"]["extract"] == {"title": "Desk lamp",
+                                    "price": {"value": 1299, "currency": "EUR"}}
+    r = retried(ep["id"])
+    assert r["status"] == "ok" and r["input"] == items[1]
+    assert r["data"]["asin"] == "B09VPHVT2Z" and r["data"]["price"]["value"] == 39.99
 
 
 def test_rules_are_checked_at_submit(start_stage):
