@@ -31,8 +31,14 @@ export FERRY_LISTEN=${FERRY_LISTEN:-127.0.0.1:8080}
 broker_started=0
 if [ -z "${FERRY_KAFKA_BROKERS:-}" ]; then
     export FERRY_LOCAL_KAFKA_PORT=${FERRY_LOCAL_KAFKA_PORT:-9092}
+    # A broker already running on the port is someone else's (another
+    # checkout's tests, an earlier `make run`): use it, never stop it.
+    if compose/kafka.sh pid 1 >/dev/null 2>&1; then
+        say "using the broker already running on port $FERRY_LOCAL_KAFKA_PORT (left running)"
+    else
+        broker_started=1
+    fi
     compose/kafka.sh start || exit 1
-    broker_started=1
     export FERRY_KAFKA_BROKERS=127.0.0.1:$FERRY_LOCAL_KAFKA_PORT
 else
     say "using the existing Kafka cluster $FERRY_KAFKA_BROKERS"

@@ -84,7 +84,10 @@ trap 'exit 130' INT TERM
 
 if [ -z "${FERRY_KAFKA_BROKERS:-}" ]; then
     export FERRY_LOCAL_KAFKA_PORT=${FERRY_LOCAL_KAFKA_PORT:-19092}
-    broker_started=1
+    # Stop at the end only a broker this run started: one already running
+    # on the port (a second run of this checkout, another checkout's make
+    # run) is its owner's to stop.
+    compose/kafka.sh pid 1 >/dev/null 2>&1 || broker_started=1
     if ! compose/kafka.sh start; then
         failed=$((failed + 1))
         echo "integration: the local Kafka broker did not start"
