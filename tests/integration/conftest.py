@@ -92,23 +92,32 @@ def _bindable(port):
             return False
 
 
-def free_port():
-    """A port no other program of this run or of another run of these tests
-    is using or has been handed; free now (something outside the tests that
-    holds one is skipped)."""
+def free_ports(n):
+    """The first of n consecutive ports (a broker takes its port and the
+    next) that no other program of this run or of another run of these
+    tests is using or has been handed; free now (something outside the
+    tests that holds one is skipped)."""
     with _ports_mutex:
         if _ports["block"] is None:
             _ports["block"] = _port_block() or 0
         first = _ports["block"]
         for _ in range(PORT_BLOCK if first else 0):
+            if _ports["next"] + n > PORT_BLOCK:
+                _ports["next"] = 0
             port = first + _ports["next"]
             _ports["next"] = (_ports["next"] + 1) % PORT_BLOCK
-            if _bindable(port):
+            if all(_bindable(port + i) for i in range(n)):
+                _ports["next"] = (port + n - first) % PORT_BLOCK
                 return port
     # Every block taken (or all of ours busy): the kernel's choice, racy.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_port():
+    """One port, as free_ports(1)."""
+    return free_ports(1)
 
 
 def wait_until(fn, timeout=20.0, interval=0.05, what="condition"):

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, free_port, http, wait_until
+from conftest import ROOT, free_port, free_ports, http, wait_until
 
-PORT = int(os.environ.get("FERRY_INGEST_DOWN_KAFKA_PORT", "29192"))
+# The broker binds this port and the next: two from this run's block, not a
+# fixed port (two checkouts running this test at once shared one broker, and
+# the first to finish stopped it under the other).
+PORT = int(os.environ.get("FERRY_INGEST_DOWN_KAFKA_PORT") or free_ports(2))
 BROKERS = f"127.0.0.1:{PORT}"
 ACME = {"Authorization": "Bearer key-acme"}
 

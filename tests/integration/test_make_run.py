@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from conftest import ROOT, BUILD, free_port, wait_until
+from conftest import ROOT, BUILD, free_port, free_ports, wait_until
 
 
 def pids_of(pattern):
@@ -26,11 +26,10 @@ def listens_on(pid, port):
 
 
 def test_run_script_curl_line_and_ctrl_c(tmp_path):
-    # Below the kernel's ephemeral range (32768+): the broker binds this port
-    # and the next, and a free_port() answer says nothing of the next. Offset
-    # from the suite's own broker, so checkouts testing side by side (each
-    # with its FERRY_LOCAL_KAFKA_PORT) do not collide.
-    kafka_port = int(os.environ.get("FERRY_LOCAL_KAFKA_PORT", "19092")) + 100
+    # The broker binds this port and the next: two from this run's block.
+    # (The suite's port + 100 was another checkout's FERRY_LOCAL_KAFKA_PORT
+    # when theirs was ours - 100: this test then stopped their broker.)
+    kafka_port = free_ports(2)
     api_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
     env.update({
