@@ -3,6 +3,8 @@
 // render(view, arg) and returns a cleanup function (stops its polling).
 import { api, key, setUnauthorizedHandler } from "./api.js";
 import * as batches from "./batches.js";
+import * as batch from "./batch.js";
+import * as settings from "./settings.js";
 
 const $ = (id) => document.getElementById(id);
 let cleanup = null;
@@ -25,9 +27,12 @@ function route() {
   const view = $("view");
   view.replaceChildren();
   const hash = location.hash || "#/batches";
+  let m;
   for (const a of document.querySelectorAll("#nav a"))
     a.toggleAttribute("aria-current", hash.startsWith(a.getAttribute("href")));
-  cleanup = batches.render(view);
+  if ((m = hash.match(/^#\/batch\/([A-Za-z0-9_]+)$/))) cleanup = batch.render(view, m[1]);
+  else if (hash === "#/settings") cleanup = settings.render(view);
+  else cleanup = batches.render(view);
   const h1 = view.querySelector("h1");
   if (h1) {
     h1.tabIndex = -1;

@@ -3,6 +3,7 @@
 // test_dashboard.py, which starts the pipeline and passes:
 //   BASE   ingest's base URL        SITE   a local site to scrape
 //   SHOTS  folder for screenshots   OTHER  a batch id of another tenant
+//   HOOK   a webhook receiver's URL
 // Prints one JSON line per step to stdout.
 import { createRequire } from "node:module";
 
@@ -11,7 +12,7 @@ import { createRequire } from "node:module";
 const require = createRequire(process.env.NODE_PATH + "/");
 const { chromium } = require("playwright-core");
 
-const { BASE, SITE, SHOTS, OTHER } = process.env;
+const { BASE, SITE, SHOTS, OTHER, HOOK } = process.env;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const DESKTOP = { width: 1280, height: 860 };
 const PHONE = { width: 390, height: 780 };
@@ -30,6 +31,7 @@ const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-s
 try {
   const page = await browser.newPage({ viewport: DESKTOP });
   page.setDefaultTimeout(20000);
+  page.on("dialog", (d) => d.accept());
   const calls = [];
   const times = [];
   page.on("request", (r) => {
@@ -52,6 +54,14 @@ try {
   const stored = await page.evaluate(() => ({ s: sessionStorage.length, l: localStorage.length, c: document.cookie }));
   if (stored.s !== 1 || stored.l !== 0 || stored.c !== "") throw new Error("key storage: " + JSON.stringify(stored));
   step("signed_in");
+
+  // Settings: the tenant's default webhook, so the batches below deliver.
+  await page.getByRole("link", { name: "Settings" }).click();
+  await page.getByLabel("Webhook URL (empty: none)").fill(HOOK);
+  await page.getByRole("button", { name: "Save webhook" }).click();
+  await page.locator("#wh-msg", { hasText: "Saved." }).waitFor();
+  await page.getByRole("link", { name: "Batches" }).click();
+  step("webhook_set");
 
   // Submit three URLs by pasting them; the new batch's bar reaches 100%.
   await page.getByLabel("URLs, one per line").fill(`${SITE}/p1\n${SITE}/p2\n${SITE}/gone`);
@@ -111,6 +121,50 @@ try {
   await page.waitForTimeout(1500);
   if (listCalls().length <= resumed) throw new Error("polling did not resume when shown");
   step("polling", { gaps_ms: gaps.map(Math.round), hidden });
+
+  // The completed batch: counts, the error breakdown, a result's formats.
+  await page.getByRole("link", { name: accepted }).click();
+  await page.locator("#batch-status", { hasText: "completed" }).waitFor();
+  const chart = await page.locator("#error-chart").textContent();
+  if (!/not_found\s*1/.test(chart)) throw new Error("error chart: " + chart);
+  await page.locator('#results tr[data-index="0"]').getByRole("button", { name: "View" }).click();
+  await page.getByRole("tab", { name: "markdown" }).waitFor();
+  const shown = await page.locator("#tabpanel").textContent();
+  if (!shown.includes("page /p1")) throw new Error("viewer shows " + shown);
+  await page.getByLabel("Status", { exact: true }).selectOption("failed");
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll("#results tbody tr")];
+    return rows.length === 1 && rows[0].dataset.status === "not_found";
+  });
+  await shots(page, "batch");
+  step("result_viewed");
+
+  // Deliveries: the webhook's attempt, then a replay and its new attempt.
+  await page.locator('#deliveries tr[data-outcome="delivered"]').first().waitFor({ timeout: 30000 });
+  await page.getByRole("button", { name: "Replay the last webhook" }).click();
+  await page.locator("#deliveries-msg", { hasText: "Replay queued" }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll('#deliveries tr[data-outcome="delivered"]').length >= 2, null, { timeout: 30000 });
+  await shots(page, "deliveries");
+  step("replayed");
+
+  // Rotate the secret: shown once, then only its state.
+  await page.getByRole("link", { name: "Settings" }).click();
+  await page.getByRole("button", { name: "Rotate secret" }).click();
+  const secret = await page.locator("#new-secret").textContent();
+  if (!/^whsec_/.test(secret)) throw new Error("secret shown: " + secret);
+  await page.locator("#secret-state", { hasText: "A tenant secret signs" }).waitFor();
+  await page.locator("#usage-chart li").first().waitFor();
+  await shots(page, "settings");
+  await page.reload(); // shown once: not on the page again
+  await page.locator("#secret-state", { hasText: "A tenant secret signs" }).waitFor();
+  if (await page.locator("#new-secret").count()) throw new Error("secret shown again");
+  step("rotated", { secret });
+
+  // Another tenant's batch is refused like an unknown one.
+  await page.goto(`${BASE}/#/batch/${OTHER}`);
+  await page.locator("#not-found").waitFor();
+  await shots(page, "other-tenant");
+  step("other_refused");
 
   console.log(JSON.stringify({ step: "done", calls: [...new Set(calls)] }));
 } finally {

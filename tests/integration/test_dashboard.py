@@ -11,8 +11,9 @@ import subprocess
 
 import pytest
 
-from conftest import LOGS, ROOT, http
+from conftest import LOGS, ROOT, http, wait_until
 from pipeline import ACME, Site, start_pipeline
+from receiver_check import verifies
 
 NODE_PATH = ROOT / "compose" / ".cache" / "npm" / "node_modules"
 CHROMIUM = "/usr/bin/chromium"
@@ -64,7 +65,7 @@ def shots(request):
     return d
 
 
-def test_dashboard_in_a_browser(start_stage, shots):
+def test_dashboard_in_a_browser(start_stage, shots, receiver):
     if not (NODE_PATH / "playwright-core").is_dir() or not os.access(CHROMIUM, os.X_OK):
         pytest.fail("playwright-core or chromium missing: run compose/deps.sh")
     with Site() as site:
@@ -72,7 +73,8 @@ def test_dashboard_in_a_browser(start_stage, shots):
         other = http("POST", p.base + "/v1/batch", {"urls": [site.url + "/p9"]},
                      {"Authorization": "Bearer key-globex"}).json()["id"]
         env = dict(os.environ, NODE_PATH=str(NODE_PATH), BASE=p.base, SITE=site.url,
-                   SHOTS=str(shots), OTHER=other, CHROMIUM=CHROMIUM)
+                   SHOTS=str(shots), OTHER=other, CHROMIUM=CHROMIUM,
+                   HOOK=receiver.url + "/hook")
         out = subprocess.run(["node", str(ROOT / "tests" / "integration" / "dashboard_e2e.mjs")],
                              env=env, capture_output=True, text=True, timeout=240)
         print(out.stdout)
@@ -88,6 +90,19 @@ def test_dashboard_in_a_browser(start_stage, shots):
         path = re.sub(r"bat_\w+", "{id}", call.split(" ", 1)[1])
         path = re.sub(r"fil_\w+", "{file_id}", path)
         assert f"\n  {path}:" in spec, call
-    for name in ("signin", "batches"):
+    # The replay reached the receiver: the batch's event twice, same delivery id.
+    events = [json.loads(r.body) for r in receiver.requests if bid in r.body.decode()]
+    assert len(events) >= 2 and len({r.headers["x-ferry-delivery"] for r in receiver.requests
+                                     if bid in r.body.decode()}) == 1
+    # The secret the page showed once is the tenant's: it signs the next
+    # batch sent to the webhook set on the page.
+    w = http("GET", p.base + "/v1/webhook", headers=ACME).json()
+    assert w["secret_set"] and w["url"] == receiver.url + "/hook"
+    with Site() as site:
+        nxt = p.submit({"urls": [site.url + "/p3"]})["id"]
+        got = wait_until(lambda: next((r for r in receiver.requests if nxt in r.body.decode()),
+                                      None), 30, what="the next batch's webhook")
+    assert verifies(steps["rotated"]["secret"], got)
+    for name in ("signin", "batches", "batch", "deliveries", "settings", "other-tenant"):
         for size in ("desktop", "phone"):
             assert (shots / f"{name}-{size}.png").stat().st_size > 1000
