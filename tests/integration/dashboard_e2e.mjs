@@ -3,7 +3,7 @@
 // test_dashboard.py, which starts the pipeline and passes:
 //   BASE   ingest's base URL        SITE   a local site to scrape
 //   SHOTS  folder for screenshots   OTHER  a batch id of another tenant
-//   HOOK   a webhook receiver's URL
+//   HOOK   a webhook receiver's URL      SCHED  a schedule of this tenant
 // Prints one JSON line per step to stdout.
 import { createRequire } from "node:module";
 
@@ -12,7 +12,7 @@ import { createRequire } from "node:module";
 const require = createRequire(process.env.NODE_PATH + "/");
 const { chromium } = require("playwright-core");
 
-const { BASE, SITE, SHOTS, OTHER, HOOK } = process.env;
+const { BASE, SITE, SHOTS, OTHER, HOOK, SCHED } = process.env;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const DESKTOP = { width: 1280, height: 860 };
 const PHONE = { width: 390, height: 780 };
@@ -159,6 +159,20 @@ try {
   await page.locator("#secret-state", { hasText: "A tenant secret signs" }).waitFor();
   if (await page.locator("#new-secret").count()) throw new Error("secret shown again");
   step("rotated", { secret });
+
+  // Schedules: pause one, run it now, open the run's batch.
+  await page.getByRole("link", { name: "Schedules" }).click();
+  const sched = page.locator(`#schedules tr[data-id="${SCHED}"]`);
+  await sched.locator("text=active").waitFor();
+  await sched.getByRole("button", { name: /^Pause / }).click();
+  await page.locator(`#schedules tr[data-id="${SCHED}"][data-paused="true"]`).waitFor();
+  await page.locator(`#schedules tr[data-id="${SCHED}"]`).getByRole("button", { name: /^Run .* now$/ }).click();
+  const run = await page.locator("#sched-msg a").textContent();
+  if (!/^bat_/.test(run)) throw new Error("run now gave " + run);
+  await shots(page, "schedules");
+  await page.locator("#sched-msg a").click();
+  await page.locator("#batch-status", { hasText: "completed" }).waitFor({ timeout: 60000 });
+  step("schedule", { run });
 
   // Another tenant's batch is refused like an unknown one.
   await page.goto(`${BASE}/#/batch/${OTHER}`);

@@ -72,7 +72,11 @@ def test_dashboard_in_a_browser(start_stage, shots, receiver):
         p = start_pipeline(start_stage)
         other = http("POST", p.base + "/v1/batch", {"urls": [site.url + "/p9"]},
                      {"Authorization": "Bearer key-globex"}).json()["id"]
-        env = dict(os.environ, NODE_PATH=str(NODE_PATH), BASE=p.base, SITE=site.url,
+        sched = http("POST", p.base + "/v1/schedules",
+                     {"name": "nightly", "cron": "0 3 * * *", "batch": {"urls": [site.url + "/p5"]}},
+                     ACME)
+        assert sched.status == 201, sched.body
+        env = dict(os.environ, SCHED=sched.json()["id"], NODE_PATH=str(NODE_PATH), BASE=p.base, SITE=site.url,
                    SHOTS=str(shots), OTHER=other, CHROMIUM=CHROMIUM,
                    HOOK=receiver.url + "/hook")
         out = subprocess.run(["node", str(ROOT / "tests" / "integration" / "dashboard_e2e.mjs")],
@@ -87,9 +91,12 @@ def test_dashboard_in_a_browser(start_stage, shots, receiver):
     # Every API the page called is in the OpenAPI document.
     spec = (ROOT / "schemas" / "openapi.yaml").read_text()
     for call in steps["done"]["calls"]:
-        path = re.sub(r"bat_\w+", "{id}", call.split(" ", 1)[1])
+        method, path = call.split(" ", 1)
+        path = re.sub(r"(bat|sch)_\w+", "{id}", path)
         path = re.sub(r"fil_\w+", "{file_id}", path)
         assert f"\n  {path}:" in spec, call
+        block = spec.split(f"\n  {path}:", 1)[1].split("\n  /", 1)[0]
+        assert f"\n    {method.lower()}:" in block, call
     # The replay reached the receiver: the batch's event twice, same delivery id.
     events = [json.loads(r.body) for r in receiver.requests if bid in r.body.decode()]
     assert len(events) >= 2 and len({r.headers["x-ferry-delivery"] for r in receiver.requests
@@ -103,6 +110,12 @@ def test_dashboard_in_a_browser(start_stage, shots, receiver):
         got = wait_until(lambda: next((r for r in receiver.requests if nxt in r.body.decode()),
                                       None), 30, what="the next batch's webhook")
     assert verifies(steps["rotated"]["secret"], got)
-    for name in ("signin", "batches", "batch", "deliveries", "settings", "other-tenant"):
+    # Paused on the page, paused in the API; its run is a batch of the schedule.
+    s = http("GET", f"{p.base}/v1/schedules/{sched.json()['id']}", headers=ACME).json()
+    assert s["paused"] is True and s["next_run_at"] is None
+    run = http("GET", f"{p.base}/v1/batch/{steps['schedule']['run']}", headers=ACME).json()
+    assert run["status"] == "completed" and run["total"] == 1
+    for name in ("signin", "batches", "batch", "deliveries", "settings", "schedules",
+                 "other-tenant"):
         for size in ("desktop", "phone"):
             assert (shots / f"{name}-{size}.png").stat().st_size > 1000
