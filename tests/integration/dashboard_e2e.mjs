@@ -60,7 +60,7 @@ try {
   await page.getByLabel("Webhook URL (empty: none)").fill(HOOK);
   await page.getByRole("button", { name: "Save webhook" }).click();
   await page.locator("#wh-msg", { hasText: "Saved." }).waitFor();
-  await page.getByRole("link", { name: "Batches" }).click();
+  await page.getByRole("link", { name: "Batches", exact: true }).click();
   step("webhook_set");
 
   // Submit three URLs by pasting them; the new batch's bar reaches 100%.
@@ -173,6 +173,24 @@ try {
   await page.locator("#sched-msg a").click();
   await page.locator("#batch-status", { hasText: "completed" }).waitFor({ timeout: 60000 });
   step("schedule", { run });
+
+  // A rendered page's screenshot, shown inline in the result viewer (the
+  // page fetches GET /v1/files with the key).
+  await page.getByRole("link", { name: "Batches", exact: true }).click();
+  await page.getByLabel("URLs, one per line").fill(`${SITE}/p4`);
+  await page.getByRole("checkbox", { name: "screenshot" }).check();
+  await page.getByRole("button", { name: "Submit" }).click();
+  await page.locator("#submit-result a").click();
+  await page.locator("#batch-status", { hasText: "completed" }).waitFor({ timeout: 90000 });
+  await page.locator('#results tr[data-index="0"]').getByRole("button", { name: "View" }).click();
+  await page.getByRole("tab", { name: "screenshot" }).click();
+  await page.waitForFunction(() => {
+    const img = document.querySelector("#shot");
+    return img && img.complete && img.naturalWidth > 0;
+  });
+  const size = await page.locator("#shot").evaluate((img) => [img.naturalWidth, img.naturalHeight]);
+  await shots(page, "result-screenshot");
+  step("screenshot", { size });
 
   // Another tenant's batch is refused like an unknown one.
   await page.goto(`${BASE}/#/batch/${OTHER}`);

@@ -69,7 +69,8 @@ def test_dashboard_in_a_browser(start_stage, shots, receiver):
     if not (NODE_PATH / "playwright-core").is_dir() or not os.access(CHROMIUM, os.X_OK):
         pytest.fail("playwright-core or chromium missing: run compose/deps.sh")
     with Site() as site:
-        p = start_pipeline(start_stage)
+        p = start_pipeline(start_stage, only=("ingest", "scrape", "render", "aggregate", "deliver"),
+                           FERRY_RENDER_BROWSERS="1", FERRY_RENDER_TABS="2")
         other = http("POST", p.base + "/v1/batch", {"urls": [site.url + "/p9"]},
                      {"Authorization": "Bearer key-globex"}).json()["id"]
         sched = http("POST", p.base + "/v1/schedules",
@@ -115,7 +116,8 @@ def test_dashboard_in_a_browser(start_stage, shots, receiver):
     assert s["paused"] is True and s["next_run_at"] is None
     run = http("GET", f"{p.base}/v1/batch/{steps['schedule']['run']}", headers=ACME).json()
     assert run["status"] == "completed" and run["total"] == 1
+    assert steps["screenshot"]["size"] == [1280, 800]  # the default viewport, as stored
     for name in ("signin", "batches", "batch", "deliveries", "settings", "schedules",
-                 "other-tenant"):
+                 "result-screenshot", "other-tenant"):
         for size in ("desktop", "phone"):
             assert (shots / f"{name}-{size}.png").stat().st_size > 1000
