@@ -42,10 +42,13 @@ def process_table(sysm, kafka_pids, pages):
 
 
 def measure(brokers, kafka_pids, pages, items, instances=None, replication=None, env=None,
-            workdir=None, timeout=900.0, check_results=True):
+            workdir=None, timeout=900.0, check_results=True, watch=None):
     """Runs one batch of `items` URLs on a fresh system; returns a dict:
     seconds (POST to webhook), rate (URLs/s), accept_s (POST to 202),
-    cpu {label: seconds}, rss {label: peak MB}, load (1-min average)."""
+    cpu {label: seconds}, rss {label: peak MB}, load (1-min average).
+    watch(procs) is called once every process runs, before the POST, with
+    {label: pid}; what it returns, if callable, is called when the clock
+    stops (a profiler attached to the stages, for example)."""
     workdir = Path(workdir or ROOT / "build" / "bench-e2e")
     sysm = System(brokers, workdir, instances, replication, env=env, tenants=(TENANT,))
     hook = Receiver()
@@ -54,6 +57,7 @@ def measure(brokers, kafka_pids, pages, items, instances=None, replication=None,
     try:
         sysm.start()
         procs = process_table(sysm, kafka_pids, pages)
+        stop_watch = watch(procs) if watch else None
         cpu0 = {k: cpu_seconds(p) for k, p in procs.items()}
         t0 = time.time()
         acc = sysm.submit({"urls": urls, "webhook_url": hook.url + "/hook",
@@ -61,6 +65,8 @@ def measure(brokers, kafka_pids, pages, items, instances=None, replication=None,
         accepted = time.time()
         done = await_done(sysm, acc["id"], TENANT, hook, timeout)
         cpu1 = {k: cpu_seconds(p) for k, p in procs.items()}
+        if callable(stop_watch):
+            stop_watch()
         rss = {st.label: rss_mb(st.pid, "VmHWM") for st in sysm.all() if st.alive()}
         ld = load()
         # Verified after the clock stopped: reading 100,000 results back

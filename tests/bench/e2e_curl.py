@@ -16,6 +16,9 @@ median of the rounds, and per process CPU microseconds per URL (from
 
     FERRY_BENCH_E2E_ITEMS    URLs per batch (default 100000)
     FERRY_BENCH_E2E_ROUNDS   rounds (default 3)
+    FERRY_BENCH_E2E_PERF     a folder: `perf record -g` of every stage during
+                             each ferry batch, perf-<stage>-r<round>.data
+                             there (read with perf report -i)
     FERRY_BENCH_E2E_KAFKA_PORT  its own broker's port (default 29792), unless
                              FERRY_KAFKA_BROKERS names a running one (a
                              compose/kafka.sh broker on 127.0.0.1: its CPU
@@ -24,6 +27,7 @@ Loopback only.
 """
 
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -76,6 +80,26 @@ def per_url(cpu, items):
                      for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]))
 
 
+def perf_watch(folder, rnd):
+    """A measure() watch: perf record of each stage while the clock runs."""
+    def watch(procs):
+        runs = []
+        for label, pid in procs.items():
+            if label.startswith(STAGES):
+                out = Path(folder) / f"perf-{label}-r{rnd}.data"
+                runs.append(subprocess.Popen(
+                    ["perf", "record", "-q", "-F", "499", "-g", "-o", str(out), "-p", str(pid)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+        def stop():
+            for p in runs:
+                p.send_signal(signal.SIGINT)
+            for p in runs:
+                p.wait(60)
+        return stop
+    return watch
+
+
 def broker_pids(kafka):
     """The broker's pid when compose/kafka.sh runs it here (its CPU is in
     the table), else none."""
@@ -111,7 +135,9 @@ def main():
                 say(f"round {k}: curl -Z --parallel-max {CURL_PARALLEL}: {c['rate']:,.0f} URLs/s "
                     f"({c['seconds']:.1f} s, load {c['load']:.2f}); CPU us/URL: "
                     f"{per_url(c['cpu'], ITEMS)}")
-                r = measure(brokers, pids, pages, ITEMS, env=env, workdir=Path(work) / f"r{k}")
+                perf = os.environ.get("FERRY_BENCH_E2E_PERF")
+                r = measure(brokers, pids, pages, ITEMS, env=env, workdir=Path(work) / f"r{k}",
+                            watch=perf_watch(perf, k) if perf else None)
                 ratio = r["rate"] / c["rate"]
                 say(f"round {k}: ferry POST to verified webhook: {r['rate']:,.0f} URLs/s "
                     f"({r['seconds']:.1f} s, 202 after {r['accept_s']:.2f} s, load "
