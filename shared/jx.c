@@ -102,6 +102,9 @@ int jx_peek_str(const char *b, size_t len, const char *key, char *out, size_t si
 json_t *jx_parse(const char *buf, size_t len, int max_depth, char *errstr, size_t errstr_size)
 {
     json_error_t jerr;
+    json_t *quick = jx_read_plain(buf, len, max_depth);
+    if (quick)
+        return quick;
     if (jx_depth(buf, len, max_depth) > max_depth) {
         snprintf(errstr, errstr_size, "JSON nested deeper than %d levels", max_depth);
         return NULL;

@@ -87,6 +87,68 @@ static void test_peek(void **state)
     assert_int_equal(jx_peek_str("[\"status\"]", 10, "status", out, sizeof(out)), -1);
 }
 
+/* Whatever the quick reader returns is exactly jansson's value (compared
+ * through jansson's own dump, key order included); what it gives up on,
+ * jx_parse still reads or rejects as jansson does. */
+static void test_read_plain_matches_jansson(void **state)
+{
+    static const char *const same[] = {
+        "{}",
+        "[]",
+        " { \"a\" : [ 1 , -2 , 0 , -0 , true , false , null ] , \"b\" : { } }\n",
+        "{\"batch_id\":\"bat_1\",\"index\":123456789012345678,\"url\":"
+        "\"http:\\/\\/h\\/p?q=\\\"x\\\"\\\\\\b\\f\\n\\r\\t\",\"headers\":{},"
+        "\"formats\":[\"html\"],\"options\":{\"timeout_ms\":30000}}",
+        "[[[\"\"]],{\"\":\"\"}]",
+    };
+    static const char *const given_up[] = {
+        "{\"a\":\"\\u00e9\"}",         /* \u escapes */
+        "{\"a\":\"\xc3\xa9\"}",        /* UTF-8 */
+        "{\"a\":1.5}",                 /* fractions */
+        "{\"a\":1e3}",                 /* exponents */
+        "{\"a\":1234567890123456789}", /* 19 digits */
+        "{\"a\":012}",                 /* leading zero: jansson's error */
+        "{\"a\":1,\"a\":2}",           /* duplicate key: jansson's error */
+        "{\"a\":1} x",                 /* trailing bytes */
+        "{\"a\":tru}",
+        "{\"a\":\"x\ty\"}", /* a raw control character */
+        "\"top-level string\"",
+        "[1,]",
+        "",
+    };
+    char err[256];
+    (void)state;
+    for (size_t i = 0; i < sizeof(same) / sizeof(*same); i++) {
+        json_error_t jerr;
+        json_t *want = json_loads(same[i], JSON_REJECT_DUPLICATES, &jerr);
+        json_t *got = jx_read_plain(same[i], strlen(same[i]), 8);
+        assert_non_null(want);
+        assert_non_null(got);
+        char *a = json_dumps(want, JSON_ENCODE_ANY), *b = json_dumps(got, JSON_ENCODE_ANY);
+        assert_string_equal(a, b);
+        free(a), free(b);
+        json_decref(want), json_decref(got);
+    }
+    for (size_t i = 0; i < sizeof(given_up) / sizeof(*given_up); i++) {
+        json_error_t jerr;
+        assert_null(jx_read_plain(given_up[i], strlen(given_up[i]), 8));
+        json_t *want = json_loads(given_up[i], JSON_REJECT_DUPLICATES, &jerr);
+        json_t *got = jx_parse(given_up[i], strlen(given_up[i]), 8, err, sizeof(err));
+        assert_true(!want == !got);
+        if (want) {
+            char *a = json_dumps(want, 0), *b = json_dumps(got, 0);
+            assert_string_equal(a, b);
+            free(a), free(b);
+        }
+        json_decref(want), json_decref(got);
+    }
+    /* Nesting past the cap: given up, and jx_parse's own error. */
+    assert_null(jx_read_plain("[[[1]]]", 7, 2));
+    assert_null(jx_parse("[[[1]]]", 7, 2, err, sizeof(err)));
+    assert_non_null(strstr(err, "deeper than 2"));
+    assert_non_null(jx_read_plain("[[[1]]]", 7, 3));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -94,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_parse_caps_depth),
         cmocka_unit_test(test_getters),
         cmocka_unit_test(test_peek),
+        cmocka_unit_test(test_read_plain_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
