@@ -146,7 +146,9 @@ static void test_read_plain_matches_jansson(void **state)
     assert_null(jx_read_plain("[[[1]]]", 7, 2));
     assert_null(jx_parse("[[[1]]]", 7, 2, err, sizeof(err)));
     assert_non_null(strstr(err, "deeper than 2"));
-    assert_non_null(jx_read_plain("[[[1]]]", 7, 3));
+    json_t *deep = jx_read_plain("[[[1]]]", 7, 3);
+    assert_non_null(deep);
+    json_decref(deep);
 }
 
 int main(void)
