@@ -93,6 +93,16 @@ static int read_word(struct rd *r, const char *w)
     return 0;
 }
 
+/* After a member or element: 1 at a comma, 0 at `close`, -1 otherwise;
+ * past either. */
+static int read_sep(struct rd *r, char close)
+{
+    skip_ws(r);
+    if (r->p < r->end && (*r->p == ',' || *r->p == close))
+        return *r->p++ == ',';
+    return -1;
+}
+
 static json_t *read_object(struct rd *r, int depth)
 {
     json_t *o = json_object();
@@ -120,16 +130,11 @@ static json_t *read_object(struct rd *r, int depth)
             goto fail;
         }
         free(key);
-        skip_ws(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            continue;
-        }
-        if (r->p < r->end && *r->p == '}') {
-            r->p++;
+        int more = read_sep(r, '}');
+        if (more == 0)
             return o;
-        }
-        goto fail;
+        if (more < 0)
+            goto fail;
     }
 fail:
     json_decref(o);
@@ -149,16 +154,11 @@ static json_t *read_array(struct rd *r, int depth)
         json_t *v = read_value(r, depth);
         if (!v || json_array_append_new(a, v))
             goto fail;
-        skip_ws(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            continue;
-        }
-        if (r->p < r->end && *r->p == ']') {
-            r->p++;
+        int more = read_sep(r, ']');
+        if (more == 0)
             return a;
-        }
-        goto fail;
+        if (more < 0)
+            goto fail;
     }
 fail:
     json_decref(a);
