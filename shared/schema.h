@@ -18,6 +18,7 @@
 #ifndef FERRY_SCHEMA_H
 #define FERRY_SCHEMA_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 /* The member, first in each message. */
@@ -33,6 +34,11 @@
 #define SCHEMA_REPLIES      1 /* submit.replies */
 #define SCHEMA_USAGE        1 /* usage */
 #define SCHEMA_STATE        4 /* aggregate.state (its own; versions 1 to 3 named it "v") */
+#define SCHEMA_TENANTS      1 /* tenants */
+#define SCHEMA_IDEMPOTENCY  1 /* idempotency */
+#define SCHEMA_SCHEDULES    2 /* schedules (version 1 named it "v") */
+#define SCHEMA_SCHED_STATE  2 /* schedule.state (version 1 named it "v") */
+#define SCHEMA_SCHED_CHANGE 1 /* schedule.changes */
 
 /* 0 when a reader that knows versions 1 to `known` can read a message of
  * `version` (the member's value; a message without it predates it: 1);
@@ -44,6 +50,17 @@ static inline int schema_check(long long version, int known, char *errstr, size_
     snprintf(errstr, errstr_size, SCHEMA_VERSION_KEY " %lld is not known here (1 to %d)", version,
              known);
     return -1;
+}
+
+/* The version of a parsed message of a kind whose version 1 named the member
+ * "v" (schedules, schedule.state): schema_version, else "v", else 1; 0 when
+ * it is not an integer. */
+static inline long long schema_version_or_v(const json_t *doc)
+{
+    const json_t *v = json_object_get(doc, SCHEMA_VERSION_KEY);
+    if (!v && !(v = json_object_get(doc, "v")))
+        return 1;
+    return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
 }
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "jx.h"
+#include "schema.h"
 #include "log.h"
 #include "strmap.h"
 
@@ -52,6 +53,8 @@ int tenant_settings_parse(struct tenant_settings *s, const char *value, size_t l
     }
     const json_t *wh = json_object_get(doc, "webhook"), *sec = json_object_get(doc, "secret"),
                  *prev = json_object_get(doc, "previous_secret");
+    if (schema_check(jx_int(doc, SCHEMA_VERSION_KEY, 1), SCHEMA_TENANTS, errstr, errstr_size))
+        goto out;
     if (time_member(doc, "updated_at", &s->updated_ms)) {
         bad(errstr, errstr_size, "updated_at is not a time");
         goto out;
@@ -98,6 +101,7 @@ out:
 char *tenant_settings_json(const char *tenant, const struct tenant_settings *s, size_t *len)
 {
     json_t *doc = json_object();
+    json_object_set_new(doc, SCHEMA_VERSION_KEY, json_integer(SCHEMA_TENANTS));
     json_object_set_new(doc, "tenant", json_string(tenant));
     json_object_set_new(doc, "updated_at", jx_time(s->updated_ms));
     json_object_set_new(doc, "webhook",

@@ -7,6 +7,7 @@
 #include "changes.h"
 #include "clock.h"
 #include "jx.h"
+#include "schema.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
@@ -94,8 +95,9 @@ void emit_change(struct emit *o, const struct record *r, int64_t now_ms)
         return;
     clk_iso8601(now_ms, at);
     int n = snprintf(value, sizeof(value),
-                     "{\"hash\":\"%s\",\"batch_id\":\"%s\",\"index\":%lld,\"at\":\"%s\"}",
-                     r->content_hash, r->batch_id, r->in.index, at);
+                     "{\"" SCHEMA_VERSION_KEY "\":%d,\"hash\":\"%s\",\"batch_id\":\"%s\","
+                     "\"index\":%lld,\"at\":\"%s\"}",
+                     SCHEMA_SCHED_CHANGE, r->content_hash, r->batch_id, r->in.index, at);
     int32_t p = kafka_murmur2_partition(r->change_key, id_len, o->change_partitions);
     txn_produce(o->txn, topic_name(o->t, TOPIC_SCHEDULE_CHANGES), p, r->change_key,
                 strlen(r->change_key), value, (size_t)n, NULL);

@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "jx.h"
+#include "schema.h"
 #include "kafka.h"
 #include "log.h"
 
@@ -216,8 +217,8 @@ static char *state_record(const struct fire *f)
 {
     char at[CLK_ISO_LEN], *out = NULL;
     clk_iso8601(clk_now_ms(), at);
-    json_t *d =
-        json_pack("{s:i,s:I,s:s}", "v", 1, "done_through", (json_int_t)f->done_ms, "at", at);
+    json_t *d = json_pack("{s:i,s:I,s:s}", SCHEMA_VERSION_KEY, SCHEMA_SCHED_STATE, "done_through",
+                          (json_int_t)f->done_ms, "at", at);
     if (d && f->has_run) {
         json_object_set_new(d, "last_batch_id", json_string(f->b.id));
         json_object_set_new(d, "last_scheduled_for", json_string(f->b.scheduled_for));

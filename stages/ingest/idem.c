@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "jx.h"
+#include "schema.h"
 #include "log.h"
 #include "strmap.h"
 #include "whsig.h"
@@ -170,6 +171,7 @@ void idem_follow(void *arg, int topic, const rd_kafka_message_t *m)
     const char *tenant = jx_str(doc, "tenant", NULL), *key = jx_str(doc, "key", NULL),
                *id = jx_str(doc, "batch_id", NULL), *at = jx_str(doc, "created_at", NULL);
     if (!tenant || !key || !id || !ids_valid("bat", id) || !at ||
+        schema_check(jx_int(doc, SCHEMA_VERSION_KEY, 1), SCHEMA_IDEMPOTENCY, why, sizeof(why)) ||
         clk_parse_iso8601(at, &e.created_ms) ||
         unhex(jx_str(doc, "request_sha256", NULL), e.hash, IDEM_HASH) || !idem_key_valid(key)) {
         LOG_WARN("bad_idempotency_record", "partition=%d offset=%lld", m->partition,
@@ -231,10 +233,11 @@ char *idem_record_json(const char *tenant, const char *key, const struct idem_en
     for (int i = 0; i < IDEM_HASH; i++)
         snprintf(hex + 2 * i, 3, "%02x", e->hash[i]);
     clk_iso8601(e->created_ms, at);
-    json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:b}", "tenant", tenant, "key", key,
-                            "batch_id", e->batch_id, "request_sha256", hex, "created_at", at,
-                            "total", (json_int_t)e->total, "invalid", (json_int_t)e->invalid,
-                            "secret_generated", e->secret_generated);
+    json_t *doc =
+        json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:b}", SCHEMA_VERSION_KEY, SCHEMA_IDEMPOTENCY,
+                  "tenant", tenant, "key", key, "batch_id", e->batch_id, "request_sha256", hex,
+                  "created_at", at, "total", (json_int_t)e->total, "invalid",
+                  (json_int_t)e->invalid, "secret_generated", e->secret_generated);
     char *out = doc ? jx_dump(doc, len) : NULL;
     json_decref(doc);
     return out;

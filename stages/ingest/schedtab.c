@@ -7,6 +7,7 @@
 
 #include "ids.h"
 #include "jx.h"
+#include "schema.h"
 #include "log.h"
 #include "strmap.h"
 #include "u64map.h"
@@ -148,6 +149,10 @@ void schedtab_put_state(struct schedtab *t, const char *id, int32_t partition, c
 {
     char why[128];
     json_t *d = value && len ? jx_parse(value, len, 4, why, sizeof(why)) : NULL;
+    if (d && schema_check(schema_version_or_v(d), SCHEMA_SCHED_STATE, why, sizeof(why))) {
+        json_decref(d);
+        d = NULL;
+    }
     if (value && len && !d) {
         LOG_WARN("schedule_bad_state", "schedule=%.40s err=%s", id, why);
         return;
@@ -181,7 +186,8 @@ void schedtab_put_change(struct schedtab *t, const char *key, size_t key_len, in
     uint64_t in = changes_hash_u64(input);
     const char *hash = NULL;
     json_t *d = value && len ? jx_parse(value, len, 4, NULL, 0) : NULL;
-    if (d && !((hash = jx_str(d, "hash", NULL)) && changes_hash_valid(hash, strlen(hash)))) {
+    if (d && (schema_check(jx_int(d, SCHEMA_VERSION_KEY, 1), SCHEMA_SCHED_CHANGE, NULL, 0) ||
+              !((hash = jx_str(d, "hash", NULL)) && changes_hash_valid(hash, strlen(hash))))) {
         json_decref(d);
         return;
     }

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "ids.h"
 #include "jx.h"
+#include "schema.h"
 
 #define SCHED_MAX_DEPTH (SUBMISSION_MAX_DEPTH + 2)
 
@@ -322,7 +323,7 @@ static const char *catch_up_name(enum agenda_catch_up c)
 char *sched_record(const struct sched *s)
 {
     json_t *d = json_object();
-    json_object_set_new(d, "v", json_integer(1));
+    json_object_set_new(d, SCHEMA_VERSION_KEY, json_integer(SCHEMA_SCHEDULES));
     json_object_set_new(d, "id", json_string(s->id));
     json_object_set_new(d, "tenant", json_string(s->tenant));
     json_object_set_new(d, "name", s->name ? json_string(s->name) : json_null());
@@ -360,8 +361,8 @@ int sched_load(struct sched *s, const char *id, const char *value, size_t len, c
     }
     const char *kind = jx_str(d, "kind", "");
     const json_t *t = json_object_get(d, "template");
-    if (jx_int(d, "v", 0) != 1)
-        bad = "v: not 1";
+    if (schema_check(schema_version_or_v(d), SCHEMA_SCHEDULES, why, sizeof(why)))
+        bad = why;
     else if (strcmp(jx_str(d, "id", ""), id) != 0 || !ids_valid("sch", id))
         bad = "id: not the key";
     else if (snprintf(s->id, sizeof(s->id), "%s", id) < 0 ||

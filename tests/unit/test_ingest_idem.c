@@ -146,13 +146,34 @@ static void test_follow(void **state)
     idem_end(d, "acme", "order 2", NULL);
     free(rec);
 
+    /* The record leads with its version; one without it is version 1. */
+    struct idem_entry legacy = made("bat_01M8MW0N00YBDBNFBKCYCSCFWF", 9, clk_now_ms() - 1000);
+    rec = idem_record_json("acme", "order 3", &legacy, &len);
+    assert_memory_equal(rec, "{\"schema_version\":1,\"tenant\"", 28);
+    char *unversioned = strdup(rec), *after = strchr(unversioned, ',');
+    memmove(unversioned + 1, after + 1, strlen(after));
+    m = message(unversioned);
+    idem_follow(d, 1, &m);
+    assert_int_equal(idem_begin(d, "acme", "order 3", legacy.hash, 100, &hit), IDEM_REPLAY);
+    assert_string_equal(hit.batch_id, legacy.batch_id);
+    /* A version this ingest does not know is not guessed at. */
+    struct idem_entry later = made("bat_01M8MW0N00YBDBNFBKCYCSCFWG", 11, clk_now_ms() - 1000);
+    char *next = idem_record_json("acme", "order 4", &later, &len);
+    next[strlen("{\"schema_version\":")] = '2';
+    m = message(next);
+    idem_follow(d, 1, &m);
+    assert_int_equal(idem_count(d), 2);
+    free(next);
+    free(unversioned);
+    free(rec);
+
     /* Garbage and tombstones change nothing. */
     static const char *const bad[] = {"{", "{\"tenant\":\"acme\",\"key\":\"x\"}", "[]", NULL};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         m = message(bad[i]);
         idem_follow(d, 1, &m);
     }
-    assert_int_equal(idem_count(d), 1);
+    assert_int_equal(idem_count(d), 2);
     idem_free(d);
 }
 

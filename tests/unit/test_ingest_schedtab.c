@@ -79,8 +79,11 @@ static void test_definitions_state_runs(void **state)
 
     /* State moves forward only: a record read late never undoes a commit
      * this instance made. */
-    const char *st = "{\"v\":1,\"done_through\":1793865600000}";
+    const char *st = "{\"v\":1,\"done_through\":1793865600000}"; /* version 1 */
     schedtab_put_state(t, a, 1, st, strlen(st));
+    /* A version this instance does not know is not guessed at. */
+    const char *later = "{\"schema_version\":3,\"done_through\":1893865600000}";
+    schedtab_put_state(t, a, 1, later, strlen(later));
     schedtab_set_done(t, a, 1793865000000LL);
     assert_int_equal(schedtab_get(t, a, NULL, &s, &done, NULL), 0);
     assert_int_equal(done, 1793865600000LL);
@@ -134,8 +137,14 @@ static void test_tracking_and_leftovers(void **state)
      * has. */
     changes_input_key("https://a.example/1", NULL, 0, in1);
     changes_key(id, in1, key);
-    const char *v = "{\"hash\":\"00112233445566ff\",\"batch_id\":\"bat_x\",\"index\":0}";
+    const char *v = "{\"schema_version\":1,\"hash\":\"00112233445566ff\",\"batch_id\":\"bat_x\","
+                    "\"index\":0}";
     schedtab_put_change(t, key, strlen(key), 1, v, strlen(v));
+    /* A version not known here is skipped: the hash read before it stays. */
+    const char *later = "{\"schema_version\":2,\"hash\":\"ffffffffffffffff\"}";
+    schedtab_put_change(t, key, strlen(key), 1, later, strlen(later));
+    /* Written before the version was: version 1. */
+    v = "{\"hash\":\"00112233445566ff\",\"batch_id\":\"bat_x\",\"index\":0}";
     changes_key(id, "abcdefabcdefabcd", gone);
     schedtab_put_change(t, gone, strlen(gone), 1, v, strlen(v));
     const char *bad = "{\"hash\":\"not-a-hash\"}";
@@ -173,7 +182,7 @@ static void test_tracking_and_leftovers(void **state)
 
     /* Deleted: no longer listed or fired, but its state and hashes are
      * leftovers of partition 1 for the owner to tombstone. */
-    const char *st = "{\"v\":1,\"done_through\":1}";
+    const char *st = "{\"schema_version\":2,\"done_through\":1}";
     schedtab_put_state(t, id, 1, st, strlen(st));
     schedtab_put_def(t, id, 1, NULL, 0);
     assert_int_equal(schedtab_count(t), 0);

@@ -149,6 +149,21 @@ static void test_created_sealed_and_read_back(void **state)
     assert_int_equal(
         sched_load(&r, "sch_01M816TZ7MSG7GBE1TYYCV6RYA", rec, strlen(rec), why, sizeof(why)), -1);
     sched_release(&r);
+    /* The version leads; version 1 named it "v" and is still read; a later
+     * one is not guessed at. */
+    const char *lead = "{\"schema_version\":2,";
+    assert_memory_equal(rec, lead, strlen(lead));
+    char *old = malloc(strlen(rec) + 1);
+    snprintf(old, strlen(rec) + 1, "{\"v\":1,%s", rec + strlen(lead));
+    if (sched_load(&r, s.id, old, strlen(old), why, sizeof(why)))
+        fail_msg("load version 1: %s", why);
+    assert_string_equal(r.name, "prices");
+    sched_release(&r);
+    snprintf(old, strlen(rec) + 1, "{\"schema_version\":3,%s", rec + strlen(lead));
+    assert_int_equal(sched_load(&r, s.id, old, strlen(old), why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "schema_version 3"));
+    sched_release(&r);
+    free(old);
 
     /* The document: no secret, no tenant; next_run_at given. */
     json_t *doc = sched_doc(&s, NOW + 60000);

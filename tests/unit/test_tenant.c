@@ -13,7 +13,7 @@
 #include "tenant.h"
 
 static const char full[] =
-    "{\"tenant\":\"acme\",\"updated_at\":\"2026-11-22T10:00:00.000Z\","
+    "{\"schema_version\":1,\"tenant\":\"acme\",\"updated_at\":\"2026-11-22T10:00:00.000Z\","
     "\"webhook\":{\"url\":\"https://hooks.example/f\",\"events\":[\"batch.completed\"]},"
     "\"secret\":{\"enc\":\"v1.cur\",\"created_at\":\"2026-11-22T09:00:00.000Z\"},"
     "\"previous_secret\":{\"enc\":\"v1.prev\",\"valid_until\":\"2026-11-23T09:00:00.000Z\"}}";
@@ -39,9 +39,13 @@ static void test_record_round_trip(void **state)
     tenant_settings_release(&c);
 
     static const char empty[] =
-        "{\"tenant\":\"acme\",\"updated_at\":null,\"webhook\":null,\"secret\":null,"
-        "\"previous_secret\":null}";
-    assert_int_equal(tenant_settings_parse(&s, empty, strlen(empty), errstr, sizeof(errstr)), 0);
+        "{\"schema_version\":1,\"tenant\":\"acme\",\"updated_at\":null,\"webhook\":null,"
+        "\"secret\":null,\"previous_secret\":null}";
+    /* Records written before the version was: version 1, read as they are. */
+    static const char unversioned[] = "{\"tenant\":\"acme\",\"updated_at\":null,\"webhook\":null,"
+                                      "\"secret\":null,\"previous_secret\":null}";
+    assert_int_equal(
+        tenant_settings_parse(&s, unversioned, strlen(unversioned), errstr, sizeof(errstr)), 0);
     assert_null(s.url);
     assert_null(s.secret_enc);
     again = tenant_settings_json("acme", &s, &len);
@@ -56,6 +60,7 @@ static void test_record_round_trip(void **state)
         "{\"secret\":{\"created_at\":\"2026-11-22T09:00:00Z\"}}",
         "{\"previous_secret\":{\"enc\":\"v1.x\",\"valid_until\":\"tomorrow\"}}",
         "{\"updated_at\":5}",
+        "{\"schema_version\":2,\"tenant\":\"acme\",\"updated_at\":null}", /* unknown */
         "{\"tenant\":"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(tenant_settings_parse(&s, bad[i], strlen(bad[i]), errstr, sizeof(errstr)),
