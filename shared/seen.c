@@ -26,6 +26,22 @@ static void store_le64(uint8_t *p, uint64_t v)
 
 #define SEEN_MIN_SLOTS 1024
 
+void seen_key(const char *crawl_id, uint8_t key[SEEN_KEY_LEN])
+{
+    static const char label[] = "ferry.seen"; /* with its NUL: label and id stay apart */
+    unsigned char msg[sizeof(label) + 128], md[SHA256_DIGEST_LENGTH];
+    size_t idlen = strnlen(crawl_id, sizeof(msg) - sizeof(label));
+    memcpy(msg, label, sizeof(label));
+    memcpy(msg + sizeof(label), crawl_id, idlen);
+    SHA256(msg, sizeof(label) + idlen, md);
+    memcpy(key, md, SEEN_KEY_LEN);
+}
+
+uint64_t seen_hash_with(const uint8_t key[SEEN_KEY_LEN], const char *page_key, size_t len)
+{
+    return ids_siphash(key, page_key, len);
+}
+
 int seen_init(struct seen *s, const char *crawl_id, size_t max)
 {
     memset(s, 0, sizeof(*s));
@@ -34,18 +50,7 @@ int seen_init(struct seen *s, const char *crawl_id, size_t max)
     if (!s->slots)
         return -1;
     s->mask = SEEN_MIN_SLOTS - 1;
-    static const char label[] = "ferry.seen"; /* with its NUL: label and id stay apart */
-    size_t idlen = strlen(crawl_id);
-    unsigned char *msg = malloc(sizeof(label) + idlen), md[SHA256_DIGEST_LENGTH];
-    if (!msg) {
-        seen_release(s);
-        return -1;
-    }
-    memcpy(msg, label, sizeof(label));
-    memcpy(msg + sizeof(label), crawl_id, idlen);
-    SHA256(msg, sizeof(label) + idlen, md);
-    free(msg);
-    memcpy(s->key, md, sizeof(s->key));
+    seen_key(crawl_id, s->key);
     return 0;
 }
 

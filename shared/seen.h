@@ -41,14 +41,23 @@
 
 #include "buf.h"
 
+#define SEEN_KEY_LEN 16
+
 struct seen {
     uint64_t *slots; /* 0 = empty; a hash of 0 is stored as 1 */
     size_t mask;     /* slots - 1 */
     size_t n, max;
-    uint8_t key[16];
+    uint8_t key[SEEN_KEY_LEN];
     uint64_t *journal; /* hashes added since seen_journal_clear */
     size_t n_journal, journal_alloc;
 };
+
+/* The hash key of crawl `crawl_id`'s set (what seen_init derives), and the
+ * hash of a page key under it: for a stage that hashes page keys without
+ * holding a set (scrape hashes the links it hands the frontier, so the
+ * frontier looks them up without parsing them). */
+void seen_key(const char *crawl_id, uint8_t key[SEEN_KEY_LEN]);
+uint64_t seen_hash_with(const uint8_t key[SEEN_KEY_LEN], const char *page_key, size_t len);
 
 /* An empty set for crawl `crawl_id` that holds at most max pages. 0 ok,
  * -1 on no memory. */

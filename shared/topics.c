@@ -37,6 +37,8 @@ static const struct topic_row {
     {TOPIC_IDEMPOTENCY, "idempotency", KEEP_KEYS},
     {TOPIC_SUBMIT, "submit", KEEP_PIPELINE},
     {TOPIC_SUBMIT_REPLIES, "submit.replies", KEEP_PIPELINE},
+    {TOPIC_CRAWL_SITEFILES, "crawl.sitefiles", KEEP_PIPELINE},
+    {TOPIC_CRAWL_STATE, "crawl.state", KEEP_COMPACTED},
 };
 
 /* Dead letters wait for a human: keep them at least 30 days. */

@@ -45,6 +45,8 @@ enum topic_id {
     TOPIC_IDEMPOTENCY,      /* Idempotency-Keys of submits, kept 2 days (compacted) */
     TOPIC_SUBMIT,           /* submit bodies produced by users (key: Idempotency-Key) */
     TOPIC_SUBMIT_REPLIES,   /* ingest's answer to each, under the same key */
+    TOPIC_CRAWL_SITEFILES,  /* what scrape read of a crawl's robots.txt and sitemaps */
+    TOPIC_CRAWL_STATE,      /* compacted: the crawl frontier's changelog (aggregate) */
     TOPIC__COUNT
 };
 

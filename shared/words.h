@@ -56,7 +56,9 @@
       "the page showed nothing, or a field the rules require was missing")                         \
     X(EXTRACT_ERROR, extract_error, FAILED, ALWAYS,                                                \
       "the item's rules could not be used here: its profile is unknown or another version, or "    \
-      "its extract spec was not found")
+      "its extract spec was not found")                                                            \
+    X(ROBOTS_BLOCKED, robots_blocked, FAILED, NEVER,                                               \
+      "a crawl's page that robots.txt disallows (or robots.txt was unreachable): not fetched")
 
 enum status {
 #define X(up, name, counts, retried, msg) STATUS_##up,

@@ -132,8 +132,8 @@ static void test_credits_and_statuses(void **st)
         {HEAD "\"index\":1,\"status\":\"ok\"}", 1, STATUS_OK, ""},
         {HEAD "\"index\":1,\"status\":\"ok\",\"credits_charged\":5}", 5, STATUS_OK, ""},
         {HEAD "\"index\":1,\"status\":\"dns\"}", 0, STATUS_DNS, ""},
-        {HEAD "\"index\":1,\"status\":\"robots_blocked\",\"credits_charged\":0}", 0, STATUS_UNKNOWN,
-         "robots_blocked"},
+        {HEAD "\"index\":1,\"status\":\"geo_fenced\",\"credits_charged\":0}", 0, STATUS_UNKNOWN,
+         "geo_fenced"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct record r;

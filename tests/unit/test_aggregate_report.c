@@ -69,11 +69,11 @@ static void test_status_document(void **st)
 
     /* The last item, under a status this version does not know: counted
      * under its name. The final document has no estimate. */
-    snprintf(odd.other, sizeof(odd.other), "robots_blocked");
+    snprintf(odd.other, sizeof(odd.other), "geo_fenced");
     int64_t first;
     tally_count(t, &odd, 1763805603000, 13, 100, &first);
     doc = report_status(t, REPORT_COMPLETED, 1763805603000, "p.scrape.results");
-    assert_int_equal(jx_int(json_object_get(doc, "errors"), "robots_blocked", 0), 1);
+    assert_int_equal(jx_int(json_object_get(doc, "errors"), "geo_fenced", 0), 1);
     assert_int_equal(jx_int(doc, "failed", 0), 2);
     assert_true(json_is_null(json_object_get(doc, "estimated_completion")));
     assert_string_equal(jx_str(doc, "completed_at", ""), "2025-11-22T10:00:03.000Z");

@@ -224,12 +224,12 @@ static void test_unknown_status_counts_under_its_name(void **st)
     (void)st;
     struct tally *t = tally_new(ID, 0, 1);
     struct tally_in in = whole(0, STATUS_UNKNOWN);
-    snprintf(in.other, sizeof(in.other), "robots_blocked");
+    snprintf(in.other, sizeof(in.other), "geo_fenced");
     assert_int_equal(count(t, in, 1, 1000), TALLY_COUNTED);
     in.index = 1;
     assert_int_equal(count(t, in, 2, 1000), TALLY_COUNTED);
     assert_int_equal(t->n_others, 1);
-    assert_string_equal(t->others[0].name, "robots_blocked");
+    assert_string_equal(t->others[0].name, "geo_fenced");
     assert_int_equal(t->others[0].n, 2);
     assert_int_equal(t->succeeded, 0);
     assert_int_equal(t->credits, 0);
@@ -270,7 +270,7 @@ static void test_changelog_round_trip(void **st)
     for (long long i = 0; i < 1000; i += 3)
         count(t, whole(i, i % 2 ? STATUS_TLS : STATUS_OK), 500 + i, 1000);
     struct tally_in odd = whole(1, STATUS_UNKNOWN);
-    snprintf(odd.other, sizeof(odd.other), "robots_blocked");
+    snprintf(odd.other, sizeof(odd.other), "geo_fenced");
     count(t, odd, 1600, 1000);
     count(t, part(4, 2, 5, 0xfeedfacecafebeefULL), 1601, 1000);
     count(t, part(4, 5, 5, 0xfeedfacecafebeefULL), 1602, 1000);

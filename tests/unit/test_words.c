@@ -37,7 +37,7 @@ static void test_status_near_misses(void **state)
     assert_int_equal(status_parse("CONNECT", 7), STATUS_UNKNOWN);
     assert_int_equal(status_parse("ok\0x", 4), STATUS_UNKNOWN);
     assert_int_equal(status_parse("", 0), STATUS_UNKNOWN);
-    assert_int_equal(status_parse("robots_blocked", 14), STATUS_UNKNOWN);
+    assert_int_equal(status_parse("geo_fenced", 10), STATUS_UNKNOWN);
 }
 
 /* Positions are stored (aggregate's changelog keeps error counts in this
