@@ -2,8 +2,8 @@
  * api — ferry's HTTP API v1 (DESIGN.md, "HTTP API"), as groups of routes.
  *
  * Each group lives in its own module with a route table (api_submit.c,
- * api_batch.c, api_deliveries.c, api_files.c, api_ops.c); api_init() mounts every group
- * listed in api.c. Adding a group is one new file and one line there.
+ * api_batch.c, api_deliveries.c, api_files.c, api_ops.c, api_crawl.c); api_init() mounts every
+ * group listed in api.c. Adding a group is one new file and one line there.
  *
  * Every route but the public ones (ops) authenticates the Bearer key first
  * (401), then works on the caller's tenant only: another tenant's batch
@@ -91,6 +91,7 @@ extern const struct api_route api_webhook_routes[];  /* the tenant's webhook and
 extern const struct api_route api_list_routes[];     /* GET /v1/batches */
 extern const struct api_route api_retry_routes[];    /* POST /v1/batch/{id}/retry */
 extern const struct api_route api_schedule_routes[]; /* /v1/schedules */
+extern const struct api_route api_crawl_routes[];    /* crawl */
 extern const struct api_route api_ui_routes[];       /* the dashboard: GET /, /ui/{name} */
 
 /* Registers the metrics and mounts every group on h (before httpd_start).
@@ -101,6 +102,12 @@ int api_init(struct api *a, struct httpd *h, char *errstr, size_t errstr_size);
 void api_release(struct api *a);
 
 /* ---- for the route modules ---- */
+
+/* An HTTP submit of `kind` (enum submission_kind): api_submit_begin (the
+ * Idempotency-Key, validation, tenant limits, the sealed webhook secret),
+ * the batch in one Kafka transaction, the 202 (or the error). */
+void api_submit_kind(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
+                     const char *tenant, int kind);
 
 /* The :id of the path when it is a well-formed batch id, else NULL. */
 const char *api_batch_id(const struct httpd_req *req);
@@ -147,7 +154,7 @@ struct api_submit {
     /* The request, set by the caller (borrowed; body NUL-terminated). */
     const char *body;
     size_t len;
-    int single;           /* POST /v1/scrape/async: `url` instead of `urls` */
+    int kind;             /* enum submission_kind: batch, single (scrape/async), crawl */
     const char *tenant;   /* authenticated */
     const char *idem_key; /* the Idempotency-Key, or NULL */
     int idem_wait_ms;     /* how long to wait for another submit holding the key */

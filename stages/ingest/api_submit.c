@@ -132,13 +132,13 @@ out:
 /* The first 202 of key `hit` again: the body is parsed anew (it is the same
  * body, so the same items are accepted and skipped), with the original id,
  * time and secret. */
-static void replay(struct api *a, struct httpd_resp *resp, const char *body, size_t len, int single,
+static void replay(struct api *a, struct httpd_resp *resp, const char *body, size_t len, int kind,
                    const char *tenant, const struct idem_entry *hit)
 {
     struct submission b;
     struct submission_err err;
     char location[64];
-    if (submission_parse(&b, body, len, single, tenant, &a->lim, &err)) {
+    if (submission_parse(&b, body, len, kind, tenant, &a->lim, &err)) {
         /* The settings changed since (a webhook host that no longer
          * resolves): what it answered is still its id. */
         submission_release(&b);
@@ -205,7 +205,7 @@ static int make_idempotent(struct api *a, struct submission *b, const char *key,
 /* Checks Idempotency-Key `key` of a submit. 0: the key is new and held
  * (idem_end once written or failed); 1: answered (a replay, 422, 503).
  * Waits up to wait_ms for another request holding the key. */
-static int idem_gate(struct api *a, const char *tenant, const char *key, int single,
+static int idem_gate(struct api *a, const char *tenant, const char *key, int kind,
                      const char *body, size_t len, unsigned char hash[IDEM_HASH], int wait_ms,
                      struct httpd_resp *resp)
 {
@@ -216,12 +216,15 @@ static int idem_gate(struct api *a, const char *tenant, const char *key, int sin
                     json_pack("{s:s}", "field", "Idempotency-Key"));
         return 1;
     }
-    idem_hash(single ? "scrape_async" : "submit", body, len, hash);
+    idem_hash(kind == SUBMISSION_SINGLE  ? "scrape_async"
+              : kind == SUBMISSION_CRAWL ? "crawl"
+                                         : "submit",
+              body, len, hash);
     enum idem_verdict v = accounts_wait_ready(a->accounts, a->timeout_ms)
                               ? IDEM_BUSY
                               : idem_begin(a->accounts->idem, tenant, key, hash, wait_ms, &hit);
     if (v == IDEM_REPLAY) {
-        replay(a, resp, body, len, single, tenant, &hit);
+        replay(a, resp, body, len, kind, tenant, &hit);
         return 1;
     }
     if (v == IDEM_REUSED) {
@@ -245,13 +248,13 @@ int api_submit_begin(struct api *a, struct api_submit *s, struct httpd_resp *res
     unsigned char hash[IDEM_HASH];
     s->t0 = clk_mono_ms();
     if (s->idem_key) {
-        if (idem_gate(a, s->tenant, s->idem_key, s->single, s->body, s->len, hash, s->idem_wait_ms,
+        if (idem_gate(a, s->tenant, s->idem_key, s->kind, s->body, s->len, hash, s->idem_wait_ms,
                       resp))
             return 1;
         s->held = 1;
     }
     /* The body's size was capped by the server (413 before it was read). */
-    if (submission_parse(&s->b, s->body, s->len, s->single, s->tenant, &a->lim, &err)) {
+    if (submission_parse(&s->b, s->body, s->len, s->kind, s->tenant, &a->lim, &err)) {
         api_refuse(resp, &err);
         return 1;
     }
@@ -288,11 +291,11 @@ void api_submit_end(struct api *a, struct api_submit *s, int committed)
         malloc_trim(0);
 }
 
-static void submit(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
-                   const char *tenant, int single)
+void api_submit_kind(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
+                     const char *tenant, int kind)
 {
     char errstr[512];
-    struct api_submit s = {.single = single,
+    struct api_submit s = {.kind = kind,
                            .tenant = tenant,
                            .idem_key = httpd_header(req, "Idempotency-Key"),
                            .idem_wait_ms = a->timeout_ms,
@@ -320,13 +323,13 @@ out:
 static void h_batch(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
                     const char *tenant)
 {
-    submit(a, req, resp, tenant, 0);
+    api_submit_kind(a, req, resp, tenant, SUBMISSION_BATCH);
 }
 
 static void h_single(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
                      const char *tenant)
 {
-    submit(a, req, resp, tenant, 1);
+    api_submit_kind(a, req, resp, tenant, SUBMISSION_SINGLE);
 }
 
 const struct api_route api_submit_routes[] = {

@@ -1,5 +1,6 @@
 #include "submission.h"
 
+#include "crawl_opts.h"
 #include "render_opts.h"
 
 #include <ctype.h>
@@ -421,7 +422,7 @@ static int check_webhook(struct submission *b, const struct submission_limits *l
     return generate_secret(b, err);
 }
 
-static int check_top_level(struct submission *b, int single, struct submission_err *err)
+static int check_top_level(struct submission *b, int kind, struct submission_err *err)
 {
     static const char *const fields[] = {
         "urls",           "items",     "formats",  "webhook_url", "webhook_secret",
@@ -431,10 +432,11 @@ static int check_top_level(struct submission *b, int single, struct submission_e
     json_t *v;
     json_object_foreach(b->root, k, v)
     {
-        int ok = single ? strcmp(k, "url") == 0 || strcmp(k, "headers") == 0 ||
-                              (in_list(k, fields, N_OF(fields)) && strcmp(k, "urls") &&
-                               strcmp(k, "items"))
-                        : in_list(k, fields, N_OF(fields));
+        int common = in_list(k, fields, N_OF(fields)) && strcmp(k, "urls") && strcmp(k, "items");
+        int ok =
+            kind == SUBMISSION_SINGLE ? strcmp(k, "url") == 0 || strcmp(k, "headers") == 0 || common
+            : kind == SUBMISSION_CRAWL ? strcmp(k, "url") == 0 || crawl_opts_member(k) || common
+                                       : in_list(k, fields, N_OF(fields));
         if (!ok) {
             char field[64];
             snprintf(field, sizeof(field), "%.60s", k);
@@ -444,18 +446,19 @@ static int check_top_level(struct submission *b, int single, struct submission_e
     json_t *ignore = json_object_get(b->root, "ignore_invalid_urls");
     if (ignore && !json_is_null(ignore) && !json_is_boolean(ignore))
         return bad_field(err, "ignore_invalid_urls", -1, "must be true or false");
-    if (json_is_true(ignore) && !single)
+    if (json_is_true(ignore) && kind == SUBMISSION_BATCH)
         b->invalid = json_array();
-    if (single) {
+    if (kind != SUBMISSION_BATCH) {
         json_t *url = json_object_get(b->root, "url");
         if (!url)
             return bad_field(err, "url", -1, "is required");
-        if (check_url(err, url, 0, "url", 0))
+        if (check_url(err, url, 0, "url", kind == SUBMISSION_SINGLE ? 0 : -1))
             return -1;
-        json_t *h = json_object_get(b->root, "headers");
+        json_t *h = kind == SUBMISSION_SINGLE ? json_object_get(b->root, "headers") : NULL;
         if (h && !json_is_null(h) && check_headers(err, h, "headers", 0))
             return -1;
-        /* A batch of one: the same shape as items[0]. */
+        /* A batch of one: the same shape as items[0] (a crawl's start page,
+         * the first of its items). */
         json_t *item = json_pack("{s:O}", "url", url);
         if (h && !json_is_null(h))
             json_object_set(item, "headers", h);
@@ -478,7 +481,19 @@ static int check_top_level(struct submission *b, int single, struct submission_e
     return 0;
 }
 
-int submission_parse(struct submission *b, const char *body, size_t len, int single,
+/* A crawl's options; its start page (item 0) is fetched as the crawl
+ * normalizes every link it follows. */
+static int check_crawl(struct submission *b, const struct submission_limits *lim,
+                       struct submission_err *err)
+{
+    if (crawl_opts_check(b->root, lim->max_items, &b->crawl, err))
+        return -1;
+    json_t *start = json_object_get(b->crawl, "url");
+    json_object_set(json_array_get(b->items, 0), "url", start);
+    return 0;
+}
+
+int submission_parse(struct submission *b, const char *body, size_t len, int kind,
                      const char *tenant, const struct submission_limits *lim,
                      struct submission_err *err)
 {
@@ -493,7 +508,8 @@ int submission_parse(struct submission *b, const char *body, size_t len, int sin
         return submission_fail(err, 400, "invalid_json", -1, "the body is not valid JSON: %s", why);
     if (!json_is_object(b->root))
         return submission_fail(err, 400, "invalid_json", -1, "the body must be a JSON object");
-    if (check_top_level(b, single, err) || submission_rules(b, single, lim, err) ||
+    if (check_top_level(b, kind, err) || (kind == SUBMISSION_CRAWL && check_crawl(b, lim, err)) ||
+        submission_rules(b, kind != SUBMISSION_BATCH, lim, err) ||
         (!b->profile && check_items(b, lim, err)) || check_formats(b, err) ||
         check_options(b, lim, err) ||
         render_opts_check(b->root, b->formats, b->options, &b->render, err) ||
@@ -539,6 +555,21 @@ int submission_parse(struct submission *b, const char *body, size_t len, int sin
     free(render);
     if (!b->request_tail)
         return submission_fail(err, 500, "internal", -1, "out of memory");
+    if (b->crawl) {
+        /* What every page of the crawl is requested with: the members a
+         * request of this body carries after its url. */
+        size_t n = strlen(b->request_tail);
+        char *obj = malloc(n + 1);
+        json_t *req = NULL;
+        if (obj) {
+            obj[0] = '{';
+            memcpy(obj + 1, b->request_tail + 1, n); /* with the NUL */
+            req = json_loads(obj, 0, NULL);
+            free(obj);
+        }
+        if (!req || json_object_set_new(b->crawl, "request", req))
+            return submission_fail(err, 500, "internal", -1, "out of memory");
+    }
     return 0;
 }
 
@@ -580,6 +611,7 @@ void submission_release(struct submission *b)
     json_decref(b->extract);
     json_decref(b->expanded);
     json_decref(b->invalid);
+    json_decref(b->crawl);
     if (b->secret) {
         OPENSSL_cleanse(b->secret, strlen(b->secret));
         free(b->secret);

@@ -58,6 +58,13 @@ struct submission_err {
     long index;     /* item index, -1 when not about an item */
 };
 
+/* What a body submits (submission_parse's `kind`). */
+enum submission_kind {
+    SUBMISSION_BATCH = 0,  /* POST /v1/batch: urls and items */
+    SUBMISSION_SINGLE = 1, /* POST /v1/scrape/async: url (and headers), a batch of one */
+    SUBMISSION_CRAWL = 2,  /* POST /v1/crawl: url and the crawl's options (crawl_opts.h) */
+};
+
 struct submission {
     char id[IDS_BATCH_LEN];
     char tenant[SUBMISSION_TENANT_MAX];
@@ -90,6 +97,9 @@ struct submission {
     char extract_hash[XRULES_HASH_LEN];
     const struct profile *profile; /* "endpoint"; NULL: none */
     json_t *expanded;              /* owned: per item {url, headers, params} */
+    json_t *crawl; /* owned: a crawl's options (crawl_opts.h) and the request every page of it
+                      becomes ("request"); NULL for a batch. Item 0 is its start URL; the
+                      aggregator's frontier writes the requests, ingest none. */
 };
 
 /* An item of a run that tracks changes (changes.h): its request carries
@@ -99,9 +109,10 @@ struct submission_track {
     char previous[CHANGES_HASH_LEN]; /* "": no earlier result */
 };
 
-/* Parses and validates `body`; fills b (new id, created_at now). 0 ok, -1
- * with err filled. b needs submission_release() either way. */
-int submission_parse(struct submission *b, const char *body, size_t len, int single,
+/* Parses and validates `body` of a submit of `kind` (enum submission_kind);
+ * fills b (new id, created_at now). 0 ok, -1 with err filled. b needs
+ * submission_release() either way. */
+int submission_parse(struct submission *b, const char *body, size_t len, int kind,
                      const char *tenant, const struct submission_limits *lim,
                      struct submission_err *err);
 
@@ -154,7 +165,7 @@ long submission_request_json(const struct submission *b, size_t index, char **bu
 char *submission_record_json(const struct submission *b, const char *secret_enc);
 
 /* The initial `queued` status document (with tenant), every member of the
- * batch.status schema present; malloc'd. */
+ * batch.status schema present (a crawl's with `discovered`); malloc'd. */
 char *submission_status_json(const struct submission *b);
 
 /* The 202 answer (with invalid_urls when ignore_invalid_urls was set, and

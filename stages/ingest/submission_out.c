@@ -110,6 +110,10 @@ char *submission_record_json(const struct submission *b, const char *secret_enc)
         json_object_update(doc, b->render);
     if (doc && b->retry_of[0])
         json_object_set_new(doc, "retry_of", json_string(b->retry_of));
+    if (doc && b->crawl) {
+        json_object_set_new(doc, "kind", json_string("crawl"));
+        json_object_set(doc, "crawl", b->crawl);
+    }
     if (doc)
         json_object_set_new(doc, "webhook", wh);
     else
@@ -132,6 +136,11 @@ char *submission_status_json(const struct submission *b)
         return NULL;
     /* The members aggregate's documents have, in the same order. */
     add_schedule_members(doc, b, 1);
+    if (b->crawl) {
+        /* The start page is found and accepted; total grows from there. */
+        json_object_set_new(doc, "kind", json_string("crawl"));
+        json_object_set_new(doc, "discovered", json_integer(1));
+    }
     if (b->retry_of[0])
         json_object_set_new(doc, "retry_of", json_string(b->retry_of));
     json_object_set_new(doc, "webhook", webhook_public(b));
@@ -149,6 +158,8 @@ char *submission_accepted_json(const struct submission *b)
                             (json_int_t)b->total, "created_at", b->created_at, "status_url", url);
     if (doc && b->retry_of[0])
         json_object_set_new(doc, "retry_of", json_string(b->retry_of));
+    if (doc && b->crawl)
+        json_object_set_new(doc, "kind", json_string("crawl"));
     if (doc && b->secret_generated)
         json_object_set_new(doc, "webhook_signature_secret", json_string(b->secret));
     if (doc && b->invalid)

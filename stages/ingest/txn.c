@@ -143,11 +143,13 @@ static int slot_open(struct txn_pool *p, struct txn_slot *s, int timeout_ms, cha
     s->rk = kafka_producer_open(conf, timeout_ms, errstr, errstr_size);
     if (!s->rk)
         return -1;
-    if ((!p->req_partitions && !(p->req_partitions = partitions_of(
-                                     s->rk, p, TOPIC_REQUESTS, timeout_ms, errstr, errstr_size))) ||
+    const struct topics *t = &p->st->topics;
+    if ((!p->req_partitions &&
+         !(p->req_partitions = kafka_partition_count(s->rk, topic_name(t, TOPIC_REQUESTS),
+                                                     timeout_ms, errstr, errstr_size))) ||
         (!p->render_partitions &&
-         !(p->render_partitions =
-               partitions_of(s->rk, p, TOPIC_RENDER_REQUESTS, timeout_ms, errstr, errstr_size)))) {
+         !(p->render_partitions = kafka_partition_count(s->rk, topic_name(t, TOPIC_RENDER_REQUESTS),
+                                                        timeout_ms, errstr, errstr_size)))) {
         slot_discard(s);
         return -1;
     }
@@ -234,7 +236,9 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct submission
     enum topic_id req_topic = txn_requests_topic(p, b->render != NULL, b->total);
     int32_t parts = b->render ? p->render_partitions : p->req_partitions;
     int32_t base = kafka_murmur2_partition(b->id, strlen(b->id), parts);
-    for (size_t i = 0; i < b->total; i++) {
+    /* A crawl's pages are requested by the aggregator's frontier, once
+     * robots.txt allows them: nothing here. */
+    for (size_t i = 0; !b->crawl && i < b->total; i++) {
         long len = submission_request_json(b, i, &buf, &cap);
         if (len < 0) {
             snprintf(errstr, errstr_size, "out of memory");
