@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "frontier.h"
 #include "log.h"
 #include "metrics.h"
 #include "report.h"
@@ -36,6 +37,7 @@ void follow_free(struct follow *f)
 {
     if (!f)
         return;
+    frontier_crawl_free(f->crawl);
     results_clear(&f->cache);
     free(f);
 }
@@ -310,6 +312,8 @@ void complete_batch(struct completion *c, struct tally *t, const char *status)
     json_t *doc;
     const char *events[2];
     int n_events = 0;
+    if (c->on_finish)
+        c->on_finish(c->on_finish_arg, t);
     struct follow *f = t->follow;
     emit_status(c->out, t, status, &doc);
     LOG_INFO("batch_done", "batch=%s status=%s total=%lld processed=%lld succeeded=%lld", t->id,

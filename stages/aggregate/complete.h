@@ -27,15 +27,18 @@
 #include "results.h"
 #include "state.h"
 
+struct crawl;
+
 /* What the engine keeps beside a running batch's count (tally.h). */
 struct follow {
+    struct crawl *crawl;      /* a crawl's frontier (frontier.h), or NULL */
     int64_t status_mono;      /* its last status snapshot (monotonic ms) */
     struct results cache;     /* counted results' texts, while cache_ok */
     unsigned cache_ok : 1;    /* no counted result is missing from cache */
     unsigned inline_over : 1; /* the results alone pass the inline cap */
 };
 
-/* For state_init: frees a follow (its cache). */
+/* For state_init: frees a follow (its cache, its crawl's frontier). */
 void follow_free(struct follow *f);
 
 struct closing;
@@ -57,6 +60,10 @@ struct completion {
     int64_t *done_last;
     size_t n_done, cap_done;
     struct metric *m_latency, *m_completed, *m_failed, *m_cancelled;
+    /* Called first thing when a batch finishes (the frontier ends a
+     * crawl's): may be NULL. */
+    void (*on_finish)(void *arg, struct tally *t);
+    void *on_finish_arg;
 };
 
 /* Borrows everything. */

@@ -11,6 +11,8 @@
 #include "complete.h"
 #include "delivered.h"
 #include "emit.h"
+#include "frontier.h"
+#include "jx.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
@@ -49,6 +51,7 @@ struct engine {
     struct txn txn;
     struct emit out;
     struct completion done;
+    struct frontier *fr;
 
     /* The last rebalance event, noted by the callback for the loop. */
     rd_kafka_topic_partition_list_t *rebalance;
@@ -95,7 +98,9 @@ static void on_batch_record(struct engine *e, const rd_kafka_message_t *m, struc
     }
     if (t->processed > 0 && record_wants_event(t->record, "item.completed"))
         complete_held_items(&e->done, t);
-    if (tally_complete(t))
+    if (strcmp(jx_str(t->record, "kind", "batch"), "crawl") == 0)
+        frontier_start(e->fr, t);
+    else if (tally_complete(t))
         complete_batch(&e->done, t, REPORT_COMPLETED);
 }
 
@@ -130,7 +135,9 @@ static void on_result(struct engine *e, const rd_kafka_message_t *m, struct reco
     if (r->content_hash[0])
         emit_change(&e->out, r, clk_now_ms());
     complete_counted(&e->done, t, r, first_offset, m->offset);
-    if (tally_complete(t))
+    if (t->follow && t->follow->crawl)
+        frontier_page(e->fr, t, r, m->offset); /* completes the crawl when it is done */
+    else if (tally_complete(t))
         complete_batch(&e->done, t, REPORT_COMPLETED);
 }
 
@@ -163,6 +170,10 @@ static void handle(struct engine *e, const rd_kafka_message_t *m)
         return;
     }
     int is_batches = strcmp(topic, topic_name(e->t, TOPIC_BATCHES)) == 0;
+    if (strcmp(topic, topic_name(e->t, TOPIC_CRAWL_SITEFILES)) == 0) {
+        frontier_sitefile(e->fr, m);
+        return;
+    }
 
     if (is_batches)
         rc = record_parse_batch(&r, m->payload, m->len,
@@ -228,6 +239,7 @@ static int commit(struct engine *e, int may_roll_back)
     usage_bill_dirty(&e->usage, &e->state, clk_now_ms());
     usage_flush(&e->usage, &e->txn, topic_name(e->t, TOPIC_USAGE));
     delivered_flush(&e->delivered, &e->txn, topic_name(e->t, TOPIC_AGGREGATE_STATE));
+    frontier_flush(e->fr);
     changelog_flush(&e->state, &e->txn, topic_name(e->t, TOPIC_AGGREGATE_STATE));
     enum txn_result rc = txn_commit(&e->txn);
     complete_ended(&e->done, rc == TXN_COMMITTED);
@@ -318,6 +330,8 @@ static void restore_step(struct engine *e)
                                 sizeof(errstr)) ||
              usage_restore(&e->usage, e->reader, topic_name(e->t, TOPIC_USAGE), nums, n,
                            USAGE_RESTORE_TIMEOUT_MS, errstr, sizeof(errstr));
+    /* The frontiers of their crawls, from crawl.state. */
+    rc = rc || frontier_restore(e->fr, nums, n, errstr, sizeof(errstr));
     free(nums);
     if (rc) {
         char q[600];
@@ -391,6 +405,7 @@ static void tick(struct engine *e)
         delivered_expire(&e->delivered, &e->txn, topic_name(e->t, TOPIC_AGGREGATE_STATE), now);
         usage_trim(&e->usage, now);
     }
+    frontier_tick(e->fr);
     metric_set(e->m_active, (long long)e->state.n_active);
     metric_set(e->m_pending, (long long)e->state.n_pending);
     /* Finished batches free their state, but glibc keeps the freed heap;
@@ -440,6 +455,8 @@ int engine_run(struct engine *e)
         if (now - e->tick_mono >= TICK_MS) {
             e->tick_mono = now;
             tick(e);
+        } else {
+            frontier_work(e->fr); /* replays, between polls */
         }
         if (e->txn.open && now - e->txn.opened_mono >= e->conf.commit_ms)
             commit(e, 1);
@@ -531,10 +548,11 @@ static rd_kafka_t *open_consumer(struct engine *e, char *errstr, size_t errstr_s
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_opaque(conf, e);
     /* Attempts for webhooks_delivered (delivered.h): keyed by batch id
-     * too, so partition p of all three comes to one instance. */
+     * too, so partition p of every input comes to one instance. */
     const char *inputs[] = {topic_name(e->t, TOPIC_BATCHES), topic_name(e->t, TOPIC_RESULTS),
-                            topic_name(e->t, TOPIC_ATTEMPTS)};
-    return kafka_consumer_open(conf, inputs, 3, errstr, errstr_size);
+                            topic_name(e->t, TOPIC_ATTEMPTS),
+                            topic_name(e->t, TOPIC_CRAWL_SITEFILES)};
+    return kafka_consumer_open(conf, inputs, 4, errstr, errstr_size);
 }
 
 struct engine *engine_open(struct stage *st, const struct engine_conf *conf, rd_kafka_t *producer,
@@ -573,6 +591,22 @@ struct engine *engine_open(struct stage *st, const struct engine_conf *conf, rd_
         goto err;
     complete_init(&e->done, &e->out, &e->state, e->reader, topic_name(e->t, TOPIC_RESULTS),
                   (size_t)conf->inline_max, (size_t)conf->cache_max);
+    /* A crawl spreads its requests as ingest spreads a batch's. */
+    int32_t req_parts = kafka_partition_count(producer, topic_name(e->t, TOPIC_REQUESTS), 10000,
+                                              errstr, errstr_size);
+    int32_t render_parts =
+        req_parts > 0 ? kafka_partition_count(producer, topic_name(e->t, TOPIC_RENDER_REQUESTS),
+                                              10000, errstr, errstr_size)
+                      : 0;
+    if (render_parts <= 0)
+        goto err;
+    struct frontier_conf fc = {.host_concurrency = conf->crawl_host_concurrency,
+                               .max_items = conf->max_items,
+                               .replay_step = conf->crawl_replay_step};
+    e->fr = frontier_new(&fc, &e->out, &e->done, &e->state, e->consumer, e->reader, req_parts,
+                         render_parts);
+    e->done.on_finish = frontier_end;
+    e->done.on_finish_arg = e->fr;
     LOG_INFO("started", "inputs=%s,%s,%s transactional_id=%s", topic_name(e->t, TOPIC_BATCHES),
              topic_name(e->t, TOPIC_RESULTS), topic_name(e->t, TOPIC_ATTEMPTS), txn_id);
     return e;
@@ -601,5 +635,6 @@ void engine_close(struct engine *e)
     state_release(&e->state);
     usage_release(&e->usage);
     delivered_release(&e->delivered);
+    frontier_free(e->fr);
     free(e);
 }

@@ -1,14 +1,18 @@
 /*
  * engine — the aggregator's loop: consume, count, emit, commit; exactly once.
  *
- * One group consumer reads `batches`, `scrape.results` and
- * `webhooks.attempts` (range assignor: partition p of each goes to the same
- * instance, since they are co-partitioned by batch id). Each record is counted into the batch's
- * tally (state.h); what that causes (status snapshots, webhook tasks, dead letters, usage counters
- * (usage.h), changelog records) is produced in the open transaction (txn.h), which commits with the
- * consumed offsets every FERRY_AGGREGATE_COMMIT_INTERVAL. A crash loses the open transaction and
- * nothing else: the restarted instance restores its partitions from the changelog (restore.h) and
- * resumes from the committed offsets.
+ * One group consumer reads `batches`, `scrape.results`, `webhooks.attempts`
+ * and `crawl.sitefiles` (range assignor: partition p of each goes to the
+ * same instance, since they are co-partitioned by batch id). Each record is
+ * counted into the batch's tally (state.h); what that causes (status
+ * snapshots, webhook tasks, dead letters, usage counters (usage.h),
+ * changelog records) is produced in the open transaction (txn.h), which
+ * commits with the consumed offsets every FERRY_AGGREGATE_COMMIT_INTERVAL.
+ * A crawl's frontier (frontier.h) lives beside its tally and writes its
+ * requests and its changelog (`crawl.state`) in the same transaction. A
+ * crash loses the open transaction and nothing else: the restarted instance
+ * restores its partitions from the changelog (restore.h) and resumes from
+ * the committed offsets.
  *
  * Rebalances: librdkafka's callback only notes what changed; the loop acts
  * on it. On assignment it restores the partitions' state, then assigns
@@ -36,7 +40,9 @@ struct engine_conf {
     long long pending_ttl_ms, max_pending;
     long long deadline_ms; /* a batch not complete this long after created_at fails */
     long long inline_max, cache_max, max_items, max_message;
-    long long delivered_ttl_ms; /* how long counted deliveries are remembered (delivered.h) */
+    long long delivered_ttl_ms;       /* how long counted deliveries are remembered (delivered.h) */
+    long long crawl_host_concurrency; /* a crawl's requests out per host (frontier.h) */
+    long long crawl_replay_step;      /* results a crawl reads back per step */
 };
 
 struct engine;

@@ -2,8 +2,10 @@
  * ferry-aggregate — counts every item of every batch exactly once, publishes
  * status snapshots and emits the webhook task when a batch completes.
  *
- * Reads `batches` and `scrape.results`; writes `batch.status`, `webhooks`,
- * `aggregate.dlq` and its changelog `aggregate.state`, all in Kafka
+ * Reads `batches`, `scrape.results` and `crawl.sitefiles`; writes
+ * `batch.status`, `webhooks`, `aggregate.dlq` and its changelog
+ * `aggregate.state`, and for crawls (frontier.h) their requests, their
+ * robots_blocked results and their changelog `crawl.state`, all in Kafka
  * transactions with the consumed offsets (engine.h says how). Several
  * instances share the work as one consumer group, each under its own
  * instance name (stage.h).
@@ -54,6 +56,10 @@ static const struct cfg_opt aggregate_opts[] = {
      0, 0, NULL},
     {"FERRY_MAX_ITEMS", CFG_INT, "100000", "largest batch (item indexes are below it)", 1,
      100000000, NULL},
+    {"FERRY_CRAWL_HOST_CONCURRENCY", CFG_INT, "8",
+     "a crawl's requests out at once per host (sent and without a result yet, across every "
+     "scrape instance); a host whose robots.txt has a Crawl-delay gets one at a time",
+     1, 1000000, NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -89,6 +95,8 @@ int main(int argc, char **argv)
          * Kafka: the topics' retention, and a day for segments that roll
          * late. */
         .delivered_ttl_ms = cfg_int(cfg, "FERRY_TOPIC_RETENTION") + 86400000LL,
+        .crawl_host_concurrency = cfg_int(cfg, "FERRY_CRAWL_HOST_CONCURRENCY"),
+        .crawl_replay_step = 500,
     };
 
     /* The port first: a duplicate that cannot bind stops before its

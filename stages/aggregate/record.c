@@ -124,9 +124,10 @@ static uint64_t fnv(uint64_t h, const char *p, size_t n)
 }
 
 struct members {
-    const char *id, *index, *status, *credits, *part, *parts, *change, *change_key, *hash, *version;
+    const char *id, *index, *status, *credits, *part, *parts, *change, *change_key, *hash, *version,
+        *depth, *found_on, *input, *frontier;
     size_t id_len, index_len, status_len, credits_len, part_len, parts_len, change_len,
-        change_key_len, hash_len, version_len;
+        change_key_len, hash_len, version_len, depth_len, found_on_len, input_len, frontier_len;
     size_t data_at, data_len; /* where data lies in the output text */
 };
 
@@ -176,6 +177,8 @@ static int scan_members(struct record *r, const char *buf, size_t len, struct me
                 TAKE(parts, 0);
             } else if (KEY_IS(SCHEMA_VERSION_KEY)) {
                 TAKE(version, 0);
+            } else if (KEY_IS("frontier")) {
+                TAKE(frontier, 0);
             } else if (!KEY_IS("tenant")) {
                 if (KEY_IS("index"))
                     TAKE(index, 0);
@@ -189,6 +192,12 @@ static int scan_members(struct record *r, const char *buf, size_t len, struct me
                     TAKE(change_key, 1);
                 else if (KEY_IS("content_hash"))
                     TAKE(hash, 0);
+                else if (KEY_IS("depth"))
+                    TAKE(depth, 0);
+                else if (KEY_IS("found_on"))
+                    TAKE(found_on, 0);
+                else if (KEY_IS("input") && *value == '"')
+                    TAKE(input, 1);
                 if (o > out + 1)
                     *o++ = ',';
                 if (KEY_IS("data")) {
@@ -311,6 +320,12 @@ int record_parse_result(struct record *r, const void *buf, size_t len, const cha
         return -1;
     }
     take_change(r, &m);
+    r->depth = m.depth ? member_int(m.depth, m.depth_len, 1000000) : -1;
+    r->found_on = m.found_on ? member_int(m.found_on, m.found_on_len, max_items - 1) : -1;
+    r->input = m.input;
+    r->input_len = m.input_len;
+    r->frontier = m.frontier;
+    r->frontier_len = m.frontier_len;
     if (m.part || m.parts) {
         in->part = (int)(m.part ? member_int(m.part, m.part_len, RECORD_MAX_PARTS) : -1);
         in->parts = (int)(m.parts ? member_int(m.parts, m.parts_len, RECORD_MAX_PARTS) : -1);

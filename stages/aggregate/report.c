@@ -65,6 +65,8 @@ json_t *report_status(const struct tally *t, const char *status, int64_t now_ms,
     json_object_set_new(d, "kind", copy_or(rec, "kind", json_string("batch")));
     json_object_set_new(d, "status", json_string(status));
     json_object_set_new(d, "total", json_integer(t->total));
+    if (strcmp(jx_str(rec, "kind", "batch"), "crawl") == 0)
+        json_object_set_new(d, "discovered", json_integer(t->discovered));
     json_object_set_new(d, "processed", json_integer(t->processed));
     json_object_set_new(d, "succeeded", json_integer(t->succeeded));
     json_object_set_new(d, "failed", json_integer(failed));

@@ -88,7 +88,8 @@ struct tally {
     json_t *record;         /* the batch record (owned), while known and not done */
     char *record_text;      /* its serialization, for the changelog (owned) */
     char tenant[TALLY_TENANT_MAX]; /* the record's, once known */
-    long long total;
+    long long total;      /* a crawl's grows: the pages its frontier accepted (frontier.h) */
+    long long discovered; /* a crawl's: pages found in scope (its frontier's count) */
     long long processed, succeeded, credits;
     long long errors[STATUS__COUNT];  /* failed items by status (STATUS_OK unused) */
     long long changes[CHANGE__COUNT]; /* verdicts of a tracked run (changes.h) */
