@@ -113,6 +113,22 @@ static void add_head(struct buf *sb, const struct result_meta *m, const struct b
                                                           : 0);
     if (track->len)
         buf_add(sb, track->ptr, track->len);
+    if (m->crawl_page) {
+        buf_addf(sb, ",\"depth\":%d,\"found_on\":", m->depth);
+        if (m->found_on >= 0)
+            buf_addf(sb, "%lld", m->found_on);
+        else
+            buf_adds(sb, "null");
+    }
+}
+
+/* The frontier's links (a crawl's page), a member before data. */
+static void add_frontier(struct buf *sb, const struct result_meta *m)
+{
+    if (!m->frontier)
+        return;
+    buf_adds(sb, ",\"frontier\":");
+    buf_add(sb, m->frontier, m->frontier_len);
 }
 
 /* The longest prefix of esc[off..] of at most room bytes that does not cut
@@ -154,7 +170,7 @@ static int build_direct(const struct result_meta *m, const struct buf *track,
 {
     size_t raw = 1024 + (m->data_extra ? strlen(m->data_extra) : 0) +
                  (m->data_json ? strlen(m->data_json) : 0) +
-                 (m->extract_json ? strlen(m->extract_json) : 0);
+                 (m->extract_json ? strlen(m->extract_json) : 0) + m->frontier_len;
     char *links = NULL, *meta = NULL;
     size_t links_len = 0, meta_len = 0;
     if (ex) {
@@ -177,6 +193,7 @@ static int build_direct(const struct result_meta *m, const struct buf *track,
     struct buf sb = BUF_INIT(BUF_NO_MAX);
     buf_reserve(&sb, raw + raw / 16 + links_len + meta_len + 512);
     add_head(&sb, m, track);
+    add_frontier(&sb, m);
     if (!ex) {
         buf_adds(&sb, ",\"data\":");
         buf_adds(&sb, m->data_json ? m->data_json : "null");
@@ -270,7 +287,8 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
     }
 
     size_t extra_len = (m->data_extra ? strlen(m->data_extra) + 1 : 0) +
-                       (m->extract_json ? strlen(m->extract_json) + 12 : 0);
+                       (m->extract_json ? strlen(m->extract_json) + 12 : 0) +
+                       (m->frontier ? m->frontier_len + 16 : 0); /* they ride in part 1 */
     size_t total = head.len + 32 + links_len + meta_len + extra_len + 32;
     for (int f = 0; f < F__N; f++)
         total += has[f] ? esc[f].len + 16 : 0;
@@ -328,6 +346,8 @@ size_t result_build(const struct result_meta *m, const struct extract *ex, unsig
         buf_add(&sb, head.ptr, head.len);
         if (n_parts > 1)
             buf_addf(&sb, ",\"part\":%zu,\"parts\":%zu", p, n_parts);
+        if (p == 1)
+            add_frontier(&sb, m);
         if (!ex) {
             buf_adds(&sb, ",\"data\":");
             buf_adds(&sb, m->data_json ? m->data_json : "null");

@@ -56,6 +56,14 @@ struct result_meta {
      * data.extract, in part 1. NULL: none. */
     const char *data_json;
     const char *extract_json;
+    /* A crawl's page (crawl_page set; zero for anything else): its depth,
+     * the page that linked it (-1: null), and the links it hands the
+     * frontier (crawllinks.h; NULL: none), in part 1 of a split result. */
+    int crawl_page;
+    int depth;
+    long long found_on;
+    const char *frontier;
+    size_t frontier_len;
 };
 
 struct result_part {

@@ -10,13 +10,14 @@ int emit_init(struct emit *em, rd_kafka_t *producer, const struct topics *t, siz
     job_sink_init(&em->sink, producer);
     em->results = rd_kafka_topic_new(producer, topic_name(t, TOPIC_RESULTS), NULL);
     em->dlq = rd_kafka_topic_new(producer, topic_name(t, TOPIC_SCRAPE_DLQ), NULL);
+    em->sitefiles = rd_kafka_topic_new(producer, topic_name(t, TOPIC_CRAWL_SITEFILES), NULL);
     em->n_tiers = t->n_scrape_tiers;
     for (size_t i = 0; i < em->n_tiers; i++) {
         em->tiers[i] = rd_kafka_topic_new(producer, t->scrape_tier[i], NULL);
         em->tier_ms[i] = t->scrape_tier_ms[i];
     }
     em->max_message = max_message;
-    return em->results && em->dlq ? 0 : -1;
+    return em->results && em->dlq && em->sitefiles ? 0 : -1;
 }
 
 void emit_release(struct emit *em)
@@ -25,6 +26,8 @@ void emit_release(struct emit *em)
         rd_kafka_topic_destroy(em->results);
     if (em->dlq)
         rd_kafka_topic_destroy(em->dlq);
+    if (em->sitefiles)
+        rd_kafka_topic_destroy(em->sitefiles);
     for (size_t i = 0; i < em->n_tiers; i++)
         if (em->tiers[i])
             rd_kafka_topic_destroy(em->tiers[i]);

@@ -2,7 +2,8 @@
  * emit — everything scrape writes to Kafka.
  *
  * An item produces one result (or its parts), or one retry-tier record, or
- * (a poison request) one dead letter, through its job (shared/job.h): the
+ * (a poison request) one dead letter, or (a crawl's site file) what
+ * sitefile.h writes, through its job (shared/job.h): the
  * delivery reports count the item's acknowledged messages, and when the
  * last one is in, the source offset is marked done (offtrack) — unless a
  * delivery failed, in which case the offset is never stored and the request
@@ -22,6 +23,7 @@ struct emit {
      * delivery reports go to job_dr with the sink as the opaque. */
     struct job_sink sink;
     rd_kafka_topic_t *results, *dlq;
+    rd_kafka_topic_t *sitefiles; /* a crawl's robots.txt and sitemaps (sitefile.h) */
     rd_kafka_topic_t *tiers[CFG_MAX_DURATIONS];
     long long tier_ms[CFG_MAX_DURATIONS];
     size_t n_tiers;

@@ -16,6 +16,8 @@ struct item *item_new(struct job_sink *sink, const rd_kafka_message_t *msg, stru
         abort();
     job_start(sink, &it->job, msg, ot);
     it->job.release = item_release;
+    it->depth = -1;
+    it->found_on = -1;
     return it;
 }
 

@@ -61,6 +61,16 @@ struct item {
     struct xrules *xr;
     struct xrules_use rules;
 
+    /* A crawl's page (the frontier's request, frontier.h in aggregate):
+     * its depth (-1: not a crawl's page), the page that linked it (-1:
+     * none), and whether its links go back in the result. Or a site file
+     * the frontier asked for (robots.txt, a sitemap; index -1): its answer
+     * goes to crawl.sitefiles, not to scrape.results (sitefile.h). */
+    int depth;
+    long long found_on;
+    int frontier;
+    enum item_fetch { FETCH_PAGE = 0, FETCH_ROBOTS, FETCH_SITEMAP } fetch;
+
     /* The transfer (step 2): the body, capped at max_bytes, and what curl
      * and the SSRF guard reported. */
     struct httpc_xfer x;

@@ -4,11 +4,13 @@
 #include <string.h>
 
 #include "clock.h"
+#include "crawllinks.h"
 #include "extract.h"
 #include "jx.h"
 #include "log.h"
 #include "metrics.h"
 #include "outcome.h"
+#include "sitefile.h"
 #include "url.h"
 
 /* One counter per result status, and one more for items sent to a retry
@@ -57,6 +59,22 @@ static void fill_meta(struct result_meta *m, const struct item *it, enum status 
     m->attempts = it->job.attempt;
     m->fetched_at_ms = clk_now_ms();
     m->track = json_object_get(it->req, "track");
+    m->crawl_page = it->depth >= 0;
+    m->depth = it->depth;
+    m->found_on = it->found_on;
+}
+
+/* The links of a crawl's page for its frontier (crawllinks.h), into out:
+ * at most a quarter of a message, so the result's first part holds them. */
+static void frontier_links(const struct item *it, const struct emit *em, const char *body,
+                           size_t len, const char *ct, const char *final_url, struct buf *out)
+{
+    uint8_t key[SEEN_KEY_LEN];
+    if (!extract_is_html(ct, body, len))
+        return;
+    seen_key(it->batch_id, key);
+    crawllinks_html(body, len, final_url ? final_url : it->url, key, CRAWLLINKS_MAX,
+                    em->max_message / 4, out);
 }
 
 /* Emits the result, echoing the submitted item object as "input". */
@@ -72,8 +90,12 @@ static void finish(struct process *pr, struct item *it, struct result_meta *m,
 void process_skip(struct process *pr, struct item *it, enum status status, const char *error)
 {
     struct result_meta m;
-    fill_meta(&m, it, status, error);
     metric_inc(by_outcome[status], 1);
+    if (it->fetch != FETCH_PAGE) {
+        sitefile_emit(pr->em, it, 0, NULL, 0); /* the frontier must not wait for it */
+        return;
+    }
+    fill_meta(&m, it, status, error);
     finish(pr, it, &m, NULL);
 }
 
@@ -174,6 +196,14 @@ void process_fetched(struct item *it, CURLcode rc, void *arg)
     }
     if (o.transient && retry(pr, it, x->retry_after, o.error))
         return;
+    if (it->fetch != FETCH_PAGE) {
+        /* robots.txt's 4xx and 5xx mean something (RFC 9309 2.3.1): its
+         * status goes too, whatever the outcome. */
+        metric_inc(by_outcome[o.status], 1);
+        metric_inc(bytes, (long long)x->body.len);
+        sitefile_emit(pr->em, it, code, x->body.len ? buf_str(&x->body) : NULL, x->body.len);
+        return;
+    }
 
     struct result_meta m;
     fill_meta(&m, it, o.status, o.error[0] ? o.error : NULL);
@@ -190,6 +220,9 @@ void process_fetched(struct item *it, CURLcode rc, void *arg)
         return;
     }
     metric_inc(bytes, (long long)x->body.len);
+    struct buf links = BUF_INIT(BUF_NO_MAX);
+    if (it->frontier)
+        frontier_links(it, pr->em, buf_str(&x->body), x->body.len, ct, final_url, &links);
     struct extract ex;
     char *data = NULL, error[160];
     unsigned want = it->formats | (it->rules.spec ? EXTRACT_KEEP_DOC : 0);
@@ -218,6 +251,8 @@ void process_fetched(struct item *it, CURLcode rc, void *arg)
         }
     } else {
         metric_inc(by_outcome[STATUS_OK], 1);
+        m.frontier = links.len ? links.ptr : NULL;
+        m.frontier_len = links.len;
         if (it->rules.endpoint)
             m.data_json = data;
         else
@@ -226,5 +261,6 @@ void process_fetched(struct item *it, CURLcode rc, void *arg)
     }
     extract_release(&ex);
     free(data);
+    buf_release(&links);
     free(shown);
 }

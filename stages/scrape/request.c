@@ -58,17 +58,31 @@ int request_parse(struct item *it, const struct request_limits *lim, char *errst
     }
     const char *batch = jx_str(req, "batch_id", NULL);
     const char *url = jx_str(req, "url", NULL);
+    const char *fetch = jx_str(req, "fetch", NULL);
     json_t *index = json_object_get(req, "index");
-    if (!batch || !url || !json_is_integer(index)) {
-        snprintf(errstr, errstr_size, "batch_id, index and url are required");
+    int kind = !fetch                          ? FETCH_PAGE
+               : strcmp(fetch, "robots") == 0  ? FETCH_ROBOTS
+               : strcmp(fetch, "sitemap") == 0 ? FETCH_SITEMAP
+                                               : -1;
+    if (!batch || !url || kind < 0 || (!fetch && !json_is_integer(index))) {
+        snprintf(errstr, errstr_size,
+                 "batch_id, url and index (or fetch: robots or sitemap) are required");
         json_decref(req);
         return -1;
     }
+    it->fetch = (enum item_fetch)kind;
     it->req = req;
     it->batch_id = batch;
     it->url = url;
     it->tenant = jx_str(req, "tenant", NULL);
-    it->index = json_integer_value(index);
+    it->index = fetch ? -1 : json_integer_value(index);
+    /* A crawl's page says where the crawl found it. */
+    json_t *depth = json_object_get(req, "depth"), *found_on = json_object_get(req, "found_on");
+    if (!fetch && json_is_integer(depth) && json_integer_value(depth) >= 0) {
+        it->depth = (int)json_integer_value(depth);
+        it->found_on = json_is_integer(found_on) ? json_integer_value(found_on) : -1;
+        it->frontier = jx_bool(req, "frontier", 0);
+    }
     it->formats = extract_formats(json_object_get(req, "formats"));
     it->input = json_object_get(req, "input");
     if (it->input && !json_is_object(it->input))

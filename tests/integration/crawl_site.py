@@ -49,6 +49,7 @@ import gzip
 import random
 import re
 import threading
+import time
 from collections import Counter, deque
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -296,6 +297,7 @@ class _SiteServer:
         self.sitemap_hits = Counter()
         self.external_hits = Counter()
         self.requests = []  # (host, path) in order
+        self.page_times = []  # (host, page, time.monotonic()) of each page request
         self.lock = threading.Lock()
         server = self
 
@@ -358,6 +360,7 @@ class _SiteServer:
             return self._send(h, 404, "<html><body>no such page</body></html>")
         with self.lock:
             self.hits[page] += 1
+            self.page_times.append((host, page, time.monotonic()))
         if page.startswith("go"):
             return self._send(h, 301, "", headers=[("Location", f"/r/{page[2:]}")])
         if page.startswith("missing"):

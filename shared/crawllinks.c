@@ -1,0 +1,152 @@
+#include "crawllinks.h"
+
+#include <libxml/HTMLparser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The hashes of the links already written for one page (a page repeats its
+ * navigation links): open addressing, sized for the page's cap. */
+struct pageset {
+    uint64_t *slot;
+    size_t mask;
+};
+
+static int pageset_add(struct pageset *s, uint64_t h)
+{
+    if (!h)
+        h = 1;
+    size_t i = (size_t)h & s->mask;
+    while (s->slot[i]) {
+        if (s->slot[i] == h)
+            return 0;
+        i = (i + 1) & s->mask;
+    }
+    s->slot[i] = h;
+    return 1;
+}
+
+/* Writes u (just normalized) as an entry. */
+static void put_entry(struct buf *out, uint64_t h, const struct crawlurl *u, int sep)
+{
+    buf_addf(out, "%s\"%016llx ", sep ? "," : "", (unsigned long long)h);
+    buf_add(out, u->url.ptr, u->url.len);
+    buf_addc(out, '"');
+}
+
+int crawllinks_entry(const char *url, const uint8_t key[SEEN_KEY_LEN], int sep, struct crawlurl *u,
+                     struct buf *out)
+{
+    char why[160];
+    if (crawlurl_parse(url, u, why, sizeof(why)))
+        return -1;
+    put_entry(out, seen_hash_with(key, u->key.ptr, u->key.len), u, sep);
+    return 0;
+}
+
+struct walk {
+    const struct crawlurl_base *base;
+    const uint8_t *key;
+    struct crawlurl u;
+    struct pageset seen;
+    struct buf *out;
+    size_t start, n, max_links, max_bytes;
+    uint64_t self; /* the page's own hash: a link to itself is not one */
+};
+
+static void visit(struct walk *w, xmlNodePtr n)
+{
+    for (xmlNodePtr c = n; c && w->n < w->max_links; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (c->name && (strcasecmp((const char *)c->name, "a") == 0 ||
+                        strcasecmp((const char *)c->name, "area") == 0)) {
+            xmlChar *href = xmlGetProp(c, (const xmlChar *)"href");
+            char why[160];
+            if (href && crawlurl_resolve(w->base, (const char *)href, &w->u, why, sizeof(why)) == 0) {
+                uint64_t h = seen_hash_with(w->key, w->u.key.ptr, w->u.key.len);
+                size_t before = w->out->len;
+                if (h != w->self && pageset_add(&w->seen, h)) {
+                    put_entry(w->out, h, &w->u, w->n > 0);
+                    if (w->out->len - w->start + 1 > w->max_bytes) /* with the "]" */
+                        buf_truncate(w->out, before);
+                    else
+                        w->n++;
+                }
+            }
+            xmlFree(href);
+        }
+        visit(w, c->children);
+    }
+}
+
+/* <base href> of the document's head, resolved against the page's URL;
+ * NULL when there is none (or it does not parse). */
+static char *base_href(xmlDocPtr doc, const struct crawlurl_base *page, struct crawlurl *u)
+{
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    for (xmlNodePtr h = root ? root->children : NULL; h; h = h->next) {
+        if (h->type != XML_ELEMENT_NODE || strcasecmp((const char *)h->name, "head") != 0)
+            continue;
+        for (xmlNodePtr c = h->children; c; c = c->next) {
+            if (c->type != XML_ELEMENT_NODE || strcasecmp((const char *)c->name, "base") != 0)
+                continue;
+            xmlChar *href = xmlGetProp(c, (const xmlChar *)"href");
+            char why[160], *out = NULL;
+            if (href && crawlurl_resolve(page, (const char *)href, u, why, sizeof(why)) == 0)
+                out = strdup(u->url.ptr);
+            xmlFree(href);
+            if (out)
+                return out;
+        }
+    }
+    return NULL;
+}
+
+size_t crawllinks_html(const char *html, size_t len, const char *page_url,
+                       const uint8_t key[SEEN_KEY_LEN], size_t max_links, size_t max_bytes,
+                       struct buf *out)
+{
+    struct crawlurl_base page, base;
+    struct walk w = {.key = key, .out = out, .max_links = max_links, .max_bytes = max_bytes};
+    char why[160], *href = NULL;
+    size_t cap = 64;
+    int have_base = 0;
+    if (w.max_links > CRAWLLINKS_MAX)
+        w.max_links = CRAWLLINKS_MAX;
+    w.start = out->len;
+    buf_addc(out, '[');
+    if (crawlurl_base_init(&page, page_url, why, sizeof(why)))
+        goto close;
+    crawlurl_init(&w.u);
+    htmlDocPtr doc = htmlReadMemory(html, (int)len, page_url, "UTF-8",
+                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
+                                        HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
+                                        HTML_PARSE_COMPACT);
+    if (doc && (href = base_href(doc, &page, &w.u)) &&
+        crawlurl_base_init(&base, href, why, sizeof(why)) == 0)
+        have_base = 1;
+    w.base = have_base ? &base : &page;
+    if (crawlurl_parse(page_url, &w.u, why, sizeof(why)) == 0)
+        w.self = seen_hash_with(key, w.u.key.ptr, w.u.key.len);
+    while (cap < 2 * w.max_links)
+        cap *= 2;
+    w.seen.slot = calloc(cap, sizeof(*w.seen.slot));
+    w.seen.mask = cap - 1;
+    if (!w.seen.slot)
+        abort();
+    if (doc)
+        visit(&w, xmlDocGetRootElement(doc));
+    free(w.seen.slot);
+    free(href);
+    if (have_base)
+        crawlurl_base_release(&base);
+    if (doc)
+        xmlFreeDoc(doc);
+    crawlurl_release(&w.u);
+    crawlurl_base_release(&page);
+close:
+    buf_addc(out, ']');
+    return w.n;
+}

@@ -1,0 +1,180 @@
+"""POST /v1/crawl through the whole pipeline (issue 13): a generated site
+(crawl_site.py) is crawled, and the results are checked against the site's
+own model: exactly the expected pages, each fetched once, at their
+breadth-first depths, with robots.txt obeyed and sitemaps read; limit and
+max_depth exact; SIGKILLs of scrape and aggregate change nothing; cancel
+stops the crawl."""
+
+import re
+import time
+
+import pytest
+
+from conftest import http, wait_until
+from crawl_site import CrawlSite
+from pipeline import ACME, start_pipeline
+from test_ingest_pipeline import all_results
+
+
+def crawl(p, body):
+    r = http("POST", p.base + "/v1/crawl", body, ACME)
+    assert r.status == 202, r.body
+    return r.json()["id"]
+
+
+def by_page(site, results):
+    """{page id: [result, ...]} of a crawl's results."""
+    got = {}
+    for x in results:
+        got.setdefault(site.page_of(x["input"]), []).append(x)
+    return got
+
+
+def check(site, srv, results, want):
+    got = by_page(site, results)
+    assert sorted(got) == sorted(want)
+    assert [p for p, xs in got.items() if len(xs) != 1] == []
+    for page, (depth, status) in want.items():
+        x = got[page][0]
+        assert (x["depth"], x["status"]) == (depth, status), (page, x)
+    # Each page fetched at most once, whatever spelling its links used;
+    # nothing of the other site, nothing robots.txt refuses.
+    # (/go/<i> redirects to /r/<i>: one page, two requests.)
+    fetched = {"go" + p[1:] if re.fullmatch(r"r\d+", p) else p for p, n in srv.hits.items() if n}
+    assert [p for p, n in srv.hits.items() if n > 1] == []
+    assert fetched == {p for p, (_, s) in want.items() if s != "robots_blocked"}
+    assert sum(srv.external_hits.values()) == 0
+    assert all(n == 1 for n in srv.robots_hits.values()), srv.robots_hits
+    # found_on names a page one level up that links to it.
+    index = {x["index"]: site.page_of(x["input"]) for x in results}
+    for x in results:
+        if x["found_on"] is not None:
+            assert want[index[x["found_on"]]][0] == x["depth"] - 1
+
+
+@pytest.fixture
+def pipe(start_stage):
+    return start_pipeline(start_stage, FERRY_CRAWL_HOST_CONCURRENCY="4")
+
+
+def test_crawl_fetches_every_page_once_at_its_depth(pipe):
+    site = CrawlSite(pages=600)
+    with site.serve() as srv:
+        bid = crawl(pipe, {"url": srv.start_url, "limit": 5000, "formats": ["text"]})
+        d = pipe.wait_final(bid, timeout=240)
+        want = site.expected()
+        assert d["status"] == "completed" and d["kind"] == "crawl"
+        assert d["total"] == d["processed"] == len(want)
+        results = all_results(pipe.base, f"/v1/batch/{bid}/results?limit=500")
+        check(site, srv, results, want)
+
+
+def test_crawl_limit_and_max_depth_are_exact(pipe):
+    site = CrawlSite(pages=300, seed=5)
+    with site.serve() as srv:
+        shallow = crawl(pipe, {"url": srv.start_url, "max_depth": 2, "limit": 5000})
+        d = pipe.wait_final(shallow, timeout=180)
+        want = site.expected(max_depth=2)
+        assert d["total"] == len(want)
+        got = all_results(pipe.base, f"/v1/batch/{shallow}/results?limit=500")
+        assert {site.page_of(x["input"]): (x["depth"], x["status"]) for x in got} == want
+        assert len(got) == len(want)
+
+        limited = crawl(pipe, {"url": srv.start_url, "limit": 40, "sitemap": "skip"})
+        d = pipe.wait_final(limited, timeout=180)
+        assert d["status"] == "completed" and d["total"] == d["processed"] == 40
+        got = all_results(pipe.base, f"/v1/batch/{limited}/results?limit=500")
+        full = site.expected(sitemap="skip")
+        pages = {site.page_of(x["input"]) for x in got}
+        assert len(pages) == len(got) == 40 and pages <= set(full)
+        # The first 40 pages of a breadth-first walk: every page shallower
+        # than the deepest one taken is in.
+        deepest = max(x["depth"] for x in got)
+        assert {p for p, (dep, _) in full.items() if dep < deepest} <= pages
+        assert d["discovered"] >= 40
+
+
+def test_crawl_survives_sigkills_with_the_same_pages_and_one_webhook(start_stage, receiver):
+    p = start_pipeline(start_stage, FERRY_CRAWL_HOST_CONCURRENCY="2")
+    site = CrawlSite(pages=400, seed=21)
+    with site.serve() as srv:
+        bid = crawl(p, {"url": srv.start_url, "limit": 5000, "formats": ["text"],
+                        "webhook_url": receiver.url + "/hook"})
+        wait_until(lambda: p.status(bid)["processed"] >= 60, timeout=120,
+                   what="the crawl under way")
+        # The frontier's transaction is lost with aggregate: nothing it
+        # asked for in it reaches scrape, and it asks again after restoring.
+        p.stages["aggregate"].kill()
+        p.stages["aggregate"].start()
+        wait_until(lambda: p.status(bid)["processed"] >= 150, timeout=120,
+                   what="the crawl under way again")
+        assert [q for q, n in srv.hits.items() if n > 1] == []
+        killed = time.monotonic()
+        p.stages["scrape"].kill()
+        p.stages["aggregate"].kill()
+        p.stages["scrape"].start()
+        p.stages["aggregate"].start()
+        d = p.wait_final(bid, timeout=240, webhook=True)
+        want = site.expected()
+        assert d["status"] == "completed" and d["total"] == d["processed"] == len(want)
+        results = all_results(p.base, f"/v1/batch/{bid}/results?limit=500")
+        got = by_page(site, results)
+        assert sorted(got) == sorted(want)
+        assert [q for q, xs in got.items() if len(xs) != 1] == []
+        assert {q: (xs[0]["depth"], xs[0]["status"]) for q, xs in got.items()} == want
+        # scrape's requests are at least once: what it took since its last
+        # offset commit (auto commit, 5 s) before the kill is fetched again.
+        first = {}
+        for _, q, t in srv.page_times:
+            first.setdefault(q, t)
+        again = [q for q, n in srv.hits.items() if n > 1]
+        assert all(killed - 6 <= first[q] <= killed for q in again), again
+        time.sleep(1)  # a second webhook would have come by now
+        hooks = [r for r in receiver.requests if bid.encode() in r.body]
+        assert len(hooks) == 1
+
+
+def test_cancel_stops_a_crawl(pipe):
+    site = CrawlSite(pages=400, seed=3, crawl_delay=0.2)
+    with site.serve() as srv:
+        bid = crawl(pipe, {"url": srv.start_url, "limit": 5000})
+        wait_until(lambda: pipe.status(bid)["processed"] >= 3, timeout=60,
+                   what="the crawl under way")
+        r = http("DELETE", f"{pipe.base}/v1/batch/{bid}", None, ACME)
+        assert r.status in (200, 202), r.body
+        d = pipe.wait_final(bid, timeout=60)
+        assert d["status"] == "cancelled"
+        fetched = sum(srv.hits.values())
+        time.sleep(1.5)
+        assert sum(srv.hits.values()) == fetched  # nothing more is fetched
+        assert fetched < 30
+
+
+def test_crawl_delay_spaces_requests(pipe):
+    site = CrawlSite(pages=20, seed=8, crawl_delay=0.3)
+    with site.serve() as srv:
+        bid = crawl(pipe, {"url": srv.start_url, "limit": 8, "sitemap": "skip"})
+        d = pipe.wait_final(bid, timeout=120)
+        assert d["total"] == 8
+        # Crawl-delay is per host (robots.txt's scope): www.localhost is one.
+        gaps = []
+        for host in {h for h, _, _ in srv.page_times}:
+            times = sorted(t for h, _, t in srv.page_times if h == host)
+            gaps += [b - a for a, b in zip(times, times[1:])]
+        assert gaps and min(gaps) >= 0.29, gaps
+
+
+@pytest.mark.parametrize("body,field", [
+    ({}, "url"),
+    ({"url": "ftp://x.example/"}, "url"),
+    ({"url": "http://x.example/", "limit": 0}, "limit"),
+    ({"url": "http://x.example/", "max_depth": -1}, "max_depth"),
+    ({"url": "http://x.example/", "sitemap": "maybe"}, "sitemap"),
+    ({"url": "http://x.example/", "include_paths": ["("]}, "include_paths[0]"),
+    ({"url": "http://x.example/", "robots": "yes"}, "robots"),
+])
+def test_crawl_refuses_bad_options(start_stage, body, field):
+    p = start_pipeline(start_stage, only=("ingest",))
+    r = http("POST", p.base + "/v1/crawl", body, ACME)
+    assert r.status in (400, 422), r.body
+    assert r.json()["error"]["details"]["field"] == field, r.body
