@@ -64,7 +64,8 @@ static void visit(struct walk *w, xmlNodePtr n)
                         strcasecmp((const char *)c->name, "area") == 0)) {
             xmlChar *href = xmlGetProp(c, (const xmlChar *)"href");
             char why[160];
-            if (href && crawlurl_resolve(w->base, (const char *)href, &w->u, why, sizeof(why)) == 0) {
+            if (href &&
+                crawlurl_resolve(w->base, (const char *)href, &w->u, why, sizeof(why)) == 0) {
                 uint64_t h = seen_hash_with(w->key, w->u.key.ptr, w->u.key.len);
                 size_t before = w->out->len;
                 if (h != w->self && pageset_add(&w->seen, h)) {
@@ -121,9 +122,8 @@ size_t crawllinks_html(const char *html, size_t len, const char *page_url,
         goto close;
     crawlurl_init(&w.u);
     htmlDocPtr doc = htmlReadMemory(html, (int)len, page_url, "UTF-8",
-                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
-                                        HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
-                                        HTML_PARSE_COMPACT);
+                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                        HTML_PARSE_NONET | HTML_PARSE_COMPACT);
     if (doc && (href = base_href(doc, &page, &w.u)) &&
         crawlurl_base_init(&base, href, why, sizeof(why)) == 0)
         have_base = 1;

@@ -21,13 +21,7 @@ int crawl_opts_member(const char *name)
 
 static int bad(struct submission_err *err, const char *field, const char *why)
 {
-    memset(err, 0, sizeof(*err));
-    err->status = 422;
-    err->index = -1;
-    snprintf(err->code, sizeof(err->code), "invalid_field");
-    snprintf(err->field, sizeof(err->field), "%s", field);
-    snprintf(err->message, sizeof(err->message), "%s: %s", field, why);
-    return -1;
+    return submission_bad_field(err, field, -1, why);
 }
 
 /* A whole number in [min, max] (30.0 counts, as JSON Schema says), or the

@@ -225,6 +225,7 @@ static void finish_item(json_t *doc)
     json_object_del(doc, "tenant");
     json_object_del(doc, "part");
     json_object_del(doc, "parts");
+    json_object_del(doc, "frontier"); /* a crawl's links: the frontier's, not the user's */
 }
 
 static struct pending *pending_of(struct scan *sc, long index)

@@ -44,6 +44,11 @@ static int bad_field(struct submission_err *err, const char *field, long index, 
     return submission_fail(err, 422, "invalid_field", index, "%s: %s", field, why);
 }
 
+int submission_bad_field(struct submission_err *err, const char *field, long index, const char *why)
+{
+    return bad_field(err, field, index, why);
+}
+
 static int in_list(const char *s, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)

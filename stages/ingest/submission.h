@@ -58,6 +58,11 @@ struct submission_err {
     long index;     /* item index, -1 when not about an item */
 };
 
+/* Fills err for a 422 invalid_field about `field` (of item `index`, -1
+ * when not about an item). Returns -1. */
+int submission_bad_field(struct submission_err *err, const char *field, long index,
+                         const char *why);
+
 /* What a body submits (submission_parse's `kind`). */
 enum submission_kind {
     SUBMISSION_BATCH = 0,  /* POST /v1/batch: urls and items */

@@ -31,8 +31,7 @@ static void produce(struct emit *em, struct item *it, struct buf *b)
     char *payload = buf_detach(b, &len);
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);
     rd_kafka_header_add(h, "ferry-batch", -1, it->batch_id, -1);
-    rd_kafka_header_add(h, "ferry-fetch", -1, it->fetch == FETCH_ROBOTS ? "robots" : "sitemap",
-                        -1);
+    rd_kafka_header_add(h, "ferry-fetch", -1, it->fetch == FETCH_ROBOTS ? "robots" : "sitemap", -1);
     job_produce(&em->sink, &it->job, em->sitefiles, it->batch_id, payload, len, h);
 }
 
@@ -104,8 +103,8 @@ static void emit_sitemap(struct emit *em, struct item *it, long http_status, con
     struct locs l = {.key = key, .cur = BUF_INIT(BUF_NO_MAX)};
     seen_key(it->batch_id, key);
     crawlurl_init(&l.u);
-    l.room = em->max_message > 2 * SITEFILE_SLACK ? em->max_message - SITEFILE_SLACK
-                                                  : SITEFILE_SLACK;
+    l.room =
+        em->max_message > 2 * SITEFILE_SLACK ? em->max_message - SITEFILE_SLACK : SITEFILE_SLACK;
     if (http_status == 404 || http_status == 410)
         status = "not_found";
     else if (!body || http_status < 200 || http_status > 299)
@@ -134,8 +133,7 @@ static void emit_sitemap(struct emit *em, struct item *it, long http_status, con
     free(l.done);
 }
 
-void sitefile_emit(struct emit *em, struct item *it, long http_status, const char *body,
-                   size_t len)
+void sitefile_emit(struct emit *em, struct item *it, long http_status, const char *body, size_t len)
 {
     if (it->fetch == FETCH_ROBOTS)
         emit_robots(em, it, http_status, body, len);

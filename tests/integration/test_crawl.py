@@ -67,6 +67,7 @@ def test_crawl_fetches_every_page_once_at_its_depth(pipe):
         assert d["total"] == d["processed"] == len(want)
         results = all_results(pipe.base, f"/v1/batch/{bid}/results?limit=500")
         check(site, srv, results, want)
+        assert not [x for x in results if "frontier" in x]  # internal: never shown
 
 
 def test_crawl_limit_and_max_depth_are_exact(pipe):
