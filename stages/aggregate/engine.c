@@ -591,22 +591,13 @@ struct engine *engine_open(struct stage *st, const struct engine_conf *conf, rd_
         goto err;
     complete_init(&e->done, &e->out, &e->state, e->reader, topic_name(e->t, TOPIC_RESULTS),
                   (size_t)conf->inline_max, (size_t)conf->cache_max);
-    /* A crawl spreads its requests as ingest spreads a batch's. */
-    int32_t req_parts = kafka_partition_count(producer, topic_name(e->t, TOPIC_REQUESTS), 10000,
-                                              errstr, errstr_size);
-    int32_t render_parts =
-        req_parts > 0 ? kafka_partition_count(producer, topic_name(e->t, TOPIC_RENDER_REQUESTS),
-                                              10000, errstr, errstr_size)
-                      : 0;
-    if (render_parts <= 0)
-        goto err;
     struct frontier_conf fc = {.host_concurrency = conf->crawl_host_concurrency,
                                .max_items = conf->max_items,
                                .replay_step = conf->crawl_replay_step};
-    e->fr = frontier_new(&fc, &e->out, &e->done, &e->state, e->consumer, e->reader, req_parts,
-                         render_parts);
-    e->done.on_finish = frontier_end;
-    e->done.on_finish_arg = e->fr;
+    e->fr = frontier_new(&fc, &e->out, &e->done, &e->state, e->consumer, e->reader, producer,
+                         errstr, errstr_size);
+    if (!e->fr)
+        goto err;
     LOG_INFO("started", "inputs=%s,%s,%s transactional_id=%s", topic_name(e->t, TOPIC_BATCHES),
              topic_name(e->t, TOPIC_RESULTS), topic_name(e->t, TOPIC_ATTEMPTS), txn_id);
     return e;

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "jscan.h"
 #include "jx.h"
+#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "report.h"
@@ -20,20 +21,32 @@
 
 struct frontier *frontier_new(const struct frontier_conf *conf, struct emit *out,
                               struct completion *done, struct state *s, rd_kafka_t *consumer,
-                              rd_kafka_t *reader, int32_t request_partitions,
-                              int32_t render_partitions)
+                              rd_kafka_t *reader, rd_kafka_t *producer, char *errstr,
+                              size_t errstr_size)
 {
+    /* A crawl spreads its requests as ingest spreads a batch's. */
+    int32_t request_partitions = kafka_partition_count(producer, topic_name(out->t, TOPIC_REQUESTS),
+                                                       10000, errstr, errstr_size);
+    int32_t render_partitions =
+        request_partitions > 0
+            ? kafka_partition_count(producer, topic_name(out->t, TOPIC_RENDER_REQUESTS), 10000,
+                                    errstr, errstr_size)
+            : -1;
+    if (render_partitions <= 0)
+        return NULL;
     struct frontier *f = calloc(1, sizeof(*f));
     if (!f)
         abort();
+    done->on_finish = frontier_end;
+    done->on_finish_arg = f;
     f->conf = *conf;
     f->out = out;
     f->done = done;
     f->state = s;
     f->consumer = consumer;
     f->reader = reader;
-    f->req_parts = request_partitions > 0 ? request_partitions : 1;
-    f->render_parts = render_partitions > 0 ? render_partitions : 1;
+    f->req_parts = request_partitions;
+    f->render_parts = render_partitions;
     crawlurl_init(&f->u);
     f->m_links = metric_counter("ferry_aggregate_crawl_links_total",
                                 "Links of crawled pages looked at by the frontier", "");

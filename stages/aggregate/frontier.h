@@ -78,12 +78,14 @@ struct crawl;
 
 /* Borrows everything; `consumer` is the group consumer (its positions end a
  * replay), `reader` a scan.h consumer shared with completion. The partition
- * counts of scrape.requests and render.requests spread a crawl's requests as
- * ingest spreads a batch's. */
+ * counts of scrape.requests and render.requests (asked of the cluster
+ * through `producer`) spread a crawl's requests as ingest spreads a batch's.
+ * Hooks itself into done (complete_batch ends a crawl's frontier). NULL
+ * with errstr when the cluster did not answer. */
 struct frontier *frontier_new(const struct frontier_conf *conf, struct emit *out,
                               struct completion *done, struct state *s, rd_kafka_t *consumer,
-                              rd_kafka_t *reader, int32_t request_partitions,
-                              int32_t render_partitions);
+                              rd_kafka_t *reader, rd_kafka_t *producer, char *errstr,
+                              size_t errstr_size);
 void frontier_free(struct frontier *f);
 
 /* Frees a crawl's frontier (follow_free: the tally is gone). */
