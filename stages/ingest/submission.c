@@ -520,6 +520,11 @@ int submission_parse(struct submission *b, const char *body, size_t len, int kin
         render_opts_check(b->root, b->formats, b->options, &b->render, err) ||
         check_webhook(b, lim, err))
         return -1;
+    /* A rendered page hands no links to the frontier (render writes no
+     * `frontier` list): such a crawl would end at its start page. */
+    if (b->crawl && b->render)
+        return submission_bad_field(
+            err, "render", -1, "a crawl's pages are fetched, not rendered (not supported yet)");
 
     json_t *md = json_object_get(b->root, "metadata");
     if (md && !json_is_null(md)) {

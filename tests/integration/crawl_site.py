@@ -59,8 +59,9 @@ INDEX_NAMES = ("index.html", "index.htm", "index.php")
 
 
 class CrawlSite:
-    def __init__(self, pages=2000, seed=13, sections=20, crawl_delay=None):
+    def __init__(self, pages=2000, seed=13, sections=20, crawl_delay=None, flaky=()):
         self.n = pages
+        self.flaky = set(flaky)  # pages that answer 503 to their first request
         self.sections = sections
         self.crawl_delay = crawl_delay
         rnd = random.Random(seed)
@@ -361,6 +362,9 @@ class _SiteServer:
         with self.lock:
             self.hits[page] += 1
             self.page_times.append((host, page, time.monotonic()))
+            first = self.hits[page] == 1
+        if page in site.flaky and first:
+            return self._send(h, 503, "<html><body>busy</body></html>", headers=[("Retry-After", "1")])
         if page.startswith("go"):
             return self._send(h, 301, "", headers=[("Location", f"/r/{page[2:]}")])
         if page.startswith("missing"):

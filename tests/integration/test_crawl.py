@@ -135,6 +135,22 @@ def test_crawl_survives_sigkills_with_the_same_pages_and_one_webhook(start_stage
         assert len(hooks) == 1
 
 
+def test_crawl_waits_for_pages_in_retry_tiers(pipe):
+    # Pages at several depths answer 503 once: each goes through a retry
+    # tier and the crawl neither ends before them nor loses their links.
+    site = CrawlSite(pages=120, seed=4, flaky=("p0", "s3", "p40", "p77"))
+    with site.serve() as srv:
+        bid = crawl(pipe, {"url": srv.start_url, "limit": 5000})
+        d = pipe.wait_final(bid, timeout=180)
+        want = site.expected()
+        assert d["status"] == "completed" and d["total"] == d["processed"] == len(want)
+        results = all_results(pipe.base, f"/v1/batch/{bid}/results?limit=500")
+        got = {site.page_of(x["input"]): x for x in results}
+        assert {p: (x["depth"], x["status"]) for p, x in got.items()} == want
+        for p in site.flaky & set(want):
+            assert srv.hits[p] == 2 and got[p]["attempts"] == 2, (p, got[p])
+
+
 def test_cancel_stops_a_crawl(pipe):
     site = CrawlSite(pages=400, seed=3, crawl_delay=0.2)
     with site.serve() as srv:
@@ -173,6 +189,7 @@ def test_crawl_delay_spaces_requests(pipe):
     ({"url": "http://x.example/", "sitemap": "maybe"}, "sitemap"),
     ({"url": "http://x.example/", "include_paths": ["("]}, "include_paths[0]"),
     ({"url": "http://x.example/", "robots": "yes"}, "robots"),
+    ({"url": "http://x.example/", "render": True}, "render"),
 ])
 def test_crawl_refuses_bad_options(start_stage, body, field):
     p = start_pipeline(start_stage, only=("ingest",))
