@@ -205,8 +205,8 @@ static int make_idempotent(struct api *a, struct submission *b, const char *key,
 /* Checks Idempotency-Key `key` of a submit. 0: the key is new and held
  * (idem_end once written or failed); 1: answered (a replay, 422, 503).
  * Waits up to wait_ms for another request holding the key. */
-static int idem_gate(struct api *a, const char *tenant, const char *key, int kind,
-                     const char *body, size_t len, unsigned char hash[IDEM_HASH], int wait_ms,
+static int idem_gate(struct api *a, const char *tenant, const char *key, int kind, const char *body,
+                     size_t len, unsigned char hash[IDEM_HASH], int wait_ms,
                      struct httpd_resp *resp)
 {
     struct idem_entry hit;
