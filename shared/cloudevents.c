@@ -56,6 +56,9 @@ static const struct ce_row {
     {"schedules", "dev.ferry.schedule", ID_CONTENT},
     {"schedule.state", "dev.ferry.schedule.state", ID_CONTENT},
     {"schedule.changes", "dev.ferry.schedule.change", ID_CONTENT},
+    /* A crawl's robots.txt and sitemap chunks; the frontier's changelog. */
+    {"crawl.sitefiles", "dev.ferry.crawl.sitefile", ID_CONTENT},
+    {"crawl.state", "dev.ferry.crawl.state", ID_CONTENT},
     /* Written by users, not by ferry: the type a producer may give them. */
     {"submit", "dev.ferry.submit.request", ID_CONTENT},
     {"submit.replies", "dev.ferry.submit.accepted", ID_ORIGIN, "ferry-outcome", "rejected",
