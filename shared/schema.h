@@ -33,6 +33,7 @@
 #define SCHEMA_ATTEMPTS     1 /* webhooks.attempts */
 #define SCHEMA_REPLIES      1 /* submit.replies */
 #define SCHEMA_USAGE        1 /* usage */
+#define SCHEMA_SITEFILES    1 /* crawl.sitefiles */
 #define SCHEMA_STATE        4 /* aggregate.state (its own; versions 1 to 3 named it "v") */
 #define SCHEMA_TENANTS      1 /* tenants */
 #define SCHEMA_IDEMPOTENCY  1 /* idempotency */

@@ -11,6 +11,7 @@
 #include "jx.h"
 #include "kafka.h"
 #include "metrics.h"
+#include "schema.h"
 
 void crawl_host_free(void *arg)
 {
@@ -78,7 +79,8 @@ static void send_request(struct crawl *c, const struct crawl_entry *e)
     struct frontier *f = c->f;
     const char *id = c->t->id;
     struct buf b = BUF_INIT(BUF_NO_MAX);
-    buf_addf(&b, "{\"batch_id\":\"%s\",\"tenant\":", id);
+    buf_addf(&b, "{\"" SCHEMA_VERSION_KEY "\":%d,\"batch_id\":\"%s\",\"tenant\":", SCHEMA_REQUESTS,
+             id);
     jx_add_strz(&b, c->tenant);
     buf_addf(&b, ",\"index\":%lld,\"url\":", e->index);
     jx_add_strz(&b, e->url);
@@ -110,7 +112,8 @@ static void send_blocked(struct crawl *c, const struct crawl_host *h, const stru
     char at[CLK_ISO_LEN];
     struct buf b = BUF_INIT(BUF_NO_MAX);
     clk_iso8601(clk_now_ms(), at);
-    buf_addf(&b, "{\"batch_id\":\"%s\",\"tenant\":", id);
+    buf_addf(&b, "{\"" SCHEMA_VERSION_KEY "\":%d,\"batch_id\":\"%s\",\"tenant\":", SCHEMA_RESULTS,
+             id);
     jx_add_strz(&b, c->tenant);
     buf_addf(&b, ",\"index\":%lld,\"input\":", e->index);
     jx_add_strz(&b, e->url);
@@ -138,7 +141,8 @@ void crawl_ask(struct crawl *c, const char *fetch, const char *url)
     const char *id = c->t->id;
     const json_t *opts = json_object_get(c->t->record, "options");
     struct buf b = BUF_INIT(BUF_NO_MAX);
-    buf_addf(&b, "{\"batch_id\":\"%s\",\"tenant\":", id);
+    buf_addf(&b, "{\"" SCHEMA_VERSION_KEY "\":%d,\"batch_id\":\"%s\",\"tenant\":", SCHEMA_REQUESTS,
+             id);
     jx_add_strz(&b, c->tenant);
     buf_addf(&b, ",\"fetch\":\"%s\",\"url\":", fetch);
     jx_add_strz(&b, url);

@@ -9,6 +9,7 @@
 #include "jx.h"
 #include "log.h"
 #include "metrics.h"
+#include "schema.h"
 
 /* The depth of JSON a site-file record may have. */
 #define SITEFILE_MAX_DEPTH 8
@@ -130,8 +131,9 @@ void frontier_sitefile(struct frontier *f, const rd_kafka_message_t *m)
 {
     char why[200];
     json_t *v = jx_parse(m->payload, m->len, SITEFILE_MAX_DEPTH, why, sizeof(why));
-    if (!v) {
+    if (!v || schema_check(jx_int(v, SCHEMA_VERSION_KEY, 1), SCHEMA_SITEFILES, why, sizeof(why))) {
         emit_dead_letter(f->out, m, why);
+        json_decref(v);
         return;
     }
     struct tally *t = state_get(f->state, jx_str(v, "batch_id", ""));

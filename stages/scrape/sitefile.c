@@ -7,6 +7,7 @@
 #include "crawllinks.h"
 #include "jx.h"
 #include "robots.h"
+#include "schema.h"
 #include "sitemap.h"
 
 /* Room a record keeps for its members around the text or the locations. */
@@ -15,7 +16,7 @@
 /* The members every answer starts with. */
 static void add_head(struct buf *b, const struct item *it, const char *fetch, long http_status)
 {
-    buf_adds(b, "{\"batch_id\":");
+    buf_addf(b, "{\"" SCHEMA_VERSION_KEY "\":%d,\"batch_id\":", SCHEMA_SITEFILES);
     jx_add_strz(b, it->batch_id);
     buf_addf(b, ",\"fetch\":\"%s\",\"input\":", fetch);
     jx_add_strz(b, it->url);
