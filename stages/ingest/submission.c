@@ -577,6 +577,13 @@ int submission_parse(struct submission *b, const char *body, size_t len, int kin
             req = json_loads(obj, 0, NULL);
             free(obj);
         }
+        /* A crawl's rules name the spec as an item's do: it travels once,
+         * in this record (xrules.h), and scrape applies it to every page. */
+        if (req && b->extract &&
+            json_object_set_new(req, "extract", json_pack("{s:s}", "hash", b->extract_hash))) {
+            json_decref(req);
+            req = NULL;
+        }
         if (!req || json_object_set_new(b->crawl, "request", req))
             return submission_fail(err, 500, "internal", -1, "out of memory");
     }

@@ -167,6 +167,24 @@ def test_cancel_stops_a_crawl(pipe):
         assert fetched < 30
 
 
+def test_crawl_extracts_every_page(pipe):
+    site = CrawlSite(pages=40, seed=11)
+    with site.serve() as srv:
+        bid = crawl(pipe, {"url": srv.start_url, "limit": 12, "sitemap": "skip",
+                           "formats": ["text"], "extract": {"fields": {"heading": "h1"}}})
+        d = pipe.wait_final(bid, timeout=120)
+        assert d["status"] == "completed" and d["total"] == 12
+        results = all_results(pipe.base, f"/v1/batch/{bid}/results?limit=500")
+        ok = [x for x in results if x["status"] == "ok"]
+        # The rules ran on each page the frontier asked for, not only the
+        # start page; the links still came back (12 pages were reached).
+        assert len([x for x in ok if x["depth"] > 0]) >= 5, results
+        for x in ok:
+            page = site.page_of(x["final_url"] or x["input"])
+            assert x["data"]["extract"] == {"heading": page}, x
+            assert x["data"]["text"]
+
+
 def test_crawl_delay_spaces_requests(pipe):
     site = CrawlSite(pages=20, seed=8, crawl_delay=0.3)
     with site.serve() as srv:
