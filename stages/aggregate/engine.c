@@ -1,4 +1,4 @@
-#include "engine.h"
+#include "engine_int.h"
 
 #include <malloc.h>
 #include <stdatomic.h>
@@ -31,44 +31,9 @@
 #define TRIM_MS 5000
 /* How often expired delivery records and old usage rows are let go. */
 #define EXPIRE_MS 60000
-/* How long reading a partition's usage rows back may take. */
-#define USAGE_RESTORE_TIMEOUT_MS 60000
-/* How long a failed restore waits before it is tried again. */
-#define RESTORE_RETRY_MS 500
 /* Room a webhook task leaves in a Kafka message for its record overhead
  * (headers, batch framing). */
 #define TASK_SLACK 4096
-
-struct engine {
-    struct stage *st;
-    const struct topics *t;
-    struct engine_conf conf;
-    rd_kafka_t *consumer, *producer, *reader;
-    rd_kafka_topic_t *warm[3]; /* the reader's topics, metadata kept warm */
-    struct state state;
-    struct usage usage;         /* tenants' usage rows of the assigned partitions */
-    struct delivered delivered; /* deliveries counted in usage */
-    struct txn txn;
-    struct emit out;
-    struct completion done;
-    struct frontier *fr;
-
-    /* The last rebalance event, noted by the callback for the loop. */
-    rd_kafka_topic_partition_list_t *rebalance;
-    rd_kafka_resp_err_t rebalance_err;
-    int rebalance_lost;
-    /* Partitions to restore before anything is counted: a new assignment
-     * (assigned once restored) or, after an abort, the current one (the
-     * consumer seeks back once restored). */
-    rd_kafka_topic_partition_list_t *restore;
-    int restore_seek;
-    int64_t restore_at; /* monotonic ms of the next try */
-    int closing;        /* the consumer is being closed: rebalances act at once */
-
-    int64_t tick_mono, trim_mono, expire_mono;
-    atomic_int ready;
-    struct metric *m_results, *m_dups, *m_active, *m_pending, *m_lag, *m_restore_ms;
-};
 
 /* ---------------------------------------------------------------- inputs */
 
@@ -210,25 +175,8 @@ static void emit_due_snapshots(struct engine *e)
     }
 }
 
-/* Restores the assigned partitions and seeks back to what committed: the
- * memory ran ahead of an aborted transaction. */
-static void roll_back(struct engine *e)
-{
-    rd_kafka_topic_partition_list_t *asg = NULL;
-    if (rd_kafka_assignment(e->consumer, &asg) || asg->cnt == 0) {
-        if (asg)
-            rd_kafka_topic_partition_list_destroy(asg);
-        return;
-    }
-    if (e->restore)
-        rd_kafka_topic_partition_list_destroy(e->restore);
-    e->restore = asg;
-    e->restore_seek = 1;
-    e->restore_at = clk_mono_ms();
-}
-
 /* Writes what is due, then commits. 0 committed (or nothing open). */
-static int commit(struct engine *e, int may_roll_back)
+int engine_commit(struct engine *e, int may_roll_back)
 {
     if (!e->txn.open)
         return 0;
@@ -244,124 +192,8 @@ static int commit(struct engine *e, int may_roll_back)
     enum txn_result rc = txn_commit(&e->txn);
     complete_ended(&e->done, rc == TXN_COMMITTED);
     if (rc == TXN_ABORTED && may_roll_back)
-        roll_back(e);
+        engine_roll_back(e);
     return rc == TXN_COMMITTED ? 0 : -1;
-}
-
-/* ---------------------------------------------------------------- rebalances */
-
-static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
-    struct engine *e = opaque;
-    if (e->closing) {
-        /* engine_run committed on its way out: nothing is left to do. */
-        rd_kafka_assign(rk, NULL);
-        return;
-    }
-    /* Only noted here: restoring reads whole topics and committing waits
-     * on the broker, which must not happen inside librdkafka's callback.
-     * librdkafka waits for the loop's assign/unassign. */
-    if (e->rebalance)
-        rd_kafka_topic_partition_list_destroy(e->rebalance);
-    e->rebalance = rd_kafka_topic_partition_list_copy(parts);
-    e->rebalance_err = err;
-    e->rebalance_lost = rd_kafka_assignment_lost(rk);
-}
-
-static void drop_partitions(struct engine *e, const rd_kafka_topic_partition_list_t *parts)
-{
-    int32_t *nums = malloc(sizeof(*nums) * (size_t)(parts->cnt + 1));
-    if (!nums)
-        abort();
-    size_t n = restore_partition_numbers(parts, nums);
-    for (size_t i = 0; i < n; i++) {
-        state_drop_partition(&e->state, nums[i]);
-        usage_drop_partition(&e->usage, nums[i]);
-        delivered_drop_partition(&e->delivered, nums[i]);
-    }
-    free(nums);
-    complete_recount(&e->done);
-}
-
-static void apply_rebalance(struct engine *e)
-{
-    rd_kafka_topic_partition_list_t *parts = e->rebalance;
-    e->rebalance = NULL;
-    if (e->rebalance_err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        if (e->restore)
-            rd_kafka_topic_partition_list_destroy(e->restore);
-        e->restore = parts;
-        e->restore_seek = 0;
-        e->restore_at = clk_mono_ms();
-        return;
-    }
-    /* Revoked: what we did so far commits while the partitions are still
-     * ours; when they were lost (another member may own them already),
-     * it cannot, and is aborted. Then their state goes. */
-    if (e->restore) {
-        rd_kafka_topic_partition_list_destroy(e->restore);
-        e->restore = NULL;
-    }
-    if (e->rebalance_lost) {
-        complete_flush(&e->done);
-        txn_abort(&e->txn);
-        complete_ended(&e->done, 0);
-    } else {
-        commit(e, 0);
-    }
-    drop_partitions(e, parts);
-    rd_kafka_assign(e->consumer, NULL);
-    LOG_INFO("revoked", "partitions=%d lost=%d", parts->cnt, e->rebalance_lost);
-    rd_kafka_topic_partition_list_destroy(parts);
-}
-
-/* One try at the pending restore; on failure the next one is due later. */
-static void restore_step(struct engine *e)
-{
-    struct restore_stats rs;
-    char errstr[512];
-    int32_t *nums = malloc(sizeof(*nums) * (size_t)(e->restore->cnt + 1));
-    if (!nums)
-        abort();
-    size_t n = restore_partition_numbers(e->restore, nums);
-    int rc = restore_partitions(&e->state, &e->delivered, e->consumer, e->reader,
-                                topic_name(e->t, TOPIC_AGGREGATE_STATE), e->restore, &rs, errstr,
-                                sizeof(errstr)) ||
-             usage_restore(&e->usage, e->reader, topic_name(e->t, TOPIC_USAGE), nums, n,
-                           USAGE_RESTORE_TIMEOUT_MS, errstr, sizeof(errstr));
-    /* The frontiers of their crawls, from crawl.state. */
-    rc = rc || frontier_restore(e->fr, nums, n, errstr, sizeof(errstr));
-    free(nums);
-    if (rc) {
-        char q[600];
-        LOG_WARN("restore_failed", "error=%s", log_quote(q, sizeof(q), errstr));
-        e->restore_at = clk_mono_ms() + RESTORE_RETRY_MS;
-        return;
-    }
-    rd_kafka_topic_partition_list_t *parts = e->restore;
-    e->restore = NULL;
-    complete_recount(&e->done);
-    if (e->restore_seek) {
-        for (int i = 0; i < parts->cnt; i++)
-            if (parts->elems[i].offset < 0)
-                parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-        rd_kafka_error_t *err = rd_kafka_seek_partitions(e->consumer, parts, -1);
-        if (err) {
-            LOG_ERROR("seek_failed", "err=%s", rd_kafka_error_string(err));
-            rd_kafka_error_destroy(err);
-            shutdown_request();
-        }
-    } else {
-        rd_kafka_assign(e->consumer, parts);
-        atomic_store(&e->ready, 1);
-    }
-    metric_set(e->m_restore_ms, rs.ms);
-    LOG_INFO(e->restore_seek ? "rolled_back" : "restored",
-             "partitions=%zu records=%zu bad=%zu active=%zu pending=%zu offsets_ms=%lld ms=%lld",
-             rs.partitions, rs.records, rs.bad, e->state.n_active, e->state.n_pending,
-             (long long)rs.offsets_ms, (long long)rs.ms);
-    rd_kafka_topic_partition_list_destroy(parts);
 }
 
 /* ---------------------------------------------------------------- ticks */
@@ -445,11 +277,11 @@ int engine_run(struct engine *e)
         }
         rd_kafka_poll(e->producer, 0);
         if (e->rebalance)
-            apply_rebalance(e);
+            engine_apply_rebalance(e);
         now = clk_mono_ms();
         if (e->restore) {
             if (now >= e->restore_at)
-                restore_step(e);
+                engine_restore_step(e);
             continue;
         }
         if (now - e->tick_mono >= TICK_MS) {
@@ -459,10 +291,10 @@ int engine_run(struct engine *e)
             frontier_work(e->fr); /* replays, between polls */
         }
         if (e->txn.open && now - e->txn.opened_mono >= e->conf.commit_ms)
-            commit(e, 1);
+            engine_commit(e, 1);
     }
     if (e->txn.open && !e->txn.fatal && !e->restore && !fenced)
-        commit(e, 0);
+        engine_commit(e, 0);
     return e->txn.fatal || fenced ? -1 : 0;
 }
 
@@ -545,7 +377,7 @@ static rd_kafka_t *open_consumer(struct engine *e, char *errstr, size_t errstr_s
             rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_rebalance_cb(conf, engine_on_rebalance);
     rd_kafka_conf_set_opaque(conf, e);
     /* Attempts for webhooks_delivered (delivered.h): keyed by batch id
      * too, so partition p of every input comes to one instance. */
