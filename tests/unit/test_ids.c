@@ -159,6 +159,20 @@ static void test_iso8601(void **state)
     assert_int_equal(back, 1795341600000LL);
     assert_int_equal(clk_parse_iso8601("2026-11-22 10:00:00", &back), -1);
     assert_int_equal(clk_parse_iso8601("2026-11-22T10:00:00+01:00", &back), -1);
+    /* Within the second just written only the milliseconds change; the
+     * next second, and a jump back, are written whole. */
+    clk_iso8601(1795341600007LL, buf);
+    assert_string_equal(buf, "2026-11-22T10:00:00.007Z");
+    clk_iso8601(1795341600999LL, buf);
+    assert_string_equal(buf, "2026-11-22T10:00:00.999Z");
+    clk_iso8601(1795341601000LL, buf);
+    assert_string_equal(buf, "2026-11-22T10:00:01.000Z");
+    clk_iso8601(1795341601040LL, buf);
+    assert_string_equal(buf, "2026-11-22T10:00:01.040Z");
+    clk_iso8601(0, buf);
+    assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+    clk_iso8601(1795341601500LL, buf);
+    assert_string_equal(buf, "2026-11-22T10:00:01.500Z");
 }
 
 /* The SipHash paper's vectors: key 00..0f, message 00..n-1. */
