@@ -138,6 +138,11 @@ int url_host(const char *url, char *host, size_t size)
 
 char *url_without_credentials(const char *url)
 {
+    /* Credentials (and login options) stand before an '@': without one
+     * there is nothing to take out, and curl's parse (6.7k instructions,
+     * once for every result scrape writes) is not needed. */
+    if (!strchr(url, '@'))
+        return NULL;
     CURLU *u = curl_url();
     char *norm = NULL, *out = NULL;
     if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&

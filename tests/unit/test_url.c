@@ -1,11 +1,13 @@
 /*
  * url_origin: the key deliver groups webhook connections and per-host
- * limits by, read by curl's parser like every other URL ferry handles.
+ * limits by, read by curl's parser like every other URL ferry handles;
+ * url_without_credentials: what a result shows of a redirect's target.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -52,10 +54,30 @@ static void test_origin(void **state)
     assert_string_equal(why, "is too long");
 }
 
+/* A redirect's target as a result shows it: user, password and login
+ * options taken out; a URL without any is used as it is (NULL). */
+static void test_without_credentials(void **state)
+{
+    (void)state;
+    char *u = url_without_credentials("https://user:secret@example.com/a?b=1");
+    assert_non_null(u);
+    assert_string_equal(u, "https://example.com/a?b=1");
+    free(u);
+    u = url_without_credentials("http://user@example.com:8080/");
+    assert_non_null(u);
+    assert_string_equal(u, "http://example.com:8080/");
+    free(u);
+    assert_null(url_without_credentials("https://example.com/a?mail=x%40y.z"));
+    assert_null(url_without_credentials("https://example.com/p/1"));
+    /* An '@' past the authority is no login: nothing to take out. */
+    assert_null(url_without_credentials("https://example.com/u/@name"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_origin),
+        cmocka_unit_test(test_without_credentials),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
