@@ -110,6 +110,11 @@ def test_every_documented_answer_is_seen(start_stage, receiver):
         ("POST", "/v1/batch", "422"): lambda: req("POST", "/v1/batch", {"urls": []}),
         ("POST", "/v1/batch", "429"): lambda: req("POST", "/v1/batch", {
             "urls": ["https://a.example/4", "https://a.example/5"]}, GLOBEX),
+        ("POST", "/v1/crawl", "202"): lambda: req("POST", "/v1/crawl",
+                                                 {"url": "https://a.example/", "limit": 5}),
+        ("POST", "/v1/crawl", "400"): lambda: req("POST", "/v1/crawl", raw=b"{"),
+        ("POST", "/v1/crawl", "413"): lambda: req("POST", "/v1/crawl", {"url": big["urls"][0]}),
+        ("POST", "/v1/crawl", "422"): lambda: req("POST", "/v1/crawl", {"url": "not a url"}),
         ("POST", "/v1/scrape/async", "202"): lambda: req("POST", "/v1/scrape/async",
                                                         {"url": "https://a.example/6"}),
         ("POST", "/v1/scrape/async", "400"): lambda: req("POST", "/v1/scrape/async", raw=b"[1,"),
