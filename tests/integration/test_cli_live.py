@@ -1,7 +1,8 @@
-"""`ferry retry` and `ferry batches` (build/ferry) against a live ingest with
-every stage running: the list is the tenant's batches newest first, and a
-retry submits exactly the items that failed, exiting as README's exit codes
-say (0 accepted, 3 refused: unknown batch, still running)."""
+"""`ferry retry`, `ferry batches` and `ferry crawl` (build/ferry) against a
+live ingest with every stage running: the list is the tenant's batches newest
+first, a retry submits exactly the items that failed, a crawl follows the
+site within its options, each exiting as README's exit codes say (0
+accepted, 3 refused: unknown batch, still running, invalid)."""
 
 import json
 import threading
@@ -87,3 +88,32 @@ def test_cli_batches_and_retry_against_the_stages(start_stage):
     assert out[0].split() == ["ID", "STATUS", "KIND", "PROCESSED", "CREATED"]
     assert [x.split()[:4] for x in out[1:]] == [[retry, "completed", "batch", "2/2"],
                                                 [running, "completed", "batch", "1/1"]]
+
+
+def test_cli_crawl_against_the_stages(start_stage):
+    """`ferry crawl URL` submits POST /v1/crawl as the contract says: the
+    crawl follows the site's links within --limit and ends completed."""
+    p = start_pipeline(start_stage)
+    pages = {"/": b'<a href="/a">a</a> <a href="/b">b</a> <a href="/c.pdf">pdf</a>',
+             "/a": b'<a href="/b">b</a>', "/b": b"<p>end</p>"}
+
+    def answer(path, headers):
+        if path in pages:
+            return 200, b"<html><body>" + pages[path] + b"</body></html>"
+        return 404, b"no"
+
+    with serve(answer) as site:
+        r = ferry("crawl", site + "/", "--limit", "10", "--exclude", r"\.pdf$", "--sitemap",
+                  "skip", "-f", "text", "--json", url=p.base)
+        assert r.returncode == 0, r.stderr
+        acc = json.loads(r.stdout)
+        r = ferry("wait", acc["id"], "--interval", "0.2", "--json", url=p.base)
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        assert doc["kind"] == "crawl" and doc["status"] == "completed", doc
+        r = ferry("results", acc["id"], url=p.base)
+        got = sorted((x["input"] if isinstance(x["input"], str) else x["input"]["url"])
+                     for x in map(json.loads, r.stdout.decode().splitlines()))
+        assert got == [site + "/", site + "/a", site + "/b"], got
+    r = ferry("crawl", "not a url", url=p.base)
+    assert r.returncode == 3 and b"422" in r.stderr, r.stderr
