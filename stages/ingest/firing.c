@@ -211,9 +211,13 @@ static void sleep_until_due(struct firing *fi)
     if (top && top->due_ms - clk_now_ms() < wait)
         wait = top->due_ms - clk_now_ms();
     for (int32_t p = 0; p < fi->n_parts; p++)
-        if (fi->parts[p].owned && !fi->parts[p].ready &&
-            fi->parts[p].retry_mono - clk_mono_ms() < wait)
-            wait = fi->parts[p].retry_mono - clk_mono_ms();
+        if (fi->parts[p].owned && !fi->parts[p].ready) {
+            const struct part *pt = &fi->parts[p];
+            int64_t at =
+                pt->parked_until ? pt->parked_until - clk_now_ms() : pt->retry_mono - clk_mono_ms();
+            if (at < wait)
+                wait = at;
+        }
     if (wait <= 0)
         return;
     struct timespec ts;
@@ -240,8 +244,10 @@ static void *run(void *arg)
         firing_prepare_parts(fi);
         firing_take_dirty(fi);
         cleanup_parts(fi);
-        if (!fire_round(fi))
+        if (!fire_round(fi)) {
+            firing_park_idle(fi);
             sleep_until_due(fi);
+        }
     }
     return NULL;
 }

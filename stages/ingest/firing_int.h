@@ -22,6 +22,14 @@
 #define RETRY_MS 1000
 /* Takeover of a partition: its producer's start and the reads to the end. */
 #define TAKEOVER_TIMEOUT_MS 15000
+/* An idle owner parks its partitions (closes their transactional
+ * producers, whose librdkafka threads cost CPU while idle) when they were
+ * quiet for PARK_QUIET_MS and nothing is due within PARK_AFTER_MS; it takes
+ * them over again (fence, read to the end) PARK_LEAD_MS before the next
+ * due time, or at once on a change. */
+#define PARK_QUIET_MS 30000
+#define PARK_AFTER_MS 120000
+#define PARK_LEAD_MS  30000
 
 /* A schedule on this owner's agenda. Heap entries name it by index and
  * generation (agenda_entry.ref = index << 32 | gen): a change bumps the
@@ -37,6 +45,8 @@ struct part {
     int owned, ready;
     rd_kafka_t *producer; /* "<prefix>ingest-schedules.<p>"; NULL until opened */
     int64_t retry_mono;
+    int64_t active_mono;           /* taken over, or last wrote */
+    int64_t parked_until;          /* wall ms it is taken over again; 0: not parked */
     int64_t start_offset;          /* where the group consumer began on p */
     char (*cleanup)[SCHED_ID_LEN]; /* deleted schedules whose records go */
     size_t n_cleanup, cap_cleanup;
@@ -101,6 +111,9 @@ void firing_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque);
 /* Acts on the noted rebalance, between rounds. */
 void firing_apply_rebalance(struct firing *fi);
+/* Parks the partitions that can wait (PARK_QUIET_MS), when nothing is due
+ * soon. */
+void firing_park_idle(struct firing *fi);
 /* Definitions that changed since the last turn onto the agenda (or off). */
 void firing_take_dirty(struct firing *fi);
 /* One transaction for partition p: the fires' runs, states and stale keys,

@@ -74,7 +74,8 @@ void firing_prepare_parts(struct firing *fi)
         struct part *pt = &fi->parts[p];
         char errstr[512];
         size_t n;
-        if (!pt->owned || pt->ready || now < pt->retry_mono)
+        if (!pt->owned || pt->ready || now < pt->retry_mono ||
+            (pt->parked_until && clk_now_ms() < pt->parked_until))
             continue;
         if (takeover(fi, p, errstr, sizeof(errstr))) {
             LOG_WARN("schedules_takeover_failed", "partition=%d err=%s", (int)p, errstr);
@@ -82,6 +83,8 @@ void firing_prepare_parts(struct firing *fi)
             continue;
         }
         pt->ready = 1;
+        pt->parked_until = 0;
+        pt->active_mono = clk_mono_ms();
         char(*ids)[SCHED_ID_LEN] = schedtab_partition_ids(fi->env.tab, p, &n);
         int64_t due = clk_now_ms();
         for (size_t i = 0; i < n; i++)
@@ -132,6 +135,7 @@ void firing_apply_rebalance(struct firing *fi)
                 pt->owned = 1;
                 pt->ready = 0;
                 pt->retry_mono = 0;
+                pt->parked_until = 0;
                 pt->start_offset = hi;
             }
         }
@@ -155,6 +159,28 @@ void firing_apply_rebalance(struct firing *fi)
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
+void firing_park_idle(struct firing *fi)
+{
+    const struct agenda_entry *top = agenda_heap_peek(&fi->heap);
+    int64_t now = clk_now_ms(), mono = clk_mono_ms();
+    if (top && top->due_ms - now <= PARK_AFTER_MS)
+        return;
+    /* Stale heap entries can only make it wake early. */
+    int64_t until = top ? top->due_ms - PARK_LEAD_MS : INT64_MAX;
+    int n = 0;
+    for (int32_t p = 0; p < fi->n_parts; p++) {
+        struct part *pt = &fi->parts[p];
+        if (!pt->owned || !pt->ready || pt->n_cleanup || mono - pt->active_mono < PARK_QUIET_MS)
+            continue;
+        part_discard(pt);
+        pt->parked_until = until;
+        n++;
+    }
+    if (n)
+        LOG_INFO("schedules_parked", "partitions=%d next_due_in_s=%lld", n,
+                 top ? (long long)((top->due_ms - now) / 1000) : -1LL);
+}
+
 /* Definitions that changed since the last turn. */
 void firing_take_dirty(struct firing *fi)
 {
@@ -172,6 +198,8 @@ void firing_take_dirty(struct firing *fi)
         int exists = schedtab_get(fi->env.tab, d[i].id, NULL, &s, NULL, &p) == 0;
         sched_release(&s);
         int mine = p >= 0 && p < fi->n_parts && fi->parts[p].ready;
+        if (p >= 0 && p < fi->n_parts && fi->parts[p].parked_until)
+            fi->parts[p].parked_until = 0; /* taken over again now: it pushes every schedule */
         if (exists && mine)
             firing_push(fi, firing_slot_own(fi, d[i].id, p), now);
         else if (had)
@@ -297,6 +325,7 @@ int firing_commit_part(struct firing *fi, int32_t p, struct fire *fires, size_t 
         !(error = send_offsets(fi, p, left_ms(deadline))) &&
         !(error = rd_kafka_commit_transaction(pt->producer, left_ms(deadline)))) {
         pt->n_cleanup = 0;
+        pt->active_mono = clk_mono_ms();
         return 0;
     }
     if (error)
