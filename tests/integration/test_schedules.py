@@ -126,6 +126,32 @@ def test_each_slot_once_across_two_instances_with_one_killed(start_stage, ferry_
     survivor.stop()
 
 
+def test_parked_partitions_fire_after_a_change(start_stage, ferry_env):
+    """Nothing due within 2 minutes: after 30 s quiet the owner parks its
+    partitions (closes their producers). A change takes them over again, and
+    the changed schedule fires."""
+    st, base = start_ingest(start_stage, **FAST)
+    url = base + "/v1/schedules"
+    r = http("POST", url, {"cron": "0 0 1 1 *", "batch": {"urls": ["http://127.0.0.1:9/x"]}}, ACME)
+    assert r.status == 201, r.body
+    sid = r.json()["id"]
+
+    def all_parked():
+        log = st.current_log()
+        owned = len(re.findall(r"event=schedules_owned ", log))
+        parked = sum(int(n) for n in re.findall(r"event=schedules_parked partitions=(\d+)", log))
+        return owned > 0 and parked >= owned
+
+    wait_until(all_parked, timeout=90, what="every partition parked")
+    assert runs_by_slot(ferry_env, sid) == {}
+    owned_before = len(re.findall(r"event=schedules_owned ", st.current_log()))
+    p = http("PATCH", f"{url}/{sid}", {"cron": "* * * * *"}, ACME)
+    assert p.status == 200, p.body
+    wait_until(lambda: len(runs_by_slot(ferry_env, sid)) >= 2, timeout=40, what="runs after the change")
+    assert len(re.findall(r"event=schedules_owned ", st.current_log())) > owned_before
+    assert all(len(ids) == 1 for ids in runs_by_slot(ferry_env, sid).values())
+
+
 def test_catch_up_after_an_outage(start_stage, ferry_env):
     """FERRY_SCHEDULE_MISFIRE=2s: a slot more than 2 cron minutes late was
     missed. "*/5" (every 5 s at TICK=1s) and 12 s down: catch_up "one" runs
