@@ -54,7 +54,8 @@ static const struct cfg_opt ingest_opts[] = {
      "a folder of endpoint profiles (*.json) beside the built-in ones; the same as scrape's", 0, 0,
      NULL},
     {"FERRY_INGEST_UI_DIR", CFG_STRING, "",
-     "the dashboard's folder, served at / (default: ui/ beside the build folder, i.e. the "
+     "the dashboard's folder, served at / (default: stages/ingest/ui/ beside the build folder, "
+     "i.e. the "
      "repository's)",
      0, 0, NULL},
     {"FERRY_LISTEN", CFG_STRING, "127.0.0.1:8080", "host:port of the HTTP API", 0, 0,

@@ -64,7 +64,7 @@ json_t *submission_webhook_events(const json_t *events, const char *field, int s
         }
         if (e == EVENT_SCHEDULE_RUN && !schedule_template) {
             submission_bad_field(err, name, -1,
-                      "only a schedule's runs send schedule.run (POST /v1/schedules)");
+                                 "only a schedule's runs send schedule.run (POST /v1/schedules)");
             goto fail;
         }
         json_array_append(out, v);
@@ -93,9 +93,9 @@ int submission_check_webhook(struct submission *b, const struct submission_limit
 
     if (!url || json_is_null(url)) {
         if ((secret && !json_is_null(secret)) || (events && !json_is_null(events)))
-            return submission_bad_field(err,
-                             secret && !json_is_null(secret) ? "webhook_secret" : "webhook_events",
-                             -1, "needs webhook_url");
+            return submission_bad_field(
+                err, secret && !json_is_null(secret) ? "webhook_secret" : "webhook_events", -1,
+                "needs webhook_url");
         return 0;
     }
     if (submission_webhook_url(url, lim, "webhook_url", err))
@@ -113,7 +113,7 @@ int submission_check_webhook(struct submission *b, const struct submission_limit
             return submission_bad_field(err, "webhook_secret", -1, "must be at least 16 bytes");
         if (len > SECRET_MAX || strlen(json_string_value(secret)) != len)
             return submission_bad_field(err, "webhook_secret", -1,
-                             "must be at most 1024 bytes, without NUL bytes");
+                                        "must be at most 1024 bytes, without NUL bytes");
         b->secret = strdup(json_string_value(secret));
         return b->secret ? 0 : submission_fail(err, 500, "internal", -1, "out of memory");
     }

@@ -47,7 +47,8 @@ int ui_name_ok(const char *name)
     return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
-/* The default folder: ui/ beside the folder holding this executable. */
+/* The default folder: stages/ingest/ui/ beside the folder holding this executable (the
+ * repository's, for build/ferry-ingest). */
 static int default_dir(char *out, size_t size)
 {
     char exe[PATH_MAX];
@@ -59,7 +60,7 @@ static int default_dir(char *out, size_t size)
     if (!slash)
         return -1;
     *slash = '\0';
-    return snprintf(out, size, "%s/../ui", exe) < (int)size ? 0 : -1;
+    return snprintf(out, size, "%s/../stages/ingest/ui", exe) < (int)size ? 0 : -1;
 }
 
 /* Reads one regular file of at most UI_MAX_BYTES into f. 0, 1 (skipped: not

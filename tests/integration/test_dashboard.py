@@ -31,7 +31,7 @@ def test_ingest_serves_the_dashboard(start_stage):
                         ("style.css", "text/css; charset=utf-8")):
         r = http("GET", f"{p.base}/ui/{name}")
         assert r.status == 200 and r.headers["content-type"] == ctype, name
-        assert r.body == (ROOT / "ui" / name).read_bytes()
+        assert r.body == (ROOT / "stages" / "ingest" / "ui" / name).read_bytes()
         # Unchanged: revalidated with its ETag, answered 304 without a body.
         again = http("GET", f"{p.base}/ui/{name}", headers={"If-None-Match": r.headers["etag"]})
         assert again.status == 304 and again.body == b""
