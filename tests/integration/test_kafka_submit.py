@@ -65,6 +65,14 @@ def lag_of(api, group):
     return sum(vals) if vals else None
 
 
+def partitions_of(api, group):
+    """The partitions a group's consumer in this ingest holds now: those its
+    ferry_kafka_consumer_lag shows (the series follow the assignment)."""
+    text = http("GET", api.base + "/metrics").body.decode()
+    return {line.split('partition="', 1)[1].split('"', 1)[0] for line in text.splitlines()
+            if line.startswith("ferry_kafka_consumer_lag{") and f'group="{group}"' in line}
+
+
 def body_of(i, n_urls, site="http://127.0.0.1:9"):
     return json.dumps({"urls": [f"{site}/k{i}/{j}" for j in range(n_urls)],
                        "metadata": {"i": i}}).encode()
@@ -231,6 +239,21 @@ def test_a_second_instance_shares_the_topic(start_stage, ferry_env):
     prefix = ferry_env["FERRY_TOPIC_PREFIX"]
     _, api1 = start_ingest(start_stage, FERRY_INGEST_INSTANCE="one")
     _, api2 = start_ingest(start_stage, FERRY_INGEST_INSTANCE="two")
+    # The second instance joins the group after the first took every
+    # partition: produce only once the rebalance is over, each instance
+    # holding some of the partitions and together all of them, or the first
+    # could answer every record while the second is still joining.
+    group = prefix + "ferry-ingest-submit"
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": "unused"})
+    every = {str(p) for p in c.list_topics(prefix + "submit", timeout=10)
+             .topics[prefix + "submit"].partitions}
+    c.close()
+
+    def split():
+        one, two = partitions_of(api1, group), partitions_of(api2, group)
+        return one and two and not one & two and one | two == every
+    wait_until(split, timeout=60, interval=0.2,
+               what=f"both instances holding partitions of {len(every)}")
     n = 200
     origins = produce(prefix + "submit", [(f"s{i}".encode(), body_of(i, 1),
                                           [("ferry-tenant", b"acme")]) for i in range(n)])
