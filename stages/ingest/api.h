@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 
 #include "accounts.h"
+#include "deadbook.h"
 #include "files.h"
 #include "follower.h"
 #include "httpd.h"
@@ -42,6 +43,7 @@ struct api {
     const struct stage *st;
     const struct keys *keys;
     struct table *table;
+    struct deadbook *dead;    /* the tenants' dead deliveries (GET /v1/deliveries/dead) */
     struct usage *usage;      /* tenants' usage per day (GET /v1/usage) */
     struct limits *limits;    /* FERRY_TENANT_LIMITS */
     long long credits_render; /* FERRY_CREDITS_RENDER: a rendered item's price */
@@ -84,6 +86,7 @@ struct api_route {
 extern const struct api_route api_submit_routes[];   /* submit, scrape_async */
 extern const struct api_route api_batch_routes[];    /* status, results, cancel */
 extern const struct api_route api_delivery_routes[]; /* deliveries, redeliver */
+extern const struct api_route api_dead_routes[];     /* dead deliveries across batches */
 extern const struct api_route api_files_routes[];    /* files (screenshots) */
 extern const struct api_route api_ops_routes[];      /* healthz, metrics */
 extern const struct api_route api_usage_routes[];    /* GET /v1/usage */
@@ -127,6 +130,19 @@ void api_not_found(struct httpd_resp *resp, const char *id);
  * and return -1; 0 otherwise. */
 int api_tenant_defaults(struct api *a, struct submission *b, struct httpd_resp *resp);
 int api_write_batch(struct api *a, struct submission *b, struct httpd_resp *resp);
+
+/* Sends webhook `task` of batch `batch_id` again: its record read back from
+ * Kafka (the same bytes, the same delivery id) as a fresh first attempt.
+ * Answers 202, 409 (the record is past retention) or 503. */
+void api_redeliver_task(struct api *a, const char *batch_id, const struct table_task *task,
+                        struct httpd_resp *resp);
+
+/* 422 invalid_field naming `field`, for a bad query parameter. */
+void api_bad_param(struct httpd_resp *resp, const char *field, const char *why);
+
+/* The `limit` query parameter into *limit (left alone when absent): 0, or
+ * -1 after answering 422 when it is not a whole number from 1 to max. */
+int api_limit(struct httpd_req *req, struct httpd_resp *resp, int max, int *limit);
 
 /* 422 from a submission error. */
 void api_refuse(struct httpd_resp *resp, const struct submission_err *err);

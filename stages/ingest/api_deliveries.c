@@ -47,29 +47,15 @@ static int on_task(void *arg, const rd_kafka_message_t *m)
     return 1;
 }
 
-static void h_redeliver(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
-                        const char *tenant)
+void api_redeliver_task(struct api *a, const char *batch_id, const struct table_task *task,
+                        struct httpd_resp *resp)
 {
-    const char *id = api_batch_id(req);
-    struct table_task task;
     struct task_copy tc = {0};
     char errstr[256];
     int64_t next;
-    int rc = id ? table_task(a->table, id, tenant, &task) : -1;
-    if (rc == -1) {
-        api_not_found(resp, id);
-        return;
-    }
-    if (rc == -2) {
-        httpd_error(resp, 409, "nothing_to_redeliver",
-                    "no webhook of this batch has been attempted yet; redeliver works once the "
-                    "batch finished and its webhook was tried",
-                    NULL);
-        return;
-    }
-    tc.delivery_id = task.delivery_id;
-    if (reader_scan(a->readers, task.topic, task.partition, task.offset, task.offset, a->timeout_ms,
-                    on_task, &tc, &next, errstr, sizeof(errstr))) {
+    tc.delivery_id = task->delivery_id;
+    if (reader_scan(a->readers, task->topic, task->partition, task->offset, task->offset,
+                    a->timeout_ms, on_task, &tc, &next, errstr, sizeof(errstr))) {
         httpd_error(resp, 503, "kafka_unavailable", "the webhook task could not be read", NULL);
         return;
     }
@@ -85,17 +71,38 @@ static void h_redeliver(struct api *a, struct httpd_req *req, struct httpd_resp 
     for (size_t i = 0; i < sizeof(attempt_headers) / sizeof(attempt_headers[0]); i++)
         rd_kafka_header_remove(tc.hdrs, attempt_headers[i]);
     rd_kafka_header_add(tc.hdrs, "ferry-attempt", -1, "1", -1);
-    if (api_produce_sync(a, topic_name(&a->st->topics, TOPIC_WEBHOOKS), id, tc.value, tc.len,
+    if (api_produce_sync(a, topic_name(&a->st->topics, TOPIC_WEBHOOKS), batch_id, tc.value, tc.len,
                          tc.hdrs, errstr, sizeof(errstr))) {
         httpd_error(resp, 503, "kafka_unavailable", "the webhook could not be re-enqueued", NULL);
     } else {
-        LOG_INFO("redeliver", "batch=%s delivery=%s event=%s", id, task.delivery_id, task.event);
-        json_t *out = json_pack("{s:s,s:s,s:s,s:s}", "id", id, "delivery_id", task.delivery_id,
-                                "event", task.event, "status", "queued");
+        LOG_INFO("redeliver", "batch=%s delivery=%s event=%s", batch_id, task->delivery_id,
+                 task->event);
+        json_t *out = json_pack("{s:s,s:s,s:s,s:s}", "id", batch_id, "delivery_id",
+                                task->delivery_id, "event", task->event, "status", "queued");
         httpd_json_doc(resp, 202, out);
         json_decref(out);
     }
     free(tc.value);
+}
+
+static void h_redeliver(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
+                        const char *tenant)
+{
+    const char *id = api_batch_id(req);
+    struct table_task task;
+    int rc = id ? table_task(a->table, id, tenant, &task) : -1;
+    if (rc == -1) {
+        api_not_found(resp, id);
+        return;
+    }
+    if (rc == -2) {
+        httpd_error(resp, 409, "nothing_to_redeliver",
+                    "no webhook of this batch has been attempted yet; redeliver works once the "
+                    "batch finished and its webhook was tried",
+                    NULL);
+        return;
+    }
+    api_redeliver_task(a, id, &task, resp);
 }
 
 const struct api_route api_delivery_routes[] = {

@@ -24,11 +24,28 @@ static int one_of(const char *v, const char *const *list, size_t n)
     return 0;
 }
 
-static void bad_param(struct httpd_resp *resp, const char *field, const char *why)
+void api_bad_param(struct httpd_resp *resp, const char *field, const char *why)
 {
     char msg[200];
     snprintf(msg, sizeof(msg), "%s: %s", field, why);
     httpd_error(resp, 422, "invalid_field", msg, json_pack("{s:s}", "field", field));
+}
+
+int api_limit(struct httpd_req *req, struct httpd_resp *resp, int max, int *limit)
+{
+    const char *l = httpd_query(req, "limit");
+    if (!l)
+        return 0;
+    char *end;
+    long v = strtol(l, &end, 10);
+    if (!isdigit((unsigned char)*l) || *end || v < 1 || v > max) {
+        char why[64];
+        snprintf(why, sizeof(why), "must be a whole number from 1 to %d", max);
+        api_bad_param(resp, "limit", why);
+        return -1;
+    }
+    *limit = (int)v;
+    return 0;
 }
 
 static void h_list(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
@@ -36,30 +53,22 @@ static void h_list(struct api *a, struct httpd_req *req, struct httpd_resp *resp
 {
     struct table_page_query q = {httpd_query(req, "status"), httpd_query(req, "kind"),
                                  LIST_LIMIT_DEFAULT, httpd_query(req, "cursor")};
-    const char *l = httpd_query(req, "limit");
     char next[TABLE_CURSOR_MAX];
     if (q.status && !one_of(q.status, states, sizeof(states) / sizeof(states[0]))) {
-        bad_param(resp, "status", "one of queued, running, completed, failed, cancelled");
+        api_bad_param(resp, "status", "one of queued, running, completed, failed, cancelled");
         return;
     }
     if (q.kind && !one_of(q.kind, kinds, sizeof(kinds) / sizeof(kinds[0]))) {
-        bad_param(resp, "kind", "batch or crawl");
+        api_bad_param(resp, "kind", "batch or crawl");
         return;
     }
-    if (l) {
-        char *end;
-        long v = strtol(l, &end, 10);
-        if (!isdigit((unsigned char)*l) || *end || v < 1 || v > LIST_LIMIT_MAX) {
-            bad_param(resp, "limit", "must be a whole number from 1 to 100");
-            return;
-        }
-        q.limit = (int)v;
-    }
+    if (api_limit(req, resp, LIST_LIMIT_MAX, &q.limit))
+        return;
     struct buf out = BUF_INIT(BUF_NO_MAX);
     buf_adds(&out, "{\"batches\":[");
     if (table_page(a->table, tenant, &q, &out, next)) {
         buf_release(&out);
-        bad_param(resp, "cursor", "not a cursor of this API");
+        api_bad_param(resp, "cursor", "not a cursor of this API");
         return;
     }
     buf_adds(&out, "],\"next\":");

@@ -14,6 +14,7 @@ enum { T_STATUS, T_ATTEMPTS, T_USAGE, T__COUNT };
 
 struct follow {
     struct table *table;
+    struct deadbook *dead;
     struct usage *usage;
     struct follower *f;
     atomic_int told; /* status_caught_up logged */
@@ -35,14 +36,15 @@ static void on_record(void *arg, int topic, const rd_kafka_message_t *m)
         if (m->payload && usage_put(fw->usage, m->payload, m->len))
             LOG_WARN("bad_usage_record", "partition=%d offset=%lld", m->partition,
                      (long long)m->offset);
-    } else if (m->payload && table_put_attempt(fw->table, m->payload, m->len)) {
+    } else if (m->payload && (table_put_attempt(fw->table, m->payload, m->len) ||
+                              deadbook_put_attempt(fw->dead, m->payload, m->len))) {
         LOG_WARN("bad_attempt_record", "partition=%d offset=%lld", m->partition,
                  (long long)m->offset);
     }
 }
 
-struct follow *follow_open(const struct stage *st, struct table *table, struct usage *usage,
-                           char *errstr, size_t errstr_size)
+struct follow *follow_open(const struct stage *st, struct table *table, struct deadbook *dead,
+                           struct usage *usage, char *errstr, size_t errstr_size)
 {
     const char *topics[T__COUNT] = {topic_name(&st->topics, TOPIC_STATUS),
                                     topic_name(&st->topics, TOPIC_ATTEMPTS),
@@ -53,6 +55,7 @@ struct follow *follow_open(const struct stage *st, struct table *table, struct u
         return NULL;
     }
     fw->table = table;
+    fw->dead = dead;
     fw->usage = usage;
     /* The group (unused: partitions are assigned) is the name under the
      * topic prefix, once. */

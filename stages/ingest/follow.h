@@ -1,5 +1,6 @@
 /*
- * follow — keeps the status table and the usage table current: reads
+ * follow — keeps the status table, the dead deliveries (deadbook.h) and
+ * the usage table current: reads
  * batch.status, webhooks.attempts and usage from the beginning, every
  * partition, forever, on a thread of its own (shared/follower.h).
  *
@@ -12,6 +13,7 @@
 #ifndef INGEST_FOLLOW_H
 #define INGEST_FOLLOW_H
 
+#include "deadbook.h"
 #include "stage.h"
 #include "table.h"
 #include "usage.h"
@@ -20,8 +22,8 @@ struct follow;
 
 /* Creates the consumer and assigns every partition of the three topics
  * (they must exist: call after stage_ensure_topics). NULL with errstr. */
-struct follow *follow_open(const struct stage *st, struct table *table, struct usage *usage,
-                           char *errstr, size_t errstr_size);
+struct follow *follow_open(const struct stage *st, struct table *table, struct deadbook *dead,
+                           struct usage *usage, char *errstr, size_t errstr_size);
 
 /* Paces the caller's loop: returns after timeout_ms (the records are
  * applied meanwhile, on the follower's thread). */

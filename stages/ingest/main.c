@@ -222,6 +222,7 @@ int main(int argc, char **argv)
     }
     api.accounts = &accounts;
     api.table = table_new();
+    api.dead = deadbook_new();
     api.usage = usage_new();
     api.producer = plain_producer(&st, api.timeout_ms, errstr, sizeof(errstr));
     api.txn = api.producer ? txn_pool_new(&st, (int)cfg_int(&st.cfg, "FERRY_INGEST_PRODUCERS"),
@@ -243,7 +244,7 @@ int main(int argc, char **argv)
         .timeout_ms = api.timeout_ms,
     };
     api.files = file_readers ? files_new(file_readers, &fc) : NULL;
-    if (!api.table || !api.usage || !api.results || !api.files) {
+    if (!api.table || !api.dead || !api.usage || !api.results || !api.files) {
         fprintf(stderr, "ferry-ingest: %s\n", errstr);
         goto out;
     }
@@ -269,7 +270,7 @@ int main(int argc, char **argv)
         sleep(1);
     }
     while (!shutdown_requested() &&
-           !(follow = follow_open(&st, api.table, api.usage, errstr, sizeof(errstr)))) {
+           !(follow = follow_open(&st, api.table, api.dead, api.usage, errstr, sizeof(errstr)))) {
         LOG_WARN("follow_open", "err=%s", errstr);
         sleep(1);
     }
@@ -329,6 +330,7 @@ out:
     if (api.accounts)
         accounts_release(&accounts);
     table_free(api.table);
+    deadbook_free(api.dead);
     usage_free(api.usage);
     limits_free(api.limits);
     profiles_free(profiles);

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "ids.h"
 #include "jx.h"
+#include "msindex.h"
 #include "strmap.h"
 
 #define ID_MAX 48
@@ -38,8 +39,7 @@ struct entry {
 
 /* A tenant's batches with a document, sorted by (created_ms, id). */
 struct tlist {
-    struct entry **v;
-    size_t n, cap;
+    struct msindex x;
 };
 
 struct table {
@@ -84,7 +84,7 @@ static void entry_free_fn(void *e)
 static void tlist_free(void *p)
 {
     struct tlist *l = p;
-    free(l->v);
+    msindex_release(&l->x);
     free(l);
 }
 
@@ -171,27 +171,6 @@ void table_load(struct table *t, const char *tenant, struct table_load *out)
 
 /* ---- the per-tenant lists (under the write lock) */
 
-static int order(int64_t ms, const char *id, const struct entry *e)
-{
-    if (ms != e->created_ms)
-        return ms < e->created_ms ? -1 : 1;
-    return strcmp(id, e->id);
-}
-
-/* The first position of l whose entry is not before (ms, id). */
-static size_t lower_bound(const struct tlist *l, int64_t ms, const char *id)
-{
-    size_t lo = 0, hi = l->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (order(ms, id, l->v[mid]) > 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 static void list_add(struct table *t, struct entry *e)
 {
     struct tlist *l = strmap_get(&t->lists, e->tenant);
@@ -200,21 +179,8 @@ static void list_add(struct table *t, struct entry *e)
             return;
         strmap_put(&t->lists, e->tenant, l, NULL);
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        struct entry **v = realloc(l->v, cap * sizeof(*v));
-        if (!v)
-            return; /* out of memory: the batch is not listed, still served */
-        l->v = v;
-        l->cap = cap;
-    }
-    /* Batches mostly come in time order: the end is the usual place. */
-    size_t i = l->n && order(e->created_ms, e->id, l->v[l->n - 1]) > 0
-                   ? l->n
-                   : lower_bound(l, e->created_ms, e->id);
-    memmove(l->v + i + 1, l->v + i, (l->n - i) * sizeof(*l->v));
-    l->v[i] = e;
-    l->n++;
+    if (msindex_add(&l->x, e->created_ms, e->id, e))
+        return; /* out of memory: the batch is not listed, still served */
     e->listed = 1;
 }
 
@@ -222,13 +188,8 @@ static void list_del(struct table *t, struct entry *e)
 {
     struct tlist *l = e->listed ? strmap_get(&t->lists, e->tenant) : NULL;
     e->listed = 0;
-    if (!l)
-        return;
-    size_t i = lower_bound(l, e->created_ms, e->id);
-    if (i < l->n && l->v[i] == e) {
-        memmove(l->v + i, l->v + i + 1, (l->n - i - 1) * sizeof(*l->v));
-        l->n--;
-    }
+    if (l)
+        msindex_del(&l->x, e->created_ms, e->id);
 }
 
 /* Status documents from before schema_version (schema.h) give the
@@ -479,23 +440,6 @@ size_t table_count(struct table *t)
     return n;
 }
 
-/* "<created ms>.<id>": where a page ended. */
-static int parse_cursor(const char *c, int64_t *ms, char id[ID_MAX])
-{
-    char *end;
-    if (!c || !*c || *c < '0' || *c > '9')
-        return -1;
-    long long v = strtoll(c, &end, 10);
-    size_t n = *end == '.' ? strlen(end + 1) : 0;
-    if (n == 0 || n >= ID_MAX ||
-        strspn(end + 1, "abcdefghijklmnopqrstuvwxyz"
-                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
-        return -1;
-    *ms = v;
-    memcpy(id, end + 1, n + 1);
-    return 0;
-}
-
 static int wanted(const struct entry *e, const struct table_page_query *q)
 {
     return (!q->status || strcmp(e->status, q->status) == 0) &&
@@ -508,16 +452,20 @@ int table_page(struct table *t, const char *tenant, const struct table_page_quer
     int64_t ms = 0;
     char id[ID_MAX];
     next_cursor[0] = '\0';
-    if (q->cursor && parse_cursor(q->cursor, &ms, id))
+    /* A cursor is "<created ms>.<id>": where a page ended. */
+    if (q->cursor && msindex_cursor_parse(q->cursor,
+                                          "abcdefghijklmnopqrstuvwxyz"
+                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-",
+                                          &ms, id, sizeof(id)))
         return -1;
     pthread_rwlock_rdlock(&t->lock);
     const struct tlist *l = strmap_get(&t->lists, tenant);
-    size_t end = !l ? 0 : q->cursor ? lower_bound(l, ms, id) : l->n;
+    size_t end = !l ? 0 : q->cursor ? msindex_lower(&l->x, ms, id) : l->x.n;
     const struct entry *last = NULL;
     int n = 0;
     /* Newest first: down from the cursor, skipping what the filter drops. */
     for (size_t j = end; j-- > 0;) {
-        const struct entry *e = l->v[j];
+        const struct entry *e = l->x.v[j].value;
         if (!e->body || !wanted(e, q))
             continue;
         if (n == q->limit) {

@@ -4,6 +4,7 @@
 //   BASE   ingest's base URL        SITE   a local site to scrape
 //   SHOTS  folder for screenshots   OTHER  a batch id of another tenant
 //   HOOK   a webhook receiver's URL      SCHED  a schedule of this tenant
+//   DEAD   a batch whose webhook delivery is dead (its receiver answered 410)
 // Prints one JSON line per step to stdout.
 import { createRequire } from "node:module";
 
@@ -12,7 +13,7 @@ import { createRequire } from "node:module";
 const require = createRequire(process.env.NODE_PATH + "/");
 const { chromium } = require("playwright-core");
 
-const { BASE, SITE, SHOTS, OTHER, HOOK, SCHED } = process.env;
+const { BASE, SITE, SHOTS, OTHER, HOOK, SCHED, DEAD } = process.env;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const DESKTOP = { width: 1280, height: 860 };
 const PHONE = { width: 390, height: 780 };
@@ -146,6 +147,19 @@ try {
   await page.waitForFunction(() => document.querySelectorAll('#deliveries tr[data-outcome="delivered"]').length >= 2, null, { timeout: 30000 });
   await shots(page, "deliveries");
   step("replayed");
+
+  // Dead letters: the dead delivery across batches, replayed from its row;
+  // once its new attempt is delivered it leaves the list.
+  await page.getByRole("link", { name: "Dead letters" }).click();
+  const deadRow = page.locator(`#dead tr[data-batch="${DEAD}"]`);
+  await deadRow.waitFor();
+  const delivery = await deadRow.getAttribute("data-delivery");
+  if (!/410/.test(await deadRow.textContent())) throw new Error("dead row: " + (await deadRow.textContent()));
+  await shots(page, "dead");
+  await deadRow.getByRole("button", { name: /^Replay / }).click();
+  await page.locator("#dead-msg", { hasText: "Replay queued" }).waitFor();
+  await page.locator("#dead-total", { hasText: "0 dead deliveries" }).waitFor({ timeout: 30000 });
+  step("dead", { delivery });
 
   // Rotate the secret: shown once, then only its state.
   await page.getByRole("link", { name: "Settings" }).click();

@@ -77,7 +77,13 @@ def test_dashboard_in_a_browser(start_stage, shots, receiver):
                      {"name": "nightly", "cron": "0 3 * * *", "batch": {"urls": [site.url + "/p5"]}},
                      ACME)
         assert sched.status == 201, sched.body
-        env = dict(os.environ, SCHED=sched.json()["id"], NODE_PATH=str(NODE_PATH), BASE=p.base, SITE=site.url,
+        # A dead delivery for the dead-letter page: the receiver answers
+        # this batch's webhook 410 Gone (the next ones 200).
+        receiver.plan = [410]
+        dead = p.submit({"urls": [site.url + "/p8"], "webhook_url": receiver.url + "/gone"})["id"]
+        wait_until(lambda: http("GET", p.base + "/v1/deliveries/dead", headers=ACME).json()["total"],
+                   60, what="a dead delivery")
+        env = dict(os.environ, SCHED=sched.json()["id"], DEAD=dead, NODE_PATH=str(NODE_PATH), BASE=p.base, SITE=site.url,
                    SHOTS=str(shots), OTHER=other, CHROMIUM=CHROMIUM,
                    HOOK=receiver.url + "/hook")
         out = subprocess.run(["node", str(ROOT / "tests" / "integration" / "dashboard_e2e.mjs")],
@@ -95,6 +101,7 @@ def test_dashboard_in_a_browser(start_stage, shots, receiver):
         method, path = call.split(" ", 1)
         path = re.sub(r"(bat|sch)_\w+", "{id}", path)
         path = re.sub(r"fil_\w+", "{file_id}", path)
+        path = re.sub(r"dlv_\w+", "{delivery_id}", path)
         assert f"\n  {path}:" in spec, call
         block = spec.split(f"\n  {path}:", 1)[1].split("\n  /", 1)[0]
         assert f"\n    {method.lower()}:" in block, call
@@ -117,7 +124,11 @@ def test_dashboard_in_a_browser(start_stage, shots, receiver):
     run = http("GET", f"{p.base}/v1/batch/{steps['schedule']['run']}", headers=ACME).json()
     assert run["status"] == "completed" and run["total"] == 1
     assert steps["screenshot"]["size"] == [1280, 800]  # the default viewport, as stored
-    for name in ("signin", "batches", "batch", "deliveries", "settings", "schedules",
+    # The dead delivery replayed on the page reached the receiver, same id.
+    again = [r for r in receiver.requests if r.path == "/gone"]
+    assert len(again) == 2 and again[1].headers["x-ferry-delivery"] == steps["dead"]["delivery"]
+    assert http("GET", p.base + "/v1/deliveries/dead", headers=ACME).json()["total"] == 0
+    for name in ("signin", "batches", "batch", "deliveries", "settings", "schedules", "dead",
                  "result-screenshot", "other-tenant"):
         for size in ("desktop", "phone"):
             assert (shots / f"{name}-{size}.png").stat().st_size > 1000

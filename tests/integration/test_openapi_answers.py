@@ -31,6 +31,10 @@ NOT_PROVOKED = {
     ("GET", "/v1/files/{file_id}", "200"): "needs a rendered screenshot (test_files)",
     ("POST", "/v1/schedules/{id}/run", "422"): "a stored template that no longer submits "
                                                "(limits changed since it was stored)",
+    ("POST", "/v1/deliveries/{delivery_id}/redeliver", "409"): "a dead attempt naming no task "
+                                                               "(deliver writes one only for a "
+                                                               "record it cannot read), or one "
+                                                               "past retention",
 }
 
 
@@ -94,6 +98,13 @@ def test_every_documented_answer_is_seen(start_stage, receiver):
                timeout=60, what="the cancelled batch final")
     wait_until(lambda: req("GET", f"/v1/batch/{done}/deliveries").json()["total_attempts"] > 0,
                timeout=60, what="its webhook attempted")
+    # A dead delivery: the receiver answers 410 Gone to this batch's webhook.
+    receiver.plan = [410]
+    gone = req("POST", "/v1/batch", {"urls": ["https://a.example/d"],
+                                     "webhook_url": receiver.url + "/gone"}).json()["id"]
+    assert req("DELETE", f"/v1/batch/{gone}").status == 202
+    dead = wait_until(lambda: req("GET", "/v1/deliveries/dead").json()["dead"],
+                      timeout=60, what="a dead delivery")[0]["delivery_id"]
     sched = req("POST", "/v1/schedules", {"cron": "0 3 * * *", "paused": True,
                                           "batch": {"urls": ["https://a.example/s"]}})
     assert sched.status == 201, sched.body
@@ -102,6 +113,7 @@ def test_every_documented_answer_is_seen(start_stage, receiver):
     bad_escape = "?limit=%zz"
 
     B, S = "/v1/batch/{id}", "/v1/schedules/{id}"
+    D = "/v1/deliveries/{delivery_id}/redeliver"
     cases = {
         ("POST", "/v1/batch", "202"): lambda: req("POST", "/v1/batch",
                                                  {"urls": ["https://a.example/3"]}),
@@ -147,6 +159,13 @@ def test_every_documented_answer_is_seen(start_stage, receiver):
         ("POST", B + "/redeliver", "404"): lambda: req(
             "POST", f"/v1/batch/{UNKNOWN_BATCH}/redeliver"),
         ("POST", B + "/redeliver", "409"): lambda: req("POST", f"/v1/batch/{queued}/redeliver"),
+        ("GET", "/v1/deliveries/dead", "200"): lambda: req("GET", "/v1/deliveries/dead?limit=5"),
+        ("GET", "/v1/deliveries/dead", "400"): lambda: req("GET", "/v1/deliveries/dead" +
+                                                          bad_escape),
+        ("GET", "/v1/deliveries/dead", "422"): lambda: req("GET", "/v1/deliveries/dead?limit=0"),
+        ("POST", D, "202"): lambda: req("POST", f"/v1/deliveries/{dead}/redeliver"),
+        ("POST", D, "400"): lambda: req("POST", f"/v1/deliveries/{dead}/redeliver{bad_escape}"),
+        ("POST", D, "404"): lambda: req("POST", f"/v1/deliveries/dlv_{'0' * 32}/redeliver"),
         ("GET", "/v1/usage", "200"): lambda: req("GET", "/v1/usage"),
         ("GET", "/v1/usage", "400"): lambda: req("GET", "/v1/usage?from=%zz"),
         ("GET", "/v1/usage", "422"): lambda: req("GET", "/v1/usage?from=2026-02-01&to=2026-01-01"),
@@ -205,7 +224,8 @@ def test_every_documented_answer_is_seen(start_stage, receiver):
 
     def unauthorized(method, path):
         concrete = (path.replace("{id}", UNKNOWN_SCHEDULE if "schedules" in path else queued)
-                    .replace("{file_id}", "fil_" + "0" * 26))
+                    .replace("{file_id}", "fil_" + "0" * 26)
+                    .replace("{delivery_id}", "dlv_" + "0" * 32))
         body = {} if method in ("POST", "PUT", "PATCH") else None
         return lambda: req(method, concrete, body, NOBODY)
 

@@ -1,11 +1,12 @@
 // The dashboard's entry: sign in, then a page per location hash
-// (#/batches, #/batch/<id>, #/schedules, #/settings). Each page module exports
+// (#/batches, #/batch/<id>, #/dead, #/schedules, #/settings). Each page module exports
 // render(view, arg) and returns a cleanup function (stops its polling).
 import { api, key, setUnauthorizedHandler } from "./api.js";
 import * as batches from "./batches.js";
 import * as batch from "./batch.js";
 import * as settings from "./settings.js";
 import * as schedules from "./schedules.js";
+import * as dead from "./dead.js";
 
 const $ = (id) => document.getElementById(id);
 let cleanup = null;
@@ -34,6 +35,7 @@ function route() {
   if ((m = hash.match(/^#\/batch\/([A-Za-z0-9_]+)$/))) cleanup = batch.render(view, m[1]);
   else if (hash === "#/settings") cleanup = settings.render(view);
   else if (hash === "#/schedules") cleanup = schedules.render(view);
+  else if (hash === "#/dead") cleanup = dead.render(view);
   else cleanup = batches.render(view);
   const h1 = view.querySelector("h1");
   if (h1) {
