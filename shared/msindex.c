@@ -58,8 +58,7 @@ void msindex_release(struct msindex *x)
     *x = (struct msindex)MSINDEX_INIT;
 }
 
-int msindex_cursor_parse(const char *c, const char *allowed, int64_t *ms, char *id,
-                         size_t id_size)
+int msindex_cursor_parse(const char *c, const char *allowed, int64_t *ms, char *id, size_t id_size)
 {
     char *end;
     if (!c || *c < '0' || *c > '9')

@@ -55,7 +55,6 @@ void msindex_release(struct msindex *x);
 /* "<ms>.<id>" into *ms and id (id_size bytes): 0, or -1 when c is not one
  * (no digits, no dot, an empty id or one too long, or a character of the
  * id not in `allowed`). */
-int msindex_cursor_parse(const char *c, const char *allowed, int64_t *ms, char *id,
-                         size_t id_size);
+int msindex_cursor_parse(const char *c, const char *allowed, int64_t *ms, char *id, size_t id_size);
 
 #endif

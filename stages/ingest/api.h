@@ -87,6 +87,7 @@ extern const struct api_route api_submit_routes[];   /* submit, scrape_async */
 extern const struct api_route api_batch_routes[];    /* status, results, cancel */
 extern const struct api_route api_delivery_routes[]; /* deliveries, redeliver */
 extern const struct api_route api_dead_routes[];     /* dead deliveries across batches */
+extern const struct api_route api_payload_routes[];  /* what an attempt POSTed */
 extern const struct api_route api_files_routes[];    /* files (screenshots) */
 extern const struct api_route api_ops_routes[];      /* healthz, metrics */
 extern const struct api_route api_usage_routes[];    /* GET /v1/usage */

@@ -145,8 +145,15 @@ try {
   await page.getByRole("button", { name: "Replay the last webhook" }).click();
   await page.locator("#deliveries-msg", { hasText: "Replay queued" }).waitFor();
   await page.waitForFunction(() => document.querySelectorAll('#deliveries tr[data-outcome="delivered"]').length >= 2, null, { timeout: 30000 });
-  await shots(page, "deliveries");
   step("replayed");
+  // The request an attempt POSTed: its headers and the exact body.
+  await page.locator('#deliveries tr[data-outcome="delivered"]').first().getByRole("button", { name: /^Request of attempt / }).click();
+  await page.locator("#request-body").waitFor();
+  const body = await page.locator("#request-body").getAttribute("data-raw");
+  const event = await page.locator("#request-headers tr", { hasText: "X-Ferry-Event" }).locator("td").textContent();
+  if (!body.includes(accepted) || event !== "batch.completed") throw new Error(`request shows ${event}: ${body.slice(0, 200)}`);
+  await shots(page, "deliveries");
+  step("request", { body });
 
   // Dead letters: the dead delivery across batches, replayed from its row;
   // once its new attempt is delivered it leaves the list.

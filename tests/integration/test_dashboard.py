@@ -109,6 +109,8 @@ def test_dashboard_in_a_browser(start_stage, shots, receiver):
     events = [json.loads(r.body) for r in receiver.requests if bid in r.body.decode()]
     assert len(events) >= 2 and len({r.headers["x-ferry-delivery"] for r in receiver.requests
                                      if bid in r.body.decode()}) == 1
+    # The request body the page showed is the bytes the receiver got.
+    assert steps["request"]["body"].encode() in [r.body for r in receiver.requests]
     # The secret the page showed once is the tenant's: it signs the next
     # batch sent to the webhook set on the page.
     w = http("GET", p.base + "/v1/webhook", headers=ACME).json()

@@ -31,6 +31,8 @@ NOT_PROVOKED = {
     ("GET", "/v1/files/{file_id}", "200"): "needs a rendered screenshot (test_files)",
     ("POST", "/v1/schedules/{id}/run", "422"): "a stored template that no longer submits "
                                                "(limits changed since it was stored)",
+    ("GET", "/v1/batch/{id}/deliveries/{delivery_id}/request", "410"): "the task past the "
+                                                                      "webhooks topic's retention",
     ("POST", "/v1/deliveries/{delivery_id}/redeliver", "409"): "a dead attempt naming no task "
                                                                "(deliver writes one only for a "
                                                                "record it cannot read), or one "
@@ -96,8 +98,8 @@ def test_every_documented_answer_is_seen(start_stage, receiver):
     assert req("DELETE", f"/v1/batch/{done}").status == 202
     wait_until(lambda: req("GET", f"/v1/batch/{done}").json()["status"] == "cancelled",
                timeout=60, what="the cancelled batch final")
-    wait_until(lambda: req("GET", f"/v1/batch/{done}/deliveries").json()["total_attempts"] > 0,
-               timeout=60, what="its webhook attempted")
+    sent = wait_until(lambda: req("GET", f"/v1/batch/{done}/deliveries").json()["deliveries"],
+                      timeout=60, what="its webhook attempted")[0]["delivery_id"]
     # A dead delivery: the receiver answers 410 Gone to this batch's webhook.
     receiver.plan = [410]
     gone = req("POST", "/v1/batch", {"urls": ["https://a.example/d"],
@@ -114,6 +116,7 @@ def test_every_documented_answer_is_seen(start_stage, receiver):
 
     B, S = "/v1/batch/{id}", "/v1/schedules/{id}"
     D = "/v1/deliveries/{delivery_id}/redeliver"
+    R = B + "/deliveries/{delivery_id}/request"
     cases = {
         ("POST", "/v1/batch", "202"): lambda: req("POST", "/v1/batch",
                                                  {"urls": ["https://a.example/3"]}),
@@ -153,6 +156,12 @@ def test_every_documented_answer_is_seen(start_stage, receiver):
             "GET", f"/v1/batch/{done}/deliveries{bad_escape}"),
         ("GET", B + "/deliveries", "404"): lambda: req(
             "GET", f"/v1/batch/{UNKNOWN_BATCH}/deliveries"),
+        ("GET", R, "200"): lambda: req("GET", f"/v1/batch/{done}/deliveries/{sent}/request"),
+        ("GET", R, "400"): lambda: req("GET", f"/v1/batch/{done}/deliveries/{sent}/request"
+                                              f"{bad_escape}"),
+        ("GET", R, "404"): lambda: req("GET", f"/v1/batch/{done}/deliveries/dlv_{'0' * 32}/request"),
+        ("GET", R, "422"): lambda: req("GET", f"/v1/batch/{done}/deliveries/{sent}/request"
+                                              "?attempt=0"),
         ("POST", B + "/redeliver", "202"): lambda: req("POST", f"/v1/batch/{done}/redeliver"),
         ("POST", B + "/redeliver", "400"): lambda: req(
             "POST", f"/v1/batch/{done}/redeliver{bad_escape}"),

@@ -1,8 +1,10 @@
 // A batch: its counts and progress, an error breakdown, cancel and
 // retry-failed, its results (status filter, a viewer per result with its
-// formats, extracted data and screenshot), and its webhook deliveries with
-// replay. Polls the status at most once a second while the batch runs.
+// formats, extracted data and screenshot), and its webhook deliveries
+// (deliveries.js). Polls the status at most once a second while the batch
+// runs.
 import { api, ApiError, pathOf } from "./api.js";
+import { deliveriesSection } from "./deliveries.js";
 import { announce, errorText, fmtDuration, fmtTime, h, isFinal, poll, progressBar, rateAndEta } from "./util.js";
 
 const FILTERS = ["ok", "failed", "timeout", "dns", "connect", "tls", "http_error", "not_found", "too_large", "blocked",
@@ -221,46 +223,4 @@ function resultsSection(id) {
     refresh: () => load(first(), false).catch((e) => (more.hidden = true, tbody.replaceChildren(h("tr", {}, h("td", { colspan: 6, class: "error" }, errorText(e)))))),
     stop: freeUrls,
   };
-}
-
-function deliveriesSection(id) {
-  const enc = encodeURIComponent(id);
-  const tbody = h("tbody");
-  const note = h("p", { role: "status", id: "deliveries-msg" });
-  const replay = h("button", { type: "button", id: "replay" }, "Replay the last webhook");
-  const el = h("section", { class: "card", "aria-labelledby": "del-h" },
-    h("h2", { id: "del-h" }, "Webhook deliveries"),
-    h("div", { class: "scroll" }, h("table", { id: "deliveries" },
-      h("thead", {}, h("tr", {}, ["#", "Time", "Event", "Response", "Latency", "Outcome", "Error / response excerpt"].map((t) => h("th", { scope: "col" }, t)))), tbody)),
-    h("div", { class: "actions" }, replay), note);
-  replay.addEventListener("click", async () => {
-    replay.disabled = true;
-    try {
-      const r = await api.json("POST", `/v1/batch/${enc}/redeliver`);
-      note.textContent = `Replay queued (${r.event}, delivery ${r.delivery_id}).`;
-      announce("Replay queued");
-      refresh();
-    } catch (e) {
-      note.textContent = "Cannot replay: " + errorText(e);
-    }
-    replay.disabled = false;
-  });
-  async function refresh() {
-    let d;
-    try {
-      d = await api.get(`/v1/batch/${enc}/deliveries`);
-    } catch (e) {
-      note.textContent = "Cannot load deliveries: " + errorText(e);
-      return;
-    }
-    tbody.replaceChildren(...d.deliveries.map((a) => h("tr", { "data-outcome": a.outcome },
-      h("td", {}, a.attempt), h("td", {}, fmtTime(a.at)), h("td", {}, a.event),
-      h("td", {}, a.status_code ?? "–"), h("td", {}, a.latency_ms + " ms"),
-      h("td", {}, h("span", { class: "status s-" + a.outcome }, a.outcome)),
-      h("td", { class: "mono" }, [a.error, a.response_body].filter(Boolean).join(" — ") || "–"))));
-    if (!d.deliveries.length) tbody.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No attempts yet.")));
-    el.dataset.total = d.total_attempts;
-    replay.hidden = d.total_attempts === 0;
-  }
-  return { el, refresh };
 }
