@@ -29,6 +29,46 @@ json_t *jx_parse(const char *buf, size_t len, int max_depth, char *errstr, size_
  * a tenth of jansson's instructions. */
 json_t *jx_read_plain(const char *buf, size_t len, int max_depth);
 
+/* A reader of the same plain subset, member by member, that builds nothing:
+ * for a stage that maps a record it knows into a struct (scrape's
+ * requests), where jansson values would cost more than the work they feed.
+ * Every call returns -1 at anything outside the subset or malformed; the
+ * caller then gives the whole input to jx_parse, whose value or error is
+ * the answer. Duplicate keys are the caller's to notice. Strings are
+ * unescaped into `arena`, which the caller provides with len + 1 bytes
+ * (every string fits where its literal was) and frees: each string read
+ * stays there, NUL-terminated.
+ *
+ *     jx_scan_init(&s, buf, len, arena, 16);
+ *     if (jx_scan_enter(&s, '{')) goto slow;
+ *     while ((more = jx_scan_member(&s, &key)) > 0)
+ *         ... one jx_scan_str/int/bool/null, or enter a container, per key
+ *     if (more < 0 || jx_scan_end(&s)) goto slow;
+ */
+struct jx_scan {
+    const char *p, *end;
+    char *arena; /* where the next string goes */
+    int depth;   /* containers that may still be entered */
+    int first;   /* no member or element read yet in the current container */
+};
+void jx_scan_init(struct jx_scan *s, const char *buf, size_t len, char *arena, int max_depth);
+/* The next byte past whitespace, 0 at the end: which reader comes next. */
+int jx_scan_peek(struct jx_scan *s);
+/* Past the container's `open` ('{' or '['). */
+int jx_scan_enter(struct jx_scan *s, char open);
+/* 1 with the next member's key (past its colon: read its value next), 0
+ * past the closing brace. */
+int jx_scan_member(struct jx_scan *s, const char **key);
+/* 1 when another element follows (read it next), 0 past the bracket. */
+int jx_scan_element(struct jx_scan *s);
+int jx_scan_str(struct jx_scan *s, const char **out, size_t *len);
+int jx_scan_int(struct jx_scan *s, long long *out);
+int jx_scan_bool(struct jx_scan *s, int *out);
+/* 1 past a null, 0 (nothing read) at anything else. */
+int jx_scan_null(struct jx_scan *s);
+/* 0 when only whitespace is left. */
+int jx_scan_end(struct jx_scan *s);
+
 /* The deepest nesting of arrays/objects in buf, strings skipped; stops
  * counting (and returns limit+1) once past limit. */
 int jx_depth(const char *buf, size_t len, int limit);

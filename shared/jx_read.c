@@ -28,19 +28,22 @@ static void skip_ws(struct rd *r)
         r->p++;
 }
 
-/* A string's bytes, escapes resolved, into r->tmp (NUL-terminated); its
- * length, or -1 to give up. */
-static long read_chars(struct rd *r)
+/* A string at *p (its opening quote), escapes resolved, into out
+ * (NUL-terminated; at most as many bytes as the literal takes); past it.
+ * Its length, or -1 to give up. */
+static long plain_chars(const char **p, const char *end, char *out)
 {
-    if (r->p >= r->end || *r->p != '"')
+    const char *s = *p;
+    if (s >= end || *s != '"')
         return -1;
-    r->p++;
-    char *o = r->tmp;
-    while (r->p < r->end) {
-        unsigned char c = (unsigned char)*r->p++;
+    s++;
+    char *o = out;
+    while (s < end) {
+        unsigned char c = (unsigned char)*s++;
         if (c == '"') {
             *o = '\0';
-            return o - r->tmp;
+            *p = s;
+            return o - out;
         }
         if (c < 0x20 || c > 0x7e)
             return -1;
@@ -48,9 +51,9 @@ static long read_chars(struct rd *r)
             *o++ = (char)c;
             continue;
         }
-        if (r->p >= r->end)
+        if (s >= end)
             return -1;
-        switch (*r->p++) {
+        switch (*s++) {
         case '"': *o++ = '"'; break;
         case '\\': *o++ = '\\'; break;
         case '/': *o++ = '/'; break;
@@ -65,23 +68,37 @@ static long read_chars(struct rd *r)
     return -1;
 }
 
-static json_t *read_number(struct rd *r)
+static long read_chars(struct rd *r)
 {
-    const char *s = r->p;
-    int neg = *s == '-';
+    return plain_chars(&r->p, r->end, r->tmp);
+}
+
+/* An integer of at most 18 digits at *p, past it; -1 to give up (a
+ * fraction, an exponent, a leading zero, more digits). */
+static int plain_int(const char **p, const char *end, long long *out)
+{
+    const char *s = *p;
+    int neg = s < end && *s == '-';
     const char *d = s + neg, *q = d;
-    while (q < r->end && *q >= '0' && *q <= '9')
+    while (q < end && *q >= '0' && *q <= '9')
         q++;
     size_t digits = (size_t)(q - d);
     if (digits == 0 || digits > 18 || (digits > 1 && *d == '0'))
-        return NULL;
-    if (q < r->end && (*q == '.' || *q == 'e' || *q == 'E'))
-        return NULL;
+        return -1;
+    if (q < end && (*q == '.' || *q == 'e' || *q == 'E'))
+        return -1;
     long long v = 0;
     for (const char *c = d; c < q; c++)
         v = v * 10 + (*c - '0');
-    r->p = q;
-    return json_integer(neg ? -v : v);
+    *p = q;
+    *out = neg ? -v : v;
+    return 0;
+}
+
+static json_t *read_number(struct rd *r)
+{
+    long long v;
+    return plain_int(&r->p, r->end, &v) ? NULL : json_integer(v);
 }
 
 static int read_word(struct rd *r, const char *w)
@@ -202,4 +219,125 @@ json_t *jx_read_plain(const char *buf, size_t len, int max_depth)
     }
     free(r.tmp);
     return v;
+}
+
+/* ------------------------------------------------------------ scanning */
+
+static void scan_ws(struct jx_scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+        s->p++;
+}
+
+void jx_scan_init(struct jx_scan *s, const char *buf, size_t len, char *arena, int max_depth)
+{
+    *s = (struct jx_scan){.p = buf, .end = buf + len, .arena = arena, .depth = max_depth};
+}
+
+int jx_scan_peek(struct jx_scan *s)
+{
+    scan_ws(s);
+    return s->p < s->end ? (unsigned char)*s->p : 0;
+}
+
+int jx_scan_enter(struct jx_scan *s, char open)
+{
+    if (jx_scan_peek(s) != open || s->depth <= 0)
+        return -1;
+    s->p++;
+    s->depth--;
+    s->first = 1;
+    return 0;
+}
+
+/* Past the separator before the next member or element: 1 when one
+ * follows, 0 past `close`, -1 otherwise. */
+static int scan_next(struct jx_scan *s, char close)
+{
+    int c = jx_scan_peek(s);
+    if (c == close) {
+        s->p++;
+        s->depth++;
+        s->first = 0; /* the enclosing container has had a value */
+        return 0;
+    }
+    if (!s->first) {
+        if (c != ',')
+            return -1;
+        s->p++;
+    }
+    s->first = 0;
+    return 1;
+}
+
+int jx_scan_member(struct jx_scan *s, const char **key)
+{
+    int more = scan_next(s, '}');
+    if (more <= 0)
+        return more;
+    size_t len;
+    if (jx_scan_str(s, key, &len) || jx_scan_peek(s) != ':')
+        return -1;
+    s->p++;
+    return 1;
+}
+
+int jx_scan_element(struct jx_scan *s)
+{
+    int more = scan_next(s, ']');
+    /* "[1,]": a comma must be followed by a value. */
+    if (more > 0 && jx_scan_peek(s) == ']')
+        return -1;
+    return more;
+}
+
+int jx_scan_str(struct jx_scan *s, const char **out, size_t *len)
+{
+    scan_ws(s);
+    long n = plain_chars(&s->p, s->end, s->arena);
+    if (n < 0)
+        return -1;
+    *out = s->arena;
+    *len = (size_t)n;
+    s->arena += n + 1;
+    return 0;
+}
+
+int jx_scan_int(struct jx_scan *s, long long *out)
+{
+    scan_ws(s);
+    return plain_int(&s->p, s->end, out);
+}
+
+int jx_scan_bool(struct jx_scan *s, int *out)
+{
+    scan_ws(s);
+    size_t left = (size_t)(s->end - s->p);
+    if (left >= 4 && memcmp(s->p, "true", 4) == 0) {
+        s->p += 4;
+        *out = 1;
+        return 0;
+    }
+    if (left >= 5 && memcmp(s->p, "false", 5) == 0) {
+        s->p += 5;
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
+
+int jx_scan_null(struct jx_scan *s)
+{
+    scan_ws(s);
+    if ((size_t)(s->end - s->p) >= 4 && memcmp(s->p, "null", 4) == 0) {
+        s->p += 4;
+        return 1;
+    }
+    return 0;
+}
+
+int jx_scan_end(struct jx_scan *s)
+{
+    scan_ws(s);
+    return s->p == s->end ? 0 : -1;
 }

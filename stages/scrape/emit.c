@@ -41,7 +41,7 @@ static rd_kafka_headers_t *item_headers(const struct item *it)
     snprintf(idx, sizeof(idx), "%lld", it->index);
     if (it->batch_id)
         rd_kafka_header_add(h, "ferry-batch", -1, it->batch_id, -1);
-    if (it->req)
+    if (it->url) /* the request was read */
         rd_kafka_header_add(h, "ferry-index", -1, idx, -1);
     return h;
 }

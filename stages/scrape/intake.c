@@ -23,7 +23,8 @@ static void take(void *arg, rd_kafka_message_t *msg, struct offtrack *ot)
         char why[160];
         snprintf(why, sizeof(why), "%s", it->invalid_url);
         process_skip(in->pr, it, STATUS_INVALID_URL, why);
-    } else if (in->xr && xrules_resolve(in->xr, it->req, &it->rules, errstr, sizeof(errstr))) {
+    } else if (in->xr && it->req &&
+               xrules_resolve(in->xr, it->req, &it->rules, errstr, sizeof(errstr))) {
         process_unusable(in->pr, it, STATUS_EXTRACT_ERROR, errstr);
     } else {
         it->xr = in->xr; /* the item holds its rules until it is freed */

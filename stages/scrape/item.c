@@ -29,6 +29,7 @@ void item_free(struct item *it)
     if (it->xr)
         xrules_use_release(it->xr, &it->rules);
     json_decref(it->req);
+    free(it->strs);
     curl_slist_free_all(it->headers);
     buf_release(&it->x.body);
     free(it);

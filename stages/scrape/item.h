@@ -43,8 +43,12 @@ struct item {
      * of its unacknowledged messages. */
     struct job job;
 
-    /* The request (borrowed strings point into req). */
+    /* The request. Its strings point into req, the jansson tree of a
+     * request the quick reader left to jansson, or into strs, where the
+     * quick reader (request.c) unescaped them; one of the two is NULL. A
+     * request without a tree has no input, track or rules. */
     json_t *req;
+    char *strs;
     const char *batch_id, *tenant, *url;
     long long index;
     unsigned formats;
