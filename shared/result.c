@@ -80,37 +80,52 @@ static void track_members(const struct result_meta *m, const struct extract *ex,
     buf_addf(out, ",\"content_hash\":\"%s\"", hash);
 }
 
+/* A literal, its length known at compile time. */
+#define ADD_LIT(b, s) buf_add((b), (s), sizeof(s) - 1)
+
+/* The item's members, written member by member (every result goes through
+ * here: no format strings). */
 static void add_head(struct buf *sb, const struct result_meta *m, const struct buf *track)
 {
     char at[CLK_ISO_LEN];
     clk_iso8601(m->fetched_at_ms, at);
-    buf_addf(sb, "{\"" SCHEMA_VERSION_KEY "\":%d,\"batch_id\":", SCHEMA_RESULTS);
+    ADD_LIT(sb, "{\"" SCHEMA_VERSION_KEY "\":");
+    jx_add_int(sb, SCHEMA_RESULTS);
+    ADD_LIT(sb, ",\"batch_id\":");
     jx_add_strz(sb, m->batch_id);
-    buf_adds(sb, ",\"tenant\":");
+    ADD_LIT(sb, ",\"tenant\":");
     jx_add_strz(sb, m->tenant);
-    buf_addf(sb, ",\"index\":%lld,\"input\":", m->index);
+    ADD_LIT(sb, ",\"index\":");
+    jx_add_int(sb, m->index);
+    ADD_LIT(sb, ",\"input\":");
     if (m->input_json)
         buf_adds(sb, m->input_json);
     else
         jx_add_strz(sb, m->input);
-    buf_adds(sb, ",\"status\":");
+    ADD_LIT(sb, ",\"status\":");
     jx_add_strz(sb, status_name(m->status));
+    ADD_LIT(sb, ",\"http_status\":");
     if (m->http_status)
-        buf_addf(sb, ",\"http_status\":%ld", m->http_status);
+        jx_add_int(sb, m->http_status);
     else
-        buf_adds(sb, ",\"http_status\":null");
-    buf_adds(sb, ",\"final_url\":");
+        ADD_LIT(sb, "null");
+    ADD_LIT(sb, ",\"final_url\":");
     jx_add_strz(sb, m->final_url);
-    buf_adds(sb, ",\"content_type\":");
+    ADD_LIT(sb, ",\"content_type\":");
     jx_add_strz(sb, m->content_type);
-    buf_addf(sb, ",\"duration_ms\":%lld,\"attempts\":%d,\"fetched_at\":\"%s\",\"error\":",
-             m->duration_ms, m->attempts, at);
+    ADD_LIT(sb, ",\"duration_ms\":");
+    jx_add_int(sb, m->duration_ms);
+    ADD_LIT(sb, ",\"attempts\":");
+    jx_add_int(sb, m->attempts);
+    ADD_LIT(sb, ",\"fetched_at\":");
+    jx_add_strz(sb, at);
+    ADD_LIT(sb, ",\"error\":");
     jx_add_strz(sb, m->error);
     /* Only successful items are charged: one credit for a fetched page,
      * more for a rendered one (credits_ok). */
-    buf_addf(sb, ",\"credits_charged\":%d",
-             status_counts(m->status) == STATUS_SUCCEEDED ? (m->credits_ok ? m->credits_ok : 1)
-                                                          : 0);
+    ADD_LIT(sb, ",\"credits_charged\":");
+    jx_add_int(
+        sb, status_counts(m->status) == STATUS_SUCCEEDED ? (m->credits_ok ? m->credits_ok : 1) : 0);
     if (track->len)
         buf_add(sb, track->ptr, track->len);
     if (m->crawl_page) {
@@ -212,7 +227,10 @@ static int build_direct(const struct result_meta *m, const struct buf *track,
                             : i == 1 ? buf_str(&ex->text)
                                      : buf_str(&ex->markdown);
             size_t n = i == 0 ? ex->html_len : i == 1 ? ex->text.len : ex->markdown.len;
-            buf_addf(&sb, "%s\"%s\":\"", sep, field_key((int)i));
+            buf_adds(&sb, sep);
+            buf_addc(&sb, '"');
+            buf_adds(&sb, field_key((int)i));
+            ADD_LIT(&sb, "\":\"");
             jx_add_str_content(&sb, v ? v : "", n);
             buf_addc(&sb, '"');
             sep = ",";

@@ -279,6 +279,11 @@ static void test_strings_of_any_bytes(void **state)
             memcpy(s + pos, specials[k], strlen(specials[k]));
             cases_add(&in, s, 24 + pos % 5);
         }
+    /* Plain strings on both sides of the one-copy path's 256 bytes. */
+    static char plain[260];
+    memset(plain, 'p', sizeof(plain));
+    for (size_t n = 254; n <= 258; n++)
+        cases_add(&in, plain, n);
     /* Random bytes, biased to the interesting ones. */
     static const unsigned char pool[] = {'a',  ' ',  '"',  '\\', '/',  0,    1,    0x1f, '\n',
                                          0x7f, 0x80, 0xbf, 0xc2, 0xc3, 0xa9, 0xdf, 0xe0, 0xe2,

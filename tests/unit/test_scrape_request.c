@@ -143,8 +143,7 @@ static void test_quick_leaves_the_rest_to_jansson(void **state)
      * subset: read by jansson, with the same outcome. */
     agree("{\"batch_id\":\"b\",\"index\":1,\"url\":\"http://x/\",\"input\":{\"url\":\"u\"}}", 0);
     agree("{\"batch_id\":\"b\",\"index\":1,\"url\":\"http://x/\",\"track\":{\"key\":\"k\"}}", 0);
-    agree("{\"batch_id\":\"b\",\"index\":1,\"url\":\"http://x/\",\"extract\":{\"hash\":\"h\"}}",
-          0);
+    agree("{\"batch_id\":\"b\",\"index\":1,\"url\":\"http://x/\",\"extract\":{\"hash\":\"h\"}}", 0);
     agree("{\"batch_id\":\"b\",\"index\":1,\"url\":\"http://x/\",\"options\":{\"timeout_ms\":"
           "\"5\",\"other\":1}}",
           0);
@@ -172,8 +171,7 @@ static void test_quick_leaves_the_rest_to_jansson(void **state)
                                -1),
                          0);
     assert_int_not_equal(agree("{\"batch_id\":\"b\",\"index\":1,\"url\":\"http://x/\",}", -1), 0);
-    assert_int_not_equal(agree("{\"batch_id\":\"b\",\"index\":1,\"url\":\"http://x/\"} x", -1),
-                         0);
+    assert_int_not_equal(agree("{\"batch_id\":\"b\",\"index\":1,\"url\":\"http://x/\"} x", -1), 0);
     assert_int_not_equal(agree("{\"batch_id\":\"b\",\"index\":1,\"formats\":[\"html\",],"
                                "\"url\":\"http://x/\"}",
                                -1),
