@@ -24,10 +24,57 @@ void job_sink_release(struct job_sink *s)
     pthread_mutex_destroy(&s->lock);
 }
 
+/* A header value as a string, when it fits. */
+static int header_str(const void *v, size_t n, char *out, size_t size)
+{
+    if (!v || n >= size)
+        return 0;
+    memcpy(out, v, n);
+    out[n] = '\0';
+    return 1;
+}
+
+/* The retry headers (shared/delayq.h), in one pass over the record's
+ * headers: every record of a stage's input comes through here. */
+static void read_retry_headers(struct job *j, const rd_kafka_message_t *msg)
+{
+    rd_kafka_headers_t *hdrs;
+    const char *name;
+    const void *v;
+    size_t n;
+    char buf[32];
+    if (rd_kafka_message_headers(msg, &hdrs))
+        return;
+    /* The last of a name counts (rd_kafka_header_get_last): one that is
+     * null or too long stands for none. */
+    int64_t now = j->first_attempt_ms;
+    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &v, &n) == 0; i++) {
+        if (strncmp(name, "ferry-", 6) != 0)
+            continue;
+        name += 6;
+        if (strcmp(name, "attempt") == 0) {
+            long a = header_str(v, n, buf, sizeof(buf)) ? strtol(buf, NULL, 10) : 1;
+            j->attempt = a >= 1 && a < 1000 ? (int)a : 1;
+        } else if (strcmp(name, "first-attempt-ms") == 0) {
+            j->first_attempt_ms = header_str(v, n, buf, sizeof(buf)) ? strtoll(buf, NULL, 10) : now;
+        } else if (strcmp(name, "origin") == 0 && !header_str(v, n, j->origin, sizeof(j->origin))) {
+            j->origin[0] = '\0';
+        }
+    }
+}
+
+/* The origin to name in a retry or a dead letter. */
+static const char *origin_of(struct job *j)
+{
+    if (!j->origin[0])
+        snprintf(j->origin, sizeof(j->origin), "%s/%d/%lld", j->topic, (int)j->partition,
+                 (long long)j->offset);
+    return j->origin;
+}
+
 void job_start(struct job_sink *s, struct job *j, const rd_kafka_message_t *msg,
                struct offtrack *ot)
 {
-    char buf[JOB_ORIGIN_MAX];
     offtrack_begin(ot, msg);
     atomic_fetch_add(&s->outstanding, 1);
     j->ot = ot;
@@ -41,18 +88,10 @@ void job_start(struct job_sink *s, struct job *j, const rd_kafka_message_t *msg,
         memcpy(j->value, msg->payload, msg->len);
     j->value[msg->len] = '\0';
     j->value_len = msg->len;
-    snprintf(j->origin, sizeof(j->origin), "%s/%d/%lld", j->topic, (int)msg->partition,
-             (long long)msg->offset);
+    j->origin[0] = '\0';
     j->attempt = 1;
-    if (kafka_header(msg, "ferry-attempt", buf, sizeof(buf))) {
-        long a = strtol(buf, NULL, 10);
-        j->attempt = a >= 1 && a < 1000 ? (int)a : 1;
-    }
     j->first_attempt_ms = clk_now_ms();
-    if (kafka_header(msg, "ferry-first-attempt-ms", buf, sizeof(buf)))
-        j->first_attempt_ms = strtoll(buf, NULL, 10);
-    if (kafka_header(msg, "ferry-origin", buf, sizeof(buf)))
-        snprintf(j->origin, sizeof(j->origin), "%s", buf);
+    read_retry_headers(j, msg);
     atomic_store(&j->pending, 0);
     atomic_store(&j->failed, 0);
 }
@@ -122,7 +161,7 @@ void job_retry(struct job_sink *s, struct job *j, rd_kafka_topic_t *tier, const 
 {
     if (!hdrs)
         hdrs = rd_kafka_headers_new(6);
-    delayq_add_headers(hdrs, j->attempt + 1, due_ms, j->first_attempt_ms, last_error, j->origin);
+    delayq_add_headers(hdrs, j->attempt + 1, due_ms, j->first_attempt_ms, last_error, origin_of(j));
     char *payload = j->value;
     size_t len = j->value_len;
     j->value = NULL;
@@ -133,7 +172,7 @@ void job_retry(struct job_sink *s, struct job *j, rd_kafka_topic_t *tier, const 
 void job_dead_letter(struct job_sink *s, struct job *j, rd_kafka_topic_t *dlq, const char *why)
 {
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);
-    rd_kafka_header_add(h, "ferry-origin", -1, j->origin, -1);
+    rd_kafka_header_add(h, "ferry-origin", -1, origin_of(j), -1);
     rd_kafka_header_add(h, "ferry-last-error", -1, why, -1);
     char *payload = j->value;
     size_t len = j->value_len;

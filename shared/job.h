@@ -44,9 +44,11 @@ struct job {
     int64_t offset;
     char *value; /* the record's bytes (NUL-terminated copy), re-sent to a retry tier */
     size_t value_len;
-    int attempt;                 /* 1-based (header ferry-attempt) */
-    int64_t first_attempt_ms;    /* epoch ms of attempt 1 (header ferry-first-attempt-ms) */
-    char origin[JOB_ORIGIN_MAX]; /* topic/partition/offset of the original record */
+    int attempt;              /* 1-based (header ferry-attempt) */
+    int64_t first_attempt_ms; /* epoch ms of attempt 1 (header ferry-first-attempt-ms) */
+    /* topic/partition/offset of the original record: its ferry-origin
+     * header, or "" for this record's own (written out when needed). */
+    char origin[JOB_ORIGIN_MAX];
     atomic_int pending;
     atomic_int failed;
     /* Frees the object that embeds the job (which must call job_finish). */
