@@ -102,6 +102,11 @@ class Pipeline:
             st.wait_log(r"event=topics_ready", timeout=60)
 
     def start_scrape(self, **env):
+        # One name for every scrape of the pipeline, as a restarted
+        # deployment keeps its own: the new process takes the stopped one's
+        # place in the group at once (a static member that stopped keeps its
+        # partitions until its session times out, 45 s, for any other name).
+        env.setdefault("FERRY_SCRAPE_INSTANCE", "scrape-a")
         st = self.start_stage("scrape", FERRY_SCRAPE_METRICS_LISTEN=f"127.0.0.1:{free_port()}",
                               **env)
         st.wait_log(r"event=topics_ready", timeout=60)

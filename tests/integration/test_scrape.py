@@ -399,7 +399,10 @@ def test_scrape_cancelled_batch_is_skipped(start_stage, ferry_env, site):
     """Items of a cancelled batch get `cancelled` without a fetch; a stage
     started after the cancel reads it before taking any request."""
     prefix = ferry_env["FERRY_TOPIC_PREFIX"]
-    st = start_scrape(start_stage)
+    # Both instances under one name, as a restarted deployment: the second
+    # takes the first's place in the group at once (under another name it
+    # waits out the stopped static member's 45 s session).
+    st = start_scrape(start_stage, FERRY_SCRAPE_INSTANCE="scrape-a")
     cancel(prefix, "bat_gone")
     wait_until(lambda: metric(st, "ferry_scrape_cancelled_batches") == 1, what="cancel read")
     produce_requests(prefix, [req("bat_gone", i, site.url + "/hello") for i in range(5)] +
@@ -412,7 +415,7 @@ def test_scrape_cancelled_batch_is_skipped(start_stage, ferry_env, site):
 
     # A fresh instance: the cancel is in the batches topic already.
     assert st.stop() == 0
-    start_scrape(start_stage)
+    start_scrape(start_stage, FERRY_SCRAPE_INSTANCE="scrape-a")
     produce_requests(prefix, [req("bat_gone", i, site.url + "/hello") for i in range(5, 8)])
     later = results_by_index(prefix, "bat_gone", 8)
     assert all(later[i]["status"] == "cancelled" for i in range(5, 8))
