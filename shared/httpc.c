@@ -192,10 +192,12 @@ static void give_back(struct httpc *e, struct httpc_xfer *x, CURLcode rc)
  * is given back and done() runs at once. */
 static void start(struct httpc *e, struct httpc_host *h, struct httpc_xfer *x)
 {
-    CURL *c = e->n_easy ? e->easy_pool[--e->n_easy] : curl_easy_init();
+    int fresh = e->n_easy == 0;
+    CURL *c = fresh ? curl_easy_init() : e->easy_pool[--e->n_easy];
     if (!c)
         abort();
     x->easy = c;
+    x->easy_fresh = fresh;
     x->host = h;
     x->started_us = clk_mono_us();
     x->body_total = 0;
@@ -203,13 +205,15 @@ static void start(struct httpc *e, struct httpc_host *h, struct httpc_xfer *x)
     x->retry_after[0] = '\0';
     x->errbuf[0] = '\0';
     curl_easy_setopt(c, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROXY, "");
+    if (fresh) { /* a recycled handle keeps these */
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_PROXY, "");
+    }
     x->guard.allow_private = e->conf.allow_private;
     x->guard.allow = e->conf.allow;
     ssrf_curl_guard(c, &x->guard);

@@ -56,6 +56,7 @@ struct httpc_xfer {
 
     /* Set by the engine, for setup() and done() to read. */
     CURL *easy;              /* during setup() and done(); NULL when it never started */
+    int easy_fresh;          /* during setup(): easy is new, no option set on it yet */
     struct httpc_host *host; /* during done() */
     int64_t started_us;      /* monotonic, when it was admitted */
     size_t body_total;       /* body bytes received, kept or not */
@@ -76,7 +77,8 @@ struct httpc_ops {
      * proxy's address, not the target's); leave those alone. easy is a
      * recycled handle that keeps the options of its last transfer (a reset
      * costs some 2,800 instructions, 0.7% of a whole scrape fetch): set
-     * every option the stage ever varies, each time. Return -1 when the
+     * every option the stage ever varies, each time; options that never
+     * vary may be set only when x->easy_fresh. Return -1 when the
      * transfer cannot start: done() then follows at once with
      * CURLE_FAILED_INIT and x->easy NULL. */
     int (*setup)(struct httpc_xfer *x, CURL *easy, void *arg);

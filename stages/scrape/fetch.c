@@ -37,12 +37,14 @@ static int on_setup(struct httpc_xfer *x, CURL *e, void *arg)
     /* A Content-Length over the cap fails before the body is read. */
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)it->max_bytes);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, it->follow_redirects ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)fc->max_redirects);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl decodes */
-    curl_easy_setopt(e, CURLOPT_USERAGENT, fc->user_agent);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, it->headers);
+    if (x->easy_fresh) { /* the same for every item: a recycled handle keeps them */
+        curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)fc->max_redirects);
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl decodes */
+        curl_easy_setopt(e, CURLOPT_USERAGENT, fc->user_agent);
+    }
     return 0;
 }
 
