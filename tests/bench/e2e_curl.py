@@ -19,6 +19,9 @@ median of the rounds, and per process CPU microseconds per URL (from
     FERRY_BENCH_E2E_PERF     a folder: `perf record -g` of every stage during
                              each ferry batch, perf-<stage>-r<round>.data
                              there (read with perf report -i)
+    FERRY_BENCH_E2E_SET      settings for every stage, "NAME=VALUE NAME=VALUE"
+                             (e.g. FERRY_SCRAPE_INFLIGHT=1024), to compare
+                             one against the defaults
     FERRY_BENCH_E2E_KAFKA_PORT  its own broker's port (default 29792), unless
                              FERRY_KAFKA_BROKERS names a running one (a
                              compose/kafka.sh broker on 127.0.0.1: its CPU
@@ -117,6 +120,7 @@ def main():
     kafka = Kafka(port, 1, owned=not external)
     pages = Pages(count=1000, build=build_dir())
     env = {"FERRY_LOG_LEVEL": "warn"}
+    env.update(kv.split("=", 1) for kv in os.environ.get("FERRY_BENCH_E2E_SET", "").split())
     ratios, curl_rates, ferry_rates = [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-e2e.") as work:
         try:
@@ -129,7 +133,9 @@ def main():
             config = os.path.join(work, "urls")
             curl_config(urls, config)
             say(f"e2e: {ITEMS:,} URLs, {ROUNDS} rounds, page server {pages.url} (1,000 pages "
-                f"of about 1 KB, every 100th URL a 404), broker {brokers}")
+                f"of about 1 KB, every 100th URL a 404), broker {brokers}, build {build_dir()}"
+                + (f", set {os.environ['FERRY_BENCH_E2E_SET']}"
+                   if os.environ.get("FERRY_BENCH_E2E_SET") else ""))
             for k in range(1, ROUNDS + 1):
                 c = bare_curl(config, pages, ITEMS)
                 say(f"round {k}: curl -Z --parallel-max {CURL_PARALLEL}: {c['rate']:,.0f} URLs/s "
