@@ -80,7 +80,14 @@ def bare_curl(config, pages, items):
 
 def per_url(cpu, items):
     return ", ".join(f"{k} {v / items * 1e6:.0f}"
-                     for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]))
+                     for k, v in sorted(cpu.items(), key=lambda kv: -kv[1])) + \
+        f"; sum {sum(cpu.values()) / items * 1e6:.0f}"
+
+
+def cpu_floor(cpu, items):
+    """URLs/s if the processes' summed CPU per URL ran on every core of the
+    machine with nothing else and no waiting: the rate CPU alone allows."""
+    return (os.cpu_count() or 1) / (sum(cpu.values()) / items)
 
 
 def perf_watch(folder, rnd):
@@ -121,7 +128,7 @@ def main():
     pages = Pages(count=1000, build=build_dir())
     env = {"FERRY_LOG_LEVEL": "warn"}
     env.update(kv.split("=", 1) for kv in os.environ.get("FERRY_BENCH_E2E_SET", "").split())
-    ratios, curl_rates, ferry_rates = [], [], []
+    ratios, curl_rates, ferry_rates, floor_ratios = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-e2e.") as work:
         try:
             if not external:
@@ -145,12 +152,19 @@ def main():
                 r = measure(brokers, pids, pages, ITEMS, env=env, workdir=Path(work) / f"r{k}",
                             watch=perf_watch(perf, k) if perf else None)
                 ratio = r["rate"] / c["rate"]
+                # Both sides' CPU on all cores: the ratio CPU alone would allow,
+                # and how much of its CPU-bound rate each side reached.
+                cf, ff = cpu_floor(c["cpu"], ITEMS), cpu_floor(r["cpu"], ITEMS)
+                floor_ratios.append(ff / cf)
                 say(f"round {k}: ferry POST to verified webhook: {r['rate']:,.0f} URLs/s "
                     f"({r['seconds']:.1f} s, 202 after {r['accept_s']:.2f} s, load "
                     f"{r['load']:.2f}); ratio {ratio:.2f}\n"
                     f"    CPU us/URL: {per_url(r['cpu'], ITEMS)}\n"
                     "    peak RSS MB: " + ", ".join(f"{s} {r['rss'][s]:.0f}"
-                                                   for s in sorted(r["rss"])))
+                                                   for s in sorted(r["rss"])) +
+                    f"\n    CPU-bound rate on {os.cpu_count()} cores: curl {cf:,.0f}, ferry "
+                    f"{ff:,.0f} URLs/s (ratio {ff / cf:.2f}); reached: curl {c['rate'] / cf:.0%}, "
+                    f"ferry {r['rate'] / ff:.0%}")
                 ratios.append(ratio)
                 curl_rates.append(c["rate"])
                 ferry_rates.append(r["rate"])
@@ -158,7 +172,8 @@ def main():
                 f"median URLs/s; ferry {max(ferry_rates):,.0f} best / "
                 f"{statistics.median(ferry_rates):,.0f} median URLs/s; ratio "
                 f"{max(ratios):.2f} best / {statistics.median(ratios):.2f} median "
-                f"(target 0.85; load {load():.2f})")
+                f"(target 0.85; load {load():.2f}); the ratio CPU alone allows "
+                f"{statistics.median(floor_ratios):.2f} median")
         finally:
             pages.stop()
             if not external:
