@@ -11,10 +11,10 @@
 
 /* Every group of routes ingest serves: one entry per group. */
 static const struct api_route *const groups[] = {
-    api_submit_routes,  api_batch_routes, api_delivery_routes, api_dead_routes,
-    api_payload_routes, api_files_routes, api_ops_routes,      api_usage_routes,
-    api_webhook_routes, api_list_routes,  api_retry_routes,    api_schedule_routes,
-    api_crawl_routes,   api_ui_routes,
+    api_submit_routes,  api_batch_routes, api_delivery_routes,   api_dead_routes,
+    api_payload_routes, api_files_routes, api_ops_routes,        api_usage_routes,
+    api_webhook_routes, api_list_routes,  api_retry_routes,      api_schedule_routes,
+    api_crawl_routes,   api_ui_routes,    api_throughput_routes,
 };
 
 /* A route as mounted: its table row, the api, its latency histogram. */

@@ -83,20 +83,21 @@ struct api_route {
 };
 
 /* The route groups; each table ends with a row whose method is NULL. */
-extern const struct api_route api_submit_routes[];   /* submit, scrape_async */
-extern const struct api_route api_batch_routes[];    /* status, results, cancel */
-extern const struct api_route api_delivery_routes[]; /* deliveries, redeliver */
-extern const struct api_route api_dead_routes[];     /* dead deliveries across batches */
-extern const struct api_route api_payload_routes[];  /* what an attempt POSTed */
-extern const struct api_route api_files_routes[];    /* files (screenshots) */
-extern const struct api_route api_ops_routes[];      /* healthz, metrics */
-extern const struct api_route api_usage_routes[];    /* GET /v1/usage */
-extern const struct api_route api_webhook_routes[];  /* the tenant's webhook and secret */
-extern const struct api_route api_list_routes[];     /* GET /v1/batches */
-extern const struct api_route api_retry_routes[];    /* POST /v1/batch/{id}/retry */
-extern const struct api_route api_schedule_routes[]; /* /v1/schedules */
-extern const struct api_route api_crawl_routes[];    /* crawl */
-extern const struct api_route api_ui_routes[];       /* the dashboard: GET /, /ui/{name} */
+extern const struct api_route api_submit_routes[];     /* submit, scrape_async */
+extern const struct api_route api_batch_routes[];      /* status, results, cancel */
+extern const struct api_route api_delivery_routes[];   /* deliveries, redeliver */
+extern const struct api_route api_dead_routes[];       /* dead deliveries across batches */
+extern const struct api_route api_payload_routes[];    /* what an attempt POSTed */
+extern const struct api_route api_throughput_routes[]; /* a batch's results over time */
+extern const struct api_route api_files_routes[];      /* files (screenshots) */
+extern const struct api_route api_ops_routes[];        /* healthz, metrics */
+extern const struct api_route api_usage_routes[];      /* GET /v1/usage */
+extern const struct api_route api_webhook_routes[];    /* the tenant's webhook and secret */
+extern const struct api_route api_list_routes[];       /* GET /v1/batches */
+extern const struct api_route api_retry_routes[];      /* POST /v1/batch/{id}/retry */
+extern const struct api_route api_schedule_routes[];   /* /v1/schedules */
+extern const struct api_route api_crawl_routes[];      /* crawl */
+extern const struct api_route api_ui_routes[];         /* the dashboard: GET /, /ui/{name} */
 
 /* Registers the metrics and mounts every group on h (before httpd_start).
  * 0, or -1 with errstr. */

@@ -116,10 +116,7 @@ static void h_request(struct api *a, struct httpd_req *req, struct httpd_resp *r
         json_object_get(at, "at"), "method", "POST", "url", json_object_get(at, "url"), "headers",
         headers_of(at), "body", body, "body_bytes", (json_int_t)json_string_length(body),
         "omitted_headers", "X-Ferry-Signature", "webhook-signature", "task", task);
-    if (doc)
-        httpd_json_doc(resp, 200, doc);
-    else
-        httpd_error(resp, 500, "internal", "out of memory", NULL);
+    httpd_json_doc(resp, 200, doc); /* NULL (out of memory): 500 */
     json_decref(doc);
 out:
     json_decref(bc.task);

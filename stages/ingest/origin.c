@@ -7,6 +7,7 @@
 #include "jx.h"
 #include "kafka.h"
 #include "log.h"
+#include "results.h"
 
 /* Records are looked for from this long before created_at: the producer's
  * clock wrote both, but the offsets-for-times index is per segment entry. */
@@ -46,41 +47,15 @@ static int picked(const struct origin_pick *p, const char *status)
 static int on_result(void *arg, const rd_kafka_message_t *m)
 {
     struct pick_scan *sc = arg;
-    char hb[64], hi[24], hp[48], status[64];
-    const char *batch = kafka_header(m, "ferry-batch", hb, sizeof(hb));
-    const char *index = kafka_header(m, "ferry-index", hi, sizeof(hi));
-    const char *part = kafka_header(m, "ferry-part", hp, sizeof(hp));
-    long long i = -1;
-    int k = 0, n = 1;
+    char status[64];
+    int k, n;
     json_t *doc = NULL;
-    if (batch && strcmp(batch, sc->id) != 0)
-        return 0;
-    if (part && sscanf(part, "%d/%d", &k, &n) != 2)
-        k = 0;
-    if (batch && index) {
-        char *end;
-        i = strtoll(index, &end, 10);
-        if (*end || end == index)
-            i = -1;
-    }
-    if (i < 0) {
-        /* No routing headers: the value decides. */
-        doc = json_loadb(m->payload, m->len, 0, NULL);
-        if (strcmp(jx_str(doc, "batch_id", ""), sc->id) != 0)
-            goto out;
-        i = jx_int(doc, "index", -1);
-        k = (int)jx_int(doc, "part", 0);
-    }
+    long i = results_record_index(m, sc->id, &doc, &k, &n);
     /* The item's first result decides; later parts carry no status. */
     if (i < 0 || (size_t)i >= sc->total || k > 1 || sc->seen[i])
         goto out;
     sc->seen[i] = 1;
-    /* Only the status is read: it comes before the page in the record. */
-    if (doc || jx_peek_str(m->payload, m->len, "status", status, sizeof(status))) {
-        if (!doc)
-            doc = json_loadb(m->payload, m->len, 0, NULL);
-        snprintf(status, sizeof(status), "%s", jx_str(doc, "status", ""));
-    }
+    results_record_status(m, &doc, status, sizeof(status));
     if (picked(sc->pick, status)) {
         sc->want[i] = 1;
         sc->n_want++;

@@ -146,8 +146,8 @@ struct scan {
 
 /* Index and part ("k/n"; 0/1 for a whole result) of a record of this
  * batch, or -1 for another batch's. */
-static long record_index(const rd_kafka_message_t *m, const char *id, json_t **doc, int *part,
-                         int *parts)
+long results_record_index(const rd_kafka_message_t *m, const char *id, json_t **doc, int *part,
+                          int *parts)
 {
     char hb[64], hi[24], hp[48];
     *doc = NULL;
@@ -174,6 +174,16 @@ static long record_index(const rd_kafka_message_t *m, const char *id, json_t **d
     *parts = (int)jx_int(*doc, "parts", 1);
     json_t *iv = json_object_get(*doc, "index");
     return json_is_integer(iv) ? (long)json_integer_value(iv) : -1;
+}
+
+void results_record_status(const rd_kafka_message_t *m, json_t **doc, char *out, size_t size)
+{
+    /* Only the status is read: it comes before the page in the record. */
+    if (*doc || jx_peek_str(m->payload, m->len, "status", out, size)) {
+        if (!*doc)
+            *doc = json_loadb(m->payload, m->len, 0, NULL);
+        snprintf(out, size, "%s", jx_str(*doc, "status", ""));
+    }
 }
 
 static int filter_keeps(const struct results_filter *f, const json_t *doc)
@@ -264,7 +274,7 @@ static int on_record(void *arg, const rd_kafka_message_t *m)
     struct scan *sc = arg;
     json_t *doc;
     int part, parts;
-    long i = record_index(m, sc->s->id, &doc, &part, &parts);
+    long i = results_record_index(m, sc->s->id, &doc, &part, &parts);
     int in_range = m->offset <= sc->last;
     if (i < 0 || (size_t)i >= sc->s->total)
         goto skip;

@@ -26,6 +26,7 @@
 #define INGEST_RESULTS_H
 
 #include <jansson.h>
+#include <librdkafka/rdkafka.h>
 #include <stdint.h>
 
 #include "reader.h"
@@ -56,5 +57,18 @@ int results_filter_valid(const char *status);
 int results_page(struct results *r, const char *id, const json_t *status, int64_t cursor, int limit,
                  const struct results_filter *filter, json_t **items, int64_t *next, char *errstr,
                  size_t errstr_size);
+
+/* ---- one record of scrape.results, for other scans of a batch's range */
+
+/* The item index of record m when it is batch `id`'s: from its routing
+ * headers (ferry-batch, ferry-index; ferry-part "k/n" into *part and
+ * *parts, 0 and 1 when whole), else from the value, parsed into *doc (NULL
+ * otherwise; the caller frees it). -1: another batch's, or no index. */
+long results_record_index(const rd_kafka_message_t *m, const char *id, json_t **doc, int *part,
+                          int *parts);
+
+/* The record's `status` into out: peeked ahead of the page, or read from
+ * *doc (parsed here when the peek cannot tell; the caller frees it). */
+void results_record_status(const rd_kafka_message_t *m, json_t **doc, char *out, size_t size);
 
 #endif

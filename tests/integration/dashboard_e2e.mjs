@@ -137,8 +137,16 @@ try {
     const rows = [...document.querySelectorAll("#results tbody tr")];
     return rows.length === 1 && rows[0].dataset.status === "not_found";
   });
+  // The throughput chart: the three results, two ok and one failed.
+  await page.locator("#tp-chart li").first().waitFor();
+  const counted = await page.locator("#tp-chart li").evaluateAll((li) =>
+    li.reduce((s, x) => [s[0] + Number(x.dataset.ok), s[1] + Number(x.dataset.failed)], [0, 0]));
+  if (counted[0] !== 2 || counted[1] !== 1) throw new Error("throughput chart counts " + counted);
+  // Drawn, not only counted: the fullest column's bars fill the chart.
+  const tallest = await page.locator("#tp-chart li span").evaluateAll((s) => Math.max(...s.map((x) => x.getBoundingClientRect().height)));
+  if (tallest < 40) throw new Error("throughput columns are " + tallest + " px tall");
   await shots(page, "batch");
-  step("result_viewed");
+  step("result_viewed", { throughput: counted });
 
   // Deliveries: the webhook's attempt, then a replay and its new attempt.
   await page.locator('#deliveries tr[data-outcome="delivered"]').first().waitFor({ timeout: 30000 });

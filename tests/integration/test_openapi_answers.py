@@ -162,6 +162,12 @@ def test_every_documented_answer_is_seen(start_stage, receiver):
         ("GET", R, "404"): lambda: req("GET", f"/v1/batch/{done}/deliveries/dlv_{'0' * 32}/request"),
         ("GET", R, "422"): lambda: req("GET", f"/v1/batch/{done}/deliveries/{sent}/request"
                                               "?attempt=0"),
+        ("GET", B + "/throughput", "200"): lambda: req("GET", f"/v1/batch/{done}/throughput"),
+        ("GET", B + "/throughput", "400"): lambda: req("GET", f"/v1/batch/{done}/throughput"
+                                                              f"{bad_escape}"),
+        ("GET", B + "/throughput", "404"): lambda: req("GET", f"/v1/batch/{UNKNOWN_BATCH}/throughput"),
+        ("GET", B + "/throughput", "422"): lambda: req("GET", f"/v1/batch/{done}/throughput"
+                                                              "?buckets=0"),
         ("POST", B + "/redeliver", "202"): lambda: req("POST", f"/v1/batch/{done}/redeliver"),
         ("POST", B + "/redeliver", "400"): lambda: req(
             "POST", f"/v1/batch/{done}/redeliver{bad_escape}"),

@@ -1,10 +1,11 @@
-// A batch: its counts and progress, an error breakdown, cancel and
-// retry-failed, its results (status filter, a viewer per result with its
-// formats, extracted data and screenshot), and its webhook deliveries
-// (deliveries.js). Polls the status at most once a second while the batch
-// runs.
+// A batch: its counts and progress, an error breakdown, its throughput over
+// time (throughput.js), cancel and retry-failed, its results (status
+// filter, a viewer per result with its formats, extracted data and
+// screenshot), and its webhook deliveries (deliveries.js). Polls the status
+// at most once a second while the batch runs.
 import { api, ApiError, pathOf } from "./api.js";
 import { deliveriesSection } from "./deliveries.js";
+import { throughputSection } from "./throughput.js";
 import { announce, errorText, fmtDuration, fmtTime, h, isFinal, poll, progressBar, rateAndEta } from "./util.js";
 
 const FILTERS = ["ok", "failed", "timeout", "dns", "connect", "tls", "http_error", "not_found", "too_large", "blocked",
@@ -22,6 +23,7 @@ export function render(view, id) {
   let last = null;
   let results = null;
   let deliveries = null;
+  let throughput = null;
 
   function stat(name, value) {
     return h("div", {}, h("dt", {}, name), h("dd", {}, value));
@@ -101,13 +103,15 @@ export function render(view, id) {
     const changed = !last || last.processed !== b.processed || last.status !== b.status;
     showSummary(b);
     if (!last) {
-      view.append(errors);
+      throughput = throughputSection(id);
+      view.append(errors, throughput.el);
       results = resultsSection(id);
       deliveries = deliveriesSection(id);
       view.append(results.el, deliveries.el);
     }
     showErrors(b);
     if (changed) results.refresh();
+    throughput.refresh(isFinal(b.status));
     deliveries.refresh();
     last = b;
     // Once final, the deliveries still move (retries, replays): slower.
