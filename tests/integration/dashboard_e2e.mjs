@@ -198,6 +198,10 @@ try {
   await page.locator(`#schedules tr[data-id="${SCHED}"]`).getByRole("button", { name: /^Run .* now$/ }).click();
   const run = await page.locator("#sched-msg a").textContent();
   if (!/^bat_/.test(run)) throw new Error("run now gave " + run);
+  // Its past runs: the run just started is listed, linking to its batch.
+  await page.getByRole("button", { name: /^Runs of / }).first().waitFor();
+  await page.locator(`#schedules tr[data-id="${SCHED}"]`).getByRole("button", { name: /^Runs of / }).click();
+  await page.locator(`#runs-table tr[data-batch="${run}"]`).waitFor();
   await shots(page, "schedules");
   await page.locator("#sched-msg a").click();
   await page.locator("#batch-status", { hasText: "completed" }).waitFor({ timeout: 60000 });

@@ -1,6 +1,7 @@
 // Schedules: the tenant's recurring batches (GET /v1/schedules, paged),
-// their next and last runs, pause/resume (PATCH paused) and run now
-// (POST /v1/schedules/{id}/run, which links to the run's batch).
+// their next and last runs, pause/resume (PATCH paused), run now
+// (POST /v1/schedules/{id}/run, which links to the run's batch) and a
+// schedule's past runs (GET /v1/schedules/{id}: its newest 20, each a batch).
 import { api, pathOf } from "./api.js";
 import { announce, errorText, fmtTime, h, poll } from "./util.js";
 
@@ -8,15 +9,42 @@ export function render(view) {
   const tbody = h("tbody");
   const msg = h("p", { role: "status", id: "sched-msg" });
   const more = h("button", { type: "button", class: "secondary", hidden: true }, "More schedules");
+  const runs = h("section", { class: "card", id: "runs", "aria-labelledby": "runs-h", hidden: true });
+  let shown = null; // the id of the schedule whose runs are open
   view.append(
     h("h1", {}, "Schedules"),
     h("section", { class: "card", "aria-label": "Schedules" },
       h("div", { class: "scroll" }, h("table", { id: "schedules" },
         h("thead", {}, h("tr", {}, ["Name", "Cron", "Time zone", "State", "Next run", "Last run", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
         tbody)),
-      more, msg));
+      more, msg),
+    runs);
 
   let pages = ["/v1/schedules?limit=50"];
+
+  // The open schedule's past runs, newest first, each linking to its batch.
+  async function showRuns(focus) {
+    if (!shown) return;
+    let s;
+    try {
+      s = await api.get(`/v1/schedules/${encodeURIComponent(shown)}`);
+    } catch (e) {
+      runs.replaceChildren(h("p", { class: "error" }, "Cannot load runs: " + errorText(e)));
+      return;
+    }
+    const rows = (s.runs || []).map((r) => h("tr", { "data-batch": r.batch_id, "data-status": r.status },
+      h("td", {}, fmtTime(r.scheduled_for)),
+      h("td", {}, h("a", { href: "#/batch/" + r.batch_id, class: "mono" }, r.batch_id)),
+      h("td", {}, h("span", { class: "status s-" + r.status }, r.status))));
+    runs.hidden = false;
+    runs.replaceChildren(
+      h("h2", { id: "runs-h", tabindex: -1 }, `Runs of ${s.name || s.id}`),
+      h("div", { class: "scroll" }, h("table", { id: "runs-table" },
+        h("thead", {}, h("tr", {}, ["Slot", "Batch", "Status"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 3, class: "muted" }, "No runs yet."))))),
+      h("p", { class: "muted" }, "The newest 20 runs; each run is a batch of its own."));
+    if (focus) runs.querySelector("#runs-h").focus();
+  }
 
   function row(s) {
     const enc = encodeURIComponent(s.id);
@@ -43,11 +71,16 @@ export function render(view) {
         msg.textContent = "Cannot run: " + errorText(e);
       }
     });
+    const past = h("button", { type: "button", class: "secondary", "aria-controls": "runs", "aria-label": `Runs of ${label}` }, "Runs");
+    past.addEventListener("click", () => {
+      shown = s.id;
+      showRuns(true);
+    });
     return h("tr", { "data-id": s.id, "data-paused": String(s.paused) },
       h("td", {}, label), h("td", { class: "mono" }, s.cron), h("td", {}, s.timezone),
       h("td", {}, h("span", { class: "status " + (s.paused ? "s-cancelled" : "s-running") }, s.paused ? "paused" : "active")),
       h("td", {}, fmtTime(s.next_run_at)), h("td", {}, fmtTime(s.last_run_at)),
-      h("td", {}, h("div", { class: "actions" }, toggle, run)));
+      h("td", {}, h("div", { class: "actions" }, toggle, run, past)));
   }
 
   async function reload() {
@@ -65,8 +98,10 @@ export function render(view) {
       pages.push(pathOf(next));
       reload();
     };
+    await showRuns(false);
   }
-  // Next and last runs move on their own: refreshed every 5 s while shown.
+  // Next and last runs (and the open runs' states) move on their own:
+  // refreshed every 5 s while shown.
   const poller = poll(async () => {
     try {
       await reload();
