@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "extract_int.h"
+#include "xarena.h"
 
 unsigned extract_formats(const json_t *formats)
 {
@@ -539,7 +540,10 @@ void extract_run(struct extract *ex, const char *body, size_t len, const char *c
                      FORMAT_BIT(FORMAT_LINKS) | FORMAT_BIT(FORMAT_METADATA) | EXTRACT_KEEP_DOC)))
         return;
     /* One parse serves every format and the rules (none of them changes
-     * the tree). */
+     * the tree). The tree and what the formats allocate on the way come
+     * from this thread's arena; the tree is dropped whole. */
+    ex->arena = xarena_hold();
+    xarena_enter();
     htmlDocPtr doc = parse(ex->html, ex->html_len, base_url);
     xmlChar *base = document_base(doc, base_url);
     if (formats & FORMAT_BIT(FORMAT_TEXT))
@@ -555,6 +559,11 @@ void extract_run(struct extract *ex, const char *body, size_t len, const char *c
         ex->doc = doc;
     else
         xmlFreeDoc(doc);
+    xarena_leave();
+    if (!ex->doc && ex->arena) {
+        xarena_release();
+        ex->arena = 0;
+    }
 }
 
 void extract_release(struct extract *ex)
@@ -565,7 +574,12 @@ void extract_release(struct extract *ex)
     buf_release(&ex->base64);
     json_decref(ex->links);
     json_decref(ex->metadata);
-    if (ex->doc)
+    if (ex->doc) {
+        xarena_enter();
         xmlFreeDoc(ex->doc);
+        xarena_leave();
+    }
+    if (ex->arena)
+        xarena_release();
     memset(ex, 0, sizeof(*ex));
 }

@@ -44,6 +44,7 @@ struct extract {
     json_t *metadata; /* object, when asked */
     char charset[40]; /* what the body was decoded from */
     xmlDocPtr doc;    /* with EXTRACT_KEEP_DOC: the parsed text (NULL for a binary body) */
+    int arena;        /* the tree is in this thread's arena (xarena.h), held until release */
 };
 
 /* Fills ex (zeroed by the call) from a body, with the formats' bits (and

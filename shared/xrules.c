@@ -11,6 +11,7 @@
 #include "jx.h"
 #include "log.h"
 #include "strmap.h"
+#include "xarena.h"
 
 /* How long a request whose spec is unknown waits for the batches follower
  * to read to the end of the topic (it normally takes a poll or two). */
@@ -267,8 +268,12 @@ char *xrules_apply(const struct xrules_use *use, const struct xrules_page *page,
     struct xpage pg;
     xpage_init(&pg, doc, page->url, page->headers, page->n_headers, page->body, page->body_len);
     enum xspec_status st;
+    /* XPath's objects, like the tree they point into, from the arena of
+     * the page's parse (when the caller holds one). */
+    xarena_enter();
     json_t *data = xspec_eval(use->spec, &pg, use->params, &st);
     xpage_release(&pg);
+    xarena_leave();
     if (own)
         xmlFreeDoc(own);
     char *text = NULL;

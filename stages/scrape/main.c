@@ -29,6 +29,7 @@
 #include "shutdown.h"
 #include "ssrf.h"
 #include "stage.h"
+#include "xarena.h"
 #include "xrules.h"
 
 static const struct cfg_opt scrape_opts[] = {
@@ -146,6 +147,7 @@ int main(int argc, char **argv)
     const struct cfg *cfg = &st.cfg;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     xmlInitParser();
+    xarena_install(); /* pages' trees from per-thread arenas (shared/xarena.h) */
     /* Cannot fail: the configuration check (ssrf_check_allow) parsed it. */
     ssrf_allow_parse(cfg_str(cfg, "FERRY_SCRAPE_ALLOW_TARGETS"), &allow, errstr, sizeof(errstr));
     const struct request_limits lim = {

@@ -16,6 +16,9 @@
 # load average (the broker, nginx and the stage share the same two cores).
 #   FERRY_BENCH_SCRAPE_ITEMS   items per scaling run (default 100000)
 #   FERRY_BENCH_SCRAPE_BACKLOG backlog for the RSS run (default 1000000)
+#   FERRY_BENCH_SCRAPE_ONLY    "amazon": only the amazon.product pair (plain
+#                              HTML, then the endpoint), repeated
+#                              FERRY_BENCH_SCRAPE_PAIRS times (default 1)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/bench/lib.sh
@@ -60,11 +63,14 @@ run() {
     sed 's/^/    /' "$WORK/count.out"
 }
 
-for inflight in 100 300 1000; do
-    run "$inflight" "$ITEMS"
-done
-run 1000 "$ITEMS" '["html"]' -X compression.codec=none
-run 1000 $((ITEMS / 4)) '["html","text","markdown","links","metadata"]'
+ONLY=${FERRY_BENCH_SCRAPE_ONLY:-}
+if [ -z "$ONLY" ]; then
+    for inflight in 100 300 1000; do
+        run "$inflight" "$ITEMS"
+    done
+    run 1000 "$ITEMS" '["html"]' -X compression.codec=none
+    run 1000 $((ITEMS / 4)) '["html","text","markdown","links","metadata"]'
+fi
 
 # ---- amazon.product items (issue 12: at least half the plain-HTML rate),
 # against the three product fixture pages (US, DE, JP layouts) served as
@@ -78,8 +84,11 @@ for i in $(seq 0 99); do
 done
 digest=$(sha256sum shared/profiles/amazon.product.json | cut -c1-16)
 endpoint='[],"input":{"query":"B09VPHVT2Z"},"endpoint":{"name":"amazon.product","digest":"'$digest'","params":{"query":"B09VPHVT2Z","domain":"com"}}'
-SITE_PATH=/amz run 1000 "$ITEMS" '["html"]'
-SITE_PATH=/amz run 1000 "$ITEMS" "$endpoint"
+for _ in $(seq "${FERRY_BENCH_SCRAPE_PAIRS:-1}"); do
+    SITE_PATH=/amz run 1000 "$ITEMS" '["html"]'
+    SITE_PATH=/amz run 1000 "$ITEMS" "$endpoint"
+done
+if [ "$ONLY" = amazon ]; then exit 0; fi
 
 # ---- RSS with a 1,000,000-item backlog and 1,000 in flight: the stage runs
 # for 30 s against the full backlog; peak RSS is the kernel's high-water mark.

@@ -12,9 +12,11 @@
 #include <cmocka.h>
 #include <libxml/HTMLparser.h>
 
+#include "extract.h"
 #include "jx.h"
 #include "profile.h"
 #include "tech.h"
+#include "xarena.h"
 
 #define FIXTURES "tests/fixtures/extract/"
 
@@ -52,7 +54,8 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-/* Runs a built-in profile on a fixture page as scrape would. */
+/* Runs a built-in profile on a fixture page as scrape would: one parse
+ * into the thread's arena (main installs it), the rules in that arena. */
 static json_t *on_fixture(const char *profile, const char *file, const char *url,
                           const struct xpage_header *headers, size_t n_headers,
                           enum xspec_status *st)
@@ -63,16 +66,18 @@ static json_t *on_fixture(const char *profile, const char *file, const char *url
     snprintf(path, sizeof(path), FIXTURES "%s", file);
     size_t len;
     char *html = slurp(path, &len);
-    htmlDocPtr doc = htmlReadMemory(html, (int)len, url, "UTF-8",
-                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                        HTML_PARSE_NONET | HTML_PARSE_COMPACT);
+    struct extract ex;
+    extract_run(&ex, html, len, "text/html", url, EXTRACT_KEEP_DOC);
+    assert_true(ex.arena);
     struct xpage pg;
-    xpage_init(&pg, doc, url, headers, n_headers, html, len);
+    xpage_init(&pg, ex.doc, url, headers, n_headers, ex.html, ex.html_len);
     json_t *params = json_pack("{s:s}", "query", "B000000000");
+    xarena_enter();
     json_t *out = xspec_eval(p->extract, &pg, params, st);
-    json_decref(params);
     xpage_release(&pg);
-    xmlFreeDoc(doc);
+    xarena_leave();
+    json_decref(params);
+    extract_release(&ex);
     free(html);
     return out;
 }
@@ -485,6 +490,7 @@ static void test_profiles_dir(void **state)
 
 int main(void)
 {
+    xarena_install(); /* as scrape runs them */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_amazon_product_us),
         cmocka_unit_test(test_amazon_product_de_old_layout),
