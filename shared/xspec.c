@@ -67,6 +67,40 @@ static int name_ok(const char *s)
     return 1;
 }
 
+/* The literal every match of ERE p starts with (into re->prefix): the
+ * leading ASCII characters up to the first operator, less one a quantifier
+ * makes optional. None with an alternation anywhere or an anchor first. */
+static void regex_prefix(const char *p, struct xregex *re)
+{
+    static const char ops[] = ".[]()*+?{}|^$\\";
+    re->prefix_len = 0;
+    for (const char *q = p; *q; q++)
+        if (*q == '\\' && q[1])
+            q++;
+        else if (*q == '|')
+            return;
+    size_t n = 0;
+    const char *q = p;
+    while (*q && n < sizeof(re->prefix) - 1) {
+        char ch;
+        const char *next;
+        if (q[0] == '\\' && q[1] && strchr(ops, q[1]))
+            ch = q[1], next = q + 2; /* an escaped operator is itself */
+        else if (!strchr(ops, q[0]) && (unsigned char)q[0] < 0x80)
+            ch = q[0], next = q + 1; /* ASCII: a quantifier takes the whole character */
+        else
+            break;
+        if (*next == '*' || *next == '?' || *next == '{')
+            break; /* optional (or counted): not part of every match */
+        re->prefix[n++] = ch;
+        q = next;
+        if (*q == '+')
+            break;
+    }
+    re->prefix[n] = '\0';
+    re->prefix_len = n;
+}
+
 static int compile_regex(struct cctx *c, const char *path, const json_t *pattern,
                          const json_t *group, struct xregex *out)
 {
@@ -90,6 +124,8 @@ static int compile_regex(struct cctx *c, const char *path, const json_t *pattern
     }
     out->set = 1;
     out->group = out->re.re_nsub ? -1 : 0; /* -1: the first group that matched */
+    if (!(flags & REG_ICASE))
+        regex_prefix(p, out);
     if (group) {
         if (!json_is_integer(group) || json_integer_value(group) < 0 ||
             (size_t)json_integer_value(group) > out->re.re_nsub) {

@@ -30,6 +30,11 @@ struct xregex {
     int set;
     regex_t re;
     int group;
+    /* Text every match starts with (the pattern's leading literal, when it
+     * has no alternation and is case-sensitive): a memmem() finds where a
+     * match can start before the regex engine runs. Empty: none. */
+    char prefix[32];
+    size_t prefix_len;
 };
 
 struct xfield {

@@ -143,15 +143,17 @@ void xvalue_html(xmlDocPtr doc, xmlNodePtr node, struct buf *out)
 }
 
 /* A NUL-terminated prefix of s no longer than REGEX_INPUT_MAX (s itself
- * when short enough; else a copy in *tmp to free). */
-static const char *regex_input(const char *s, char **tmp)
+ * when short enough; else a copy in *tmp to free); *len its length. */
+static const char *regex_input(const char *s, char **tmp, size_t *len)
 {
     *tmp = NULL;
-    if (strlen(s) <= REGEX_INPUT_MAX)
+    *len = strlen(s);
+    if (*len <= REGEX_INPUT_MAX)
         return s;
     *tmp = strndup(s, REGEX_INPUT_MAX);
     if (!*tmp)
         abort();
+    *len = REGEX_INPUT_MAX;
     return *tmp;
 }
 
@@ -167,6 +169,23 @@ static int kept_group(const struct xregex *re, const regmatch_t *m)
     return 0;
 }
 
+/* The leftmost match of re in s[from..len) (offsets in m from s): 0, or
+ * REG_NOMATCH. A match can only start where the regex's literal prefix
+ * occurs, so the engine starts there (matches found are the same). */
+static int regex_find(const struct xregex *re, const char *s, size_t len, size_t from,
+                      regmatch_t m[10])
+{
+    if (re->prefix_len) {
+        const char *p = memmem(s + from, len - from, re->prefix, re->prefix_len);
+        if (!p)
+            return REG_NOMATCH;
+        from = (size_t)(p - s);
+    }
+    m[0].rm_so = (regoff_t)from;
+    m[0].rm_eo = (regoff_t)len;
+    return regexec(&re->re, s, 10, m, REG_STARTEND);
+}
+
 char *xvalue_regex(const struct xregex *re, const char *s)
 {
     char *out;
@@ -177,11 +196,12 @@ char *xvalue_regex(const struct xregex *re, const char *s)
         return out;
     }
     char *tmp;
-    const char *in = regex_input(s, &tmp);
+    size_t len;
+    const char *in = regex_input(s, &tmp, &len);
     regmatch_t m[10];
     out = NULL;
     int g;
-    if (regexec(&re->re, in, 10, m, 0) == 0 && (g = kept_group(re, m)) >= 0) {
+    if (regex_find(re, in, len, 0, m) == 0 && (g = kept_group(re, m)) >= 0) {
         out = strndup(in + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
         if (!out)
             abort();
@@ -193,20 +213,17 @@ char *xvalue_regex(const struct xregex *re, const char *s)
 void xvalue_regex_all(const struct xregex *re, const char *s, json_t *arr)
 {
     char *tmp;
-    const char *in = regex_input(s, &tmp);
+    size_t len, from = 0;
+    const char *in = regex_input(s, &tmp, &len);
     regmatch_t m[10];
-    int flags = 0;
-    while (json_array_size(arr) < XSPEC_MAX_ALL && regexec(&re->re, in, 10, m, flags) == 0) {
+    while (json_array_size(arr) < XSPEC_MAX_ALL && from < len &&
+           regex_find(re, in, len, from, m) == 0) {
         int g = kept_group(re, m);
         if (g >= 0 && m[g].rm_eo > m[g].rm_so)
             json_array_append_new(arr,
                                   json_stringn(in + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so)));
-        if (m[0].rm_eo == 0 && !*in)
-            break;
-        in += m[0].rm_eo > 0 ? m[0].rm_eo : 1; /* an empty match moves on one byte */
-        flags = REG_NOTBOL;
-        if (!*in)
-            break;
+        /* an empty match moves on one byte */
+        from = m[0].rm_eo > m[0].rm_so ? (size_t)m[0].rm_eo : (size_t)m[0].rm_so + 1;
     }
     free(tmp);
 }

@@ -160,6 +160,36 @@ static void test_nested_and_regex(void **state)
     json_decref(o);
 }
 
+/* Regexes that start with literal text (found with memmem before the
+ * regex engine runs): every match is still found, including where the
+ * literal is optional, escaped, or one of several alternatives. */
+static void test_regex_literal_start(void **state)
+{
+    (void)state;
+    const char *html =
+        "<html><body><script id=s>var d = [{\"hiRes\":\"https://i/1.jpg\"},"
+        "{\"hiRes\":null},{\"hiRes\":\"https://i/2.jpg\"}, \"hiRes\":\"\"];"
+        " cost $12 or $7; colour color colr</script><p id=t>ab ac abc</p></body></html>";
+    json_t *o = run("{\"fields\":{"
+                    "\"img\":{\"selector\":\"#s\",\"all\":true,"
+                    "\"regex\":\"\\\"hiRes\\\":\\\"([^\\\"]+)\\\"\"},"
+                    "\"first\":{\"selector\":\"#s\",\"regex\":\"hiRes\\\":\\\"([^\\\"]+)\"},"
+                    "\"dollars\":{\"selector\":\"#s\",\"all\":true,\"regex\":\"\\\\$([0-9]+)\"},"
+                    "\"col\":{\"selector\":\"#s\",\"all\":true,\"regex\":\"colou?r\"},"
+                    "\"alt\":{\"selector\":\"#t\",\"all\":true,\"regex\":\"abc|ac\"},"
+                    "\"opt\":{\"selector\":\"#t\",\"all\":true,\"regex\":\"ab*c\"},"
+                    "\"none\":{\"selector\":\"#t\",\"regex\":\"abd\"}}}",
+                    html, NULL, NULL);
+    ASSERT_FIELD(o, "img", "[\"https://i/1.jpg\",\"https://i/2.jpg\"]");
+    ASSERT_FIELD(o, "first", "\"https://i/1.jpg\"");
+    ASSERT_FIELD(o, "dollars", "[\"12\",\"7\"]");
+    ASSERT_FIELD(o, "col", "[\"colour\",\"color\"]");
+    ASSERT_FIELD(o, "alt", "[\"ac\",\"abc\"]");
+    ASSERT_FIELD(o, "opt", "[\"ac\",\"abc\"]");
+    ASSERT_FIELD(o, "none", "null");
+    json_decref(o);
+}
+
 static void test_jsonld_and_post(void **state)
 {
     (void)state;
@@ -330,9 +360,13 @@ static void test_hostile_html(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_types),           cmocka_unit_test(test_nested_and_regex),
-        cmocka_unit_test(test_jsonld_and_post), cmocka_unit_test(test_statuses),
-        cmocka_unit_test(test_compile_errors),  cmocka_unit_test(test_hostile_html),
+        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_nested_and_regex),
+        cmocka_unit_test(test_regex_literal_start),
+        cmocka_unit_test(test_jsonld_and_post),
+        cmocka_unit_test(test_statuses),
+        cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_hostile_html),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
