@@ -129,6 +129,7 @@ struct sel *sel_compile(const char *text, char *errstr, size_t errstr_size)
             xmlSetStructuredErrorFunc(prev_ctx, prev);
         }
         buf_release(&d);
+        s->match = sel_match_plan(text);
     }
 out:
     buf_release(&x);
@@ -142,11 +143,20 @@ void sel_free(struct sel *s)
     xmlXPathFreeCompExpr(s->comp);
     if (s->comp_doc)
         xmlXPathFreeCompExpr(s->comp_doc);
+    sel_match_free(s->match);
     free(s->xpath);
     free(s);
 }
 
 xmlXPathObjectPtr sel_eval(const struct sel *s, xmlXPathContextPtr ctx, xmlNodePtr node)
+{
+    xmlXPathObjectPtr r;
+    if (s->match && sel_match_eval(s->match, ctx, node, &r) == 0)
+        return r;
+    return sel_eval_xpath(s, ctx, node);
+}
+
+xmlXPathObjectPtr sel_eval_xpath(const struct sel *s, xmlXPathContextPtr ctx, xmlNodePtr node)
 {
     ctx->node = node;
     int from_doc =

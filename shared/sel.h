@@ -47,6 +47,10 @@ struct sel {
      * a class starts from an index (id(), ferry-class-index()) instead of
      * scanning every element; NULL when that form is the same. */
     xmlXPathCompExprPtr comp_doc;
+    /* The common selectors (ids, classes, attributes, descendant and child
+     * chains) matched on the tree directly: same nodes, no XPath machinery.
+     * NULL for the others. */
+    struct sel_match *match;
 };
 
 /* Compiles a CSS selector, or `xpath:` followed by an XPath expression.

@@ -86,4 +86,15 @@ size_t css_utf8_chars(const char *s);
  * characters only); the error names the first bad byte. */
 int css_check_chars(struct css *c);
 
+/* sel_match.c: the selectors matched on the tree without XPath. A plan,
+ * or NULL when the selector is outside what it matches (XPath then). */
+struct sel_match *sel_match_plan(const char *css);
+void sel_match_free(struct sel_match *m);
+/* 0 with *out (a node set, the nodes XPath would give, in document order);
+ * -1 when it gives the selector back to XPath. */
+int sel_match_eval(const struct sel_match *m, xmlXPathContextPtr ctx, xmlNodePtr node,
+                   xmlXPathObjectPtr *out);
+/* The XPath evaluation alone (for the tests that compare the two). */
+xmlXPathObjectPtr sel_eval_xpath(const struct sel *s, xmlXPathContextPtr ctx, xmlNodePtr node);
+
 #endif

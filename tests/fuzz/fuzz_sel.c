@@ -14,7 +14,9 @@
  *   - CSS we accepted always translates to XPath libxml2 compiles (the
  *     "selector not supported" error would mean our translation is wrong);
  *   - a compiled selector evaluates on a small page without failing;
- *   - its indexed form (from the document) selects what the plain form does.
+ *   - its indexed form (from the document) selects what the plain form does;
+ *   - matched on the tree without XPath (sel_match.c), it selects what
+ *     XPath does, from the document and from every element.
  */
 #include <libxml/HTMLparser.h>
 #include <stdint.h>
@@ -23,13 +25,49 @@
 #include <string.h>
 
 #include "sel.h"
+#include "sel_int.h"
 
 static const char fuzz_page[] =
     "<html><body><div id=a class='x y'><p>1</p><p lang=en-US>2</p><span>3</span></div>"
     "<ul><li>a</li><li class=x>b</li><li>c</li></ul><a href='/p?q=1' title=\"it's\">l</a>"
-    "</body></html>";
+    "<div class=x><div id=b class='y x'><p class=x>4</p><div><span lang=en>5</span></div></div>"
+    "</div></body></html>";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The nodes of a node-set result (NULL: none). */
+static int fuzz_same_nodes(xmlXPathObjectPtr a, xmlXPathObjectPtr b)
+{
+    int na = a && a->nodesetval ? a->nodesetval->nodeNr : 0;
+    int nb = b && b->nodesetval ? b->nodesetval->nodeNr : 0;
+    int same = na == nb;
+    for (int i = 0; same && i < na; i++)
+        same = a->nodesetval->nodeTab[i] == b->nodesetval->nodeTab[i];
+    return same;
+}
+
+/* A selector matched on the tree selects what its XPath does, from the
+ * document and from each element (nested rules). */
+static void fuzz_same_as_xpath(const struct sel *s, xmlXPathContextPtr ctx, const char *text)
+{
+    xmlNodePtr root = (xmlNodePtr)ctx->doc;
+    for (xmlNodePtr n = root; n; n = sel_walk_next(n, root, n->type != XML_ATTRIBUTE_NODE)) {
+        if (n != root && n->type != XML_ELEMENT_NODE)
+            continue;
+        xmlXPathObjectPtr native;
+        if (sel_match_eval(s->match, ctx, n, &native) != 0)
+            continue; /* given back to XPath */
+        ctx->opCount = 0;
+        xmlXPathObjectPtr xp = sel_eval_xpath(s, ctx, n);
+        if (xp && ctx->opCount < ctx->opLimit && !fuzz_same_nodes(native, xp)) {
+            fprintf(stderr, "CSS '%s' from <%s>: matched on the tree differs from %s\n", text,
+                    n == root ? "document" : (const char *)n->name, s->xpath);
+            abort();
+        }
+        xmlXPathFreeObject(xp);
+        xmlXPathFreeObject(native);
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -81,6 +119,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             xmlXPathFreeObject(plain);
         }
         xmlXPathFreeObject(r);
+        if (s->match)
+            fuzz_same_as_xpath(s, ctx, text);
         sel_free(s);
     } else {
         unsigned long pos = 0;

@@ -9,10 +9,12 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <libxml/HTMLparser.h>
 
 #include "../fuzz/fuzz_sel.c"
 #include "sel.h"
+#include "sel_int.h"
 
 static const char page[] =
     "<html><body>"
@@ -203,6 +205,143 @@ static void test_relative(void **state)
     sel_free(s);
 }
 
+/* Every selector the built-in profiles use (and some that stress the
+ * rules: duplicate ids, an <a name> registered before the id, nesting of
+ * the same element, :not, child chains) selects the same nodes matched on
+ * the tree as through XPath, on the fixture pages and from every element. */
+static void collect_selectors(const json_t *v, char (*out)[512], size_t *n, size_t max)
+{
+    size_t i;
+    const char *k;
+    json_t *e;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, e) collect_selectors(e, out, n, max);
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, e)
+        {
+            if ((strcmp(k, "selector") == 0 || strcmp(k, "captcha") == 0) && json_is_string(e) &&
+                *n < max)
+                snprintf(out[(*n)++], 512, "%s", json_string_value(e));
+            else if ((strcmp(k, "selector") == 0 || strcmp(k, "captcha") == 0) && json_is_array(e))
+                json_array_foreach(e, i, v) if (json_is_string(v) && *n < max)
+                    snprintf(out[(*n)++], 512, "%s", json_string_value(v));
+            collect_selectors(e, out, n, max);
+        }
+    }
+}
+
+static void test_tree_matches_xpath(void **state)
+{
+    (void)state;
+    static char sels[600][512];
+    static const char *const extra[] = {"#dup",
+                                        "div#dup",
+                                        "#dup span",
+                                        "#top p",
+                                        "div div",
+                                        "div > div > p",
+                                        "div p span",
+                                        "li:not(.odd)",
+                                        "li:not(#l1):last-child",
+                                        "ul > li:first-child",
+                                        "[lang]",
+                                        "p[lang=en-GB]",
+                                        "a[name]",
+                                        "#a1, #dup, p",
+                                        ".box .intro",
+                                        "* > p",
+                                        "section > *",
+                                        "div.box.main > section p",
+                                        "#sec p, #top > p",
+                                        "#top > section > p",
+                                        "P.INTRO",
+                                        "#list li:not(.odd):not(:first-child)",
+                                        "[data-x='a b c']",
+                                        "div:not(.box) p"};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+        snprintf(sels[n++], 512, "%s", extra[i]);
+    static const char *const profiles[] = {"amazon.product", "amazon.search", "company"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[256], err[256];
+        snprintf(path, sizeof(path), "shared/profiles/%s.json", profiles[i]);
+        json_error_t je;
+        json_t *p = json_load_file(path, 0, &je);
+        if (!p)
+            fail_msg("%s: %s", path, je.text);
+        collect_selectors(p, sels, &n, 600);
+        json_decref(p);
+        (void)err;
+    }
+    static const char *const pages[] = {NULL,
+                                        "amazon_product_us.html",
+                                        "amazon_product_de.html",
+                                        "amazon_product_jp.html",
+                                        "amazon_search.html",
+                                        "amazon_captcha.html",
+                                        "company_jsonld.html",
+                                        "company_plain.html"};
+    static const char tricky[] =
+        "<html><body><a name=dup>named first</a><div id=dup><span>1</span>"
+        "<div><div><p><span lang=en>2</span></p></div></div></div><p id=dup>again</p>"
+        "<div id=top class='box main'><p class=intro id=p1>x</p><section id=sec>"
+        "<p>y</p></section></div><ul id=list><li id=l1>a</li><li class=odd>b</li>"
+        "<li>c</li></ul></body></html>";
+    size_t planned = 0, compared = 0;
+    for (size_t pi = 0; pi < sizeof(pages) / sizeof(pages[0]); pi++) {
+        char path[256];
+        htmlDocPtr d;
+        if (pages[pi]) {
+            snprintf(path, sizeof(path), "tests/fixtures/extract/%s", pages[pi]);
+            d = htmlReadFile(path, "UTF-8",
+                             HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                 HTML_PARSE_NONET | HTML_PARSE_COMPACT);
+        } else {
+            d = htmlReadMemory(tricky, (int)strlen(tricky), "http://t/", "UTF-8",
+                               HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING);
+        }
+        assert_non_null(d);
+        xmlXPathContextPtr ctx = sel_context_new(d);
+        for (size_t i = 0; i < n; i++) {
+            char err[256];
+            struct sel *s = sel_compile(sels[i], err, sizeof(err));
+            if (!s)
+                fail_msg("'%s' did not compile: %s", sels[i], err);
+            if (!s->match) {
+                sel_free(s);
+                continue;
+            }
+            planned += pi == 0;
+            xmlNodePtr root = (xmlNodePtr)d;
+            for (xmlNodePtr e = root; e; e = sel_walk_next(e, root, 1)) {
+                if (e != root && e->type != XML_ELEMENT_NODE)
+                    continue;
+                xmlXPathObjectPtr a, b = sel_eval_xpath(s, ctx, e);
+                assert_int_equal(sel_match_eval(s->match, ctx, e, &a), 0);
+                assert_non_null(b);
+                int na = a->nodesetval ? a->nodesetval->nodeNr : 0;
+                int nb = b->nodesetval ? b->nodesetval->nodeNr : 0;
+                int same = na == nb;
+                for (int k = 0; same && k < na; k++)
+                    same = a->nodesetval->nodeTab[k] == b->nodesetval->nodeTab[k];
+                if (!same)
+                    fail_msg("'%s' on %s from <%s>: %d nodes on the tree, %d by XPath (%s)",
+                             sels[i], pages[pi] ? pages[pi] : "the tricky page",
+                             e == root ? "document" : (const char *)e->name, na, nb, s->xpath);
+                compared++;
+                xmlXPathFreeObject(a);
+                xmlXPathFreeObject(b);
+            }
+            sel_free(s);
+        }
+        sel_context_free(ctx);
+        xmlFreeDoc(d);
+    }
+    /* Most rules take the direct path (else this test compares nothing). */
+    assert_true(planned * 10 >= n * 8);
+    assert_true(compared > 10000);
+}
+
 /* The fuzz target over its seed corpus, then 30,000 deterministic
  * mutations of the seeds (bytes CSS cares about inserted, replaced,
  * dropped, chunks doubled). */
@@ -274,8 +413,11 @@ static void test_fuzz_corpus(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matches),      cmocka_unit_test(test_errors_name_position),
-        cmocka_unit_test(test_xpath_values), cmocka_unit_test(test_relative),
+        cmocka_unit_test(test_matches),
+        cmocka_unit_test(test_errors_name_position),
+        cmocka_unit_test(test_xpath_values),
+        cmocka_unit_test(test_relative),
+        cmocka_unit_test(test_tree_matches_xpath),
         cmocka_unit_test(test_fuzz_corpus),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,448 @@
+/* sel: the common selectors matched on the tree directly, without XPath.
+ *
+ * Most rules are chains of simple compounds: `#id .class span`,
+ * `tr.po-brand > td:last-child`, `[data-hook='x']`. Evaluated through
+ * libxml2's XPath, every element scanned costs a predicate evaluation
+ * (objects made, pushed, compared, freed); here it is a few string
+ * compares. A selector is planned here when it uses only:
+ *
+ *   type  *  #id  .class  [a]  [a=v]  :first-child  :last-child
+ *   :not(compound of those without pseudo-classes)
+ *   descendant (space) and child (>) combinators, groups (a, b)
+ *
+ * ASCII identifiers without escapes, values quoted or identifiers. Anything
+ * else (and a match that would take more than MATCH_BUDGET steps) is left
+ * to the XPath translation, which gives the same nodes: the tests compare
+ * the two on every selector they use.
+ */
+#include <libxml/tree.h>
+#include <libxml/valid.h>
+#include <libxml/xpathInternals.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sel_int.h"
+
+/* Ancestor steps one evaluation may take before it gives the selector back
+ * to XPath (a hostile page nesting thousands of elements deep). */
+#define MATCH_BUDGET 200000
+#define MAX_PARTS    16
+
+struct attr_test {
+    char *name;
+    char *value; /* NULL: presence */
+};
+
+struct compound {
+    char *tag;  /* NULL: any element */
+    char *id;   /* NULL: none */
+    char *cls[MAX_PARTS];
+    int n_cls;
+    struct attr_test attrs[MAX_PARTS];
+    int n_attrs;
+    int first_child, last_child;
+    struct compound *nots[MAX_PARTS];
+    int n_nots;
+};
+
+struct complex {
+    struct compound *c[MAX_PARTS];
+    char comb[MAX_PARTS]; /* comb[i]: between c[i-1] and c[i], ' ' or '>' */
+    int n;
+};
+
+struct sel_match {
+    struct complex alts[MAX_PARTS];
+    int n;
+};
+
+/* ------------------------------------------------------------ planning */
+
+struct rd {
+    const char *s;
+    size_t pos;
+};
+
+static int is_start(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
+}
+
+static int is_char(char ch)
+{
+    return is_start(ch) || (ch >= '0' && ch <= '9') || ch == '-';
+}
+
+static void skip_ws(struct rd *r)
+{
+    while (r->s[r->pos] && strchr(" \t\n\r\f", r->s[r->pos]))
+        r->pos++;
+}
+
+/* An ASCII identifier, lower-cased when `lower`; NULL when there is none. */
+static char *ident(struct rd *r, int lower)
+{
+    size_t at = r->pos;
+    const char *s = r->s;
+    if (!(is_start(s[at]) || (s[at] == '-' && (is_start(s[at + 1]) || s[at + 1] == '-'))))
+        return NULL;
+    while (is_char(s[r->pos]))
+        r->pos++;
+    char *out = strndup(s + at, r->pos - at);
+    if (!out)
+        abort();
+    for (char *p = out; lower && *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return out;
+}
+
+/* A quoted value without escapes, or an identifier. */
+static char *value(struct rd *r)
+{
+    char q = r->s[r->pos];
+    if (q != '\'' && q != '"')
+        return ident(r, 0);
+    const char *end = r->s + r->pos + 1;
+    while (*end && *end != q && *end != '\\' && *end != '\n')
+        end++;
+    if (*end != q)
+        return NULL;
+    char *out = strndup(r->s + r->pos + 1, (size_t)(end - r->s - r->pos - 1));
+    if (!out)
+        abort();
+    r->pos = (size_t)(end - r->s) + 1;
+    return out;
+}
+
+static void compound_free(struct compound *c)
+{
+    if (!c)
+        return;
+    free(c->tag);
+    free(c->id);
+    for (int i = 0; i < c->n_cls; i++)
+        free(c->cls[i]);
+    for (int i = 0; i < c->n_attrs; i++)
+        free(c->attrs[i].name), free(c->attrs[i].value);
+    for (int i = 0; i < c->n_nots; i++)
+        compound_free(c->nots[i]);
+    free(c);
+}
+
+static struct compound *compound(struct rd *r, int inner);
+
+/* One `#id .class [a=v] :pseudo` part into c; -1 when outside the subset. */
+static int part(struct rd *r, struct compound *c, int inner)
+{
+    char ch = r->s[r->pos++];
+    char *v;
+    if (ch == '#' || ch == '.') {
+        if (!(v = ident(r, 0)))
+            return -1;
+        if (ch == '#' && !c->id) {
+            c->id = v;
+            return 0;
+        }
+        if (c->n_cls == MAX_PARTS || ch == '#') { /* a second id: rare, left to XPath */
+            free(v);
+            return -1;
+        }
+        c->cls[c->n_cls++] = v;
+        return 0;
+    }
+    if (ch == '[') {
+        if (c->n_attrs == MAX_PARTS)
+            return -1;
+        skip_ws(r);
+        struct attr_test *a = &c->attrs[c->n_attrs];
+        if (!(a->name = ident(r, 1)))
+            return -1;
+        c->n_attrs++;
+        skip_ws(r);
+        if (r->s[r->pos] == '=') {
+            r->pos++;
+            skip_ws(r);
+            if (!(a->value = value(r)))
+                return -1;
+            skip_ws(r);
+        }
+        return r->s[r->pos++] == ']' ? 0 : -1;
+    }
+    if (ch == ':' && !inner) {
+        char *name = ident(r, 1);
+        int rc = 0;
+        if (name && strcmp(name, "first-child") == 0 && r->s[r->pos] != '(') {
+            c->first_child = 1;
+        } else if (name && strcmp(name, "last-child") == 0 && r->s[r->pos] != '(') {
+            c->last_child = 1;
+        } else if (name && strcmp(name, "not") == 0 && r->s[r->pos] == '(' &&
+                   c->n_nots < MAX_PARTS) {
+            r->pos++;
+            skip_ws(r);
+            struct compound *n = compound(r, 1);
+            skip_ws(r);
+            if (n)
+                c->nots[c->n_nots++] = n;
+            rc = n && r->s[r->pos++] == ')' ? 0 : -1;
+        } else {
+            rc = -1;
+        }
+        free(name);
+        return rc;
+    }
+    return -1;
+}
+
+static struct compound *compound(struct rd *r, int inner)
+{
+    struct compound *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    int parts = 0;
+    if (r->s[r->pos] == '*')
+        r->pos++, parts++;
+    else if ((c->tag = ident(r, 1)) != NULL)
+        parts++;
+    while (r->s[r->pos] && strchr("#.[:", r->s[r->pos])) {
+        if (part(r, c, inner)) {
+            compound_free(c);
+            return NULL;
+        }
+        parts++;
+    }
+    if (!parts) {
+        compound_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void sel_match_free(struct sel_match *m)
+{
+    if (!m)
+        return;
+    for (int a = 0; a < m->n; a++)
+        for (int i = 0; i < m->alts[a].n; i++)
+            compound_free(m->alts[a].c[i]);
+    free(m);
+}
+
+struct sel_match *sel_match_plan(const char *css)
+{
+    struct sel_match *m = calloc(1, sizeof(*m));
+    if (!m)
+        abort();
+    struct rd r = {.s = css};
+    skip_ws(&r);
+    for (;;) {
+        if (m->n == MAX_PARTS)
+            goto fail;
+        struct complex *x = &m->alts[m->n++];
+        for (char comb = ' ';;) {
+            struct compound *c = x->n < MAX_PARTS ? compound(&r, 0) : NULL;
+            if (!c)
+                goto fail;
+            x->comb[x->n] = comb;
+            x->c[x->n++] = c;
+            size_t before = r.pos;
+            skip_ws(&r);
+            char ch = r.s[r.pos];
+            if (ch == '>') {
+                comb = '>';
+                r.pos++;
+                skip_ws(&r);
+            } else if (ch && ch != ',' && r.pos > before) {
+                comb = ' ';
+            } else {
+                break;
+            }
+        }
+        if (r.s[r.pos] == ',') {
+            r.pos++;
+            skip_ws(&r);
+            continue;
+        }
+        if (!r.s[r.pos])
+            return m;
+        goto fail;
+    }
+fail:
+    sel_match_free(m);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ matching */
+
+/* The value of attribute `name` of element e (one text child: no copy;
+ * else in *own, xmlFree it), or NULL when e has none. */
+static const char *attr_value(xmlNodePtr e, const char *name, xmlChar **own)
+{
+    for (xmlAttrPtr a = e->properties; a; a = a->next) {
+        if (strcmp((const char *)a->name, name) != 0 || a->ns)
+            continue;
+        xmlNodePtr t = a->children;
+        if (!t)
+            return "";
+        if (!t->next && t->type == XML_TEXT_NODE)
+            return t->content ? (const char *)t->content : "";
+        *own = xmlNodeListGetString(e->doc, t, 1);
+        return *own ? (const char *)*own : "";
+    }
+    return NULL;
+}
+
+static int attr_equals(xmlNodePtr e, const char *name, const char *want)
+{
+    xmlChar *own = NULL;
+    const char *v = attr_value(e, name, &own);
+    int eq = v && (!want || strcmp(v, want) == 0);
+    xmlFree(own);
+    return eq;
+}
+
+static const char class_ws[] = " \t\n\r\f";
+
+/* As ferry-has-class() reads it (sel.c): the class attribute's text. */
+static int has_class(xmlNodePtr e, const char *want)
+{
+    const char *cl = NULL;
+    for (xmlAttrPtr a = e->properties; a && !cl; a = a->next)
+        if (strcmp((const char *)a->name, "class") == 0)
+            cl = a->children && a->children->content ? (const char *)a->children->content : "";
+    size_t wl = strlen(want);
+    int hit = 0;
+    while (cl && *cl && !hit) {
+        cl += strspn(cl, class_ws);
+        size_t len = strcspn(cl, class_ws);
+        hit = len == wl && memcmp(cl, want, wl) == 0;
+        cl += len;
+    }
+    return hit;
+}
+
+static int is_element(xmlNodePtr n)
+{
+    return n && n->type == XML_ELEMENT_NODE;
+}
+
+static int matches(const struct compound *c, xmlNodePtr e)
+{
+    if (c->tag && strcmp((const char *)e->name, c->tag) != 0)
+        return 0;
+    if (c->id && !attr_equals(e, "id", c->id))
+        return 0;
+    for (int i = 0; i < c->n_cls; i++)
+        if (!has_class(e, c->cls[i]))
+            return 0;
+    for (int i = 0; i < c->n_attrs; i++)
+        if (!attr_equals(e, c->attrs[i].name, c->attrs[i].value))
+            return 0;
+    if (c->first_child)
+        for (xmlNodePtr s = e->prev; s; s = s->prev)
+            if (is_element(s))
+                return 0;
+    if (c->last_child)
+        for (xmlNodePtr s = e->next; s; s = s->next)
+            if (is_element(s))
+                return 0;
+    for (int i = 0; i < c->n_nots; i++)
+        if (matches(c->nots[i], e))
+            return 0;
+    return 1;
+}
+
+struct walk {
+    const struct complex *x;
+    xmlNodePtr root; /* the context node (or, `lead`, the element compound 0 is) */
+    int lead;
+    long budget;
+};
+
+/* Whether e is compound i of the chain, with compounds 0..i-1 on its
+ * ancestors as the combinators say, inside the root. -1: out of budget. */
+static int chain(struct walk *w, int i, xmlNodePtr e)
+{
+    if (i == 0)
+        return w->lead ? e == w->root : matches(w->x->c[0], e);
+    if ((w->lead && e == w->root) || !matches(w->x->c[i], e))
+        return 0;
+    for (xmlNodePtr p = e->parent; is_element(p); p = p->parent) {
+        if (!w->lead && p == w->root)
+            return 0;
+        if (--w->budget < 0)
+            return -1;
+        int r = chain(w, i - 1, p);
+        if (r)
+            return r;
+        if (w->x->comb[i] == '>' || p == w->root)
+            return 0;
+    }
+    return 0;
+}
+
+/* The first element with that id, as XPath's id() finds it. */
+static xmlNodePtr by_id(xmlDocPtr doc, const char *id)
+{
+    xmlAttrPtr a = doc ? xmlGetID(doc, (const xmlChar *)id) : NULL;
+    if (!a)
+        return NULL;
+    if (a->type == XML_ATTRIBUTE_NODE)
+        return a->parent;
+    return a->type == XML_ELEMENT_NODE ? (xmlNodePtr)a : NULL;
+}
+
+/* One complex selector's matches under node into set. -1: out of budget. */
+static int eval_complex(const struct complex *x, xmlDocPtr doc, xmlNodePtr node, xmlNodeSetPtr set)
+{
+    struct walk w = {.x = x, .root = node, .budget = MATCH_BUDGET};
+    int from_doc = node->type == XML_HTML_DOCUMENT_NODE || node->type == XML_DOCUMENT_NODE;
+    if (from_doc && x->c[0]->id) {
+        /* From the document, an id in the first compound: that element. */
+        xmlNodePtr e = by_id(doc, x->c[0]->id);
+        if (!is_element(e) || !matches(x->c[0], e))
+            return 0;
+        if (x->n == 1)
+            return xmlXPathNodeSetAddUnique(set, e) < 0 ? -1 : 0;
+        w.root = e;
+        w.lead = 1;
+    }
+    for (xmlNodePtr n = sel_walk_next(w.root, w.root, 1); n;
+         n = sel_walk_next(n, w.root, is_element(n))) {
+        if (!is_element(n))
+            continue;
+        int r = chain(&w, x->n - 1, n);
+        if (r < 0)
+            return -1;
+        if (r && xmlXPathNodeSetAddUnique(set, n) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int sel_match_eval(const struct sel_match *m, xmlXPathContextPtr ctx, xmlNodePtr node,
+                   xmlXPathObjectPtr *out)
+{
+    if (!node)
+        return -1;
+    xmlNodeSetPtr set = xmlXPathNodeSetCreate(NULL);
+    if (!set)
+        return -1;
+    for (int a = 0; a < m->n; a++) {
+        xmlNodeSetPtr part = m->n == 1 ? set : xmlXPathNodeSetCreate(NULL);
+        if (!part || eval_complex(&m->alts[a], ctx->doc, node, part) < 0) {
+            if (part != set)
+                xmlXPathFreeNodeSet(part);
+            xmlXPathFreeNodeSet(set);
+            return -1;
+        }
+        if (part != set) {
+            set = xmlXPathNodeSetMerge(set, part); /* a union: each node once */
+            xmlXPathFreeNodeSet(part);
+        }
+    }
+    if (m->n > 1)
+        xmlXPathNodeSetSort(set); /* document order, as XPath's | gives */
+    *out = xmlXPathWrapNodeSet(set);
+    return *out ? 0 : -1;
+}
