@@ -6,7 +6,8 @@
  * (objects made, pushed, compared, freed); here it is a few string
  * compares. A selector is planned here when it uses only:
  *
- *   type  *  #id  .class  [a]  [a=v]  :first-child  :last-child
+ *   type  *  #id  .class  [a]  [a=v]  [a^=v]  [a$=v]  [a*=v]
+ *   :first-child  :last-child  :contains(text)
  *   :not(compound of those without pseudo-classes)
  *   descendant (space) and child (>) combinators, groups (a, b)
  *
@@ -31,16 +32,18 @@
 struct attr_test {
     char *name;
     char *value; /* NULL: presence */
+    char op;     /* '=' equal, '^' starts with, '$' ends with, '*' contains */
 };
 
 struct compound {
-    char *tag;  /* NULL: any element */
-    char *id;   /* NULL: none */
+    char *tag; /* NULL: any element */
+    char *id;  /* NULL: none */
     char *cls[MAX_PARTS];
     int n_cls;
     struct attr_test attrs[MAX_PARTS];
     int n_attrs;
     int first_child, last_child;
+    char *contains; /* :contains(text): in the element's text */
     struct compound *nots[MAX_PARTS];
     int n_nots;
 };
@@ -121,6 +124,7 @@ static void compound_free(struct compound *c)
         return;
     free(c->tag);
     free(c->id);
+    free(c->contains);
     for (int i = 0; i < c->n_cls; i++)
         free(c->cls[i]);
     for (int i = 0; i < c->n_attrs; i++)
@@ -160,7 +164,13 @@ static int part(struct rd *r, struct compound *c, int inner)
             return -1;
         c->n_attrs++;
         skip_ws(r);
-        if (r->s[r->pos] == '=') {
+        char op = r->s[r->pos];
+        if (op && strchr("^$*", op) && r->s[r->pos + 1] == '=')
+            r->pos++;
+        else if (op != '=')
+            op = 0;
+        if (op) {
+            a->op = op;
             r->pos++;
             skip_ws(r);
             if (!(a->value = value(r)))
@@ -176,6 +186,12 @@ static int part(struct rd *r, struct compound *c, int inner)
             c->first_child = 1;
         } else if (name && strcmp(name, "last-child") == 0 && r->s[r->pos] != '(') {
             c->last_child = 1;
+        } else if (name && strcmp(name, "contains") == 0 && r->s[r->pos] == '(' && !c->contains) {
+            r->pos++;
+            skip_ws(r);
+            c->contains = value(r);
+            skip_ws(r);
+            rc = c->contains && r->s[r->pos++] == ')' ? 0 : -1;
         } else if (name && strcmp(name, "not") == 0 && r->s[r->pos] == '(' &&
                    c->n_nots < MAX_PARTS) {
             r->pos++;
@@ -292,13 +308,24 @@ static const char *attr_value(xmlNodePtr e, const char *name, xmlChar **own)
     return NULL;
 }
 
-static int attr_equals(xmlNodePtr e, const char *name, const char *want)
+/* [name], [name=want] or another operator; as the XPath translation, an
+ * empty value never matches ^= $= *=. */
+static int attr_test(xmlNodePtr e, const char *name, char op, const char *want)
 {
     xmlChar *own = NULL;
     const char *v = attr_value(e, name, &own);
-    int eq = v && (!want || strcmp(v, want) == 0);
+    int hit = v != NULL;
+    size_t vl = v ? strlen(v) : 0, wl = want ? strlen(want) : 0;
+    if (hit && want) {
+        switch (op) {
+        case '^': hit = wl && strncmp(v, want, wl) == 0; break;
+        case '$': hit = wl && vl >= wl && memcmp(v + vl - wl, want, wl) == 0; break;
+        case '*': hit = wl && strstr(v, want) != NULL; break;
+        default: hit = strcmp(v, want) == 0;
+        }
+    }
     xmlFree(own);
-    return eq;
+    return hit;
 }
 
 static const char class_ws[] = " \t\n\r\f";
@@ -330,13 +357,13 @@ static int matches(const struct compound *c, xmlNodePtr e)
 {
     if (c->tag && strcmp((const char *)e->name, c->tag) != 0)
         return 0;
-    if (c->id && !attr_equals(e, "id", c->id))
+    if (c->id && !attr_test(e, "id", '=', c->id))
         return 0;
     for (int i = 0; i < c->n_cls; i++)
         if (!has_class(e, c->cls[i]))
             return 0;
     for (int i = 0; i < c->n_attrs; i++)
-        if (!attr_equals(e, c->attrs[i].name, c->attrs[i].value))
+        if (!attr_test(e, c->attrs[i].name, c->attrs[i].op, c->attrs[i].value))
             return 0;
     if (c->first_child)
         for (xmlNodePtr s = e->prev; s; s = s->prev)
@@ -349,6 +376,12 @@ static int matches(const struct compound *c, xmlNodePtr e)
     for (int i = 0; i < c->n_nots; i++)
         if (matches(c->nots[i], e))
             return 0;
+    if (c->contains) {
+        xmlChar *text = xmlNodeGetContent(e); /* XPath's string(.) */
+        int hit = text && strstr((const char *)text, c->contains);
+        xmlFree(text);
+        return hit;
+    }
     return 1;
 }
 

@@ -68,8 +68,8 @@ static int name_ok(const char *s)
 }
 
 /* The literal every match of ERE p starts with (into re->prefix): the
- * leading ASCII characters up to the first operator, less one a quantifier
- * makes optional. None with an alternation anywhere or an anchor first. */
+ * leading ASCII characters (after a ^) up to the first operator, less one
+ * a quantifier makes optional. None with an alternation anywhere. */
 static void regex_prefix(const char *p, struct xregex *re)
 {
     static const char ops[] = ".[]()*+?{}|^$\\";
@@ -81,6 +81,8 @@ static void regex_prefix(const char *p, struct xregex *re)
             return;
     size_t n = 0;
     const char *q = p;
+    re->anchored = *q == '^';
+    q += re->anchored;
     while (*q && n < sizeof(re->prefix) - 1) {
         char ch;
         const char *next;

@@ -35,6 +35,7 @@ struct xregex {
      * match can start before the regex engine runs. Empty: none. */
     char prefix[32];
     size_t prefix_len;
+    int anchored; /* the pattern starts with ^: the prefix is the text's start */
 };
 
 struct xfield {

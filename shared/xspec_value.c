@@ -171,11 +171,16 @@ static int kept_group(const struct xregex *re, const regmatch_t *m)
 
 /* The leftmost match of re in s[from..len) (offsets in m from s): 0, or
  * REG_NOMATCH. A match can only start where the regex's literal prefix
- * occurs, so the engine starts there (matches found are the same). */
+ * occurs (an anchored one: at the start), so the engine starts there, or
+ * does not run (matches found are the same). */
 static int regex_find(const struct xregex *re, const char *s, size_t len, size_t from,
                       regmatch_t m[10])
 {
-    if (re->prefix_len) {
+    if (re->anchored) {
+        /* ^ without REG_NEWLINE: only at the start, after that text */
+        if (from > 0 || len < re->prefix_len || memcmp(s, re->prefix, re->prefix_len) != 0)
+            return REG_NOMATCH;
+    } else if (re->prefix_len) {
         const char *p = memmem(s + from, len - from, re->prefix, re->prefix_len);
         if (!p)
             return REG_NOMATCH;

@@ -257,7 +257,17 @@ static void test_tree_matches_xpath(void **state)
                                         "P.INTRO",
                                         "#list li:not(.odd):not(:first-child)",
                                         "[data-x='a b c']",
-                                        "div:not(.box) p"};
+                                        "div:not(.box) p",
+                                        "a[href^='mailto:']",
+                                        "a[href$='.PDF']",
+                                        "a[href*=example]",
+                                        "[title*='']",
+                                        "[id^=l]",
+                                        "p:contains('deep')",
+                                        "li:contains('o')",
+                                        "p:not(.intro):contains('')",
+                                        "div:contains('again') span",
+                                        "[id$=up]"};
     size_t n = 0;
     for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
         snprintf(sels[n++], 512, "%s", extra[i]);

@@ -178,7 +178,10 @@ static void test_regex_literal_start(void **state)
                     "\"col\":{\"selector\":\"#s\",\"all\":true,\"regex\":\"colou?r\"},"
                     "\"alt\":{\"selector\":\"#t\",\"all\":true,\"regex\":\"abc|ac\"},"
                     "\"opt\":{\"selector\":\"#t\",\"all\":true,\"regex\":\"ab*c\"},"
-                    "\"none\":{\"selector\":\"#t\",\"regex\":\"abd\"}}}",
+                    "\"none\":{\"selector\":\"#t\",\"regex\":\"abd\"},"
+                    "\"start\":{\"selector\":\"#t\",\"regex\":\"^ab (a.)\"},"
+                    "\"notstart\":{\"selector\":\"#t\",\"regex\":\"^ac\"},"
+                    "\"startall\":{\"selector\":\"#t\",\"all\":true,\"regex\":\"^a.\"}}}",
                     html, NULL, NULL);
     ASSERT_FIELD(o, "img", "[\"https://i/1.jpg\",\"https://i/2.jpg\"]");
     ASSERT_FIELD(o, "first", "\"https://i/1.jpg\"");
@@ -187,7 +190,71 @@ static void test_regex_literal_start(void **state)
     ASSERT_FIELD(o, "alt", "[\"ac\",\"abc\"]");
     ASSERT_FIELD(o, "opt", "[\"ac\",\"abc\"]");
     ASSERT_FIELD(o, "none", "null");
+    ASSERT_FIELD(o, "start", "\"ac\"");
+    ASSERT_FIELD(o, "notstart", "null");
+    ASSERT_FIELD(o, "startall", "[\"ab\"]");
     json_decref(o);
+}
+
+/* Absolute URLs taken as they are (without the URL parser) are exactly
+ * what the parser gives back; the others still go through it. */
+static void test_absolute_urls(void **state)
+{
+    (void)state;
+    static const char *const urls[] = {
+        "https://m.media-amazon.com/images/I/61UyQpEJ2dL._AC_SL1500_.jpg",
+        "http://shop.example/a/b?x=1&y=%2Fz",
+        "https://shop.example/p/../q",
+        "https://shop.example/./q",
+        "https://SHOP.example/q",
+        "HTTPS://shop.example/q",
+        "https://shop.example:443/q",
+        "https://shop.example:8080/q",
+        "https://user@shop.example/q",
+        "https://shop.example",
+        "https://shop.example/q?",
+        "https://shop.example/q#frag",
+        "https://shop.example/a b",
+        "https://shop.example/caf\xc3\xa9",
+        "https://127.0.0.1/q",
+        "https://0x7f.1/q",
+        "https://a.0x7f/q",
+        "https://shop.example1/q",
+        "https://shop.example./q",
+        "https://shop.example/a//b;c=d,e@f:g!$'()*+~",
+        "https://shop.example/%zz",
+        "https://shop.example/%2b%2B",
+        "  https://shop.example/trim  ",
+        "//cdn.example/x.js",
+        "/rel/path?q=1",
+        "mailto:me@shop.example",
+    };
+    const char *html = "<html><body><p>x</p></body></html>";
+    htmlDocPtr doc = parse(html, strlen(html));
+    struct xpage pg;
+    xpage_init(&pg, doc, "https://shop.example/p/1", NULL, 0, html, strlen(html));
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        char *got = xpage_absolute(&pg, urls[i]);
+        /* What the parser makes of it against the page's URL. */
+        char *want = NULL, *s = NULL, *t = strdup(urls[i] + strspn(urls[i], " "));
+        for (size_t n = strlen(t); n && t[n - 1] == ' '; n--)
+            t[n - 1] = '\0';
+        CURLU *u = curl_url();
+        if (curl_url_set(u, CURLUPART_URL, "https://shop.example/p/1", 0) == CURLUE_OK &&
+            curl_url_set(u, CURLUPART_URL, t, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK && strncmp(s, "http", 4) == 0)
+            want = strdup(s);
+        curl_free(s);
+        curl_url_cleanup(u);
+        free(t);
+        if (!(got == want || (got && want && strcmp(got, want) == 0)))
+            fail_msg("'%s': got %s, the parser gives %s", urls[i], got ? got : "NULL",
+                     want ? want : "NULL");
+        free(got);
+        free(want);
+    }
+    xpage_release(&pg);
+    xmlFreeDoc(doc);
 }
 
 static void test_jsonld_and_post(void **state)
@@ -363,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_nested_and_regex),
         cmocka_unit_test(test_regex_literal_start),
+        cmocka_unit_test(test_absolute_urls),
         cmocka_unit_test(test_jsonld_and_post),
         cmocka_unit_test(test_statuses),
         cmocka_unit_test(test_compile_errors),
