@@ -151,9 +151,14 @@ void sel_free(struct sel *s)
 xmlXPathObjectPtr sel_eval(const struct sel *s, xmlXPathContextPtr ctx, xmlNodePtr node)
 {
     xmlXPathObjectPtr r;
-    if (s->match && sel_match_eval(s->match, ctx, node, &r) == 0)
+    if (sel_eval_direct(s, node, &r) == 0)
         return r;
     return sel_eval_xpath(s, ctx, node);
+}
+
+int sel_eval_direct(const struct sel *s, xmlNodePtr node, xmlXPathObjectPtr *out)
+{
+    return s->match ? sel_match_eval(s->match, node, out) : -1;
 }
 
 xmlXPathObjectPtr sel_eval_xpath(const struct sel *s, xmlXPathContextPtr ctx, xmlNodePtr node)

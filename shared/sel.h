@@ -76,6 +76,14 @@ void sel_context_free(xmlXPathContextPtr ctx);
  * the first element with that id, as getElementById() does. */
 xmlXPathObjectPtr sel_eval(const struct sel *s, xmlXPathContextPtr ctx, xmlNodePtr node);
 
+/* sel_eval in its two halves, for callers that make the XPath context only
+ * when a rule needs it: sel_eval_direct() matches on the tree (0 with *out,
+ * the same nodes), or returns -1 when s needs XPath (an `xpath:` rule, CSS
+ * outside sel_match.c's subset, a match past its step budget); then
+ * sel_eval_xpath() evaluates it. */
+int sel_eval_direct(const struct sel *s, xmlNodePtr node, xmlXPathObjectPtr *out);
+xmlXPathObjectPtr sel_eval_xpath(const struct sel *s, xmlXPathContextPtr ctx, xmlNodePtr node);
+
 /* The node after n in document order within root's subtree (start with
  * root itself): into n's children when `descend`, else past them; NULL at
  * the end. Iterative, since a hostile page nests as deep as the parser

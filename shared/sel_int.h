@@ -92,9 +92,6 @@ struct sel_match *sel_match_plan(const char *css);
 void sel_match_free(struct sel_match *m);
 /* 0 with *out (a node set, the nodes XPath would give, in document order);
  * -1 when it gives the selector back to XPath. */
-int sel_match_eval(const struct sel_match *m, xmlXPathContextPtr ctx, xmlNodePtr node,
-                   xmlXPathObjectPtr *out);
-/* The XPath evaluation alone (for the tests that compare the two). */
-xmlXPathObjectPtr sel_eval_xpath(const struct sel *s, xmlXPathContextPtr ctx, xmlNodePtr node);
+int sel_match_eval(const struct sel_match *m, xmlNodePtr node, xmlXPathObjectPtr *out);
 
 #endif

@@ -453,17 +453,17 @@ static int eval_complex(const struct complex *x, xmlDocPtr doc, xmlNodePtr node,
     return 0;
 }
 
-int sel_match_eval(const struct sel_match *m, xmlXPathContextPtr ctx, xmlNodePtr node,
-                   xmlXPathObjectPtr *out)
+int sel_match_eval(const struct sel_match *m, xmlNodePtr node, xmlXPathObjectPtr *out)
 {
     if (!node)
         return -1;
+    xmlDocPtr doc = node->doc;
     xmlNodeSetPtr set = xmlXPathNodeSetCreate(NULL);
     if (!set)
         return -1;
     for (int a = 0; a < m->n; a++) {
         xmlNodeSetPtr part = m->n == 1 ? set : xmlXPathNodeSetCreate(NULL);
-        if (!part || eval_complex(&m->alts[a], ctx->doc, node, part) < 0) {
+        if (!part || eval_complex(&m->alts[a], doc, node, part) < 0) {
             if (part != set)
                 xmlXPathFreeNodeSet(part);
             xmlXPathFreeNodeSet(set);

@@ -433,7 +433,7 @@ static int detect_one(const struct tech *t, struct xpage *pg, const struct sourc
     for (size_t k = 0; k < t->n_html && !hit; k++)
         hit = memmem(pg->body, pg->body_len, t->html[k], strlen(t->html[k])) != NULL;
     for (size_t k = 0; k < t->n_dom; k++) {
-        xmlXPathObjectPtr r = sel_eval(t->dom[k].sel, xpage_xpath(pg), (xmlNodePtr)pg->doc);
+        xmlXPathObjectPtr r = xpage_select(pg, t->dom[k].sel, (xmlNodePtr)pg->doc);
         if (r && r->type == XPATH_NODESET && r->nodesetval && r->nodesetval->nodeNr) {
             hit = 1;
             xmlNodePtr n = r->nodesetval->nodeTab[0];

@@ -46,6 +46,14 @@ xmlXPathContextPtr xpage_xpath(struct xpage *pg)
     return pg->xpath;
 }
 
+xmlXPathObjectPtr xpage_select(struct xpage *pg, const struct sel *s, xmlNodePtr node)
+{
+    xmlXPathObjectPtr r;
+    if (sel_eval_direct(s, node, &r) == 0)
+        return r;
+    return sel_eval_xpath(s, xpage_xpath(pg), node);
+}
+
 const char *xpage_header(const struct xpage *pg, const char *name, size_t i)
 {
     for (size_t k = 0; k < pg->n_headers; k++)

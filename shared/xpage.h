@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "price.h"
+#include "sel.h"
 
 /* XPath operations one page may cost across all its rules (about 7 ms of
  * CPU per million): bounds a rule that counts every element for every element of a big
@@ -59,6 +60,11 @@ void xpage_release(struct xpage *pg);
 
 /* The XPath context (operation budget XPAGE_OP_LIMIT for the whole page). */
 xmlXPathContextPtr xpage_xpath(struct xpage *pg);
+
+/* What selector s selects from node (the document, or an element of it):
+ * matched on the tree when it can be, else through the XPath context
+ * (made on the first rule that needs it). As sel_eval(). */
+xmlXPathObjectPtr xpage_select(struct xpage *pg, const struct sel *s, xmlNodePtr node);
 
 /* Number conventions from <html lang>, Content-Language or og:locale. */
 const struct price_locale *xpage_locale(struct xpage *pg);

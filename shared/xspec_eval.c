@@ -95,9 +95,8 @@ static void set_positions(const struct xspec *sub, json_t *obj, size_t pos)
 static void from_selectors(const struct xfield *f, struct xpage *pg, xmlNodePtr node,
                            const json_t *params, struct sink *s)
 {
-    xmlXPathContextPtr ctx = xpage_xpath(pg);
     for (size_t k = 0; k < f->n_sels; k++) {
-        xmlXPathObjectPtr r = sel_eval(f->sels[k], ctx, node);
+        xmlXPathObjectPtr r = xpage_select(pg, f->sels[k], node);
         if (!r)
             continue;
         int full = 0;
@@ -388,10 +387,9 @@ json_t *xspec_eval(const struct xspec *x, struct xpage *pg, const json_t *params
 {
     *status = XSPEC_OK;
     sel_quiet_begin();
-    xmlXPathContextPtr ctx = xpage_xpath(pg);
     xmlNodePtr top = (xmlNodePtr)pg->doc;
     for (size_t i = 0; i < x->n_captcha; i++) {
-        xmlXPathObjectPtr r = sel_eval(x->captcha[i], ctx, top);
+        xmlXPathObjectPtr r = xpage_select(pg, x->captcha[i], top);
         int hit = r && ((r->type == XPATH_NODESET && r->nodesetval && r->nodesetval->nodeNr) ||
                         (r->type == XPATH_BOOLEAN && r->boolval));
         xmlXPathFreeObject(r);

@@ -56,8 +56,13 @@ static void add_collapsed(struct buf *out, const char *s, int *space)
         if (*space && out->len)
             buf_addc(out, ' ');
         *space = 0;
+        /* The run up to the next byte that may start white space (or the
+         * end), by table: this loop sees every byte of every text. */
+        static const unsigned char stop[256] = {
+            [0] = 1,    [' '] = 1,  ['\t'] = 1, ['\n'] = 1, ['\r'] = 1,
+            ['\f'] = 1, ['\v'] = 1, [0xc2] = 1, [0xe2] = 1};
         size_t n = 0;
-        while (s[n] && !strchr(" \t\n\r\f\v\xc2\xe2", s[n]))
+        while (!stop[(unsigned char)s[n]])
             n++;
         if (!n)
             n = 1;

@@ -55,7 +55,7 @@ static void fuzz_same_as_xpath(const struct sel *s, xmlXPathContextPtr ctx, cons
         if (n != root && n->type != XML_ELEMENT_NODE)
             continue;
         xmlXPathObjectPtr native;
-        if (sel_match_eval(s->match, ctx, n, &native) != 0)
+        if (sel_match_eval(s->match, n, &native) != 0)
             continue; /* given back to XPath */
         ctx->opCount = 0;
         xmlXPathObjectPtr xp = sel_eval_xpath(s, ctx, n);
