@@ -24,3 +24,14 @@ if command -v valgrind >/dev/null; then
     ir=$(sed -n 's/^summary: \([0-9]*\).*/\1/p' "$out")
     echo "extract: evaluate $((ir / 20)) instructions/page (callgrind, 20 pages)"
 fi
+amz=(tests/fixtures/extract/amazon_product_us.html tests/fixtures/extract/amazon_product_de.html
+    tests/fixtures/extract/amazon_product_jp.html)
+"$B/tools/extract_run" --bench 300 amazon.product "${amz[@]}"
+if command -v valgrind >/dev/null; then
+    valgrind --tool=callgrind --callgrind-out-file="$out" --toggle-collect='bench_*' \
+        "$B/tools/extract_run" --bench 10 amazon.product "${amz[@]}" >/dev/null 2>&1
+    callgrind_annotate --inclusive=yes "$out" 2>/dev/null | awk '
+        /extract_run.c:bench_(parse|release)_one/ { gsub(",", "", $1); parse += $1 }
+        /extract_run.c:bench_apply_one/ { gsub(",", "", $1); rules += $1 }
+        END { printf "profile amazon.product: parse %d + rules %d = %d instructions/page (callgrind, 3 pages x 10)\n", parse / 30, rules / 30, (parse + rules) / 30 }'
+fi

@@ -14,6 +14,7 @@
 
 #include "extract.h"
 #include "jx.h"
+#include "testfile.h"
 #include "profile.h"
 #include "tech.h"
 #include "xarena.h"
@@ -39,21 +40,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    *len = fread(buf, 1, (size_t)n, f);
-    buf[*len] = '\0';
-    fclose(f);
-    return buf;
-}
-
 /* Runs a built-in profile on a fixture page as scrape would: one parse
  * into the thread's arena (main installs it), the rules in that arena. */
 static json_t *on_fixture(const char *profile, const char *file, const char *url,
@@ -65,7 +51,7 @@ static json_t *on_fixture(const char *profile, const char *file, const char *url
     char path[256];
     snprintf(path, sizeof(path), FIXTURES "%s", file);
     size_t len;
-    char *html = slurp(path, &len);
+    char *html = testfile_read(path, &len);
     struct extract ex;
     extract_run(&ex, html, len, "text/html", url, EXTRACT_KEEP_DOC);
     assert_true(ex.arena);

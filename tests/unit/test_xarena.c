@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "extract.h"
 #include "jx.h"
+#include "testfile.h"
 #include "xarena.h"
 #include "xrules.h"
 
@@ -27,21 +28,6 @@ static struct xrules *xr;
 static struct xrules_use use;
 static json_t *req;
 static char *want[3]; /* each page's data, computed before the arena is installed */
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    *len = fread(buf, 1, (size_t)n, f);
-    buf[*len] = '\0';
-    fclose(f);
-    return buf;
-}
 
 /* A page as scrape handles an endpoint item: parse, rules, release. */
 static char *run_page(const char *html, size_t len, int *in_arena)
@@ -65,7 +51,7 @@ static char *run_fixture(int i, int *in_arena)
     char path[256];
     snprintf(path, sizeof(path), FIXTURES "%s", pages[i]);
     size_t len;
-    char *html = slurp(path, &len);
+    char *html = testfile_read(path, &len);
     char *data = run_page(html, len, in_arena);
     free(html);
     return data;

@@ -1,0 +1,13 @@
+/*
+ * testfile — reading a fixture file whole, for unit tests.
+ */
+#ifndef FERRY_TESTFILE_H
+#define FERRY_TESTFILE_H
+
+#include <stddef.h>
+
+/* The file's bytes, NUL-terminated (malloc'd; *len without the NUL); the
+ * test fails when it cannot be read. */
+char *testfile_read(const char *path, size_t *len);
+
+#endif
