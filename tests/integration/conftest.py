@@ -287,9 +287,12 @@ class Msg:
 
 
 def _kcat_read(topic, committed, extra=()):
+    # fetch.wait.max.ms: the broker answers a fetch at the end of a
+    # partition at once, not after librdkafka's default 500 ms, so a read
+    # to the end (-e) takes milliseconds, not one or two half-seconds.
     cmd = ["kcat", "-C", "-b", BROKERS, "-t", topic, "-o", "beginning", "-e", "-q", "-J",
            "-X", "isolation.level=" + ("read_committed" if committed else "read_uncommitted"),
-           *extra]
+           "-X", "fetch.wait.max.ms=10", *extra]
     out = subprocess.run(cmd, capture_output=True, timeout=60)
     if out.returncode != 0 and b"Unknown topic" in out.stderr:
         return []
