@@ -25,16 +25,8 @@ export FERRY_API_KEYS=bench-key-1:bench
 export FERRY_LOG_LEVEL=info
 AUTH="Authorization: Bearer bench-key-1"
 
-port=$(bench_free_port)
-FERRY_LISTEN=127.0.0.1:$port "$B/ferry-ingest" >"$WORK/ingest.log" 2>&1 &
-PID=$!
-PIDS+=($PID)
-for _ in $(seq 600); do
-    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "ingest did not start"; tail "$WORK/ingest.log"; exit 1; }
-API=http://127.0.0.1:$port
+bench_start_ingest
+PID=$INGEST_PID
 
 # create CRON: N schedules; prints the seconds taken.
 create() { python3 tests/bench/create_schedules.py "$API" bench-key-1 "$N" 32 "$1"; }

@@ -4,8 +4,10 @@ loopback, CONC requests at a time, each worker on one keep-alive connection
 (the API validates and writes each one as for any client).
 
     create_schedules.py BASE KEY N CONC CRON
+    create_schedules.py BASE KEY N CONC - PATH BODY   (any POST: N batches, say)
 
-Prints the seconds taken; exits 1 unless every answer was 201.
+Prints the seconds taken; exits 1 unless every answer was 201 (202 for a
+PATH other than /v1/schedules).
 """
 
 import http.client
@@ -18,7 +20,10 @@ import time
 def main():
     base, key, n, conc, cron = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
     host, port = base.split("//", 1)[1].rsplit(":", 1)
-    body = json.dumps({"cron": cron, "batch": {"urls": ["https://www.example.com/p/1"]}}).encode()
+    path = sys.argv[6] if len(sys.argv) > 6 else "/v1/schedules"
+    body = (sys.argv[7].encode() if len(sys.argv) > 7 else
+            json.dumps({"cron": cron, "batch": {"urls": ["https://www.example.com/p/1"]}}).encode())
+    want = 201 if path == "/v1/schedules" else 202
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     codes = {}
     lock = threading.Lock()
@@ -39,7 +44,7 @@ def main():
                 try:
                     if conn is None:
                         conn = http.client.HTTPConnection(host, int(port), timeout=60)
-                    conn.request("POST", "/v1/schedules", body, headers)
+                    conn.request("POST", path, body, headers)
                     r = conn.getresponse()
                     r.read()
                     code = r.status
@@ -63,8 +68,8 @@ def main():
     for t in threads:
         t.join()
     took = time.monotonic() - t0
-    if codes.get(201, 0) != n:
-        print(f"only {codes.get(201, 0)} of {n} schedules created: {codes}", file=sys.stderr)
+    if codes.get(want, 0) != n:
+        print(f"only {codes.get(want, 0)} of {n} created ({path}): {codes}", file=sys.stderr)
         sys.exit(1)
     print(f"{took:.1f}")
 

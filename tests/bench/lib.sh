@@ -36,3 +36,22 @@ bench_cleanup() {
 bench_free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# bench_start_ingest: ferry-ingest on a free loopback port (its log in
+# $WORK/ingest.log), waited for until /healthz answers (60 s at most); sets
+# API (its base URL) and INGEST_PID, and adds it to PIDS.
+bench_start_ingest() {
+    local port
+    port=$(bench_free_port)
+    FERRY_LISTEN=127.0.0.1:$port "$B/ferry-ingest" >"$WORK/ingest.log" 2>&1 &
+    INGEST_PID=$!
+    PIDS+=("$INGEST_PID")
+    API=http://127.0.0.1:$port
+    for _ in $(seq 600); do
+        curl -sf "$API/healthz" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "ingest did not start"
+    tail "$WORK/ingest.log"
+    return 1
+}
