@@ -58,7 +58,7 @@ def pipe(start_stage):
 
 
 def test_crawl_fetches_every_page_once_at_its_depth(pipe):
-    site = CrawlSite(pages=600)
+    site = CrawlSite(pages=300)
     with site.serve() as srv:
         bid = crawl(pipe, {"url": srv.start_url, "limit": 5000, "formats": ["text"]})
         d = pipe.wait_final(bid, timeout=240)
@@ -97,7 +97,7 @@ def test_crawl_limit_and_max_depth_are_exact(pipe):
 
 def test_crawl_survives_sigkills_with_the_same_pages_and_one_webhook(start_stage, receiver):
     p = start_pipeline(start_stage, FERRY_CRAWL_HOST_CONCURRENCY="2")
-    site = CrawlSite(pages=400, seed=21)
+    site = CrawlSite(pages=260, seed=21)
     with site.serve() as srv:
         bid = crawl(p, {"url": srv.start_url, "limit": 5000, "formats": ["text"],
                         "webhook_url": receiver.url + "/hook"})
