@@ -52,7 +52,8 @@ struct firing_env {
     struct txn_pool *txn;
     struct run_env run;
     struct agenda_clock clock;
-    int timeout_ms; /* one transaction's deadline */
+    int timeout_ms;        /* one transaction's deadline */
+    int64_t park_quiet_ms; /* FERRY_SCHEDULE_PARK_QUIET (firing_int.h: parking) */
 };
 
 struct firing;

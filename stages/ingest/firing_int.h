@@ -24,10 +24,9 @@
 #define TAKEOVER_TIMEOUT_MS 15000
 /* An idle owner parks its partitions (closes their transactional
  * producers, whose librdkafka threads cost CPU while idle) when they were
- * quiet for PARK_QUIET_MS and nothing is due within PARK_AFTER_MS; it takes
- * them over again (fence, read to the end) PARK_LEAD_MS before the next
- * due time, or at once on a change. */
-#define PARK_QUIET_MS 30000
+ * quiet for FERRY_SCHEDULE_PARK_QUIET (env.park_quiet_ms, 30 s) and nothing
+ * is due within PARK_AFTER_MS; it takes them over again (fence, read to the
+ * end) PARK_LEAD_MS before the next due time, or at once on a change. */
 #define PARK_AFTER_MS 120000
 #define PARK_LEAD_MS  30000
 
@@ -111,7 +110,7 @@ void firing_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque);
 /* Acts on the noted rebalance, between rounds. */
 void firing_apply_rebalance(struct firing *fi);
-/* Parks the partitions that can wait (PARK_QUIET_MS), when nothing is due
+/* Parks the partitions that can wait (FERRY_SCHEDULE_PARK_QUIET), when nothing is due
  * soon. */
 void firing_park_idle(struct firing *fi);
 /* Definitions that changed since the last turn onto the agenda (or off). */

@@ -170,7 +170,8 @@ void firing_park_idle(struct firing *fi)
     int n = 0;
     for (int32_t p = 0; p < fi->n_parts; p++) {
         struct part *pt = &fi->parts[p];
-        if (!pt->owned || !pt->ready || pt->n_cleanup || mono - pt->active_mono < PARK_QUIET_MS)
+        if (!pt->owned || !pt->ready || pt->n_cleanup ||
+            mono - pt->active_mono < fi->env.park_quiet_ms)
             continue;
         part_discard(pt);
         pt->parked_until = until;

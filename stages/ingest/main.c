@@ -100,6 +100,10 @@ static const struct cfg_opt ingest_opts[] = {
     {"FERRY_SCHEDULE_MISFIRE", CFG_DURATION, "5m",
      "how late a schedule's slot may still start; older slots were missed (catch_up decides)", 1000,
      7LL * 86400000, NULL},
+    {"FERRY_SCHEDULE_PARK_QUIET", CFG_DURATION, "30s",
+     "how long a schedules partition with nothing due within 2 minutes stays quiet before its "
+     "owner parks it (closes its transactional producer)",
+     1000, 3600000, NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 

@@ -75,6 +75,7 @@ struct scheduler *scheduler_open(struct api *api, const struct agenda_clock *clo
         .run = {&api->lim, api->sb, api->schedules},
         .clock = *clock,
         .timeout_ms = api->timeout_ms,
+        .park_quiet_ms = cfg_int(&st->cfg, "FERRY_SCHEDULE_PARK_QUIET"),
     };
     if (!(s->fi = firing_start(&env, errstr, errstr_size)))
         goto err;

@@ -127,10 +127,10 @@ def test_each_slot_once_across_two_instances_with_one_killed(start_stage, ferry_
 
 
 def test_parked_partitions_fire_after_a_change(start_stage, ferry_env):
-    """Nothing due within 2 minutes: after 30 s quiet the owner parks its
-    partitions (closes their producers). A change takes them over again, and
-    the changed schedule fires."""
-    st, base = start_ingest(start_stage, **FAST)
+    """Nothing due within 2 minutes: after FERRY_SCHEDULE_PARK_QUIET (30 s;
+    2 s here) quiet the owner parks its partitions (closes their producers).
+    A change takes them over again, and the changed schedule fires."""
+    st, base = start_ingest(start_stage, FERRY_SCHEDULE_PARK_QUIET="2s", **FAST)
     url = base + "/v1/schedules"
     r = http("POST", url, {"cron": "0 0 1 1 *", "batch": {"urls": ["http://127.0.0.1:9/x"]}}, ACME)
     assert r.status == 201, r.body
