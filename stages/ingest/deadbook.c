@@ -110,6 +110,16 @@ static struct dead *dead_of(json_t *a, const char *delivery_id)
         snprintf(x->task.delivery_id, sizeof(x->task.delivery_id), "%s", delivery_id);
         snprintf(x->task.event, sizeof(x->task.event), "%s", jx_str(a, "event", ""));
     }
+    /* The answer's excerpt, shortened: the list keeps up to DEADBOOK_KEPT
+     * per tenant, the batch's own deliveries keep the whole 4 KB. */
+    const char *rb = jx_str(a, "response_body", NULL);
+    size_t rn = rb ? strlen(rb) : 0;
+    if (rn > DEADBOOK_EXCERPT) {
+        rn = DEADBOOK_EXCERPT;
+        while (rn > 0 && ((unsigned char)rb[rn] & 0xC0) == 0x80)
+            rn--; /* not inside a UTF-8 sequence */
+        json_object_set_new(a, "response_body", json_stringn(rb, rn));
+    }
     if (!(x->text = jx_dump(a, &x->text_len))) {
         free(x);
         return NULL;

@@ -16,8 +16,10 @@
  * Per tenant, the dead deliveries are kept in an array sorted by (time of
  * the dead attempt, delivery id), so a page is a binary search for the
  * cursor and a walk down, newest first. At most DEADBOOK_KEPT per tenant
- * (the oldest go first), so a receiver that is gone for good costs a fixed
- * amount however many item.completed deliveries die.
+ * (the oldest go first), each with the first DEADBOOK_EXCERPT bytes of the
+ * answer (cut at a character), so a receiver that is gone for good costs a
+ * fixed amount (about 6 MB a tenant at most) however many item.completed
+ * deliveries die.
  *
  * Thread-safe: one writer (the follower's thread), readers on the HTTP
  * workers, under one rwlock.
@@ -33,6 +35,7 @@
 #include "table.h"
 
 #define DEADBOOK_KEPT       10000
+#define DEADBOOK_EXCERPT    256 /* bytes of response_body a dead entry keeps */
 #define DEADBOOK_CURSOR_MAX 96
 
 struct deadbook;

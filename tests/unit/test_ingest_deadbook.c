@@ -70,6 +70,20 @@ static void test_dead_listed_revived_and_isolated(void **state)
     assert_string_equal(task.delivery_id, id);
     assert_int_equal(deadbook_task(d, "globex", id, &task, batch), -1); /* not its own */
 
+    /* The answer's excerpt is cut to DEADBOOK_EXCERPT bytes, at a character. */
+    char big[1200], rec[1600];
+    memset(big, 'a', DEADBOOK_EXCERPT - 1);
+    strcpy(big + DEADBOOK_EXCERPT - 1, "\xc3\xa9 and more");
+    snprintf(rec, sizeof(rec),
+             "{\"delivery_id\":\"dlv_%032x\",\"batch_id\":\"bat_9\",\"tenant\":\"initech\","
+             "\"at\":\"2026-11-30T00:00:09Z\",\"outcome\":\"dead\",\"response_body\":\"%s\"}",
+             9, big);
+    assert_int_equal(deadbook_put_attempt(d, rec, strlen(rec)), 0);
+    p = page(d, "initech", 10, NULL, next, &total);
+    assert_int_equal(strlen(jx_str(json_array_get(p, 0), "response_body", "")),
+                     DEADBOOK_EXCERPT - 1);
+    json_decref(p);
+
     put(d, "acme", 2, "delivered"); /* redelivered: off the list */
     assert_int_equal(deadbook_task(d, "acme", id, &task, batch), -1);
     json_decref(page(d, "acme", 10, NULL, next, &total));
