@@ -84,10 +84,19 @@ def per_url(cpu, items):
         f"; sum {sum(cpu.values()) / items * 1e6:.0f}"
 
 
+# Processes of one thread: each of them alone caps the rate at one core.
+SINGLE_THREADED = ("curl", "page_server")
+
+
 def cpu_floor(cpu, items):
-    """URLs/s if the processes' summed CPU per URL ran on every core of the
-    machine with nothing else and no waiting: the rate CPU alone allows."""
-    return (os.cpu_count() or 1) / (sum(cpu.values()) / items)
+    """URLs/s that CPU alone allows: the processes' summed CPU per URL on
+    every core of the machine with nothing else and no waiting, and no
+    single-threaded process past one core."""
+    rate = (os.cpu_count() or 1) / (sum(cpu.values()) / items)
+    for k, v in cpu.items():
+        if k in SINGLE_THREADED and v > 0:
+            rate = min(rate, items / v)
+    return rate
 
 
 def perf_watch(folder, rnd):
