@@ -96,14 +96,18 @@ static const struct ce_row *row_of(const char *topic)
     return NULL;
 }
 
-const char *ce_type_of(const char *topic, const char *alt_value)
+static const char *type_of_row(const struct ce_row *r, const char *alt_value)
 {
-    const struct ce_row *r = row_of(topic);
     if (!r)
         return CE_TYPE_OTHER;
     if (r->alt_value && alt_value && strcmp(alt_value, r->alt_value) == 0)
         return r->alt_type;
     return r->type;
+}
+
+const char *ce_type_of(const char *topic, const char *alt_value)
+{
+    return type_of_row(row_of(topic), alt_value);
 }
 
 /* Header `name` of hdrs as a NUL-terminated string in buf; NULL when absent,
@@ -138,6 +142,24 @@ static void key_text(const void *key, size_t len, char *out, size_t size)
     }
 }
 
+/* parts[0..n) joined into out (size bytes, cut to fit): every produce
+ * names its event, and snprintf would cost more than the rest of it. */
+static void join(char *out, size_t size, const char *const *parts, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = strlen(parts[i]);
+        if (k > size - 1 - len)
+            k = size - 1 - len;
+        memcpy(out + len, parts[i], k);
+        len += k;
+    }
+    out[len] = '\0';
+}
+#define JOIN(out, size, ...)                                                                       \
+    join(out, size, (const char *const[]){__VA_ARGS__},                                            \
+         sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
 /* The id of a message of row r (NULL: not ferry's topic); `word` is the
  * last word of its type. */
 static void make_id(char *out, size_t size, const struct ce_row *r, const char *word,
@@ -148,20 +170,20 @@ static void make_id(char *out, size_t size, const struct ce_row *r, const char *
     char k[300], index[24], attempt[24], part[48], delivery[64], origin[320];
     key_text(key, key_len, k, sizeof(k));
     switch (r ? r->ident : ID_CONTENT) {
-    case ID_KEY: snprintf(out, size, "%s:%s", word, k); return;
+    case ID_KEY: JOIN(out, size, word, ":", k); return;
     case ID_ITEM:
         if (!header(hdrs, "ferry-index", index, sizeof(index)))
             break;
         if (header(hdrs, "ferry-part", part, sizeof(part)))
-            snprintf(out, size, "%s:%s/%s/part%s", word, k, index, part);
+            JOIN(out, size, word, ":", k, "/", index, "/part", part);
         else
-            snprintf(out, size, "%s:%s/%s", word, k, index);
+            JOIN(out, size, word, ":", k, "/", index);
         return;
     case ID_ITEM_ATTEMPT:
         if (!header(hdrs, "ferry-index", index, sizeof(index)))
             break;
-        snprintf(out, size, "%s:%s/%s/%s", word, k, index,
-                 header(hdrs, "ferry-attempt", attempt, sizeof(attempt)) ? attempt : "1");
+        JOIN(out, size, word, ":", k, "/", index, "/",
+             header(hdrs, "ferry-attempt", attempt, sizeof(attempt)) ? attempt : "1");
         return;
     case ID_DELIVERY:
         if (!header(hdrs, "ferry-delivery", delivery, sizeof(delivery)))
@@ -199,19 +221,25 @@ int ce_add_headers(rd_kafka_headers_t *hdrs, const char *topic, const void *key,
 {
     char alt[32], idbuf[512], time[CLK_ISO_LEN];
     const struct ce_row *r = row_of(topic);
-    for (size_t i = 0; i < sizeof(ce_names) / sizeof(ce_names[0]); i++)
+    /* One look over the headers: a message produced again (a retry tier's
+     * copy) still carries its last attributes, a fresh one has none. */
+    const char *name;
+    const void *v;
+    size_t n;
+    int has_ce = 0;
+    for (size_t i = 0; !has_ce && rd_kafka_header_get_all(hdrs, i, &name, &v, &n) == 0; i++)
+        has_ce = strncmp(name, "ce_", 3) == 0;
+    for (size_t i = 0; has_ce && i < sizeof(ce_names) / sizeof(ce_names[0]); i++)
         rd_kafka_header_remove(hdrs, ce_names[i]);
     if (!type)
-        type = ce_type_of(topic, r && r->alt_header ? header(hdrs, r->alt_header, alt, sizeof(alt))
-                                                    : NULL);
+        type = type_of_row(r, r && r->alt_header ? header(hdrs, r->alt_header, alt, sizeof(alt))
+                                                 : NULL);
     if (!id) {
         const char *word = strrchr(type, '.');
         make_id(idbuf, sizeof(idbuf), r, word ? word + 1 : type, hdrs, key, key_len, value, len);
         id = idbuf;
     }
     clk_iso8601(now_ms, time);
-    const void *v;
-    size_t n;
     int has_ct = rd_kafka_header_get_last(hdrs, "content-type", &v, &n) == 0;
     if (rd_kafka_header_add(hdrs, "ce_specversion", -1, CE_SPECVERSION, -1) ||
         rd_kafka_header_add(hdrs, "ce_type", -1, type, -1) ||
