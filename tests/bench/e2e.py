@@ -32,6 +32,39 @@ from verify import (await_done, batch_urls, verify_results, verify_status,  # no
 TENANT = "bench"
 
 
+def topic_span(brokers, topic):
+    """The first and the last record timestamp (epoch s, the producer's
+    CreateTime) of a topic, from the first and last record of each
+    partition: when a stage began and finished writing it."""
+    from confluent_kafka import Consumer, TopicPartition  # a test tool, only here
+    c = Consumer({"bootstrap.servers": brokers, "group.id": "bench-span",
+                  "enable.auto.commit": False, "isolation.level": "read_committed"})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        first, last = None, None
+        for p in parts:
+            lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            for off in {lo, hi - 1} if hi > lo else ():
+                c.assign([TopicPartition(topic, p, off)])
+                m = c.poll(10)
+                # A transaction's commit marker takes an offset: the last
+                # record may sit a few offsets earlier.
+                while m is None or m.error():
+                    if off <= lo:
+                        break
+                    off -= 1
+                    c.assign([TopicPartition(topic, p, off)])
+                    m = c.poll(10)
+                if m is None or m.error():
+                    continue
+                ts = m.timestamp()[1] / 1000.0
+                first = ts if first is None else min(first, ts)
+                last = ts if last is None else max(last, ts)
+        return first, last
+    finally:
+        c.close()
+
+
 def process_table(sysm, kafka_pids, pages):
     """label -> pid of every process that works on a batch."""
     procs = {st.label: st.pid for st in sysm.all() if st.alive()}
@@ -42,13 +75,16 @@ def process_table(sysm, kafka_pids, pages):
 
 
 def measure(brokers, kafka_pids, pages, items, instances=None, replication=None, env=None,
-            workdir=None, timeout=900.0, check_results=True, watch=None):
+            workdir=None, timeout=900.0, check_results=True, watch=None, spans=False):
     """Runs one batch of `items` URLs on a fresh system; returns a dict:
     seconds (POST to webhook), rate (URLs/s), accept_s (POST to 202),
     cpu {label: seconds}, rss {label: peak MB}, load (1-min average).
     watch(procs) is called once every process runs, before the POST, with
     {label: pid}; what it returns, if callable, is called when the clock
-    stops (a profiler attached to the stages, for example)."""
+    stops (a profiler attached to the stages, for example). spans: also
+    "spans", seconds from the POST to the first and the last request ingest
+    wrote and result scrape wrote (record timestamps), to see where the
+    wall time goes."""
     workdir = Path(workdir or ROOT / "build" / "bench-e2e")
     sysm = System(brokers, workdir, instances, replication, env=env, tenants=(TENANT,))
     hook = Receiver()
@@ -76,9 +112,15 @@ def measure(brokers, kafka_pids, pages, items, instances=None, replication=None,
         if check_results:
             verify_results(sysm.results(acc["id"], TENANT), urls, pages.count)
         seconds = done - t0
-        return {"seconds": seconds, "rate": items / seconds, "accept_s": accepted - t0,
-                "cpu": {k: cpu1[k] - cpu0[k] for k in procs}, "rss": rss, "load": ld,
-                "items": items}
+        out = {"seconds": seconds, "rate": items / seconds, "accept_s": accepted - t0,
+               "cpu": {k: cpu1[k] - cpu0[k] for k in procs}, "rss": rss, "load": ld,
+               "items": items}
+        if spans:
+            out["spans"] = {}
+            for name in ("scrape.requests", "scrape.results"):
+                a, b = topic_span(brokers, sysm.prefix + name)
+                out["spans"][name] = (a - t0 if a else None, b - t0 if b else None)
+        return out
     finally:
         sysm.stop()
         hook.close()

@@ -159,7 +159,7 @@ def main():
                     f"{per_url(c['cpu'], ITEMS)}")
                 perf = os.environ.get("FERRY_BENCH_E2E_PERF")
                 r = measure(brokers, pids, pages, ITEMS, env=env, workdir=Path(work) / f"r{k}",
-                            watch=perf_watch(perf, k) if perf else None)
+                            watch=perf_watch(perf, k) if perf else None, spans=True)
                 ratio = r["rate"] / c["rate"]
                 # Both sides' CPU on all cores: the ratio CPU alone would allow,
                 # and how much of its CPU-bound rate each side reached.
@@ -174,6 +174,12 @@ def main():
                     f"\n    CPU-bound rate on {os.cpu_count()} cores: curl {cf:,.0f}, ferry "
                     f"{ff:,.0f} URLs/s (ratio {ff / cf:.2f}); reached: curl {c['rate'] / cf:.0%}, "
                     f"ferry {r['rate'] / ff:.0%}")
+                sp = r["spans"]
+                rq, rs = sp["scrape.requests"], sp["scrape.results"]
+                if None not in rq + rs:
+                    say(f"    timeline s from the POST: requests written {rq[0]:.2f}-{rq[1]:.2f}, "
+                        f"202 {r['accept_s']:.2f}, results written {rs[0]:.2f}-{rs[1]:.2f} "
+                        f"({ITEMS / max(rs[1] - rs[0], 1e-3):,.0f}/s), webhook {r['seconds']:.2f}")
                 ratios.append(ratio)
                 curl_rates.append(c["rate"])
                 ferry_rates.append(r["rate"])
