@@ -8,7 +8,8 @@
 #   make fuzz     the selector compiler and the HTTP request reader under libFuzzer
 #                 (clang), FUZZ_SECONDS long each
 #   make chaos    every fault case ten times against the whole system, on one
-#                 broker and on a three-broker cluster; a table of runs
+#                 broker and on a three-broker cluster; a table of runs; then
+#                 the long forms of the integration tests marked `long`
 #   make fmt      format the C sources; make lint checks format and warnings
 
 B        ?= build
@@ -141,13 +142,17 @@ fuzz: deps
 
 # Long (an hour or more) and bounded: FERRY_CHAOS_RUNS runs per case (10),
 # each at most 300 s. Brokers on FERRY_LOCAL_KAFKA_PORT (default 29592) and,
-# for the cluster, that port + 2 to + 7. Both tables end up in $(B)/.
+# for the cluster, that port + 2 to + 7. Both tables end up in $(B)/. Then
+# the long forms of the integration tests marked `long` (make test runs
+# their short forms), against a broker of their own on that port.
 chaos: deps
 	@$(MAKE) --no-print-directory all
 	@B=$(B) python3 tests/chaos/run.py --table $(B)/chaos-single.md; one=$$?; \
 	  B=$(B) python3 tests/chaos/run.py --cluster --table $(B)/chaos-cluster.md \
 	    --kafka-port $$(( $${FERRY_LOCAL_KAFKA_PORT:-29592} + 2 )); three=$$?; \
-	  exit $$(( one || three ))
+	  B=$(B) FERRY_TEST_LONG=1 FERRY_LOCAL_KAFKA_PORT=$${FERRY_LOCAL_KAFKA_PORT:-29592} \
+	    tests/run.sh --integration-only -m long; long=$$?; \
+	  exit $$(( one || three || long ))
 
 FMT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 fmt:

@@ -6,6 +6,8 @@
 #   tests/run.sh               unit + integration
 #   tests/run.sh --unit-only   unit tests only (no broker)
 #   tests/run.sh -k PATTERN    integration tests whose name matches (pytest -k)
+#   tests/run.sh --integration-only [PYTEST ARGS]   no unit tests (make chaos:
+#                              FERRY_TEST_LONG=1 ... -m long, the long forms)
 #
 # A local broker is started on FERRY_LOCAL_KAFKA_PORT (default 19092, so a
 # `make run` broker on 9092 is left alone) unless FERRY_KAFKA_BROKERS names an
@@ -19,11 +21,12 @@ cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 export B=${B:-build}
 case $B in /*) BUILD=$B ;; *) BUILD=$ROOT/$B ;; esac
-unit_only=0
+unit_only=0 integration_only=0
 pytest_args=()
 while (($#)); do
     case $1 in
     --unit-only) unit_only=1 ;;
+    --integration-only) integration_only=1 ;;
     -k) pytest_args+=(-k "$2"); shift ;;
     *) pytest_args+=("$1") ;;
     esac
@@ -38,6 +41,7 @@ mkdir -p "$LOGDIR"
 # ---- unit tests: one cmocka binary per module, no broker -------------------
 units=0
 for t in "$BUILD"/tests/test_*; do
+    ((integration_only)) && break
     [ -x "$t" ] || continue
     units=$((units + 1))
     name=$(basename "$t")
@@ -57,7 +61,7 @@ for t in "$BUILD"/tests/test_*; do
     [ "$st" = ok ] || sed 's/^/    /' "$out" | tail -40
 done
 
-if ((units == 0)); then
+if ((units == 0 && !integration_only)); then
     failed=$((failed + 1))
     echo "unit  no unit-test binaries in $BUILD/tests (run make first)"
 fi

@@ -41,6 +41,15 @@ BUILD = Path(os.environ.get("FERRY_TEST_BUILD", ROOT / "build"))
 LOGS = Path(os.environ.get("FERRY_TEST_LOGS", BUILD / "test-logs"))
 BROKERS = os.environ.get("FERRY_KAFKA_BROKERS", "127.0.0.1:19092")
 SECRET_KEY = "5f" * 32  # FERRY_SECRET_KEY for tests: 32 bytes as hex
+# A fault or load test marked `long` has two forms: make test runs the short
+# one; make chaos runs the long one (FERRY_TEST_LONG=1 tests/run.sh
+# --integration-only -m long), more faults over more work, the same checks.
+LONG = os.environ.get("FERRY_TEST_LONG") == "1"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "long: has a long form, run by make chaos "
+                            "(FERRY_TEST_LONG=1); make test runs its short form")
 
 
 # Ports for the programs a test starts. Asking the kernel for a free port

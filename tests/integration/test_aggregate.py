@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 
 import jsonschema
 import pytest
-from conftest import (BROKERS, BUILD, ROOT, free_port, http, kafka_consume, kafka_produce,
-                      wait_until)
+from conftest import (BROKERS, BUILD, LONG, ROOT, free_port, http, kafka_consume,
+                      kafka_produce, wait_until)
 
 LOADGEN = BUILD / "tools" / "aggregate_loadgen"
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -326,22 +326,25 @@ def test_aggregate_poison_in_each_input(start_stage, ferry_env):
     assert b"ferry_aggregate_dlq_total{} 3" in metrics(port)
 
 
+@pytest.mark.long
 def test_aggregate_sigkill_exactly_once(start_stage, ferry_env, tmp_path):
-    """SIGKILL the aggregator at random moments (>= 20 times) while batches
-    flow in; every batch still gets exactly one batch.completed task with
-    exact counts."""
+    """SIGKILL the aggregator at random moments (>= 8 times; >= 20 in the
+    long form, make chaos) while batches flow in; every batch still gets
+    exactly one batch.completed task with exact counts."""
     prefix = ferry_env["FERRY_TOPIC_PREFIX"]
     env = {"FERRY_AGGREGATE_COMMIT_INTERVAL": "50ms"}
     st = start_aggregate(start_stage, **env)
     ids_file = tmp_path / "ids"
-    # 240 batches x 40 items, 60 in flight at once, 10% re-sent: ~11,500
-    # results at 600/s, so the run lasts ~20 s while the kills go on.
-    gen = loadgen(prefix, "-n", 240, "-i", 40, "-c", 60, "-D", 10, "-R", 600,
+    # 96 batches x 40 items (240 in the long form), 60 in flight at once,
+    # 10% re-sent: ~4,600 results (~11,500) at 600/s, so the run lasts ~8 s
+    # (~20 s) while the kills go on.
+    batches, min_kills = (240, 20) if LONG else (96, 8)
+    gen = loadgen(prefix, "-n", batches, "-i", 40, "-c", 60, "-D", 10, "-R", 600,
                   "-w", "http://127.0.0.1:9/h", ids_file=ids_file, background=True)
     agg_env = {k: v for k, v in st.env.items() if k.startswith("FERRY_AGGREGATE")}
     kills = 0
     rng = random.Random()
-    while (kills < 20 or gen.poll() is None) and kills < 45:
+    while (kills < min_kills or gen.poll() is None) and kills < 45:
         # One kill in four lands during start-up (init_transactions, group
         # join, restore); the others while the instance is processing.
         if rng.random() >= 0.25:
@@ -352,7 +355,7 @@ def test_aggregate_sigkill_exactly_once(start_stage, ferry_env, tmp_path):
         agg_env["FERRY_AGGREGATE_METRICS_LISTEN"] = f"127.0.0.1:{free_port()}"
         st = start_stage("aggregate", **agg_env)
     assert gen.wait(60) == 0, gen.stderr.read()
-    assert kills >= 20
+    assert kills >= min_kills
     check_batches(prefix, read_ids(ids_file))
 
 
