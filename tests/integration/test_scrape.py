@@ -428,10 +428,12 @@ def test_scrape_kill9_loses_no_item(start_stage, ferry_env, site):
     prefix = ferry_env["FERRY_TOPIC_PREFIX"]
     n = 300
     b = "bat_kill"
-    # The restarted instance rejoins the same group: a short session timeout
-    # lets the broker drop the killed member quickly.
+    # The restarted instance rejoins the same group under the same name, so
+    # it takes the killed one's place at once (static membership); a short
+    # session timeout all the same.
     fast = ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"]
-    st = start_scrape(start_stage, args=fast, FERRY_SCRAPE_INFLIGHT="40")
+    st = start_scrape(start_stage, args=fast, FERRY_SCRAPE_INFLIGHT="40",
+                      FERRY_SCRAPE_INSTANCE="scrape-a")
     produce_requests(prefix, [req(b, i, site.url + f"/slow?ms=250&i={i}") for i in range(n)])
 
     # (kcat cannot read a topic being written to without pause, so progress
@@ -442,7 +444,8 @@ def test_scrape_kill9_loses_no_item(start_stage, ferry_env, site):
     before = wait_until(some, 60, interval=0.1, what="first results")
     st.kill()
     assert before < n - 60  # killed mid-batch
-    start_scrape(start_stage, args=fast, FERRY_SCRAPE_INFLIGHT="200")
+    start_scrape(start_stage, args=fast, FERRY_SCRAPE_INFLIGHT="200",
+                 FERRY_SCRAPE_INSTANCE="scrape-a")
     res = results_by_index(prefix, b, n, timeout=90)
     assert sorted(res) == list(range(n))
     assert all(r["status"] == "ok" for r in res.values())
