@@ -315,7 +315,8 @@ static void rebuild_queues(struct crawl *c)
     const json_t *row;
     while (strmap_next(&c->hosts, &pos, &name, &v))
         ((struct crawl_host *)v)->skip = ((struct crawl_host *)v)->dequeued;
-    qsort(c->rq, c->n_rq, sizeof(*c->rq), by_chunk);
+    if (c->n_rq > 1) /* qsort(NULL, 0) is undefined */
+        qsort(c->rq, c->n_rq, sizeof(*c->rq), by_chunk);
     for (size_t k = 0; k < c->n_rq; k++) {
         json_t *arr = json_loadb(c->rq[k].text, c->rq[k].len, 0, NULL);
         json_array_foreach(arr, i, row)

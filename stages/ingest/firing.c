@@ -162,7 +162,8 @@ static int fire_round(struct firing *fi)
         decide(fi, i, now, &fires, &n, &cap, &items);
     }
     int more = top && top->due_ms <= now;
-    qsort(fires, n, sizeof(*fires), by_partition);
+    if (n > 1) /* qsort(NULL, 0) is undefined: no fires, no array */
+        qsort(fires, n, sizeof(*fires), by_partition);
     for (size_t a = 0, b; a < n; a = b) {
         for (b = a; b < n && fires[b].partition == fires[a].partition; b++)
             ;

@@ -97,9 +97,9 @@ static void test_definitions_state_runs(void **state)
      * at most SCHEDTAB_RUNS. */
     char batch[IDS_BATCH_LEN], slot[CLK_ISO_LEN];
     for (int i = 0; i < 30; i++) {
-        int h = (i * 7) % 30; /* out of order */
-        snprintf(batch, sizeof(batch), "bat_%026d", h);
-        snprintf(slot, sizeof(slot), "2026-11-%02dT08:00:00.000Z", h + 1);
+        unsigned h = (unsigned)i * 7u % 30u; /* out of order */
+        snprintf(batch, sizeof(batch), "bat_%026u", h);
+        snprintf(slot, sizeof(slot), "2026-11-%02uT08:00:00.000Z", h + 1);
         schedtab_put_run(t, a, batch, slot);
         schedtab_put_run(t, a, batch, slot);
     }
