@@ -34,9 +34,9 @@ def runs_by_slot(ferry_env, schedule_id):
     return out
 
 
-def start_ingest(start_stage, **env):
+def start_ingest(start_stage, args=(), **env):
     port = free_port()
-    st = start_stage("ingest", FERRY_LISTEN=f"127.0.0.1:{port}", **env)
+    st = start_stage("ingest", args=args, FERRY_LISTEN=f"127.0.0.1:{port}", **env)
     base = f"http://127.0.0.1:{port}"
     wait_until(lambda: _ready(base), timeout=60, what="ingest /healthz")
     return st, base
@@ -90,8 +90,10 @@ def test_schedule_api(start_stage):
 
 
 def test_each_slot_once_across_two_instances_with_one_killed(start_stage, ferry_env):
-    a, base_a = start_ingest(start_stage, **FAST)
-    b, base_b = start_ingest(start_stage, **FAST)
+    # The group's session: 6 s (10 s by default), the takeover waits it out.
+    short = ["-X", "session.timeout.ms=6000"]
+    a, base_a = start_ingest(start_stage, args=short, **FAST)
+    b, base_b = start_ingest(start_stage, args=short, **FAST)
     r = http("POST", base_a + "/v1/schedules",
              {"cron": "* * * * *", "batch": {"urls": ["http://127.0.0.1:9/x"]}}, ACME)
     assert r.status == 201, r.body
