@@ -68,8 +68,8 @@ static int name_ok(const char *s)
 }
 
 /* The literal every match of ERE p starts with (into re->prefix): the
- * leading ASCII characters (after a ^) up to the first operator, less one
- * a quantifier makes optional. None with an alternation anywhere. */
+ * leading characters (after a ^) up to the first operator, less one a
+ * quantifier makes optional. None with an alternation anywhere. */
 static void regex_prefix(const char *p, struct xregex *re)
 {
     static const char ops[] = ".[]()*+?{}|^$\\";
@@ -83,18 +83,28 @@ static void regex_prefix(const char *p, struct xregex *re)
     const char *q = p;
     re->anchored = *q == '^';
     q += re->anchored;
-    while (*q && n < sizeof(re->prefix) - 1) {
-        char ch;
-        const char *next;
+    while (*q) {
+        const char *from = q, *next;
+        size_t len = 1;
+        unsigned char c0 = (unsigned char)q[0];
         if (q[0] == '\\' && q[1] && strchr(ops, q[1]))
-            ch = q[1], next = q + 2; /* an escaped operator is itself */
-        else if (!strchr(ops, q[0]) && (unsigned char)q[0] < 0x80)
-            ch = q[0], next = q + 1; /* ASCII: a quantifier takes the whole character */
+            from = q + 1, next = q + 2; /* an escaped operator is itself */
+        else if (c0 < 0x80 && !strchr(ops, q[0]))
+            next = q + 1;
+        else if (c0 >= 0xc2 && c0 <= 0xf4 &&
+                 (len = c0 >= 0xf0   ? 4
+                        : c0 >= 0xe0 ? 3
+                                     : 2) &&
+                 memchr(q, '\0', len) == NULL) /* a UTF-8 character, kept whole */
+            next = q + len;
         else
             break;
-        if (*next == '*' || *next == '?' || *next == '{')
-            break; /* optional (or counted): not part of every match */
-        re->prefix[n++] = ch;
+        /* Optional or counted (whatever a quantifier takes of a multibyte
+         * character): not part of every match. */
+        if (*next == '*' || *next == '?' || *next == '{' || n + len >= sizeof(re->prefix))
+            break;
+        memcpy(re->prefix + n, from, len);
+        n += len;
         q = next;
         if (*q == '+')
             break;

@@ -166,10 +166,10 @@ static void test_nested_and_regex(void **state)
 static void test_regex_literal_start(void **state)
 {
     (void)state;
-    const char *html =
-        "<html><body><script id=s>var d = [{\"hiRes\":\"https://i/1.jpg\"},"
-        "{\"hiRes\":null},{\"hiRes\":\"https://i/2.jpg\"}, \"hiRes\":\"\"];"
-        " cost $12 or $7; colour color colr</script><p id=t>ab ac abc</p></body></html>";
+    const char *html = "<html><body><script id=s>var d = [{\"hiRes\":\"https://i/1.jpg\"},"
+                       "{\"hiRes\":null},{\"hiRes\":\"https://i/2.jpg\"}, \"hiRes\":\"\"];"
+                       " cost $12 or $7; colour color colr</script><p id=t>ab ac abc</p><p "
+                       "id=j>5つ星のうち 4.3 うち5 うちの5</p></body></html>";
     json_t *o = run("{\"fields\":{"
                     "\"img\":{\"selector\":\"#s\",\"all\":true,"
                     "\"regex\":\"\\\"hiRes\\\":\\\"([^\\\"]+)\\\"\"},"
@@ -181,7 +181,9 @@ static void test_regex_literal_start(void **state)
                     "\"none\":{\"selector\":\"#t\",\"regex\":\"abd\"},"
                     "\"start\":{\"selector\":\"#t\",\"regex\":\"^ab (a.)\"},"
                     "\"notstart\":{\"selector\":\"#t\",\"regex\":\"^ac\"},"
-                    "\"startall\":{\"selector\":\"#t\",\"all\":true,\"regex\":\"^a.\"}}}",
+                    "\"startall\":{\"selector\":\"#t\",\"all\":true,\"regex\":\"^a.\"},"
+                    "\"ja\":{\"selector\":\"#j\",\"regex\":\"のうち *([0-9.]+)\"},"
+                    "\"jaopt\":{\"selector\":\"#j\",\"all\":true,\"regex\":\"うちの?5\"}}}",
                     html, NULL, NULL);
     ASSERT_FIELD(o, "img", "[\"https://i/1.jpg\",\"https://i/2.jpg\"]");
     ASSERT_FIELD(o, "first", "\"https://i/1.jpg\"");
@@ -193,6 +195,9 @@ static void test_regex_literal_start(void **state)
     ASSERT_FIELD(o, "start", "\"ac\"");
     ASSERT_FIELD(o, "notstart", "null");
     ASSERT_FIELD(o, "startall", "[\"ab\"]");
+    ASSERT_FIELD(o, "ja", "\"4.3\"");
+    /* The regex engine reads bytes: ? takes the last byte of の. */
+    ASSERT_FIELD(o, "jaopt", "[\"うちの5\"]");
     json_decref(o);
 }
 
