@@ -12,13 +12,14 @@
  *   descendant (space) and child (>) combinators, groups (a, b)
  *
  * ASCII identifiers without escapes, values quoted or identifiers. Anything
- * else (and a match that would take more than MATCH_BUDGET steps) is left
- * to the XPath translation, which gives the same nodes: the tests compare
- * the two on every selector they use.
- */
+ * else (or a match past MATCH_BUDGET steps) is left to the XPath
+ * translation, which gives the same nodes (test_sel and the fuzz target
+ * compare the two). */
 #include <libxml/tree.h>
 #include <libxml/valid.h>
 #include <libxml/xpathInternals.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -329,7 +330,6 @@ static int attr_test(xmlNodePtr e, const char *name, char op, const char *want)
 }
 
 static const char class_ws[] = " \t\n\r\f";
-
 /* As ferry-has-class() reads it (sel.c): the class attribute's text. */
 static int has_class(xmlNodePtr e, const char *want)
 {
@@ -425,6 +425,115 @@ static xmlNodePtr by_id(xmlDocPtr doc, const char *id)
     return a->type == XML_ELEMENT_NODE ? (xmlNodePtr)a : NULL;
 }
 
+/* A document's elements by name, in document order: built on the first
+ * whole-document match a thread makes on a page (one walk), so a rule
+ * ending in `span` or `link[rel=x]` looks at those elements only. One per
+ * thread, for the latest document; a document is known by its address and
+ * a stamp in its _private (a new document at a reused address has none). */
+struct tag_list {
+    const xmlChar *name;
+    xmlNodePtr *nodes;
+    size_t n, cap;
+};
+
+struct tag_index {
+    xmlDocPtr doc;
+    void *stamp;
+    uintptr_t builds;
+    struct tag_list *tab; /* open addressing, a power of two */
+    size_t size, used;
+};
+
+static pthread_key_t index_key;
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct tag_index *t_index;
+
+static void index_free(void *p)
+{
+    struct tag_index *ix = p;
+    for (size_t i = 0; i < ix->size; i++)
+        free(ix->tab[i].nodes);
+    free(ix->tab);
+    free(ix);
+}
+
+static void index_key_init(void)
+{
+    pthread_key_create(&index_key, index_free);
+}
+
+static size_t name_hash(const xmlChar *s)
+{
+    size_t h = 5381;
+    while (*s)
+        h = h * 33 + *s++;
+    return h;
+}
+
+static struct tag_list *index_slot(struct tag_index *ix, const xmlChar *name)
+{
+    size_t k = name_hash(name) & (ix->size - 1);
+    while (ix->tab[k].name && strcmp((const char *)ix->tab[k].name, (const char *)name) != 0)
+        k = (k + 1) & (ix->size - 1);
+    return &ix->tab[k];
+}
+
+static void index_add(struct tag_index *ix, xmlNodePtr e)
+{
+    if ((ix->used + 1) * 2 > ix->size) {
+        struct tag_list *old = ix->tab;
+        size_t n = ix->size;
+        ix->size = n ? n * 2 : 64;
+        if (!(ix->tab = calloc(ix->size, sizeof(*ix->tab))))
+            abort();
+        for (size_t i = 0; i < n; i++)
+            if (old[i].name)
+                *index_slot(ix, old[i].name) = old[i];
+        free(old);
+    }
+    struct tag_list *l = index_slot(ix, e->name);
+    if (!l->name)
+        l->name = e->name, ix->used++;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        if (!(l->nodes = realloc(l->nodes, l->cap * sizeof(*l->nodes))))
+            abort();
+    }
+    l->nodes[l->n++] = e;
+}
+
+/* The elements named `name` of doc (the index built when doc is not the
+ * one indexed), or NULL when there are none. */
+static const struct tag_list *by_name(xmlDocPtr doc, const char *name)
+{
+    struct tag_index *ix = t_index;
+    if (!ix) {
+        pthread_once(&index_once, index_key_init);
+        if (!(ix = t_index = calloc(1, sizeof(*ix))))
+            abort();
+        pthread_setspecific(index_key, ix);
+    }
+    if (ix->doc != doc || !ix->stamp || doc->_private != ix->stamp) {
+        for (size_t i = 0; i < ix->size; i++) {
+            free(ix->tab[i].nodes);
+            ix->tab[i] = (struct tag_list){0};
+        }
+        ix->used = 0;
+        ix->doc = doc;
+        ix->stamp = (void *)(++ix->builds * 2 + 1); /* odd: never a real pointer */
+        doc->_private = ix->stamp;
+        xmlNodePtr root = (xmlNodePtr)doc;
+        for (xmlNodePtr n = sel_walk_next(root, root, 1); n;
+             n = sel_walk_next(n, root, is_element(n)))
+            if (is_element(n) && n->name)
+                index_add(ix, n);
+    }
+    if (!ix->size)
+        return NULL;
+    const struct tag_list *l = index_slot(ix, (const xmlChar *)name);
+    return l->name ? l : NULL;
+}
+
 /* One complex selector's matches under node into set. -1: out of budget. */
 static int eval_complex(const struct complex *x, xmlDocPtr doc, xmlNodePtr node, xmlNodeSetPtr set)
 {
@@ -439,6 +548,16 @@ static int eval_complex(const struct complex *x, xmlDocPtr doc, xmlNodePtr node,
             return xmlXPathNodeSetAddUnique(set, e) < 0 ? -1 : 0;
         w.root = e;
         w.lead = 1;
+    } else if (from_doc && doc && x->c[x->n - 1]->tag) {
+        /* From the document, the last compound names its element: those
+         * elements only, in document order. */
+        const struct tag_list *l = by_name(doc, x->c[x->n - 1]->tag);
+        for (size_t i = 0; l && i < l->n; i++) {
+            int r = chain(&w, x->n - 1, l->nodes[i]);
+            if (r < 0 || (r && xmlXPathNodeSetAddUnique(set, l->nodes[i]) < 0))
+                return -1;
+        }
+        return 0;
     }
     for (xmlNodePtr n = sel_walk_next(w.root, w.root, 1); n;
          n = sel_walk_next(n, w.root, is_element(n))) {
