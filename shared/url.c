@@ -66,7 +66,7 @@ static int plain_ipv4(const char *h, size_t n)
  * (upper case, percent-escapes, IPv6, IDN, default ports, dot segments,
  * fragments, credentials) is curl's to read. test_url checks the claim
  * against curl over generated URLs. */
-static int already_normal(const char *in, size_t len, unsigned flags)
+int url_already_normal(const char *in, size_t len, unsigned flags)
 {
     const char *p = in, *end = in + len;
     int https = len > 8 && memcmp(in, "https://", 8) == 0;
@@ -153,7 +153,7 @@ int url_normalize(const char *in, size_t len, unsigned flags, char **out, const 
     }
     /* Most submitted URLs are already in curl's form: curl's parser costs
      * some 16,000 instructions a URL, a third of a submit's work. */
-    if (len <= URL_MAX && already_normal(in, len, flags)) {
+    if (len <= URL_MAX && url_already_normal(in, len, flags)) {
         if (!(*out = strndup(in, len))) {
             *why = "could not be parsed (out of memory)";
             return -1;

@@ -36,6 +36,14 @@ enum url_flags {
  * anything curl itself refuses. 0 ok, -1 refused. */
 int url_normalize(const char *in, size_t len, unsigned flags, char **out, const char **why);
 
+/* 1 when in[0..len) is an absolute http(s) URL that curl's parser gives
+ * back byte for byte, by a strict grammar that leaves nothing to
+ * interpretation (url.c: lower-case names with a letter no IPv4 number
+ * holds or a plain dotted quad, no escapes, dot segments, fragments,
+ * credentials or default ports); 0 says nothing either way. url_normalize
+ * takes such a URL without curl, as may any reader of many URLs. */
+int url_already_normal(const char *in, size_t len, unsigned flags);
+
 /* url without its user:password@, malloc'd; NULL when it has none (or
  * does not parse): use url as it is then. For URLs ferry did not choose
  * but writes out, such as a redirect's target in a result's final_url. */
