@@ -75,7 +75,7 @@ def process_table(sysm, kafka_pids, pages):
 
 
 def measure(brokers, kafka_pids, pages, items, instances=None, replication=None, env=None,
-            workdir=None, timeout=900.0, check_results=True, watch=None, spans=False):
+            workdir=None, timeout=900.0, check_results=True, watch=None, spans=False, warm=0):
     """Runs one batch of `items` URLs on a fresh system; returns a dict:
     seconds (POST to webhook), rate (URLs/s), accept_s (POST to 202),
     cpu {label: seconds}, rss {label: peak MB}, load (1-min average).
@@ -84,7 +84,10 @@ def measure(brokers, kafka_pids, pages, items, instances=None, replication=None,
     stops (a profiler attached to the stages, for example). spans: also
     "spans", seconds from the POST to the first and the last request ingest
     wrote and result scrape wrote (record timestamps), to see where the
-    wall time goes."""
+    wall time goes. warm: a batch of that many URLs first, through to its
+    webhook, before the clock and the CPU counts start: the figure is then
+    a running service's (its transactional producers, connections and
+    consumers ready), not a cold start's."""
     workdir = Path(workdir or ROOT / "build" / "bench-e2e")
     sysm = System(brokers, workdir, instances, replication, env=env, tenants=(TENANT,))
     hook = Receiver()
@@ -93,6 +96,11 @@ def measure(brokers, kafka_pids, pages, items, instances=None, replication=None,
     try:
         sysm.start()
         procs = process_table(sysm, kafka_pids, pages)
+        if warm:
+            acc = sysm.submit({"urls": batch_urls(pages.url, pages.count, warm),
+                               "webhook_url": hook.url + "/hook", "webhook_secret": secret},
+                              TENANT, timeout=120)
+            await_done(sysm, acc["id"], TENANT, hook, timeout)
         stop_watch = watch(procs) if watch else None
         cpu0 = {k: cpu_seconds(p) for k, p in procs.items()}
         t0 = time.time()

@@ -19,6 +19,11 @@ median of the rounds, and per process CPU microseconds per URL (from
     FERRY_BENCH_E2E_PERF     a folder: `perf record -g` of every stage during
                              each ferry batch, perf-<stage>-r<round>.data
                              there (read with perf report -i)
+    FERRY_BENCH_E2E_WARM     a batch of this many URLs through the fresh
+                             system first (default 0): the figure is then a
+                             running service's, not a cold start's (the
+                             first submit also opens ingest's transactional
+                             producer and its partitions: 0.2-0.4 s)
     FERRY_BENCH_E2E_SET      settings for every stage, "NAME=VALUE NAME=VALUE"
                              (e.g. FERRY_SCRAPE_INFLIGHT=1024), to compare
                              one against the defaults
@@ -47,6 +52,7 @@ from verify import batch_urls  # noqa: E402
 
 ITEMS = int(os.environ.get("FERRY_BENCH_E2E_ITEMS", "100000"))
 ROUNDS = int(os.environ.get("FERRY_BENCH_E2E_ROUNDS", "3"))
+WARM = int(os.environ.get("FERRY_BENCH_E2E_WARM", "0"))
 PORT = int(os.environ.get("FERRY_BENCH_E2E_KAFKA_PORT", "29792"))
 CURL_PARALLEL = 200
 STAGES = ("ingest", "scrape", "aggregate", "deliver")
@@ -150,6 +156,7 @@ def main():
             curl_config(urls, config)
             say(f"e2e: {ITEMS:,} URLs, {ROUNDS} rounds, page server {pages.url} (1,000 pages "
                 f"of about 1 KB, every 100th URL a 404), broker {brokers}, build {build_dir()}"
+                + (f", warmed by a {WARM:,}-URL batch" if WARM else ", cold (no batch before)")
                 + (f", set {os.environ['FERRY_BENCH_E2E_SET']}"
                    if os.environ.get("FERRY_BENCH_E2E_SET") else ""))
             for k in range(1, ROUNDS + 1):
@@ -159,7 +166,8 @@ def main():
                     f"{per_url(c['cpu'], ITEMS)}")
                 perf = os.environ.get("FERRY_BENCH_E2E_PERF")
                 r = measure(brokers, pids, pages, ITEMS, env=env, workdir=Path(work) / f"r{k}",
-                            watch=perf_watch(perf, k) if perf else None, spans=True)
+                            watch=perf_watch(perf, k) if perf else None, spans=True,
+                            warm=WARM)
                 ratio = r["rate"] / c["rate"]
                 # Both sides' CPU on all cores: the ratio CPU alone would allow,
                 # and how much of its CPU-bound rate each side reached.
