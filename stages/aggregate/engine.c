@@ -262,8 +262,8 @@ int engine_run(struct engine *e)
         /* Wait at most until this transaction or a restore is due, and
          * never long, so a stop signal and ticks are noticed promptly. */
         int64_t wait = 100;
-        if (e->txn.open && e->txn.opened_mono + e->conf.commit_ms - now < wait)
-            wait = e->txn.opened_mono + e->conf.commit_ms - now;
+        if (e->txn.open && txn_due(&e->txn, e->conf.commit_ms) - now < wait)
+            wait = txn_due(&e->txn, e->conf.commit_ms) - now;
         if (e->restore && e->restore_at - now < wait)
             wait = e->restore_at - now;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(e->consumer, wait < 0 ? 0 : (int)wait);
@@ -290,7 +290,7 @@ int engine_run(struct engine *e)
         } else {
             frontier_work(e->fr); /* replays, between polls */
         }
-        if (e->txn.open && now - e->txn.opened_mono >= e->conf.commit_ms)
+        if (e->txn.open && now >= txn_due(&e->txn, e->conf.commit_ms))
             engine_commit(e, 1);
     }
     if (e->txn.open && !e->txn.fatal && !e->restore && !fenced)
@@ -425,6 +425,7 @@ struct engine *engine_open(struct stage *st, const struct engine_conf *conf, rd_
                   (size_t)conf->inline_max, (size_t)conf->cache_max);
     struct frontier_conf fc = {.host_concurrency = conf->crawl_host_concurrency,
                                .max_items = conf->max_items,
+                               .commit_ms = conf->crawl_commit_ms,
                                .replay_step = conf->crawl_replay_step};
     e->fr = frontier_new(&fc, &e->out, &e->done, &e->state, e->consumer, e->reader, producer,
                          errstr, errstr_size);

@@ -43,6 +43,7 @@ struct engine_conf {
     long long delivered_ttl_ms;       /* how long counted deliveries are remembered (delivered.h) */
     long long crawl_host_concurrency; /* a crawl's requests out per host (frontier.h) */
     long long crawl_replay_step;      /* results a crawl reads back per step */
+    long long crawl_commit_ms;        /* a transaction with crawl requests commits within this */
 };
 
 struct engine;

@@ -71,6 +71,7 @@ struct frontier_conf {
     long long host_concurrency; /* FERRY_CRAWL_HOST_CONCURRENCY */
     long long max_items;        /* FERRY_MAX_ITEMS: the most pages a seen set holds */
     long long replay_step;      /* results read back per replay step */
+    long long commit_ms;        /* FERRY_CRAWL_COMMIT_INTERVAL: requests wait at most this */
 };
 
 struct frontier;

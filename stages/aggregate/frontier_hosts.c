@@ -101,6 +101,7 @@ static void send_request(struct crawl *c, const struct crawl_entry *e)
                 headers(id, e->index, NULL));
     buf_release(&b);
     metric_inc(f->m_requests, 1);
+    txn_hurry(f->out->txn, f->conf.commit_ms);
 }
 
 /* A page robots.txt refuses: its result, written here (scrape never sees
@@ -133,6 +134,7 @@ static void send_blocked(struct crawl *c, const struct crawl_host *h, const stru
                 b.ptr, b.len, headers(id, e->index, NULL));
     buf_release(&b);
     metric_inc(f->m_blocked, 1);
+    txn_hurry(f->out->txn, f->conf.commit_ms);
 }
 
 void crawl_ask(struct crawl *c, const char *fetch, const char *url)
@@ -159,6 +161,7 @@ void crawl_ask(struct crawl *c, const char *fetch, const char *url)
                 headers(id, -1, fetch));
     buf_release(&b);
     metric_inc(f->m_requests, 1);
+    txn_hurry(f->out->txn, f->conf.commit_ms);
 }
 
 /* The path and query of a normalized URL, for robots.txt. */

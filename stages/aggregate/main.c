@@ -60,6 +60,10 @@ static const struct cfg_opt aggregate_opts[] = {
      "a crawl's requests out at once per host (sent and without a result yet, across every "
      "scrape instance); a host whose robots.txt has a Crawl-delay gets one at a time",
      1, 1000000, NULL},
+    {"FERRY_CRAWL_COMMIT_INTERVAL", CFG_DURATION, "10ms",
+     "a transaction that holds a crawl's page requests commits within this (scrape sees a "
+     "request only once it commits, and each crawled page waits for its links' requests)",
+     1, 60000, NULL},
     {NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -97,6 +101,7 @@ int main(int argc, char **argv)
         .delivered_ttl_ms = cfg_int(cfg, "FERRY_TOPIC_RETENTION") + 86400000LL,
         .crawl_host_concurrency = cfg_int(cfg, "FERRY_CRAWL_HOST_CONCURRENCY"),
         .crawl_replay_step = 500,
+        .crawl_commit_ms = cfg_int(cfg, "FERRY_CRAWL_COMMIT_INTERVAL"),
     };
 
     /* The port first: a duplicate that cannot bind stops before its

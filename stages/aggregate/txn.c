@@ -42,7 +42,21 @@ int txn_begin(struct txn *x)
     x->open = 1;
     x->failed = 0;
     x->opened_mono = clk_mono_ms();
+    x->due_mono = 0;
     return 0;
+}
+
+void txn_hurry(struct txn *x, long long ms)
+{
+    int64_t due = clk_mono_ms() + ms;
+    if (x->open && (x->due_mono == 0 || due < x->due_mono))
+        x->due_mono = due;
+}
+
+int64_t txn_due(const struct txn *x, long long interval_ms)
+{
+    int64_t due = x->opened_mono + interval_ms;
+    return x->due_mono && x->due_mono < due ? x->due_mono : due;
 }
 
 void txn_produce(struct txn *x, const char *topic, int32_t partition, const char *key,

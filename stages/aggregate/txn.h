@@ -25,6 +25,7 @@ struct txn {
     rd_kafka_t *consumer; /* whose positions are committed */
     int open;
     int64_t opened_mono; /* when the open transaction began */
+    int64_t due_mono;    /* when it must commit by (txn_hurry), 0: its interval */
     int failed;          /* a produce was refused: the transaction must abort */
     int fatal;           /* the producer can never commit again */
     struct metric *m_aborts;
@@ -42,6 +43,15 @@ int txn_begin(struct txn *x);
  * RD_KAFKA_PARTITION_UA. A NULL value is a tombstone. */
 void txn_produce(struct txn *x, const char *topic, int32_t partition, const char *key,
                  size_t key_len, const void *value, size_t len, rd_kafka_headers_t *hdrs);
+
+/* The open transaction must commit within ms from now (a crawl's requests
+ * wait in it: every millisecond it stays open is a millisecond each page's
+ * links take to become requests). Never postpones a sooner due time. */
+void txn_hurry(struct txn *x, long long ms);
+
+/* When the open transaction is due: its `due_mono`, or opened_mono +
+ * interval_ms, whichever is sooner. */
+int64_t txn_due(const struct txn *x, long long interval_ms);
 
 enum txn_result {
     TXN_COMMITTED = 0,
