@@ -27,6 +27,9 @@
 
 /* How often deadlines, expiries and due snapshots are looked at. */
 #define TICK_MS 200
+/* While results arrive, frontier work (a replay step) runs at most this
+ * often. */
+#define WORK_MS 20
 /* How often freed heap goes back to the kernel. */
 #define TRIM_MS 5000
 /* How often expired delivery records and old usage rows are let go. */
@@ -287,8 +290,13 @@ int engine_run(struct engine *e)
         if (now - e->tick_mono >= TICK_MS) {
             e->tick_mono = now;
             tick(e);
-        } else {
-            frontier_work(e->fr); /* replays, between polls */
+        } else if (!m || now - e->work_mono >= WORK_MS) {
+            /* Replays, between polls: when the input is idle, else every
+             * WORK_MS, so results keep being counted while a level of a
+             * large crawl is read back (a poll returns one result, a
+             * replay step hundreds). */
+            e->work_mono = now;
+            frontier_work(e->fr);
         }
         if (e->txn.open && now >= txn_due(&e->txn, e->conf.commit_ms))
             engine_commit(e, 1);

@@ -43,7 +43,7 @@ struct engine {
     int64_t restore_at; /* monotonic ms of the next try */
     int closing;        /* the consumer is being closed: rebalances act at once */
 
-    int64_t tick_mono, trim_mono, expire_mono;
+    int64_t tick_mono, trim_mono, expire_mono, work_mono;
     atomic_int ready;
     struct metric *m_results, *m_dups, *m_active, *m_pending, *m_lag, *m_restore_ms;
 };

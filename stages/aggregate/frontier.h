@@ -53,6 +53,14 @@
  * partition for every other batch), and the bound holds whatever the
  * number of scrape instances and however long a request waits in Kafka.
  *
+ * Latency: a page's requests reach scrape only when the transaction that
+ * wrote them commits, and a host's window frees only when results come
+ * back, so a crawl of one host runs at about its window per round trip. A
+ * transaction that holds requests therefore commits within
+ * FERRY_CRAWL_COMMIT_INTERVAL (txn_hurry), and replay steps run between
+ * polls at most every few milliseconds while results arrive, so a level
+ * being read back never stops results from being counted.
+ *
  * Completion: a crawl completes when every accepted page has its result
  * and nothing can add one (no sitemap outstanding, no links held or being
  * replayed): then one batch.completed, as for any batch.

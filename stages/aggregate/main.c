@@ -100,7 +100,7 @@ int main(int argc, char **argv)
          * late. */
         .delivered_ttl_ms = cfg_int(cfg, "FERRY_TOPIC_RETENTION") + 86400000LL,
         .crawl_host_concurrency = cfg_int(cfg, "FERRY_CRAWL_HOST_CONCURRENCY"),
-        .crawl_replay_step = 500,
+        .crawl_replay_step = 2000,
         .crawl_commit_ms = cfg_int(cfg, "FERRY_CRAWL_COMMIT_INTERVAL"),
     };
 
