@@ -214,3 +214,26 @@ def test_crawl_refuses_bad_options(start_stage, body, field):
     r = http("POST", p.base + "/v1/crawl", body, ACME)
     assert r.status in (400, 422), r.body
     assert r.json()["error"]["details"]["field"] == field, r.body
+
+
+def test_retry_of_a_crawl_fetches_its_failed_pages_again(pipe):
+    # A retry of a crawl is a plain batch of the pages that failed, with
+    # the crawl's options; it finds no new pages.
+    site = CrawlSite(pages=60, seed=9)
+    with site.serve() as srv:
+        bid = crawl(pipe, {"url": srv.start_url, "limit": 5000, "sitemap": "skip",
+                           "formats": ["text"]})
+        assert pipe.wait_final(bid, timeout=120)["status"] == "completed"
+        results = all_results(pipe.base, f"/v1/batch/{bid}/results?limit=500")
+        missing = sorted(x["input"] for x in results if x["status"] == "not_found")
+        assert missing
+        r = http("POST", f"{pipe.base}/v1/batch/{bid}/retry", {"status": ["not_found"]}, ACME)
+        assert r.status == 202, r.body
+        again = r.json()["id"]
+        d = pipe.wait_final(again, timeout=120)
+        assert d["status"] == "completed" and d["total"] == len(missing)
+        assert d["kind"] == "batch" and d["retry_of"] == bid
+        redo = all_results(pipe.base, f"/v1/batch/{again}/results?limit=500")
+        assert sorted(x["input"] for x in redo) == missing
+        assert {x["status"] for x in redo} == {"not_found"}
+        assert sum(srv.hits[site.page_of(u)] for u in missing) == 2 * len(missing)
