@@ -390,6 +390,25 @@ static struct crawl_host *host_of_result(struct crawl *c, const struct record *r
     return crawl_host_of(c, url);
 }
 
+/* A page that redirected is also the page it landed on: the landing URL's
+ * key joins the seen set (journaled with the result that brought it), so a
+ * link straight to it, found later, is not fetched again. */
+static void seen_landing(struct crawl *c, const struct record *r)
+{
+    char url[CRAWLURL_MAX + 1], why[160];
+    size_t n = r->final_url_len;
+    if (!r->final_url || n > CRAWLURL_MAX || memchr(r->final_url, '\\', n) ||
+        (r->input && n == r->input_len && memcmp(r->final_url, r->input, n) == 0))
+        return;
+    memcpy(url, r->final_url, n);
+    url[n] = '\0';
+    struct crawlurl *u = &c->f->u;
+    if (crawlurl_parse(url, u, why, sizeof(why)) || crawlscope_check(&c->scope, u) != CRAWLSCOPE_IN)
+        return;
+    if (seen_add(&c->seen, seen_hash(&c->seen, u->key.ptr, u->key.len)) == 1)
+        c->dirty = 1;
+}
+
 void frontier_page(struct frontier *f, struct tally *t, const struct record *r, int64_t offset)
 {
     struct crawl *c = t->follow ? t->follow->crawl : NULL;
@@ -399,6 +418,7 @@ void frontier_page(struct frontier *f, struct tally *t, const struct record *r, 
     struct crawl_host *h = host_of_result(c, r);
     if (h)
         crawl_host_result(c, h);
+    seen_landing(c, r);
     if (r->depth == c->level && c->pending_cur > 0)
         c->pending_cur--;
     else if (r->depth == c->level + 1 && c->pending_next > 0)

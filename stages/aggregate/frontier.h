@@ -20,6 +20,10 @@
  *   3. new: added to the seen set and counted in `discovered`; while the
  *      crawl has accepted fewer than `limit` pages it is accepted: the next
  *      item index, at the depth of its page plus one, found_on its page.
+ * A page that redirected within scope adds the key of the URL it landed on
+ * to the seen set when its result is counted, so a link straight to that
+ * URL found afterwards is dropped (one found before, in a level already
+ * processed, was a page of its own and is fetched).
  * An accepted page waits in its host's queue until it may go (below), then
  * becomes a scrape request (or a render request), or, when robots.txt
  * disallows it, a result with status `robots_blocked` written by the

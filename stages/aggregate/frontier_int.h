@@ -90,7 +90,7 @@ struct crawl {
     char *tail; /* the request members after "url": ,"headers":...} */
 
     /* What it has seen and decided. */
-    struct seen seen;    /* every page key accepted (and discovered past the limit) */
+    struct seen seen;    /* page keys accepted (and past the limit), redirect landings */
     struct seen refused; /* a cache of out-of-scope hashes (not in the changelog) */
     long long accepted, discovered;
     int level;                            /* links of pages up to this depth are processed */

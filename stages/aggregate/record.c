@@ -125,9 +125,10 @@ static uint64_t fnv(uint64_t h, const char *p, size_t n)
 
 struct members {
     const char *id, *index, *status, *credits, *part, *parts, *change, *change_key, *hash, *version,
-        *depth, *found_on, *input, *frontier;
+        *depth, *found_on, *input, *frontier, *final_url;
     size_t id_len, index_len, status_len, credits_len, part_len, parts_len, change_len,
-        change_key_len, hash_len, version_len, depth_len, found_on_len, input_len, frontier_len;
+        change_key_len, hash_len, version_len, depth_len, found_on_len, input_len, frontier_len,
+        final_url_len;
     size_t data_at, data_len; /* where data lies in the output text */
 };
 
@@ -198,6 +199,8 @@ static int scan_members(struct record *r, const char *buf, size_t len, struct me
                     TAKE(found_on, 0);
                 else if (KEY_IS("input") && *value == '"')
                     TAKE(input, 1);
+                else if (KEY_IS("final_url") && *value == '"')
+                    TAKE(final_url, 1);
                 if (o > out + 1)
                     *o++ = ',';
                 if (KEY_IS("data")) {
@@ -326,6 +329,8 @@ int record_parse_result(struct record *r, const void *buf, size_t len, const cha
     r->input_len = m.input_len;
     r->frontier = m.frontier;
     r->frontier_len = m.frontier_len;
+    r->final_url = m.final_url;
+    r->final_url_len = m.final_url_len;
     if (m.part || m.parts) {
         in->part = (int)(m.part ? member_int(m.part, m.part_len, RECORD_MAX_PARTS) : -1);
         in->parts = (int)(m.parts ? member_int(m.parts, m.parts_len, RECORD_MAX_PARTS) : -1);

@@ -42,10 +42,11 @@ struct record {
      * absent or null), and, pointing into the record's own bytes (valid
      * while its message is), `input` as written between its quotes and the
      * `frontier` array of links found on the page (not in `text`: it is the
-     * frontier's, not the user's). */
+     * frontier's, not the user's), and `final_url` as `input` (NULL when
+     * null: the page was not fetched). */
     long long depth, found_on;
-    const char *input, *frontier;
-    size_t input_len, frontier_len;
+    const char *input, *frontier, *final_url;
+    size_t input_len, frontier_len, final_url_len;
 };
 
 /* Parses a `batches` record; `type_header` is the ferry-type header or NULL
@@ -59,7 +60,7 @@ int record_parse_batch(struct record *r, const void *buf, size_t len, const char
  * kept by name when it looks like one (a newer scrape's), else refused.
  * A tracked result's change, change_key and content_hash are read when
  * well-formed (else the result counts as untracked).
- * A crawl's page also gets depth, found_on, input and frontier.
+ * A crawl's page also gets depth, found_on, input, final_url and frontier.
  * credits_charged defaults to 1 for a success and 0 otherwise. A part
  * (`part` of `parts`) also gets its attempt hash. 0 ok, -1 with errstr. */
 int record_parse_result(struct record *r, const void *buf, size_t len, const char *key,

@@ -27,6 +27,8 @@ page fetched twice under two spellings shows up as hits[page] == 2):
   hidden<m>  /hidden/<m>, reachable only through private pages
   popen<m>   /private/open/<m>: allowed again by a longer Allow rule
   go<i>      /go/<i>: 301 to /r/<i>, a page reached only through that redirect
+  back<i>    /back/<i>: linked only from /r/<i>, links straight to /r/<i> (the
+             page a crawl already has, under the URL the redirect landed on)
   missing<i> /missing/<i>: 404
   o<j>       /o/<j>: listed only in a gzip sitemap (robots.txt Sitemap: line
              -> sitemap index -> /sitemaps/orphans-<n>.xml.gz); links to
@@ -108,7 +110,9 @@ class CrawlSite:
             self.out[f"popen{m}"] = [(f"p{(m * 17) % pages}", "page")]
         for i in range(self.n_redirect):
             # /go/<i> answers 301; the page it lands on (/r/<i>) has these links
-            self.out[f"go{i}"] = [(f"p{(i * 7) % pages}", "page"), ("home", "home")]
+            self.out[f"go{i}"] = [(f"p{(i * 7) % pages}", "page"), ("home", "home"),
+                                  (f"back{i}", "back")]
+            self.out[f"back{i}"] = [(f"go{i}", "landing")]
         for i in range(self.n_missing):
             self.out[f"missing{i}"] = []
         for j in range(self.n_orphan):
@@ -165,7 +169,7 @@ class CrawlSite:
         """The plain path of a page."""
         for prefix, fmt in (("private", "/private/{}"), ("popen", "/private/open/{}"),
                             ("hidden", "/hidden/{}"), ("missing", "/missing/{}"),
-                            ("go", "/go/{}"), ("oo", "/oo/{}"), ("o", "/o/{}"),
+                            ("go", "/go/{}"), ("back", "/back/{}"), ("oo", "/oo/{}"), ("o", "/o/{}"),
                             ("m", "/m/{}"), ("s", "/s/{}/"), ("p", "/p/{}")):
             if page.startswith(prefix) and page[len(prefix):].isdigit():
                 return fmt.format(page[len(prefix):])
@@ -185,6 +189,8 @@ class CrawlSite:
             if not relative:  # under <base href="/p/">, "" and "#top" name /p/ itself
                 junk += ["#top", ""]
             return rnd.choice(junk)
+        if kind == "landing":  # where /go/<i> redirects to
+            return f"/r/{target[2:]}"
         if kind == "home":
             return rnd.choice(["/", "/index.html", f"http://www.{host}/", f"HTTP://LOCALHOST:{port}",
                                "/#main", "/?"])
@@ -257,6 +263,7 @@ class CrawlSite:
         (re.compile(r"^/hidden/(\d+)/?$"), lambda m: f"hidden{int(m[1])}"),
         (re.compile(r"^/go/(\d+)/?$"), lambda m: f"go{int(m[1])}"),
         (re.compile(r"^/r/(\d+)/?$"), lambda m: f"r{int(m[1])}"),
+        (re.compile(r"^/back/(\d+)/?$"), lambda m: f"back{int(m[1])}"),
         (re.compile(r"^/missing/(\d+)/?$"), lambda m: f"missing{int(m[1])}"),
         (re.compile(r"^/oo/(\d+)/?$"), lambda m: f"oo{int(m[1])}"),
         (re.compile(r"^/o/(\d+)/?$"), lambda m: f"o{int(m[1])}"),

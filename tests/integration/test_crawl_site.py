@@ -176,6 +176,8 @@ def reference_crawl(start, max_depth=10, sitemap="include", robots=True):
             continue
         assert status == 200, (url, status)
         result[url] = (depth, "ok", final)
+        if in_scope(final):
+            seen.add(page_key(final))  # a redirect's landing is this page too
         if not follow or depth >= max_depth:
             continue
         links = Links()
