@@ -51,16 +51,30 @@ static int32_t partition_of(struct api *a, const char *id)
 
 /* The definition of `id` the tenant may see, read to the end of its
  * partition when it is not known here yet. */
-static int lookup(struct api *a, const char *id, const char *tenant, struct sched *s,
-                  int64_t *done_ms)
+static int lookup(struct api *a, const char *id, const char *tenant, struct sched *s)
 {
     char errstr[256];
-    if (schedtab_get(a->schedules, id, tenant, s, done_ms, NULL) == 0)
+    if (schedtab_get(a->schedules, id, tenant, s, NULL, NULL) == 0)
         return 0;
     if (follower_wait_end(a->sched_follower, FIRING_SCHEDULES, partition_of(a, id), FRESH_READ_MS,
                           errstr, sizeof(errstr)))
         return -1;
-    return schedtab_get(a->schedules, id, tenant, s, done_ms, NULL);
+    return schedtab_get(a->schedules, id, tenant, s, NULL, NULL);
+}
+
+/* The schedule the request names, as the tenant may see it, into *s: its
+ * id, or NULL after answering 503 (not read yet) or 404. */
+static const char *found(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
+                         const char *tenant, struct sched *s)
+{
+    const char *id = sched_id(req);
+    if (unavailable(a, resp))
+        return NULL;
+    if (!id || lookup(a, id, tenant, s)) {
+        not_found(resp, id);
+        return NULL;
+    }
+    return id;
 }
 
 /* Writes a definition (NULL: the tombstone of `id`) and applies it here at
@@ -209,14 +223,10 @@ static void h_list(struct api *a, struct httpd_req *req, struct httpd_resp *resp
 
 static void h_get(struct api *a, struct httpd_req *req, struct httpd_resp *resp, const char *tenant)
 {
-    const char *id = sched_id(req);
     struct sched s;
-    if (unavailable(a, resp))
+    const char *id = found(a, req, resp, tenant, &s);
+    if (!id)
         return;
-    if (!id || lookup(a, id, tenant, &s, NULL)) {
-        not_found(resp, id);
-        return;
-    }
     sched_release(&s);
     answer(a, resp, 200, id, tenant, NULL);
 }
@@ -224,19 +234,15 @@ static void h_get(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
 static void h_patch(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
                     const char *tenant)
 {
-    const char *id = sched_id(req);
     struct sched old, s;
     struct submission_err err;
     char *shown = NULL;
     size_t len;
     const char *body = httpd_body(req, &len);
     struct sched_env env = {&a->lim, a->sb, clk_now_ms()};
-    if (unavailable(a, resp))
+    const char *id = found(a, req, resp, tenant, &old);
+    if (!id)
         return;
-    if (!id || lookup(a, id, tenant, &old, NULL)) {
-        not_found(resp, id);
-        return;
-    }
     if (sched_patch(&s, &old, body, len, &env, &shown, &err)) {
         api_refuse(resp, &err);
     } else if (store(a, id, &s, resp) == 0) {
@@ -252,14 +258,10 @@ static void h_patch(struct api *a, struct httpd_req *req, struct httpd_resp *res
 static void h_delete(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
                      const char *tenant)
 {
-    const char *id = sched_id(req);
     struct sched s;
-    if (unavailable(a, resp))
+    const char *id = found(a, req, resp, tenant, &s);
+    if (!id)
         return;
-    if (!id || lookup(a, id, tenant, &s, NULL)) {
-        not_found(resp, id);
-        return;
-    }
     sched_release(&s);
     /* The owner tombstones its state and change records (firing.h). */
     if (store(a, id, NULL, resp) == 0) {
@@ -272,19 +274,15 @@ static void h_delete(struct api *a, struct httpd_req *req, struct httpd_resp *re
  * random batch id (never a slot's) and the request's time as its slot. */
 static void h_run(struct api *a, struct httpd_req *req, struct httpd_resp *resp, const char *tenant)
 {
-    const char *id = sched_id(req);
     struct sched s;
     struct submission b;
     char batch[IDS_BATCH_LEN], errstr[512], *secret_enc = NULL, (*stale)[CHANGES_KEY_MAX] = NULL;
     size_t n_stale;
     struct run_env env = {&a->lim, a->sb, a->schedules};
     memset(&b, 0, sizeof(b));
-    if (unavailable(a, resp))
+    const char *id = found(a, req, resp, tenant, &s);
+    if (!id)
         return;
-    if (!id || lookup(a, id, tenant, &s, NULL)) {
-        not_found(resp, id);
-        return;
-    }
     /* The hashes of the last run's results (written by aggregate as it
      * counted them) read to the end, so a run right after one compares
      * with it. */
