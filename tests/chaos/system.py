@@ -21,6 +21,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -29,6 +30,10 @@ import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+# The run's block of ports, as the integration tests take theirs.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ports import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SH = ROOT / "compose" / "kafka.sh"
@@ -54,10 +59,6 @@ def wait_for(fn, timeout, what, interval=0.1):
         time.sleep(interval)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def load():
@@ -214,8 +215,8 @@ class Pages:
         os.close(fd)
         os.unlink(portfile)
         self.proc = subprocess.Popen(
-            [str(self.build / "tools" / "page_server"), "0", str(self.delay_ms), str(self.count),
-             portfile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [str(self.build / "tools" / "page_server"), str(free_port()), str(self.delay_ms),
+             str(self.count), portfile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for(lambda: os.path.exists(portfile) and open(portfile).read().endswith("\n")
                      or self.proc.poll() is not None, 10, "page_server")
@@ -310,7 +311,7 @@ class Receiver:
                 else:
                     super().shutdown_request(request)
 
-        self.server = Server(("127.0.0.1", 0), H)
+        self.server = Server(("127.0.0.1", free_port()), H)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
