@@ -16,7 +16,7 @@
  * everything on a partition at this moment was applied (a read that must
  * not miss a write another instance just made).
  *
- *     struct follower *f = follower_open(&st->cfg, st->client_id, "deliver-tenants",
+ *     struct follower *f = follower_open(&st->cfg, st->client_id, "ferry-deliver-tenants",
  *                                        topics, 1, 0, on_record, table, errstr, sizeof errstr);
  *     follower_wait_caught_up(f, 30000);      // before the first lookup
  *     ...
@@ -41,6 +41,36 @@ struct follower;
 /* One committed record of topic number `topic` (its index in the list given
  * to follower_open). A NULL payload is a tombstone. */
 typedef void (*follower_fn)(void *arg, int topic, const rd_kafka_message_t *msg);
+
+/* Several followers can share one consumer, its thread and its fetches (a
+ * hub), where they need the same end_wait_ms or less often an answer:
+ *
+ *     struct follower_hub *h = follower_hub_open(&st->cfg, st->client_id,
+ *                                                "ferry-ingest-follow", 50, errstr, sizeof errstr);
+ *     struct follower *a = follower_open_on(h, topics_a, 2, on_a, x, errstr, sizeof errstr);
+ *     struct follower *b = follower_open_on(h, topics_b, 3, on_b, y, errstr, sizeof errstr);
+ *     ...
+ *     follower_close(a); follower_close(b);   // then
+ *     follower_hub_close(h);
+ *
+ * Each follower keeps its own topics, numbers, positions and callback; a
+ * topic is followed by one follower of a hub at the most. */
+struct follower_hub;
+
+/* The consumer and its thread, nothing assigned yet (follower_open's
+ * `name` and `end_wait_ms`). NULL with errstr. */
+struct follower_hub *follower_hub_open(const struct cfg *cfg, const char *client_id,
+                                       const char *name, int end_wait_ms, char *errstr,
+                                       size_t errstr_size);
+
+/* As follower_open, on the hub's consumer: adds the partitions of
+ * topics[0..n) from the beginning. NULL with errstr. */
+struct follower *follower_open_on(struct follower_hub *h, const char *const *topics, size_t n,
+                                  follower_fn fn, void *arg, char *errstr, size_t errstr_size);
+
+/* Stops the thread and closes the consumer, after its followers were
+ * closed. NULL is fine. */
+void follower_hub_close(struct follower_hub *h);
 
 /* Creates the consumer (read_committed; `name` becomes its unused group.id,
  * under FERRY_TOPIC_PREFIX), assigns every partition of topics[0..n) from
@@ -75,7 +105,9 @@ int follower_wait_end(struct follower *f, int topic, int32_t partition, int time
 /* The partitions of topic number `topic`. */
 int32_t follower_partitions(const struct follower *f, int topic);
 
-/* Stops the thread and closes the consumer. NULL is fine. */
+/* Stops handing records to f: a follower of follower_open closes its
+ * consumer too, one of follower_open_on gives its partitions back to the
+ * hub. NULL is fine. */
 void follower_close(struct follower *f);
 
 #endif

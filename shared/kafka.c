@@ -251,11 +251,17 @@ int kafka_producer_close(rd_kafka_t *rk, int timeout_ms)
     return left;
 }
 
+void kafka_group_name(const struct cfg *cfg, const char *name, char *out, size_t size)
+{
+    const char *prefix = cfg_str(cfg, "FERRY_TOPIC_PREFIX");
+    snprintf(out, size, "%s%s", strcmp(prefix, "ferry.") == 0 ? "" : prefix, name);
+}
+
 rd_kafka_conf_t *kafka_reader_conf(const struct cfg *cfg, const char *client_id, const char *name,
                                    char *errstr, size_t errstr_size)
 {
     char group[300];
-    snprintf(group, sizeof(group), "%s%s", cfg_str(cfg, "FERRY_TOPIC_PREFIX"), name);
+    kafka_group_name(cfg, name, group, sizeof(group));
     rd_kafka_conf_t *conf = kafka_conf_new(cfg, client_id, errstr, errstr_size);
     if (conf && (kafka_conf_set(conf, "group.id", group, errstr, errstr_size) ||
                  kafka_conf_set(conf, "isolation.level", "read_committed", errstr, errstr_size) ||
@@ -296,11 +302,7 @@ rd_kafka_conf_t *kafka_consumer_conf(const struct cfg *cfg, const char *client_i
     };
     /* clang-format on */
     char group[300];
-    const char *prefix = cfg_str(cfg, "FERRY_TOPIC_PREFIX");
-    if (strcmp(prefix, "ferry.") == 0)
-        snprintf(group, sizeof(group), "%s", group_id);
-    else
-        snprintf(group, sizeof(group), "%s%s", prefix, group_id);
+    kafka_group_name(cfg, group_id, group, sizeof(group));
     const char *const statik[] = {"group.instance.id", instance, NULL};
     if (kafka_conf_set(conf, "group.id", group, errstr, errstr_size) ||
         conf_defaults(conf, cfg, kv, errstr, errstr_size) ||

@@ -108,8 +108,15 @@ void kafka_dr_default(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
  * stage_init before any client exists; NULL or "" for none. */
 void kafka_set_instance(const char *name);
 
+/* The group.id of `name` under FERRY_TOPIC_PREFIX, into out: `name` itself
+ * under the default prefix `ferry.` (the groups' historical names), the
+ * prefix then `name` under any other. Every group and reader of ferry is
+ * named `ferry-<stage>-<what>` and goes through here (schemas/TOPICS.md,
+ * "Consumer groups"). */
+void kafka_group_name(const struct cfg *cfg, const char *name, char *out, size_t size);
+
 /* A read_committed consumer that is given its partitions (assign) and never
- * joins a group or commits: `name` (under FERRY_TOPIC_PREFIX) is only the
+ * joins a group or commits: `name` (kafka_group_name) is only the
  * group.id assign() wants; partition EOF is reported; with no stored
  * offset it starts at the beginning. For scans and whole-topic followers. */
 rd_kafka_conf_t *kafka_reader_conf(const struct cfg *cfg, const char *client_id, const char *name,

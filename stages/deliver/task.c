@@ -163,8 +163,8 @@ int task_tenants_open(struct task_policy *pol, const struct stage *st, char *err
     const char *topics[] = {topic_name(&st->topics, TOPIC_TENANTS)};
     pol->tenants = tenant_table_new();
     pol->follower = pol->tenants
-                        ? follower_open(&st->cfg, st->client_id, "deliver-tenants", topics, 1, 0,
-                                        tenant_table_follow, pol->tenants, errstr, errstr_size)
+                        ? follower_open(&st->cfg, st->client_id, "ferry-deliver-tenants", topics, 1,
+                                        0, tenant_table_follow, pol->tenants, errstr, errstr_size)
                         : NULL;
     if (!pol->follower) {
         tenant_table_free(pol->tenants);

@@ -37,15 +37,14 @@ static void on_record(void *arg, int topic, const rd_kafka_message_t *m)
         idem_follow(ac->idem, topic, m);
 }
 
-int accounts_follow(struct accounts *ac, char *errstr, size_t errstr_size)
+int accounts_follow(struct accounts *ac, struct follower_hub *hub, char *errstr, size_t errstr_size)
 {
     const char *topics[] = {topic_name(&ac->st->topics, TOPIC_TENANTS),
                             topic_name(&ac->st->topics, TOPIC_IDEMPOTENCY)};
     /* Settings are read fresh before each change and for GET /v1/webhook
-     * (follower_wait_end): 50 ms bounds what that waits for a commit
-     * marker, for 20 fetches a second while idle. */
-    struct follower *f = follower_open(&ac->st->cfg, ac->st->client_id, "ingest-accounts", topics,
-                                       2, 50, on_record, ac, errstr, errstr_size);
+     * (follower_wait_end): the hub's end wait bounds what that waits for a
+     * commit marker (main.c). */
+    struct follower *f = follower_open_on(hub, topics, 2, on_record, ac, errstr, errstr_size);
     if (!f)
         return -1;
     pthread_mutex_lock(&ac->lock);

@@ -51,8 +51,10 @@ struct accounts {
 /* Makes the (empty) tables. 0, or -1 when out of memory. */
 int accounts_init(struct accounts *ac, const struct stage *st, int timeout_ms);
 
-/* Starts following both topics (they must exist). 0, or -1 with errstr. */
-int accounts_follow(struct accounts *ac, char *errstr, size_t errstr_size);
+/* Starts following both topics (they must exist) on the hub's consumer. 0,
+ * or -1 with errstr. */
+int accounts_follow(struct accounts *ac, struct follower_hub *hub, char *errstr,
+                    size_t errstr_size);
 
 /* 1 once both topics were read whole. */
 int accounts_caught_up(struct accounts *ac);

@@ -56,6 +56,7 @@ struct api {
     struct accounts *accounts;       /* tenants' webhook settings, Idempotency-Keys */
     struct schedtab *schedules;      /* every schedule (schedtab.h) */
     struct follower *sched_follower; /* feeds it (firing.h's topic numbers) */
+    struct follower_hub *follow_hub; /* the one consumer of every ingest follower */
     const struct ui *ui;             /* the dashboard's files (FERRY_INGEST_UI_DIR) */
     struct submission_limits lim;
     long long max_body;

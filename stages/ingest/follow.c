@@ -43,8 +43,9 @@ static void on_record(void *arg, int topic, const rd_kafka_message_t *m)
     }
 }
 
-struct follow *follow_open(const struct stage *st, struct table *table, struct deadbook *dead,
-                           struct usage *usage, char *errstr, size_t errstr_size)
+struct follow *follow_open(const struct stage *st, struct follower_hub *hub, struct table *table,
+                           struct deadbook *dead, struct usage *usage, char *errstr,
+                           size_t errstr_size)
 {
     const char *topics[T__COUNT] = {topic_name(&st->topics, TOPIC_STATUS),
                                     topic_name(&st->topics, TOPIC_ATTEMPTS),
@@ -57,10 +58,7 @@ struct follow *follow_open(const struct stage *st, struct table *table, struct d
     fw->table = table;
     fw->dead = dead;
     fw->usage = usage;
-    /* The group (unused: partitions are assigned) is the name under the
-     * topic prefix, once. */
-    fw->f = follower_open(&st->cfg, st->client_id, "ferry-ingest-follow", topics, T__COUNT, 0,
-                          on_record, fw, errstr, errstr_size);
+    fw->f = follower_open_on(hub, topics, T__COUNT, on_record, fw, errstr, errstr_size);
     if (!fw->f) {
         free(fw);
         return NULL;

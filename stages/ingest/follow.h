@@ -14,16 +14,18 @@
 #define INGEST_FOLLOW_H
 
 #include "deadbook.h"
+#include "follower.h"
 #include "stage.h"
 #include "table.h"
 #include "usage.h"
 
 struct follow;
 
-/* Creates the consumer and assigns every partition of the three topics
- * (they must exist: call after stage_ensure_topics). NULL with errstr. */
-struct follow *follow_open(const struct stage *st, struct table *table, struct deadbook *dead,
-                           struct usage *usage, char *errstr, size_t errstr_size);
+/* Assigns every partition of the three topics on the hub's consumer (they
+ * must exist: call after stage_ensure_topics). NULL with errstr. */
+struct follow *follow_open(const struct stage *st, struct follower_hub *hub, struct table *table,
+                           struct deadbook *dead, struct usage *usage, char *errstr,
+                           size_t errstr_size);
 
 /* Paces the caller's loop: returns after timeout_ms (the records are
  * applied meanwhile, on the follower's thread). */

@@ -248,7 +248,16 @@ int main(int argc, char **argv)
         .timeout_ms = api.timeout_ms,
     };
     api.files = file_readers ? files_new(file_readers, &fc) : NULL;
-    if (!api.table || !api.dead || !api.usage || !api.results || !api.files) {
+    /* One consumer follows every topic ingest keeps whole (status,
+     * attempts, usage; schedules; tenants, idempotency keys), its
+     * partitions added as each follower opens. Its end wait bounds how late
+     * a read-your-write (follower_wait_end: a webhook setting changed, a
+     * schedule written by another instance, a takeover) learns of a commit
+     * marker, at 20 fetches a second while idle. */
+    api.follow_hub = api.files ? follower_hub_open(&st.cfg, st.client_id, "ferry-ingest-follow", 50,
+                                                   errstr, sizeof(errstr))
+                               : NULL;
+    if (!api.table || !api.dead || !api.usage || !api.results || !api.files || !api.follow_hub) {
         fprintf(stderr, "ferry-ingest: %s\n", errstr);
         goto out;
     }
@@ -273,12 +282,13 @@ int main(int argc, char **argv)
         LOG_WARN("schedules_open", "err=%s", errstr);
         sleep(1);
     }
-    while (!shutdown_requested() &&
-           !(follow = follow_open(&st, api.table, api.dead, api.usage, errstr, sizeof(errstr)))) {
+    while (!shutdown_requested() && !(follow = follow_open(&st, api.follow_hub, api.table, api.dead,
+                                                           api.usage, errstr, sizeof(errstr)))) {
         LOG_WARN("follow_open", "err=%s", errstr);
         sleep(1);
     }
-    while (!shutdown_requested() && accounts_follow(&accounts, errstr, sizeof(errstr))) {
+    while (!shutdown_requested() &&
+           accounts_follow(&accounts, api.follow_hub, errstr, sizeof(errstr))) {
         LOG_WARN("accounts_follow", "err=%s", errstr);
         sleep(1);
     }
@@ -333,6 +343,7 @@ out:
     follow_close(follow);
     if (api.accounts)
         accounts_release(&accounts);
+    follower_hub_close(api.follow_hub); /* after its followers */
     table_free(api.table);
     deadbook_free(api.dead);
     usage_free(api.usage);

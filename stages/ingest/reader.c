@@ -26,10 +26,10 @@ struct reader_pool *reader_pool_new(const struct stage *st, int size, size_t fet
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->freed, NULL);
     for (int i = 0; i < size; i++) {
-        p->rk[i] = fetch_bytes
-                       ? scan_open_sized(&st->cfg, st->client_id, "ingest-reader", fetch_bytes,
-                                         errstr, errstr_size)
-                       : scan_open(&st->cfg, st->client_id, "ingest-reader", errstr, errstr_size);
+        p->rk[i] = fetch_bytes ? scan_open_sized(&st->cfg, st->client_id, "ferry-ingest-reader",
+                                                 fetch_bytes, errstr, errstr_size)
+                               : scan_open(&st->cfg, st->client_id, "ferry-ingest-reader", errstr,
+                                           errstr_size);
         if (!p->rk[i])
             goto err;
         p->n++;

@@ -8,11 +8,6 @@
 #include "kafka.h"
 #include "log.h"
 
-/* How soon a follower notices a partition's end moved without a record
- * (a transaction marker): bounds a takeover's wait and a GET just after
- * another instance's write. */
-#define END_WAIT_MS 100
-
 struct scheduler {
     struct api *api;
     struct follower *f;
@@ -62,8 +57,8 @@ struct scheduler *scheduler_open(struct api *api, const struct agenda_clock *clo
     const char *topics[] = {topic_name(&st->topics, TOPIC_SCHEDULES),
                             topic_name(&st->topics, TOPIC_SCHEDULE_STATE),
                             topic_name(&st->topics, TOPIC_SCHEDULE_CHANGES)};
-    s->f = follower_open(&st->cfg, st->client_id, "ingest-schedules-follow", topics, 3, END_WAIT_MS,
-                         on_record, api->schedules, errstr, errstr_size);
+    s->f = follower_open_on(api->follow_hub, topics, 3, on_record, api->schedules, errstr,
+                            errstr_size);
     if (!s->f)
         goto err;
     api->sched_follower = s->f;

@@ -2,6 +2,7 @@
  * broker; the integration tests use a real one). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "cfg.h"
 #include "clock.h"
 #include "delayq.h"
+#include "follower.h"
 #include "kafka.h"
 #include "metrics.h"
 #include "log.h"
@@ -125,6 +127,66 @@ static void test_consumer_group_prefixed_once(void **state)
     rd_kafka_conf_get(conf, "group.id", val, &len);
     assert_string_equal(val, "ferry-ingest-follow");
     rd_kafka_conf_destroy(conf);
+}
+
+/* Followers on one hub: each gets its own topics' records, numbered in its
+ * own list, over one consumer; a topic is followed once; a closed follower
+ * hears nothing more while the other goes on. */
+struct heard {
+    atomic_int n;
+    atomic_int bad_topic;
+};
+
+static void on_heard(void *arg, int topic, const rd_kafka_message_t *m)
+{
+    struct heard *h = arg;
+    (void)m;
+    if (topic != 0)
+        atomic_store(&h->bad_topic, 1);
+    atomic_fetch_add(&h->n, 1);
+}
+
+static void test_follower_hub_shares_one_consumer(void **state)
+{
+    char err[256];
+    struct heard ha = {0}, hb = {0};
+    (void)state;
+    rd_kafka_mock_topic_create(mcluster, "t.hub.a", 2, 1);
+    rd_kafka_mock_topic_create(mcluster, "t.hub.b", 3, 1);
+    rd_kafka_t *rk = producer();
+    for (int i = 0; i < 3; i++)
+        produce(rk, "t.hub.a", i ? "k1" : "k2", "{}", 0);
+    for (int i = 0; i < 2; i++)
+        produce(rk, "t.hub.b", i ? "k3" : "k4", "{}", 0);
+    assert_int_equal(rd_kafka_flush(rk, 5000), 0);
+
+    struct follower_hub *hub =
+        follower_hub_open(&cfg, "t", "ferry-test-follow", 0, err, sizeof(err));
+    assert_non_null(hub);
+    const char *ta[] = {"t.hub.a"}, *tb[] = {"t.hub.b"};
+    struct follower *fa = follower_open_on(hub, ta, 1, on_heard, &ha, err, sizeof(err));
+    struct follower *fb = follower_open_on(hub, tb, 1, on_heard, &hb, err, sizeof(err));
+    assert_non_null(fa);
+    assert_non_null(fb);
+    assert_null(follower_open_on(hub, ta, 1, on_heard, &hb, err, sizeof(err)));
+    assert_int_equal(follower_wait_caught_up(fa, 10000), 0);
+    assert_int_equal(follower_wait_caught_up(fb, 10000), 0);
+    assert_int_equal(atomic_load(&ha.n), 3);
+    assert_int_equal(atomic_load(&hb.n), 2);
+    assert_int_equal(follower_partitions(fb, 0), 3);
+
+    follower_close(fa);
+    produce(rk, "t.hub.a", "k1", "{}", 0);
+    produce(rk, "t.hub.b", "k3", "{}", 0);
+    assert_int_equal(rd_kafka_flush(rk, 5000), 0);
+    int32_t p = kafka_murmur2_partition("k3", 2, 3);
+    assert_int_equal(follower_wait_end(fb, 0, p, 10000, err, sizeof(err)), 0);
+    assert_int_equal(atomic_load(&hb.n), 3);
+    assert_int_equal(atomic_load(&ha.n), 3);
+    assert_int_equal(atomic_load(&ha.bad_topic) | atomic_load(&hb.bad_topic), 0);
+    follower_close(fb);
+    follower_hub_close(hub);
+    kafka_producer_close(rk, 5000);
 }
 
 static void test_delivery_reports_are_counted(void **state)
@@ -513,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_producer_partitions_like_murmur2),
         cmocka_unit_test(test_consumer_stores_offsets_by_hand),
         cmocka_unit_test(test_consumer_lag),
+        cmocka_unit_test(test_follower_hub_shares_one_consumer),
         cmocka_unit_test(test_delayq_holds_until_due),
         cmocka_unit_test(test_offtrack_stores_the_done_prefix),
     };
