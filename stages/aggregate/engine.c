@@ -412,14 +412,16 @@ struct engine *engine_open(struct stage *st, const struct engine_conf *conf, rd_
     e->expire_mono = clk_mono_ms();
     metrics_init(e);
     txn_id_of(st, conf, txn_id, sizeof(txn_id));
-    e->reader = scan_open(&st->cfg, st->client_id, "aggregate-reader", errstr, errstr_size);
-    if (!e->reader ||
-        !(e->warm[0] =
-              scan_warm(e->reader, topic_name(e->t, TOPIC_AGGREGATE_STATE), errstr, errstr_size)) ||
-        !(e->warm[1] =
-              scan_warm(e->reader, topic_name(e->t, TOPIC_RESULTS), errstr, errstr_size)) ||
-        !(e->warm[2] = scan_warm(e->reader, topic_name(e->t, TOPIC_USAGE), errstr, errstr_size)))
+    e->reader = scan_open(&st->cfg, st->client_id, "ferry-aggregate-reader", errstr, errstr_size);
+    if (!e->reader)
         goto err;
+    /* Every topic the reader scans, so no restore waits on librdkafka's
+     * leader query (about a second for a topic it never read). */
+    const enum topic_id scanned[ENGINE_READER_TOPICS] = {TOPIC_AGGREGATE_STATE, TOPIC_RESULTS,
+                                                         TOPIC_USAGE, TOPIC_CRAWL_STATE};
+    for (size_t i = 0; i < ENGINE_READER_TOPICS; i++)
+        if (!(e->warm[i] = scan_warm(e->reader, topic_name(e->t, scanned[i]), errstr, errstr_size)))
+            goto err;
     e->consumer = open_consumer(e, errstr, errstr_size);
     if (!e->consumer)
         goto err;
@@ -452,7 +454,7 @@ void engine_close(struct engine *e)
     e->closing = 1;
     if (e->consumer)
         kafka_consumer_close(e->consumer, 0); /* revocation commits nothing new */
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < ENGINE_READER_TOPICS; i++)
         if (e->warm[i])
             rd_kafka_topic_destroy(e->warm[i]);
     if (e->reader)

@@ -17,12 +17,15 @@
 #include "txn.h"
 #include "usage.h"
 
+/* The topics the reader scans: changelog, results, usage, crawl.state. */
+#define ENGINE_READER_TOPICS 4
+
 struct engine {
     struct stage *st;
     const struct topics *t;
     struct engine_conf conf;
     rd_kafka_t *consumer, *producer, *reader;
-    rd_kafka_topic_t *warm[3]; /* the reader's topics, metadata kept warm */
+    rd_kafka_topic_t *warm[ENGINE_READER_TOPICS]; /* the reader's topics, metadata kept warm */
     struct state state;
     struct usage usage;         /* tenants' usage rows of the assigned partitions */
     struct delivered delivered; /* deliveries counted in usage */
