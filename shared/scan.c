@@ -93,68 +93,78 @@ int scan_offset_at(rd_kafka_t *c, const char *topic, int32_t partition, int64_t 
     return 0;
 }
 
-int scan_read(rd_kafka_t *c, const char *topic, const int32_t *parts, size_t n, int64_t from,
-              int64_t until, const char *key, scan_fn fn, void *arg, int64_t *next, int timeout_ms,
-              char *errstr, size_t errstr_size)
+/* scan_read over every topic of topics[0..n_topics): slot t * n + i is
+ * partition parts[i] of topic t. */
+static int scan_run(rd_kafka_t *c, const struct scan_topic *topics, size_t n_topics,
+                    const int32_t *parts, size_t n, int64_t from, int64_t until, const char *key,
+                    int64_t *next, int timeout_ms, char *errstr, size_t errstr_size)
 {
     int rc = -1;
-    size_t open = n, key_len = key ? strlen(key) : 0;
-    int done[n > 0 ? n : 1];
+    size_t slots = n_topics * n, open = slots, key_len = key ? strlen(key) : 0;
+    int done[slots > 0 ? slots : 1];
     int64_t deadline = clk_mono_ms() + timeout_ms;
+    const char *what = n_topics ? topics[0].topic : "";
 
     if (next)
         *next = from;
     if (until >= 0 && from > until)
         return 0; /* an empty range */
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
-    for (size_t i = 0; i < n; i++) {
-        rd_kafka_topic_partition_list_add(list, topic, parts[i])->offset = from;
-        done[i] = 0;
-    }
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)slots);
+    for (size_t t = 0; t < n_topics; t++)
+        for (size_t i = 0; i < n; i++) {
+            rd_kafka_topic_partition_list_add(list, topics[t].topic, parts[i])->offset = from;
+            done[t * n + i] = 0;
+        }
     rd_kafka_resp_err_t err = rd_kafka_assign(c, list);
     if (err) {
-        snprintf(errstr, errstr_size, "assign %s: %s", topic, rd_kafka_err2str(err));
+        snprintf(errstr, errstr_size, "assign %s: %s", what, rd_kafka_err2str(err));
         goto out;
     }
     while (open > 0) {
         if (clk_mono_ms() > deadline || shutdown_requested()) {
-            snprintf(errstr, errstr_size, "%s: not read to the end in %d ms%s", topic, timeout_ms,
+            snprintf(errstr, errstr_size, "%s%s: not read to the end in %d ms%s", what,
+                     n_topics > 1 ? " and others" : "", timeout_ms,
                      shutdown_requested() ? " (stopping)" : "");
             goto out;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
         if (!m)
             continue;
-        size_t i = 0;
+        size_t t = 0, i = 0;
+        while (n_topics > 1 && t < n_topics &&
+               !(m->rkt && strcmp(rd_kafka_topic_name(m->rkt), topics[t].topic) == 0))
+            t++;
         while (i < n && parts[i] != m->partition)
             i++;
+        size_t slot = t < n_topics && i < n ? t * n + i : slots;
         int stop = SCAN_NEXT;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (i < n && !done[i]) {
-                done[i] = 1;
+            if (slot < slots && !done[slot]) {
+                done[slot] = 1;
                 open--;
             }
         } else if (m->err == RD_KAFKA_RESP_ERR__TRANSPORT ||
                    m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
             /* librdkafka reconnects by itself; wait within the deadline. */
         } else if (m->err) {
-            snprintf(errstr, errstr_size, "%s [%d]: %s", topic, (int)m->partition,
+            snprintf(errstr, errstr_size, "%s [%d]: %s",
+                     m->rkt ? rd_kafka_topic_name(m->rkt) : what, (int)m->partition,
                      rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             goto out;
-        } else if (i < n && !done[i] && (from < 0 || m->offset >= from)) {
+        } else if (slot < slots && !done[slot] && (from < 0 || m->offset >= from)) {
             if (until >= 0 && m->offset > until) {
                 /* Past the range (the range's last offset was a transaction
                  * marker or compacted away): this record is not ours. */
-                done[i] = 1;
+                done[slot] = 1;
                 open--;
             } else {
                 if (!key || (m->key_len == key_len && memcmp(m->key, key, key_len) == 0))
-                    stop = fn(arg, m);
+                    stop = topics[t].fn(topics[t].arg, m);
                 if (next)
                     *next = m->offset + 1;
                 if (until >= 0 && m->offset >= until) {
-                    done[i] = 1;
+                    done[slot] = 1;
                     open--;
                 }
             }
@@ -169,4 +179,20 @@ out:
     rd_kafka_assign(c, NULL);
     rd_kafka_topic_partition_list_destroy(list);
     return rc;
+}
+
+int scan_read(rd_kafka_t *c, const char *topic, const int32_t *parts, size_t n, int64_t from,
+              int64_t until, const char *key, scan_fn fn, void *arg, int64_t *next, int timeout_ms,
+              char *errstr, size_t errstr_size)
+{
+    struct scan_topic t = {topic, fn, arg};
+    return scan_run(c, &t, 1, parts, n, from, until, key, next, timeout_ms, errstr, errstr_size);
+}
+
+int scan_read_topics(rd_kafka_t *c, const struct scan_topic *topics, size_t n_topics,
+                     const int32_t *parts, size_t n, int timeout_ms, char *errstr,
+                     size_t errstr_size)
+{
+    return scan_run(c, topics, n_topics, parts, n, RD_KAFKA_OFFSET_BEGINNING, -1, NULL, NULL,
+                    timeout_ms, errstr, errstr_size);
 }

@@ -71,4 +71,21 @@ int scan_read(rd_kafka_t *c, const char *topic, const int32_t *parts, size_t n, 
               int64_t until, const char *key, scan_fn fn, void *arg, int64_t *next, int timeout_ms,
               char *errstr, size_t errstr_size);
 
+/* One topic of scan_read_topics, and where its records go. */
+struct scan_topic {
+    const char *topic;
+    scan_fn fn;
+    void *arg;
+};
+
+/* Reads partitions parts[0..n) of every topic of topics[0..n_topics) from
+ * the beginning to the end in one assignment, so their fetches go together:
+ * a restore of several changelogs of the same partitions pays one round of
+ * fetches, not one per topic. Records reach their topic's fn in offset
+ * order per partition (in no order across topics); SCAN_STOP stops the
+ * whole scan. 0, or -1 with errstr as scan_read. */
+int scan_read_topics(rd_kafka_t *c, const struct scan_topic *topics, size_t n_topics,
+                     const int32_t *parts, size_t n, int timeout_ms, char *errstr,
+                     size_t errstr_size);
+
 #endif

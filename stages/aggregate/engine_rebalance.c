@@ -10,8 +10,6 @@
 #include "restore.h"
 #include "shutdown.h"
 
-/* How long reading a partition's usage rows back may take. */
-#define USAGE_RESTORE_TIMEOUT_MS 60000
 /* How long a failed restore waits before it is tried again. */
 #define RESTORE_RETRY_MS 500
 
@@ -107,12 +105,15 @@ void engine_restore_step(struct engine *e)
     if (!nums)
         abort();
     size_t n = restore_partition_numbers(e->restore, nums);
+    /* The usage rows in the changelog's scan; the frontiers of their
+     * crawls after it, from crawl.state (they need the tallies). */
+    struct scan_topic usage;
+    usage_restore_begin(&e->usage, topic_name(e->t, TOPIC_USAGE), nums, n, &usage);
     int rc = restore_partitions(&e->state, &e->delivered, e->consumer, e->reader,
-                                topic_name(e->t, TOPIC_AGGREGATE_STATE), e->restore, &rs, errstr,
-                                sizeof(errstr)) ||
-             usage_restore(&e->usage, e->reader, topic_name(e->t, TOPIC_USAGE), nums, n,
-                           USAGE_RESTORE_TIMEOUT_MS, errstr, sizeof(errstr));
-    /* The frontiers of their crawls, from crawl.state. */
+                                topic_name(e->t, TOPIC_AGGREGATE_STATE), &usage, 1, e->restore, &rs,
+                                errstr, sizeof(errstr));
+    if (rc == 0)
+        usage_restore_done(&e->usage);
     rc = rc || frontier_restore(e->fr, nums, n, errstr, sizeof(errstr));
     free(nums);
     if (rc) {

@@ -14,6 +14,8 @@
 #define RESTORE_TIMEOUT_MS 120000
 /* One try at the committed offsets; the engine retries on the next turn. */
 #define COMMITTED_TIMEOUT_MS 10000
+/* The changelog and the topics read with it. */
+#define RESTORE_TOPICS_MAX 4
 
 void changelog_flush(struct state *s, struct txn *x, const char *topic)
 {
@@ -89,9 +91,9 @@ size_t restore_partition_numbers(const rd_kafka_topic_partition_list_t *l, int32
 }
 
 int restore_partitions(struct state *s, struct delivered *d, rd_kafka_t *consumer,
-                       rd_kafka_t *reader, const char *topic,
-                       rd_kafka_topic_partition_list_t *parts, struct restore_stats *stats,
-                       char *errstr, size_t errstr_size)
+                       rd_kafka_t *reader, const char *topic, const struct scan_topic *also,
+                       size_t n_also, rd_kafka_topic_partition_list_t *parts,
+                       struct restore_stats *stats, char *errstr, size_t errstr_size)
 {
     int64_t t0 = clk_mono_ms();
     int32_t *nums = malloc(sizeof(*nums) * (size_t)(parts->cnt + 1));
@@ -113,8 +115,15 @@ int restore_partitions(struct state *s, struct delivered *d, rd_kafka_t *consume
         if (d)
             delivered_drop_partition(d, nums[i]);
     }
-    if (scan_read(reader, topic, nums, n, RD_KAFKA_OFFSET_BEGINNING, -1, NULL, on_changelog, &r,
-                  NULL, RESTORE_TIMEOUT_MS, errstr, errstr_size))
+    struct scan_topic topics[RESTORE_TOPICS_MAX] = {{topic, on_changelog, &r}};
+    if (n_also >= RESTORE_TOPICS_MAX) {
+        snprintf(errstr, errstr_size, "restore: too many topics");
+        goto out;
+    }
+    for (size_t i = 0; i < n_also; i++)
+        topics[1 + i] = also[i];
+    if (scan_read_topics(reader, topics, 1 + n_also, nums, n, RESTORE_TIMEOUT_MS, errstr,
+                         errstr_size))
         goto out;
     rc = 0;
 out:

@@ -23,6 +23,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "delivered.h"
+#include "scan.h"
 #include "state.h"
 #include "txn.h"
 
@@ -40,12 +41,14 @@ struct restore_stats {
 /* Fills the offsets of `parts` with the consumer's committed offsets, then
  * replaces the state of their partition numbers in s (and d, unless NULL)
  * with what the changelog topic holds, read with `reader` (a scan.h
- * consumer). 0 ok, -1 with errstr (s may then hold part of it: call
- * again). */
+ * consumer), together with the same partitions of also[0..n_also) (the
+ * usage rows: written in the same transactions, so read after the offsets
+ * too) in one scan. 0 ok, -1 with errstr (s may then hold part of it:
+ * call again). */
 int restore_partitions(struct state *s, struct delivered *d, rd_kafka_t *consumer,
-                       rd_kafka_t *reader, const char *topic,
-                       rd_kafka_topic_partition_list_t *parts, struct restore_stats *stats,
-                       char *errstr, size_t errstr_size);
+                       rd_kafka_t *reader, const char *topic, const struct scan_topic *also,
+                       size_t n_also, rd_kafka_topic_partition_list_t *parts,
+                       struct restore_stats *stats, char *errstr, size_t errstr_size);
 
 /* The distinct partition numbers of a list (out has room for l->cnt).
  * Returns how many. */

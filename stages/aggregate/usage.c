@@ -142,41 +142,35 @@ void usage_trim(struct usage *u, int64_t now_ms)
     }
 }
 
-struct reading {
-    struct usage *u;
-    size_t bad;
-};
-
 static int on_record(void *arg, const rd_kafka_message_t *m)
 {
-    struct reading *rd = arg;
+    struct usage *u = arg;
     struct usagerec r;
     if (!m->payload) /* a tombstone: nothing ever writes one, but tolerate it */
         return 0;
     if (usagerec_parse(&r, m->payload, m->len) || r.partition != m->partition) {
-        rd->bad++;
+        u->restore_bad++;
         return 0;
     }
-    struct usage_row *row = row_of(rd->u, &r);
+    struct usage_row *row = row_of(u, &r);
     row->r.c = r.c; /* cumulative: the newest record of a key is the row */
     return 0;
 }
 
-int usage_restore(struct usage *u, rd_kafka_t *reader, const char *topic, const int32_t *nums,
-                  size_t n, int timeout_ms, char *errstr, size_t errstr_size)
+void usage_restore_begin(struct usage *u, const char *topic, const int32_t *nums, size_t n,
+                         struct scan_topic *t)
 {
-    struct reading rd = {u, 0};
     for (size_t i = 0; i < n; i++)
         usage_drop_partition(u, nums[i]);
-    if (n == 0)
-        return 0;
-    if (scan_read(reader, topic, nums, n, RD_KAFKA_OFFSET_BEGINNING, -1, NULL, on_record, &rd, NULL,
-                  timeout_ms, errstr, errstr_size))
-        return -1;
-    if (rd.bad)
-        LOG_WARN("usage_bad_records", "topic=%s bad=%zu", topic, rd.bad);
+    u->restore_bad = 0;
+    *t = (struct scan_topic){topic, on_record, u};
+}
+
+void usage_restore_done(struct usage *u)
+{
+    if (u->restore_bad)
+        LOG_WARN("usage_bad_records", "bad=%zu", u->restore_bad);
     usage_trim(u, clk_now_ms());
-    return 0;
 }
 
 const struct usage_row *usage_get(const struct usage *u, int32_t partition, const char *tenant,

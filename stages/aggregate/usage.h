@@ -13,7 +13,7 @@
  * the same number. Only the owner of input partition p ever writes p's rows,
  * so two aggregator instances never write one key, and a reader (ingest)
  * adds the partitions up. When p moves, its new owner reads p's rows back
- * (usage_restore, after the committed offsets, as the changelog is) before
+ * (usage_restore_begin: in the changelog's scan, after the committed offsets) before
  * it counts anything.
  *
  * What is counted where:
@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "scan.h"
 #include "state.h"
 #include "strmap.h"
 #include "tally.h"
@@ -51,6 +52,7 @@ struct usage_row {
 struct usage {
     struct strmap rows; /* usagerec key -> struct usage_row (owned) */
     size_t n_dirty;
+    size_t restore_bad; /* records of the restore under way that did not parse */
 };
 
 void usage_init(struct usage *u);
@@ -80,10 +82,13 @@ void usage_drop_partition(struct usage *u, int32_t partition);
  * added to again (a row is always the day of its count). */
 void usage_trim(struct usage *u, int64_t now_ms);
 
-/* Reads partitions nums[0..n) of `topic` back into u (their rows dropped
- * first), with `reader` (scan.h). 0, or -1 with errstr (then call again). */
-int usage_restore(struct usage *u, rd_kafka_t *reader, const char *topic, const int32_t *nums,
-                  size_t n, int timeout_ms, char *errstr, size_t errstr_size);
+/* Reading partitions back: the usage topic's part of the changelog's scan
+ * (restore_partitions reads both at once). usage_restore_begin drops the
+ * rows of partitions nums[0..n) and fills *t (the records go to u);
+ * usage_restore_done after a scan that read them all. */
+void usage_restore_begin(struct usage *u, const char *topic, const int32_t *nums, size_t n,
+                         struct scan_topic *t);
+void usage_restore_done(struct usage *u);
 
 /* The row of a key, or NULL (tests). */
 const struct usage_row *usage_get(const struct usage *u, int32_t partition, const char *tenant,

@@ -234,6 +234,15 @@ static void count_whole(struct tally *t, long long index, int64_t offset)
     tally_count(t, &in, 1, offset, 1000, &first);
 }
 
+/* A topic read along with the changelog: counts its records per partition. */
+static int count_also(void *arg, const rd_kafka_message_t *m)
+{
+    int *n = arg;
+    if (m->partition >= 0 && m->partition < 2)
+        n[m->partition]++;
+    return SCAN_NEXT;
+}
+
 static void test_changelog_written_and_restored(void **st)
 {
     (void)st;
@@ -253,8 +262,12 @@ static void test_changelog_written_and_restored(void **st)
     count_whole(a, 3, 40);
     count_whole(b, 1, 41);
     count_whole(z, 2, 42);
+    const char *also = topic_name(&topics, TOPIC_USAGE);
     assert_int_equal(txn_begin(&x), 0);
     changelog_flush(&s, &x, log);
+    txn_produce(&x, also, 1, "u1", 2, "{}", 2, NULL);
+    txn_produce(&x, also, 1, "u2", 2, "{}", 2, NULL);
+    txn_produce(&x, also, 0, "u3", 2, "{}", 2, NULL);
     assert_int_equal(txn_commit(&x), TXN_COMMITTED);
     assert_false(a->dirty);
     /* Only what changed is written again; a forgotten batch is tombstoned. */
@@ -277,9 +290,15 @@ static void test_changelog_written_and_restored(void **st)
     rd_kafka_topic_partition_list_add(parts, topic_name(&topics, TOPIC_RESULTS), 1);
     struct restore_stats rs;
     char err[256];
-    assert_int_equal(restore_partitions(&s, NULL, c, r, log, parts, &rs, err, sizeof(err)), 0);
+    int also_read[2] = {0, 0};
+    struct scan_topic with = {also, count_also, also_read};
+    assert_int_equal(
+        restore_partitions(&s, NULL, c, r, log, &with, 1, parts, &rs, err, sizeof(err)), 0);
     assert_int_equal(rs.partitions, 1);
     assert_int_equal(rs.records, 4);
+    /* The other topic's partition 1, read in the same scan; not its 0. */
+    assert_int_equal(also_read[1], 2);
+    assert_int_equal(also_read[0], 0);
     a = state_get(&s, ID);
     assert_non_null(a);
     assert_int_equal(a->processed, 2);
