@@ -8,13 +8,11 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from conftest import free_port, http, kafka_consume, wait_until
-from pipeline import ACME, start_pipeline
+from pipeline import ACME, serve, start_pipeline
 
 GLOBEX = {"Authorization": "Bearer key-globex"}
 FAST = {"FERRY_SCHEDULE_TICK": "1s"}
@@ -202,34 +200,16 @@ def test_catch_up_after_an_outage(start_stage, ferry_env):
 
 
 class Pages:
-    """A site whose pages the test edits between runs."""
+    """A site whose pages the test edits between runs (pipeline.serve)."""
 
     def __init__(self, pages):
         self.pages = dict(pages)
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                body = outer.pages.get(self.path, "").encode()
-                self.send_response(200 if self.path in outer.pages else 404)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.srv.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self._site = serve(lambda path, headers: (200, self.pages[path].encode())
+                           if path in self.pages else (404, b""))
+        self.url = self._site.__enter__()
 
     def close(self):
-        self.srv.shutdown()
-        self.srv.server_close()
+        self._site.__exit__(None, None, None)
 
 
 def page(price):
