@@ -34,7 +34,8 @@ bench_cleanup() {
 }
 
 bench_free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    # The run's block of ports (tests/ports.py), below the kernel's ephemeral range.
+    python3 -c 'import sys; sys.path.insert(0, "tests"); from ports import free_port; print(free_port())'
 }
 
 # bench_start_ingest: ferry-ingest on a free loopback port (its log in
