@@ -309,7 +309,7 @@ static void run_post(const struct xpost *p, json_t *obj, const json_t *params)
         for (size_t i = 0; i < p->n_names && !v; i++) {
             const json_t *o = operand(obj, params, p->names[i]);
             if (o && !json_is_null(o))
-                v = json_deep_copy(o);
+                v = json_incref((json_t *)o); /* shared: no post step changes a value */
         }
         json_object_set_new(obj, p->into, v ? v : json_null());
         break;
