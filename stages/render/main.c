@@ -73,6 +73,9 @@ static const struct cfg_opt render_opts[] = {
      64LL << 20, 1LL << 40, NULL},
     {"FERRY_RENDER_MAX_HEIGHT", CFG_INT, "16384", "full-page screenshots are cut at this height",
      100, 65535, NULL},
+    {"FERRY_RENDER_PREPARE", CFG_BOOL, "1",
+     "each slot opens its next page (a fresh context) while it waits, not when the item comes", 0,
+     0, NULL},
     {"FERRY_RENDER_RECYCLE_AFTER", CFG_INT, "500",
      "a browser is replaced after rendering this many items (0: never)", 0, 1000000, NULL},
     {"FERRY_RENDER_BLOCK_HOSTS_FILE", CFG_STRING, "",
@@ -342,6 +345,9 @@ int main(int argc, char **argv)
         .recycle_after = (int)cfg_int(cfg, "FERRY_RENDER_RECYCLE_AFTER"),
         .max_losses = MAX_LOSSES,
         .max_height = (int)cfg_int(cfg, "FERRY_RENDER_MAX_HEIGHT"),
+        .prepare = cfg_bool(cfg, "FERRY_RENDER_PREPARE"),
+        .width = RITEM_WIDTH,
+        .height = RITEM_HEIGHT,
     };
     metric_gauge_fn("ferry_render_active", "Items rendering or queued for a slot", "", gauge_active,
                     NULL);

@@ -210,6 +210,7 @@ static void navigation_failed(struct run *u, const char *text)
     fail(u, "connect", 0, "navigation failed: %s", text);
 }
 
+/* A fresh context and its blank tab, sized as the request says. */
 static int open_page(struct run *u)
 {
     const struct page_req *r = u->r;
@@ -252,11 +253,71 @@ static int open_page(struct run *u)
                        "deviceScaleFactor", 1, "mobile", 0),
              r->deadline_ms, NULL))
         return -1;
+    return 0;
+}
+
+/* The prepared page when it fits the item, else a page of its own; then
+ * the item's own headers. */
+static int take_page(struct run *u)
+{
+    const struct page_req *r = u->r;
+    struct page_tab *t = r->spare;
+    if (t && t->ctx[0] && t->width == r->width && t->height == r->height) {
+        snprintf(u->ctx, sizeof(u->ctx), "%s", t->ctx);
+        snprintf(u->target, sizeof(u->target), "%s", t->target);
+        snprintf(u->session, sizeof(u->session), "%s", t->session);
+        memset(t, 0, sizeof(*t));
+        u->res->spare_used = 1;
+    } else {
+        if (t && t->ctx[0])
+            page_discard(u->c, t);
+        if (open_page(u))
+            return -1;
+    }
     if (r->headers && json_object_size(r->headers) &&
-        call(u, s, "Network.setExtraHTTPHeaders",
+        call(u, u->session, "Network.setExtraHTTPHeaders",
              json_pack("{s:O}", "headers", (json_t *)r->headers), r->deadline_ms, NULL))
         return -1;
     return 0;
+}
+
+int page_prepare(struct cdp *c, struct proxy *proxy, int slot, int width, int height,
+                 int64_t deadline_ms, struct page_tab *t, char *errstr, size_t errstr_size)
+{
+    struct page_req r = {
+        .deadline_ms = deadline_ms, .width = width, .height = height, .proxy = proxy, .slot = slot};
+    struct page_res res = {0};
+    struct run u = {.c = c, .r = &r, .res = &res};
+    memset(t, 0, sizeof(*t));
+    if (open_page(&u) == 0) {
+        snprintf(t->ctx, sizeof(t->ctx), "%s", u.ctx);
+        snprintf(t->target, sizeof(t->target), "%s", u.target);
+        snprintf(t->session, sizeof(t->session), "%s", u.session);
+        t->width = width;
+        t->height = height;
+        return 0;
+    }
+    snprintf(errstr, errstr_size, "%s", res.error);
+    if (res.browser_failed)
+        return 1;
+    struct page_tab half = {.width = width, .height = height};
+    snprintf(half.ctx, sizeof(half.ctx), "%s", u.ctx);
+    snprintf(half.session, sizeof(half.session), "%s", u.session);
+    page_discard(c, &half);
+    return -1;
+}
+
+void page_discard(struct cdp *c, struct page_tab *t)
+{
+    if (!t->ctx[0])
+        return;
+    char err[160];
+    if (t->session[0])
+        cdp_unwatch(c, t->session);
+    cdp_call(c, NULL, "Target.disposeBrowserContext",
+             json_pack("{s:s}", "browserContextId", t->ctx), clk_mono_ms() + DISPOSE_GRACE_MS, NULL,
+             err, sizeof(err));
+    memset(t, 0, sizeof(*t));
 }
 
 static int navigate(struct run *u)
@@ -465,7 +526,7 @@ void page_render(struct cdp *c, const struct page_req *r, struct page_res *res)
     struct run u = {.c = c, .r = r, .res = res, .kills_at_start = atomic_load(r->memory_kills)};
     memset(res, 0, sizeof(*res));
     proxy_slot_begin(r->proxy, r->slot, r->block_ads);
-    if (open_page(&u) == 0 && navigate(&u) == 0 && wait_for(&u) == 0 &&
+    if (take_page(&u) == 0 && navigate(&u) == 0 && wait_for(&u) == 0 &&
         (!r->want_html || capture_html(&u) == 0) && (r->shot == SHOT_NONE || screenshot(&u) == 0))
         res->status = "ok";
     if (u.session[0])

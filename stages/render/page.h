@@ -22,6 +22,17 @@
 
 enum shot_type { SHOT_NONE, SHOT_PNG, SHOT_JPEG };
 
+/* A page opened before its item is known (pool.c opens one per slot while
+ * the slot waits): a fresh browser context on the slot's proxy port with one
+ * blank tab of width x height, attached, its domains enabled. One item uses
+ * it and disposes of it as it would a page it opened itself, so no context
+ * ever serves two items; what moves is only the time its set-up takes (a
+ * renderer started, eight round trips), out of the next item's. */
+struct page_tab {
+    char ctx[64], target[64], session[80]; /* ctx "" : none */
+    int width, height;
+};
+
 struct page_req {
     const char *url;
     int64_t deadline_ms;       /* monotonic */
@@ -37,6 +48,9 @@ struct page_req {
     int max_height;                        /* full-page screenshots are cut here (px) */
     struct proxy *proxy;
     int slot;
+    /* A prepared page (or NULL): used when its size is the item's, else
+     * closed; emptied either way. */
+    struct page_tab *spare;
     /* Renderers the memory watchdog killed in this browser (pool.c): a
      * crash while it grows is the page's memory, not a bug. */
     atomic_long *memory_kills;
@@ -50,6 +64,7 @@ struct page_res {
     int browser_failed; /* the browser died or stopped answering: replace it */
     int interrupted;    /* ... before this item got an outcome: render it again */
     int crashed;        /* the page's renderer died */
+    int spare_used;     /* rendered in the prepared page (page_req.spare) */
     long http_status;   /* 0: no response */
     char *final_url, *content_type;
     char *html;
@@ -62,6 +77,15 @@ struct page_res {
 /* Renders r in the browser behind c. Always fills res (release it). */
 void page_render(struct cdp *c, const struct page_req *r, struct page_res *res);
 void page_res_release(struct page_res *res);
+
+/* Opens a page for the next item of `slot`, of width x height, before
+ * deadline_ms. 0 ok; otherwise nothing is left open and errstr says why:
+ * 1 the browser died or stopped answering, -1 anything else. */
+int page_prepare(struct cdp *c, struct proxy *proxy, int slot, int width, int height,
+                 int64_t deadline_ms, struct page_tab *t, char *errstr, size_t errstr_size);
+
+/* Closes a prepared page no item will use (its context disposed). */
+void page_discard(struct cdp *c, struct page_tab *t);
 
 /* Width and height of a PNG or JPEG. 0 ok, -1 not one. */
 int page_image_size(const unsigned char *img, size_t len, int *width, int *height);

@@ -19,6 +19,10 @@
 #define START_TIMEOUT_MS 30000
 /* After a failed start, wait this long before the next try. */
 #define START_BACKOFF_MS 1000
+/* Opening a blank page ahead of its item takes milliseconds; a browser that
+ * needs longer is hung (and the next item finds out). */
+#define PREPARE_TIMEOUT_MS 10000
+#define PREPARED_METRIC    "ferry_render_prepared_pages_total"
 
 enum bstate { B_DOWN, B_UP, B_RETIRING, B_FAILED };
 
@@ -27,7 +31,8 @@ struct browser {
     enum bstate state;
     struct chrome proc;
     struct cdp *cdp;
-    int busy;              /* slots rendering on it now */
+    int busy;              /* slots rendering (or opening a page) on it now */
+    unsigned long gen;     /* starts so far: a prepared page belongs to one */
     long items;            /* rendered since it started */
     int64_t next_start_ms; /* backoff after a failed start */
     atomic_long memory_kills;
@@ -38,6 +43,12 @@ struct slot {
     struct pool *p;
     int id;
     pthread_t thread;
+    struct page_tab spare;   /* opened ahead for the next item (ctx "": none) */
+    unsigned long spare_gen; /* ... in this start of the browser */
+    /* A page is opened once per item and once per browser start: one that
+     * failed is not tried again at once. */
+    int may_prepare;
+    unsigned long tried_gen;
 };
 
 struct pool {
@@ -53,7 +64,7 @@ struct pool {
     struct ritem *head, *tail;
     long queued, running;
     int stopping;
-    struct metric *m_restarts, *m_lost, *m_latency;
+    struct metric *m_restarts, *m_lost, *m_latency, *m_spare_used, *m_spare_failed;
 };
 
 /* ------------------------------------------------------------ supervisor */
@@ -83,6 +94,7 @@ static void start_browser(struct pool *p, struct browser *b)
     pthread_mutex_lock(&p->lock);
     b->cdp = c;
     b->items = 0;
+    b->gen++;
     b->state = B_UP;
     pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
@@ -207,6 +219,36 @@ static void fill_req(struct pool *p, struct slot *s, struct browser *b, const st
     r->memory_cap = p->conf.page_memory;
 }
 
+/* Opens the slot's next page (called and returns with p->lock held). The
+ * slot counts as busy meanwhile, so its browser is not retired under it. */
+static void prepare(struct slot *s, struct browser *b)
+{
+    struct pool *p = s->p;
+    struct cdp *c = b->cdp;
+    unsigned long gen = b->gen;
+    s->may_prepare = 0;
+    s->tried_gen = gen;
+    b->busy++;
+    pthread_mutex_unlock(&p->lock);
+    char err[320];
+    struct page_tab t;
+    int rc = page_prepare(c, p->conf.proxy, s->id, p->conf.width, p->conf.height,
+                          clk_mono_ms() + PREPARE_TIMEOUT_MS, &t, err, sizeof(err));
+    if (rc) {
+        metric_inc(p->m_spare_failed, 1);
+        LOG_WARN("page_prepare_failed", "browser=%d slot=%d why=%s", b->id, s->id, err);
+    }
+    pthread_mutex_lock(&p->lock);
+    b->busy--;
+    if (rc == 0) {
+        s->spare = t;
+        s->spare_gen = gen;
+    } else if (rc > 0 && b->state == B_UP && b->gen == gen) {
+        b->state = B_FAILED;
+    }
+    pthread_cond_broadcast(&p->cond);
+}
+
 static void *slot_main(void *arg)
 {
     struct slot *s = arg;
@@ -214,10 +256,18 @@ static void *slot_main(void *arg)
     struct browser *b = &p->b[s->id / p->conf.tabs];
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->stopping && (!p->head || b->state != B_UP))
+        while (!p->stopping && (!p->head || b->state != B_UP)) {
+            if (p->conf.prepare && b->state == B_UP && (s->may_prepare || s->tried_gen != b->gen) &&
+                (!s->spare.ctx[0] || s->spare_gen != b->gen)) {
+                prepare(s, b);
+                continue;
+            }
             pthread_cond_wait(&p->cond, &p->lock);
+        }
         if (p->stopping)
             break;
+        if (s->spare.ctx[0] && s->spare_gen != b->gen)
+            memset(&s->spare, 0, sizeof(s->spare)); /* died with its browser */
         struct ritem *it = p->head;
         p->head = it->next;
         if (!p->head)
@@ -232,14 +282,18 @@ static void *slot_main(void *arg)
         struct page_req r;
         struct page_res res;
         fill_req(p, s, b, it, &r);
+        r.spare = s->spare.ctx[0] ? &s->spare : NULL;
         int64_t t0 = clk_mono_us();
         page_render(c, &r, &res);
         long long ms = (clk_mono_us() - t0) / 1000;
 
+        if (res.spare_used)
+            metric_inc(p->m_spare_used, 1);
         pthread_mutex_lock(&p->lock);
         b->busy--;
         b->items++;
         p->running--;
+        s->may_prepare = 1;
         if (res.browser_failed && b->state == B_UP)
             b->state = B_FAILED;
         if (b->state == B_UP && p->conf.recycle_after && b->items >= p->conf.recycle_after)
@@ -308,6 +362,9 @@ struct pool *pool_start(const struct pool_conf *pc, pool_done_fn done, void *arg
                                    "Browsers replaced (died, hung, or recycled)", "");
     p->m_lost = metric_counter("ferry_render_items_requeued_total",
                                "Items rendered again because their browser died or hung", "");
+    const char *prepared = "Pages opened ahead of their item, by outcome";
+    p->m_spare_used = metric_counter(PREPARED_METRIC, prepared, "outcome=\"used\"");
+    p->m_spare_failed = metric_counter(PREPARED_METRIC, prepared, "outcome=\"failed\"");
     p->m_latency = metric_histogram("ferry_render_seconds", "Time to render an item", "",
                                     metric_latency_bounds, metric_latency_n);
     for (int i = 0; i < pc->browsers; i++) {

@@ -20,6 +20,12 @@
  * A browser is also replaced, when idle, after `recycle_after` items, so
  * slow leaks in Chromium cannot grow without end.
  *
+ * A slot that waits for an item opens the page the item will use first (a
+ * fresh context with a blank tab, page_prepare): the renderer starts and
+ * the protocol's round trips happen while nothing else needs the slot. The
+ * page still serves one item only; an item of another size, or a browser
+ * replaced meanwhile, gets a page of its own as before.
+ *
  * Stop: pool_stop() kills the browsers first, so running items end at once;
  * they and the queued ones are dropped without a result (their offsets are
  * not stored: they are rendered again after a restart).
@@ -43,6 +49,8 @@ struct pool_conf {
     int recycle_after;     /* items per browser before it is replaced (0: never) */
     int max_losses;        /* browsers an item may lose before it fails */
     int max_height;        /* full-page screenshots are cut here (px) */
+    int prepare;           /* each waiting slot opens its next page ahead */
+    int width, height;     /* ... at this size (the items' default) */
 };
 
 /* An item is finished: emit it (takes it; res is released by the pool

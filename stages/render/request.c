@@ -105,8 +105,8 @@ static void parse_screenshot(struct ritem *it, const json_t *s)
     else if (strcmp(type, "png") != 0)
         invalid(it, "screenshot.type must be png or jpeg");
     it->full_page = jx_bool(s, "full_page", 0);
-    it->width = clamp(jx_int(s, "width", 1280), SHOT_MIN_SIDE, SHOT_MAX_SIDE);
-    it->height = clamp(jx_int(s, "height", 800), SHOT_MIN_SIDE, SHOT_MAX_SIDE);
+    it->width = clamp(jx_int(s, "width", RITEM_WIDTH), SHOT_MIN_SIDE, SHOT_MAX_SIDE);
+    it->height = clamp(jx_int(s, "height", RITEM_HEIGHT), SHOT_MIN_SIDE, SHOT_MAX_SIDE);
     it->quality = clamp(jx_int(s, "quality", 0), 0, 100);
 }
 
@@ -159,8 +159,8 @@ struct ritem *request_parse(struct job_sink *sink, const rd_kafka_message_t *msg
     long long mb = jx_int(opt, "max_bytes", lim->default_max_bytes);
     it->max_bytes = mb < 1 ? 1 : mb > lim->max_max_bytes ? lim->max_max_bytes : mb;
     it->block_ads = jx_bool(req, "block_ads", 0);
-    it->width = 1280;
-    it->height = 800;
+    it->width = RITEM_WIDTH;
+    it->height = RITEM_HEIGHT;
 
     parse_formats(it, json_object_get(req, "formats"));
     parse_screenshot(it, json_object_get(req, "screenshot"));

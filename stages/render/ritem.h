@@ -19,6 +19,10 @@
 #include "page.h"
 #include "xrules.h"
 
+/* A page's size when the request names none (pages are opened ahead at it). */
+#define RITEM_WIDTH  1280
+#define RITEM_HEIGHT 800
+
 struct ritem {
     struct job job;     /* source record and delivery accounting */
     struct ritem *next; /* pool queue link */

@@ -410,13 +410,17 @@ def test_render_block_ads(start_stage, ferry_env, site, tmp_path):
 
 def test_render_fresh_context_per_item(start_stage, ferry_env, site):
     """Cookies and storage a page sets are gone for the next item, even on
-    the same browser and slot."""
+    the same browser and slot, whose next page is opened before the item
+    comes."""
     prefix = ferry_env["FERRY_TOPIC_PREFIX"]
-    start_render(start_stage, FERRY_RENDER_TABS="1")
+    st = start_render(start_stage, FERRY_RENDER_TABS="1")
     for i in range(3):
         submit(prefix, [req(i, site.url + "/stateful", ["text"])])
         res = results(prefix, i + 1)
         assert "cookie=none storage=none" in res[i]["data"]["text"], res[i]
+    body = http("GET", f"http://127.0.0.1:{st.metrics_port}/metrics").body.decode()
+    used = re.search(r'^ferry_render_prepared_pages_total\{outcome="used"\} (\d+)', body, re.M)
+    assert used and int(used.group(1)) >= 2, body  # the first may come before its browser
 
 
 def test_render_page_that_never_loads_times_out_cleanly(start_stage, ferry_env, site):
