@@ -7,12 +7,17 @@
 # browser processes (its ferry_render_rss_bytes gauge: PSS, sampled every
 # 250 ms), and the CPU time the stage and its browsers spent per screenshot
 # (start-up included), which does not depend on what else the machine runs:
-# two idle cores give at most 2000 / (that many ms) screenshots a second.
+# two idle cores give at most 2000 / (that many ms) screenshots a second,
+# split by kind of process (renderers, browser, gpu, network, stage).
 # The requests are written before the stage starts.
+# Then a lone item's time: FERRY_BENCH_RENDER_LONE screenshots one at a time
+# on 1 browser x 1 tab, with the slot's next page opened ahead
+# (FERRY_RENDER_PREPARE=1) and without, alternating twice.
 # Starts its own broker (port FERRY_BENCH_RENDER_KAFKA_PORT, default 29492)
 # unless FERRY_KAFKA_BROKERS is set. Assumes `make` ran.
 #   FERRY_BENCH_RENDER_ITEMS  screenshots per pool size (default 400)
 #   FERRY_BENCH_RENDER_POOLS  pool sizes as BROWSERSxTABS (default "1x1 1x2 1x4 2x2 2x4 1x8 3x4")
+#   FERRY_BENCH_RENDER_LONE   lone screenshots per run (default 25; 0: none)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/bench/lib.sh
@@ -61,6 +66,24 @@ for pool in $POOLS; do
     kill "$pid"; wait "$pid" 2>/dev/null || true
     printf "render %-4s (%d browsers x %d tabs): %s (load before %s, after %s)\n" "$pool" "$browsers" \
         "$tabs" "$out" "$load" "$(cut -d' ' -f1 /proc/loadavg)"
+done
+LONE=${FERRY_BENCH_RENDER_LONE:-25}
+for prepare in $( ((LONE > 0)) && echo 0 1 0 1); do
+    export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
+    mport=$(bench_free_port)
+    FERRY_RENDER_PREPARE=$prepare FERRY_RENDER_BROWSERS=1 FERRY_RENDER_TABS=1 \
+        FERRY_RENDER_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-render" >>"$WORK/render.log" 2>&1 &
+    pid=$!
+    PIDS+=($pid)
+    for _ in $(seq 300); do
+        curl -sf "http://127.0.0.1:$mport/metrics" | grep -q '^ferry_render_browsers_up 1' && break
+        sleep 0.1
+    done
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    out=$(python3 tests/bench/render_bench.py lone "$LONE" "http://127.0.0.1:$NPORT/page.html" "$FERRY_TOPIC_PREFIX")
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    printf "render lone (1 x 1, FERRY_RENDER_PREPARE=%s): %s (load before %s, after %s)\n" "$prepare" \
+        "$out" "$load" "$(cut -d' ' -f1 /proc/loadavg)"
 done
 if grep -q "level=error" "$WORK/render.log"; then
     echo "render: errors logged:"; grep "level=error" "$WORK/render.log" | head -5

@@ -23,14 +23,18 @@ import urllib.request
 BROKERS = os.environ["FERRY_KAFKA_BROKERS"]
 
 
+BATCH = "bat_01JF" + "0" * 22
+
+
+def request(i, url):
+    r = {"batch_id": BATCH, "tenant": "bench", "index": i, "url": url, "headers": {},
+         "formats": ["screenshot"], "render": True, "screenshot": {"type": "png"},
+         "options": {"timeout_ms": 30000, "max_bytes": 10485760, "follow_redirects": True}}
+    return BATCH + "\t" + json.dumps(r)
+
+
 def gen(n, url, prefix):
-    batch = "bat_01JF" + "0" * 22
-    lines = []
-    for i in range(n):
-        r = {"batch_id": batch, "tenant": "bench", "index": i, "url": url, "headers": {},
-             "formats": ["screenshot"], "render": True, "screenshot": {"type": "png"},
-             "options": {"timeout_ms": 30000, "max_bytes": 10485760, "follow_redirects": True}}
-        lines.append(batch + "\t" + json.dumps(r))
+    lines = [request(i, url) for i in range(n)]
     subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", prefix + "render.requests", "-K", "\t",
                     "-X", "partitioner=murmur2_random"],
                    input=("\n".join(lines) + "\n").encode(), check=True, timeout=120)
@@ -47,10 +51,8 @@ def rss(url):
     return 0
 
 
-def tree_cpu(root):
-    """CPU seconds of root and every descendant, with what the dead ones
-    left in their parents' cutime/cstime."""
-    ticks = os.sysconf("SC_CLK_TCK")
+def procs_now():
+    """pid -> (ppid, CPU ticks of itself and its reaped children)."""
     procs = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -60,22 +62,76 @@ def tree_cpu(root):
                 procs[int(d)] = (int(st[1]), sum(int(x) for x in st[11:15]))
             except OSError:
                 pass
-    total, todo = 0, [root]
+    return procs
+
+
+def descendants(procs, root):
+    out, todo = [], [root]
     while todo:
         pid = todo.pop()
-        total += procs.get(pid, (0, 0))[1]
+        out.append(pid)
         todo += [p for p, (pp, _) in procs.items() if pp == pid]
-    return total / ticks
+    return out
+
+
+def tree_cpu(root):
+    """CPU seconds of root and every descendant, with what the dead ones
+    left in their parents' cutime/cstime."""
+    procs = procs_now()
+    return sum(procs[p][1] for p in descendants(procs, root) if p in procs) / TICKS
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+KINDS = {"gpu-process": "gpu", "utility": "network", "renderer": "renderers",
+         "zygote": "renderers"}
+
+
+def kind(pid, root, procs):
+    if pid == root:
+        return "stage"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+    except OSError:
+        return None
+    for a in args:
+        if a.startswith(b"--type="):
+            return KINDS.get(a[7:].decode(), "renderers")
+    # Renderers forked by the zygote may keep its command line or none.
+    return "browser" if procs[pid][0] == root else "renderers"
+
+
+def sample_kinds(root, seen):
+    """Updates seen: pid -> [kind, CPU ticks of the process alone]."""
+    procs = procs_now()
+    for pid in descendants(procs, root):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                st = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        own = int(st[11]) + int(st[12])
+        if pid not in seen:
+            k = kind(pid, root, procs)
+            if k is None:
+                continue
+            seen[pid] = [k, own]
+        seen[pid][1] = own
 
 
 def watch(n, timeout, prefix, metrics, pid):
     peak = [0.0]
     done = threading.Event()
+    by_pid = {}
 
     def sample():
+        k = 0
         while not done.is_set():
-            peak[0] = max(peak[0], rss(metrics))
-            time.sleep(0.25)
+            if k % 3 == 0:
+                peak[0] = max(peak[0], rss(metrics))
+            sample_kinds(pid, by_pid)
+            k += 1
+            time.sleep(0.1)
 
     threading.Thread(target=sample, daemon=True).start()
     seen, first, last, lat, statuses = set(), None, None, [], {}
@@ -99,17 +155,51 @@ def watch(n, timeout, prefix, metrics, pid):
         proc.kill()
         done.set()
     cpu = tree_cpu(pid)
+    sample_kinds(pid, by_pid)
+    split = {}
+    for k, ticks in by_pid.values():
+        split[k] = split.get(k, 0) + ticks / TICKS
+    # What the samples missed: the last moments of processes that exited.
+    split["renderers"] = split.get("renderers", 0) + max(0, cpu - sum(split.values()))
+    shots = max(len(seen), 1)
+    parts = ", ".join(f"{k} {1000 * v / shots:.0f}" for k, v in
+                      sorted(split.items(), key=lambda kv: -kv[1]))
     lat.sort()
     pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else 0
     rate = (len(seen) - 1) / (last - first) if last and last > first else 0
     print(f"{rate:.1f} screenshots/s, {len(seen)} results, p50 {pct(0.5)} ms, "
           f"p99 {pct(0.99)} ms, max {lat[-1] if lat else 0} ms, statuses {statuses}, "
-          f"peak memory {peak[0] / 1048576:.0f} MB, CPU {1000 * cpu / max(len(seen), 1):.0f} ms "
-          f"per screenshot")
+          f"peak memory {peak[0] / 1048576:.0f} MB, CPU {1000 * cpu / shots:.0f} ms "
+          f"per screenshot ({parts})")
+
+
+def lone(n, url, prefix):
+    proc = subprocess.Popen(["kcat", "-C", "-b", BROKERS, "-t", prefix + "scrape.results", "-o",
+                             "end", "-q", "-u", "-f", "%s\n"], stdout=subprocess.PIPE)
+    time.sleep(2)  # kcat has its partitions before the first request
+    lat, wall = [], []
+    try:
+        for i in range(n):
+            t0 = time.monotonic()
+            subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", prefix + "render.requests", "-K",
+                            "\t"], input=(request(i, url) + "\n").encode(), check=True,
+                           timeout=60)
+            line = proc.stdout.readline()
+            wall.append(int(1000 * (time.monotonic() - t0)))
+            lat.append(json.loads(line)["duration_ms"])
+            time.sleep(0.3)  # the slot goes back to waiting
+    finally:
+        proc.kill()
+    lat.sort()
+    wall.sort()
+    print(f"render p50 {lat[n // 2]} ms (min {lat[0]}, max {lat[-1]}), request to result p50 "
+          f"{wall[n // 2]} ms")
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "gen":
         gen(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "lone":
+        lone(int(sys.argv[2]), sys.argv[3], sys.argv[4])
     else:
         watch(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]))
