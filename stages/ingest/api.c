@@ -74,6 +74,7 @@ int api_init(struct api *a, struct httpd *h, char *errstr, size_t errstr_size)
     a->m_items = metric_counter("ferry_ingest_items_accepted_total", "Items accepted", "");
     a->m_produce_errors = metric_counter("ferry_ingest_produce_errors_total",
                                          "Writes to Kafka that failed (the client got a 503)", "");
+    api_throughput_init();
     for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
         for (const struct api_route *r = groups[g]; r->method; r++) {
             struct api_mount *m = &a->mounts[a->n_mounts++];

@@ -90,15 +90,17 @@ extern const struct api_route api_delivery_routes[];   /* deliveries, redeliver 
 extern const struct api_route api_dead_routes[];       /* dead deliveries across batches */
 extern const struct api_route api_payload_routes[];    /* what an attempt POSTed */
 extern const struct api_route api_throughput_routes[]; /* a batch's results over time */
-extern const struct api_route api_files_routes[];      /* files (screenshots) */
-extern const struct api_route api_ops_routes[];        /* healthz, metrics */
-extern const struct api_route api_usage_routes[];      /* GET /v1/usage */
-extern const struct api_route api_webhook_routes[];    /* the tenant's webhook and secret */
-extern const struct api_route api_list_routes[];       /* GET /v1/batches */
-extern const struct api_route api_retry_routes[];      /* POST /v1/batch/{id}/retry */
-extern const struct api_route api_schedule_routes[];   /* /v1/schedules */
-extern const struct api_route api_crawl_routes[];      /* crawl */
-extern const struct api_route api_ui_routes[];         /* the dashboard: GET /, /ui/{name} */
+/* Registers the throughput cache's counters; api_init calls it. */
+void api_throughput_init(void);
+extern const struct api_route api_files_routes[];    /* files (screenshots) */
+extern const struct api_route api_ops_routes[];      /* healthz, metrics */
+extern const struct api_route api_usage_routes[];    /* GET /v1/usage */
+extern const struct api_route api_webhook_routes[];  /* the tenant's webhook and secret */
+extern const struct api_route api_list_routes[];     /* GET /v1/batches */
+extern const struct api_route api_retry_routes[];    /* POST /v1/batch/{id}/retry */
+extern const struct api_route api_schedule_routes[]; /* /v1/schedules */
+extern const struct api_route api_crawl_routes[];    /* crawl */
+extern const struct api_route api_ui_routes[];       /* the dashboard: GET /, /ui/{name} */
 
 /* Registers the metrics and mounts every group on h (before httpd_start).
  * 0, or -1 with errstr. */

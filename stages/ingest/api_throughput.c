@@ -17,16 +17,96 @@
  * The bucket width is the first of 1, 2, 5, 10, 15, 30 s, 1, 2, 5, 10, 15,
  * 30 min, 1, 2, 6, 12 h and 1 day (then whole days) whose buckets, each
  * starting at a multiple of the width, cover the span in at most N
- * (default 60, at most 500). */
+ * (default 60, at most 500).
+ *
+ * A finished batch's answer cannot change (its range and its records are
+ * fixed), yet the dashboard polls it every 5 s while the batch's page is
+ * open: the serialized answers of the last CACHE_MAX finished batches, by
+ * batch, bucket count and range, are kept and served without a read
+ * (at most 500 buckets, about 30 KB each). A running batch's is always
+ * read afresh. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
 #include "jx.h"
+#include "metrics.h"
 
 #define BUCKETS_DEFAULT 60
 #define BUCKETS_MAX     500
+#define CACHE_MAX       32
+
+/* One finished batch's answer, as served. */
+struct cached {
+    char id[48];
+    int buckets;
+    int64_t first, last; /* its range in scrape.results */
+    char *body;          /* NULL: a free slot */
+    size_t len;
+    uint64_t used;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    struct cached slot[CACHE_MAX];
+    uint64_t clock;
+    struct metric *hits, *misses;
+} cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Answers from the cache when batch id's answer for these buckets and
+ * range is there: 1 answered, 0 not. */
+static int cache_reply(struct httpd_resp *resp, const char *id, int buckets, int64_t first,
+                       int64_t last)
+{
+    int hit = 0;
+    pthread_mutex_lock(&cache.lock);
+    for (int i = 0; i < CACHE_MAX && !hit; i++) {
+        struct cached *c = &cache.slot[i];
+        if (c->body && c->buckets == buckets && c->first == first && c->last == last &&
+            strcmp(c->id, id) == 0) {
+            c->used = ++cache.clock;
+            httpd_reply(resp, 200, "application/json", c->body, c->len);
+            hit = 1;
+        }
+    }
+    pthread_mutex_unlock(&cache.lock);
+    metric_inc(hit ? cache.hits : cache.misses, 1);
+    return hit;
+}
+
+/* Keeps a copy of a finished batch's answer, in place of the least
+ * recently served one. */
+static void cache_put(const char *id, int buckets, int64_t first, int64_t last, const char *body,
+                      size_t len)
+{
+    char *copy = strlen(id) < sizeof(cache.slot[0].id) ? malloc(len) : NULL;
+    if (!copy)
+        return; /* not cached: read again next time */
+    memcpy(copy, body, len);
+    pthread_mutex_lock(&cache.lock);
+    struct cached *c = &cache.slot[0];
+    for (int i = 0; i < CACHE_MAX; i++) {
+        struct cached *s = &cache.slot[i];
+        if (s->body && s->buckets == buckets && s->first == first && s->last == last &&
+            strcmp(s->id, id) == 0) {
+            c = s; /* another request cached it meanwhile: replace it */
+            break;
+        }
+        if (!s->body || (c->body && s->used < c->used))
+            c = s;
+    }
+    free(c->body);
+    *c = (struct cached){.buckets = buckets,
+                         .first = first,
+                         .last = last,
+                         .body = copy,
+                         .len = len,
+                         .used = ++cache.clock};
+    snprintf(c->id, sizeof(c->id), "%s", id);
+    pthread_mutex_unlock(&cache.lock);
+}
 
 struct point {
     int64_t ms;
@@ -151,6 +231,15 @@ static void h_throughput(struct api *a, struct httpd_req *req, struct httpd_resp
     int64_t first = jx_int(loc, "first_offset", -1), last = jx_int(loc, "last_offset", -1), next;
     int32_t partition = (int32_t)jx_int(loc, "partition", -1);
     long long total = jx_int(doc, "total", 0);
+    const char *state = jx_str(doc, "status", "");
+    int final = strcmp(state, "completed") == 0 || strcmp(state, "failed") == 0 ||
+                strcmp(state, "cancelled") == 0;
+    char *body = NULL;
+    size_t len = 0;
+    if (final && cache_reply(resp, id, buckets, first, last)) {
+        json_decref(doc);
+        return;
+    }
     struct series_scan sc = {id, total > 0 ? (size_t)total : 0, NULL, NULL, 0, 0, 0};
     char errstr[256];
     sc.seen = calloc(sc.total ? sc.total : 1, 1);
@@ -165,12 +254,26 @@ static void h_throughput(struct api *a, struct httpd_req *req, struct httpd_resp
         goto out;
     }
     json_t *series = sc.oom ? NULL : series_of(id, &sc, buckets);
-    httpd_json_doc(resp, 200, series); /* NULL (out of memory): 500 */
+    body = series ? jx_dump(series, &len) : NULL;
     json_decref(series);
+    if (!body) {
+        httpd_error(resp, 500, "internal", "out of memory", NULL);
+        goto out;
+    }
+    if (final)
+        cache_put(id, buckets, first, last, body, len);
+    httpd_reply_take(resp, 200, "application/json", body, len);
 out:
     free(sc.seen);
     free(sc.p);
     json_decref(doc);
+}
+
+void api_throughput_init(void)
+{
+    static const char help[] = "Throughput answers of finished batches, from the cache or read";
+    cache.hits = metric_counter("ferry_ingest_throughput_cache_total", help, "outcome=\"hit\"");
+    cache.misses = metric_counter("ferry_ingest_throughput_cache_total", help, "outcome=\"miss\"");
 }
 
 const struct api_route api_throughput_routes[] = {

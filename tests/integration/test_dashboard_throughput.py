@@ -10,6 +10,13 @@ from pipeline import ACME, Site, start_pipeline
 GLOBEX = {"Authorization": "Bearer key-globex"}
 
 
+def cache_count(base, outcome):
+    body = http("GET", base + "/metrics").body.decode()
+    series = f'ferry_ingest_throughput_cache_total{{outcome="{outcome}"}} '
+    return sum(int(float(line.split()[-1])) for line in body.splitlines()
+               if line.startswith(series))
+
+
 def ts(iso):
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
@@ -27,8 +34,16 @@ def test_throughput_buckets_the_results_by_completion_time(start_stage):
         assert e["items"] == 0 and e["buckets"] == [] and e["from"] is None
         d = p.wait_final(bid)
     assert d["processed"] == 7 and d["failed"] == 1
+    # A running batch's answer is read every time, never cached.
+    assert cache_count(p.base, "hit") == 0 and cache_count(p.base, "miss") == 0
     r = http("GET", f"{p.base}/v1/batch/{bid}/throughput?buckets=60", headers=ACME)
     assert r.status == 200, r.body
+    # A finished batch's is read once, then served from the cache: the same
+    # answer, per bucket count.
+    assert cache_count(p.base, "miss") == 1 and cache_count(p.base, "hit") == 0
+    again = http("GET", f"{p.base}/v1/batch/{bid}/throughput?buckets=60", headers=ACME)
+    assert again.status == 200 and again.json() == r.json()
+    assert cache_count(p.base, "miss") == 1 and cache_count(p.base, "hit") == 1
     t = r.json()
     b = t["buckets"]
     assert t["items"] == 7 and t["bucket_ms"] == 1000  # a ~3 s span in 60 columns: 1 s each
@@ -44,8 +59,13 @@ def test_throughput_buckets_the_results_by_completion_time(start_stage):
     one = http("GET", f"{p.base}/v1/batch/{bid}/throughput?buckets=1", headers=ACME).json()
     assert len(one["buckets"]) == 1 and one["buckets"][0] == {
         "at": one["from"], "ok": 6, "failed": 1} and one["bucket_ms"] >= 5000
-    # Another tenant's: 404.
+    assert cache_count(p.base, "miss") == 2  # another bucket count: read, not the 60's answer
+    assert http("GET", f"{p.base}/v1/batch/{bid}/throughput?buckets=1", headers=ACME).json() == one
+    assert cache_count(p.base, "hit") == 2
+    # Another tenant's: 404, cached or not.
     assert http("GET", f"{p.base}/v1/batch/{bid}/throughput", headers=GLOBEX).status == 404
+    assert http("GET", f"{p.base}/v1/batch/{bid}/throughput?buckets=1",
+                headers=GLOBEX).status == 404
     for bad in ("0", "501", "x"):
         r = http("GET", f"{p.base}/v1/batch/{bid}/throughput?buckets={bad}", headers=ACME)
         assert r.status == 422 and r.json()["error"]["details"]["field"] == "buckets", bad
