@@ -255,7 +255,9 @@ int cmd_verify(struct cli *c, int argc, char **argv)
     if (!ts)
         ts = header(&cap, "X-Ferry-Timestamp");
     long long signed_at = ts ? strtoll(ts, NULL, 10) : 0;
-    long long age = signed_at ? (long long)time(NULL) - signed_at : -1;
+    /* A capture is anyone's text: a timestamp before 1970 (down to
+     * LLONG_MIN) has no age, where the subtraction would overflow. */
+    long long age = signed_at > 0 ? (long long)time(NULL) - signed_at : -1;
     int too_old = max_age && (age < 0 || age > max_age);
     int valid = (fsig || ssig) && (!fsig || fok) && (!ssig || sok) && !too_old;
     char b1[40], b2[40];

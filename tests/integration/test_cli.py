@@ -514,6 +514,15 @@ def test_cli_verify_capture_forms(tmp_path):
     old = (f"X-Ferry-Signature: {f3}\nwebhook-id: dlv_1\nwebhook-timestamp: {ts3}\n"
            f"webhook-signature: {s3}\n\n").encode() + body
     assert ok(old) == 0 and ok(old, "--max-age", "300") == 5
+    # a timestamp far before 1970 (a hostile capture) has no age: too old for --max-age
+    # (one past LLONG_MIN is not plain decimal as signed: its standard signature fails)
+    for neg, code in (("-9223372036854775808", 0), ("-99999999999999999999", 5), ("-1", 0)):
+        fn, sn, _ = _sign(secret, body, ts=neg)
+        bad = (f"X-Ferry-Signature: {fn}\nwebhook-id: dlv_1\nwebhook-timestamp: {neg}\n"
+               f"webhook-signature: {sn}\n\n").encode() + body
+        r = ferry("verify", "--secret", secret, "--json", stdin=bad)
+        assert r.returncode == code and "age_seconds" not in json.loads(r.stdout), (neg, r.stderr)
+        assert ok(bad, "--max-age", "300") == 5, neg
     # a plain (non-whsec) secret keys both schemes with its bytes
     pf, ps, pts = _sign("plain-secret-of-20-bytes", body)
     plain = (f"X-Ferry-Signature: {pf}\nwebhook-id: dlv_1\nwebhook-timestamp: {pts}\n"
