@@ -231,9 +231,7 @@ static void h_throughput(struct api *a, struct httpd_req *req, struct httpd_resp
     int64_t first = jx_int(loc, "first_offset", -1), last = jx_int(loc, "last_offset", -1), next;
     int32_t partition = (int32_t)jx_int(loc, "partition", -1);
     long long total = jx_int(doc, "total", 0);
-    const char *state = jx_str(doc, "status", "");
-    int final = strcmp(state, "completed") == 0 || strcmp(state, "failed") == 0 ||
-                strcmp(state, "cancelled") == 0;
+    int final = api_is_final(jx_str(doc, "status", ""));
     char *body = NULL;
     size_t len = 0;
     if (final && cache_reply(resp, id, buckets, first, last)) {
