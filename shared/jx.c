@@ -136,6 +136,18 @@ long long jx_int(const json_t *obj, const char *key, long long fallback)
     return json_is_integer(v) ? json_integer_value(v) : fallback;
 }
 
+int jx_whole(const json_t *v, long long min, long long max, long long *out)
+{
+    double d = json_is_real(v) ? json_real_value(v) : 0;
+    if (json_is_integer(v))
+        *out = json_integer_value(v);
+    else if (json_is_real(v) && d >= -9e18 && d <= 9e18 && d == (double)(long long)d)
+        *out = (long long)d;
+    else
+        return 0;
+    return *out >= min && *out <= max;
+}
+
 int jx_bool(const json_t *obj, const char *key, int fallback)
 {
     const json_t *v = json_object_get(obj, key);

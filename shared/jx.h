@@ -91,6 +91,12 @@ const char *jx_str(const json_t *obj, const char *key, const char *fallback);
 long long jx_int(const json_t *obj, const char *key, long long fallback);
 int jx_bool(const json_t *obj, const char *key, int fallback);
 
+/* A whole number in [min, max] into *out: a JSON integer, or a number
+ * without a fractional part (30000.0 is an integer to JSON Schema and to
+ * JavaScript). 1 yes, 0 not (a real beyond long long, 1e300, is out of
+ * range, never converted: that conversion is undefined). */
+int jx_whole(const json_t *v, long long min, long long max, long long *out);
+
 /* ---------------------------------------------------------------- writing
  *
  * Everything ferry writes as JSON is byte for byte what JavaScript's

@@ -34,13 +34,7 @@ static int whole(const json_t *root, const char *name, long long min, long long 
     *out = def;
     if (!v || json_is_null(v))
         return 0;
-    if (json_is_integer(v))
-        *out = json_integer_value(v);
-    else if (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v))
-        *out = (long long)json_real_value(v);
-    else
-        *out = min - 1;
-    if (*out >= min && *out <= max)
+    if (jx_whole(v, min, max, out))
         return 0;
     snprintf(why, sizeof(why), "must be an integer from %lld to %lld", min, max);
     return bad(err, name, why);

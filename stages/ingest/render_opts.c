@@ -20,18 +20,6 @@ static int bad(struct submission_err *err, const char *field, const char *why)
     return -1;
 }
 
-/* A JSON integer in [min, max] (30000.0 counts, as JSON Schema says). */
-static int whole(const json_t *v, long long min, long long max, long long *out)
-{
-    if (json_is_integer(v))
-        *out = json_integer_value(v);
-    else if (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v))
-        *out = (long long)json_real_value(v);
-    else
-        return 0;
-    return *out >= min && *out <= max;
-}
-
 static int check_wait_for(const json_t *w, json_t *out, struct submission_err *err)
 {
     const char *k;
@@ -52,7 +40,7 @@ static int check_wait_for(const json_t *w, json_t *out, struct submission_err *e
             json_object_set(norm, "selector", v);
         } else if (strcmp(k, "ms") == 0) {
             /* Capped by the item's timeout in the render stage. */
-            if (!whole(v, 0, 300000, &ms)) {
+            if (!jx_whole(v, 0, 300000, &ms)) {
                 json_decref(norm);
                 return bad(err, "wait_for.ms", "must be an integer from 0 to 300000");
             }
@@ -86,7 +74,7 @@ static int check_screenshot(const json_t *s, json_t *out, struct submission_err 
                 return bad(err, field, "must be true or false");
             full_page = json_is_true(v);
         } else if (strcmp(k, "width") == 0 || strcmp(k, "height") == 0) {
-            if (!whole(v, SIDE_MIN, SIDE_MAX, k[0] == 'w' ? &width : &height))
+            if (!jx_whole(v, SIDE_MIN, SIDE_MAX, k[0] == 'w' ? &width : &height))
                 return bad(err, field, "must be an integer from 100 to 8192 (pixels)");
         } else if (strcmp(k, "type") == 0) {
             if (!json_is_string(v) ||
@@ -94,7 +82,7 @@ static int check_screenshot(const json_t *s, json_t *out, struct submission_err 
                 return bad(err, field, "must be png or jpeg");
             type = json_string_value(v);
         } else if (strcmp(k, "quality") == 0) {
-            if (!whole(v, 0, 100, &quality))
+            if (!jx_whole(v, 0, 100, &quality))
                 return bad(err, field, "must be an integer from 0 to 100");
         } else {
             return bad(err, field, "unknown field (full_page, width, height, type, quality)");

@@ -266,20 +266,6 @@ static int numbers_fit(const json_t *v)
     return 1;
 }
 
-/* A whole number in [min, max]: a JSON integer, or a number without a
- * fractional part (30000.0 is an integer to JSON Schema and to JavaScript). */
-static int whole_number(const json_t *v, long long min, long long max, long long *out)
-{
-    double d = json_is_real(v) ? json_real_value(v) : 0;
-    if (json_is_integer(v))
-        *out = json_integer_value(v);
-    else if (json_is_real(v) && d == (double)(long long)d && d >= -9e18 && d <= 9e18)
-        *out = (long long)d;
-    else
-        return 0;
-    return *out >= min && *out <= max;
-}
-
 static int check_options(struct submission *b, const struct submission_limits *lim,
                          struct submission_err *err)
 {
@@ -297,10 +283,10 @@ static int check_options(struct submission *b, const struct submission_limits *l
             char field[64];
             snprintf(field, sizeof(field), "options.%.40s", k);
             if (strcmp(k, "timeout_ms") == 0) {
-                if (!whole_number(v, 100, 300000, &timeout))
+                if (!jx_whole(v, 100, 300000, &timeout))
                     return bad_field(err, field, -1, "must be an integer from 100 to 300000");
             } else if (strcmp(k, "max_bytes") == 0) {
-                if (!whole_number(v, 1, lim->max_page_bytes, &max_bytes)) {
+                if (!jx_whole(v, 1, lim->max_page_bytes, &max_bytes)) {
                     char why[96];
                     snprintf(why, sizeof(why), "must be an integer from 1 to %lld",
                              lim->max_page_bytes);

@@ -204,6 +204,7 @@ BAD_OPTIONS = [
     ({"url": "ftp://x.example/"}, "url"),
     ({"url": "http://x.example/", "limit": 0}, "limit"),
     ({"url": "http://x.example/", "max_depth": -1}, "max_depth"),
+    ({"url": "http://x.example/", "max_depth": 1e300}, "max_depth"),  # no long long holds it
     ({"url": "http://x.example/", "sitemap": "maybe"}, "sitemap"),
     ({"url": "http://x.example/", "include_paths": ["("]}, "include_paths[0]"),
     ({"url": "http://x.example/", "robots": "yes"}, "robots"),

@@ -587,6 +587,7 @@ def test_render_through_the_pipeline(start_stage, ferry_env, site):
            ({"render": "yes"}, "render"),
            ({"render": True, "wait_for": {"selector": ""}}, "wait_for.selector"),
            ({"render": True, "wait_for": {"ms": -1}}, "wait_for.ms"),
+           ({"render": True, "wait_for": {"ms": 1e300}}, "wait_for.ms"),  # beyond long long
            ({"render": True, "wait_for": {"seconds": 1}}, "wait_for.seconds"),
            ({"screenshot": {"width": 50}}, "screenshot.width"),
            ({"screenshot": {"type": "gif"}}, "screenshot.type"),
