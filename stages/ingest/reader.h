@@ -1,7 +1,8 @@
 /*
  * reader — a pool of scan consumers (shared/scan.h) for ingest's on-demand
  * reads (results pages, the original task of a redelivery), so concurrent
- * HTTP requests each get a consumer of their own, connected once and reused.
+ * HTTP requests each get a consumer of their own, connected once and reused:
+ * one opened at start-up, the others the first time reads overlap.
  */
 #ifndef INGEST_READER_H
 #define INGEST_READER_H
