@@ -335,7 +335,8 @@ json_t *xvalue_from_json(enum xtype type, const json_t *v, struct xpage *pg)
         double d = json_number_value(v);
         switch (type) {
         case XT_NUMBER: return number_value(d);
-        case XT_INTEGER: return isfinite(d) ? json_integer((json_int_t)d) : NULL;
+        case XT_INTEGER: /* as from text; a page's 1e300 is no integer (nor convertible) */
+            return fabs(d) < 9007199254740992.0 ? json_integer((json_int_t)d) : NULL;
         case XT_PRICE: {
             json_t *n = number_value(d);
             return n ? json_pack("{s:o,s:n}", "value", n, "currency") : NULL;

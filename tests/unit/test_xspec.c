@@ -427,6 +427,18 @@ static void test_hostile_html(void **state)
     assert_true(s == NULL || strlen(s) > 0); /* valid UTF-8 or null, never garbage */
     ASSERT_FIELD(o, "all", "[\"1\",\"2\"]");
     json_decref(o);
+    /* A JSON-LD number no integer holds: null (converting it is undefined). */
+    static const char ld[] = "<html><head><script type=application/ld+json>{\"@type\":"
+                             "\"Product\",\"weight\":1e300,\"size\":-1e19,\"n\":12.0}"
+                             "</script></head><body></body></html>";
+    o = run("{\"fields\":{\"w\":{\"jsonld\":\"Product.weight\",\"type\":\"integer\"},"
+            "\"s\":{\"jsonld\":\"Product.size\",\"type\":\"integer\"},"
+            "\"n\":{\"jsonld\":\"Product.n\",\"type\":\"integer\"}}}",
+            ld, NULL, &st);
+    ASSERT_FIELD(o, "w", "null");
+    ASSERT_FIELD(o, "s", "null");
+    ASSERT_FIELD(o, "n", "12");
+    json_decref(o);
 }
 
 int main(void)
