@@ -91,13 +91,18 @@ def kind(pid, root, procs):
         return "stage"
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            args = f.read().split(b"\0")
+            # Chromium's children rewrite theirs, spaces between arguments.
+            args = f.read().replace(b"\0", b" ").split()
     except OSError:
         return None
     for a in args:
         if a.startswith(b"--type="):
-            return KINDS.get(a[7:].decode(), "renderers")
-    # Renderers forked by the zygote may keep its command line or none.
+            k = a[7:].decode()
+            # A zygote's fresh child (a renderer, the GPU process) shows the
+            # zygote's command line until it sets its own: ask again later.
+            if k == "zygote" and procs.get(procs[pid][0], (0,))[0] != root:
+                return None
+            return KINDS.get(k, "renderers")
     return "browser" if procs[pid][0] == root else "renderers"
 
 
