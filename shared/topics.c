@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "kafka.h"
 #include "log.h"
+#include "shutdown.h"
 
 enum retention { KEEP_PIPELINE, KEEP_DEAD_LETTERS, KEEP_COMPACTED, KEEP_FILES, KEEP_KEYS };
 
@@ -261,9 +262,16 @@ int topics_ensure(const struct topics *t, rd_kafka_t *rk, const struct cfg *cfg,
     rd_kafka_CreateTopics(rk, nts, n, opts, q);
     rd_kafka_AdminOptions_destroy(opts);
 
-    ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
+    /* Waited in slices: a stop signal during start-up (a sick broker) must
+     * not wait out the whole timeout behind a shutdown deadline. */
+    int64_t deadline = clk_mono_ms() + timeout_ms + 2000;
+    while (!(ev = rd_kafka_queue_poll(q, 200)) && !shutdown_requested() && clk_mono_ms() < deadline)
+        ;
     if (!ev) {
-        snprintf(errstr, errstr_size, "create topics: no answer in %d ms", timeout_ms + 2000);
+        if (shutdown_requested())
+            snprintf(errstr, errstr_size, "create topics: stopping before an answer");
+        else
+            snprintf(errstr, errstr_size, "create topics: no answer in %d ms", timeout_ms + 2000);
         goto out_n;
     }
     if (rd_kafka_event_error(ev)) {
@@ -291,9 +299,13 @@ int topics_ensure(const struct topics *t, rd_kafka_t *rk, const struct cfg *cfg,
     const char *names[TOPIC__COUNT + 3 * CFG_MAX_DURATIONS];
     for (size_t i = 0; i < cnt; i++)
         names[i] = rd_kafka_topic_result_name(res[i]);
-    int64_t deadline = clk_mono_ms() + timeout_ms;
-    while (!all_visible(rk, names, cnt, timeout_ms) ||
-           !visible_everywhere(rk, cfg, names, cnt, timeout_ms)) {
+    int slice = timeout_ms < 1000 ? timeout_ms : 1000;
+    deadline = clk_mono_ms() + timeout_ms;
+    while (!all_visible(rk, names, cnt, slice) || !visible_everywhere(rk, cfg, names, cnt, slice)) {
+        if (shutdown_requested()) {
+            snprintf(errstr, errstr_size, "topics created; stopping before they were visible");
+            goto out_n;
+        }
         if (clk_mono_ms() > deadline) {
             snprintf(errstr, errstr_size, "topics created but not visible in metadata after %d ms",
                      timeout_ms);

@@ -8,8 +8,13 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include "cfg.h"
+#include "clock.h"
+#include "shutdown.h"
 #include "topics.h"
 
 static void test_min_insync(void **state)
@@ -48,11 +53,51 @@ static void test_names_follow_prefix_and_tiers(void **state)
     assert_string_equal(t.scrape_tier[0], "x.scrape.retry.5s");
 }
 
+static void *stop_soon(void *arg)
+{
+    (void)arg;
+    usleep(300 * 1000);
+    shutdown_request();
+    return NULL;
+}
+
+/* A stop signal while the broker does not answer (start-up against a sick
+ * or absent broker) ends topics_ensure at once, not after its whole
+ * timeout: a stage stopped during start-up meets its stop deadline. */
+static void test_ensure_stops_on_shutdown(void **state)
+{
+    (void)state;
+    struct cfg cfg;
+    struct topics t;
+    char errstr[256] = "";
+    char *argv[] = {"test", NULL};
+    cfg_init(&cfg, "test", "test");
+    cfg_add(&cfg, cfg_common);
+    assert_int_equal(cfg_parse(&cfg, 1, argv, errstr, sizeof(errstr)), 0);
+    assert_int_equal(topics_init(&t, &cfg, errstr, sizeof(errstr)), 0);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", "127.0.0.1:1", errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, stop_soon, NULL), 0);
+    int64_t t0 = clk_mono_ms();
+    assert_int_not_equal(topics_ensure(&t, rk, &cfg, 30000, errstr, sizeof(errstr)), 0);
+    int64_t took = clk_mono_ms() - t0;
+    pthread_join(th, NULL);
+    assert_non_null(strstr(errstr, "stopping"));
+    /* Without the check it waits out 32 s; a stop answers within a slice. */
+    if (took > 10000)
+        fail_msg("topics_ensure returned %lld ms after the stop", (long long)took);
+    rd_kafka_destroy(rk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_min_insync),
-        cmocka_unit_test(test_names_follow_prefix_and_tiers),
+        cmocka_unit_test(test_min_insync), cmocka_unit_test(test_names_follow_prefix_and_tiers),
+        cmocka_unit_test(test_ensure_stops_on_shutdown), /* last: it requests a stop */
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
