@@ -43,7 +43,7 @@ static const struct cfg_opt scrape_opts[] = {
      ssrf_check_allow},
     {"FERRY_SCRAPE_WORKERS", CFG_INT, "2", "fetch threads, each with its own curl multi handle", 1,
      64, NULL},
-    {"FERRY_SCRAPE_INFLIGHT", CFG_INT, "512", "items being fetched (or produced) at once", 1,
+    {"FERRY_SCRAPE_INFLIGHT", CFG_INT, "1024", "items being fetched (or produced) at once", 1,
      100000, NULL},
     {"FERRY_SCRAPE_SMALL_SHARE", CFG_INT, "75",
      "percent of the intake the small-batch lane gets while both lanes have requests (100: all)", 1,
