@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "testfile.h"
+
 #include "ui.h"
 
 static void test_names(void **state)
@@ -34,25 +36,15 @@ static void test_names(void **state)
     assert_null(ui_content_type("Makefile"));
 }
 
-static void put(const char *dir, const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void test_load(void **state)
 {
     (void)state;
     char dir[] = "/tmp/ferry-ui-XXXXXX", sub[600], link[600], why[256], errstr[256];
     assert_non_null(mkdtemp(dir));
-    put(dir, "index.html", "<!doctype html>");
-    put(dir, "app.js", "export {};");
-    put(dir, ".hidden.js", "secret");
-    put(dir, "notes.bin", "x");
+    testfile_write(dir, "index.html", "<!doctype html>");
+    testfile_write(dir, "app.js", "export {};");
+    testfile_write(dir, ".hidden.js", "secret");
+    testfile_write(dir, "notes.bin", "x");
     snprintf(sub, sizeof(sub), "%s/sub.js", dir);
     assert_int_equal(mkdir(sub, 0700), 0);
     snprintf(link, sizeof(link), "%s/passwd.txt", dir);

@@ -407,30 +407,20 @@ static void test_expand(void **state)
     json_decref(item);
 }
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void test_profiles_dir(void **state)
 {
     (void)state;
     char dir[] = "/tmp/ferry-profiles-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    write_file(
+    testfile_write(
         dir, "shop.json",
         "{\"name\":\"shop.item\",\"parameters\":{\"id\":{\"required\":true}},"
         "\"url\":\"https://shop.example/item/{id}\",\"extract\":{\"fields\":{\"t\":\"h1\"}}}");
     /* Replaces the built-in of the same name. */
-    write_file(dir, "my-company.json",
-               "{\"name\":\"company\",\"parameters\":{\"domain\":{\"required\":true}},"
-               "\"url\":\"https://{domain}/about\",\"extract\":{\"fields\":{\"n\":\"h1\"}}}");
-    write_file(dir, "extra.rules.json", "not a profile, skipped");
+    testfile_write(dir, "my-company.json",
+                   "{\"name\":\"company\",\"parameters\":{\"domain\":{\"required\":true}},"
+                   "\"url\":\"https://{domain}/about\",\"extract\":{\"fields\":{\"n\":\"h1\"}}}");
+    testfile_write(dir, "extra.rules.json", "not a profile, skipped");
     char err[300];
     struct profiles *mine = profiles_load(dir, err, sizeof(err));
     if (!mine)
@@ -460,7 +450,7 @@ static void test_profiles_dir(void **state)
          "bad.json: url: unknown filter '|shout'"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        write_file(dir, "bad.json", bad[i].text);
+        testfile_write(dir, "bad.json", bad[i].text);
         struct profiles *r = profiles_load(dir, err, sizeof(err));
         char *slash = strstr(err, "/bad.json");
         if (r || !slash || strncmp(slash + 1, bad[i].err, strlen(bad[i].err)) != 0)

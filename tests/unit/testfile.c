@@ -24,3 +24,12 @@ char *testfile_read(const char *path, size_t *len)
     fclose(f);
     return buf;
 }
+
+void testfile_write(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+        fail_msg("cannot write %s", path);
+}
