@@ -8,6 +8,7 @@
 
 #include "jx.h"
 #include "sel.h"
+#include "url.h"
 
 /* JSON-LD blocks are page content: cap what one may cost. */
 #define JSONLD_MAX_BYTES  (1 << 20)
@@ -196,45 +197,10 @@ static int http_scheme(const char *url)
     return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
 }
 
-/* Whether t is an absolute http(s) URL that the URL parser would give
- * back unchanged: lower-case scheme and host name, no port, user or fragment, a path without dot
- * segments, only characters it keeps as they are. Most links and image
- * URLs on a page are such; they skip the parser. */
-static int plain_absolute(const char *t)
-{
-    const char *p = strncmp(t, "https://", 8) == 0  ? t + 8
-                    : strncmp(t, "http://", 7) == 0 ? t + 7
-                                                    : NULL;
-    if (!p || !((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
-        return 0;
-    char label = 0; /* the first character of the host's last label */
-    for (const char *start = p; *p && *p != '/'; p++) {
-        if (p == start || p[-1] == '.')
-            label = *p;
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
-            return 0;
-    }
-    /* A name ends with a label starting with a letter (else the parser
-     * may read an IPv4 address: 0x7f.1). */
-    if (!(label >= 'a' && label <= 'z') || *p != '/' || p[-1] == '.' || p[-1] == '-')
-        return 0;
-    for (const char *q = p; *q; q++) {
-        unsigned char ch = (unsigned char)*q;
-        if (ch <= ' ' || ch >= 0x7f || strchr("\"<>\\^`{|}#", ch))
-            return 0;
-        if (ch == '/' && q[1] == '.')
-            return 0; /* a dot segment (or what may be one) */
-        if (ch == '%' && !(isxdigit((unsigned char)q[1]) && isxdigit((unsigned char)q[2])))
-            return 0;
-    }
-    size_t n = strlen(p);
-    return p[n - 1] != '?';
-}
-
 char *xpage_absolute(struct xpage *pg, const char *ref)
 {
     char *t = trimmed(ref);
-    if (!t || plain_absolute(t))
+    if (!t || url_already_normal(t, strlen(t), 0))
         return t;
     if (!pg->have_base) {
         pg->have_base = 1;
