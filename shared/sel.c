@@ -299,6 +299,20 @@ static void fn_class_index(xmlXPathParserContextPtr ctxt, int nargs)
     valuePush(ctxt, xmlXPathWrapNodeSet(set));
 }
 
+int sel_has_class(xmlNodePtr e, const char *want)
+{
+    const char *cl = e->properties ? class_attr(e) : NULL;
+    size_t wl = strlen(want);
+    int hit = 0;
+    while (cl && *cl && wl && !hit) {
+        cl += strspn(cl, class_ws);
+        size_t len = strcspn(cl, class_ws);
+        hit = len == wl && memcmp(cl, want, wl) == 0;
+        cl += len;
+    }
+    return hit;
+}
+
 /* ferry-has-class('c'): whether the context element has class c, without
  * the string building of contains(concat(' ', normalize-space(@class), ' '),
  * ' c ') on every element scanned. */
@@ -310,17 +324,8 @@ static void fn_has_class(xmlXPathParserContextPtr ctxt, int nargs)
     }
     xmlXPathObjectPtr arg = valuePop(ctxt);
     xmlNodePtr n = ctxt->context->node;
-    int hit = 0;
     const char *want = arg && arg->type == XPATH_STRING ? (const char *)arg->stringval : NULL;
-    const char *cl =
-        want && n && n->type == XML_ELEMENT_NODE && n->properties ? class_attr(n) : NULL;
-    size_t wl = want ? strlen(want) : 0;
-    while (cl && *cl && wl && !hit) {
-        cl += strspn(cl, class_ws);
-        size_t len = strcspn(cl, class_ws);
-        hit = len == wl && memcmp(cl, want, wl) == 0;
-        cl += len;
-    }
+    int hit = want && n && n->type == XML_ELEMENT_NODE && sel_has_class(n, want);
     xmlXPathFreeObject(arg);
     valuePush(ctxt, xmlXPathNewBoolean(hit));
 }

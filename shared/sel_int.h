@@ -86,6 +86,10 @@ size_t css_utf8_chars(const char *s);
  * characters only); the error names the first bad byte. */
 int css_check_chars(struct css *c);
 
+/* sel.c: whether element e's class attribute lists class `want` (words
+ * split at HTML white space), as ferry-has-class() and sel_match.c read it. */
+int sel_has_class(xmlNodePtr e, const char *want);
+
 /* sel_match.c: the selectors matched on the tree without XPath. A plan,
  * or NULL when the selector is outside what it matches (XPath then). */
 struct sel_match *sel_match_plan(const char *css);

@@ -329,25 +329,6 @@ static int attr_test(xmlNodePtr e, const char *name, char op, const char *want)
     return hit;
 }
 
-static const char class_ws[] = " \t\n\r\f";
-/* As ferry-has-class() reads it (sel.c): the class attribute's text. */
-static int has_class(xmlNodePtr e, const char *want)
-{
-    const char *cl = NULL;
-    for (xmlAttrPtr a = e->properties; a && !cl; a = a->next)
-        if (strcmp((const char *)a->name, "class") == 0)
-            cl = a->children && a->children->content ? (const char *)a->children->content : "";
-    size_t wl = strlen(want);
-    int hit = 0;
-    while (cl && *cl && !hit) {
-        cl += strspn(cl, class_ws);
-        size_t len = strcspn(cl, class_ws);
-        hit = len == wl && memcmp(cl, want, wl) == 0;
-        cl += len;
-    }
-    return hit;
-}
-
 static int is_element(xmlNodePtr n)
 {
     return n && n->type == XML_ELEMENT_NODE;
@@ -360,7 +341,7 @@ static int matches(const struct compound *c, xmlNodePtr e)
     if (c->id && !attr_test(e, "id", '=', c->id))
         return 0;
     for (int i = 0; i < c->n_cls; i++)
-        if (!has_class(e, c->cls[i]))
+        if (!sel_has_class(e, c->cls[i]))
             return 0;
     for (int i = 0; i < c->n_attrs; i++)
         if (!attr_test(e, c->attrs[i].name, c->attrs[i].op, c->attrs[i].value))
