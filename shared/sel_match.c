@@ -62,29 +62,19 @@ struct sel_match {
 
 /* ------------------------------------------------------------ planning */
 
-struct rd {
-    const char *s;
-    size_t pos;
-};
-
+/* The ASCII subset of the translator's name characters (sel_int.h). */
 static int is_start(char ch)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
+    return (unsigned char)ch < 0x80 && css_is_name_start((unsigned char)ch);
 }
 
 static int is_char(char ch)
 {
-    return is_start(ch) || (ch >= '0' && ch <= '9') || ch == '-';
-}
-
-static void skip_ws(struct rd *r)
-{
-    while (r->s[r->pos] && strchr(" \t\n\r\f", r->s[r->pos]))
-        r->pos++;
+    return (unsigned char)ch < 0x80 && css_is_name_char((unsigned char)ch);
 }
 
 /* An ASCII identifier, lower-cased when `lower`; NULL when there is none. */
-static char *ident(struct rd *r, int lower)
+static char *ident(struct css *r, int lower)
 {
     size_t at = r->pos;
     const char *s = r->s;
@@ -102,7 +92,7 @@ static char *ident(struct rd *r, int lower)
 }
 
 /* A quoted value without escapes, or an identifier. */
-static char *value(struct rd *r)
+static char *value(struct css *r)
 {
     char q = r->s[r->pos];
     if (q != '\'' && q != '"')
@@ -135,10 +125,10 @@ static void compound_free(struct compound *c)
     free(c);
 }
 
-static struct compound *compound(struct rd *r, int inner);
+static struct compound *compound(struct css *r, int inner);
 
 /* One `#id .class [a=v] :pseudo` part into c; -1 when outside the subset. */
-static int part(struct rd *r, struct compound *c, int inner)
+static int part(struct css *r, struct compound *c, int inner)
 {
     char ch = r->s[r->pos++];
     char *v;
@@ -159,12 +149,12 @@ static int part(struct rd *r, struct compound *c, int inner)
     if (ch == '[') {
         if (c->n_attrs == MAX_PARTS)
             return -1;
-        skip_ws(r);
+        css_skip_ws(r);
         struct attr_test *a = &c->attrs[c->n_attrs];
         if (!(a->name = ident(r, 1)))
             return -1;
         c->n_attrs++;
-        skip_ws(r);
+        css_skip_ws(r);
         char op = r->s[r->pos];
         if (op && strchr("^$*", op) && r->s[r->pos + 1] == '=')
             r->pos++;
@@ -173,10 +163,10 @@ static int part(struct rd *r, struct compound *c, int inner)
         if (op) {
             a->op = op;
             r->pos++;
-            skip_ws(r);
+            css_skip_ws(r);
             if (!(a->value = value(r)))
                 return -1;
-            skip_ws(r);
+            css_skip_ws(r);
         }
         return r->s[r->pos++] == ']' ? 0 : -1;
     }
@@ -189,16 +179,16 @@ static int part(struct rd *r, struct compound *c, int inner)
             c->last_child = 1;
         } else if (name && strcmp(name, "contains") == 0 && r->s[r->pos] == '(' && !c->contains) {
             r->pos++;
-            skip_ws(r);
+            css_skip_ws(r);
             c->contains = value(r);
-            skip_ws(r);
+            css_skip_ws(r);
             rc = c->contains && r->s[r->pos++] == ')' ? 0 : -1;
         } else if (name && strcmp(name, "not") == 0 && r->s[r->pos] == '(' &&
                    c->n_nots < MAX_PARTS) {
             r->pos++;
-            skip_ws(r);
+            css_skip_ws(r);
             struct compound *n = compound(r, 1);
-            skip_ws(r);
+            css_skip_ws(r);
             if (n)
                 c->nots[c->n_nots++] = n;
             rc = n && r->s[r->pos++] == ')' ? 0 : -1;
@@ -211,7 +201,7 @@ static int part(struct rd *r, struct compound *c, int inner)
     return -1;
 }
 
-static struct compound *compound(struct rd *r, int inner)
+static struct compound *compound(struct css *r, int inner)
 {
     struct compound *c = calloc(1, sizeof(*c));
     if (!c)
@@ -250,8 +240,8 @@ struct sel_match *sel_match_plan(const char *css)
     struct sel_match *m = calloc(1, sizeof(*m));
     if (!m)
         abort();
-    struct rd r = {.s = css};
-    skip_ws(&r);
+    struct css r = {.s = css};
+    css_skip_ws(&r);
     for (;;) {
         if (m->n == MAX_PARTS)
             goto fail;
@@ -262,14 +252,13 @@ struct sel_match *sel_match_plan(const char *css)
                 goto fail;
             x->comb[x->n] = comb;
             x->c[x->n++] = c;
-            size_t before = r.pos;
-            skip_ws(&r);
+            int ws = css_skip_ws(&r);
             char ch = r.s[r.pos];
             if (ch == '>') {
                 comb = '>';
                 r.pos++;
-                skip_ws(&r);
-            } else if (ch && ch != ',' && r.pos > before) {
+                css_skip_ws(&r);
+            } else if (ch && ch != ',' && ws) {
                 comb = ' ';
             } else {
                 break;
@@ -277,7 +266,7 @@ struct sel_match *sel_match_plan(const char *css)
         }
         if (r.s[r.pos] == ',') {
             r.pos++;
-            skip_ws(&r);
+            css_skip_ws(&r);
             continue;
         }
         if (!r.s[r.pos])
