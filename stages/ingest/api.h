@@ -145,8 +145,12 @@ void api_redeliver_task(struct api *a, const char *batch_id, const struct table_
 /* 422 invalid_field naming `field`, for a bad query parameter. */
 void api_bad_param(struct httpd_resp *resp, const char *field, const char *why);
 
-/* The `limit` query parameter into *limit (left alone when absent): 0, or
- * -1 after answering 422 when it is not a whole number from 1 to max. */
+/* The query parameter `name` into *out (left alone when absent): 0, or -1
+ * after answering 422 when it is not a whole number from 1 to max. */
+int api_int_param(struct httpd_req *req, struct httpd_resp *resp, const char *name, int max,
+                  int *out);
+
+/* api_int_param for `limit`. */
 int api_limit(struct httpd_req *req, struct httpd_resp *resp, int max, int *limit);
 
 /* 422 from a submission error. */

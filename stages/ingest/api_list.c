@@ -31,9 +31,10 @@ void api_bad_param(struct httpd_resp *resp, const char *field, const char *why)
     httpd_error(resp, 422, "invalid_field", msg, json_pack("{s:s}", "field", field));
 }
 
-int api_limit(struct httpd_req *req, struct httpd_resp *resp, int max, int *limit)
+int api_int_param(struct httpd_req *req, struct httpd_resp *resp, const char *name, int max,
+                  int *out)
 {
-    const char *l = httpd_query(req, "limit");
+    const char *l = httpd_query(req, name);
     if (!l)
         return 0;
     char *end;
@@ -41,11 +42,16 @@ int api_limit(struct httpd_req *req, struct httpd_resp *resp, int max, int *limi
     if (!isdigit((unsigned char)*l) || *end || v < 1 || v > max) {
         char why[64];
         snprintf(why, sizeof(why), "must be a whole number from 1 to %d", max);
-        api_bad_param(resp, "limit", why);
+        api_bad_param(resp, name, why);
         return -1;
     }
-    *limit = (int)v;
+    *out = (int)v;
     return 0;
+}
+
+int api_limit(struct httpd_req *req, struct httpd_resp *resp, int max, int *limit)
+{
+    return api_int_param(req, resp, "limit", max, limit);
 }
 
 static void h_list(struct api *a, struct httpd_req *req, struct httpd_resp *resp,

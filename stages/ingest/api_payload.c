@@ -21,6 +21,8 @@
 #include "clock.h"
 #include "jx.h"
 
+#define ATTEMPT_MAX 1000000
+
 struct body_copy {
     const char *delivery_id;
     json_t *task; /* the task record, when it is this delivery's */
@@ -67,17 +69,11 @@ static json_t *headers_of(const json_t *a)
 static void h_request(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
                       const char *tenant)
 {
-    const char *id = api_batch_id(req), *dlv = httpd_param(req, "delivery_id"),
-               *n_text = httpd_query(req, "attempt");
-    long long n = 0, total;
-    if (n_text) {
-        char *end;
-        n = strtoll(n_text, &end, 10);
-        if (*n_text < '1' || *n_text > '9' || *end || n > 1000000) {
-            api_bad_param(resp, "attempt", "must be a whole number from 1 to 1000000");
-            return;
-        }
-    }
+    const char *id = api_batch_id(req), *dlv = httpd_param(req, "delivery_id");
+    int n = 0; /* 0: the newest */
+    long long total;
+    if (api_int_param(req, resp, "attempt", ATTEMPT_MAX, &n))
+        return;
     json_t *list = id ? table_attempts(a->table, id, tenant, &total) : NULL;
     if (!list) {
         api_not_found(resp, id);

@@ -210,17 +210,10 @@ out:
 static void h_throughput(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
                          const char *tenant)
 {
-    const char *id = api_batch_id(req), *nb = httpd_query(req, "buckets");
+    const char *id = api_batch_id(req);
     int buckets = BUCKETS_DEFAULT;
-    if (nb) {
-        char *end;
-        long v = strtol(nb, &end, 10);
-        if (*nb < '0' || *nb > '9' || *end || v < 1 || v > BUCKETS_MAX) {
-            api_bad_param(resp, "buckets", "must be a whole number from 1 to 500");
-            return;
-        }
-        buckets = (int)v;
-    }
+    if (api_int_param(req, resp, "buckets", BUCKETS_MAX, &buckets))
+        return;
     json_t *doc = id ? table_get_json(a->table, id, tenant) : NULL;
     if (!doc) {
         api_not_found(resp, id);
