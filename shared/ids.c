@@ -205,6 +205,12 @@ int64_t ids_time_ms(const char *prefix, const char *id)
     return (int64_t)ms;
 }
 
+int ids_delivery_valid(const char *id)
+{
+    return id && strlen(id) == IDS_DELIVERY_LEN - 1 && strncmp(id, "dlv_", 4) == 0 &&
+           strspn(id + 4, "0123456789abcdef") == IDS_DELIVERY_LEN - 5;
+}
+
 void ids_delivery(const char *batch_id, const char *event, long item, char out[IDS_DELIVERY_LEN])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];

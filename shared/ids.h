@@ -71,6 +71,10 @@ int64_t ids_time_ms(const char *prefix, const char *id);
 #define IDS_DELIVERY_LEN 37
 void ids_delivery(const char *batch_id, const char *event, long item, char out[IDS_DELIVERY_LEN]);
 
+/* 1 when `id` has the shape ids_delivery() writes ("dlv_" + 32 lowercase
+ * hex digits), else 0: for ids that come from outside. */
+int ids_delivery_valid(const char *id);
+
 /* FNV-1a 64-bit hash of len bytes: the one string hash of ferry's in-memory
  * tables (batch ids, hosts). Not for anything an attacker can grind on
  * where collisions would matter more than a slower bucket. */

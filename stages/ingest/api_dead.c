@@ -8,19 +8,10 @@
 #include <string.h>
 
 #include "api.h"
+#include "ids.h"
 
 #define DEAD_LIMIT_DEFAULT 20
 #define DEAD_LIMIT_MAX     100
-
-/* dlv_ and 32 lowercase hex digits, as ids_delivery makes them. */
-static const char *delivery_id(const struct httpd_req *req)
-{
-    const char *id = httpd_param(req, "id");
-    if (!id || strlen(id) != 36 || strncmp(id, "dlv_", 4) != 0 ||
-        strspn(id + 4, "0123456789abcdef") != 32)
-        return NULL;
-    return id;
-}
 
 static void h_dead(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
                    const char *tenant)
@@ -52,9 +43,11 @@ static void h_dead(struct api *a, struct httpd_req *req, struct httpd_resp *resp
 static void h_redeliver_dead(struct api *a, struct httpd_req *req, struct httpd_resp *resp,
                              const char *tenant)
 {
-    const char *id = delivery_id(req);
+    const char *id = httpd_param(req, "id");
     struct table_task task;
     char batch[64];
+    if (!ids_delivery_valid(id))
+        id = NULL;
     int rc = id ? deadbook_task(a->dead, tenant, id, &task, batch) : -1;
     if (rc == -1) {
         httpd_error(resp, 404, "not_found",

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "ids.h"
 #include "jx.h"
 #include "msindex.h"
 #include "strmap.h"
@@ -163,10 +164,7 @@ static int parse_cursor(const char *c, int64_t *ms, char id[DLV_MAX])
 {
     if (msindex_cursor_parse(c, "dlv_0123456789abcdef", ms, id, DLV_MAX))
         return -1;
-    return strlen(id) == 36 && strncmp(id, "dlv_", 4) == 0 &&
-                   strspn(id + 4, "0123456789abcdef") == 32
-               ? 0
-               : -1;
+    return ids_delivery_valid(id) ? 0 : -1;
 }
 
 int deadbook_page(struct deadbook *d, const char *tenant, int limit, const char *cursor,

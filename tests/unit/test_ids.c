@@ -73,6 +73,14 @@ static void test_delivery_ids_are_deterministic(void **state)
     assert_string_not_equal(a, d);
     assert_int_equal(strlen(a), IDS_DELIVERY_LEN - 1);
     assert_memory_equal(a, "dlv_", 4);
+    /* What ids_delivery writes is what ids_delivery_valid accepts. */
+    assert_true(ids_delivery_valid(a));
+    assert_true(ids_delivery_valid(d));
+    d[10] = 'A'; /* upper case */
+    assert_false(ids_delivery_valid(d));
+    assert_false(ids_delivery_valid("dlv_0123"));
+    assert_false(ids_delivery_valid("bat_0123456789abcdef0123456789abcdef"));
+    assert_false(ids_delivery_valid(NULL));
 }
 
 static void test_hash_is_fnv1a(void **state)
