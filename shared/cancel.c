@@ -33,8 +33,8 @@ static void on_record(void *arg, int topic, const rd_kafka_message_t *m)
         xrules_note_batch(c->xr, m->payload, m->len);
     if (strcmp(type, "cancel") != 0)
         return;
-    /* The id is in the key (batch-scoped topics are keyed by batch id) and
-     * the header; fall back to the value. */
+    /* The id is in the ferry-batch header and the key (batch-scoped topics
+     * are keyed by batch id): the header, else the key. */
     const char *bid = kafka_header(m, "ferry-batch", id, sizeof(id));
     if (!bid && m->key_len > 0 && m->key_len < sizeof(id)) {
         memcpy(id, m->key, m->key_len);
