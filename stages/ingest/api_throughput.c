@@ -55,6 +55,14 @@ static struct {
     struct metric *hits, *misses;
 } cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* Under the lock: slot c holds batch id's answer for these buckets and
+ * range. */
+static int holds(const struct cached *c, const char *id, int buckets, int64_t first, int64_t last)
+{
+    return c->body && c->buckets == buckets && c->first == first && c->last == last &&
+           strcmp(c->id, id) == 0;
+}
+
 /* Answers from the cache when batch id's answer for these buckets and
  * range is there: 1 answered, 0 not. */
 static int cache_reply(struct httpd_resp *resp, const char *id, int buckets, int64_t first,
@@ -64,8 +72,7 @@ static int cache_reply(struct httpd_resp *resp, const char *id, int buckets, int
     pthread_mutex_lock(&cache.lock);
     for (int i = 0; i < CACHE_MAX && !hit; i++) {
         struct cached *c = &cache.slot[i];
-        if (c->body && c->buckets == buckets && c->first == first && c->last == last &&
-            strcmp(c->id, id) == 0) {
+        if (holds(c, id, buckets, first, last)) {
             c->used = ++cache.clock;
             httpd_reply(resp, 200, "application/json", c->body, c->len);
             hit = 1;
@@ -89,8 +96,7 @@ static void cache_put(const char *id, int buckets, int64_t first, int64_t last, 
     struct cached *c = &cache.slot[0];
     for (int i = 0; i < CACHE_MAX; i++) {
         struct cached *s = &cache.slot[i];
-        if (s->body && s->buckets == buckets && s->first == first && s->last == last &&
-            strcmp(s->id, id) == 0) {
+        if (holds(s, id, buckets, first, last)) {
             c = s; /* another request cached it meanwhile: replace it */
             break;
         }
