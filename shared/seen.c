@@ -63,7 +63,7 @@ void seen_release(struct seen *s)
 
 uint64_t seen_hash(const struct seen *s, const char *key, size_t len)
 {
-    return ids_siphash(s->key, key, len);
+    return seen_hash_with(s->key, key, len);
 }
 
 /* The slot holding h, or the empty slot where it would go. */
