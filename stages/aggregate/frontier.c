@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "changes.h"
 #include "clock.h"
 #include "jscan.h"
 #include "jx.h"
@@ -218,16 +219,9 @@ static void accept_page(struct crawl *c, const struct crawlurl *u, int depth, lo
 void crawl_link(struct crawl *c, long long found_on, int depth, const char *s, size_t n)
 {
     char url[CRAWLURL_MAX + 1], why[160];
-    uint64_t h = 0;
-    if (n < 18 || n - 17 > CRAWLURL_MAX || s[16] != ' ')
+    if (n < 18 || n - 17 > CRAWLURL_MAX || s[16] != ' ' || !changes_hash_valid(s, 16))
         return;
-    for (int i = 0; i < 16; i++) {
-        char x = s[i];
-        int d = x >= '0' && x <= '9' ? x - '0' : x >= 'a' && x <= 'f' ? x - 'a' + 10 : -1;
-        if (d < 0)
-            return;
-        h = h << 4 | (uint64_t)d;
-    }
+    uint64_t h = changes_hash_u64(s);
     /* The usual case on a real site: a link to a page already taken. */
     if (seen_has(&c->seen, h) || seen_has(&c->refused, h))
         return;
