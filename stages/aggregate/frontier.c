@@ -368,18 +368,23 @@ void frontier_start(struct frontier *f, struct tally *t)
     crawl_settle(c);
 }
 
-/* A result's input as a string (it is JSON-escaped in the record only
- * when it holds what a normalized URL never does). */
+/* A URL member of a result (input, final_url) as a string into url: 0, or
+ * -1 when absent, too long, or JSON-escaped (in the record only when it
+ * holds what a normalized URL never does). */
+static int record_url(const char *p, size_t n, char url[CRAWLURL_MAX + 1])
+{
+    if (!p || n > CRAWLURL_MAX || memchr(p, '\\', n))
+        return -1;
+    memcpy(url, p, n);
+    url[n] = '\0';
+    return 0;
+}
+
+/* The host of a result's input. */
 static struct crawl_host *host_of_result(struct crawl *c, const struct record *r)
 {
     char url[CRAWLURL_MAX + 1];
-    if (!r->input || r->input_len > CRAWLURL_MAX)
-        return NULL;
-    if (memchr(r->input, '\\', r->input_len))
-        return NULL;
-    memcpy(url, r->input, r->input_len);
-    url[r->input_len] = '\0';
-    if (!strstr(url, "://"))
+    if (record_url(r->input, r->input_len, url) || !strstr(url, "://"))
         return NULL;
     return crawl_host_of(c, url);
 }
@@ -391,11 +396,9 @@ static void seen_landing(struct crawl *c, const struct record *r)
 {
     char url[CRAWLURL_MAX + 1], why[160];
     size_t n = r->final_url_len;
-    if (!r->final_url || n > CRAWLURL_MAX || memchr(r->final_url, '\\', n) ||
-        (r->input && n == r->input_len && memcmp(r->final_url, r->input, n) == 0))
+    if (record_url(r->final_url, n, url) ||
+        (r->input && n == r->input_len && memcmp(url, r->input, n) == 0))
         return;
-    memcpy(url, r->final_url, n);
-    url[n] = '\0';
     struct crawlurl *u = &c->f->u;
     if (crawlurl_parse(url, u, why, sizeof(why)) || crawlscope_check(&c->scope, u) != CRAWLSCOPE_IN)
         return;
