@@ -441,8 +441,9 @@ struct engine *engine_open(struct stage *st, const struct engine_conf *conf, rd_
                          errstr, errstr_size);
     if (!e->fr)
         goto err;
-    LOG_INFO("started", "inputs=%s,%s,%s transactional_id=%s", topic_name(e->t, TOPIC_BATCHES),
-             topic_name(e->t, TOPIC_RESULTS), topic_name(e->t, TOPIC_ATTEMPTS), txn_id);
+    LOG_INFO("started", "inputs=%s,%s,%s,%s transactional_id=%s", topic_name(e->t, TOPIC_BATCHES),
+             topic_name(e->t, TOPIC_RESULTS), topic_name(e->t, TOPIC_ATTEMPTS),
+             topic_name(e->t, TOPIC_CRAWL_SITEFILES), txn_id);
     return e;
 err:
     engine_close(e);
