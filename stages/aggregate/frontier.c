@@ -358,10 +358,7 @@ void frontier_start(struct frontier *f, struct tally *t)
         c->sitemaps_started = 1;
     } else if (!c->robots) {
         /* Not obeyed, but read for its Sitemap: lines. */
-        struct crawl_host *h = crawl_host_of(c, c->start_url);
-        char robots[CRAWLURL_MAX + 16];
-        snprintf(robots, sizeof(robots), "%s/robots.txt", h->name);
-        crawl_ask(c, "robots", robots);
+        crawl_ask_robots(c, crawl_host_of(c, c->start_url));
     }
     LOG_INFO("crawl_started", "batch=%s url=%s limit=%lld max_depth=%d", t->id, c->start_url,
              c->limit, c->max_depth);

@@ -164,6 +164,13 @@ void crawl_ask(struct crawl *c, const char *fetch, const char *url)
     txn_hurry(f->out->txn, f->conf.commit_ms);
 }
 
+void crawl_ask_robots(struct crawl *c, const struct crawl_host *h)
+{
+    char url[CRAWLURL_MAX + 16];
+    snprintf(url, sizeof(url), "%s/robots.txt", h->name);
+    crawl_ask(c, "robots", url);
+}
+
 /* The path and query of a normalized URL, for robots.txt. */
 static const char *path_of(const char *url)
 {
@@ -180,9 +187,7 @@ void crawl_host_pump(struct crawl *c, struct crawl_host *h)
         if (c->robots) {
             if (h->robots != ROBOTS_KNOWN) {
                 if (h->robots == ROBOTS_UNKNOWN) {
-                    char url[CRAWLURL_MAX + 16];
-                    snprintf(url, sizeof(url), "%s/robots.txt", h->name);
-                    crawl_ask(c, "robots", url);
+                    crawl_ask_robots(c, h);
                     h->robots = ROBOTS_ASKED;
                     h->dirty = 1;
                 }

@@ -170,6 +170,9 @@ void crawl_host_result(struct crawl *c, struct crawl_host *h);
 /* Asks scrape for a site file: `fetch` is "robots" or "sitemap". */
 void crawl_ask(struct crawl *c, const char *fetch, const char *url);
 
+/* Asks scrape for host h's robots.txt. */
+void crawl_ask_robots(struct crawl *c, const struct crawl_host *h);
+
 void crawl_host_free(void *h);
 
 /* ---- frontier_sites.c ---- */
