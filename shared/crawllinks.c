@@ -6,26 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* The hashes of the links already written for one page (a page repeats its
- * navigation links): open addressing, sized for the page's cap. */
-struct pageset {
-    uint64_t *slot;
-    size_t mask;
-};
-
-static int pageset_add(struct pageset *s, uint64_t h)
-{
-    if (!h)
-        h = 1;
-    size_t i = (size_t)h & s->mask;
-    while (s->slot[i]) {
-        if (s->slot[i] == h)
-            return 0;
-        i = (i + 1) & s->mask;
-    }
-    s->slot[i] = h;
-    return 1;
-}
+#include "u64map.h"
 
 /* Writes u (just normalized) as an entry. */
 static void put_entry(struct buf *out, uint64_t h, const struct crawlurl *u, int sep)
@@ -49,7 +30,7 @@ struct walk {
     const struct crawlurl_base *base;
     const uint8_t *key;
     struct crawlurl u;
-    struct pageset seen;
+    struct u64map seen; /* hashes of the links written (a page repeats its navigation) */
     struct buf *out;
     size_t start, n, max_links, max_bytes;
     uint64_t self; /* the page's own hash: a link to itself is not one */
@@ -68,7 +49,8 @@ static void visit(struct walk *w, xmlNodePtr n)
                 crawlurl_resolve(w->base, (const char *)href, &w->u, why, sizeof(why)) == 0) {
                 uint64_t h = seen_hash_with(w->key, w->u.key.ptr, w->u.key.len);
                 size_t before = w->out->len;
-                if (h != w->self && pageset_add(&w->seen, h)) {
+                if (h != w->self && !u64map_get(&w->seen, h)) {
+                    u64map_put(&w->seen, h, 1);
                     put_entry(w->out, h, &w->u, w->n > 0);
                     if (w->out->len - w->start + 1 > w->max_bytes) /* with the "]" */
                         buf_truncate(w->out, before);
@@ -110,9 +92,12 @@ size_t crawllinks_html(const char *html, size_t len, const char *page_url,
                        struct buf *out)
 {
     struct crawlurl_base page, base;
-    struct walk w = {.key = key, .out = out, .max_links = max_links, .max_bytes = max_bytes};
+    struct walk w = {.key = key,
+                     .out = out,
+                     .seen = U64MAP_INIT,
+                     .max_links = max_links,
+                     .max_bytes = max_bytes};
     char why[160], *href = NULL;
-    size_t cap = 64;
     int have_base = 0;
     if (w.max_links > CRAWLLINKS_MAX)
         w.max_links = CRAWLLINKS_MAX;
@@ -130,15 +115,9 @@ size_t crawllinks_html(const char *html, size_t len, const char *page_url,
     w.base = have_base ? &base : &page;
     if (crawlurl_parse(page_url, &w.u, why, sizeof(why)) == 0)
         w.self = seen_hash_with(key, w.u.key.ptr, w.u.key.len);
-    while (cap < 2 * w.max_links)
-        cap *= 2;
-    w.seen.slot = calloc(cap, sizeof(*w.seen.slot));
-    w.seen.mask = cap - 1;
-    if (!w.seen.slot)
-        abort();
     if (doc)
         visit(&w, xmlDocGetRootElement(doc));
-    free(w.seen.slot);
+    u64map_release(&w.seen);
     free(href);
     if (have_base)
         crawlurl_base_release(&base);
