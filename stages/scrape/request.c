@@ -68,6 +68,16 @@ static void set_options(struct item *it, const struct request_limits *lim, long 
     it->follow_redirects = follow;
 }
 
+/* What a request's fetch member asks for: a page when absent, -1 for a
+ * word it does not know. */
+static int fetch_kind(const char *fetch)
+{
+    return !fetch                          ? FETCH_PAGE
+           : strcmp(fetch, "robots") == 0  ? FETCH_ROBOTS
+           : strcmp(fetch, "sitemap") == 0 ? FETCH_SITEMAP
+                                           : -1;
+}
+
 /* The members the quick reader takes, one bit each for duplicates. */
 #define QUICK_MEMBERS(X)                                                                           \
     X(VERSION, SCHEMA_VERSION_KEY)                                                                 \
@@ -192,10 +202,7 @@ static int read_quick(struct item *it, const struct request_limits *lim, long lo
     if (more < 0 || jx_scan_end(&s))
         goto slow;
     /* What the jansson path refuses, it refuses with its own words. */
-    int kind = !fetch                          ? FETCH_PAGE
-               : strcmp(fetch, "robots") == 0  ? FETCH_ROBOTS
-               : strcmp(fetch, "sitemap") == 0 ? FETCH_SITEMAP
-                                               : -1;
+    int kind = fetch_kind(fetch);
     if (!it->batch_id || !it->url || kind < 0 || (!fetch && !(seen & (1u << QM_INDEX))))
         goto slow;
     it->fetch = (enum item_fetch)kind;
@@ -229,10 +236,7 @@ static int read_tree(struct item *it, const struct request_limits *lim, long lon
     const char *url = jx_str(req, "url", NULL);
     const char *fetch = jx_str(req, "fetch", NULL);
     json_t *index = json_object_get(req, "index");
-    int kind = !fetch                          ? FETCH_PAGE
-               : strcmp(fetch, "robots") == 0  ? FETCH_ROBOTS
-               : strcmp(fetch, "sitemap") == 0 ? FETCH_SITEMAP
-                                               : -1;
+    int kind = fetch_kind(fetch);
     if (schema_check(*version, SCHEMA_REQUESTS, errstr, errstr_size)) {
         json_decref(req);
         return -1;
