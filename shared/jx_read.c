@@ -22,10 +22,17 @@ struct rd {
 
 static json_t *read_value(struct rd *r, int depth);
 
+/* Past JSON whitespace at p: both readers below skip it before every token. */
+static const char *past_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
 static void skip_ws(struct rd *r)
 {
-    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
-        r->p++;
+    r->p = past_ws(r->p, r->end);
 }
 
 /* A string at *p (its opening quote), escapes resolved, into out
@@ -101,13 +108,19 @@ static json_t *read_number(struct rd *r)
     return plain_int(&r->p, r->end, &v) ? NULL : json_integer(v);
 }
 
-static int read_word(struct rd *r, const char *w)
+/* Past the literal w (true, false, null) at *p; -1 when it is not there. */
+static int plain_word(const char **p, const char *end, const char *w)
 {
     size_t n = strlen(w);
-    if ((size_t)(r->end - r->p) < n || memcmp(r->p, w, n) != 0)
+    if ((size_t)(end - *p) < n || memcmp(*p, w, n) != 0)
         return -1;
-    r->p += n;
+    *p += n;
     return 0;
+}
+
+static int read_word(struct rd *r, const char *w)
+{
+    return plain_word(&r->p, r->end, w);
 }
 
 /* After a member or element: 1 at a comma, 0 at `close`, -1 otherwise;
@@ -225,8 +238,7 @@ json_t *jx_read_plain(const char *buf, size_t len, int max_depth)
 
 static void scan_ws(struct jx_scan *s)
 {
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
-        s->p++;
+    s->p = past_ws(s->p, s->end);
 }
 
 void jx_scan_init(struct jx_scan *s, const char *buf, size_t len, char *arena, int max_depth)
@@ -312,28 +324,19 @@ int jx_scan_int(struct jx_scan *s, long long *out)
 int jx_scan_bool(struct jx_scan *s, int *out)
 {
     scan_ws(s);
-    size_t left = (size_t)(s->end - s->p);
-    if (left >= 4 && memcmp(s->p, "true", 4) == 0) {
-        s->p += 4;
+    if (plain_word(&s->p, s->end, "true") == 0)
         *out = 1;
-        return 0;
-    }
-    if (left >= 5 && memcmp(s->p, "false", 5) == 0) {
-        s->p += 5;
+    else if (plain_word(&s->p, s->end, "false") == 0)
         *out = 0;
-        return 0;
-    }
-    return -1;
+    else
+        return -1;
+    return 0;
 }
 
 int jx_scan_null(struct jx_scan *s)
 {
     scan_ws(s);
-    if ((size_t)(s->end - s->p) >= 4 && memcmp(s->p, "null", 4) == 0) {
-        s->p += 4;
-        return 1;
-    }
-    return 0;
+    return plain_word(&s->p, s->end, "null") == 0;
 }
 
 int jx_scan_end(struct jx_scan *s)
