@@ -129,11 +129,13 @@ static void add_head(struct buf *sb, const struct result_meta *m, const struct b
     if (track->len)
         buf_add(sb, track->ptr, track->len);
     if (m->crawl_page) {
-        buf_addf(sb, ",\"depth\":%d,\"found_on\":", m->depth);
+        ADD_LIT(sb, ",\"depth\":");
+        jx_add_int(sb, m->depth);
+        ADD_LIT(sb, ",\"found_on\":");
         if (m->found_on >= 0)
-            buf_addf(sb, "%lld", m->found_on);
+            jx_add_int(sb, m->found_on);
         else
-            buf_adds(sb, "null");
+            ADD_LIT(sb, "null");
     }
 }
 
@@ -142,7 +144,7 @@ static void add_frontier(struct buf *sb, const struct result_meta *m)
 {
     if (!m->frontier)
         return;
-    buf_adds(sb, ",\"frontier\":");
+    ADD_LIT(sb, ",\"frontier\":");
     buf_add(sb, m->frontier, m->frontier_len);
 }
 
