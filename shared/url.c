@@ -1,5 +1,6 @@
 #include "url.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,19 @@ static int plain_pq(unsigned char c, int query)
            strchr("-._~!$&'()*+,;=:@/", c) != NULL || (query && c == '?');
 }
 
+/* The length of a plain byte or percent-escape of a path (query: 1) at
+ * p, or 0 for anything else. curl keeps an escape %HH as it is written
+ * (either case) except that it may read %2e as a dot. */
+static size_t plain_pq_at(const char *p, const char *end, int query)
+{
+    if (plain_pq((unsigned char)*p, query))
+        return 1;
+    if (*p != '%' || end - p < 3 || !isxdigit((unsigned char)p[1]) ||
+        !isxdigit((unsigned char)p[2]) || (p[1] == '2' && (p[2] == 'e' || p[2] == 'E')))
+        return 0;
+    return 3;
+}
+
 /* A dotted quad of decimal octets, none with a leading zero. */
 static int plain_ipv4(const char *h, size_t n)
 {
@@ -62,8 +76,8 @@ static int plain_ipv4(const char *h, size_t n)
  * '-', no empty label) with a letter no IPv4 number can hold (g-z but x),
  * or a plain dotted quad; a port 1..65535 without leading zeros that is
  * not the scheme's default; a path with no "." or ".." segment; a
- * non-empty query; path and query of plain_pq bytes. Everything else
- * (upper case, percent-escapes, IPv6, IDN, default ports, dot segments,
+ * non-empty query; path and query of plain_pq bytes and %HH escapes
+ * but %2e. Everything else (upper case, an escaped dot, IPv6, IDN, default ports, dot segments,
  * fragments, credentials) is curl's to read. test_url checks the claim
  * against curl over generated URLs. */
 int url_already_normal(const char *in, size_t len, unsigned flags)
@@ -107,11 +121,9 @@ int url_already_normal(const char *in, size_t len, unsigned flags)
     /* The path, segment by segment. */
     while (p < end && *p != '?') {
         const char *seg = ++p; /* past '/' */
-        while (p < end && *p != '/' && *p != '?') {
-            if (!plain_pq((unsigned char)*p, 0))
+        for (size_t n; p < end && *p != '/' && *p != '?'; p += n)
+            if (!(n = plain_pq_at(p, end, 0)))
                 return 0;
-            p++;
-        }
         size_t sn = (size_t)(p - seg);
         if ((sn == 1 && seg[0] == '.') || (sn == 2 && seg[0] == '.' && seg[1] == '.'))
             return 0;
@@ -119,8 +131,8 @@ int url_already_normal(const char *in, size_t len, unsigned flags)
     if (p < end) { /* '?' */
         if (++p == end)
             return 0;
-        for (; p < end; p++)
-            if (!plain_pq((unsigned char)*p, 1))
+        for (size_t n; p < end; p += n)
+            if (!(n = plain_pq_at(p, end, 1)))
                 return 0;
     }
     return 1;

@@ -39,7 +39,7 @@ int url_normalize(const char *in, size_t len, unsigned flags, char **out, const 
 /* 1 when in[0..len) is an absolute http(s) URL that curl's parser gives
  * back byte for byte, by a strict grammar that leaves nothing to
  * interpretation (url.c: lower-case names with a letter no IPv4 number
- * holds or a plain dotted quad, no escapes, dot segments, fragments,
+ * holds or a plain dotted quad, no escaped or plain dot segments, fragments,
  * credentials or default ports); 0 says nothing either way. url_normalize
  * takes such a URL without curl, as may any reader of many URLs. */
 int url_already_normal(const char *in, size_t len, unsigned flags);
