@@ -80,6 +80,13 @@ struct item {
     struct httpc_xfer x;
 };
 
+/* A site file's word in the request's fetch member, its answer and its
+ * ferry-fetch header; NULL for a page (which has none). */
+static inline const char *item_fetch_word(enum item_fetch f)
+{
+    return f == FETCH_ROBOTS ? "robots" : f == FETCH_SITEMAP ? "sitemap" : NULL;
+}
+
 /* A new item for msg, its job started on sink and ot (job_start: the
  * source copied, enough to dead-letter it; its offset begun). msg may be
  * destroyed afterwards. */

@@ -72,10 +72,12 @@ static void set_options(struct item *it, const struct request_limits *lim, long 
  * word it does not know. */
 static int fetch_kind(const char *fetch)
 {
-    return !fetch                          ? FETCH_PAGE
-           : strcmp(fetch, "robots") == 0  ? FETCH_ROBOTS
-           : strcmp(fetch, "sitemap") == 0 ? FETCH_SITEMAP
-                                           : -1;
+    if (!fetch)
+        return FETCH_PAGE;
+    for (int f = FETCH_ROBOTS; f <= FETCH_SITEMAP; f++)
+        if (strcmp(fetch, item_fetch_word((enum item_fetch)f)) == 0)
+            return f;
+    return -1;
 }
 
 /* The members the quick reader takes, one bit each for duplicates. */

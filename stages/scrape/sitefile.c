@@ -14,11 +14,11 @@
 #define SITEFILE_SLACK 1024
 
 /* The members every answer starts with. */
-static void add_head(struct buf *b, const struct item *it, const char *fetch, long http_status)
+static void add_head(struct buf *b, const struct item *it, long http_status)
 {
     buf_addf(b, "{\"" SCHEMA_VERSION_KEY "\":%d,\"batch_id\":", SCHEMA_SITEFILES);
     jx_add_strz(b, it->batch_id);
-    buf_addf(b, ",\"fetch\":\"%s\",\"input\":", fetch);
+    buf_addf(b, ",\"fetch\":\"%s\",\"input\":", item_fetch_word(it->fetch));
     jx_add_strz(b, it->url);
     if (http_status > 0)
         buf_addf(b, ",\"http_status\":%ld", http_status);
@@ -32,7 +32,7 @@ static void produce(struct emit *em, struct item *it, struct buf *b)
     char *payload = buf_detach(b, &len);
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);
     rd_kafka_header_add(h, "ferry-batch", -1, it->batch_id, -1);
-    rd_kafka_header_add(h, "ferry-fetch", -1, it->fetch == FETCH_ROBOTS ? "robots" : "sitemap", -1);
+    rd_kafka_header_add(h, "ferry-fetch", -1, item_fetch_word(it->fetch), -1);
     job_produce(&em->sink, &it->job, em->sitefiles, it->batch_id, payload, len, h);
 }
 
@@ -43,7 +43,7 @@ static void emit_robots(struct emit *em, struct item *it, long http_status, cons
     if (len > ROBOTS_MAX_BYTES)
         len = ROBOTS_MAX_BYTES; /* all RFC 9309 asks a crawler to read */
     for (;;) {
-        add_head(&b, it, "robots", http_status);
+        add_head(&b, it, http_status);
         buf_adds(&b, ",\"robots\":");
         jx_add_str(&b, body ? body : "", body ? len : 0);
         buf_addc(&b, '}');
@@ -122,7 +122,7 @@ static void emit_sitemap(struct emit *em, struct item *it, long http_status, con
         struct buf *entries = i < l.n_done ? &l.done[i] : &l.cur;
         struct buf b = BUF_INIT(BUF_NO_MAX);
         buf_reserve(&b, entries->len + SITEFILE_SLACK);
-        add_head(&b, it, "sitemap", http_status);
+        add_head(&b, it, http_status);
         buf_addf(&b, ",\"status\":\"%s\",\"kind\":\"%s\",\"locs\":[", status,
                  l.kind == SITEMAP_INDEX ? "index" : "urlset");
         buf_add(&b, entries->ptr ? entries->ptr : "", entries->len);
