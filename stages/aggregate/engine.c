@@ -66,7 +66,7 @@ static void on_batch_record(struct engine *e, const rd_kafka_message_t *m, struc
     }
     if (t->processed > 0 && record_wants_event(t->record, "item.completed"))
         complete_held_items(&e->done, t);
-    if (strcmp(jx_str(t->record, "kind", "batch"), "crawl") == 0)
+    if (record_is_crawl(t->record))
         frontier_start(e->fr, t);
     else if (tally_complete(t))
         complete_batch(&e->done, t, REPORT_COMPLETED);

@@ -388,3 +388,8 @@ int record_wants_body(const json_t *batch_record)
     return json_object_get(batch_record, "schedule_id") &&
            record_wants_event(batch_record, event_name(EVENT_SCHEDULE_RUN));
 }
+
+int record_is_crawl(const json_t *batch_record)
+{
+    return strcmp(jx_str(batch_record, "kind", "batch"), "crawl") == 0;
+}

@@ -77,4 +77,8 @@ int record_wants_event(const json_t *batch_record, const char *event);
  * event, or schedule.run of a schedule's run. */
 int record_wants_body(const json_t *batch_record);
 
+/* 1 when the batch record is a crawl's (kind "crawl"); a record without a
+ * kind is a plain batch's. */
+int record_is_crawl(const json_t *batch_record);
+
 #endif

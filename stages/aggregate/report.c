@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "jx.h"
+#include "record.h"
 #include "schema.h"
 
 static json_t *iso_or_null(int64_t ms)
@@ -65,7 +66,7 @@ json_t *report_status(const struct tally *t, const char *status, int64_t now_ms,
     json_object_set_new(d, "kind", copy_or(rec, "kind", json_string("batch")));
     json_object_set_new(d, "status", json_string(status));
     json_object_set_new(d, "total", json_integer(t->total));
-    if (strcmp(jx_str(rec, "kind", "batch"), "crawl") == 0)
+    if (record_is_crawl(rec))
         json_object_set_new(d, "discovered", json_integer(t->discovered));
     json_object_set_new(d, "processed", json_integer(t->processed));
     json_object_set_new(d, "succeeded", json_integer(t->succeeded));
