@@ -15,12 +15,7 @@ cd "$(dirname "$0")/../.."
 source tests/bench/lib.sh
 bench_init accounts "${FERRY_BENCH_ACCOUNTS_KAFKA_PORT:-29692}"
 
-export FERRY_TOPIC_PREFIX=bacc$RANDOM$RANDOM.
-export FERRY_TOPIC_PARTITIONS=6
-export FERRY_API_KEYS=bench-key-1:bench
-export FERRY_SECRET_KEY=$(printf '5f%.0s' $(seq 32))
-export FERRY_LOG_LEVEL=warn
-AUTH="Authorization: Bearer bench-key-1"
+bench_api_env bacc 6
 NB=${ACCOUNTS_BENCH_BATCHES:-10000}
 NI=${ACCOUNTS_BENCH_ITEMS:-100000}
 

@@ -18,14 +18,11 @@ source tests/bench/lib.sh
 bench_init dashboard "${FERRY_BENCH_DASHBOARD_KAFKA_PORT:-29480}"
 
 N=${FERRY_BENCH_DASHBOARD:-10000}
-export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
-export FERRY_API_KEYS=bench-key-1:bench
-export FERRY_LOG_LEVEL=warn
+bench_api_env bench 6
 export NODE_PATH=$ROOT/compose/.cache/npm/node_modules
 [ -d "$NODE_PATH/playwright-core" ] || { echo "playwright-core missing: run compose/deps.sh"; exit 1; }
 
 bench_start_ingest
-AUTH="Authorization: Bearer bench-key-1"
 
 # ---- 1. N batches ----
 secs=$(python3 tests/bench/create_schedules.py "$API" bench-key-1 "$N" 32 - /v1/batch \

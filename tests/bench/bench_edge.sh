@@ -12,10 +12,7 @@ cd "$(dirname "$0")/../.."
 source tests/bench/lib.sh
 bench_init edge "${FERRY_BENCH_EDGE_KAFKA_PORT:-29392}"
 
-export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
-export FERRY_TOPIC_PARTITIONS=6
-export FERRY_API_KEYS=bench-key-1:bench
-export FERRY_LOG_LEVEL=warn
+bench_api_env bench 6
 SLOW=${FERRY_BENCH_EDGE_SLOW:-1500}
 SUBMITS=${FERRY_BENCH_EDGE_SUBMITS:-1000}
 

@@ -16,16 +16,13 @@ bench_init fairness "${FERRY_BENCH_FAIR_KAFKA_PORT:-29396}"
 chmod 755 "$WORK" # nginx workers run unprivileged
 BIG=${FERRY_BENCH_FAIR_BIG:-1000000}
 WAIT=${FERRY_BENCH_FAIR_WAIT:-60}
-export FERRY_TOPIC_PARTITIONS=4
-export FERRY_LOG_LEVEL=warn
+bench_api_env bench 4 # each run() below takes topics of its own again
 export FERRY_ALLOW_PRIVATE_NETWORKS=1
-export FERRY_API_KEYS=bench-key-1:bench
 export FERRY_MAX_ITEMS=$BIG
 export FERRY_MAX_BODY_BYTES=256M
 export FERRY_SUBMIT_TIMEOUT=120s
 export FERRY_SCRAPE_INFLIGHT=300
 export FERRY_SCRAPE_HOST_CONNECTIONS=300
-AUTH="Authorization: Bearer bench-key-1"
 
 mkdir -p "$WORK/site" "$WORK/tmp"
 python3 tests/bench/scrape_pages.py "$WORK/site" 100 >/dev/null

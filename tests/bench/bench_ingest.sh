@@ -13,15 +13,10 @@ cd "$(dirname "$0")/../.."
 source tests/bench/lib.sh
 bench_init ingest "${FERRY_BENCH_INGEST_KAFKA_PORT:-29292}"
 
-export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
-export FERRY_TOPIC_PARTITIONS=6
-export FERRY_API_KEYS=bench-key-1:bench
-export FERRY_SECRET_KEY=$(printf '5f%.0s' $(seq 32))
+bench_api_env bench 6
 export FERRY_WEBHOOK_ALLOW_HTTP=1
 # The small batches' webhook is on loopback, which ingest refuses otherwise.
 export FERRY_ALLOW_PRIVATE_NETWORKS=1
-export FERRY_LOG_LEVEL=warn
-AUTH="Authorization: Bearer bench-key-1"
 
 
 # start_ingest VAR [env...]: starts an instance, waits for /healthz, sets VAR to its port.

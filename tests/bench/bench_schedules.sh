@@ -19,11 +19,8 @@ source tests/bench/lib.sh
 bench_init schedules "${FERRY_BENCH_SCHEDULES_KAFKA_PORT:-29470}"
 
 N=${FERRY_BENCH_SCHEDULES:-10000}
-export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
-export FERRY_TOPIC_PARTITIONS=6
-export FERRY_API_KEYS=bench-key-1:bench
-export FERRY_LOG_LEVEL=info
-AUTH="Authorization: Bearer bench-key-1"
+bench_api_env bench 6
+export FERRY_LOG_LEVEL=info # each run's late_ms is read from its schedule_run line
 
 bench_start_ingest
 PID=$INGEST_PID

@@ -11,12 +11,7 @@ cd "$(dirname "$0")/../.."
 source tests/bench/lib.sh
 bench_init throughput "${FERRY_BENCH_THROUGHPUT_KAFKA_PORT:-29792}"
 
-export FERRY_TOPIC_PREFIX=bthr$RANDOM$RANDOM.
-export FERRY_TOPIC_PARTITIONS=1
-export FERRY_API_KEYS=bench-key-1:bench
-export FERRY_SECRET_KEY=$(printf '5f%.0s' $(seq 32))
-export FERRY_LOG_LEVEL=warn
-AUTH="Authorization: Bearer bench-key-1"
+bench_api_env bthr 1
 NI=${THROUGHPUT_BENCH_ITEMS:-100000}
 
 bench_start_ingest

@@ -7,6 +7,7 @@
 #   bench_init NAME DEFAULT_PORT   # sets B, ROOT, WORK, PIDS, FERRY_KAFKA_BROKERS
 #   PIDS+=($!)                     # background processes to kill on exit
 #   bench_on_exit() { ...; }       # optional extra clean-up, run first
+#   bench_api_env PREFIX PARTITIONS # a client of the HTTP API: topics, key, AUTH
 
 bench_init() {
     B=${B:-build}
@@ -21,6 +22,22 @@ bench_init() {
         FERRY_LOCAL_KAFKA_PORT=$BENCH_KAFKA_PORT compose/kafka.sh start >/dev/null
         export FERRY_KAFKA_BROKERS=127.0.0.1:$BENCH_KAFKA_PORT
     fi
+}
+
+# bench_api_env PREFIX PARTITIONS: the environment of a benchmark that calls
+# the HTTP API: topics of its own (FERRY_TOPIC_PREFIX=PREFIX<random>.) with
+# PARTITIONS partitions, one API key of tenant "bench" (AUTH is its header
+# for curl -H), a fixed sealing key, and warn-level logs (a script that reads
+# info lines sets FERRY_LOG_LEVEL after).
+bench_api_env() {
+    export FERRY_TOPIC_PREFIX=$1$RANDOM$RANDOM.
+    export FERRY_TOPIC_PARTITIONS=$2
+    export FERRY_API_KEYS=bench-key-1:bench
+    FERRY_SECRET_KEY=$(printf '5f%.0s' $(seq 32))
+    export FERRY_SECRET_KEY
+    export FERRY_LOG_LEVEL=warn
+    # shellcheck disable=SC2034 # AUTH is for the sourcing script
+    AUTH="Authorization: Bearer bench-key-1"
 }
 
 bench_cleanup() {
