@@ -5,6 +5,7 @@
 #include <libxml/xmlmemory.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -168,7 +169,15 @@ int xarena_hold(void)
 void xarena_release(void)
 {
     struct arena *a = t_arena;
-    if (!a || a->holds <= 0 || --a->holds > 0)
+    if (!installed)
+        return;
+    if (!a || a->holds <= 0) {
+        /* A hold taken on another thread: its tree's blocks are not this
+         * thread's, and freeing them here would hand them to free(). */
+        fputs("xarena: released on a thread that holds no arena\n", stderr);
+        abort();
+    }
+    if (--a->holds > 0)
         return;
     /* The thread's last libxml2 error keeps copies of its strings: drop
      * them while they are still readable. */

@@ -24,6 +24,17 @@
  *
  * Memory that libxml2 allocated in the arena must be freed with xmlFree()
  * (never free()), as libxml2 documents anyway.
+ *
+ * One thread: the allocator knows only the calling thread's arena, so a
+ * block freed on another thread would be handed to free() as if malloc had
+ * made it. A page's tree is parsed, evaluated, freed and its hold released
+ * on the thread that held the arena; never hand such a tree (or anything
+ * libxml2 allocated in a window) to another thread. The callers keep to it:
+ * extract_run() and extract_release() (shared/extract.c), xrules_apply()
+ * between them, all within one call of scrape's process_fetched
+ * (stages/scrape/process.c) and of tests/tools/extract_run on one thread;
+ * render does not install the arena. A release on a thread that holds
+ * nothing (the other half of a pair split across threads) aborts.
  */
 #ifndef FERRY_XARENA_H
 #define FERRY_XARENA_H

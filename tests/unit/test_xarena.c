@@ -1,14 +1,18 @@
 /* xarena: pages parsed and evaluated with libxml2's allocations in a
  * per-thread arena give the same data as with malloc; what is allocated
  * outside the windows survives the arena being emptied; a page larger than
- * the arena spills to malloc; threads have arenas of their own. */
+ * the arena spills to malloc; threads have arenas of their own, and a hold
+ * released on another thread aborts. */
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <libxml/HTMLparser.h>
@@ -177,6 +181,33 @@ static void test_threads(void **state)
     }
 }
 
+static void *hold_only(void *arg)
+{
+    (void)arg;
+    return (void *)(long)xarena_hold();
+}
+
+static void test_release_on_another_thread_aborts(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        xarena_install();
+        pthread_t t;
+        void *held = NULL;
+        if (pthread_create(&t, NULL, hold_only, NULL) || pthread_join(t, &held) || !held)
+            _exit(3);
+        freopen("/dev/null", "w", stderr);
+        xarena_release(); /* the hold was the other thread's */
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGABRT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_outside_windows_survives),
         cmocka_unit_test(test_larger_than_arena),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_release_on_another_thread_aborts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
