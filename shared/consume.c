@@ -1,8 +1,10 @@
 #include "consume.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "clock.h"
+#include "job.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
@@ -57,11 +59,12 @@ static rd_kafka_t *open_requests(struct consume *cs, struct offtrack **ot, const
      * count compressed bytes and a compressed batch is inflated whole, so
      * the defaults (50 MB, 1 MB per partition) cost 100+ MB of RSS on a
      * deep backlog; 256 KB per partition is still thousands of requests. */
-    if (kafka_conf_set(conf, "queued.max.messages.kbytes", "4096", errstr, errstr_size) ||
-        kafka_conf_set(conf, "queued.min.messages", "5000", errstr, errstr_size) ||
-        kafka_conf_set(conf, "fetch.max.bytes", "1048576", errstr, errstr_size) ||
-        kafka_conf_set(conf, "max.partition.fetch.bytes", "262144", errstr, errstr_size) ||
-        kafka_conf_set(conf, "max.poll.interval.ms", poll_interval, errstr, errstr_size)) {
+    if (!cs->conf.default_fetch &&
+        (kafka_conf_set(conf, "queued.max.messages.kbytes", "4096", errstr, errstr_size) ||
+         kafka_conf_set(conf, "queued.min.messages", "5000", errstr, errstr_size) ||
+         kafka_conf_set(conf, "fetch.max.bytes", "1048576", errstr, errstr_size) ||
+         kafka_conf_set(conf, "max.partition.fetch.bytes", "262144", errstr, errstr_size) ||
+         kafka_conf_set(conf, "max.poll.interval.ms", poll_interval, errstr, errstr_size))) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -88,11 +91,12 @@ int consume_open(struct consume *cs, const struct consume_conf *conf, const stru
     }
     if (conf->n_tiers) {
         const char *tiers[CFG_MAX_DURATIONS];
+        size_t n = 0;
         for (size_t i = 0; i < conf->n_tiers && i < CFG_MAX_DURATIONS; i++)
-            tiers[i] = conf->tiers[i];
+            if (i == 0 || strcmp(conf->tiers[i], conf->tiers[i - 1]) != 0)
+                tiers[n++] = conf->tiers[i];
         snprintf(name, sizeof(name), "ferry-%s-retry", conf->stage);
-        cs->dq =
-            delayq_open(&st->cfg, st->client_id, name, tiers, conf->n_tiers, errstr, errstr_size);
+        cs->dq = delayq_open(&st->cfg, st->client_id, name, tiers, n, errstr, errstr_size);
         if (!cs->dq)
             goto fail;
     }
@@ -125,29 +129,21 @@ static rd_kafka_message_t *next_record(rd_kafka_t *consumer, const char *what, i
     return msg;
 }
 
-void consume_run(struct consume *cs)
+/* One turn: a due retry, then a request (the small lane first unless the
+ * bulk is due its slot), room records at most. A request's poll waits up
+ * to wait_ms only when no retry was taken. Returns the records taken. */
+static int take_turn(struct consume *cs, long room, int wait_ms)
 {
-    int64_t next_lag = 0;
-    /* Idle, each poll waits this long: prompt for a record, a due retry
-     * and a stop signal. */
-    int idle_ms = cs->small ? 25 : 50;
-    while (!shutdown_requested()) {
-        if (atomic_load(&cs->conf.sink->outstanding) >= cs->conf.inflight) {
-            /* Full: wait for a job to finish rather than take more (the
-             * backlog stays in Kafka, not in memory). */
-            job_wait_freed(cs->conf.sink, 100);
-            continue;
-        }
-        int took = 0;
-        if (cs->dq) {
-            rd_kafka_message_t *m = delayq_poll(cs->dq, 0);
-            if (m && !m->err) {
-                cs->conf.take(cs->conf.arg, m, delayq_offtrack(cs->dq));
-                took++;
-            } else if (m) {
-                rd_kafka_message_destroy(m);
-            }
-        }
+    int took = 0;
+    rd_kafka_message_t *m = cs->dq && room > 0 ? delayq_poll(cs->dq, 0) : NULL;
+    if (m && m->err) {
+        kafka_consume_error(m, "retries"); /* a fatal one stops the stage */
+        rd_kafka_message_destroy(m);
+    } else if (m) {
+        cs->conf.take(cs->conf.arg, m, delayq_offtrack(cs->dq));
+        took++;
+    }
+    if (took < room) {
         /* The small lane first, unless the bulk is due its slot. Waits
          * only when nothing was taken: 0 when busy (the retry tiers and
          * the lanes are not starved). */
@@ -156,24 +152,52 @@ void consume_run(struct consume *cs)
         rd_kafka_message_t *msg = NULL;
         if (!bulk_due && (msg = next_record(cs->small, "small requests", 0)))
             ot = cs->small_ot;
-        if (!msg && (msg = next_record(cs->consumer, "requests", took || bulk_due ? 0 : idle_ms)))
+        if (!msg && (msg = next_record(cs->consumer, "requests", took || bulk_due ? 0 : wait_ms)))
             ot = cs->ot;
-        if (!msg && (msg = next_record(cs->small, "small requests", took ? 0 : idle_ms)))
+        if (!msg && (msg = next_record(cs->small, "small requests", took ? 0 : wait_ms)))
             ot = cs->small_ot;
         /* A bulk record, or none to give the bulk its due: count afresh. */
         cs->small_run = cs->small && ot == cs->small_ot ? cs->small_run + 1 : 0;
         if (msg) {
             metric_inc(cs->consumed, 1);
             cs->conf.take(cs->conf.arg, msg, ot);
-        }
-        if (clk_mono_ms() >= next_lag) {
-            long long lag = kafka_consumer_lag(cs->consumer),
-                      small = cs->small ? kafka_consumer_lag(cs->small) : 0;
-            if (lag >= 0 && small >= 0)
-                atomic_store(&cs->lag, lag + small);
-            next_lag = clk_mono_ms() + 1000;
+            took++;
         }
     }
+    if (clk_mono_ms() >= cs->next_lag) {
+        long long lag = kafka_consumer_lag(cs->consumer),
+                  small = cs->small ? kafka_consumer_lag(cs->small) : 0;
+        if (lag >= 0 && small >= 0)
+            atomic_store(&cs->lag, lag + small);
+        cs->next_lag = clk_mono_ms() + 1000;
+    }
+    return took;
+}
+
+void consume_run(struct consume *cs)
+{
+    /* Idle, each poll waits this long: prompt for a record, a due retry
+     * and a stop signal. */
+    int idle_ms = cs->small ? 25 : 50;
+    while (!shutdown_requested()) {
+        long room = cs->conf.inflight - atomic_load(&cs->conf.sink->outstanding);
+        if (room <= 0) {
+            /* Full: wait for a job to finish rather than take more (the
+             * backlog stays in Kafka, not in memory). */
+            job_wait_freed(cs->conf.sink, 100);
+            continue;
+        }
+        take_turn(cs, room, idle_ms);
+    }
+}
+
+long consume_take_ready(struct consume *cs, long room)
+{
+    long took = 0;
+    int n;
+    while (took < room && (n = take_turn(cs, room - took, 0)) > 0)
+        took += n;
+    return took;
 }
 
 void consume_close(struct consume *cs)

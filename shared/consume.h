@@ -25,6 +25,12 @@
  *     ... stop the workers, flush the producer ...
  *     consume_close(&cs);        // commits the stored offsets
  *
+ * A stage that runs an event loop of its own (deliver: one thread that also
+ * drives curl's sockets and the producer's acks) calls consume_take_ready()
+ * from it instead of consume_run(): the same intake, without waiting, and
+ * counted by the stage (no job sink). It sleeps on the consumers' queues
+ * itself (rd_kafka_queue_io_event_enable on cs->consumer's and the tiers').
+ *
  * Metrics: ferry_<stage>_consumed_total, ferry_<stage>_consumer_lag, and
  * ferry_<stage>_cancelled_batches when given the stage's cancels.
  */
@@ -36,11 +42,12 @@
 
 #include "cancel.h"
 #include "delayq.h"
-#include "job.h"
 #include "metrics.h"
 #include "offtrack.h"
 #include "stage.h"
 #include "topics.h"
+
+struct job_sink; /* job.h: a stage's count of its jobs */
 
 struct consume_conf {
     const char *stage;       /* "scrape": group ferry-scrape, ferry-scrape-retry, metric names */
@@ -48,13 +55,20 @@ struct consume_conf {
     const char *small_topic; /* the small lane's topic; NULL: no small lane */
     int bulk_every;          /* while both lanes have records, every n-th slot goes to the
                                 bulk; 0: the small lane always first */
-    const char (*tiers)[TOPIC_NAME_MAX]; /* the retry tier topics (struct topics'), */
-    size_t n_tiers;                      /* n_tiers of them (0: none) */
+    /* The retry tier topics (struct topics'), n_tiers of them (0: none); a
+     * delay named twice in a row (1m,1m,5m) is one topic, subscribed once. */
+    const char (*tiers)[TOPIC_NAME_MAX];
+    size_t n_tiers;
     /* The longest an item can take: the group waits twice that (and a
      * minute) for a poll while every slot is taken. */
     long long max_item_ms;
-    long inflight;           /* jobs held at once */
-    struct job_sink *sink;   /* counts them */
+    /* 1: librdkafka's fetch sizes and poll interval instead of the bounded
+     * prefetch and the patience above (deliver: a task may carry a whole
+     * batch's results, its loop polls every 100 ms at most, and it bounds
+     * what it holds itself, FERRY_WEBHOOK_MAX_IN_FLIGHT). */
+    int default_fetch;
+    long inflight;           /* jobs held at once (consume_run) */
+    struct job_sink *sink;   /* counts them (consume_run; NULL with consume_take_ready) */
     struct cancels *cancels; /* borrowed, for its gauge; NULL: none */
     /* One record: takes msg (destroys it); ot is where its offset is
      * tracked (the requests' or the retry tiers'). */
@@ -73,6 +87,7 @@ struct consume {
     struct metric *consumed;
     char names[3][64]; /* the metrics' names (the registry borrows them) */
     atomic_llong lag;  /* requests in Kafka not yet taken */
+    int64_t next_lag;  /* when lag is asked of the consumers next (clk_mono_ms) */
 };
 
 /* Opens the consumers and registers the metrics (cs must outlive the
@@ -81,8 +96,15 @@ struct consume {
 int consume_open(struct consume *cs, const struct consume_conf *conf, const struct stage *st,
                  char *errstr, size_t errstr_size);
 
-/* Takes records until a stop signal. */
+/* Takes records until a stop signal, never holding more than conf.inflight
+ * jobs (conf.sink counts them). */
 void consume_run(struct consume *cs);
+
+/* Takes the records already waiting, without blocking: at most `room` of
+ * them, a due retry and a request in turn (so neither starves), until both
+ * have none or room is used up. Returns how many were taken. For a stage
+ * with its own event loop, instead of consume_run(). */
+long consume_take_ready(struct consume *cs, long room);
 
 /* Closes the consumers (committing the stored offsets) and forgets the
  * cancels (their gauge reads 0): stop them after this. */

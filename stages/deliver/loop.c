@@ -56,7 +56,7 @@ static void metrics_register(void)
 static double parked_records(void *arg)
 {
     struct deliver_loop *l = arg;
-    rd_kafka_t *rk = delayq_consumer(l->dq);
+    rd_kafka_t *rk = delayq_consumer(l->cs.dq);
     rd_kafka_topic_partition_list_t *parts = NULL;
     double total = 0;
     if (rd_kafka_assignment(rk, &parts) || !parts)
@@ -115,10 +115,12 @@ static void on_attempted(struct job *job, void *arg)
     recorder_write(l->rec, job);
 }
 
-/* ---- intake --------------------------------------------------------------- */
+/* ---- intake: shared/consume.c's, driven without waiting ------------------ */
 
-static void take(struct deliver_loop *l, rd_kafka_message_t *msg, struct offtrack *ot)
+/* consume's take: one task or due retry (msg is ours to destroy). */
+static void take(void *arg, rd_kafka_message_t *msg, struct offtrack *ot)
 {
+    struct deliver_loop *l = arg;
     char errstr[DELIVER_ERR_LEN];
     offtrack_begin(ot, msg);
     struct job *job = calloc(1, sizeof(*job));
@@ -155,38 +157,6 @@ static void take(struct deliver_loop *l, rd_kafka_message_t *msg, struct offtrac
     sender_submit(l->snd, job);
 }
 
-static int consumable(rd_kafka_message_t *msg)
-{
-    if (!msg->err)
-        return 1;
-    kafka_consume_error(msg, "deliver");
-    rd_kafka_message_destroy(msg);
-    return 0;
-}
-
-/* Takes records while there is room, alternating between retries and new
- * tasks so neither starves the other. */
-static void intake(struct deliver_loop *l)
-{
-    int main_empty = 0, tiers_empty = 0;
-    while (l->alive < l->max_pending && !(main_empty && tiers_empty)) {
-        if (!tiers_empty) {
-            rd_kafka_message_t *msg = delayq_poll(l->dq, 0);
-            if (!msg)
-                tiers_empty = 1;
-            else if (consumable(msg))
-                take(l, msg, delayq_offtrack(l->dq));
-        }
-        if (!main_empty && l->alive < l->max_pending) {
-            rd_kafka_message_t *msg = rd_kafka_consumer_poll(l->consumer, 0);
-            if (!msg)
-                main_empty = 1;
-            else if (consumable(msg))
-                take(l, msg, l->ot);
-        }
-    }
-}
-
 static void wake_drain(int fd)
 {
     char buf[256];
@@ -196,31 +166,25 @@ static void wake_drain(int fd)
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
-static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
-    struct deliver_loop *l = opaque;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        rd_kafka_assign(rk, parts);
-    } else {
-        /* In-flight work of these partitions is redone by their next owner;
-         * its late completions are ignored by offtrack. */
-        if (l->ot)
-            offtrack_revoke(l->ot, parts);
-        rd_kafka_assign(rk, NULL);
-    }
-}
-
-void deliver_loop_set_rebalance(rd_kafka_conf_t *conf, struct deliver_loop *l)
-{
-    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-    rd_kafka_conf_set_opaque(conf, l);
-}
-
 static void on_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     struct deliver_loop *l = opaque;
     recorder_dr(rk, msg, l->rec);
+}
+
+int deliver_loop_open_intake(struct deliver_loop *l, const struct stage *st, char *errstr,
+                             size_t errstr_size)
+{
+    const struct consume_conf cc = {
+        .stage = "deliver",
+        .topic = topic_name(l->topics, TOPIC_WEBHOOKS),
+        .tiers = l->topics->webhook_tier,
+        .n_tiers = l->topics->n_webhook_tiers,
+        .default_fetch = 1,
+        .take = take,
+        .arg = l,
+    };
+    return consume_open(&l->cs, &cc, st, errstr, errstr_size);
 }
 
 void deliver_loop_set_dr(rd_kafka_conf_t *conf, struct deliver_loop *l)
@@ -250,11 +214,10 @@ int deliver_loop_init(struct deliver_loop *l, const struct sender_opts *so, char
         close(l->wake[1]);
         return -1;
     }
-    l->ot = offtrack_new(l->consumer);
     l->rec = recorder_new(l->producer, l->topics, on_recorded, l);
 
-    rd_kafka_queue_t *qs[3] = {rd_kafka_queue_get_consumer(l->consumer),
-                               rd_kafka_queue_get_consumer(delayq_consumer(l->dq)),
+    rd_kafka_queue_t *qs[3] = {rd_kafka_queue_get_consumer(l->cs.consumer),
+                               rd_kafka_queue_get_consumer(delayq_consumer(l->cs.dq)),
                                rd_kafka_queue_get_main(l->producer)};
     for (int i = 0; i < 3; i++) {
         rd_kafka_queue_io_event_enable(qs[i], l->wake[1], "w", 1);
@@ -267,13 +230,15 @@ void deliver_loop_step(struct deliver_loop *l)
 {
     wake_drain(l->wake[0]);
     rd_kafka_poll(l->producer, 0);
-    intake(l);
+    /* Records while there is room, a retry and a new task in turn. */
+    if (l->alive < l->max_pending)
+        consume_take_ready(&l->cs, l->max_pending - l->alive);
     metric_set(m_in_flight, sender_in_flight(l->snd));
     metric_set(m_waiting, sender_waiting(l->snd));
-    metric_set(m_parked_parts, (long long)delayq_parked(l->dq));
+    metric_set(m_parked_parts, (long long)delayq_parked(l->cs.dq));
     /* Sleep until the next parked head is due at the latest: delayq
      * resumes a partition when it is polled after its due time. */
-    int64_t due_in = delayq_next_due_in(l->dq);
+    int64_t due_in = delayq_next_due_in(l->cs.dq);
     sender_run(l->snd, due_in >= 0 && due_in < LOOP_MAX_WAIT_MS ? (int)due_in : LOOP_MAX_WAIT_MS);
 }
 

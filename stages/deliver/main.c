@@ -61,9 +61,7 @@ static void close_in_order(struct deliver_loop *l, int wait_ms)
     deliver_loop_drain(l, wait_ms);
     kafka_producer_close(l->producer, wait_ms);
     deliver_loop_release(l);
-    kafka_consumer_close(l->consumer, 0);
-    delayq_close(l->dq);
-    offtrack_free(l->ot);
+    consume_close(&l->cs);
 }
 
 int main(int argc, char **argv)
@@ -96,15 +94,8 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    /* Clients: the task consumer, the tier consumer, one producer. */
-    const char *tasks[] = {topic_name(&st.topics, TOPIC_WEBHOOKS)};
-    const char *tiers[CFG_MAX_DURATIONS];
-    size_t n_tiers = 0;
-    for (size_t i = 0; i < st.topics.n_webhook_tiers; i++)
-        if (i == 0 || strcmp(st.topics.webhook_tier[i], st.topics.webhook_tier[i - 1]) != 0)
-            tiers[n_tiers++] = st.topics.webhook_tier[i];
-
-    /* The producer first: it provisions the topics, and the consumers
+    /* Clients: one producer, then the task and tier consumers. The producer
+     * first: it provisions the topics, and the consumers
      * subscribe only once every broker knows them (a group that joins
      * while the broker it asks does not is assigned nothing until its next
      * metadata refresh). */
@@ -120,19 +111,9 @@ int main(int argc, char **argv)
         httpd_ops_stop(&ops);
         return shutdown_exit_code(shutdown_requested() ? 0 : 1);
     }
-    rd_kafka_conf_t *cconf =
-        kafka_consumer_conf(&st.cfg, st.client_id, "ferry-deliver", errstr, sizeof(errstr));
-    if (cconf)
-        deliver_loop_set_rebalance(cconf, &l);
-    l.consumer = cconf ? kafka_consumer_open(cconf, tasks, 1, errstr, sizeof(errstr)) : NULL;
-    if (!l.consumer)
-        goto fail_producer;
-    l.dq = delayq_open(&st.cfg, st.client_id, "ferry-deliver-retry", tiers, n_tiers, errstr,
-                       sizeof(errstr));
-    if (!l.dq)
-        goto fail_consumer;
-
     l.topics = &st.topics;
+    if (deliver_loop_open_intake(&l, &st, errstr, sizeof(errstr)))
+        goto fail_producer;
     l.pol = (struct task_policy){
         .sb = &sb,
         .allow_http = cfg_bool(&st.cfg, "FERRY_WEBHOOK_ALLOW_HTTP"),
@@ -151,7 +132,7 @@ int main(int argc, char **argv)
         .pol = &l.pol,
     };
     if (deliver_loop_init(&l, &so, errstr, sizeof(errstr)))
-        goto fail_dq;
+        goto fail_consumers;
     if (httpd_ops_serve(&ops, ready, NULL, errstr, sizeof(errstr)))
         goto fail_loop;
 
@@ -162,7 +143,8 @@ int main(int argc, char **argv)
         LOG_ERROR("start_failed", "err=%s", errstr);
         rc = 2;
     } else {
-        LOG_INFO("started", "input=%s tiers=%zu max_per_host=%d", tasks[0], n_tiers,
+        LOG_INFO("started", "input=%s tiers=%zu max_per_host=%d",
+                 topic_name(&st.topics, TOPIC_WEBHOOKS), st.topics.n_webhook_tiers,
                  so.max_per_host);
         deliver_loop_run(&l);
     }
@@ -178,10 +160,8 @@ int main(int argc, char **argv)
 fail_loop:
     close_in_order(&l, 0);
     goto fail;
-fail_dq:
-    delayq_close(l.dq);
-fail_consumer:
-    kafka_consumer_close(l.consumer, 0);
+fail_consumers:
+    consume_close(&l.cs);
 fail_producer:
     kafka_producer_close(l.producer, 0);
 fail:

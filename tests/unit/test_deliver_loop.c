@@ -108,19 +108,13 @@ static void test_tasks_through_tiers_to_dead_letters(void **state)
                       RD_KAFKA_V_END);
     assert_int_equal(rd_kafka_flush(writer, 5000), 0);
 
-    rd_kafka_conf_t *cconf = kafka_consumer_conf(&cfg, "ferry-test", "g-deliver", err, sizeof(err));
-    deliver_loop_set_rebalance(cconf, &l);
-    const char *tasks[] = {topic_name(&topics, TOPIC_WEBHOOKS)};
-    l.consumer = kafka_consumer_open(cconf, tasks, 1, err, sizeof(err));
-    assert_non_null(l.consumer);
-    const char *tiers[] = {topics.webhook_tier[0]};
-    l.dq = delayq_open(&cfg, "ferry-test", "g-deliver-retry", tiers, 1, err, sizeof(err));
-    assert_non_null(l.dq);
     pconf = kafka_producer_conf(&cfg, "ferry-test", NULL, err, sizeof(err));
     deliver_loop_set_dr(pconf, &l);
     l.producer = kafka_producer_open(pconf, 5000, err, sizeof(err));
     assert_non_null(l.producer);
     l.topics = &topics;
+    struct stage st = {.name = "deliver", .client_id = "ferry-test", .cfg = cfg, .topics = topics};
+    assert_int_equal(deliver_loop_open_intake(&l, &st, err, sizeof(err)), 0);
     l.pol = (struct task_policy){.sb = &sb,
                                  .allow_http = 1,
                                  .n_tiers = topics.n_webhook_tiers,
@@ -161,15 +155,13 @@ static void test_tasks_through_tiers_to_dead_letters(void **state)
     deliver_loop_release(&l);
 
     /* All four task records are done: the stored offset is past them. */
-    rd_kafka_commit(l.consumer, NULL, 0);
+    rd_kafka_commit(l.cs.consumer, NULL, 0);
     rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(c, tasks[0], 0);
-    assert_int_equal(rd_kafka_committed(l.consumer, c, 5000), 0);
+    rd_kafka_topic_partition_list_add(c, topic_name(&topics, TOPIC_WEBHOOKS), 0);
+    assert_int_equal(rd_kafka_committed(l.cs.consumer, c, 5000), 0);
     assert_int_equal(c->elems[0].offset, 4);
     rd_kafka_topic_partition_list_destroy(c);
-    kafka_consumer_close(l.consumer, 0);
-    delayq_close(l.dq);
-    offtrack_free(l.ot);
+    consume_close(&l.cs);
     kafka_producer_close(writer, 1000);
 }
 
