@@ -74,6 +74,7 @@ struct sel *sel_compile(const char *text, char *errstr, size_t errstr_size)
 {
     struct buf x = BUF_INIT(XPATH_MAX);
     struct sel *s = NULL;
+    struct css_list *tree = NULL;
     size_t offset = 0; /* where the compiled text starts in `text` */
     int is_xpath = strncmp(text, "xpath:", 6) == 0;
     if (is_xpath) {
@@ -92,7 +93,8 @@ struct sel *sel_compile(const char *text, char *errstr, size_t errstr_size)
         if (css_check_chars(&c))
             goto out;
         buf_adds(&x, text + offset);
-    } else if (sel_css_to_xpath(text, &x, errstr, errstr_size)) {
+    } else if (!(tree = css_parse(text, errstr, errstr_size)) ||
+               css_write_xpath(tree, text, 0, &x, errstr, errstr_size)) {
         goto out;
     }
     struct xerr xe = {0};
@@ -119,19 +121,24 @@ struct sel *sel_compile(const char *text, char *errstr, size_t errstr_size)
         abort();
     s->comp = comp;
     s->xpath = buf_detach(&x, NULL);
-    if (!is_xpath) {
+    if (tree) {
         /* The form for rules evaluated from the document, when it differs. */
         struct buf d = BUF_INIT(XPATH_MAX);
         char e[64];
-        if (css_to_xpath(text, 1, &d, e, sizeof(e)) == 0 && strcmp(buf_str(&d), s->xpath) != 0) {
+        if (css_write_xpath(tree, text, 1, &d, e, sizeof(e)) == 0 &&
+            strcmp(buf_str(&d), s->xpath) != 0) {
             xmlSetStructuredErrorFunc(&xe, capture_error);
             s->comp_doc = xmlXPathCompile((const xmlChar *)buf_str(&d));
             xmlSetStructuredErrorFunc(prev_ctx, prev);
         }
         buf_release(&d);
-        s->match = sel_match_plan(text);
+        /* The tree stays with the selector: the match plan reads its strings. */
+        s->match = sel_match_plan(tree);
+        s->css = tree;
+        tree = NULL;
     }
 out:
+    css_list_free(tree);
     buf_release(&x);
     return s;
 }
@@ -144,6 +151,7 @@ void sel_free(struct sel *s)
     if (s->comp_doc)
         xmlXPathFreeCompExpr(s->comp_doc);
     sel_match_free(s->match);
+    css_list_free(s->css);
     free(s->xpath);
     free(s);
 }

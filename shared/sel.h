@@ -25,9 +25,18 @@
  * Errors name the byte position (1-based) in the selector text:
  * "position 7: expected ']'".
  *
- * Ownership: a struct sel owns its XPath text and compiled expression;
- * sel_free() releases both. A compiled selector is read-only during
- * evaluation, so one compiled rule serves every page of a batch.
+ * Ownership: a struct sel owns its XPath text, compiled expressions, syntax
+ * tree and match plan; sel_free() releases them. A compiled selector is
+ * read-only during evaluation, so one compiled rule serves every page of a
+ * batch.
+ *
+ * A document's _private is sel's: matching on the tree (sel_eval,
+ * sel_eval_direct) keeps one index of the elements by name per thread, for
+ * the latest document it matched on, and stamps that document's _private
+ * so that a new document at a reused address is known as new. Nothing else
+ * may set or read xmlDoc._private of a document selectors run on: a module
+ * that builds libxml2 trees (a parser of its own included) leaves it NULL.
+ * The stamp is an odd number, never a pointer; xmlFreeDoc ignores it.
  */
 #ifndef FERRY_SEL_H
 #define FERRY_SEL_H
@@ -51,6 +60,9 @@ struct sel {
      * chains) matched on the tree directly: same nodes, no XPath machinery.
      * NULL for the others. */
     struct sel_match *match;
+    /* The CSS's syntax tree, read once: both XPath forms and the match plan
+     * were made from it. NULL for `xpath:`. */
+    struct css_list *css;
 };
 
 /* Compiles a CSS selector, or `xpath:` followed by an XPath expression.

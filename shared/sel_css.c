@@ -1,5 +1,5 @@
-/* sel: the CSS selector grammar, translated to XPath 1.0 as it is read
- * (see sel.h for what is understood, sel_int.h for the translator's state). */
+/* sel: the CSS selector grammar, read once into a syntax tree (see sel.h for
+ * what is understood, sel_int.h for the tree). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,30 +8,59 @@
 
 #include "sel_int.h"
 
-static int compile_complex_list(struct css *c, int mode, char close);
+static struct css_list *complex_list(struct css *c, int mode, char close);
 
-/* [attr op value flags] after the '['. */
-static int attribute_test(struct css *c)
+/* Room for one more element of an array of n (capacity 4, then doubling). */
+static void *grow(void *arr, int n, size_t size)
 {
-    struct buf name = BUF_INIT(SEL_MAX_LEN), value = BUF_INIT(SEL_MAX_LEN),
-               attr = BUF_INIT(XPATH_MAX), folded = BUF_INIT(XPATH_MAX);
+    if (n != 0 && (n < 4 || (n & (n - 1)) != 0))
+        return arr;
+    void *p = realloc(arr, (size_t)(n ? n * 2 : 4) * size);
+    if (!p)
+        abort();
+    return p;
+}
+
+static char *detach(struct buf *b)
+{
+    char *s = strdup(buf_str(b));
+    if (!s)
+        abort();
+    buf_release(b);
+    return s;
+}
+
+/* 1 when s[from..to) was read without escapes and is ASCII. */
+static int plain_ascii(const char *s, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++)
+        if (s[i] == '\\' || (unsigned char)s[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
+/* [attr op value flags] after the '[', into p. */
+static int attribute_test(struct css *c, struct css_part *p)
+{
+    struct buf name = BUF_INIT(SEL_MAX_LEN), value = BUF_INIT(SEL_MAX_LEN);
     int rc = -1;
     css_skip_ws(c);
+    size_t at = c->pos;
     if (css_read_ident(c, &name, 1, "an attribute name"))
         goto out;
+    p->plain = (char)plain_ascii(c->s, at, c->pos);
     css_skip_ws(c);
-    char op[3] = {0};
     char ch = css_peek(c);
     if (ch == ']') {
         c->pos++;
-        rc = css_out(c, "[") || css_out_attr(c, buf_str(&name)) || css_out(c, "]");
+        rc = 0;
         goto out;
     }
     if (ch == '=') {
-        op[0] = '=';
+        p->op = '=';
         c->pos++;
     } else if (ch && strchr("~^$*|", ch) && c->s[c->pos + 1] == '=') {
-        op[0] = ch, op[1] = '=';
+        p->op = ch;
         c->pos += 2;
     } else {
         css_fail(c, "expected '=', '~=', '^=', '$=', '*=', '|=' or ']'");
@@ -39,16 +68,22 @@ static int attribute_test(struct css *c)
     }
     css_skip_ws(c);
     ch = css_peek(c);
+    at = c->pos;
     if (ch == '"' || ch == '\'') {
         if (css_read_string(c, &value))
             goto out;
+        /* Quoted: any characters but escapes and line breaks. */
+        for (size_t i = at + 1; i + 1 < c->pos; i++)
+            if (c->s[i] == '\\' || c->s[i] == '\n')
+                p->plain = 0;
     } else if (css_read_ident(c, &value, 0, "a value (an identifier or a quoted string)")) {
         goto out;
+    } else if (!plain_ascii(c->s, at, c->pos)) {
+        p->plain = 0;
     }
     css_skip_ws(c);
-    int nocase = 0;
     if (css_peek(c) == 'i' || css_peek(c) == 'I' || css_peek(c) == 's' || css_peek(c) == 'S') {
-        nocase = tolower((unsigned char)css_peek(c)) == 'i';
+        p->nocase = tolower((unsigned char)css_peek(c)) == 'i';
         c->pos++;
         css_skip_ws(c);
     }
@@ -57,62 +92,12 @@ static int attribute_test(struct css *c)
         goto out;
     }
     c->pos++;
-
-    /* The attribute (folded for ` i`) and the value to compare with. */
-    struct buf *save = c->out;
-    c->out = &attr;
-    if (css_out_attr(c, buf_str(&name))) {
-        c->out = save;
-        goto out;
-    }
-    c->out = save;
-    const char *a = buf_str(&attr);
-    if (nocase) {
-        buf_addf(&folded, LOWER_ABC, a);
-        a = buf_str(&folded);
-        for (size_t i = 0; i < value.len; i++)
-            value.ptr[i] = (char)tolower((unsigned char)value.ptr[i]);
-    }
-    const char *v = buf_str(&value);
-    /* Selectors Level 3: ~= with an empty value or one with whitespace, and
-     * ^= $= *= with an empty value, match nothing. */
-    int never =
-        (op[0] != '=' && op[0] != '|' && !v[0]) || (op[0] == '~' && strpbrk(v, " \t\n\r\f"));
-    if (never) {
-        rc = css_out(c, "[false()]");
-        goto out;
-    }
-    switch (op[0]) {
-    case '=': rc = css_outf(c, "[%s=", a) || css_out_literal(c, v) || css_out(c, "]"); break;
-    case '~': {
-        struct buf hay = BUF_INIT(XPATH_MAX);
-        buf_addf(&hay, "normalize-space(%s)", a);
-        rc = css_out_class(c, buf_str(&hay), v);
-        buf_release(&hay);
-        break;
-    }
-    case '^':
-        rc = css_outf(c, "[starts-with(%s,", a) || css_out_literal(c, v) || css_out(c, ")]");
-        break;
-    case '$':
-        rc = css_outf(c, "[substring(%s,string-length(%s)-%zu)=", a, a, css_utf8_chars(v) - 1) ||
-             css_out_literal(c, v) || css_out(c, "]");
-        break;
-    case '*':
-        rc = css_outf(c, "[contains(%s,", a) || css_out_literal(c, v) || css_out(c, ")]");
-        break;
-    case '|':
-        rc = css_outf(c, "[%s=", a) || css_out_literal(c, v) ||
-             css_outf(c, " or starts-with(%s,", a) || css_out(c, "concat(") ||
-             css_out_literal(c, v) || css_out(c, ",'-'))]");
-        break;
-    }
+    p->value = detach(&value);
+    rc = 0;
 out:
-    buf_release(&name);
+    p->name = detach(&name);
     buf_release(&value);
-    buf_release(&attr);
-    buf_release(&folded);
-    return rc ? -1 : 0;
+    return rc;
 }
 
 /* an+b inside :nth-*(...); odd, even, 3, -n+3, 2n + 1. */
@@ -169,32 +154,19 @@ static int parse_nth(struct css *c, long *a, long *b)
     return 0;
 }
 
-/* The predicate for position an+b among the siblings on `axis`
- * (preceding-sibling:: counts from the start, following-sibling:: from the
- * end), over siblings matching `test` (* or an element name). */
-static int nth_predicate(struct css *c, long a, long b, const char *axis, const char *test)
+/* ')' closing a pseudo-class's argument (after white space). */
+static int close_paren(struct css *c)
 {
-    struct buf cb = BUF_INIT(XPATH_MAX);
-    buf_addf(&cb, "count(%s::%s)", axis, test);
-    const char *cnt = buf_str(&cb);
-    int rc;
-    /* The element is the p-th, p = count + 1; it matches when p = a*k + b
-     * for some k >= 0. */
-    if (a == 0)
-        rc = b < 1 ? css_out(c, "[false()]") : css_outf(c, "[%s=%ld]", cnt, b - 1);
-    else if (a > 0 && b <= 1) /* every k >= 0 gives p >= 1: only the step matters */
-        rc = css_outf(c, "[(%s+%ld) mod %ld=0]", cnt, 1 - b, a);
-    else if (a > 0)
-        rc = css_outf(c, "[%s>=%ld and (%s-%ld) mod %ld=0]", cnt, b - 1, cnt, b - 1, a);
-    else
-        rc = css_outf(c, "[%ld-%s>=0 and (%ld-%s) mod %ld=0]", b - 1, cnt, b - 1, cnt, -a);
-    buf_release(&cb);
-    return rc;
+    css_skip_ws(c);
+    if (css_peek(c) != ')')
+        return css_fail(c, "expected ')'");
+    c->pos++;
+    return 0;
 }
 
-/* A pseudo-class after the ':'. `type` is the compound's element name or
- * NULL for any. */
-static int pseudo(struct css *c, const char *type)
+/* A pseudo-class after the ':', into p. `typed`: the compound names an
+ * element the XPath can test (the -of-type forms need one). */
+static int pseudo(struct css *c, struct css_part *p, int typed)
 {
     struct buf name = BUF_INIT(64);
     int rc = -1;
@@ -209,57 +181,42 @@ static int pseudo(struct css *c, const char *type)
     int fn = css_peek(c) == '(';
     if (fn)
         c->pos++;
-    int of_type = strstr(n, "of-type") != NULL;
-    const char *test = of_type ? type : "*";
-    if (of_type && !type) {
+    p->of_type = strstr(n, "of-type") != NULL;
+    p->last = strstr(n, "last") != NULL;
+    if (p->of_type && !typed) {
         c->pos = at;
         css_fail(c, ":%s needs an element name before it", n);
         goto out;
     }
+    rc = 0;
     if (!fn && (strcmp(n, "first-child") == 0 || strcmp(n, "first-of-type") == 0)) {
-        rc = css_outf(c, "[not(preceding-sibling::%s)]", test);
+        p->ps = CSS_FIRST;
     } else if (!fn && (strcmp(n, "last-child") == 0 || strcmp(n, "last-of-type") == 0)) {
-        rc = css_outf(c, "[not(following-sibling::%s)]", test);
+        p->ps = CSS_LAST;
     } else if (!fn && (strcmp(n, "only-child") == 0 || strcmp(n, "only-of-type") == 0)) {
-        rc = css_outf(c, "[not(preceding-sibling::%s) and not(following-sibling::%s)]", test, test);
+        p->ps = CSS_ONLY;
     } else if (!fn && strcmp(n, "empty") == 0) {
-        rc = css_out(c, "[not(*) and not(text())]");
+        p->ps = CSS_EMPTY;
     } else if (!fn && strcmp(n, "root") == 0) {
-        rc = css_out(c, "[not(parent::*)]");
+        p->ps = CSS_ROOT;
     } else if (!fn && (strcmp(n, "checked") == 0 || strcmp(n, "disabled") == 0 ||
                        strcmp(n, "selected") == 0)) {
-        rc = css_outf(c, "[@%s]", n);
+        p->ps = CSS_FLAG;
     } else if (fn && (strcmp(n, "nth-child") == 0 || strcmp(n, "nth-of-type") == 0 ||
                       strcmp(n, "nth-last-child") == 0 || strcmp(n, "nth-last-of-type") == 0)) {
-        long a = 0, b = 0;
-        if (parse_nth(c, &a, &b))
-            goto out;
-        css_skip_ws(c);
-        if (css_peek(c) != ')') {
-            css_fail(c, "expected ')'");
-            goto out;
-        }
-        c->pos++;
-        rc = nth_predicate(c, a, b, strstr(n, "last") ? "following-sibling" : "preceding-sibling",
-                           test);
+        p->ps = CSS_NTH;
+        rc = parse_nth(c, &p->a, &p->b) || close_paren(c);
     } else if (fn && (strcmp(n, "not") == 0 || strcmp(n, "has") == 0)) {
         if (c->nest >= MAX_NEST) {
-            css_fail(c, ":not() and :has() nest at most %d deep", MAX_NEST);
+            rc = css_fail(c, ":not() and :has() nest at most %d deep", MAX_NEST);
             goto out;
         }
-        int has = n[0] == 'h';
-        /* The compounds inside are not where this one starts its scan. */
-        struct buf lead_id = c->lead_id, lead_class = c->lead_class;
-        size_t nametest_end = c->nametest_end;
-        c->lead_id = (struct buf)BUF_INIT(SEL_MAX_LEN);
-        c->lead_class = (struct buf)BUF_INIT(SEL_MAX_LEN);
+        p->ps = n[0] == 'h' ? CSS_HAS : CSS_NOT;
+        p->pos = c->pos; /* the list's opening is written after the '(' */
         c->nest++;
-        rc = css_out(c, has ? "[" : "[not(") || compile_complex_list(c, has ? 1 : 2, ')') ||
-             css_out(c, has ? "]" : ")]");
+        p->sub = complex_list(c, p->ps == CSS_HAS ? 1 : 2, ')');
         c->nest--;
-        buf_release(&c->lead_id);
-        buf_release(&c->lead_class);
-        c->lead_id = lead_id, c->lead_class = lead_class, c->nametest_end = nametest_end;
+        rc = p->sub ? 0 : -1;
     } else if (fn && strcmp(n, "contains") == 0) {
         struct buf text = BUF_INIT(SEL_MAX_LEN);
         css_skip_ws(c);
@@ -267,162 +224,110 @@ static int pseudo(struct css *c, const char *type)
             rc = css_read_string(c, &text);
         else
             rc = css_read_ident(c, &text, 0, "a quoted string");
-        css_skip_ws(c);
-        if (!rc && css_peek(c) != ')')
-            rc = css_fail(c, "expected ')'");
-        if (!rc) {
-            c->pos++;
-            rc = css_out(c, "[contains(string(.),") || css_out_literal(c, buf_str(&text)) ||
-                 css_out(c, ")]");
-        }
-        buf_release(&text);
+        rc = rc || close_paren(c);
+        p->ps = CSS_CONTAINS;
+        p->value = detach(&text);
     } else {
         c->pos = at;
-        css_fail(c, "unsupported pseudo-class ':%s%s'", n, fn ? "()" : "");
+        rc = css_fail(c, "unsupported pseudo-class ':%s%s'", n, fn ? "()" : "");
     }
 out:
-    buf_release(&name);
+    p->name = detach(&name);
     return rc ? -1 : 0;
 }
 
-/* A compound selector: an optional type then #id .class [attr] :pseudo.
- * The step's axis has been written; this writes the name test and the
- * predicates. */
-static int compound(struct css *c)
+static void compound_release(struct css_compound *k)
 {
-    struct buf type = BUF_INIT(SEL_MAX_LEN);
-    int rc = -1, parts = 0;
+    for (int i = 0; i < k->n; i++) {
+        free(k->parts[i].name);
+        free(k->parts[i].value);
+        css_list_free(k->parts[i].sub);
+    }
+    free(k->parts);
+    free(k->type);
+}
+
+/* A compound selector: an optional type then #id .class [attr] :pseudo. */
+static int compound(struct css *c, struct css_compound *k)
+{
+    int parts = 0;
     size_t start = c->pos;
     char ch = css_peek(c);
+    k->start = start;
     if (ch == '*') {
         c->pos++;
         parts++;
-        if (css_out(c, "*"))
-            goto out;
+        k->star = 1;
     } else if (css_is_name_start((unsigned char)ch) || ch == '\\' ||
                (ch == '-' && css_is_name_start((unsigned char)c->s[c->pos + 1]))) {
-        if (css_read_ident(c, &type, 1, "an element name"))
-            goto out;
+        struct buf type = BUF_INIT(SEL_MAX_LEN);
+        int r = css_read_ident(c, &type, 1, "an element name");
+        k->type = detach(&type);
+        k->plain = (char)plain_ascii(c->s, start, c->pos);
+        if (r)
+            return -1;
         parts++;
-        if (c->s[c->pos] == '|') {
-            css_fail(c, "namespaces are not supported");
-            goto out;
-        }
-        if (css_xpath_name_ok(buf_str(&type))) {
-            if (css_out(c, buf_str(&type)))
-                goto out;
-        } else if (css_out(c, "*[local-name()=") || css_out_literal(c, buf_str(&type)) ||
-                   css_out(c, "]")) {
-            goto out;
-        }
-    } else if (css_out(c, "*")) {
-        goto out;
+        if (c->s[c->pos] == '|')
+            return css_fail(c, "namespaces are not supported");
     }
-    const char *t = type.len && css_xpath_name_ok(buf_str(&type)) ? buf_str(&type) : NULL;
-    c->nametest_end = c->out->len;
-    buf_reset(&c->lead_id);
-    buf_reset(&c->lead_class);
+    k->type_end = c->pos;
+    int typed = k->type && css_xpath_name_ok(k->type);
     for (;;) {
         ch = css_peek(c);
+        if (!(ch == '#' || ch == '.' || ch == '[' || ch == ':'))
+            break;
+        k->parts = grow(k->parts, k->n, sizeof(*k->parts));
+        struct css_part *p = &k->parts[k->n++];
+        *p = (struct css_part){.kind = ch, .plain = 1};
+        size_t at = ++c->pos;
         if (ch == '#' || ch == '.') {
             struct buf id = BUF_INIT(SEL_MAX_LEN);
-            c->pos++;
             int r = css_read_ident(c, &id, 0, ch == '#' ? "an id after '#'" : "a class after '.'");
-            if (!r) {
-                if (ch == '#')
-                    r = css_out(c, "[@id=") || css_out_literal(c, buf_str(&id)) || css_out(c, "]");
-                else
-                    r = css_out(c, "[ferry-has-class(") || css_out_literal(c, buf_str(&id)) ||
-                        css_out(c, ")]");
-                struct buf *lead = ch == '#' ? &c->lead_id : &c->lead_class;
-                if (!r && !lead->len)
-                    buf_adds(lead, buf_str(&id));
-            }
-            buf_release(&id);
+            p->name = detach(&id);
+            p->plain = (char)plain_ascii(c->s, at, c->pos);
             if (r)
-                goto out;
-        } else if (ch == '[') {
-            c->pos++;
-            if (attribute_test(c))
-                goto out;
-        } else if (ch == ':') {
-            c->pos++;
-            if (pseudo(c, t))
-                goto out;
-        } else {
-            break;
+                return -1;
+        } else if (ch == '[' ? attribute_test(c, p) : pseudo(c, p, typed)) {
+            return -1;
+        } else if (ch == ':' && !p->sub) {
+            for (size_t i = at; i < c->pos; i++)
+                p->plain &= c->s[i] != '\\';
         }
+        if (!p->sub)
+            p->pos = c->pos;
+        p->end = c->pos;
         parts++;
     }
     if (!parts) {
         c->pos = start;
-        css_fail(c, ch ? "unexpected '%c'" : "expected a selector", ch);
-        goto out;
+        return css_fail(c, ch ? "unexpected '%c'" : "expected a selector", ch);
     }
-    rc = 0;
-out:
-    buf_release(&type);
-    return rc;
-}
-
-/* From the document, the first compound of a selector with an id or a
- * class starts from an index instead of scanning every element: id() (the
- * document's id table, as getElementById: the first element with that id)
- * or ferry-class-index() (one walk per page, shared by every rule). Its own
- * tests stay as predicates. Rewrites what compound() wrote after `mark`. */
-static int lead_step(struct css *c, size_t mark, size_t test_start)
-{
-    if (!c->lead_id.len && !c->lead_class.len)
-        return 0;
-    struct buf test = BUF_INIT(XPATH_MAX), preds = BUF_INIT(XPATH_MAX);
-    buf_add(&test, c->out->ptr + test_start, c->nametest_end - test_start);
-    buf_add(&preds, c->out->ptr + c->nametest_end, c->out->len - c->nametest_end);
-    buf_truncate(c->out, mark);
-    int rc = c->lead_id.len
-                 ? css_out(c, "id(") || css_out_literal(c, buf_str(&c->lead_id))
-                 : css_out(c, "ferry-class-index(") || css_out_literal(c, buf_str(&c->lead_class));
-    rc = rc || css_out(c, ")");
-    if (!rc && strcmp(buf_str(&test), "*") != 0)
-        rc = css_out(c, "[self::") || css_out(c, buf_str(&test)) || css_out(c, "]");
-    rc = rc || css_out(c, buf_str(&preds));
-    buf_release(&test);
-    buf_release(&preds);
-    return rc;
+    k->end = c->pos;
+    return 0;
 }
 
 /* One complex selector: compound (combinator compound)*. `mode` 0: from the
  * context node (descendants, or a leading combinator); 1: inside :has(),
  * the same, relative to the tested element; 2: inside :not(), one compound
  * tested on the element itself. Stops before ',' or `close`. */
-static int complex_sel(struct css *c, int mode, char close)
+static int complex_sel(struct css *c, struct css_complex *x, int mode, char close)
 {
     css_skip_ws(c);
-    if (mode == 2) {
-        if (css_out(c, "self::") || compound(c))
-            return -1;
-        css_skip_ws(c);
-        return 0;
-    }
     char comb = ' ';
-    if (css_peek(c) == '>' || css_peek(c) == '+' || css_peek(c) == '~') {
+    if (mode != 2 && (css_peek(c) == '>' || css_peek(c) == '+' || css_peek(c) == '~')) {
         comb = css_peek(c);
         c->pos++;
         css_skip_ws(c);
     }
-    for (int first = 1;; first = 0) {
-        size_t mark = c->out->len;
-        switch (comb) {
-        case ' ': css_out(c, "descendant::"); break;
-        case '>': css_out(c, "child::"); break;
-        case '~': css_out(c, "following-sibling::"); break;
-        case '+': css_out(c, "following-sibling::*[1]/self::"); break;
-        }
-        size_t test_start = c->out->len;
-        if (compound(c))
-            return -1;
-        if (first && comb == ' ' && mode == 0 && c->doc_form && lead_step(c, mark, test_start))
+    for (;;) {
+        x->c = grow(x->c, x->n, sizeof(*x->c));
+        struct css_compound *k = &x->c[x->n++];
+        *k = (struct css_compound){.comb = comb};
+        if (compound(c, k))
             return -1;
         int ws = css_skip_ws(c);
+        if (mode == 2)
+            return 0;
         char ch = css_peek(c);
         if (!ch || ch == ',' || ch == close)
             return 0;
@@ -437,19 +342,34 @@ static int complex_sel(struct css *c, int mode, char close)
         } else {
             return css_fail(c, "unexpected '%c'", ch);
         }
-        if (css_out(c, "/"))
-            return -1;
     }
 }
 
-/* complex (',' complex)* up to the end or `close` (consumed). */
-static int compile_complex_list(struct css *c, int mode, char close)
+void css_list_free(struct css_list *l)
 {
-    for (int first = 1;; first = 0) {
-        if (!first && css_out(c, mode == 2 ? " or " : "|"))
-            return -1;
-        if (complex_sel(c, mode, close))
-            return -1;
+    if (!l)
+        return;
+    for (int a = 0; a < l->n; a++) {
+        for (int i = 0; i < l->alts[a].n; i++)
+            compound_release(&l->alts[a].c[i]);
+        free(l->alts[a].c);
+    }
+    free(l->alts);
+    free(l);
+}
+
+/* complex (',' complex)* up to the end or `close` (consumed). */
+static struct css_list *complex_list(struct css *c, int mode, char close)
+{
+    struct css_list *l = calloc(1, sizeof(*l));
+    if (!l)
+        abort();
+    for (;;) {
+        l->alts = grow(l->alts, l->n, sizeof(*l->alts));
+        struct css_complex *x = &l->alts[l->n++];
+        *x = (struct css_complex){.sep = c->pos};
+        if (complex_sel(c, x, mode, close))
+            break;
         char ch = css_peek(c);
         if (ch == ',') {
             c->pos++;
@@ -457,46 +377,38 @@ static int compile_complex_list(struct css *c, int mode, char close)
         }
         if (close && ch == close) {
             c->pos++;
-            return 0;
+            return l;
         }
         if (!close && !ch)
-            return 0;
-        return css_fail(c, close ? "expected ')'" : "unexpected '%c'", ch);
+            return l;
+        css_fail(c, close ? "expected ')'" : "unexpected '%c'", ch);
+        break;
     }
+    css_list_free(l);
+    return NULL;
 }
 
-/* Bytes of the UTF-8 sequence at s, 0 when invalid. */
-
-static int css_run(struct css *c)
+struct css_list *css_parse(const char *css, char *errstr, size_t errstr_size)
 {
-    if (strlen(c->s) > SEL_MAX_LEN) {
-        snprintf(c->errstr, c->errstr_size, "selector longer than %d bytes", SEL_MAX_LEN);
-        return -1;
+    struct css c = {.s = css, .errstr = errstr, .errstr_size = errstr_size};
+    if (strlen(css) > SEL_MAX_LEN) {
+        snprintf(errstr, errstr_size, "selector longer than %d bytes", SEL_MAX_LEN);
+        return NULL;
     }
-    if (css_check_chars(c))
-        return -1;
-    css_skip_ws(c);
-    if (!css_peek(c))
-        return css_fail(c, "empty selector");
-    return compile_complex_list(c, 0, 0);
-}
-
-int css_to_xpath(const char *css, int doc_form, struct buf *outb, char *errstr, size_t errstr_size)
-{
-    struct css c = {.s = css,
-                    .out = outb,
-                    .errstr = errstr,
-                    .errstr_size = errstr_size,
-                    .doc_form = doc_form,
-                    .lead_id = BUF_INIT(SEL_MAX_LEN),
-                    .lead_class = BUF_INIT(SEL_MAX_LEN)};
-    int rc = css_run(&c);
-    buf_release(&c.lead_id);
-    buf_release(&c.lead_class);
-    return rc;
+    if (css_check_chars(&c))
+        return NULL;
+    css_skip_ws(&c);
+    if (!css_peek(&c)) {
+        css_fail(&c, "empty selector");
+        return NULL;
+    }
+    return complex_list(&c, 0, 0);
 }
 
 int sel_css_to_xpath(const char *css, struct buf *outb, char *errstr, size_t errstr_size)
 {
-    return css_to_xpath(css, 0, outb, errstr, errstr_size);
+    struct css_list *l = css_parse(css, errstr, errstr_size);
+    int rc = l ? css_write_xpath(l, css, 0, outb, errstr, errstr_size) : -1;
+    css_list_free(l);
+    return rc;
 }

@@ -1,12 +1,15 @@
 /*
- * sel_int — the CSS-to-XPath translator's state and its writing helpers,
- * shared by the grammar (sel_css.c), the lexing and output helpers
- * (sel_lex.c) and the libxml2 side (sel.c). Not for other modules: they use
- * sel.h.
+ * sel_int — the CSS selector's syntax tree and the helpers of the modules
+ * that make and read it: the grammar (sel_css.c) parses a selector once
+ * into a tree; the XPath writer (sel_xpath.c, with sel_lex.c's lexing and
+ * output helpers) writes both XPath forms from it, and sel_match.c plans
+ * the match on the libxml2 tree from it. sel.c compiles and keeps it with
+ * the compiled selector. Not for other modules: they use sel.h.
  *
- * The translator reads the selector once, left to right, and writes the
- * XPath as it goes. Every helper returns 0, or -1 after css_fail() recorded
- * the first error ("position N: why"); later failures keep the first.
+ * Every helper returns 0, or -1 after css_fail() recorded the first error
+ * ("position N: why"); later failures keep the first. Each node keeps the
+ * position the reading had reached where its XPath is written, so an error
+ * found while writing ("selector too complex") names a place in the text.
  */
 #ifndef FERRY_SEL_INT_H
 #define FERRY_SEL_INT_H
@@ -25,19 +28,75 @@
 
 #define LOWER_ABC "translate(%s,'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz')"
 
+/* ---- the syntax tree ---- */
+
+enum css_pseudo {
+    CSS_FIRST,    /* :first-child, :first-of-type */
+    CSS_LAST,     /* :last-child, :last-of-type */
+    CSS_ONLY,     /* :only-child, :only-of-type */
+    CSS_EMPTY,    /* :empty */
+    CSS_ROOT,     /* :root */
+    CSS_FLAG,     /* :checked :disabled :selected: the attribute of that name */
+    CSS_NTH,      /* :nth-child() :nth-of-type() and their -last- forms */
+    CSS_NOT,      /* :not(compound, ...) */
+    CSS_HAS,      /* :has(relative selector, ...) */
+    CSS_CONTAINS, /* :contains(text) */
+};
+
+struct css_list;
+
+/* One `#id`, `.class`, `[attr]` or `:pseudo` of a compound. */
+struct css_part {
+    char kind;            /* '#', '.', '[' or ':' */
+    char op;              /* '[': 0 (presence) or '=' '~' '^' '$' '*' '|' */
+    char nocase;          /* '[': the ` i` flag */
+    char plain;           /* names and value written without escapes, names in ASCII */
+    char of_type, last;   /* ':' its -of-type and -last- forms */
+    enum css_pseudo ps;   /* ':' */
+    long a, b;            /* CSS_NTH: an+b */
+    char *name;           /* the id, the class, the attribute (lower case), the pseudo-class */
+    char *value;          /* '[': the value (NULL: presence); CSS_CONTAINS: the text */
+    struct css_list *sub; /* CSS_NOT, CSS_HAS */
+    size_t pos;           /* where its XPath is written */
+    size_t end;           /* CSS_NOT, CSS_HAS: where the closing of the list is */
+};
+
+/* An optional type, then its parts; `comb` joins it to the compound before
+ * (for the first of a complex: its leading combinator, ' ' when none). */
+struct css_compound {
+    char comb;  /* ' ', '>', '+' or '~' */
+    char star;  /* written `*` */
+    char plain; /* the type written without escapes, in ASCII */
+    char *type; /* the element name, lower case; NULL: any */
+    struct css_part *parts;
+    int n;
+    size_t start;    /* where its axis is written */
+    size_t type_end; /* where its name test is written */
+    size_t end;      /* after its last part */
+};
+
+struct css_complex {
+    struct css_compound *c;
+    int n;
+    size_t sep; /* where the `|` (or ` or `) before it is written */
+};
+
+/* A selector list: the whole selector, or the argument of :not() / :has(). */
+struct css_list {
+    struct css_complex *alts;
+    int n;
+};
+
+/* ---- reading ---- */
+
 struct css {
     const char *s;   /* the whole selector */
     size_t pos;      /* next byte */
-    struct buf *out; /* XPath being written */
+    struct buf *out; /* XPath being written (sel_xpath.c) */
     int nest;
     char *errstr;
     size_t errstr_size;
     int failed;
-    int doc_form; /* writing the form evaluated from the document node */
-    /* What the compound being written starts its scan from (doc_form):
-     * its first id or class, and where its name test ends in out. */
-    struct buf lead_id, lead_class;
-    size_t nametest_end;
 };
 
 static inline int css_is_name_start(unsigned char ch)
@@ -55,9 +114,15 @@ static inline char css_peek(const struct css *c)
     return c->s[c->pos];
 }
 
-/* sel_css.c: the translation of a whole selector into outb; doc_form writes
- * the form evaluated from the document node (an id or class lead step). */
-int css_to_xpath(const char *css, int doc_form, struct buf *outb, char *errstr, size_t errstr_size);
+/* sel_css.c: the tree of a whole selector, or NULL with errstr. */
+struct css_list *css_parse(const char *css, char *errstr, size_t errstr_size);
+void css_list_free(struct css_list *l);
+
+/* sel_xpath.c: the XPath of a parsed selector into outb; doc_form writes
+ * the form evaluated from the document node (an id or class lead step).
+ * `css` is the text it was parsed from (for error positions). */
+int css_write_xpath(const struct css_list *l, const char *css, int doc_form, struct buf *outb,
+                    char *errstr, size_t errstr_size);
 
 /* sel_lex.c: errors, output, lexing. */
 int css_fail(struct css *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -90,9 +155,10 @@ int css_check_chars(struct css *c);
  * split at HTML white space), as ferry-has-class() and sel_match.c read it. */
 int sel_has_class(xmlNodePtr e, const char *want);
 
-/* sel_match.c: the selectors matched on the tree without XPath. A plan,
- * or NULL when the selector is outside what it matches (XPath then). */
-struct sel_match *sel_match_plan(const char *css);
+/* sel_match.c: the selectors matched on the tree without XPath. A plan
+ * (borrowing the tree's strings: free it first), or NULL when the selector
+ * is outside what it matches (XPath then). */
+struct sel_match *sel_match_plan(const struct css_list *l);
 void sel_match_free(struct sel_match *m);
 /* 0 with *out (a node set, the nodes XPath would give, in document order);
  * -1 when it gives the selector back to XPath. */

@@ -1,4 +1,5 @@
-/* sel: lexing and XPath writing of the CSS translator (see sel_int.h). */
+/* sel: lexing of the CSS grammar and the output helpers of the XPath writer
+ * (see sel_int.h). */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>

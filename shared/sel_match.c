@@ -14,7 +14,8 @@
  * ASCII identifiers without escapes, values quoted or identifiers. Anything
  * else (or a match past MATCH_BUDGET steps) is left to the XPath
  * translation, which gives the same nodes (test_sel and the fuzz target
- * compare the two). */
+ * compare the two). The plan is made from the selector's syntax tree
+ * (sel_css.c), the one the XPath is written from. */
 #include <libxml/tree.h>
 #include <libxml/valid.h>
 #include <libxml/xpathInternals.h>
@@ -30,21 +31,22 @@
 #define MATCH_BUDGET 200000
 #define MAX_PARTS    16
 
+/* The strings are the syntax tree's (sel_int.h), borrowed. */
 struct attr_test {
-    char *name;
-    char *value; /* NULL: presence */
-    char op;     /* '=' equal, '^' starts with, '$' ends with, '*' contains */
+    const char *name;
+    const char *value; /* NULL: presence */
+    char op;           /* '=' equal, '^' starts with, '$' ends with, '*' contains */
 };
 
 struct compound {
-    char *tag; /* NULL: any element */
-    char *id;  /* NULL: none */
-    char *cls[MAX_PARTS];
+    const char *tag; /* NULL: any element */
+    const char *id;  /* NULL: none */
+    const char *cls[MAX_PARTS];
     int n_cls;
     struct attr_test attrs[MAX_PARTS];
     int n_attrs;
     int first_child, last_child;
-    char *contains; /* :contains(text): in the element's text */
+    const char *contains; /* :contains(text): in the element's text */
     struct compound *nots[MAX_PARTS];
     int n_nots;
 };
@@ -62,167 +64,66 @@ struct sel_match {
 
 /* ------------------------------------------------------------ planning */
 
-/* The ASCII subset of the translator's name characters (sel_int.h). */
-static int is_start(char ch)
-{
-    return (unsigned char)ch < 0x80 && css_is_name_start((unsigned char)ch);
-}
-
-static int is_char(char ch)
-{
-    return (unsigned char)ch < 0x80 && css_is_name_char((unsigned char)ch);
-}
-
-/* An ASCII identifier, lower-cased when `lower`; NULL when there is none. */
-static char *ident(struct css *r, int lower)
-{
-    size_t at = r->pos;
-    const char *s = r->s;
-    if (!(is_start(s[at]) || (s[at] == '-' && (is_start(s[at + 1]) || s[at + 1] == '-'))))
-        return NULL;
-    while (is_char(s[r->pos]))
-        r->pos++;
-    char *out = strndup(s + at, r->pos - at);
-    if (!out)
-        abort();
-    for (char *p = out; lower && *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    return out;
-}
-
-/* A quoted value without escapes, or an identifier. */
-static char *value(struct css *r)
-{
-    char q = r->s[r->pos];
-    if (q != '\'' && q != '"')
-        return ident(r, 0);
-    const char *end = r->s + r->pos + 1;
-    while (*end && *end != q && *end != '\\' && *end != '\n')
-        end++;
-    if (*end != q)
-        return NULL;
-    char *out = strndup(r->s + r->pos + 1, (size_t)(end - r->s - r->pos - 1));
-    if (!out)
-        abort();
-    r->pos = (size_t)(end - r->s) + 1;
-    return out;
-}
-
 static void compound_free(struct compound *c)
 {
     if (!c)
         return;
-    free(c->tag);
-    free(c->id);
-    free(c->contains);
-    for (int i = 0; i < c->n_cls; i++)
-        free(c->cls[i]);
-    for (int i = 0; i < c->n_attrs; i++)
-        free(c->attrs[i].name), free(c->attrs[i].value);
     for (int i = 0; i < c->n_nots; i++)
         compound_free(c->nots[i]);
     free(c);
 }
 
-static struct compound *compound(struct css *r, int inner);
-
-/* One `#id .class [a=v] :pseudo` part into c; -1 when outside the subset. */
-static int part(struct css *r, struct compound *c, int inner)
+/* The plan of one compound of the tree, or NULL when it is outside the
+ * subset. `inner`: inside :not(), where no pseudo-class is taken. */
+static struct compound *plan_compound(const struct css_compound *k, int inner)
 {
-    char ch = r->s[r->pos++];
-    char *v;
-    if (ch == '#' || ch == '.') {
-        if (!(v = ident(r, 0)))
-            return -1;
-        if (ch == '#' && !c->id) {
-            c->id = v;
-            return 0;
-        }
-        if (c->n_cls == MAX_PARTS || ch == '#') { /* a second id: rare, left to XPath */
-            free(v);
-            return -1;
-        }
-        c->cls[c->n_cls++] = v;
-        return 0;
-    }
-    if (ch == '[') {
-        if (c->n_attrs == MAX_PARTS)
-            return -1;
-        css_skip_ws(r);
-        struct attr_test *a = &c->attrs[c->n_attrs];
-        if (!(a->name = ident(r, 1)))
-            return -1;
-        c->n_attrs++;
-        css_skip_ws(r);
-        char op = r->s[r->pos];
-        if (op && strchr("^$*", op) && r->s[r->pos + 1] == '=')
-            r->pos++;
-        else if (op != '=')
-            op = 0;
-        if (op) {
-            a->op = op;
-            r->pos++;
-            css_skip_ws(r);
-            if (!(a->value = value(r)))
-                return -1;
-            css_skip_ws(r);
-        }
-        return r->s[r->pos++] == ']' ? 0 : -1;
-    }
-    if (ch == ':' && !inner) {
-        char *name = ident(r, 1);
-        int rc = 0;
-        if (name && strcmp(name, "first-child") == 0 && r->s[r->pos] != '(') {
-            c->first_child = 1;
-        } else if (name && strcmp(name, "last-child") == 0 && r->s[r->pos] != '(') {
-            c->last_child = 1;
-        } else if (name && strcmp(name, "contains") == 0 && r->s[r->pos] == '(' && !c->contains) {
-            r->pos++;
-            css_skip_ws(r);
-            c->contains = value(r);
-            css_skip_ws(r);
-            rc = c->contains && r->s[r->pos++] == ')' ? 0 : -1;
-        } else if (name && strcmp(name, "not") == 0 && r->s[r->pos] == '(' &&
-                   c->n_nots < MAX_PARTS) {
-            r->pos++;
-            css_skip_ws(r);
-            struct compound *n = compound(r, 1);
-            css_skip_ws(r);
-            if (n)
-                c->nots[c->n_nots++] = n;
-            rc = n && r->s[r->pos++] == ')' ? 0 : -1;
-        } else {
-            rc = -1;
-        }
-        free(name);
-        return rc;
-    }
-    return -1;
-}
-
-static struct compound *compound(struct css *r, int inner)
-{
+    if (k->type && !k->plain)
+        return NULL;
     struct compound *c = calloc(1, sizeof(*c));
     if (!c)
         abort();
-    int parts = 0;
-    if (r->s[r->pos] == '*')
-        r->pos++, parts++;
-    else if ((c->tag = ident(r, 1)) != NULL)
-        parts++;
-    while (r->s[r->pos] && strchr("#.[:", r->s[r->pos])) {
-        if (part(r, c, inner)) {
-            compound_free(c);
-            return NULL;
+    c->tag = k->type;
+    for (int i = 0; i < k->n; i++) {
+        const struct css_part *p = &k->parts[i];
+        if (!p->plain)
+            goto fail;
+        if (p->kind == '#') {
+            if (c->id) /* a second id: rare, left to XPath */
+                goto fail;
+            c->id = p->name;
+        } else if (p->kind == '.') {
+            if (c->n_cls == MAX_PARTS)
+                goto fail;
+            c->cls[c->n_cls++] = p->name;
+        } else if (p->kind == '[') {
+            if (c->n_attrs == MAX_PARTS || p->nocase || (p->op && !strchr("=^$*", p->op)))
+                goto fail;
+            c->attrs[c->n_attrs++] = (struct attr_test){p->name, p->op ? p->value : NULL, p->op};
+        } else if (inner) {
+            goto fail;
+        } else if (p->ps == CSS_FIRST && !p->of_type) {
+            c->first_child = 1;
+        } else if (p->ps == CSS_LAST && !p->of_type) {
+            c->last_child = 1;
+        } else if (p->ps == CSS_CONTAINS && !c->contains) {
+            c->contains = p->value;
+        } else if (p->ps == CSS_NOT) {
+            /* :not(a, b) is :not(a):not(b). */
+            for (int a = 0; a < p->sub->n; a++) {
+                struct compound *n =
+                    c->n_nots < MAX_PARTS ? plan_compound(&p->sub->alts[a].c[0], 1) : NULL;
+                if (!n)
+                    goto fail;
+                c->nots[c->n_nots++] = n;
+            }
+        } else {
+            goto fail;
         }
-        parts++;
-    }
-    if (!parts) {
-        compound_free(c);
-        return NULL;
     }
     return c;
+fail:
+    compound_free(c);
+    return NULL;
 }
 
 void sel_match_free(struct sel_match *m)
@@ -235,44 +136,29 @@ void sel_match_free(struct sel_match *m)
     free(m);
 }
 
-struct sel_match *sel_match_plan(const char *css)
+struct sel_match *sel_match_plan(const struct css_list *l)
 {
+    if (l->n > MAX_PARTS)
+        return NULL;
     struct sel_match *m = calloc(1, sizeof(*m));
     if (!m)
         abort();
-    struct css r = {.s = css};
-    css_skip_ws(&r);
-    for (;;) {
-        if (m->n == MAX_PARTS)
-            goto fail;
+    for (int a = 0; a < l->n; a++) {
+        const struct css_complex *cx = &l->alts[a];
         struct complex *x = &m->alts[m->n++];
-        for (char comb = ' ';;) {
-            struct compound *c = x->n < MAX_PARTS ? compound(&r, 0) : NULL;
-            if (!c)
+        if (cx->n > MAX_PARTS)
+            goto fail;
+        for (int i = 0; i < cx->n; i++) {
+            const struct css_compound *k = &cx->c[i];
+            /* Descendant and child combinators only, none leading. */
+            if (k->comb != ' ' && (k->comb != '>' || i == 0))
                 goto fail;
-            x->comb[x->n] = comb;
-            x->c[x->n++] = c;
-            int ws = css_skip_ws(&r);
-            char ch = r.s[r.pos];
-            if (ch == '>') {
-                comb = '>';
-                r.pos++;
-                css_skip_ws(&r);
-            } else if (ch && ch != ',' && ws) {
-                comb = ' ';
-            } else {
-                break;
-            }
+            if (!(x->c[x->n] = plan_compound(k, 0)))
+                goto fail;
+            x->comb[x->n++] = k->comb;
         }
-        if (r.s[r.pos] == ',') {
-            r.pos++;
-            css_skip_ws(&r);
-            continue;
-        }
-        if (!r.s[r.pos])
-            return m;
-        goto fail;
     }
+    return m;
 fail:
     sel_match_free(m);
     return NULL;
