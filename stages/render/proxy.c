@@ -278,9 +278,14 @@ static void relay(int a, int b)
     while (!(ab.eof && !ab.len && ba.eof && !ba.len)) {
         struct pollfd pf[2];
         for (int i = 0; i < 2; i++) {
-            pf[i].fd = fds[i];
             pf[i].events =
                 (short)((!in[i]->eof && !in[i]->len ? POLLIN : 0) | (out[i]->len ? POLLOUT : 0));
+            /* poll reports a hang-up or an error whether asked or not: a
+             * side with nothing left to do is left out, or its hang-up
+             * would wake this loop at once, again and again, until the
+             * other side is done (a whole core, for as long as a site
+             * keeps a connection open). */
+            pf[i].fd = pf[i].events ? fds[i] : -1;
             pf[i].revents = 0;
         }
         if (poll(pf, 2, -1) < 0) {
@@ -295,7 +300,9 @@ static void relay(int a, int b)
                 ssize_t r = read(fds[i], in[i]->buf, RELAY_BUF);
                 if (r < 0 && (errno == EINTR || errno == EAGAIN))
                     continue;
-                if (r <= 0) {
+                if (r < 0)
+                    return; /* reset: nothing sent back can reach it any more */
+                if (r == 0) {
                     in[i]->eof = 1;
                     shutdown(fds[1 - i], SHUT_WR);
                 } else {
