@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fhdr.h"
 #include "follower.h"
 #include "kafka.h"
 #include "log.h"
@@ -27,7 +28,7 @@ static void on_record(void *arg, int topic, const rd_kafka_message_t *m)
     struct cancels *c = arg;
     char type[16], id[128];
     (void)topic;
-    if (!kafka_header(m, "ferry-type", type, sizeof(type)))
+    if (!fhdr_get(m, FHDR_TYPE, type, sizeof(type)))
         type[0] = '\0';
     if (c->xr && strcmp(type, "batch") == 0 && m->payload)
         xrules_note_batch(c->xr, m->payload, m->len);
@@ -35,7 +36,7 @@ static void on_record(void *arg, int topic, const rd_kafka_message_t *m)
         return;
     /* The id is in the ferry-batch header and the key (batch-scoped topics
      * are keyed by batch id): the header, else the key. */
-    const char *bid = kafka_header(m, "ferry-batch", id, sizeof(id));
+    const char *bid = fhdr_get(m, FHDR_BATCH, id, sizeof(id));
     if (!bid && m->key_len > 0 && m->key_len < sizeof(id)) {
         memcpy(id, m->key, m->key_len);
         id[m->key_len] = '\0';

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fhdr.h"
 #include "ids.h"
 
 /* What identifies one event of a topic (cloudevents.h): the ferry-* headers
@@ -172,27 +173,27 @@ static void make_id(char *out, size_t size, const struct ce_row *r, const char *
     switch (r ? r->ident : ID_CONTENT) {
     case ID_KEY: JOIN(out, size, word, ":", k); return;
     case ID_ITEM:
-        if (!header(hdrs, "ferry-index", index, sizeof(index)))
+        if (!header(hdrs, fhdr_name(FHDR_INDEX), index, sizeof(index)))
             break;
-        if (header(hdrs, "ferry-part", part, sizeof(part)))
+        if (header(hdrs, fhdr_name(FHDR_PART), part, sizeof(part)))
             JOIN(out, size, word, ":", k, "/", index, "/part", part);
         else
             JOIN(out, size, word, ":", k, "/", index);
         return;
     case ID_ITEM_ATTEMPT:
-        if (!header(hdrs, "ferry-index", index, sizeof(index)))
+        if (!header(hdrs, fhdr_name(FHDR_INDEX), index, sizeof(index)))
             break;
         JOIN(out, size, word, ":", k, "/", index, "/",
-             header(hdrs, "ferry-attempt", attempt, sizeof(attempt)) ? attempt : "1");
+             header(hdrs, fhdr_name(FHDR_ATTEMPT), attempt, sizeof(attempt)) ? attempt : "1");
         return;
     case ID_DELIVERY:
-        if (!header(hdrs, "ferry-delivery", delivery, sizeof(delivery)))
+        if (!header(hdrs, fhdr_name(FHDR_DELIVERY), delivery, sizeof(delivery)))
             break;
         snprintf(out, size, "%s:%s/%s", word, delivery,
-                 header(hdrs, "ferry-attempt", attempt, sizeof(attempt)) ? attempt : "1");
+                 header(hdrs, fhdr_name(FHDR_ATTEMPT), attempt, sizeof(attempt)) ? attempt : "1");
         return;
     case ID_ORIGIN:
-        if (!header(hdrs, "ferry-origin", origin, sizeof(origin)))
+        if (!header(hdrs, fhdr_name(FHDR_ORIGIN), origin, sizeof(origin)))
             break;
         snprintf(out, size, "%s:%s", word, origin);
         return;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fhdr.h"
 #include "kafka.h"
 #include "log.h"
 
@@ -110,7 +111,7 @@ err:
 int64_t delayq_due_ms(const rd_kafka_message_t *msg)
 {
     char buf[32];
-    if (!kafka_header(msg, "ferry-due-ms", buf, sizeof(buf)))
+    if (!fhdr_get(msg, FHDR_DUE_MS, buf, sizeof(buf)))
         return 0;
     return strtoll(buf, NULL, 10);
 }
@@ -241,23 +242,16 @@ void delayq_close(struct delayq *dq)
 int delayq_add_headers(rd_kafka_headers_t *hdrs, int attempt, int64_t due_ms,
                        int64_t first_attempt_ms, const char *last_error, const char *origin)
 {
-    char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%d", attempt);
-    if (rd_kafka_header_add(hdrs, "ferry-attempt", -1, buf, n))
-        return -1;
-    n = snprintf(buf, sizeof(buf), "%lld", (long long)due_ms);
-    if (rd_kafka_header_add(hdrs, "ferry-due-ms", -1, buf, n))
-        return -1;
-    n = snprintf(buf, sizeof(buf), "%lld", (long long)first_attempt_ms);
-    if (rd_kafka_header_add(hdrs, "ferry-first-attempt-ms", -1, buf, n))
+    if (fhdr_add_ll(hdrs, FHDR_ATTEMPT, attempt) || fhdr_add_ll(hdrs, FHDR_DUE_MS, due_ms) ||
+        fhdr_add_ll(hdrs, FHDR_FIRST_ATTEMPT_MS, first_attempt_ms))
         return -1;
     if (last_error) {
         size_t len = strlen(last_error);
-        if (rd_kafka_header_add(hdrs, "ferry-last-error", -1, last_error,
+        if (rd_kafka_header_add(hdrs, fhdr_name(FHDR_LAST_ERROR), -1, last_error,
                                 (ssize_t)(len > 200 ? 200 : len)))
             return -1;
     }
-    if (origin && rd_kafka_header_add(hdrs, "ferry-origin", -1, origin, -1))
+    if (origin && fhdr_add(hdrs, FHDR_ORIGIN, origin))
         return -1;
     return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "delayq.h"
+#include "fhdr.h"
 #include "kafka.h"
 #include "log.h"
 
@@ -171,9 +172,7 @@ void job_retry(struct job_sink *s, struct job *j, rd_kafka_topic_t *tier, const 
 
 void job_dead_letter(struct job_sink *s, struct job *j, rd_kafka_topic_t *dlq, const char *why)
 {
-    rd_kafka_headers_t *h = rd_kafka_headers_new(2);
-    rd_kafka_header_add(h, "ferry-origin", -1, origin_of(j), -1);
-    rd_kafka_header_add(h, "ferry-last-error", -1, why, -1);
+    rd_kafka_headers_t *h = fhdr_dead(origin_of(j), why);
     char *payload = j->value;
     size_t len = j->value_len;
     j->value = NULL;

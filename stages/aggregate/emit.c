@@ -6,6 +6,7 @@
 
 #include "changes.h"
 #include "clock.h"
+#include "fhdr.h"
 #include "jx.h"
 #include "schema.h"
 #include "kafka.h"
@@ -28,20 +29,13 @@ void emit_init(struct emit *o, struct txn *x, const struct topics *t, size_t tas
                               "Poison records sent to the aggregate dead-letter topic", "");
 }
 
-static rd_kafka_headers_t *headers_batch(const char *batch_id)
-{
-    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-    rd_kafka_header_add(h, "ferry-batch", -1, batch_id, -1);
-    return h;
-}
-
 void emit_status(struct emit *o, struct tally *t, const char *status, json_t **doc_out)
 {
     size_t len;
     json_t *doc = report_status(t, status, clk_now_ms(), topic_name(o->t, TOPIC_RESULTS));
     char *text = jx_dump(doc, &len);
     txn_produce(o->txn, topic_name(o->t, TOPIC_STATUS), RD_KAFKA_PARTITION_UA, t->id, strlen(t->id),
-                text, len, headers_batch(t->id));
+                text, len, fhdr_batch(t->id, -1));
     free(text);
     t->progress = 0;
     metric_inc(o->m_snapshots, 1);
@@ -61,10 +55,10 @@ int emit_task(struct emit *o, const char *batch_id, const json_t *record, const 
         free(task);
         return -1;
     }
-    rd_kafka_headers_t *h = headers_batch(batch_id);
-    rd_kafka_header_add(h, "ferry-event", -1, event, -1);
-    rd_kafka_header_add(h, "ferry-delivery", -1, dlv, -1);
-    rd_kafka_header_add(h, "ferry-attempt", -1, "1", -1);
+    rd_kafka_headers_t *h = fhdr_batch(batch_id, -1);
+    fhdr_add(h, FHDR_EVENT, event);
+    fhdr_add(h, FHDR_DELIVERY, dlv);
+    fhdr_add(h, FHDR_ATTEMPT, "1");
     txn_produce(o->txn, topic_name(o->t, TOPIC_WEBHOOKS), RD_KAFKA_PARTITION_UA, batch_id,
                 strlen(batch_id), task, len, h);
     free(task);
@@ -110,10 +104,7 @@ void emit_dead_letter(struct emit *o, const rd_kafka_message_t *m, const char *w
     const char *from = rd_kafka_topic_name(m->rkt);
     snprintf(origin, sizeof(origin), "%s/%d/%lld", from, (int)m->partition, (long long)m->offset);
     LOG_WARN("poison", "origin=%s error=%s", origin, log_quote(q, sizeof(q), why));
-    rd_kafka_headers_t *h = rd_kafka_headers_new(3);
-    rd_kafka_header_add(h, "ferry-origin", -1, origin, -1);
-    rd_kafka_header_add(h, "ferry-last-error", -1, why, -1);
     txn_produce(o->txn, topic_name(o->t, TOPIC_AGGREGATE_DLQ), RD_KAFKA_PARTITION_UA, m->key,
-                m->key ? m->key_len : 0, m->payload, m->len, h);
+                m->key ? m->key_len : 0, m->payload, m->len, fhdr_dead(origin, why));
     metric_inc(o->m_dlq, 1);
 }

@@ -11,6 +11,7 @@
 #include "complete.h"
 #include "delivered.h"
 #include "emit.h"
+#include "fhdr.h"
 #include "frontier.h"
 #include "jx.h"
 #include "kafka.h"
@@ -144,9 +145,8 @@ static void handle(struct engine *e, const rd_kafka_message_t *m)
     }
 
     if (is_batches)
-        rc = record_parse_batch(&r, m->payload, m->len,
-                                kafka_header(m, "ferry-type", type, sizeof(type)), m->key,
-                                m->key_len, e->conf.max_items, why, sizeof(why));
+        rc = record_parse_batch(&r, m->payload, m->len, fhdr_get(m, FHDR_TYPE, type, sizeof(type)),
+                                m->key, m->key_len, e->conf.max_items, why, sizeof(why));
     else
         rc = record_parse_result(&r, m->payload, m->len, m->key, m->key_len, e->conf.max_items, why,
                                  sizeof(why));

@@ -107,15 +107,15 @@ void frontier_free(struct frontier *f)
     free(f);
 }
 
-/* The request members after "url" every page of the crawl carries: the
- * record's template ({"formats", "options", ...}) without its braces. */
+/* The request members every page of the crawl carries after those
+ * scrapereq_begin() writes: the record's template ({"formats", "options",
+ * ...}) without its opening brace. */
 static char *request_tail(const json_t *tmpl)
 {
     char *obj = jx_dump(json_is_object(tmpl) ? tmpl : json_object(), NULL);
     struct buf b = BUF_INIT(BUF_NO_MAX);
     if (!obj)
         return NULL;
-    buf_adds(&b, ",\"headers\":{}");
     if (strcmp(obj, "{}") != 0) {
         buf_addc(&b, ',');
         buf_add(&b, obj + 1, strlen(obj) - 1); /* its members and the closing brace */

@@ -7,11 +7,13 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fhdr.h"
 #include "ids.h"
 #include "jx.h"
 #include "kafka.h"
 #include "metrics.h"
 #include "schema.h"
+#include "scrapereq.h"
 
 void crawl_host_free(void *arg)
 {
@@ -57,21 +59,6 @@ struct crawl_host *crawl_host_of(struct crawl *c, const char *url)
     return h;
 }
 
-static rd_kafka_headers_t *headers(const char *batch_id, long long index, const char *fetch)
-{
-    char num[24];
-    rd_kafka_headers_t *hd = rd_kafka_headers_new(4);
-    rd_kafka_header_add(hd, "ferry-batch", -1, batch_id, -1);
-    if (index >= 0) {
-        snprintf(num, sizeof(num), "%lld", index);
-        rd_kafka_header_add(hd, "ferry-index", -1, num, -1);
-    }
-    if (fetch)
-        rd_kafka_header_add(hd, "ferry-fetch", -1, fetch, -1);
-    rd_kafka_header_add(hd, "ferry-attempt", -1, "1", -1);
-    return hd;
-}
-
 /* The request of a page: what ingest writes for an item, plus where the
  * crawl found it, and whether the frontier wants its links. */
 static void send_request(struct crawl *c, const struct crawl_entry *e)
@@ -79,18 +66,15 @@ static void send_request(struct crawl *c, const struct crawl_entry *e)
     struct frontier *f = c->f;
     const char *id = c->t->id;
     struct buf b = BUF_INIT(BUF_NO_MAX);
-    buf_addf(&b, "{\"" SCHEMA_VERSION_KEY "\":%d,\"batch_id\":\"%s\",\"tenant\":", SCHEMA_REQUESTS,
-             id);
-    jx_add_strz(&b, c->tenant);
-    buf_addf(&b, ",\"index\":%lld,\"url\":", e->index);
-    jx_add_strz(&b, e->url);
-    buf_addf(&b, ",\"depth\":%d,\"found_on\":", e->depth);
-    if (e->found_on >= 0)
-        buf_addf(&b, "%lld", e->found_on);
-    else
-        buf_adds(&b, "null");
-    buf_addf(&b, ",\"frontier\":%s",
-             e->depth < c->max_depth && c->sitemap != SITEMAP_ONLY ? "true" : "false");
+    struct scrapereq r = {.batch_id = id,
+                          .tenant = c->tenant,
+                          .index = e->index,
+                          .url = e->url,
+                          .crawl_page = 1,
+                          .depth = e->depth,
+                          .found_on = e->found_on,
+                          .frontier = e->depth < c->max_depth && c->sitemap != SITEMAP_ONLY};
+    scrapereq_begin(&b, &r);
     buf_adds(&b, c->tail);
     /* Spread as ingest spreads a batch: from the batch's own partition. */
     int32_t parts = c->render ? f->render_parts : f->req_parts;
@@ -98,7 +82,7 @@ static void send_request(struct crawl *c, const struct crawl_entry *e)
     txn_produce(f->out->txn,
                 topic_name(f->out->t, c->render ? TOPIC_RENDER_REQUESTS : TOPIC_REQUESTS),
                 (int32_t)((base + e->index) % parts), id, strlen(id), b.ptr, b.len,
-                headers(id, e->index, NULL));
+                fhdr_request(id, e->index, NULL));
     buf_release(&b);
     metric_inc(f->m_requests, 1);
     txn_hurry(f->out->txn, f->conf.commit_ms);
@@ -131,7 +115,7 @@ static void send_blocked(struct crawl *c, const struct crawl_host *h, const stru
         buf_adds(&b, "null");
     buf_adds(&b, ",\"data\":null}");
     txn_produce(f->out->txn, topic_name(f->out->t, TOPIC_RESULTS), c->t->partition, id, strlen(id),
-                b.ptr, b.len, headers(id, e->index, NULL));
+                b.ptr, b.len, fhdr_request(id, e->index, NULL));
     buf_release(&b);
     metric_inc(f->m_blocked, 1);
     txn_hurry(f->out->txn, f->conf.commit_ms);
@@ -143,12 +127,9 @@ void crawl_ask(struct crawl *c, const char *fetch, const char *url)
     const char *id = c->t->id;
     const json_t *opts = json_object_get(c->t->record, "options");
     struct buf b = BUF_INIT(BUF_NO_MAX);
-    buf_addf(&b, "{\"" SCHEMA_VERSION_KEY "\":%d,\"batch_id\":\"%s\",\"tenant\":", SCHEMA_REQUESTS,
-             id);
-    jx_add_strz(&b, c->tenant);
-    buf_addf(&b, ",\"fetch\":\"%s\",\"url\":", fetch);
-    jx_add_strz(&b, url);
-    buf_adds(&b, ",\"headers\":{},\"options\":");
+    struct scrapereq r = {.batch_id = id, .tenant = c->tenant, .fetch = fetch, .url = url};
+    scrapereq_begin(&b, &r);
+    buf_adds(&b, ",\"options\":");
     if (json_is_object(opts))
         jx_add(&b, opts);
     else
@@ -158,7 +139,7 @@ void crawl_ask(struct crawl *c, const char *fetch, const char *url)
     int32_t spread = kafka_murmur2_partition(url, strlen(url), f->req_parts);
     txn_produce(f->out->txn, topic_name(f->out->t, TOPIC_REQUESTS),
                 (int32_t)((base + spread) % f->req_parts), id, strlen(id), b.ptr, b.len,
-                headers(id, -1, fetch));
+                fhdr_request(id, -1, fetch));
     buf_release(&b);
     metric_inc(f->m_requests, 1);
     txn_hurry(f->out->txn, f->conf.commit_ms);

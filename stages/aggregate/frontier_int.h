@@ -87,7 +87,7 @@ struct crawl {
     enum crawl_sitemap sitemap;
     char *start_url, *start_host;
     char *tenant;
-    char *tail; /* the request members after "url": ,"headers":...} */
+    char *tail; /* the request members after scrapereq_begin()'s: ,"formats":...} */
 
     /* What it has seen and decided. */
     struct seen seen;    /* page keys accepted (and past the limit), redirect landings */

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "deliver.h"
 #include "delayq.h"
+#include "fhdr.h"
 #include "jx.h"
 #include "kafka.h"
 #include "log.h"
@@ -153,18 +154,13 @@ char *recorder_attempt_json(const struct job *job, size_t *len)
 /* Builds the routing headers every webhook topic carries. */
 static rd_kafka_headers_t *base_headers(const struct job *job, int attempt)
 {
-    char buf[16];
-    rd_kafka_headers_t *h = rd_kafka_headers_new(8);
-    if (job->batch_id)
-        rd_kafka_header_add(h, "ferry-batch", -1, job->batch_id, -1);
+    rd_kafka_headers_t *h = fhdr_batch(job->batch_id, -1);
     if (job->event)
-        rd_kafka_header_add(h, "ferry-event", -1, job->event, -1);
+        fhdr_add(h, FHDR_EVENT, job->event);
     if (job->delivery_id)
-        rd_kafka_header_add(h, "ferry-delivery", -1, job->delivery_id, -1);
-    if (attempt > 0) {
-        snprintf(buf, sizeof(buf), "%d", attempt);
-        rd_kafka_header_add(h, "ferry-attempt", -1, buf, -1);
-    }
+        fhdr_add(h, FHDR_DELIVERY, job->delivery_id);
+    if (attempt > 0)
+        fhdr_add_ll(h, FHDR_ATTEMPT, attempt);
     return h;
 }
 

@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "deliver.h"
+#include "fhdr.h"
 #include "jx.h"
 #include "schema.h"
 #include "kafka.h"
@@ -54,10 +55,10 @@ int task_parse(struct job *job, const rd_kafka_message_t *msg, const struct task
     job->src_offset = msg->offset;
     job->index = -1;
 
-    long long attempt = header_ll(msg, "ferry-attempt", 1);
+    long long attempt = header_ll(msg, fhdr_name(FHDR_ATTEMPT), 1);
     job->attempt = attempt < 1 ? 1 : attempt > TASK_MAX_ATTEMPT ? TASK_MAX_ATTEMPT : (int)attempt;
-    job->first_attempt_ms = header_ll(msg, "ferry-first-attempt-ms", 0);
-    if (!kafka_header(msg, "ferry-origin", job->origin, sizeof(job->origin)))
+    job->first_attempt_ms = header_ll(msg, fhdr_name(FHDR_FIRST_ATTEMPT_MS), 0);
+    if (!fhdr_get(msg, FHDR_ORIGIN, job->origin, sizeof(job->origin)))
         snprintf(job->origin, sizeof(job->origin), "%s/%d/%lld", job->src_topic,
                  (int)job->src_partition, (long long)job->src_offset);
 

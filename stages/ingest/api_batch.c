@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "clock.h"
+#include "fhdr.h"
 #include "jx.h"
 #include "log.h"
 #include "metrics.h"
@@ -173,8 +174,8 @@ static void h_cancel(struct api *a, struct httpd_req *req, struct httpd_resp *re
     size_t len;
     char *value = jx_dump(rec, &len);
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);
-    rd_kafka_header_add(h, "ferry-type", -1, "cancel", -1);
-    rd_kafka_header_add(h, "ferry-batch", -1, id, -1);
+    fhdr_add(h, FHDR_TYPE, "cancel");
+    fhdr_add(h, FHDR_BATCH, id);
     if (!value) {
         rd_kafka_headers_destroy(h);
         httpd_error(resp, 500, "internal", "out of memory", NULL);

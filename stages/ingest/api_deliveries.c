@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "fhdr.h"
 #include "jx.h"
 #include "log.h"
 
@@ -65,12 +66,11 @@ void api_redeliver_task(struct api *a, const char *batch_id, const struct table_
         return;
     }
     /* Same bytes, same delivery id: a fresh first attempt. */
-    static const char *const attempt_headers[] = {"ferry-attempt", "ferry-due-ms",
-                                                  "ferry-first-attempt-ms", "ferry-last-error",
-                                                  "ferry-origin"};
+    static const enum fhdr attempt_headers[] = {FHDR_ATTEMPT, FHDR_DUE_MS, FHDR_FIRST_ATTEMPT_MS,
+                                                FHDR_LAST_ERROR, FHDR_ORIGIN};
     for (size_t i = 0; i < sizeof(attempt_headers) / sizeof(attempt_headers[0]); i++)
-        rd_kafka_header_remove(tc.hdrs, attempt_headers[i]);
-    rd_kafka_header_add(tc.hdrs, "ferry-attempt", -1, "1", -1);
+        rd_kafka_header_remove(tc.hdrs, fhdr_name(attempt_headers[i]));
+    fhdr_add(tc.hdrs, FHDR_ATTEMPT, "1");
     if (api_produce_sync(a, topic_name(&a->st->topics, TOPIC_WEBHOOKS), batch_id, tc.value, tc.len,
                          tc.hdrs, errstr, sizeof(errstr))) {
         httpd_error(resp, 503, "kafka_unavailable", "the webhook could not be re-enqueued", NULL);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fhdr.h"
 #include "filerec.h"
 #include "ids.h"
 #include "kafka.h"
@@ -108,9 +109,9 @@ enum files_rc files_get(struct files *f, const char *id, const char *tenant, str
         return FILES_NOT_FOUND;
 
     char owner[256], ctype[64];
-    int64_t expires = header_ms(h.found, "ferry-expires-ms");
-    if (!kafka_header(h.found, "ferry-tenant", owner, sizeof(owner)) ||
-        strcmp(owner, tenant) != 0 || expires < 0 || clk_now_ms() >= expires || !h.found->payload) {
+    int64_t expires = header_ms(h.found, fhdr_name(FHDR_EXPIRES_MS));
+    if (!fhdr_get(h.found, FHDR_TENANT, owner, sizeof(owner)) || strcmp(owner, tenant) != 0 ||
+        expires < 0 || clk_now_ms() >= expires || !h.found->payload) {
         rd_kafka_message_destroy(h.found);
         return FILES_NOT_FOUND;
     }

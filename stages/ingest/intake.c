@@ -10,6 +10,7 @@
 #include "api.h"
 #include "buf.h"
 #include "clock.h"
+#include "fhdr.h"
 #include "kafka.h"
 #include "log.h"
 #include "schema.h"
@@ -207,18 +208,18 @@ static int reply(struct intake *in, struct rec *r, struct httpd_resp *resp, int6
              (long long)m->offset);
     snprintf(status, sizeof(status), "%u", code);
     rd_kafka_headers_t *h = rd_kafka_headers_new(8);
-    rd_kafka_header_add(h, "ferry-origin", -1, origin, -1);
-    rd_kafka_header_add(h, "ferry-outcome", -1, code == 202 ? "accepted" : "rejected", -1);
-    rd_kafka_header_add(h, "ferry-status", -1, status, -1);
+    fhdr_add(h, FHDR_ORIGIN, origin);
+    fhdr_add(h, FHDR_OUTCOME, code == 202 ? "accepted" : "rejected");
+    fhdr_add(h, FHDR_STATUS, status);
     if (r->tenant[0])
-        rd_kafka_header_add(h, "ferry-tenant", -1, r->tenant, -1);
+        fhdr_add(h, FHDR_TENANT, r->tenant);
     /* Location: /v1/batch/<id>, of a new batch or of the one the key made. */
     if (code == 202 && httpd_resp_header_value(resp, "Location", location, sizeof(location)) &&
         strrchr(location, '/'))
-        rd_kafka_header_add(h, "ferry-batch", -1, strrchr(location, '/') + 1, -1);
+        fhdr_add(h, FHDR_BATCH, strrchr(location, '/') + 1);
     if (code == 202 &&
         httpd_resp_header_value(resp, "Idempotent-Replayed", replayed, sizeof(replayed)))
-        rd_kafka_header_add(h, "ferry-replayed", -1, replayed, -1);
+        fhdr_add(h, FHDR_REPLAYED, replayed);
     struct kafka_msg km = {.topic = topic_name(&in->st->topics, TOPIC_SUBMIT_REPLIES),
                            .partition = RD_KAFKA_PARTITION_UA,
                            .key = m->key,
@@ -282,7 +283,7 @@ static size_t gather(struct intake *in, struct rec *recs)
             memcpy(r->key, m->key, k);
             r->key[k] = '\0';
         }
-        kafka_header(m, "ferry-tenant", r->header, sizeof(r->header));
+        fhdr_get(m, FHDR_TENANT, r->header, sizeof(r->header));
         if (n == 1)
             until = clk_mono_ms() + CHUNK_LINGER_MS;
     }

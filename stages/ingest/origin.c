@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fhdr.h"
 #include "jx.h"
 #include "kafka.h"
 #include "log.h"
@@ -113,7 +114,7 @@ static int on_record(void *arg, const rd_kafka_message_t *m)
     }
     if (!key_is(m, sc->id))
         return 0;
-    if (kafka_header(m, "ferry-type", type, sizeof(type)) && strcmp(type, "batch") != 0)
+    if (fhdr_get(m, FHDR_TYPE, type, sizeof(type)) && strcmp(type, "batch") != 0)
         return 0;
     json_t *doc = json_loadb(m->payload, m->len, 0, NULL);
     if (strcmp(jx_str(doc, "type", ""), "batch") != 0 || strcmp(jx_str(doc, "id", ""), sc->id)) {
@@ -171,7 +172,7 @@ static int on_request(void *arg, const rd_kafka_message_t *m)
     char hi[24], *end;
     if (stamp(m) > sc->until_ms)
         return 1;
-    if (!key_is(m, sc->id) || !kafka_header(m, "ferry-index", hi, sizeof(hi)))
+    if (!key_is(m, sc->id) || !fhdr_get(m, FHDR_INDEX, hi, sizeof(hi)))
         return 0;
     long long i = strtoll(hi, &end, 10);
     if (*end || end == hi || i < 0 || (size_t)i >= sc->total || !sc->want[i] || sc->item[i])

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fhdr.h"
 #include "jx.h"
 #include "kafka.h"
 #include "schema.h"
@@ -153,9 +154,9 @@ long results_record_index(const rd_kafka_message_t *m, const char *id, json_t **
     *doc = NULL;
     *part = 0;
     *parts = 1;
-    const char *batch = kafka_header(m, "ferry-batch", hb, sizeof(hb));
-    const char *index = kafka_header(m, "ferry-index", hi, sizeof(hi));
-    const char *p = kafka_header(m, "ferry-part", hp, sizeof(hp));
+    const char *batch = fhdr_get(m, FHDR_BATCH, hb, sizeof(hb));
+    const char *index = fhdr_get(m, FHDR_INDEX, hi, sizeof(hi));
+    const char *p = fhdr_get(m, FHDR_PART, hp, sizeof(hp));
     if (batch && strcmp(batch, id) != 0)
         return -1;
     if (p && sscanf(p, "%d/%d", part, parts) != 2)

@@ -7,6 +7,7 @@
 
 #include "jx.h"
 #include "schema.h"
+#include "scrapereq.h"
 #include "submission.h"
 
 const char *submission_item(const struct submission *b, size_t index, const json_t **headers)
@@ -35,21 +36,16 @@ long submission_request_json(const struct submission *b, size_t index, char **bu
     char *hdr = headers ? jx_dump(headers, NULL) : NULL;
     /* The caller's storage, kept from item to item, written through buf. */
     struct buf w = {*buf, 0, *buf ? *cap : 0, BUF_NO_MAX};
-    buf_addf(&w, "{\"" SCHEMA_VERSION_KEY "\":%d,\"batch_id\":\"%s\",\"tenant\":", SCHEMA_REQUESTS,
-             b->id);
-    jx_add_strz(&w, b->tenant);
-    buf_addf(&w, ",\"index\":%zu,\"url\":", index);
-    jx_add_strz(&w, url);
-    buf_adds(&w, ",\"headers\":");
-    buf_adds(&w, hdr ? hdr : "{}");
+    struct scrapereq r = {.batch_id = b->id,
+                          .tenant = b->tenant,
+                          .index = (long long)index,
+                          .url = url,
+                          .headers = hdr};
     if (b->track) {
-        const struct submission_track *t = &b->track[index];
-        buf_addf(&w, ",\"track\":{\"key\":\"%s\",\"previous\":", t->key);
-        if (t->previous[0])
-            buf_addf(&w, "\"%s\"}", t->previous);
-        else
-            buf_adds(&w, "null}");
+        r.track_key = b->track[index].key;
+        r.track_previous = b->track[index].previous;
     }
+    scrapereq_begin(&w, &r);
     int rc = submission_rules_request(b, index, &w);
     buf_adds(&w, b->request_tail);
     free(hdr);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fhdr.h"
 #include "kafka.h"
 #include "log.h"
 
@@ -193,22 +194,6 @@ static rd_kafka_resp_err_t produce(rd_kafka_t *rk, const char *topic, int32_t pa
     return kafka_produce_wait(rk, &m, (int)(deadline - clk_now_ms()));
 }
 
-/* Headers are owned by librdkafka once a produce succeeded. */
-static rd_kafka_headers_t *headers(const char *batch_id, const char *type, long index)
-{
-    rd_kafka_headers_t *h = rd_kafka_headers_new(3);
-    rd_kafka_header_add(h, "ferry-batch", -1, batch_id, -1);
-    if (type)
-        rd_kafka_header_add(h, "ferry-type", -1, type, -1);
-    if (index >= 0) {
-        char num[24];
-        snprintf(num, sizeof(num), "%ld", index);
-        rd_kafka_header_add(h, "ferry-index", -1, num, -1);
-        rd_kafka_header_add(h, "ferry-attempt", -1, "1", -1);
-    }
-    return h;
-}
-
 static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct submission *b,
                      const char *secret_enc, int64_t deadline, char *errstr, size_t errstr_size)
 {
@@ -224,7 +209,8 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct submission
         goto out;
     }
 
-    h = headers(b->id, "batch", -1);
+    h = fhdr_batch(b->id, -1);
+    fhdr_add(h, FHDR_TYPE, "batch");
     err = produce(rk, topic_name(t, TOPIC_BATCHES), RD_KAFKA_PARTITION_UA, b->id, record,
                   strlen(record), h, deadline);
     if (err) {
@@ -244,7 +230,7 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct submission
             snprintf(errstr, errstr_size, "out of memory");
             goto out;
         }
-        h = headers(b->id, NULL, (long)i);
+        h = fhdr_request(b->id, (long long)i, NULL);
         err = produce(rk, topic_name(t, req_topic), (int32_t)((base + (int64_t)i) % parts), b->id,
                       buf, (size_t)len, h, deadline);
         if (err) {
@@ -252,7 +238,7 @@ static int write_all(struct txn_pool *p, rd_kafka_t *rk, const struct submission
             goto produce_err;
         }
     }
-    h = headers(b->id, NULL, -1);
+    h = fhdr_batch(b->id, -1);
     err = produce(rk, topic_name(t, TOPIC_STATUS), RD_KAFKA_PARTITION_UA, b->id, status,
                   strlen(status), h, deadline);
     if (err) {

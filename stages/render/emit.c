@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "extract.h"
+#include "fhdr.h"
 #include "filerec.h"
 #include "jx.h"
 #include "kafka.h"
@@ -84,14 +85,7 @@ void emit_file_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 
 static rd_kafka_headers_t *item_headers(const struct ritem *it)
 {
-    rd_kafka_headers_t *h = rd_kafka_headers_new(8);
-    char idx[24];
-    snprintf(idx, sizeof(idx), "%lld", it->index);
-    if (it->batch_id)
-        rd_kafka_header_add(h, "ferry-batch", -1, it->batch_id, -1);
-    if (it->req)
-        rd_kafka_header_add(h, "ferry-index", -1, idx, -1);
-    return h;
+    return fhdr_batch(it->batch_id, it->req ? it->index : -1);
 }
 
 /* Writes the image to the files topic (shared/filerec.h) and waits until
@@ -111,11 +105,10 @@ static int write_file(struct emit *em, const struct ritem *it, const struct page
     *expires_ms = born + em->files_retention_ms;
     snprintf(expires, sizeof(expires), "%lld", (long long)*expires_ms);
     rd_kafka_headers_t *h = item_headers(it);
-    rd_kafka_header_add(h, "content-type", -1, it->shot == SHOT_JPEG ? "image/jpeg" : "image/png",
-                        -1);
+    fhdr_add(h, FHDR_CONTENT_TYPE, it->shot == SHOT_JPEG ? "image/jpeg" : "image/png");
     if (it->tenant)
-        rd_kafka_header_add(h, "ferry-tenant", -1, it->tenant, -1);
-    rd_kafka_header_add(h, "ferry-expires-ms", -1, expires, -1);
+        fhdr_add(h, FHDR_TENANT, it->tenant);
+    fhdr_add(h, FHDR_EXPIRES_MS, expires);
     struct kafka_msg m = {.rkt = em->files,
                           .partition = RD_KAFKA_PARTITION_UA,
                           .key = file_id,
@@ -177,11 +170,7 @@ static void produce_result(struct emit *em, struct ritem *it, struct result_meta
     job_expect(&it->job, (int)n);
     for (size_t i = 0; i < n; i++) {
         rd_kafka_headers_t *h = item_headers(it);
-        if (n > 1) {
-            char p[48];
-            snprintf(p, sizeof(p), "%zu/%zu", i + 1, n);
-            rd_kafka_header_add(h, "ferry-part", -1, p, -1);
-        }
+        fhdr_add_part(h, i + 1, n);
         job_produce(&em->sink, &it->job, em->results, it->batch_id, parts[i].buf, parts[i].len, h);
     }
     free(parts);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fhdr.h"
+
 int emit_init(struct emit *em, rd_kafka_t *producer, const struct topics *t, size_t max_message)
 {
     memset(em, 0, sizeof(*em));
@@ -36,14 +38,7 @@ void emit_release(struct emit *em)
 
 static rd_kafka_headers_t *item_headers(const struct item *it)
 {
-    rd_kafka_headers_t *h = rd_kafka_headers_new(8);
-    char idx[24];
-    snprintf(idx, sizeof(idx), "%lld", it->index);
-    if (it->batch_id)
-        rd_kafka_header_add(h, "ferry-batch", -1, it->batch_id, -1);
-    if (it->url) /* the request was read */
-        rd_kafka_header_add(h, "ferry-index", -1, idx, -1);
-    return h;
+    return fhdr_batch(it->batch_id, it->url /* the request was read */ ? it->index : -1);
 }
 
 void emit_result(struct emit *em, struct item *it, const struct result_meta *m,
@@ -55,11 +50,7 @@ void emit_result(struct emit *em, struct item *it, const struct result_meta *m,
     job_expect(&it->job, (int)n);
     for (size_t i = 0; i < n; i++) {
         rd_kafka_headers_t *h = item_headers(it);
-        if (n > 1) {
-            char p[48];
-            snprintf(p, sizeof(p), "%zu/%zu", i + 1, n);
-            rd_kafka_header_add(h, "ferry-part", -1, p, -1);
-        }
+        fhdr_add_part(h, i + 1, n);
         /* After the last one, it may be gone already. */
         job_produce(&em->sink, &it->job, em->results, it->batch_id, parts[i].buf, parts[i].len, h);
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "crawllinks.h"
+#include "fhdr.h"
 #include "jx.h"
 #include "robots.h"
 #include "schema.h"
@@ -30,9 +31,8 @@ static void produce(struct emit *em, struct item *it, struct buf *b)
 {
     size_t len;
     char *payload = buf_detach(b, &len);
-    rd_kafka_headers_t *h = rd_kafka_headers_new(2);
-    rd_kafka_header_add(h, "ferry-batch", -1, it->batch_id, -1);
-    rd_kafka_header_add(h, "ferry-fetch", -1, item_fetch_word(it->fetch), -1);
+    rd_kafka_headers_t *h = fhdr_batch(it->batch_id, -1);
+    fhdr_add(h, FHDR_FETCH, item_fetch_word(it->fetch));
     job_produce(&em->sink, &it->job, em->sitefiles, it->batch_id, payload, len, h);
 }
 
