@@ -29,27 +29,45 @@ json_t *jx_parse(const char *buf, size_t len, int max_depth, char *errstr, size_
  * a tenth of jansson's instructions. */
 json_t *jx_read_plain(const char *buf, size_t len, int max_depth);
 
-/* A reader of the same plain subset, member by member, that builds nothing:
- * for a stage that maps a record it knows into a struct (scrape's
- * requests), where jansson values would cost more than the work they feed.
- * Every call returns -1 at anything outside the subset or malformed; the
- * caller then gives the whole input to jx_parse, whose value or error is
- * the answer. Duplicate keys are the caller's to notice. Strings are
- * unescaped into `arena`, which the caller provides with len + 1 bytes
- * (every string fits where its literal was) and frees: each string read
- * stays there, NUL-terminated.
+/* ----------------------------------------------------------- scanning
+ *
+ * jx_scan — ferry's one JSON scanner: a pull scanner over text that builds
+ * no tree. Two kinds of reader share its state:
+ *
+ * Typed readers, for a stage that maps a record it knows into a struct
+ * (scrape's requests), where jansson values would cost more than the work
+ * they feed. They read the plain subset jx_read_plain reads, member by
+ * member; every call returns -1 at anything outside the subset or
+ * malformed; the caller then gives the whole input to jx_parse, whose value
+ * or error is the answer. Duplicate keys are the caller's to notice.
+ * Strings are unescaped into `arena`, which the caller provides with len +
+ * 1 bytes (every string fits where its literal was) and frees: each string
+ * read stays there, NUL-terminated.
  *
  *     jx_scan_init(&s, buf, len, arena, 16);
  *     if (jx_scan_enter(&s, '{')) goto slow;
  *     while ((more = jx_scan_member(&s, &key)) > 0)
  *         ... one jx_scan_str/int/bool/null, or enter a container, per key
  *     if (more < 0 || jx_scan_end(&s)) goto slow;
+ *
+ * Validating readers (jx_scan_skip and the inline ones below it), for a
+ * reader that needs a few members of a large record and copies the rest as
+ * written (the aggregator's results): they accept exactly RFC 8259 JSON
+ * (UTF-8 checked, nesting capped), as jansson would, give spans of the text
+ * and allocate nothing (arena may be NULL). On the way they note whether
+ * the text is already in the form JavaScript's JSON.stringify(JSON.parse(
+ * text)) writes (see "writing" below: no whitespace, the short escapes and
+ * \u00xx in lower case only for the other control characters, everything
+ * else as raw UTF-8, integers only (below 2^53), no member named like an
+ * array index ("0", "17": JavaScript puts those first)): `canonical`.
+ * Duplicate member names are not looked for.
  */
 struct jx_scan {
     const char *p, *end;
-    char *arena; /* where the next string goes */
-    int depth;   /* containers that may still be entered */
-    int first;   /* no member or element read yet in the current container */
+    char *arena;            /* where the next string goes (typed readers) */
+    int depth, max_depth;   /* containers open now, and at most */
+    int first;              /* no member or element read yet in the current container */
+    unsigned canonical : 1; /* cleared by anything JSON.stringify would write otherwise */
 };
 void jx_scan_init(struct jx_scan *s, const char *buf, size_t len, char *arena, int max_depth);
 /* The next byte past whitespace, 0 at the end: which reader comes next. */
@@ -68,6 +86,71 @@ int jx_scan_bool(struct jx_scan *s, int *out);
 int jx_scan_null(struct jx_scan *s);
 /* 0 when only whitespace is left. */
 int jx_scan_end(struct jx_scan *s);
+
+/* Any value at s->p (after whitespace), validated; moves past it. 0 ok,
+ * -1 not JSON. */
+int jx_scan_skip(struct jx_scan *s);
+
+/* Skips whitespace. Inline: it runs before every token, and text that is
+ * already compact (the usual case) costs one comparison. */
+void jx_scan_ws_run(struct jx_scan *s);
+static inline void jx_scan_ws(struct jx_scan *s)
+{
+    if (s->p < s->end && (unsigned char)*s->p <= ' ')
+        jx_scan_ws_run(s);
+}
+
+/* 1 for the bytes a JSON string holds as they are, in JSON.stringify's form
+ * too: printable ASCII (DEL included) but '"' and '\\'. */
+extern const unsigned char jx_plain[256];
+
+/* A string at s->p ('"'), validated; moves past it. Sets *plain when it
+ * has no escapes (its bytes are its value). 0 ok, -1 not JSON. Inline for
+ * the short plain strings most members are (names, ids, statuses); the
+ * rest (long, escaped, non-ASCII) goes on in jx_scan_skip_str_rest. */
+int jx_scan_skip_str_rest(struct jx_scan *s, const unsigned char *p, int *plain);
+static inline int jx_scan_skip_str(struct jx_scan *s, int *plain)
+{
+    const unsigned char *p = (const unsigned char *)s->p + 1, *end = (const unsigned char *)s->end;
+    const unsigned char *stop = end - p > 24 ? p + 24 : end;
+    while (p < stop && jx_plain[*p])
+        p++;
+    if (p < end && *p == '"') {
+        *plain = 1;
+        s->p = (const char *)p + 1;
+        return 0;
+    }
+    return jx_scan_skip_str_rest(s, p, plain);
+}
+
+/* 1 when s->p is at c (after whitespace), and moves past it. */
+static inline int jx_scan_eat(struct jx_scan *s, char c)
+{
+    jx_scan_ws(s);
+    if (s->p < s->end && *s->p == c) {
+        s->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* Notes a member name that JavaScript would order first (an array index). */
+void jx_scan_index_key(struct jx_scan *s, const char *key, size_t key_len);
+
+/* A member name at s->p ('"'), validated, and the ':' after it; *key,
+ * *key_len: the name as written, quotes included; *plain: it has no
+ * escapes. 0 ok, -1 not JSON. */
+static inline int jx_scan_key(struct jx_scan *s, const char **key, size_t *key_len, int *plain)
+{
+    jx_scan_ws(s);
+    *key = s->p;
+    if (s->p >= s->end || *s->p != '"' || jx_scan_skip_str(s, plain))
+        return -1;
+    *key_len = (size_t)(s->p - *key);
+    if (*key_len > 2 && (*key)[1] >= '0' && (*key)[1] <= '9' && *plain)
+        jx_scan_index_key(s, *key, *key_len);
+    return jx_scan_eat(s, ':') ? 0 : -1;
+}
 
 /* The deepest nesting of arrays/objects in buf, strings skipped; stops
  * counting (and returns limit+1) once past limit. */
@@ -137,10 +220,6 @@ int jx_add_strz(struct buf *b, const char *s);
 /* Appends the inside of the string literal only (no quotes), for writers
  * that cut a long escaped string into slices. */
 int jx_add_str_content(struct buf *b, const char *s, size_t len);
-
-/* 1 for the bytes a JSON string holds as they are, in JSON.stringify's form
- * too: printable ASCII (DEL included) but '"' and '\\'. */
-extern const unsigned char jx_plain[256];
 
 /* The length of the longest prefix of s[0..len) of jx_plain bytes, eight
  * at a time (for readers and writers of long strings). */

@@ -22,7 +22,7 @@ struct rd {
 
 static json_t *read_value(struct rd *r, int depth);
 
-/* Past JSON whitespace at p: both readers below skip it before every token. */
+/* Past JSON whitespace at p: the tree reader skips it before every token. */
 static const char *past_ws(const char *p, const char *end)
 {
     while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
@@ -234,30 +234,29 @@ json_t *jx_read_plain(const char *buf, size_t len, int max_depth)
     return v;
 }
 
-/* ------------------------------------------------------------ scanning */
-
-static void scan_ws(struct jx_scan *s)
-{
-    s->p = past_ws(s->p, s->end);
-}
+/* ------------------------------------------------------------ scanning
+ *
+ * jx_scan's typed readers (jx.h): the plain subset above, one member at a
+ * time. The validating readers are in jx_scan.c. */
 
 void jx_scan_init(struct jx_scan *s, const char *buf, size_t len, char *arena, int max_depth)
 {
-    *s = (struct jx_scan){.p = buf, .end = buf + len, .arena = arena, .depth = max_depth};
+    *s = (struct jx_scan){
+        .p = buf, .end = buf + len, .arena = arena, .max_depth = max_depth, .canonical = 1};
 }
 
 int jx_scan_peek(struct jx_scan *s)
 {
-    scan_ws(s);
+    jx_scan_ws(s);
     return s->p < s->end ? (unsigned char)*s->p : 0;
 }
 
 int jx_scan_enter(struct jx_scan *s, char open)
 {
-    if (jx_scan_peek(s) != open || s->depth <= 0)
+    if (jx_scan_peek(s) != open || s->depth >= s->max_depth)
         return -1;
     s->p++;
-    s->depth--;
+    s->depth++;
     s->first = 1;
     return 0;
 }
@@ -269,7 +268,7 @@ static int scan_next(struct jx_scan *s, char close)
     int c = jx_scan_peek(s);
     if (c == close) {
         s->p++;
-        s->depth++;
+        s->depth--;
         s->first = 0; /* the enclosing container has had a value */
         return 0;
     }
@@ -305,7 +304,7 @@ int jx_scan_element(struct jx_scan *s)
 
 int jx_scan_str(struct jx_scan *s, const char **out, size_t *len)
 {
-    scan_ws(s);
+    jx_scan_ws(s);
     long n = plain_chars(&s->p, s->end, s->arena);
     if (n < 0)
         return -1;
@@ -317,13 +316,13 @@ int jx_scan_str(struct jx_scan *s, const char **out, size_t *len)
 
 int jx_scan_int(struct jx_scan *s, long long *out)
 {
-    scan_ws(s);
+    jx_scan_ws(s);
     return plain_int(&s->p, s->end, out);
 }
 
 int jx_scan_bool(struct jx_scan *s, int *out)
 {
-    scan_ws(s);
+    jx_scan_ws(s);
     if (plain_word(&s->p, s->end, "true") == 0)
         *out = 1;
     else if (plain_word(&s->p, s->end, "false") == 0)
@@ -335,12 +334,12 @@ int jx_scan_bool(struct jx_scan *s, int *out)
 
 int jx_scan_null(struct jx_scan *s)
 {
-    scan_ws(s);
+    jx_scan_ws(s);
     return plain_word(&s->p, s->end, "null") == 0;
 }
 
 int jx_scan_end(struct jx_scan *s)
 {
-    scan_ws(s);
+    jx_scan_ws(s);
     return s->p == s->end ? 0 : -1;
 }

@@ -6,7 +6,6 @@
 
 #include "changes.h"
 #include "clock.h"
-#include "jscan.h"
 #include "jx.h"
 #include "kafka.h"
 #include "log.h"
@@ -254,15 +253,15 @@ void crawl_link(struct crawl *c, long long found_on, int depth, const char *s, s
 
 void crawl_links(struct crawl *c, long long found_on, int depth, const char *arr, size_t len)
 {
-    struct jscan s;
+    struct jx_scan s;
     int plain;
-    jscan_init(&s, arr, len, 4);
-    if (!jscan_eat(&s, '[') || jscan_eat(&s, ']'))
+    jx_scan_init(&s, arr, len, NULL, 4);
+    if (!jx_scan_eat(&s, '[') || jx_scan_eat(&s, ']'))
         return;
     for (;;) {
-        jscan_ws(&s);
+        jx_scan_ws(&s);
         const char *v = s.p;
-        if (s.p >= s.end || *s.p != '"' || jscan_string(&s, &plain))
+        if (s.p >= s.end || *s.p != '"' || jx_scan_skip_str(&s, &plain))
             return; /* not an array of strings: what came before stands */
         metric_inc(c->f->m_links, 1);
         if (plain) {
@@ -273,7 +272,7 @@ void crawl_links(struct crawl *c, long long found_on, int depth, const char *arr
                 crawl_link(c, found_on, depth + 1, json_string_value(str), json_string_length(str));
             json_decref(str);
         }
-        if (jscan_eat(&s, ','))
+        if (jx_scan_eat(&s, ','))
             continue;
         return;
     }

@@ -6,7 +6,6 @@
 
 #include "clock.h"
 #include "jx.h"
-#include "jscan.h"
 #include "schema.h"
 
 static int parse(struct record *r, const void *buf, size_t len, char *errstr, size_t errstr_size)
@@ -98,7 +97,7 @@ int record_parse_batch(struct record *r, const void *buf, size_t len, const char
     return check_webhook(json_object_get(r->root, "webhook"), errstr, errstr_size);
 }
 
-/* ---- results, the hot path: one pass of jscan, no tree, no allocation but
+/* ---- results, the hot path: one pass of jx_scan, no tree, no allocation but
  * the inline text. */
 
 /* A whole number member (0 .. max), -1 when it is not one. */
@@ -138,28 +137,28 @@ struct members {
 static int scan_members(struct record *r, const char *buf, size_t len, struct members *m,
                         char *errstr, size_t errstr_size)
 {
-    struct jscan s;
+    struct jx_scan s;
     int plain;
     char *out = malloc(len + 2), *o = out;
     if (!out)
         abort();
-    jscan_init(&s, buf, len, RECORD_MAX_DEPTH);
+    jx_scan_init(&s, buf, len, NULL, RECORD_MAX_DEPTH);
     *o++ = '{';
-    if (!jscan_eat(&s, '{'))
+    if (!jx_scan_eat(&s, '{'))
         goto bad;
     s.depth = 1;
-    if (!jscan_eat(&s, '}'))
+    if (!jx_scan_eat(&s, '}'))
         for (;;) {
             const char *key;
             size_t key_len;
-            jscan_ws(&s);
+            jx_scan_ws(&s);
             const char *member = s.p;
-            if (jscan_key(&s, &key, &key_len, &plain))
+            if (jx_scan_key(&s, &key, &key_len, &plain))
                 goto bad;
             key++, key_len -= 2; /* without the quotes */
-            jscan_ws(&s);
+            jx_scan_ws(&s);
             const char *value = s.p;
-            if (jscan_value(&s))
+            if (jx_scan_skip(&s))
                 goto bad;
             size_t value_len = (size_t)(s.p - value);
 #define KEY_IS(k) (plain && key_len == sizeof(k) - 1 && memcmp(key, k, key_len) == 0)
@@ -212,13 +211,13 @@ static int scan_members(struct record *r, const char *buf, size_t len, struct me
             }
 #undef TAKE
 #undef KEY_IS
-            if (jscan_eat(&s, ','))
+            if (jx_scan_eat(&s, ','))
                 continue;
-            if (!jscan_eat(&s, '}'))
+            if (!jx_scan_eat(&s, '}'))
                 goto bad;
             break;
         }
-    jscan_ws(&s);
+    jx_scan_ws(&s);
     if (s.p != s.end)
         goto bad;
     *o++ = '}';

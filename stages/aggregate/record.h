@@ -30,7 +30,7 @@ struct record {
      * parsed into a tree: they are the hot path. */
     char *text;
     size_t text_len;
-    unsigned canonical : 1; /* text is as JSON.stringify would write it (jscan.h) */
+    unsigned canonical : 1; /* text is as JSON.stringify would write it (jx.h, "scanning") */
     char batch_id[IDS_BATCH_LEN];
     struct tally_in in; /* results: what the count needs */
     /* Results of a tracked run (changes.h): where the input's content hash

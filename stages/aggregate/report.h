@@ -57,7 +57,7 @@ char *report_item_body(const char *batch_id, long long index, const char *result
                        int truncated, size_t *len);
 
 /* Rewrites JSON text into JSON.stringify's form (jx.h's writer), for a
- * result that jscan found in another form. NULL when jansson cannot read
+ * result that jx_scan found in another form. NULL when jansson cannot read
  * it. */
 char *report_canonical(const char *text, size_t len, size_t *out_len);
 

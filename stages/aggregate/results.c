@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "buf.h"
-#include "jscan.h"
+#include "jx.h"
 
 /* ------------------------------------------------------------ lists */
 
@@ -98,27 +98,27 @@ static struct field *field_of(struct fields *f, const char *key, size_t key_len,
  * value. 0 found, -1 not there (or not JSON). */
 static int find_data(const char *text, size_t len, const char **value, size_t *value_len)
 {
-    struct jscan s;
+    struct jx_scan s;
     int plain;
-    jscan_init(&s, text, len, 64);
-    if (!jscan_eat(&s, '{') || jscan_eat(&s, '}'))
+    jx_scan_init(&s, text, len, NULL, 64);
+    if (!jx_scan_eat(&s, '{') || jx_scan_eat(&s, '}'))
         return -1;
     for (;;) {
         const char *key;
         size_t key_len;
-        if (jscan_key(&s, &key, &key_len, &plain))
+        if (jx_scan_key(&s, &key, &key_len, &plain))
             return -1;
         int is_data = key_len == 6 && memcmp(key, "\"data\"", 6) == 0;
-        jscan_ws(&s);
+        jx_scan_ws(&s);
         const char *v = s.p;
-        if (jscan_value(&s))
+        if (jx_scan_skip(&s))
             return -1;
         if (is_data) {
             *value = v;
             *value_len = (size_t)(s.p - v);
             return 0;
         }
-        if (!jscan_eat(&s, ','))
+        if (!jx_scan_eat(&s, ','))
             return -1;
     }
 }
@@ -126,26 +126,26 @@ static int find_data(const char *text, size_t len, const char **value, size_t *v
 /* Adds the members of one part's data object to f. */
 static void merge_data(struct fields *f, const char *obj, size_t len)
 {
-    struct jscan s;
+    struct jx_scan s;
     int plain;
-    jscan_init(&s, obj, len, 64);
-    if (!jscan_eat(&s, '{') || jscan_eat(&s, '}'))
+    jx_scan_init(&s, obj, len, NULL, 64);
+    if (!jx_scan_eat(&s, '{') || jx_scan_eat(&s, '}'))
         return; /* null, or empty */
     for (;;) {
         const char *key;
         size_t key_len;
-        if (jscan_key(&s, &key, &key_len, &plain))
+        if (jx_scan_key(&s, &key, &key_len, &plain))
             return;
-        jscan_ws(&s);
+        jx_scan_ws(&s);
         const char *v = s.p;
-        if (jscan_value(&s))
+        if (jx_scan_skip(&s))
             return;
         struct field *x = field_of(f, key, key_len, *v == '"');
         if (x->is_string)
             buf_add(&x->value, v + 1, (size_t)(s.p - v) - 2);
         else if (!x->raw)
             x->raw = v, x->raw_len = (size_t)(s.p - v);
-        if (!jscan_eat(&s, ','))
+        if (!jx_scan_eat(&s, ','))
             return;
     }
 }

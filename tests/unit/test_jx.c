@@ -151,6 +151,106 @@ static void test_read_plain_matches_jansson(void **state)
     json_decref(deep);
 }
 
+/* The scanner accepts exactly the strings jansson accepts, whatever sits
+ * where its eight-bytes-at-a-time path looks: random strings over quotes,
+ * escapes, control bytes, DEL and UTF-8 (good and broken). */
+static void test_scanner_agrees_with_jansson(void **st)
+{
+    (void)st;
+    static const char *const atoms[] = {"a",
+                                        "\"",
+                                        "\\",
+                                        "\\n",
+                                        "\\u00e9",
+                                        "\x01",
+                                        "\x1f",
+                                        "\x7f",
+                                        "\xc3\xa9",
+                                        "\xe2\x98\x83",
+                                        "\xf0\x9f\x98\x80",
+                                        "\xc3",
+                                        "\xff",
+                                        " ",
+                                        "\\x",
+                                        "0123456789",
+                                        "\x85",
+                                        "\xc2\x85",
+                                        "abcdefghijklmnop"};
+    unsigned seed = 7;
+    for (int round = 0; round < 20000; round++) {
+        char text[256] = "[\"";
+        size_t n = 2;
+        int atoms_n = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 24;
+        for (int i = 0; i < atoms_n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            const char *a = atoms[(seed >> 16) % (sizeof(atoms) / sizeof(atoms[0]))];
+            memcpy(text + n, a, strlen(a));
+            n += strlen(a);
+        }
+        memcpy(text + n, "\"]", 2);
+        n += 2;
+        json_error_t err;
+        json_t *v = json_loadb(text, n, 0, &err);
+        struct jx_scan s;
+        jx_scan_init(&s, text, n, NULL, 8);
+        int ok = jx_scan_skip(&s) == 0 && s.p == s.end;
+        if (ok != (v != NULL))
+            fail_msg("round %d: jx_scan %d, jansson %d: %.*s", round, ok, v != NULL, (int)n, text);
+        json_decref(v);
+    }
+}
+
+/* The validating readers: spans, nesting cap, and whether the text is in
+ * JSON.stringify's form; the typed readers share the nesting cap. */
+static void test_scanner_canonical_and_depth(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *text;
+        int ok, canonical;
+    } cases[] = {
+        {"{\"a\":[1,\"x\",null,true,{\"b\":false}]}", 1, 1},
+        {"{\"a\": 1}", 1, 0},             /* whitespace */
+        {"{\"a\":1.5}", 1, 0},            /* a fraction */
+        {"{\"a\":\"\\/\"}", 1, 0},        /* an escaped slash */
+        {"{\"a\":\"\\u00E9\"}", 1, 0},    /* \\u for a printable, upper case */
+        {"{\"a\":\"\\u001f\\n\"}", 1, 1}, /* the escapes JSON.stringify writes */
+        {"{\"17\":1}", 1, 0},             /* an array index as a name */
+        {"{\"a\":[[[[1]]]]}", 0, 0},      /* deeper than 4 */
+        {"{\"a\":01}", 0, 0},
+        {"{\"a\":\"\xc3\"}", 0, 0}, /* broken UTF-8 */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct jx_scan s;
+        jx_scan_init(&s, cases[i].text, strlen(cases[i].text), NULL, 4);
+        int ok = jx_scan_skip(&s) == 0 && s.p == s.end;
+        if (ok != cases[i].ok || (ok && (int)s.canonical != cases[i].canonical))
+            fail_msg("%s: ok %d canonical %d", cases[i].text, ok, (int)s.canonical);
+    }
+    /* Typed: a member's span read by the validating reader, then on. */
+    const char *text = "{\"k\":[\"v\"],\"n\":7}", *key, *str;
+    char arena[32];
+    size_t len;
+    long long n;
+    struct jx_scan s;
+    jx_scan_init(&s, text, strlen(text), arena, 2);
+    assert_int_equal(jx_scan_enter(&s, '{'), 0);
+    assert_int_equal(jx_scan_member(&s, &key), 1);
+    assert_string_equal(key, "k");
+    assert_int_equal(jx_scan_enter(&s, '['), 0);
+    assert_int_equal(jx_scan_enter(&s, '['), -1); /* a third level */
+    assert_int_equal(jx_scan_element(&s), 1);
+    assert_int_equal(jx_scan_str(&s, &str, &len), 0);
+    assert_string_equal(str, "v");
+    assert_int_equal(jx_scan_element(&s), 0);
+    assert_int_equal(jx_scan_member(&s, &key), 1);
+    assert_int_equal(jx_scan_int(&s, &n), 0);
+    assert_int_equal(n, 7);
+    assert_int_equal(jx_scan_member(&s, &key), 0);
+    assert_int_equal(jx_scan_end(&s), 0);
+    assert_int_equal(s.depth, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +259,8 @@ int main(void)
         cmocka_unit_test(test_getters),
         cmocka_unit_test(test_peek),
         cmocka_unit_test(test_read_plain_matches_jansson),
+        cmocka_unit_test(test_scanner_agrees_with_jansson),
+        cmocka_unit_test(test_scanner_canonical_and_depth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,20 +1,11 @@
-#include "jscan.h"
-
+/* jx_scan's validating readers (jx.h, "scanning"): exactly RFC 8259, no
+ * allocation, and whether the text is in JSON.stringify's form. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "jx.h"
 
-void jscan_init(struct jscan *s, const char *buf, size_t len, int max_depth)
-{
-    s->p = buf;
-    s->end = buf + len;
-    s->depth = 0;
-    s->max_depth = max_depth;
-    s->canonical = 1;
-}
-
-void jscan_ws_run(struct jscan *s)
+void jx_scan_ws_run(struct jx_scan *s)
 {
     const char *p = s->p;
     while (p < s->end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
@@ -53,7 +44,7 @@ static int long_escape(int v)
     return v != '\b' && v != '\f' && v != '\n' && v != '\r' && v != '\t';
 }
 
-int jscan_string_rest(struct jscan *s, const unsigned char *p, int *plain)
+int jx_scan_skip_str_rest(struct jx_scan *s, const unsigned char *p, int *plain)
 {
     const unsigned char *end = (const unsigned char *)s->end;
     *plain = 1;
@@ -104,7 +95,7 @@ int jscan_string_rest(struct jscan *s, const unsigned char *p, int *plain)
     return -1;
 }
 
-static int scan_number(struct jscan *s)
+static int scan_number(struct jx_scan *s)
 {
     const char *p = s->p, *digits;
     if (p < s->end && *p == '-')
@@ -146,7 +137,7 @@ static int scan_number(struct jscan *s)
     return 0;
 }
 
-void jscan_index_key(struct jscan *s, const char *key, size_t key_len)
+void jx_scan_index_key(struct jx_scan *s, const char *key, size_t key_len)
 {
     /* An array index (a canonical decimal below 2^32 - 1): JavaScript
      * orders such keys first, so the text may not keep its order. */
@@ -157,7 +148,7 @@ void jscan_index_key(struct jscan *s, const char *key, size_t key_len)
         s->canonical = 0;
 }
 
-static int scan_container(struct jscan *s, char close, int object)
+static int scan_container(struct jx_scan *s, char close, int object)
 {
     const char *key;
     size_t key_len;
@@ -165,25 +156,25 @@ static int scan_container(struct jscan *s, char close, int object)
     if (++s->depth > s->max_depth)
         return -1;
     s->p++;
-    if (jscan_eat(s, close)) {
+    if (jx_scan_eat(s, close)) {
         s->depth--;
         return 0;
     }
     for (;;) {
-        if (object && jscan_key(s, &key, &key_len, &plain))
+        if (object && jx_scan_key(s, &key, &key_len, &plain))
             return -1;
-        if (jscan_value(s))
+        if (jx_scan_skip(s))
             return -1;
-        if (jscan_eat(s, ','))
+        if (jx_scan_eat(s, ','))
             continue;
-        if (!jscan_eat(s, close))
+        if (!jx_scan_eat(s, close))
             return -1;
         s->depth--;
         return 0;
     }
 }
 
-static int scan_literal(struct jscan *s, const char *word)
+static int scan_literal(struct jx_scan *s, const char *word)
 {
     size_t n = strlen(word);
     if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
@@ -192,16 +183,16 @@ static int scan_literal(struct jscan *s, const char *word)
     return 0;
 }
 
-int jscan_value(struct jscan *s)
+int jx_scan_skip(struct jx_scan *s)
 {
     int plain;
-    jscan_ws(s);
+    jx_scan_ws(s);
     if (s->p >= s->end)
         return -1;
     switch (*s->p) {
     case '{': return scan_container(s, '}', 1);
     case '[': return scan_container(s, ']', 0);
-    case '"': return jscan_string(s, &plain);
+    case '"': return jx_scan_skip_str(s, &plain);
     case 't': return scan_literal(s, "true");
     case 'f': return scan_literal(s, "false");
     case 'n': return scan_literal(s, "null");
