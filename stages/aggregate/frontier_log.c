@@ -28,11 +28,10 @@
 
 #include "jx.h"
 #include "log.h"
+#include "restore.h"
 #include "scan.h"
 
-/* How long reading the crawl changelog of restored partitions may take. */
-#define RESTORE_TIMEOUT_MS 120000
-#define KEY_MAX            (IDS_BATCH_LEN + CRAWLURL_MAX + 8)
+#define KEY_MAX (IDS_BATCH_LEN + CRAWLURL_MAX + 8)
 
 static void put(struct crawl *c, const char *key, const char *value, size_t len)
 {

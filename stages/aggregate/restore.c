@@ -9,9 +9,6 @@
 #include "log.h"
 #include "scan.h"
 
-/* How long reading a changelog partition may take before the restore is
- * tried again. */
-#define RESTORE_TIMEOUT_MS 120000
 /* One try at the committed offsets; the engine retries on the next turn. */
 #define COMMITTED_TIMEOUT_MS 10000
 /* The changelog and the topics read with it. */

@@ -33,6 +33,13 @@ void changelog_flush(struct state *s, struct txn *x, const char *topic);
 /* Writes the tombstone of a forgotten batch. */
 void changelog_forget(struct txn *x, const char *topic, const struct tally *t);
 
+/* How long reading the changelogs of restored partitions (aggregate.state
+ * with usage, then crawl.state: frontier.h) may take before the restore is
+ * tried again. crawl.state is read in a scan of its own, after: its records
+ * need their batches' tallies, which the first scan restores, and a scan
+ * delivers no order across topics. */
+#define RESTORE_TIMEOUT_MS 120000
+
 struct restore_stats {
     size_t partitions, records, bad;
     int64_t offsets_ms, ms;

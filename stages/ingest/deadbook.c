@@ -91,7 +91,7 @@ static void dlist_add(struct dlist *l, struct dead *x)
 }
 
 /* A new entry from a dead attempt record (tenant already taken out). */
-static struct dead *dead_of(json_t *a, const char *delivery_id)
+static struct dead *dead_of(const json_t *a, const char *delivery_id)
 {
     struct dead *x = calloc(1, sizeof(*x));
     if (!x)
@@ -115,30 +115,29 @@ static struct dead *dead_of(json_t *a, const char *delivery_id)
      * per tenant, the batch's own deliveries keep the whole 4 KB. */
     const char *rb = jx_str(a, "response_body", NULL);
     size_t rn = rb ? strlen(rb) : 0;
+    /* The record is the status table's too: the cut is made on a copy. */
+    json_t *own = NULL;
     if (rn > DEADBOOK_EXCERPT) {
         rn = DEADBOOK_EXCERPT;
         while (rn > 0 && ((unsigned char)rb[rn] & 0xC0) == 0x80)
             rn--; /* not inside a UTF-8 sequence */
-        json_object_set_new(a, "response_body", json_stringn(rb, rn));
+        own = json_copy((json_t *)a);
+        json_object_set_new(own, "response_body", json_stringn(rb, rn));
     }
-    if (!(x->text = jx_dump(a, &x->text_len))) {
+    x->text = jx_dump(own ? own : a, &x->text_len);
+    json_decref(own);
+    if (!x->text) {
         free(x);
         return NULL;
     }
     return x;
 }
 
-int deadbook_put_attempt(struct deadbook *d, const char *value, size_t len)
+int deadbook_put_attempt(struct deadbook *d, const json_t *a, const char *who)
 {
-    json_t *a = json_loadb(value, len, 0, NULL);
-    const char *tenant = jx_str(a, "tenant", NULL), *id = jx_str(a, "delivery_id", NULL);
-    if (!json_is_object(a) || !tenant || !id || strlen(id) >= DLV_MAX) {
-        json_decref(a);
+    const char *id = jx_str(a, "delivery_id", NULL);
+    if (!who[0] || !id || strlen(id) >= DLV_MAX)
         return -1;
-    }
-    char who[64];
-    snprintf(who, sizeof(who), "%s", tenant);
-    json_object_del(a, "tenant");
     int dead = strcmp(jx_str(a, "outcome", ""), "dead") == 0;
     struct dead *x = dead ? dead_of(a, id) : NULL; /* built outside the lock */
     pthread_rwlock_wrlock(&d->lock);
@@ -155,7 +154,6 @@ int deadbook_put_attempt(struct deadbook *d, const char *value, size_t len)
     else
         dead_free(x);
     pthread_rwlock_unlock(&d->lock);
-    json_decref(a);
     return 0;
 }
 

@@ -43,8 +43,10 @@ struct deadbook;
 struct deadbook *deadbook_new(void);
 void deadbook_free(struct deadbook *d);
 
-/* A webhooks.attempts record. 0 ok, -1 bad JSON. */
-int deadbook_put_attempt(struct deadbook *d, const char *value, size_t len);
+/* A webhooks.attempts record of `tenant`, read once for the status table
+ * and this book (follow_attempt_parse), without its tenant member;
+ * borrowed, never changed. 0 ok, -1 not one (no tenant or delivery id). */
+int deadbook_put_attempt(struct deadbook *d, const json_t *a, const char *tenant);
 
 /* Appends up to `limit` dead attempts of `tenant` (the attempt record
  * without its tenant), newest first and comma-separated, to out; fills

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "follower.h"
+#include "jx.h"
 #include "log.h"
 
 /* The topics followed, in follower_open's order. */
@@ -19,6 +20,28 @@ struct follow {
     struct follower *f;
     atomic_int told; /* status_caught_up logged */
 };
+
+json_t *follow_attempt_parse(const char *value, size_t len, char *tenant, size_t size)
+{
+    json_t *a = json_loadb(value, len, 0, NULL);
+    if (!json_is_object(a)) {
+        json_decref(a);
+        return NULL;
+    }
+    snprintf(tenant, size, "%s", jx_str(a, "tenant", ""));
+    json_object_del(a, "tenant");
+    return a;
+}
+
+/* An attempt, parsed once for the status table and the dead book. */
+static int put_attempt(struct follow *fw, const rd_kafka_message_t *m)
+{
+    char tenant[64];
+    json_t *a = follow_attempt_parse(m->payload, m->len, tenant, sizeof(tenant));
+    int rc = !a || table_put_attempt(fw->table, a) || deadbook_put_attempt(fw->dead, a, tenant);
+    json_decref(a);
+    return rc ? -1 : 0;
+}
 
 /* On the follower's thread: the tables take their own locks. */
 static void on_record(void *arg, int topic, const rd_kafka_message_t *m)
@@ -36,8 +59,7 @@ static void on_record(void *arg, int topic, const rd_kafka_message_t *m)
         if (m->payload && usage_put(fw->usage, m->payload, m->len))
             LOG_WARN("bad_usage_record", "partition=%d offset=%lld", m->partition,
                      (long long)m->offset);
-    } else if (m->payload && (table_put_attempt(fw->table, m->payload, m->len) ||
-                              deadbook_put_attempt(fw->dead, m->payload, m->len))) {
+    } else if (m->payload && put_attempt(fw, m)) {
         LOG_WARN("bad_attempt_record", "partition=%d offset=%lld", m->partition,
                  (long long)m->offset);
     }

@@ -27,6 +27,12 @@ struct follow *follow_open(const struct stage *st, struct follower_hub *hub, str
                            struct deadbook *dead, struct usage *usage, char *errstr,
                            size_t errstr_size);
 
+/* A webhooks.attempts record, parsed once for the status table and the
+ * dead book (table_put_attempt, deadbook_put_attempt): a new object without
+ * its "tenant", whose value goes to tenant ("" when absent; cut to size).
+ * NULL when the value is not a JSON object. */
+json_t *follow_attempt_parse(const char *value, size_t len, char *tenant, size_t size);
+
 /* Paces the caller's loop: returns after timeout_ms (the records are
  * applied meanwhile, on the follower's thread). */
 void follow_poll(struct follow *f, int timeout_ms);

@@ -296,21 +296,15 @@ out:
     return 0;
 }
 
-int table_put_attempt(struct table *t, const char *value, size_t len)
+int table_put_attempt(struct table *t, json_t *a)
 {
-    json_t *a = json_loadb(value, len, 0, NULL);
     const char *id = jx_str(a, "batch_id", NULL);
-    if (!json_is_object(a) || !id) {
-        json_decref(a);
+    if (!id)
         return -1;
-    }
-    json_object_del(a, "tenant");
     pthread_rwlock_wrlock(&t->lock);
     struct entry *e = get_or_add(t, id);
     if (!e)
         goto out;
-    if (!e->tenant[0])
-        snprintf(e->tenant, sizeof(e->tenant), "%s", jx_str(a, "tenant", ""));
     char *text = jx_dump(a, NULL);
     if (!e->att)
         e->att = calloc(TABLE_ATTEMPTS_KEPT, sizeof(*e->att));
@@ -366,7 +360,6 @@ int table_put_attempt(struct table *t, const char *value, size_t len)
     }
 out:
     pthread_rwlock_unlock(&t->lock);
-    json_decref(a);
     return 0;
 }
 

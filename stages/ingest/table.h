@@ -59,8 +59,11 @@ void table_on_run(struct table *t, table_run_fn fn, void *arg);
 int table_put_status(struct table *t, const char *id, const char *value, size_t len,
                      int only_if_absent);
 
-/* A webhooks.attempts record. 0 ok, -1 bad JSON. */
-int table_put_attempt(struct table *t, const char *value, size_t len);
+/* A webhooks.attempts record, read once for this table and the dead book
+ * (follow_attempt_parse), without its tenant. Borrowed: the table keeps
+ * references to some of its members but never changes it. 0 ok, -1 not an
+ * attempt (no batch_id). */
+int table_put_attempt(struct table *t, json_t *a);
 
 /* The GET answer of batch `id` when `tenant` owns it: malloc'd in *body.
  * 0 ok, -1 unknown (or another tenant's). */

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "jx.h"
+#include "follow.h"
 #include "table.h"
 
 #define ID "bat_01M816TZ7MSG7GBE1TYYCV6RYZ"
@@ -38,7 +39,12 @@ static void put_attempt(struct table *t, int n, const char *outcome, const char 
              "\"event\":\"batch.completed\",\"attempt\":%d,\"at\":\"t%d\",\"outcome\":\"%s\","
              "\"error\":%s,\"task\":{\"topic\":\"w\",\"partition\":1,\"offset\":%d}}",
              n, n, outcome, error, 40 + n);
-    assert_int_equal(table_put_attempt(t, buf, strlen(buf)), 0);
+    char tenant[64];
+    json_t *a = follow_attempt_parse(buf, strlen(buf), tenant, sizeof(tenant));
+    assert_non_null(a);
+    assert_string_equal(tenant, "acme");
+    assert_int_equal(table_put_attempt(t, a), 0);
+    json_decref(a);
 }
 
 static void test_status_and_tenants(void **state)
