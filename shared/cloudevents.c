@@ -27,9 +27,10 @@ static const struct ce_row {
     const char *suffix;
     const char *type;
     enum ident ident;
-    const char *alt_header, *alt_value, *alt_type;
+    enum fhdr alt_header; /* read only when alt_value is set */
+    const char *alt_value, *alt_type;
 } ce_rows[] = {
-    {"batches", "dev.ferry.batch.submitted", ID_KEY, "ferry-type", "cancel",
+    {"batches", "dev.ferry.batch.submitted", ID_KEY, FHDR_TYPE, "cancel",
      "dev.ferry.batch.cancelled"},
     {"scrape.requests", "dev.ferry.scrape.request", ID_ITEM_ATTEMPT},
     {"scrape.requests.small", "dev.ferry.scrape.request", ID_ITEM_ATTEMPT},
@@ -62,7 +63,7 @@ static const struct ce_row {
     {"crawl.state", "dev.ferry.crawl.state", ID_CONTENT},
     /* Written by users, not by ferry: the type a producer may give them. */
     {"submit", "dev.ferry.submit.request", ID_CONTENT},
-    {"submit.replies", "dev.ferry.submit.accepted", ID_ORIGIN, "ferry-outcome", "rejected",
+    {"submit.replies", "dev.ferry.submit.accepted", ID_ORIGIN, FHDR_OUTCOME, "rejected",
      "dev.ferry.submit.rejected"},
 };
 
@@ -233,8 +234,8 @@ int ce_add_headers(rd_kafka_headers_t *hdrs, const char *topic, const void *key,
     for (size_t i = 0; has_ce && i < sizeof(ce_names) / sizeof(ce_names[0]); i++)
         rd_kafka_header_remove(hdrs, ce_names[i]);
     if (!type)
-        type = type_of_row(r, r && r->alt_header ? header(hdrs, r->alt_header, alt, sizeof(alt))
-                                                 : NULL);
+        type = type_of_row(
+            r, r && r->alt_value ? header(hdrs, fhdr_name(r->alt_header), alt, sizeof(alt)) : NULL);
     if (!id) {
         const char *word = strrchr(type, '.');
         make_id(idbuf, sizeof(idbuf), r, word ? word + 1 : type, hdrs, key, key_len, value, len);
