@@ -95,6 +95,17 @@ $(B)/tools/%: $(B)/tests/tools/%.o $(LIB)
 	@echo "  LINK    $@"
 	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
+# A tool named <stage>_*_bench measures a stage's modules: it links that
+# stage's library before the shared one (as its unit tests do).
+define tool_stage_rule
+$(B)/tools/$(1)_%_bench: $(B)/tests/tools/$(1)_%_bench.o $(B)/libferry-$(1).a $(LIB)
+	@mkdir -p $$(@D)
+	@echo "  LINK    $$@"
+	@$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(ALL_LDLIBS)
+$(B)/tests/tools/$(1)_%_bench.o: STAGE_INC := -Istages/$(1)
+endef
+$(foreach s,$(STAGES),$(eval $(call tool_stage_rule,$(s))))
+
 deps:
 	@compose/deps.sh
 

@@ -69,7 +69,13 @@ struct jx_scan {
     int first;              /* no member or element read yet in the current container */
     unsigned canonical : 1; /* cleared by anything JSON.stringify would write otherwise */
 };
-void jx_scan_init(struct jx_scan *s, const char *buf, size_t len, char *arena, int max_depth);
+/* Inline: the aggregator starts a scan several times per result. */
+static inline void jx_scan_init(struct jx_scan *s, const char *buf, size_t len, char *arena,
+                                int max_depth)
+{
+    *s = (struct jx_scan){
+        .p = buf, .end = buf + len, .arena = arena, .max_depth = max_depth, .canonical = 1};
+}
 /* The next byte past whitespace, 0 at the end: which reader comes next. */
 int jx_scan_peek(struct jx_scan *s);
 /* Past the container's `open` ('{' or '['). */

@@ -239,12 +239,6 @@ json_t *jx_read_plain(const char *buf, size_t len, int max_depth)
  * jx_scan's typed readers (jx.h): the plain subset above, one member at a
  * time. The validating readers are in jx_scan.c. */
 
-void jx_scan_init(struct jx_scan *s, const char *buf, size_t len, char *arena, int max_depth)
-{
-    *s = (struct jx_scan){
-        .p = buf, .end = buf + len, .arena = arena, .max_depth = max_depth, .canonical = 1};
-}
-
 int jx_scan_peek(struct jx_scan *s)
 {
     jx_scan_ws(s);
