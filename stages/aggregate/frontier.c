@@ -410,7 +410,7 @@ void frontier_page(struct frontier *f, struct tally *t, const struct record *r, 
         return;
     struct crawl_host *h = host_of_result(c, r);
     if (h)
-        crawl_host_result(c, h);
+        crawl_host_result(c, h, r->duration_ms);
     seen_landing(c, r);
     if (r->depth == c->level && c->pending_cur > 0)
         c->pending_cur--;

@@ -48,22 +48,25 @@
  * Sitemap: lines, an index's sitemaps one level deep) when its robots.txt
  * is known.
  *
- * Politeness, across every scrape instance: each host of a crawl has at
- * most FERRY_CRAWL_HOST_CONCURRENCY requests out (emitted and without a
- * result yet, retry tiers included); a host whose robots.txt has a
+ * Politeness, across every scrape instance: each host of a crawl has a
+ * window of requests out (emitted and without a result yet, retry tiers
+ * included), sized so that the host sees FERRY_CRAWL_HOST_CONCURRENCY
+ * fetches at once, no more (hostwin.h: the window follows the round trip,
+ * from that concurrency up to 8 times it); a host whose robots.txt has a
  * Crawl-delay gets one at a time, the next one the delay after the last
  * one's result came back. The frontier holds the rest in its queue, so
- * scrape never holds a page it may not fetch yet (which would block its
- * partition for every other batch), and the bound holds whatever the
- * number of scrape instances and however long a request waits in Kafka.
+ * scrape never holds more than a little of a host it may not fetch yet
+ * (which would take its intake from every other batch), and the bound
+ * holds whatever the number of scrape instances and however long a
+ * request waits in Kafka.
  *
  * Latency: a page's requests reach scrape only when the transaction that
  * wrote them commits, and a host's window frees only when results come
- * back, so a crawl of one host runs at about its window per round trip. A
- * transaction that holds requests therefore commits within
- * FERRY_CRAWL_COMMIT_INTERVAL (txn_hurry), and replay steps run between
- * polls at most every few milliseconds while results arrive, so a level
- * being read back never stops results from being counted.
+ * back, so a crawl of one host runs at about its window per round trip
+ * (hence a window sized by it). A transaction that holds requests commits
+ * within FERRY_CRAWL_COMMIT_INTERVAL (txn_hurry), and replay steps run
+ * between polls at most every few milliseconds while results arrive, so a
+ * level being read back never stops results from being counted.
  *
  * Completion: a crawl completes when every accepted page has its result
  * and nothing can add one (no sitemap outstanding, no links held or being

@@ -54,6 +54,7 @@ struct crawl_host *crawl_host_of(struct crawl *c, const char *url)
         abort();
     /* A crawl that does not obey robots.txt has nothing to wait for. */
     h->robots = c->robots ? ROBOTS_UNKNOWN : ROBOTS_KNOWN;
+    hostwin_init(&h->win, c->f->conf.host_concurrency);
     h->dirty = 1;
     strmap_put(&c->hosts, name, h, NULL);
     return h;
@@ -178,9 +179,12 @@ void crawl_host_pump(struct crawl *c, struct crawl_host *h)
         }
         if (allowed) {
             long long out = h->emitted - h->resulted;
-            if (h->delay_ms > 0 ? out > 0 || now < h->not_before_ms
-                                : out >= c->f->conf.host_concurrency)
+            if (h->delay_ms > 0 && (out > 0 || now < h->not_before_ms))
                 return;
+            if (h->delay_ms <= 0 && out >= hostwin_size(&h->win)) {
+                hostwin_held(&h->win);
+                return;
+            }
         }
         h->head = e->next;
         if (!h->head)
@@ -215,9 +219,10 @@ void crawl_enqueue(struct crawl *c, struct crawl_entry *e)
     crawl_host_pump(c, h);
 }
 
-void crawl_host_result(struct crawl *c, struct crawl_host *h)
+void crawl_host_result(struct crawl *c, struct crawl_host *h, long long fetch_ms)
 {
     h->resulted++;
+    hostwin_result(&h->win, c->f->conf.host_concurrency, fetch_ms, clk_mono_ms());
     if (h->delay_ms > 0)
         h->not_before_ms = clk_now_ms() + h->delay_ms;
     h->dirty = 1;

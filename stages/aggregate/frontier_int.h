@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "crawlurl.h"
 #include "frontier.h"
+#include "hostwin.h"
 #include "robots.h"
 #include "seen.h"
 #include "strmap.h"
@@ -54,6 +55,7 @@ struct crawl_host {
      * them, and logged entries taken off the queue (restore skips those). */
     long long emitted, resulted, dequeued;
     int64_t not_before_ms; /* Crawl-delay: the next request waits until then */
+    struct hostwin win;    /* pages that may be out (hostwin.h; not in the changelog) */
     struct crawl_entry *head, *tail;
     size_t queued;
     unsigned dirty : 1;       /* counters changed: its h/ record */
@@ -164,8 +166,9 @@ void crawl_enqueue(struct crawl *c, struct crawl_entry *e);
 /* Sends what h's queue may send now (robots.txt, window, Crawl-delay). */
 void crawl_host_pump(struct crawl *c, struct crawl_host *h);
 
-/* A page result of host h was counted. */
-void crawl_host_result(struct crawl *c, struct crawl_host *h);
+/* A page result of host h was counted; its fetch took fetch_ms (<0:
+ * unknown). */
+void crawl_host_result(struct crawl *c, struct crawl_host *h, long long fetch_ms);
 
 /* Asks scrape for a site file: `fetch` is "robots" or "sitemap". */
 void crawl_ask(struct crawl *c, const char *fetch, const char *url);

@@ -124,10 +124,10 @@ static uint64_t fnv(uint64_t h, const char *p, size_t n)
 
 struct members {
     const char *id, *index, *status, *credits, *part, *parts, *change, *change_key, *hash, *version,
-        *depth, *found_on, *input, *frontier, *final_url;
+        *depth, *found_on, *input, *frontier, *final_url, *duration;
     size_t id_len, index_len, status_len, credits_len, part_len, parts_len, change_len,
         change_key_len, hash_len, version_len, depth_len, found_on_len, input_len, frontier_len,
-        final_url_len;
+        final_url_len, duration_len;
     size_t data_at, data_len; /* where data lies in the output text */
 };
 
@@ -200,6 +200,8 @@ static int scan_members(struct record *r, const char *buf, size_t len, struct me
                     TAKE(input, 1);
                 else if (KEY_IS("final_url") && *value == '"')
                     TAKE(final_url, 1);
+                else if (KEY_IS("duration_ms"))
+                    TAKE(duration, 0);
                 if (o > out + 1)
                     *o++ = ',';
                 if (KEY_IS("data")) {
@@ -324,6 +326,7 @@ int record_parse_result(struct record *r, const void *buf, size_t len, const cha
     take_change(r, &m);
     r->depth = m.depth ? member_int(m.depth, m.depth_len, 1000000) : -1;
     r->found_on = m.found_on ? member_int(m.found_on, m.found_on_len, max_items - 1) : -1;
+    r->duration_ms = m.duration ? member_int(m.duration, m.duration_len, 86400000) : -1;
     r->input = m.input;
     r->input_len = m.input_len;
     r->frontier = m.frontier;

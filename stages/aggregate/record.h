@@ -45,6 +45,7 @@ struct record {
      * frontier's, not the user's), and `final_url` as `input` (NULL when
      * null: the page was not fetched). */
     long long depth, found_on;
+    long long duration_ms; /* the fetch's, -1 when absent (the host's window: hostwin.h) */
     const char *input, *frontier, *final_url;
     size_t input_len, frontier_len, final_url_len;
 };

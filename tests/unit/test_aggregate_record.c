@@ -263,12 +263,37 @@ static void test_batch_records(void **st)
     json_decref(rec);
 }
 
+/* A crawl page's fetch duration sizes its host's window (hostwin.h). */
+static void test_duration(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *json;
+        long long want;
+    } rows[] = {
+        {HEAD "\"index\":3,\"status\":\"ok\",\"duration_ms\":412}", 412},
+        {HEAD "\"index\":3,\"status\":\"ok\",\"duration_ms\":0}", 0},
+        {HEAD "\"index\":3,\"status\":\"ok\"}", -1},
+        {HEAD "\"index\":3,\"status\":\"ok\",\"duration_ms\":-5}", -1},
+        {HEAD "\"index\":3,\"status\":\"ok\",\"duration_ms\":null}", -1},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct record r;
+        char why[200];
+        assert_int_equal(record_parse_result(&r, rows[i].json, strlen(rows[i].json), ID, strlen(ID),
+                                             100, why, sizeof(why)),
+                         0);
+        assert_int_equal(r.duration_ms, rows[i].want);
+        record_release(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_result_scanner), cmocka_unit_test(test_credits_and_statuses),
-        cmocka_unit_test(test_change_members), cmocka_unit_test(test_parts),
-        cmocka_unit_test(test_batch_records),
+        cmocka_unit_test(test_duration),       cmocka_unit_test(test_change_members),
+        cmocka_unit_test(test_parts),          cmocka_unit_test(test_batch_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
