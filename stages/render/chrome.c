@@ -301,12 +301,16 @@ int chrome_memory(struct chrome *const *cs, int n, long long renderer_cap, int w
     while (d && (e = readdir(d))) {
         long pgrp;
         long long pages;
-        if (e->d_name[0] < '1' || e->d_name[0] > '9' || read_stat(e->d_name, &pgrp, &pages))
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
             continue;
+        /* The group first, by a system call: reading /proc/<pid>/stat of
+         * every process on the machine, four times a second, was most of an
+         * idle stage's CPU (a many-threaded process's stat sums its threads). */
+        pid_t group = getpgid((pid_t)strtol(e->d_name, NULL, 10));
         int i = 0;
-        while (i < n && (cs[i]->pid <= 0 || pgrp != cs[i]->pid))
+        while (i < n && (cs[i]->pid <= 0 || group != cs[i]->pid))
             i++;
-        if (i == n)
+        if (i == n || read_stat(e->d_name, &pgrp, &pages) || pgrp != cs[i]->pid)
             continue;
         struct chrome_mem *m = &out[i];
         long long bytes = pages * page, pss = with_pss ? chrome_pss(e->d_name) : -1;
