@@ -5,7 +5,7 @@
 #   make test     the same set-up, then unit and integration tests
 #   make asan     the whole test suite under ASan + UBSan (build-asan/)
 #   make bench    benchmarks that print figures (make bench NAME...: only those)
-#   make fuzz     the selector compiler and the HTTP request reader under libFuzzer
+#   make fuzz     the selector compiler, the HTML parser and the HTTP request reader under libFuzzer
 #                 (clang), FUZZ_SECONDS long each
 #   make chaos    every fault case ten times against the whole system, on one
 #                 broker and on a three-broker cluster; a table of runs; then
@@ -145,6 +145,12 @@ fuzz: deps
 	    tests/fuzz/fuzz_sel.c shared/sel.c shared/sel_css.c shared/sel_lex.c shared/sel_xpath.c shared/sel_match.c shared/buf.c $(shell pkg-config --libs libxml-2.0)
 	$(B)/fuzz/fuzz_sel -max_total_time=$(FUZZ_SECONDS) -max_len=600 -timeout=5 \
 	    $(B)/fuzz/corpus-sel tests/fuzz/corpus/sel
+	@mkdir -p $(B)/fuzz/corpus-hparse
+	clang $(FUZZ_FLAGS) -Itests/unit $(shell pkg-config --cflags libxml-2.0) -o $(B)/fuzz/fuzz_hparse \
+	    tests/fuzz/fuzz_hparse.c tests/unit/hparse_diff.c shared/hparse.c shared/hparse_tree.c \
+	    shared/hparse_text.c shared/hparse_tags.c $(shell pkg-config --libs libxml-2.0)
+	$(B)/fuzz/fuzz_hparse -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=5 \
+	    $(B)/fuzz/corpus-hparse tests/fuzz/corpus/hparse
 	@mkdir -p $(B)/fuzz/corpus-httpd
 	clang $(FUZZ_FLAGS) -o $(B)/fuzz/fuzz_httpd tests/fuzz/fuzz_httpd.c shared/httpd_parse.c \
 	    shared/buf.c

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hparse.h"
 #include "u64map.h"
 
 /* Writes u (just normalized) as an entry. */
@@ -106,9 +107,7 @@ size_t crawllinks_html(const char *html, size_t len, const char *page_url,
     if (crawlurl_base_init(&page, page_url, why, sizeof(why)))
         goto close;
     crawlurl_init(&w.u);
-    htmlDocPtr doc = htmlReadMemory(html, (int)len, page_url, "UTF-8",
-                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                        HTML_PARSE_NONET | HTML_PARSE_COMPACT);
+    htmlDocPtr doc = hparse_read(html, len, page_url);
     if (doc && (href = base_href(doc, &page, &w.u)) &&
         crawlurl_base_init(&base, href, why, sizeof(why)) == 0)
         have_base = 1;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "extract_int.h"
+#include "hparse.h"
 #include "xarena.h"
 
 unsigned extract_formats(const json_t *formats)
@@ -484,16 +485,6 @@ static void base64_of(const char *body, size_t len, struct buf *out)
     out->ptr[out->len] = '\0';
 }
 
-static htmlDocPtr parse(const char *html, size_t len, const char *base_url)
-{
-    htmlDocPtr doc = htmlReadMemory(html, (int)len, base_url, "UTF-8",
-                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                        HTML_PARSE_NONET | HTML_PARSE_COMPACT);
-    if (!doc && !(doc = htmlNewDocNoDtD(NULL, NULL)))
-        abort();
-    return doc;
-}
-
 void extract_run(struct extract *ex, const char *body, size_t len, const char *content_type,
                  const char *base_url, unsigned formats)
 {
@@ -525,7 +516,7 @@ void extract_run(struct extract *ex, const char *body, size_t len, const char *c
     if (!html) {
         /* Rules read text as the HTML parser makes a page of it. */
         if (formats & EXTRACT_KEEP_DOC)
-            ex->doc = parse(ex->html, ex->html_len, base_url);
+            ex->doc = hparse_read(ex->html, ex->html_len, base_url);
         if (formats & FORMAT_BIT(FORMAT_TEXT))
             buf_add(&ex->text, ex->html, ex->html_len);
         if (formats & FORMAT_BIT(FORMAT_MARKDOWN))
@@ -544,7 +535,7 @@ void extract_run(struct extract *ex, const char *body, size_t len, const char *c
      * from this thread's arena; the tree is dropped whole. */
     ex->arena = xarena_hold();
     xarena_enter();
-    htmlDocPtr doc = parse(ex->html, ex->html_len, base_url);
+    htmlDocPtr doc = hparse_read(ex->html, ex->html_len, base_url);
     xmlChar *base = document_base(doc, base_url);
     if (formats & FORMAT_BIT(FORMAT_TEXT))
         render(doc, base, 0, &ex->text);

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "extract.h"
+#include "hparse.h"
 #include "jx.h"
 #include "profile.h"
 #include "xarena.h"
@@ -207,11 +208,7 @@ int main(int argc, char **argv)
         headers[nh].value = colon + 1 + strspn(colon + 1, " ");
         nh++;
     }
-    htmlDocPtr doc = htmlReadMemory(html, (int)len, url, "UTF-8",
-                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                        HTML_PARSE_NONET | HTML_PARSE_COMPACT);
-    if (!doc)
-        doc = htmlNewDocNoDtD(NULL, NULL);
+    htmlDocPtr doc = hparse_read(html, len, url);
     struct xpage pg;
     xpage_init(&pg, doc, url, headers, nh, html, len);
     enum xspec_status st;

@@ -1,0 +1,246 @@
+/* hparse_text: names, character and entity references, attribute values
+ * and the input check, as libxml2 2.9.14's HTML parser reads them (see
+ * hparse_int.h). */
+#include "hparse_int.h"
+
+#include <libxml/HTMLparser.h>
+#include <libxml/chvalid.h>
+#include <libxml/entities.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hparse_grow(unsigned char **b, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return;
+    size_t n = *cap ? *cap : 256;
+    while (n < need)
+        n *= 2;
+    unsigned char *nb = realloc(*b, n);
+    if (!nb)
+        abort();
+    *b = nb;
+    *cap = n;
+}
+
+/* htmlParseHTMLName: [A-Za-z_:.][A-Za-z0-9:_.-]*, lower-cased, into buf.
+ * 0 when there is none. Names libxml2 would cut or split are declined. */
+size_t hparse_html_name(struct hp *h, unsigned char *buf)
+{
+    int c = cur(h);
+    if (!is_letter(c) && c != '_' && c != ':' && c != '.')
+        return 0;
+    size_t i = 0;
+    while (h->p < h->end) {
+        c = *h->p;
+        if (!is_letter(c) && !is_digit(c) && c != ':' && c != '-' && c != '_' && c != '.')
+            break;
+        if (i == NAME_MAX_LEN - 1)
+            hparse_decline(h);
+        buf[i++] = (unsigned char)((c >= 'A' && c <= 'Z') ? c + 0x20 : c);
+        h->p++;
+    }
+    return i;
+}
+
+static unsigned utf8_get(const unsigned char *s, size_t *len)
+{
+    unsigned c = s[0];
+    if (c < 0x80) {
+        *len = 1;
+        return c;
+    }
+    size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    unsigned v = c & (0x7F >> k);
+    for (size_t j = 1; j < k; j++)
+        v = (v << 6) | (s[j] & 0x3F);
+    *len = k;
+    return v;
+}
+
+/* htmlParseNameComplex: names with other than ASCII (the input is valid
+ * UTF-8 here); 0 when none. */
+static size_t entity_name_complex(struct hp *h)
+{
+    const unsigned char *s = h->p;
+    for (int first = 1; s < h->end; first = 0) {
+        size_t l;
+        unsigned c = utf8_get(s, &l);
+        int letter = xmlIsBaseChar(c) || xmlIsIdeographic(c);
+        if (first ? !(letter || c == '_' || c == ':')
+                  : !(letter || xmlIsDigit(c) || c == '.' || c == '-' || c == '_' || c == ':' ||
+                      xmlIsCombining(c) || xmlIsExtender(c)))
+            break;
+        s += l;
+    }
+    return (size_t)(s - h->p);
+}
+
+/* htmlParseName (entity names): case kept; 0 when none (libxml2's NULL). */
+size_t hparse_entity_name(struct hp *h)
+{
+    const unsigned char *s = h->p;
+    int c = cur(h);
+    if (c >= 0x80)
+        return entity_name_complex(h);
+    if (!is_letter(c) && c != '_' && c != ':')
+        return 0;
+    while (s < h->end &&
+           (is_letter(*s) || is_digit(*s) || *s == '_' || *s == '-' || *s == ':' || *s == '.'))
+        s++;
+    if (s == h->end)
+        return 0;
+    if (*s >= 0x80)
+        return entity_name_complex(h);
+    return (size_t)(s - h->p);
+}
+
+size_t hparse_utf8_put(unsigned char *o, unsigned c)
+{
+    if (c < 0x80) {
+        o[0] = (unsigned char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        o[0] = (unsigned char)(0xC0 | (c >> 6));
+        o[1] = (unsigned char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | (c >> 12));
+        o[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+        o[2] = (unsigned char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xF0 | (c >> 18));
+    o[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+    o[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+    o[3] = (unsigned char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+static int is_xml_char(unsigned c)
+{
+    return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) ||
+           (c >= 0xE000 && c <= 0xFFFD) || (c >= 0x10000 && c <= 0x10FFFF);
+}
+
+/* htmlParseCharRef, at "&#": the character, or 0 (libxml2's "invalid"). */
+unsigned hparse_char_ref(struct hp *h)
+{
+    unsigned val = 0;
+    int hex = nxt(h, 2) == 'x' || nxt(h, 2) == 'X';
+    h->p += hex ? 3 : 2;
+    for (int c; (c = cur(h)) != ';'; h->p++) {
+        unsigned d;
+        if (is_digit(c))
+            d = (unsigned)(c - '0');
+        else if (hex && (c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            d = (unsigned)((c | 0x20) - 'a' + 10);
+        else
+            break;
+        if (val < 0x110000)
+            val = val * (hex ? 16 : 10) + d;
+    }
+    if (cur(h) == ';')
+        h->p++;
+    return is_xml_char(val) ? val : 0;
+}
+
+/* An entity's value by name ("amp;" and friends first: htmlEntityLookup
+ * walks its whole table). 0 when unknown. */
+unsigned hparse_entity_value(const unsigned char *name, size_t len)
+{
+    switch (len) {
+    case 2:
+        if (name[1] == 't' && (name[0] == 'l' || name[0] == 'g'))
+            return name[0] == 'l' ? '<' : '>';
+        break;
+    case 3:
+        if (!memcmp(name, "amp", 3))
+            return '&';
+        break;
+    case 4:
+        if (!memcmp(name, "quot", 4))
+            return '"';
+        if (!memcmp(name, "nbsp", 4))
+            return 0xA0;
+        break;
+    }
+    char nm[NAME_MAX_LEN + 1];
+    if (len > NAME_MAX_LEN)
+        return 0;
+    memcpy(nm, name, len);
+    nm[len] = 0;
+    const htmlEntityDesc *e = htmlEntityLookup((const xmlChar *)nm);
+    return e ? e->value : 0;
+}
+
+/* htmlParseHTMLAttribute: a value up to stop (0: a blank or '>'), with
+ * references resolved, appended to h->vals. */
+void hparse_att_value(struct hp *h, int stop)
+{
+    for (;;) {
+        const unsigned char *s = h->p;
+        while (s < h->end && *s != '&' && *s != stop && !(stop == 0 && (*s == '>' || is_blank(*s))))
+            s++;
+        hparse_grow(&h->vals, &h->vcap, h->vlen + (size_t)(s - h->p) + 8);
+        memcpy(h->vals + h->vlen, h->p, (size_t)(s - h->p));
+        h->vlen += (size_t)(s - h->p);
+        h->p = s;
+        if (s == h->end || *s != '&')
+            return;
+        if (nxt(h, 1) == '#') {
+            unsigned c = hparse_char_ref(h);
+            /* libxml2 writes a NUL for an invalid one: the value ends there */
+            if (!c && h->vcut > h->vlen)
+                h->vcut = h->vlen;
+            h->vlen += hparse_utf8_put(h->vals + h->vlen, c);
+            continue;
+        }
+        h->p++;
+        size_t n = hparse_entity_name(h);
+        const unsigned char *name = h->p;
+        unsigned v = n && nxt(h, n) == ';' ? hparse_entity_value(name, n) : 0;
+        hparse_grow(&h->vals, &h->vcap, h->vlen + n + 8);
+        if (v) {
+            h->vlen += hparse_utf8_put(h->vals + h->vlen, v);
+            h->p += n + 1;
+        } else {
+            h->vals[h->vlen++] = '&';
+            memcpy(h->vals + h->vlen, name, n);
+            h->vlen += n;
+            h->p += n;
+        }
+    }
+}
+
+/* What htmlCurrentChar takes as it is: UTF-8 of XML characters, no NUL, no
+ * byte-order mark. Anything else it reports, drops or re-decodes. */
+int hparse_plain_utf8(const unsigned char *s, size_t n)
+{
+    if (n >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF)
+        return 0;
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            if (c < 0x20 && c != 0x9 && c != 0xA && c != 0xD)
+                return 0;
+            i++;
+            continue;
+        }
+        size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        if (c < 0xC2 || c > 0xF4 || n - i < k)
+            return 0;
+        unsigned v = c & (0x7F >> k);
+        for (size_t j = 1; j < k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80)
+                return 0;
+            v = (v << 6) | (s[i + j] & 0x3F);
+        }
+        if ((k == 3 && v < 0x800) || (k == 4 && v < 0x10000) || !is_xml_char(v))
+            return 0;
+        i += k;
+    }
+    return 1;
+}
