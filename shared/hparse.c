@@ -16,13 +16,11 @@
 /* htmlParseStartTag at '<' + letter. 1 when the tag was discarded. */
 static int start_tag(struct hp *h)
 {
-    unsigned char nb[NAME_MAX_LEN];
-    h->p++;
-    size_t nl = hparse_html_name(h, nb);
-    int tag = hparse_tag_id(nb, nl);
-    if (memchr(nb, ':', nl) || memchr(nb, '.', nl))
-        hparse_decline(h); /* xmlSplitQName would drop a prefix; '.' splits look-ahead from name */
-    const xmlChar *name = hparse_intern(h, tag, nb, nl);
+    /* the name content() looked ahead at */
+    size_t nl = h->la_len;
+    int tag = h->la_tag;
+    h->p += 1 + nl;
+    const xmlChar *name = hparse_intern(h, tag, h->la_name, nl);
     int discard = 0;
     hparse_auto_close(h, tag);
     hparse_check_implied(h, tag);
@@ -39,7 +37,7 @@ static int start_tag(struct hp *h)
     skip_blanks(h);
     for (int c; (c = cur(h)) != 0 && c != '>' && !(c == '/' && nxt(h, 1) == '>');) {
         unsigned char ab[NAME_MAX_LEN];
-        size_t al = hparse_html_name(h, ab);
+        size_t al = hparse_html_name(h, &h->p, ab);
         if (!al) {
             /* a bogus attribute: skipped to a blank or the tag's end */
             while ((c = cur(h)) != 0 && !is_blank(c) && c != '>' && !(c == '/' && nxt(h, 1) == '>'))
@@ -114,7 +112,7 @@ static int end_tag(struct hp *h)
 {
     unsigned char nb[NAME_MAX_LEN];
     h->p += 2;
-    size_t nl = hparse_html_name(h, nb);
+    size_t nl = hparse_html_name(h, &h->p, nb);
     if (!nl)
         return 0;
     skip_blanks(h);
@@ -302,17 +300,14 @@ static void content(struct hp *h)
         if (c == '<' && (is_letter(c1) || c1 == '_' || c1 == ':')) {
             if (!is_letter(c1))
                 hparse_decline(h);
-            /* htmlParseHTMLName_nonInvasive: the look-ahead name */
-            size_t i = 1;
-            while (h->p + i < h->end && (is_letter(h->p[i]) || is_digit(h->p[i]) ||
-                                         h->p[i] == ':' || h->p[i] == '-' || h->p[i] == '_'))
-                i++;
-            if (i - 1 >= NAME_MAX_LEN)
+            /* htmlParseHTMLName_nonInvasive: the look-ahead name, which is
+             * the start tag's too, as names with '.' (where the two part)
+             * and ':' (whose prefix xmlSplitQName drops) are declined */
+            const unsigned char *p = h->p + 1;
+            h->la_len = hparse_html_name(h, &p, h->la_name);
+            if (memchr(h->la_name, ':', h->la_len) || memchr(h->la_name, '.', h->la_len))
                 hparse_decline(h);
-            unsigned char nb[NAME_MAX_LEN];
-            for (size_t k = 1; k < i; k++)
-                nb[k - 1] = (unsigned char)(h->p[k] | (is_letter(h->p[k]) ? 0x20 : 0));
-            int tag = hparse_tag_id(nb, i - 1);
+            int tag = h->la_tag = hparse_tag_id(h->la_name, h->la_len);
             if (h->nr && hparse_closes(tag, top_tag(h))) {
                 hparse_auto_close(h, tag);
                 continue;
@@ -468,6 +463,7 @@ htmlDocPtr hparse_fast(const char *html, size_t len, const char *url)
     h.st = NULL;
     h.nr = h.cap = h.html = h.depth = 0;
     memset(h.names, 0, sizeof(h.names));
+    memset(h.att_names, 0, sizeof(h.att_names));
     h.text = h.vals = NULL;
     h.tlen = h.tcap = h.vlen = h.vcap = 0;
     h.atts = malloc(MAX_ATTS * sizeof(*h.atts));

@@ -74,8 +74,15 @@ struct hp {
     size_t tlen, tcap;
     unsigned char *vals; /* attribute values of the tag being read */
     size_t vlen, vcap;
-    size_t vcut;      /* where the value being read was cut by a NUL */
-    struct att *atts; /* MAX_ATTS of them */
+    size_t vcut;                         /* where the value being read was cut by a NUL */
+    struct att *atts;                    /* MAX_ATTS of them */
+    unsigned char la_name[NAME_MAX_LEN]; /* the start tag content() looked ahead at */
+    size_t la_len;
+    int la_tag;
+    struct {
+        const xmlChar *name;
+        size_t len;
+    } att_names[64]; /* recent attribute names' dictionary strings */
     xmlValidCtxt vctxt;
     jmp_buf decline;
 };
@@ -150,8 +157,11 @@ void hparse_check_paragraph(struct hp *h);
 void hparse_close_all(struct hp *h);
 
 /* hparse_text.c */
+extern const unsigned char hparse_name_lower[256];
 void hparse_grow(unsigned char **b, size_t *cap, size_t need);
-size_t hparse_html_name(struct hp *h, unsigned char *buf);
+/* htmlParseHTMLName at *at (moved past it): the lower-cased name into buf
+ * (NAME_MAX_LEN bytes), its length; 0 when there is none. */
+size_t hparse_html_name(struct hp *h, const unsigned char **at, unsigned char *buf);
 size_t hparse_entity_name(struct hp *h);
 size_t hparse_utf8_put(unsigned char *o, unsigned c);
 unsigned hparse_char_ref(struct hp *h);

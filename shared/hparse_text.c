@@ -9,6 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* htmlParseHTMLName's characters, lower-cased; 0 for any other byte. */
+#define NAME_BYTE(c)                                                                               \
+    (((c) >= 'A' && (c) <= 'Z') ? (c) + 0x20                                                       \
+     : (((c) >= 'a' && (c) <= 'z') || ((c) >= '0' && (c) <= '9') || (c) == ':' || (c) == '-' ||    \
+        (c) == '_' || (c) == '.')                                                                  \
+         ? (c)                                                                                     \
+         : 0)
+#define NAME_ROW(b)                                                                                \
+    NAME_BYTE(b), NAME_BYTE(b + 1), NAME_BYTE(b + 2), NAME_BYTE(b + 3), NAME_BYTE(b + 4),          \
+        NAME_BYTE(b + 5), NAME_BYTE(b + 6), NAME_BYTE(b + 7)
+const unsigned char hparse_name_lower[256] = {
+    NAME_ROW(0),  NAME_ROW(8),   NAME_ROW(16),  NAME_ROW(24),  NAME_ROW(32), NAME_ROW(40),
+    NAME_ROW(48), NAME_ROW(56),  NAME_ROW(64),  NAME_ROW(72),  NAME_ROW(80), NAME_ROW(88),
+    NAME_ROW(96), NAME_ROW(104), NAME_ROW(112), NAME_ROW(120),
+};
+
 void hparse_grow(unsigned char **b, size_t *cap, size_t need)
 {
     if (need <= *cap)
@@ -25,21 +41,20 @@ void hparse_grow(unsigned char **b, size_t *cap, size_t need)
 
 /* htmlParseHTMLName: [A-Za-z_:.][A-Za-z0-9:_.-]*, lower-cased, into buf.
  * 0 when there is none. Names libxml2 would cut or split are declined. */
-size_t hparse_html_name(struct hp *h, unsigned char *buf)
+size_t hparse_html_name(struct hp *h, const unsigned char **at, unsigned char *buf)
 {
-    int c = cur(h);
+    const unsigned char *p = *at, *end = h->end;
+    int c = p < end ? *p : 0;
     if (!is_letter(c) && c != '_' && c != ':' && c != '.')
         return 0;
     size_t i = 0;
-    while (h->p < h->end) {
-        c = *h->p;
-        if (!is_letter(c) && !is_digit(c) && c != ':' && c != '-' && c != '_' && c != '.')
-            break;
-        if (i == NAME_MAX_LEN - 1)
-            hparse_decline(h);
-        buf[i++] = (unsigned char)((c >= 'A' && c <= 'Z') ? c + 0x20 : c);
-        h->p++;
-    }
+    if ((size_t)(end - p) > NAME_MAX_LEN - 1)
+        end = p + NAME_MAX_LEN - 1;
+    while (p < end && hparse_name_lower[*p])
+        buf[i++] = hparse_name_lower[*p++];
+    if (p == end && p < h->end && hparse_name_lower[*p])
+        hparse_decline(h); /* libxml2 cuts a name this long */
+    *at = p;
     return i;
 }
 
@@ -63,7 +78,11 @@ static unsigned utf8_get(const unsigned char *s, size_t *len)
 static size_t entity_name_complex(struct hp *h)
 {
     const unsigned char *s = h->p;
-    for (int first = 1; s < h->end; first = 0) {
+    for (int first = 1, count = 0; s < h->end; first = 0) {
+        /* past 100 characters libxml2 grows its input and may read the
+         * name from the wrong place */
+        if (++count > 90)
+            hparse_decline(h);
         size_t l;
         unsigned c = utf8_get(s, &l);
         int letter = xmlIsBaseChar(c) || xmlIsIdeographic(c);
@@ -178,12 +197,27 @@ unsigned hparse_entity_value(const unsigned char *name, size_t len)
 
 /* htmlParseHTMLAttribute: a value up to stop (0: a blank or '>'), with
  * references resolved, appended to h->vals. */
+/* Where a value ends or has a reference: a quote's next match, or for an
+ * unquoted one (stop 0) a blank or '>'. */
+static const unsigned char *value_end(const struct hp *h, int stop)
+{
+    const unsigned char *s = h->p;
+    if (stop) {
+        const unsigned char *q = memchr(s, stop, (size_t)(h->end - s));
+        if (!q)
+            q = h->end;
+        const unsigned char *a = memchr(s, '&', (size_t)(q - s));
+        return a ? a : q;
+    }
+    while (s < h->end && *s != '&' && *s != '>' && !is_blank(*s))
+        s++;
+    return s;
+}
+
 void hparse_att_value(struct hp *h, int stop)
 {
     for (;;) {
-        const unsigned char *s = h->p;
-        while (s < h->end && *s != '&' && *s != stop && !(stop == 0 && (*s == '>' || is_blank(*s))))
-            s++;
+        const unsigned char *s = value_end(h, stop);
         hparse_grow(&h->vals, &h->vcap, h->vlen + (size_t)(s - h->p) + 8);
         memcpy(h->vals + h->vlen, h->p, (size_t)(s - h->p));
         h->vlen += (size_t)(s - h->p);
@@ -222,6 +256,16 @@ int hparse_plain_utf8(const unsigned char *s, size_t n)
     if (n >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF)
         return 0;
     for (size_t i = 0; i < n;) {
+        /* eight ASCII bytes at a time, none below 0x20 (then one by one) */
+        if (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            const uint64_t high = 0x8080808080808080ull;
+            if (!(w & high) && !((w - 0x2020202020202020ull) & ~w & high)) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned c = s[i];
         if (c < 0x80) {
             if (c < 0x20 && c != 0x9 && c != 0xA && c != 0xD)

@@ -78,9 +78,15 @@ const xmlChar *hparse_intern(struct hp *h, int tag, const unsigned char *name, s
             h->names[tag] = xmlDictLookup(h->doc->dict, name, (int)len);
         return h->names[tag];
     }
+    /* attribute names repeat: a small cache in front of the dictionary */
+    unsigned slot = (name[0] * 31u + name[len - 1] + (unsigned)len * 7u) & 63;
+    if (h->att_names[slot].len == len && !memcmp(h->att_names[slot].name, name, len))
+        return h->att_names[slot].name;
     const xmlChar *n = xmlDictLookup(h->doc->dict, name, (int)len);
     if (!n)
         abort();
+    h->att_names[slot].name = n;
+    h->att_names[slot].len = len;
     return n;
 }
 
@@ -126,7 +132,10 @@ static void add_atts(struct hp *h, xmlNodePtr el, int nbatts)
         }
         prev = at;
         /* xmlSAX2AttributeInternal: an HTML document's IDs (id, and name on <a>) */
-        if (value && xmlIsID(h->doc, el, at))
+        const xmlChar *an = a->name;
+        int is_id = (an[0] == 'i' && an[1] == 'd' && !an[2]) ||
+                    (!strcmp((const char *)an, "name") && !strcmp((const char *)el->name, "a"));
+        if (value && is_id)
             xmlAddID(&h->vctxt, h->doc, at->children->content, at);
     }
 }
