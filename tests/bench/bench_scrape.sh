@@ -19,6 +19,8 @@
 #   FERRY_BENCH_SCRAPE_ONLY    "amazon": only the amazon.product pair (plain
 #                              HTML, then the endpoint), repeated
 #                              FERRY_BENCH_SCRAPE_PAIRS times (default 1)
+#   FERRY_BENCH_SCRAPE_PERF    1: each run's stage is sampled by perf (where
+#                              its CPU goes: the top functions, by share)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/bench/lib.sh
@@ -53,7 +55,17 @@ run() {
         FERRY_SCRAPE_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-scrape" "$@" >>"$WORK/scrape.log" 2>&1 &
     pid=$!
     PIDS+=($pid)
+    local perf_pid=
+    if [ -n "${FERRY_BENCH_SCRAPE_PERF:-}" ]; then
+        perf record -q -F 499 -g -p "$pid" -o "$WORK/perf.data" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     "$B/tools/scrape_bench" count "$n" 600 >"$WORK/count.out" || true
+    if [ -n "$perf_pid" ]; then
+        kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
+        perf report -i "$WORK/perf.data" --stdio -g none --no-children --sort dso,sym --percent-limit 0.7 \
+            2>/dev/null | grep -E '^ +[0-9.]+%' | head -40 | sed 's/^/    perf: /'
+    fi
     hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
     cpu_us=$(awk -v n="$n" -v hz="$(getconf CLK_TCK)" '{printf "%.0f", ($14+$15)/hz*1e6/n}' "/proc/$pid/stat")
     kill "$pid"; wait "$pid" 2>/dev/null || true
