@@ -129,21 +129,27 @@ static rd_kafka_message_t *next_record(rd_kafka_t *consumer, const char *what, i
     return msg;
 }
 
+/* The sources a turn found empty: consume_take_ready polls them no more
+ * (consume_run starts every turn afresh). */
+struct dry {
+    int tiers, lanes;
+};
+
 /* One turn: a due retry, then a request (the small lane first unless the
  * bulk is due its slot), room records at most. A request's poll waits up
  * to wait_ms only when no retry was taken. Returns the records taken. */
-static int take_turn(struct consume *cs, long room, int wait_ms)
+static int take_turn(struct consume *cs, long room, int wait_ms, struct dry *dry)
 {
     int took = 0;
-    rd_kafka_message_t *m = cs->dq && room > 0 ? delayq_poll(cs->dq, 0) : NULL;
-    if (m && m->err) {
-        kafka_consume_error(m, "retries"); /* a fatal one stops the stage */
-        rd_kafka_message_destroy(m);
-    } else if (m) {
+    /* delayq logs a tier's errors itself and hands out records only. */
+    rd_kafka_message_t *m = cs->dq && !dry->tiers ? delayq_poll(cs->dq, 0) : NULL;
+    if (m) {
         cs->conf.take(cs->conf.arg, m, delayq_offtrack(cs->dq));
         took++;
+    } else {
+        dry->tiers = 1;
     }
-    if (took < room) {
+    if (took < room && !dry->lanes) {
         /* The small lane first, unless the bulk is due its slot. Waits
          * only when nothing was taken: 0 when busy (the retry tiers and
          * the lanes are not starved). */
@@ -162,6 +168,8 @@ static int take_turn(struct consume *cs, long room, int wait_ms)
             metric_inc(cs->consumed, 1);
             cs->conf.take(cs->conf.arg, msg, ot);
             took++;
+        } else {
+            dry->lanes = 1;
         }
     }
     if (clk_mono_ms() >= cs->next_lag) {
@@ -187,16 +195,17 @@ void consume_run(struct consume *cs)
             job_wait_freed(cs->conf.sink, 100);
             continue;
         }
-        take_turn(cs, room, idle_ms);
+        struct dry dry = {0};
+        take_turn(cs, room, idle_ms, &dry);
     }
 }
 
 long consume_take_ready(struct consume *cs, long room)
 {
     long took = 0;
-    int n;
-    while (took < room && (n = take_turn(cs, room - took, 0)) > 0)
-        took += n;
+    struct dry dry = {0};
+    while (took < room && !(dry.tiers && dry.lanes))
+        took += take_turn(cs, room - took, 0, &dry);
     return took;
 }
 
