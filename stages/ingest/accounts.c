@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "kafka.h"
+#include "ktxn.h"
 #include "log.h"
 
 enum { T_TENANTS, T_IDEMPOTENCY };
@@ -167,11 +168,17 @@ static int change_once(struct accounts *ac, struct follower *f, rd_kafka_t *rk, 
                           .opaque = &w};
     rd_kafka_resp_err_t err = kafka_produce_wait(rk, &m, ac->timeout_ms);
     if (err) {
+        char why[256];
         snprintf(errstr, errstr_size, "produce: %s", rd_kafka_err2str(err));
+        /* End it now rather than leave it to the next fencing producer:
+         * until then it holds up every reader of the partition. */
+        ktxn_abort(rk, ac->timeout_ms, why, sizeof(why));
         goto out;
     }
-    if ((error = rd_kafka_commit_transaction(rk, ac->timeout_ms)))
-        goto txn_error;
+    /* The caller closes rk after any failure, so whether it could go on
+     * (aborted) or not (fatal) does not matter here. */
+    if (ktxn_commit(rk, ac->timeout_ms, ac->timeout_ms, errstr, errstr_size) != KTXN_COMMITTED)
+        goto out;
     /* The commit flushed the record; its report tells where it lies. */
     for (int64_t until = clk_mono_ms() + ac->timeout_ms;
          !atomic_load(&w.done) && clk_mono_ms() < until;)

@@ -11,6 +11,7 @@
 #include "jx.h"
 #include "schema.h"
 #include "kafka.h"
+#include "ktxn.h"
 #include "log.h"
 
 /* ------------------------------------------------------------ partitions */
@@ -308,6 +309,9 @@ static rd_kafka_error_t *send_offsets(struct firing *fi, int32_t p, int timeout_
     return error;
 }
 
+/* How long an abort may take: the producer is given up after that. */
+#define ABORT_MS 5000
+
 static int left_ms(int64_t deadline)
 {
     int64_t left = deadline - clk_now_ms();
@@ -319,30 +323,34 @@ static int left_ms(int64_t deadline)
 int firing_commit_part(struct firing *fi, int32_t p, struct fire *fires, size_t n)
 {
     struct part *pt = &fi->parts[p];
-    char errstr[512] = "";
+    char errstr[512] = "", why[256] = "";
     int64_t deadline = clk_now_ms() + fi->env.timeout_ms;
+    enum ktxn_result r;
     rd_kafka_error_t *error = rd_kafka_begin_transaction(pt->producer);
     if (!error && write_part(fi, p, fires, n, deadline, errstr, sizeof(errstr)) == 0 &&
-        !(error = send_offsets(fi, p, left_ms(deadline))) &&
-        !(error = rd_kafka_commit_transaction(pt->producer, left_ms(deadline)))) {
-        pt->n_cleanup = 0;
-        pt->active_mono = clk_mono_ms();
-        return 0;
+        !(error = send_offsets(fi, p, left_ms(deadline)))) {
+        r = ktxn_commit(pt->producer, left_ms(deadline), ABORT_MS, errstr, sizeof(errstr));
+        if (r == KTXN_COMMITTED) {
+            pt->n_cleanup = 0;
+            pt->active_mono = clk_mono_ms();
+            return 0;
+        }
+    } else {
+        if (error) {
+            snprintf(errstr, sizeof(errstr), "%s", rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+        }
+        /* A producer that failed fatally (or is still busy) refuses the
+         * abort too. */
+        r = ktxn_abort(pt->producer, ABORT_MS, why, sizeof(why));
     }
-    if (error)
-        snprintf(errstr, sizeof(errstr), "%s", rd_kafka_error_string(error));
-    int fatal =
-        error && (rd_kafka_error_is_fatal(error) || !rd_kafka_error_txn_requires_abort(error));
-    if (error)
-        rd_kafka_error_destroy(error);
     metric_inc(fi->m_aborts, 1);
     LOG_WARN("schedules_txn_failed", "partition=%d runs=%zu err=%s", (int)p, n, errstr);
-    rd_kafka_error_t *aborted = fatal ? NULL : rd_kafka_abort_transaction(pt->producer, 5000);
-    if (fatal || aborted) {
+    if (why[0])
+        LOG_WARN("schedules_abort_failed", "partition=%d err=%s", (int)p, why);
+    if (r == KTXN_FATAL) {
         /* Fenced (another owner), or broken: start over with a fresh
          * takeover, which reads what committed. */
-        if (aborted)
-            rd_kafka_error_destroy(aborted);
         part_discard(pt);
         pt->retry_mono = clk_mono_ms() + RETRY_MS;
     }

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "fhdr.h"
 #include "kafka.h"
+#include "ktxn.h"
 #include "log.h"
 #include "schema.h"
 #include "metrics.h"
@@ -402,29 +403,18 @@ static size_t run_chunk(struct intake *in, struct rec *recs, size_t n)
     rd_kafka_topic_partition_list_destroy(offs);
     if (failed)
         goto abort;
-    for (;;) {
-        left = deadline - clk_now_ms();
-        rd_kafka_error_t *error =
-            rd_kafka_commit_transaction(in->producer, left > 0 ? (int)left : 1);
-        /* A retriable error (a timeout) leaves the commit in progress:
-         * calling again resumes it, until the deadline. */
-        if (error && rd_kafka_error_is_retriable(error) && clk_now_ms() < deadline) {
-            rd_kafka_error_destroy(error);
-            continue;
-        }
-        if (!txn_failed(in, "commit_transaction", error, errstr, sizeof(errstr)))
-            committed = 1;
-        break;
-    }
-    if (committed)
-        goto out;
+    left = deadline - clk_now_ms();
+    enum ktxn_result r =
+        ktxn_commit(in->producer, left > 0 ? (int)left : 1, a->timeout_ms, errstr, sizeof(errstr));
+    committed = r == KTXN_COMMITTED;
+    if (r == KTXN_FATAL)
+        producer_discard(in);
+    goto out;
 abort:
     if (in->producer) {
-        rd_kafka_error_t *error = rd_kafka_abort_transaction(in->producer, a->timeout_ms);
-        if (error) {
-            LOG_WARN("intake_abort_failed", "txn_id=%s err=%s", in->txn_id,
-                     rd_kafka_error_string(error));
-            rd_kafka_error_destroy(error);
+        char why[256];
+        if (ktxn_abort(in->producer, a->timeout_ms, why, sizeof(why)) == KTXN_FATAL) {
+            LOG_WARN("intake_abort_failed", "txn_id=%s err=%s", in->txn_id, why);
             producer_discard(in);
         }
     }

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "fhdr.h"
 #include "kafka.h"
+#include "ktxn.h"
 #include "log.h"
 
 struct txn_slot {
@@ -284,24 +285,25 @@ static void write_group(struct txn_pool *p, struct txn_slot *s, struct txn_wait 
     for (struct txn_wait *w = group; w && rc == 0; w = w->next, n++)
         rc = write_all(p, s->rk, w->b, w->secret_enc, deadline, errstr, sizeof(errstr));
     int64_t t1 = clk_mono_ms();
+    /* Nothing of these batches may become visible: a failed write aborts,
+     * and a producer that cannot commit or abort any more is dropped (see
+     * txn.h). The abort may take 2 s past the deadline. */
+    enum ktxn_result r;
     if (rc == 0) {
-        error = rd_kafka_commit_transaction(s->rk, left_ms(deadline));
+        r = ktxn_commit(s->rk, left_ms(deadline), left_ms(deadline + 2000), errstr, sizeof(errstr));
         LOG_DEBUG("txn_group", "txn_id=%s submits=%zu write_ms=%lld commit_ms=%lld", s->txn_id, n,
                   (long long)(t1 - t0), (long long)(clk_mono_ms() - t1));
-        if (!error)
+        if (r == KTXN_COMMITTED)
             goto out;
         rc = -1;
-        snprintf(errstr, sizeof(errstr), "commit_transaction: %s", rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
+    } else {
+        char why[256];
+        r = ktxn_abort(s->rk, left_ms(deadline + 2000), why, sizeof(why));
+        if (r == KTXN_FATAL)
+            LOG_WARN("abort_failed", "txn_id=%s err=%s", s->txn_id, why);
     }
-    /* Nothing of these batches may become visible: abort, and when the
-     * broker cannot even hear the abort, drop the producer (see txn.h). */
-    error = rd_kafka_abort_transaction(s->rk, left_ms(deadline + 2000));
-    if (error) {
-        LOG_WARN("abort_failed", "txn_id=%s err=%s", s->txn_id, rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
+    if (r == KTXN_FATAL)
         slot_discard(s);
-    }
 out:
     for (struct txn_wait *w = group; w; w = w->next) {
         w->rc = rc;

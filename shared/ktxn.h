@@ -1,0 +1,52 @@
+/*
+ * ktxn — how a transactional producer ends a transaction, the one policy
+ * for every stage (librdkafka's rules for rd_kafka_commit_transaction and
+ * rd_kafka_abort_transaction):
+ *
+ *   retriable (the commit ran out of time while it goes on in the
+ *     background): call commit again, which resumes it, until the caller's
+ *     deadline;
+ *   abortable (txn_requires_abort): abort, then the caller redoes the work
+ *     in a new transaction with the same producer;
+ *   fatal (fenced by a newer producer with the same transactional.id, or
+ *     broken): the producer can never write again and must be destroyed and
+ *     made anew (whose init_transactions settles what this one left open).
+ *
+ * A commit still retriable at the deadline is in doubt: it may yet land,
+ * and until it ends librdkafka refuses both an abort and a new transaction
+ * (a conflicting call in progress). That is reported as fatal too: the
+ * producer is given up, nothing of the work is acknowledged, and work done
+ * again is idempotent at every caller (Idempotency-Key, consumed offsets).
+ * An abort that fails (any error) leaves the producer in the same unknown
+ * state, so it is fatal as well.
+ *
+ * What a caller does next is its own: ingest answers 503 and drops a
+ * producer after KTXN_FATAL, aggregate rolls back to what committed, the
+ * schedule firer takes its partition over afresh.
+ */
+#ifndef FERRY_KTXN_H
+#define FERRY_KTXN_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+enum ktxn_result {
+    KTXN_COMMITTED = 0, /* visible to read_committed readers */
+    KTXN_ABORTED = -1,  /* none of it visible; the producer may begin again */
+    KTXN_FATAL = -2,    /* the producer must be destroyed and made anew */
+};
+
+/* Commits rk's open transaction, calling commit again on a retriable
+ * error until timeout_ms from now (-1: once, with librdkafka's "remaining
+ * transaction time"); on an abortable error aborts it (ktxn_abort with
+ * abort_ms). On failure errstr says why ("commit_transaction: ..."). */
+enum ktxn_result ktxn_commit(rd_kafka_t *rk, int timeout_ms, int abort_ms, char *errstr,
+                             size_t errstr_size);
+
+/* Aborts rk's open transaction (after a failed produce or
+ * send_offsets_to_transaction, or a revocation) within timeout_ms (-1:
+ * the remaining transaction time). KTXN_ABORTED, or KTXN_FATAL with errstr
+ * ("abort_transaction: ...") when the abort failed. */
+enum ktxn_result ktxn_abort(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
+
+#endif
