@@ -18,6 +18,13 @@
 #   FERRY_BENCH_RENDER_ITEMS  screenshots per pool size (default 400)
 #   FERRY_BENCH_RENDER_POOLS  pool sizes as BROWSERSxTABS (default "1x1 1x2 1x4 2x2 2x4 1x8 3x4")
 #   FERRY_BENCH_RENDER_LONE   lone screenshots per run (default 25; 0: none)
+#   FERRY_BENCH_RENDER_VS     "VAR=value ..." (e.g. FERRY_RENDER_CHROMIUM_FLAGS=--in-process-gpu):
+#                             instead of the above, two stages side by side, 1 x 2 each, the
+#                             second with these settings, FERRY_BENCH_RENDER_REPS times
+#                             (default 3, sides swapped each time); each prints its CPU per
+#                             screenshot. Both see the same machine at the same moment, so a
+#                             setting's effect shows within about 2% even at load 20, where
+#                             one run after another varies by 30%.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/bench/lib.sh
@@ -46,24 +53,66 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$NPORT/page.html" >/dev/null 
 CHROMIUM=${FERRY_RENDER_CHROMIUM:-/usr/lib/chromium/chromium-headless-shell}
 echo "render bench: nginx on 127.0.0.1:$NPORT, $ITEMS screenshots per pool size; broker $FERRY_KAFKA_BROKERS; $("$CHROMIUM" --version 2>/dev/null)"
 
-for pool in $POOLS; do
-    browsers=${pool%x*} tabs=${pool#*x}
-    export FERRY_TOPIC_PREFIX=bench$RANDOM$RANDOM.
+# One stage's run on requests already written: its watch line.
+render_watch() { # PREFIX METRICS_PORT N [VAR=value...]
+    local prefix=$1 port=$2 n=$3 pid out
+    shift 3
+    env FERRY_TOPIC_PREFIX="$prefix" FERRY_RENDER_METRICS_LISTEN=127.0.0.1:$port "$@" \
+        "$B/ferry-render" >>"$WORK/render.log" 2>&1 &
+    pid=$!
+    PIDS+=($pid)
+    out=$(python3 tests/bench/render_bench.py watch "$n" 300 "$prefix" "http://127.0.0.1:$port/metrics" "$pid")
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    echo "$out"
+}
+
+# The topics first (the stage makes them), then the requests, so the
+# backlog is all there when the measured stage starts.
+render_topics() { # PREFIX N
+    local mport pid
     mport=$(bench_free_port)
-    # The topics first (the stage makes them), then the requests, then the
-    # stage anew so the backlog is all there when it starts.
-    FERRY_RENDER_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-render" >>"$WORK/render.log" 2>&1 &
+    FERRY_TOPIC_PREFIX=$1 FERRY_RENDER_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-render" >>"$WORK/render.log" 2>&1 &
     pid=$!
     for _ in $(seq 300); do curl -sf "http://127.0.0.1:$mport/healthz" >/dev/null && break; sleep 0.1; done
     kill "$pid"; wait "$pid" 2>/dev/null || true
-    python3 tests/bench/render_bench.py gen "$ITEMS" "http://127.0.0.1:$NPORT/page.html" "$FERRY_TOPIC_PREFIX"
+    python3 tests/bench/render_bench.py gen "$2" "http://127.0.0.1:$NPORT/page.html" "$1"
+}
+
+if [ -n "${FERRY_BENCH_RENDER_VS:-}" ]; then
+    read -r -a vs <<<"$FERRY_BENCH_RENDER_VS"
+    base=(FERRY_RENDER_BROWSERS=1 FERRY_RENDER_TABS=2 FERRY_RENDER_INFLIGHT=16)
+    for rep in $(seq "${FERRY_BENCH_RENDER_REPS:-3}"); do
+        pa=bench$RANDOM$RANDOM. pb=bench$RANDOM$RANDOM.
+        render_topics "$pa" "$ITEMS"
+        render_topics "$pb" "$ITEMS"
+        load=$(cut -d' ' -f1 /proc/loadavg)
+        porta=$(bench_free_port) portb=$(bench_free_port)
+        # Sides swapped every other time: neither gets the first start.
+        if ((rep % 2)); then
+            render_watch "$pa" "$porta" "$ITEMS" "${base[@]}" >"$WORK/a.out" &
+            wa=$!
+            render_watch "$pb" "$portb" "$ITEMS" "${base[@]}" "${vs[@]}" >"$WORK/b.out" &
+            wb=$!
+        else
+            render_watch "$pb" "$portb" "$ITEMS" "${base[@]}" "${vs[@]}" >"$WORK/b.out" &
+            wb=$!
+            render_watch "$pa" "$porta" "$ITEMS" "${base[@]}" >"$WORK/a.out" &
+            wa=$!
+        fi
+        wait "$wa" "$wb"
+        echo "render side by side, 1 x 2 each, as is: $(cat "$WORK/a.out") (load before $load)"
+        echo "render side by side, 1 x 2 each, with $FERRY_BENCH_RENDER_VS: $(cat "$WORK/b.out")"
+    done
+    POOLS= FERRY_BENCH_RENDER_LONE=0
+fi
+
+for pool in $POOLS; do
+    browsers=${pool%x*} tabs=${pool#*x}
+    prefix=bench$RANDOM$RANDOM.
+    render_topics "$prefix" "$ITEMS"
     load=$(cut -d' ' -f1 /proc/loadavg)
-    FERRY_RENDER_BROWSERS=$browsers FERRY_RENDER_TABS=$tabs FERRY_RENDER_INFLIGHT=$((browsers * tabs * 4)) \
-        FERRY_RENDER_METRICS_LISTEN=127.0.0.1:$mport "$B/ferry-render" >>"$WORK/render.log" 2>&1 &
-    pid=$!
-    PIDS+=($pid)
-    out=$(python3 tests/bench/render_bench.py watch "$ITEMS" 300 "$FERRY_TOPIC_PREFIX" "http://127.0.0.1:$mport/metrics" "$pid")
-    kill "$pid"; wait "$pid" 2>/dev/null || true
+    out=$(render_watch "$prefix" "$(bench_free_port)" "$ITEMS" FERRY_RENDER_BROWSERS="$browsers" \
+        FERRY_RENDER_TABS="$tabs" FERRY_RENDER_INFLIGHT=$((browsers * tabs * 4)))
     printf "render %-4s (%d browsers x %d tabs): %s (load before %s, after %s)\n" "$pool" "$browsers" \
         "$tabs" "$out" "$load" "$(cut -d' ' -f1 /proc/loadavg)"
 done
