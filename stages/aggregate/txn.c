@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "kafka.h"
+#include "ktxn.h"
 #include "log.h"
 #include "metrics.h"
 #include "shutdown.h"
@@ -106,18 +107,16 @@ static rd_kafka_topic_partition_list_t *positions(rd_kafka_t *consumer)
 
 enum txn_result txn_abort(struct txn *x)
 {
+    char errstr[512];
     if (!x->open)
         return TXN_COMMITTED;
     x->open = 0;
     metric_inc(x->m_aborts, 1);
-    rd_kafka_error_t *err = rd_kafka_abort_transaction(x->producer, -1);
-    if (!err)
+    if (ktxn_abort(x->producer, -1, errstr, sizeof(errstr)) == KTXN_ABORTED)
         return TXN_ABORTED;
-    LOG_ERROR("txn_abort", "err=%s", rd_kafka_error_string(err));
-    int fatal = rd_kafka_error_is_fatal(err);
-    rd_kafka_error_destroy(err);
-    if (!fatal)
-        return TXN_ABORTED;
+    /* Not aborted: the producer is fenced, broken, or still busy ending
+     * the transaction, and would refuse the next one. */
+    LOG_ERROR("txn_abort", "err=%s", errstr);
     broken(x);
     return TXN_FATAL;
 }
@@ -125,6 +124,8 @@ enum txn_result txn_abort(struct txn *x)
 enum txn_result txn_commit(struct txn *x)
 {
     rd_kafka_error_t *err = NULL;
+    char errstr[512];
+    enum ktxn_result r = KTXN_FATAL;
     if (!x->open)
         return TXN_COMMITTED;
     if (x->failed) {
@@ -138,22 +139,23 @@ enum txn_result txn_commit(struct txn *x)
         rd_kafka_consumer_group_metadata_destroy(cgmd);
         rd_kafka_topic_partition_list_destroy(offs);
     }
-    if (!err)
-        err = rd_kafka_commit_transaction(x->producer, -1);
-    if (!err) {
-        x->open = 0;
-        return TXN_COMMITTED;
+    if (err) {
+        LOG_WARN("txn_commit", "err=%s abortable=%d fatal=%d", rd_kafka_error_string(err),
+                 rd_kafka_error_txn_requires_abort(err), rd_kafka_error_is_fatal(err));
+        int fatal = rd_kafka_error_is_fatal(err);
+        rd_kafka_error_destroy(err);
+        if (!fatal)
+            return txn_abort(x);
+    } else if ((r = ktxn_commit(x->producer, -1, -1, errstr, sizeof(errstr))) != KTXN_COMMITTED) {
+        LOG_WARN("txn_commit", "err=%s aborted=%d", errstr, r == KTXN_ABORTED);
     }
-    LOG_WARN("txn_commit", "err=%s abortable=%d fatal=%d", rd_kafka_error_string(err),
-             rd_kafka_error_txn_requires_abort(err), rd_kafka_error_is_fatal(err));
-    int fatal = rd_kafka_error_is_fatal(err);
-    rd_kafka_error_destroy(err);
-    if (fatal) {
-        /* Fenced by a newer instance with our transactional.id, or a broken
-         * producer: nothing of ours will ever commit again. */
-        x->open = 0;
+    x->open = 0;
+    if (r == KTXN_ABORTED)
+        metric_inc(x->m_aborts, 1);
+    /* Fenced by a newer instance with our transactional.id, a broken
+     * producer, or a commit still in doubt: nothing of ours will ever
+     * commit again. */
+    if (r == KTXN_FATAL)
         broken(x);
-        return TXN_FATAL;
-    }
-    return txn_abort(x);
+    return r == KTXN_COMMITTED ? TXN_COMMITTED : r == KTXN_ABORTED ? TXN_ABORTED : TXN_FATAL;
 }
