@@ -20,31 +20,21 @@
 #include "metrics.h"
 #include "log.h"
 #include "offtrack.h"
+#include "testmock.h"
 
-static rd_kafka_t *mock_owner;
 static rd_kafka_mock_cluster_t *mcluster;
 static struct cfg cfg;
 
 static int setup(void **state)
 {
-    char err[256];
-    char *argv[] = {"t"};
     (void)state;
-    log_init("test", LOG_ERROR);
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    mock_owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    mcluster = rd_kafka_mock_cluster_new(mock_owner, 1);
-    setenv("FERRY_KAFKA_BROKERS", rd_kafka_mock_cluster_bootstraps(mcluster), 1);
-    cfg_init(&cfg, "t", "t");
-    cfg_add(&cfg, cfg_common);
-    return cfg_parse(&cfg, 1, argv, err, sizeof(err));
+    return (mcluster = testmock_start(&cfg)) ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    rd_kafka_mock_cluster_destroy(mcluster);
-    rd_kafka_destroy(mock_owner);
+    testmock_stop(mcluster);
     return 0;
 }
 
