@@ -234,12 +234,55 @@ static int shortest(double v, char digits[20], int *n)
     return len;
 }
 
+/* The common case without printf: |v| under 2^31 with at most six
+ * decimals (prices, ratings). Its rounding interval is narrower than 1e-6,
+ * so the first k whose k-decimal reading, x / 10^k, reads back as v gives
+ * the shortest digits, the only ones of that length (a correctly rounded
+ * division of two exact doubles is what strtod makes of that decimal).
+ * 0 when v is not such a number. */
+static size_t short_fixed(char *out, double v)
+{
+    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    double av = fabs(v);
+    if (!(av < 2147483648.0))
+        return 0;
+    for (int k = 0; k <= 6; k++) {
+        double x = nearbyint(av * p10[k]);
+        if (x / p10[k] != av)
+            continue;
+        unsigned long long n = (unsigned long long)x, p = (unsigned long long)p10[k];
+        char *o = out;
+        if (v < 0)
+            *o++ = '-';
+        char t[24];
+        int len = 0;
+        unsigned long long ip = n / p, fp = n % p;
+        do
+            t[len++] = (char)('0' + ip % 10);
+        while (ip /= 10);
+        while (len)
+            *o++ = t[--len];
+        if (k) {
+            *o++ = '.';
+            for (int i = k - 1; i >= 0; i--, fp /= 10)
+                o[i] = (char)('0' + fp % 10);
+            o += k;
+        }
+        *o = '\0';
+        return (size_t)(o - out);
+    }
+    return 0;
+}
+
 size_t jx_number(char out[JX_NUMBER_MAX], double v)
 {
     if (isnan(v) || isinf(v))
         return (size_t)snprintf(out, JX_NUMBER_MAX, "null"); /* as JSON.stringify */
     if (v == 0)
         return (size_t)snprintf(out, JX_NUMBER_MAX, "0"); /* -0 too */
+    size_t fixed = short_fixed(out, v);
+    if (fixed)
+        return fixed;
     char d[20], *o = out;
     int n, k = shortest(fabs(v), d, &n);
     if (v < 0)

@@ -203,6 +203,11 @@ static void test_numbers_as_javascript_prints_them(void **state)
         memcpy(&v, &bits, sizeof(v));
         add_double(&in, v);
         add_double(&in, (double)(rnd() % 100000) * pow(10, (double)(int)(rnd() % 60) - 30));
+        /* prices and ratings, up to 2^31 with up to seven decimals (the
+         * writer's printf-free path and its edges) */
+        double d = (double)(rnd() % 10000000000ull) / pow(10, (double)(rnd() % 8));
+        add_double(&in, rnd() % 2 ? d : -d);
+        add_double(&in, 2147483648.0 - (double)(rnd() % 1000) / 64.0);
     }
     for (size_t i = 0; i < in.n; i++) {
         double v;
