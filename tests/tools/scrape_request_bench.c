@@ -12,14 +12,20 @@
 #include <string.h>
 #include "request.h"
 
-static const struct request_limits lim = {.default_timeout_ms = 30000, .max_timeout_ms = 120000,
-                                          .default_max_bytes = 10485760, .max_max_bytes = 52428800};
+static const struct request_limits lim = {.default_timeout_ms = 30000,
+                                          .max_timeout_ms = 120000,
+                                          .default_max_bytes = 10485760,
+                                          .max_max_bytes = 52428800};
 static const char *reqs[] = {
-    "{\"schema_version\":1,\"batch_id\":\"bat_01HZZZZZZZZZZZZZZZZZZZZZZZ\",\"tenant\":\"acme\",\"index\":17,"
+    "{\"schema_version\":1,\"batch_id\":\"bat_01HZZZZZZZZZZZZZZZZZZZZZZZ\",\"tenant\":\"acme\","
+    "\"index\":17,"
     "\"url\":\"https://example.com/p/17?q=a%20b\",\"headers\":{\"Accept-Language\":\"es\"},"
-    "\"formats\":[\"html\",\"links\"],\"options\":{\"timeout_ms\":30000,\"max_bytes\":10485760,\"follow_redirects\":true}}",
-    "{\"schema_version\":1,\"batch_id\":\"bat_01HZZZZZZZZZZZZZZZZZZZZZZZ\",\"tenant\":\"acme\",\"index\":3,"
-    "\"url\":\"https://example.com/\",\"depth\":2,\"found_on\":null,\"frontier\":true,\"headers\":{},"
+    "\"formats\":[\"html\",\"links\"],\"options\":{\"timeout_ms\":30000,\"max_bytes\":10485760,"
+    "\"follow_redirects\":true}}",
+    "{\"schema_version\":1,\"batch_id\":\"bat_01HZZZZZZZZZZZZZZZZZZZZZZZ\",\"tenant\":\"acme\","
+    "\"index\":3,"
+    "\"url\":\"https://example.com/"
+    "\",\"depth\":2,\"found_on\":null,\"frontier\":true,\"headers\":{},"
     "\"formats\":[\"markdown\"],\"options\":{\"timeout_ms\":30000}}"};
 
 int main(int argc, char **argv)
