@@ -187,6 +187,8 @@ void crawl_host_pump(struct crawl *c, struct crawl_host *h)
             }
         }
         h->head = e->next;
+        if (h->unlogged == e)
+            h->unlogged = e->next;
         if (!h->head)
             h->tail = NULL;
         h->queued--;
@@ -204,6 +206,8 @@ void crawl_host_pump(struct crawl *c, struct crawl_host *h)
 
 void crawl_host_push(struct crawl_host *h, struct crawl_entry *e)
 {
+    if (!e->logged && !h->unlogged)
+        h->unlogged = e;
     if (h->tail)
         h->tail->next = e;
     else

@@ -57,6 +57,10 @@ struct crawl_host {
     int64_t not_before_ms; /* Crawl-delay: the next request waits until then */
     struct hostwin win;    /* pages that may be out (hostwin.h; not in the changelog) */
     struct crawl_entry *head, *tail;
+    /* The first entry not yet in a queue chunk: entries join at the tail,
+     * so every unlogged one is here or after it, and a flush reads only
+     * those, not the whole queue each commit. NULL: none. */
+    struct crawl_entry *unlogged;
     size_t queued;
     unsigned dirty : 1;       /* counters changed: its h/ record */
     unsigned rules_dirty : 1; /* rules arrived: its r/ record */

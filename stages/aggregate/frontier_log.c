@@ -78,7 +78,7 @@ void crawl_log_flush(struct crawl *c)
     void *v;
     while (strmap_next(&c->hosts, &pos, &name, &v)) {
         struct crawl_host *h = v;
-        for (struct crawl_entry *e = h->head; e; e = e->next) {
+        for (struct crawl_entry *e = h->unlogged; e; e = e->next) {
             if (e->logged)
                 continue;
             buf_adds(&b, logged++ ? ",[" : "[[");
@@ -87,6 +87,7 @@ void crawl_log_flush(struct crawl *c)
             buf_addc(&b, ']');
             e->logged = 1;
         }
+        h->unlogged = NULL;
     }
     if (logged) {
         buf_addc(&b, ']');
