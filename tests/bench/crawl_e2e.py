@@ -14,9 +14,8 @@ broker when it runs here, and this process, which is mostly the site
 server), so a crawl page's extra cost shows where it is. --trace reads the
 crawl's requests and results back from Kafka and splits a page's round trip
 (percentiles, ms): request produced (aggregate) -> fetch started (scrape),
-the fetch, fetch done -> result produced, and result produced -> the request
-that took its window slot (aggregate counting it, whose commit is in the
-first part of the next page).
+the fetch, fetch done -> result produced; the rest of the round trip is
+aggregate's (the result counted, the requests it frees produced).
 
 Brokers: its own (compose/kafka.sh on --kafka-port), unless
 FERRY_KAFKA_BROKERS names running ones (the broker's CPU is counted when
@@ -93,7 +92,7 @@ def pct(xs):
     return f"p10 {at(.1):.0f} p50 {at(.5):.0f} p90 {at(.9):.0f} mean {sum(xs) / len(xs):.1f}"
 
 
-def trace(sysm, bid, window):
+def trace(sysm, bid):
     """The parts of a crawl page's round trip, from the records it left."""
     import json
     reqs = {int(h["ferry-index"]): ts for _, _, ts, h, _ in read_topic(sysm, "scrape.requests", bid)
@@ -106,20 +105,16 @@ def trace(sysm, bid, window):
         at = datetime.fromisoformat(doc["fetched_at"].replace("Z", "+00:00")).timestamp() * 1000
         res.append((off, int(h["ferry-index"]), ts, at, doc.get("duration_ms") or 0))
     res.sort()
-    intake, fetch, post = [], [], []
+    intake, fetch, post, trip = [], [], [], []
     for _, i, ts, at, dur in res:
         if i in reqs:
             intake.append(at - dur - reqs[i])
             fetch.append(dur)
             post.append(ts - at)
-    # In the order aggregate counts results (one partition) each frees a
-    # slot of the window, which the next queued request takes.
-    order = sorted(reqs.values())
-    slot = [order[k] - res[k - window][2] for k in range(window, min(len(order), len(res) + window))
-            if order[k] >= res[k - window][2]]
+            trip.append(ts - reqs[i])
     print(f"trace ({len(res):,} pages): request produced -> fetch started: {pct(intake)}")
     print(f"  fetch: {pct(fetch)}; fetch done -> result produced: {pct(post)}")
-    print(f"  result produced -> next request produced (its window slot): {pct(slot)}")
+    print(f"  request produced -> result produced: {pct(trip)}")
 
 
 def run(sysm, path, body, timeout):
@@ -185,7 +180,7 @@ def main():
                 batch_load = load()
                 assert bdoc["status"] == "completed", bdoc
                 if a.trace:
-                    trace(sysm, bid, a.host_concurrency)
+                    trace(sysm, bid)
             finally:
                 sysm.stop()
         crawl_rate = len(urls) / crawl_s

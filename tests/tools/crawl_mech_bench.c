@@ -6,6 +6,9 @@
  *   links N       N links resolved against their page and normalized
  *                 (crawlurl_resolve), per second
  *   robots N      N paths checked against a 200-rule robots.txt, per second
+ *   page FILE N   the links of one HTML page (FILE, as fetched from
+ *                 http://localhost/p/1) taken N times as scrape takes them
+ *                 for the frontier (crawllinks_html): microseconds a page
  *
  * Prints one `key=value` line per figure. Used by tests/bench/bench_crawl.sh.
  */
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crawllinks.h"
 #include "crawlurl.h"
 #include "robots.h"
 #include "seen.h"
@@ -136,10 +140,40 @@ static int bench_robots(size_t n)
     return 0;
 }
 
+static int bench_page(const char *path, size_t n)
+{
+    struct buf html = BUF_INIT(BUF_NO_MAX), out = BUF_INIT(BUF_NO_MAX);
+    char chunk[65536];
+    size_t got, links = 0;
+    uint8_t key[SEEN_KEY_LEN];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_add(&html, chunk, got);
+    fclose(f);
+    seen_key("bat_01M816TZ7MSG7GBE1TYYCV6RYZ", key);
+    double t0 = now();
+    for (size_t i = 0; i < n; i++) {
+        buf_reset(&out);
+        links = crawllinks_html(html.ptr, html.len, "http://localhost/p/1", key, CRAWLLINKS_MAX,
+                                1 << 20, &out);
+    }
+    double t1 = now();
+    printf("page_bytes=%zu\n", html.len);
+    printf("page_links=%zu\n", links);
+    printf("page_us=%.1f\n", (t1 - t0) * 1e6 / (double)(n ? n : 1));
+    buf_release(&html);
+    buf_release(&out);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3 || !strcmp(argv[1], "--help")) {
-        fprintf(stderr, "usage: crawl_mech_bench seen|links|robots N\n");
+    if (argc < 3 || argc > 4 || !strcmp(argv[1], "--help")) {
+        fprintf(stderr, "usage: crawl_mech_bench seen|links|robots N | page FILE N\n");
         return argc == 2 ? 0 : 2;
     }
     size_t n = strtoull(argv[2], NULL, 10);
@@ -149,6 +183,8 @@ int main(int argc, char **argv)
         return bench_links(n);
     if (!strcmp(argv[1], "robots"))
         return bench_robots(n);
+    if (!strcmp(argv[1], "page") && argc > 3)
+        return bench_page(argv[2], strtoull(argv[3], NULL, 10));
     fprintf(stderr, "crawl_mech_bench: unknown mode %s\n", argv[1]);
     return 2;
 }
