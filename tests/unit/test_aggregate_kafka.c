@@ -29,23 +29,8 @@
 #define ID  "bat_01M816TZ7MSG7GBE1TYYCV6RYZ"
 #define ID2 "bat_01M816TZ7MSG7GBE1TYYCV6RY2"
 
-static rd_kafka_mock_cluster_t *mcluster;
-static struct cfg cfg;
 static struct topics topics;
 static int n_prefix;
-
-static int setup(void **state)
-{
-    (void)state;
-    return (mcluster = testmock_start(&cfg)) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    testmock_stop(mcluster);
-    return 0;
-}
 
 /* Fresh topic names for each test (topics.h's names under another
  * prefix), all of them created with 2 partitions. */
@@ -53,19 +38,20 @@ static void new_topics(void)
 {
     char prefix[32], err[256];
     struct topics base;
-    const char *def = cfg_str(&cfg, "FERRY_TOPIC_PREFIX");
-    assert_int_equal(topics_init(&base, &cfg, err, sizeof(err)), 0);
+    const char *def = cfg_str(&testmock_cfg, "FERRY_TOPIC_PREFIX");
+    assert_int_equal(topics_init(&base, &testmock_cfg, err, sizeof(err)), 0);
     snprintf(prefix, sizeof(prefix), "t%d.", n_prefix++);
     for (int i = 0; i < TOPIC__COUNT; i++) {
         snprintf(topics.name[i], TOPIC_NAME_MAX, "%s%s", prefix, base.name[i] + strlen(def));
-        rd_kafka_mock_topic_create(mcluster, topics.name[i], 2, 1);
+        rd_kafka_mock_topic_create(testmock_cluster, topics.name[i], 2, 1);
     }
 }
 
 static rd_kafka_t *producer(const char *txn_id)
 {
     char err[256];
-    rd_kafka_conf_t *conf = kafka_producer_conf(&cfg, "ferry-test", txn_id, err, sizeof(err));
+    rd_kafka_conf_t *conf =
+        kafka_producer_conf(&testmock_cfg, "ferry-test", txn_id, err, sizeof(err));
     assert_non_null(conf);
     rd_kafka_t *p = kafka_producer_open(conf, 10000, err, sizeof(err));
     if (!p)
@@ -127,7 +113,7 @@ static void got_free(struct got *g)
 static rd_kafka_t *reader(void)
 {
     char err[256];
-    rd_kafka_t *r = scan_open(&cfg, "ferry-test", "test-reader", err, sizeof(err));
+    rd_kafka_t *r = scan_open(&testmock_cfg, "ferry-test", "test-reader", err, sizeof(err));
     assert_non_null(r);
     return r;
 }
@@ -135,7 +121,8 @@ static rd_kafka_t *reader(void)
 static rd_kafka_t *consumer(const char *group, const char *topic)
 {
     char err[256];
-    rd_kafka_conf_t *conf = kafka_consumer_conf(&cfg, "ferry-test", group, err, sizeof(err));
+    rd_kafka_conf_t *conf =
+        kafka_consumer_conf(&testmock_cfg, "ferry-test", group, err, sizeof(err));
     assert_non_null(conf);
     const char *topics_[] = {topic};
     rd_kafka_t *c = kafka_consumer_open(conf, topics_, 1, err, sizeof(err));
@@ -182,7 +169,7 @@ static void test_txn_commits_outputs_with_offsets(void **st)
      * transaction: nothing of it is visible, the offsets stay. */
     assert_int_equal(txn_begin(&x), 0);
     txn_produce(&x, out, 1, "k", 1, "kept?", 5, NULL);
-    size_t big = (size_t)cfg_int(&cfg, "FERRY_MAX_MESSAGE_BYTES") + (1 << 20);
+    size_t big = (size_t)cfg_int(&testmock_cfg, "FERRY_MAX_MESSAGE_BYTES") + (1 << 20);
     char *huge = calloc(1, big);
     txn_produce(&x, out, 1, "k", 1, huge, big, NULL);
     free(huge);
@@ -324,7 +311,8 @@ static void world_open(struct world *w, const char *txn_id, size_t inline_max, s
     w->r = reader();
     w->c = consumer(txn_id, topic_name(&topics, TOPIC_BATCHES));
     txn_init(&w->x, w->p, w->c);
-    emit_init(&w->out, &w->x, &topics, (size_t)cfg_int(&cfg, "FERRY_MAX_MESSAGE_BYTES") - 4096);
+    emit_init(&w->out, &w->x, &topics,
+              (size_t)cfg_int(&testmock_cfg, "FERRY_MAX_MESSAGE_BYTES") - 4096);
     state_init(&w->s, follow_free);
     complete_init(&w->done, &w->out, &w->s, w->r, topic_name(&topics, TOPIC_RESULTS), inline_max,
                   cache_max);
@@ -543,5 +531,5 @@ int main(void)
         cmocka_unit_test(test_complete_inline_from_cache_and_read_back),
         cmocka_unit_test(test_complete_too_large_and_held_items),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, testmock_setup, testmock_teardown);
 }

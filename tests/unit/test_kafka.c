@@ -22,33 +22,18 @@
 #include "offtrack.h"
 #include "testmock.h"
 
-static rd_kafka_mock_cluster_t *mcluster;
-static struct cfg cfg;
-
-static int setup(void **state)
-{
-    (void)state;
-    return (mcluster = testmock_start(&cfg)) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    testmock_stop(mcluster);
-    return 0;
-}
-
 static void test_conf_applies_properties(void **state)
 {
     char err[256], val[64];
     size_t len = sizeof(val);
     (void)state;
-    cfg.props[0][0] = "socket.timeout.ms";
-    cfg.props[0][1] = "12345";
-    cfg.props[1][0] = "linger.ms";
-    cfg.props[1][1] = "50";
-    cfg.n_props = 2;
-    rd_kafka_conf_t *conf = kafka_producer_conf(&cfg, "ferry-test", NULL, err, sizeof(err));
+    testmock_cfg.props[0][0] = "socket.timeout.ms";
+    testmock_cfg.props[0][1] = "12345";
+    testmock_cfg.props[1][0] = "linger.ms";
+    testmock_cfg.props[1][1] = "50";
+    testmock_cfg.n_props = 2;
+    rd_kafka_conf_t *conf =
+        kafka_producer_conf(&testmock_cfg, "ferry-test", NULL, err, sizeof(err));
     assert_non_null(conf);
     assert_int_equal(rd_kafka_conf_get(conf, "socket.timeout.ms", val, &len), RD_KAFKA_CONF_OK);
     assert_string_equal(val, "12345");
@@ -60,16 +45,17 @@ static void test_conf_applies_properties(void **state)
     assert_string_equal(val, "true");
     rd_kafka_conf_destroy(conf);
 
-    cfg.props[1][0] = "no.such.property";
-    assert_null(kafka_conf_new(&cfg, "ferry-test", err, sizeof(err)));
+    testmock_cfg.props[1][0] = "no.such.property";
+    assert_null(kafka_conf_new(&testmock_cfg, "ferry-test", err, sizeof(err)));
     assert_non_null(strstr(err, "no.such.property=50"));
-    cfg.n_props = 0;
+    testmock_cfg.n_props = 0;
 }
 
 static rd_kafka_t *producer(void)
 {
     char err[256];
-    rd_kafka_conf_t *conf = kafka_producer_conf(&cfg, "ferry-test", NULL, err, sizeof(err));
+    rd_kafka_conf_t *conf =
+        kafka_producer_conf(&testmock_cfg, "ferry-test", NULL, err, sizeof(err));
     rd_kafka_t *rk = kafka_producer_open(conf, 5000, err, sizeof(err));
     assert_non_null(rk);
     return rk;
@@ -112,7 +98,8 @@ static void test_consumer_group_prefixed_once(void **state)
         rd_kafka_conf_destroy(conf);
     }
     size_t len = sizeof(val);
-    rd_kafka_conf_t *conf = kafka_consumer_conf(&cfg, "t", "ferry-ingest-follow", err, sizeof(err));
+    rd_kafka_conf_t *conf =
+        kafka_consumer_conf(&testmock_cfg, "t", "ferry-ingest-follow", err, sizeof(err));
     assert_non_null(conf);
     rd_kafka_conf_get(conf, "group.id", val, &len);
     assert_string_equal(val, "ferry-ingest-follow");
@@ -141,8 +128,8 @@ static void test_follower_hub_shares_one_consumer(void **state)
     char err[256];
     struct heard ha = {0}, hb = {0};
     (void)state;
-    rd_kafka_mock_topic_create(mcluster, "t.hub.a", 2, 1);
-    rd_kafka_mock_topic_create(mcluster, "t.hub.b", 3, 1);
+    rd_kafka_mock_topic_create(testmock_cluster, "t.hub.a", 2, 1);
+    rd_kafka_mock_topic_create(testmock_cluster, "t.hub.b", 3, 1);
     rd_kafka_t *rk = producer();
     for (int i = 0; i < 3; i++)
         produce(rk, "t.hub.a", i ? "k1" : "k2", "{}", 0);
@@ -151,7 +138,7 @@ static void test_follower_hub_shares_one_consumer(void **state)
     assert_int_equal(rd_kafka_flush(rk, 5000), 0);
 
     struct follower_hub *hub =
-        follower_hub_open(&cfg, "t", "ferry-test-follow", 0, err, sizeof(err));
+        follower_hub_open(&testmock_cfg, "t", "ferry-test-follow", 0, err, sizeof(err));
     assert_non_null(hub);
     const char *ta[] = {"t.hub.a"}, *tb[] = {"t.hub.b"};
     struct follower *fa = follower_open_on(hub, ta, 1, on_heard, &ha, err, sizeof(err));
@@ -182,7 +169,7 @@ static void test_follower_hub_shares_one_consumer(void **state)
 static void test_delivery_reports_are_counted(void **state)
 {
     (void)state;
-    rd_kafka_mock_topic_create(mcluster, "t.dr", 3, 1);
+    rd_kafka_mock_topic_create(testmock_cluster, "t.dr", 3, 1);
     long long before = atomic_load(&kafka_stats.delivered);
     rd_kafka_t *rk = producer();
     for (int i = 0; i < 20; i++)
@@ -194,7 +181,8 @@ static void test_delivery_reports_are_counted(void **state)
     long long failed = atomic_load(&kafka_stats.failed);
     rk = producer();
     /* ApiKey 0 is Produce (the RD_KAFKAP_* names are not public). */
-    rd_kafka_mock_push_request_errors(mcluster, 0, 1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    rd_kafka_mock_push_request_errors(testmock_cluster, 0, 1,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
     produce(rk, "t.dr", "bat_1", "{}", 0);
     kafka_producer_close(rk, 5000);
     assert_int_equal(atomic_load(&kafka_stats.failed) - failed, 1);
@@ -203,11 +191,11 @@ static void test_delivery_reports_are_counted(void **state)
 /* A producer whose local queue holds one message. */
 static rd_kafka_t *small_queue_producer(void)
 {
-    cfg.props[0][0] = "queue.buffering.max.messages";
-    cfg.props[0][1] = "1";
-    cfg.n_props = 1;
+    testmock_cfg.props[0][0] = "queue.buffering.max.messages";
+    testmock_cfg.props[0][1] = "1";
+    testmock_cfg.n_props = 1;
     rd_kafka_t *rk = producer();
-    cfg.n_props = 0;
+    testmock_cfg.n_props = 0;
     return rk;
 }
 
@@ -232,7 +220,7 @@ static rd_kafka_resp_err_t produce_wait(rd_kafka_t *rk, const char *topic, int t
 static void test_produce_wait_waits_out_a_full_queue(void **state)
 {
     (void)state;
-    rd_kafka_mock_topic_create(mcluster, "t.full", 2, 1);
+    rd_kafka_mock_topic_create(testmock_cluster, "t.full", 2, 1);
     long long before = atomic_load(&kafka_stats.delivered);
     rd_kafka_t *rk = small_queue_producer();
     /* Every message past the first finds the queue full and waits for the
@@ -246,10 +234,10 @@ static void test_produce_wait_waits_out_a_full_queue(void **state)
 static void test_produce_wait_gives_up_at_the_deadline(void **state)
 {
     (void)state;
-    rd_kafka_mock_topic_create(mcluster, "t.stuck", 1, 1);
+    rd_kafka_mock_topic_create(testmock_cluster, "t.stuck", 1, 1);
     rd_kafka_t *rk = small_queue_producer();
     assert_int_equal(produce_wait(rk, "t.stuck", 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_mock_broker_set_down(mcluster, 1); /* nothing is delivered now */
+    rd_kafka_mock_broker_set_down(testmock_cluster, 1); /* nothing is delivered now */
     /* The queue is full after this, whether or not the first message was
      * delivered before the broker went down. */
     for (int i = 0; i < 2; i++)
@@ -272,7 +260,7 @@ static void test_produce_wait_gives_up_at_the_deadline(void **state)
     assert_int_equal(rd_kafka_header_cnt(h), 1);
     rd_kafka_headers_destroy(h);
     free(big.value);
-    rd_kafka_mock_broker_set_up(mcluster, 1);
+    rd_kafka_mock_broker_set_up(testmock_cluster, 1);
     assert_int_equal(kafka_producer_close(rk, 10000), 0);
 }
 
@@ -308,8 +296,9 @@ static void test_producer_partitions_like_murmur2(void **state)
 {
     char err[256];
     (void)state;
-    rd_kafka_mock_topic_create(mcluster, "t.part", 6, 1);
-    rd_kafka_conf_t *conf = kafka_producer_conf(&cfg, "ferry-test", NULL, err, sizeof(err));
+    rd_kafka_mock_topic_create(testmock_cluster, "t.part", 6, 1);
+    rd_kafka_conf_t *conf =
+        kafka_producer_conf(&testmock_cfg, "ferry-test", NULL, err, sizeof(err));
     rd_kafka_conf_set_dr_msg_cb(conf, dr_record);
     rd_kafka_t *rk = kafka_producer_open(conf, 5000, err, sizeof(err));
     static const char *const keys[] = {"bat_01JD0", "bat_01JD1", "bat_ZZZ", "x", "bat_42"};
@@ -350,13 +339,14 @@ static void test_consumer_stores_offsets_by_hand(void **state)
 {
     char err[256];
     (void)state;
-    rd_kafka_mock_topic_create(mcluster, "t.cons", 1, 1);
+    rd_kafka_mock_topic_create(testmock_cluster, "t.cons", 1, 1);
     rd_kafka_t *p = producer();
     for (int i = 0; i < 10; i++)
         produce(p, "t.cons", "k", "v", 0);
     kafka_producer_close(p, 5000);
 
-    rd_kafka_conf_t *conf = kafka_consumer_conf(&cfg, "ferry-test", "g-cons", err, sizeof(err));
+    rd_kafka_conf_t *conf =
+        kafka_consumer_conf(&testmock_cfg, "ferry-test", "g-cons", err, sizeof(err));
     const char *topics[] = {"t.cons"};
     rd_kafka_t *c = kafka_consumer_open(conf, topics, 1, err, sizeof(err));
     assert_non_null(c);
@@ -375,7 +365,7 @@ static void test_consumer_stores_offsets_by_hand(void **state)
 
     /* Only the stored offsets were committed (on close): the group resumes
      * after the last message marked done, not after the last one read. */
-    conf = kafka_consumer_conf(&cfg, "ferry-test", "g-cons", err, sizeof(err));
+    conf = kafka_consumer_conf(&testmock_cfg, "ferry-test", "g-cons", err, sizeof(err));
     c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(committed, "t.cons", 0);
@@ -389,13 +379,14 @@ static void test_consumer_lag(void **state)
 {
     char err[256];
     (void)state;
-    rd_kafka_mock_topic_create(mcluster, "t.lag", 2, 1);
+    rd_kafka_mock_topic_create(testmock_cluster, "t.lag", 2, 1);
     rd_kafka_t *p = producer();
     for (int i = 0; i < 12; i++)
         produce(p, "t.lag", i % 2 ? "a" : "b", "v", 0);
     kafka_producer_close(p, 5000);
 
-    rd_kafka_conf_t *conf = kafka_consumer_conf(&cfg, "ferry-test", "g-lag", err, sizeof(err));
+    rd_kafka_conf_t *conf =
+        kafka_consumer_conf(&testmock_cfg, "ferry-test", "g-lag", err, sizeof(err));
     const char *topics[] = {"t.lag"};
     rd_kafka_t *c = kafka_consumer_open(conf, topics, 1, err, sizeof(err));
     assert_non_null(c);
@@ -446,9 +437,10 @@ static void test_delayq_holds_until_due(void **state)
 {
     char err[256];
     (void)state;
-    rd_kafka_mock_topic_create(mcluster, "t.tier", 2, 1);
+    rd_kafka_mock_topic_create(testmock_cluster, "t.tier", 2, 1);
     const char *topics[] = {"t.tier"};
-    struct delayq *dq = delayq_open(&cfg, "ferry-test", "g-tier", topics, 1, err, sizeof(err));
+    struct delayq *dq =
+        delayq_open(&testmock_cfg, "ferry-test", "g-tier", topics, 1, err, sizeof(err));
     assert_non_null(dq);
     wait_assigned(delayq_consumer(dq), dq);
 
@@ -506,12 +498,13 @@ static void test_offtrack_stores_the_done_prefix(void **state)
 {
     char err[256];
     (void)state;
-    rd_kafka_mock_topic_create(mcluster, "t.ot", 1, 1);
+    rd_kafka_mock_topic_create(testmock_cluster, "t.ot", 1, 1);
     rd_kafka_t *p = producer();
     for (int i = 0; i < 5; i++)
         produce(p, "t.ot", "k", "v", 0);
     kafka_producer_close(p, 5000);
-    rd_kafka_conf_t *conf = kafka_consumer_conf(&cfg, "ferry-test", "g-ot", err, sizeof(err));
+    rd_kafka_conf_t *conf =
+        kafka_consumer_conf(&testmock_cfg, "ferry-test", "g-ot", err, sizeof(err));
     const char *topics[] = {"t.ot"};
     rd_kafka_t *c = kafka_consumer_open(conf, topics, 1, err, sizeof(err));
     struct offtrack *ot = offtrack_new(c);
@@ -569,5 +562,5 @@ int main(void)
         cmocka_unit_test(test_delayq_holds_until_due),
         cmocka_unit_test(test_offtrack_stores_the_done_prefix),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, testmock_setup, testmock_teardown);
 }

@@ -24,23 +24,8 @@
 #define API_ADD_PARTITIONS_TO_TXN 24
 #define API_END_TXN               26
 
-static rd_kafka_mock_cluster_t *mcluster;
-static struct cfg cfg;
 static int n_topic;
 static char topic[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    return (mcluster = testmock_start(&cfg)) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    testmock_stop(mcluster);
-    return 0;
-}
 
 /* A fresh topic and a transactional producer, its transaction begun. */
 static rd_kafka_t *begin(void)
@@ -48,8 +33,9 @@ static rd_kafka_t *begin(void)
     char err[256], txn_id[64];
     snprintf(topic, sizeof(topic), "ktxn.%d", n_topic);
     snprintf(txn_id, sizeof(txn_id), "ktxn-%d", n_topic++);
-    rd_kafka_mock_topic_create(mcluster, topic, 1, 1);
-    rd_kafka_conf_t *conf = kafka_producer_conf(&cfg, "ferry-test", txn_id, err, sizeof(err));
+    rd_kafka_mock_topic_create(testmock_cluster, topic, 1, 1);
+    rd_kafka_conf_t *conf =
+        kafka_producer_conf(&testmock_cfg, "ferry-test", txn_id, err, sizeof(err));
     assert_non_null(conf);
     rd_kafka_t *rk = kafka_producer_open(conf, 10000, err, sizeof(err));
     if (!rk)
@@ -66,7 +52,7 @@ static rd_kafka_t *begin(void)
 static int end_txn_stack_empty(void)
 {
     size_t cnt = 1;
-    rd_kafka_mock_broker_error_stack_cnt(mcluster, 1, API_END_TXN, &cnt);
+    rd_kafka_mock_broker_error_stack_cnt(testmock_cluster, 1, API_END_TXN, &cnt);
     return cnt == 0;
 }
 
@@ -85,7 +71,7 @@ static void put(rd_kafka_t *rk, const char *value)
 static rd_kafka_t *begin_put(int16_t api, rd_kafka_resp_err_t err, int rtt_ms)
 {
     rd_kafka_t *rk = begin();
-    rd_kafka_mock_broker_push_request_error_rtts(mcluster, 1, api, 1, err, rtt_ms);
+    rd_kafka_mock_broker_push_request_error_rtts(testmock_cluster, 1, api, 1, err, rtt_ms);
     put(rk, "a");
     return rk;
 }
@@ -103,7 +89,7 @@ static int visible(void)
     char err[256];
     int n = 0;
     int32_t part = 0;
-    rd_kafka_t *r = scan_open(&cfg, "ferry-test", "ktxn-reader", err, sizeof(err));
+    rd_kafka_t *r = scan_open(&testmock_cfg, "ferry-test", "ktxn-reader", err, sizeof(err));
     assert_non_null(r);
     if (scan_read(r, topic, &part, 1, RD_KAFKA_OFFSET_BEGINNING, -1, NULL, count_one, &n, NULL,
                   10000, err, sizeof(err)))
@@ -220,5 +206,5 @@ int main(void)
     };
     if (getenv("KTXN_TEST"))
         cmocka_set_test_filter(getenv("KTXN_TEST"));
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, testmock_setup, testmock_teardown);
 }

@@ -37,3 +37,20 @@ void testmock_stop(rd_kafka_mock_cluster_t *mcluster)
     rd_kafka_destroy(owner);
     owner = NULL;
 }
+
+rd_kafka_mock_cluster_t *testmock_cluster;
+struct cfg testmock_cfg;
+
+int testmock_setup(void **state)
+{
+    (void)state;
+    return (testmock_cluster = testmock_start(&testmock_cfg)) ? 0 : -1;
+}
+
+int testmock_teardown(void **state)
+{
+    (void)state;
+    testmock_stop(testmock_cluster);
+    testmock_cluster = NULL;
+    return 0;
+}

@@ -18,4 +18,12 @@ rd_kafka_mock_cluster_t *testmock_start(struct cfg *cfg);
 /* Stops the cluster testmock_start made. */
 void testmock_stop(rd_kafka_mock_cluster_t *mcluster);
 
+/* cmocka group fixtures for a test file on one cluster: testmock_setup
+ * starts it into testmock_cluster and testmock_cfg, testmock_teardown
+ * stops it. */
+extern rd_kafka_mock_cluster_t *testmock_cluster;
+extern struct cfg testmock_cfg;
+int testmock_setup(void **state);
+int testmock_teardown(void **state);
+
 #endif
