@@ -10,9 +10,7 @@
  */
 #include <malloc.h>
 #include <stdio.h>
-#include <string.h>
 
-#include "delayq.h"
 #include "httpd.h"
 #include "kafka.h"
 #include "log.h"
