@@ -51,7 +51,7 @@
  * Politeness, across every scrape instance: each host of a crawl has a
  * window of requests out (emitted and without a result yet, retry tiers
  * included), sized so that the host sees FERRY_CRAWL_HOST_CONCURRENCY
- * fetches at once, no more (hostwin.h: the window follows the round trip,
+ * fetches at once on average, no more (hostwin.h: the window follows the round trip,
  * from that concurrency up to 8 times it); a host whose robots.txt has a
  * Crawl-delay gets one at a time, the next one the delay after the last
  * one's result came back. The frontier holds the rest in its queue, so

@@ -3,7 +3,8 @@
  * frontier window, sized by the round trip.
  *
  * FERRY_CRAWL_HOST_CONCURRENCY (C) is the politeness promise: at most C
- * fetches at the host at once. A page out of the frontier is at the host
+ * fetches at the host at once on average over a sample (below), not at
+ * every instant. A page out of the frontier is at the host
  * only while scrape fetches it; the rest of its round trip it waits for
  * the transaction that wrote its request, in Kafka, in scrape's intake, or
  * comes back as a result to be counted. A window of C pages out therefore

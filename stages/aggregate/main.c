@@ -57,9 +57,11 @@ static const struct cfg_opt aggregate_opts[] = {
     {"FERRY_MAX_ITEMS", CFG_INT, "100000", "largest batch (item indexes are below it)", 1,
      100000000, NULL},
     {"FERRY_CRAWL_HOST_CONCURRENCY", CFG_INT, "8",
-     "a crawl's fetches at one host at once, across every scrape instance (the requests out "
-     "per host follow the round trip to keep this many at the host, up to 8 times it); a host "
-     "whose robots.txt has a Crawl-delay gets one at a time",
+     "a crawl's fetches at one host at once on average (over about a quarter second of "
+     "results), across every scrape instance (the requests out per host follow the round trip "
+     "to keep about this many at the host, up to 8 times it; FERRY_SCRAPE_HOST_CONNECTIONS caps "
+     "each scrape instance at every instant); a host whose robots.txt has a Crawl-delay gets one "
+     "at a time",
      1, 1000000, NULL},
     {"FERRY_CRAWL_COMMIT_INTERVAL", CFG_DURATION, "10ms",
      "a transaction that holds a crawl's page requests commits within this (scrape sees a "
