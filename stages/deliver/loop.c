@@ -18,7 +18,6 @@
 
 #include "clock.h"
 #include "delayq.h"
-#include "kafka.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
