@@ -5,7 +5,7 @@
  * and auto-closed ones, nodes), hparse_text.c (names, references,
  * attribute values, the input check) and hparse_tags.c (libxml2 2.9.14's
  * HTML element knowledge: the tags a start tag closes, end-tag
- * priorities, empty elements, the elements that take text).
+ * priorities, empty elements).
  *
  * Every function that meets something it does not model calls
  * hparse_decline(), which leaves the parse (longjmp) for libxml2's.
@@ -169,8 +169,7 @@ unsigned hparse_entity_value(const unsigned char *name, size_t len);
 void hparse_att_value(struct hp *h, int stop);
 int hparse_plain_utf8(const unsigned char *s, size_t n);
 
-#define TAGF_EMPTY  1u /* no content: closed right after its start tag */
-#define TAGF_PCDATA 2u /* allowPCData: whitespace next to it is kept */
+#define TAGF_EMPTY 1u /* no content: closed right after its start tag */
 
 struct hparse_tag_info {
     const char *name;

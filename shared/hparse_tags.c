@@ -1,6 +1,6 @@
 /* hparse_tags: libxml2 2.9.14's HTML element tables, as hparse needs them
  * (see hparse_int.h). The data is libxml2's (HTMLparser.c: htmlStartClose,
- * htmlEndPriority, allowPCData; empty elements from htmlTagLookup). */
+ * htmlEndPriority; empty elements from htmlTagLookup). */
 #include "hparse_int.h"
 
 #include <libxml/HTMLparser.h>
@@ -77,15 +77,6 @@ static const struct {
     {"tfoot", 180}, {"table", 190}, {"head", 200}, {"body", 200}, {"html", 220},
 };
 
-static const char *const allow_pcdata[] = {
-    "a",        "abbr",     "acronym", "address", "applet", "b",    "bdo",   "big",    "blockquote",
-    "body",     "button",   "caption", "center",  "cite",   "code", "dd",    "del",    "dfn",
-    "div",      "dt",       "em",      "font",    "form",   "h1",   "h2",    "h3",     "h4",
-    "h5",       "h6",       "i",       "iframe",  "ins",    "kbd",  "label", "legend", "li",
-    "noframes", "noscript", "object",  "p",       "pre",    "q",    "s",     "samp",   "small",
-    "span",     "strike",   "strong",  "td",      "th",     "tt",   "u",     "var",
-};
-
 #define SLOTS 512
 static signed char slots[SLOTS];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -139,8 +130,6 @@ static void tags_fill(void)
     }
     for (size_t i = 0; i < sizeof(end_priority) / sizeof(end_priority[0]); i++)
         hparse_tags[id_of(end_priority[i].name)].priority = end_priority[i].priority;
-    for (size_t i = 0; i < sizeof(allow_pcdata) / sizeof(allow_pcdata[0]); i++)
-        hparse_tags[id_of(allow_pcdata[i])].flags |= TAGF_PCDATA;
 }
 
 void hparse_tags_init(void)
