@@ -41,7 +41,7 @@ struct engine_conf {
     long long deadline_ms; /* a batch not complete this long after created_at fails */
     long long inline_max, cache_max, max_items, max_message;
     long long delivered_ttl_ms;       /* how long counted deliveries are remembered (delivered.h) */
-    long long crawl_host_concurrency; /* a crawl's fetches at one host at once (hostwin.h) */
+    long long crawl_host_concurrency; /* a crawl's fetches at a host at once, mean (hostwin.h) */
     long long crawl_replay_step;      /* results a crawl reads back per step */
     long long crawl_commit_ms;        /* a transaction with crawl requests commits within this */
 };
