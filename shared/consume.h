@@ -27,8 +27,9 @@
  *
  * A stage that runs an event loop of its own (deliver: one thread that also
  * drives curl's sockets and the producer's acks) calls consume_take_ready()
- * from it instead of consume_run(): the same intake, without waiting, and
- * counted by the stage (no job sink). It sleeps on the consumers' queues
+ * from it instead of consume_run(): the same intake, without waiting; the
+ * stage counts its own jobs (no job sink), consumed_total is counted here as
+ * for every stage. It sleeps on the consumers' queues
  * itself (rd_kafka_queue_io_event_enable on cs->consumer's and the tiers').
  *
  * Metrics: ferry_<stage>_consumed_total, ferry_<stage>_consumer_lag, and
