@@ -22,17 +22,10 @@ struct rd {
 
 static json_t *read_value(struct rd *r, int depth);
 
-/* Past JSON whitespace at p: the tree reader skips it before every token. */
-static const char *past_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-        p++;
-    return p;
-}
-
 static void skip_ws(struct rd *r)
 {
-    r->p = past_ws(r->p, r->end);
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+        r->p++;
 }
 
 /* A string at *p (its opening quote), escapes resolved, into out
