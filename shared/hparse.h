@@ -6,15 +6,16 @@
  *
  * hparse_read gives the tree htmlReadMemory(html, len, url, "UTF-8",
  * HPARSE_OPTIONS) gives (libxml2 2.9.14, Debian 12's), built by a tokenizer
- * of our own: libxml2's HTML parser spends about 170 instructions a byte in
- * its per-character code, ours a few. The tree builder reproduces libxml2's
- * HTML tree construction (implied html/head/body, the start tags that close
- * open elements, end-tag priorities, implied paragraphs, empty elements,
+ * of our own: libxml2's HTML parser spends about 170 instructions a byte of
+ * a page, tree and its release included, ours about 65 (README,
+ * performance). The tree builder reproduces libxml2's HTML tree
+ * construction (implied html/head/body, the start tags that close open
+ * elements, end-tag priorities, implied paragraphs, empty elements,
  * script/style raw text, IDs registered for xmlGetID). On anything it does
  * not model exactly (invalid UTF-8, control characters, processing
- * instructions, prefixed or over-long names, nesting past libxml2's depth
- * limit, content after the root closed, ...) the fast path declines and
- * the page goes to htmlReadMemory, so the tree is the same either way.
+ * instructions, prefixed or over-long names, nesting past 250 where
+ * libxml2 stops at 256, ...) the fast path declines and the page goes to
+ * htmlReadMemory, so the tree is the same either way.
  * tests/unit/test_hparse compares the two trees node by node on every
  * fixture page and a generated corpus; tests/fuzz/fuzz_hparse on random
  * input.

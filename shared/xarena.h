@@ -8,7 +8,7 @@
  *     ... worker thread, per page:
  *     int held = xarena_hold();         // the arena lives until the release
  *     xarena_enter();                   // libxml2 allocates from it ...
- *     doc = htmlReadMemory(...);
+ *     doc = hparse_read(...);           // hparse.h
  *     xarena_leave();                   // ... until here
  *     ... later windows: xarena_enter(); xpath evaluation; xarena_leave();
  *     xarena_enter(); xmlFreeDoc(doc); xarena_leave();
