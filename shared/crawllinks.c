@@ -50,8 +50,7 @@ static void visit(struct walk *w, xmlNodePtr n)
                 crawlurl_resolve(w->base, (const char *)href, &w->u, why, sizeof(why)) == 0) {
                 uint64_t h = seen_hash_with(w->key, w->u.key.ptr, w->u.key.len);
                 size_t before = w->out->len;
-                if (h != w->self && !u64map_get(&w->seen, h)) {
-                    u64map_put(&w->seen, h, 1);
+                if (h != w->self && u64map_add(&w->seen, h, 1)) {
                     put_entry(w->out, h, &w->u, w->n > 0);
                     if (w->out->len - w->start + 1 > w->max_bytes) /* with the "]" */
                         buf_truncate(w->out, before);

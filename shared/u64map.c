@@ -35,23 +35,40 @@ static void grow(struct u64map *m)
     *m = g;
 }
 
-void u64map_put(struct u64map *m, uint64_t k, uint64_t v)
+/* The slot of k, or the free slot where it goes (grown first when one more
+ * member would pass 3/4 full, which keeps probe runs short): one probe run
+ * serves both the lookup and the insertion. */
+static size_t slot(struct u64map *m, uint64_t k)
 {
-    k = k ? k : 1;
-    uint64_t *at = u64map_get(m, k);
-    if (at) {
-        *at = v;
-        return;
-    }
-    /* At most 3/4 full: probe runs stay short. */
     if ((m->n + 1) * 4 > m->cap * 3)
         grow(m);
     size_t i = home(m, k);
-    while (m->k[i])
+    while (m->k[i] && m->k[i] != k)
         i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+void u64map_put(struct u64map *m, uint64_t k, uint64_t v)
+{
+    k = k ? k : 1;
+    size_t i = slot(m, k);
+    if (!m->k[i]) {
+        m->k[i] = k;
+        m->n++;
+    }
+    m->v[i] = v;
+}
+
+int u64map_add(struct u64map *m, uint64_t k, uint64_t v)
+{
+    k = k ? k : 1;
+    size_t i = slot(m, k);
+    if (m->k[i])
+        return 0;
     m->k[i] = k;
     m->v[i] = v;
     m->n++;
+    return 1;
 }
 
 void u64map_remove(struct u64map *m, uint64_t k)

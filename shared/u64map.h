@@ -9,6 +9,7 @@
  *
  *     struct u64map m = U64MAP_INIT;
  *     u64map_put(&m, key, value);
+ *     if (u64map_add(&m, key, 1)) ...       // key was not there before
  *     uint64_t *v = u64map_get(&m, key);    // NULL when absent
  *     for (size_t i = 0; i < m.cap; i++)    // every member: k[i] != 0
  *         if (m.k[i]) use(m.k[i], m.v[i]);
@@ -37,6 +38,11 @@ uint64_t *u64map_get(const struct u64map *m, uint64_t k);
 
 /* Sets k to v (adds it when absent). */
 void u64map_put(struct u64map *m, uint64_t k, uint64_t v);
+
+/* Adds k with v when absent: 1. When k is a member already: 0, its value
+ * left as it was. One probe run, where a get and then a put take two
+ * (a set of hashes: "is it new?" and "remember it" in one call). */
+int u64map_add(struct u64map *m, uint64_t k, uint64_t v);
 
 /* Removes k; absent is fine. */
 void u64map_remove(struct u64map *m, uint64_t k);

@@ -1,5 +1,6 @@
-/* u64map against a plain array: puts, replaces, removals that shift probe
- * runs back (churn with clustered keys), key 0, iteration, release. */
+/* u64map against a plain array: puts, replaces, adds of the absent only,
+ * removals that shift probe runs back (churn with clustered keys), key 0,
+ * iteration, release. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,12 +29,19 @@ static void test_against_array(void **state)
         seed = seed * 1103515245u + 12345u;
         size_t i = (seed >> 8) % N;
         uint64_t key = (uint64_t)(i + 1) << 32;
-        if ((seed >> 4) % 3) {
-            want[i] = round + 1;
-            u64map_put(&m, key, want[i]);
-        } else {
+        unsigned op = (seed >> 4) % 4;
+        if (op == 0) {
             want[i] = 0;
             u64map_remove(&m, key);
+        } else if (op == 1) {
+            /* Adds only what is absent, and says so; a member keeps its
+             * value. */
+            assert_int_equal(u64map_add(&m, key, round + 1), want[i] == 0);
+            if (!want[i])
+                want[i] = round + 1;
+        } else {
+            want[i] = round + 1;
+            u64map_put(&m, key, want[i]);
         }
     }
     size_t n = 0;
@@ -70,9 +78,14 @@ static void test_key_zero(void **state)
     assert_non_null(u64map_get(&m, 0));
     assert_int_equal(*u64map_get(&m, 0), 7);
     assert_int_equal(m.n, 1);
+    assert_int_equal(u64map_add(&m, 0, 8), 0); /* 0 is stored as 1 */
+    assert_int_equal(*u64map_get(&m, 1), 7);
     u64map_remove(&m, 0);
     assert_null(u64map_get(&m, 0));
     assert_int_equal(m.n, 0);
+    assert_int_equal(u64map_add(&m, 0, 9), 1);
+    assert_int_equal(*u64map_get(&m, 0), 9);
+    u64map_remove(&m, 0);
     u64map_release(&m);
 }
 
