@@ -50,8 +50,8 @@ int fhdr_add_part(rd_kafka_headers_t *hs, size_t part, size_t parts)
     char p[48];
     if (parts < 2)
         return 0;
-    int n = snprintf(p, sizeof(p), "%zu/%zu", part, parts);
-    return rd_kafka_header_add(hs, names[FHDR_PART], -1, p, n) ? -1 : 0;
+    snprintf(p, sizeof(p), "%zu/%zu", part, parts);
+    return fhdr_add(hs, FHDR_PART, p);
 }
 
 rd_kafka_headers_t *fhdr_request(const char *batch_id, long long index, const char *fetch)
