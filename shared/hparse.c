@@ -222,7 +222,7 @@ static void reference(struct hp *h)
         if (!c)
             return;
         hparse_check_paragraph(h);
-        hparse_characters(h, out, hparse_utf8_put(out, c));
+        hparse_characters(h, out, utf8_put(out, c));
         return;
     }
     h->p++;
@@ -231,7 +231,7 @@ static void reference(struct hp *h)
     unsigned v = n && nxt(h, n) == ';' ? hparse_entity_value(name, n) : 0;
     hparse_check_paragraph(h);
     if (v) {
-        hparse_characters(h, out, hparse_utf8_put(out, v));
+        hparse_characters(h, out, utf8_put(out, v));
         h->p += n + 1;
         return;
     }

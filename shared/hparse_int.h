@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "utf8.h"
+
 /* The HTML 4 elements libxml2 knows, plus listing and xmp (named by its
  * auto-close table). Ids follow this order; TAG_NONE is any other name. */
 /* clang-format off */
@@ -163,7 +165,6 @@ void hparse_grow(unsigned char **b, size_t *cap, size_t need);
  * (NAME_MAX_LEN bytes), its length; 0 when there is none. */
 size_t hparse_html_name(struct hp *h, const unsigned char **at, unsigned char *buf);
 size_t hparse_entity_name(struct hp *h);
-size_t hparse_utf8_put(unsigned char *o, unsigned c);
 unsigned hparse_char_ref(struct hp *h);
 unsigned hparse_entity_value(const unsigned char *name, size_t len);
 void hparse_att_value(struct hp *h, int stop);

@@ -114,30 +114,6 @@ size_t hparse_entity_name(struct hp *h)
     return (size_t)(s - h->p);
 }
 
-size_t hparse_utf8_put(unsigned char *o, unsigned c)
-{
-    if (c < 0x80) {
-        o[0] = (unsigned char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        o[0] = (unsigned char)(0xC0 | (c >> 6));
-        o[1] = (unsigned char)(0x80 | (c & 0x3F));
-        return 2;
-    }
-    if (c < 0x10000) {
-        o[0] = (unsigned char)(0xE0 | (c >> 12));
-        o[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
-        o[2] = (unsigned char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    o[0] = (unsigned char)(0xF0 | (c >> 18));
-    o[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
-    o[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
-    o[3] = (unsigned char)(0x80 | (c & 0x3F));
-    return 4;
-}
-
 static int is_xml_char(unsigned c)
 {
     return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) ||
@@ -229,7 +205,7 @@ void hparse_att_value(struct hp *h, int stop)
             /* libxml2 writes a NUL for an invalid one: the value ends there */
             if (!c && h->vcut > h->vlen)
                 h->vcut = h->vlen;
-            h->vlen += hparse_utf8_put(h->vals + h->vlen, c);
+            h->vlen += utf8_put(h->vals + h->vlen, c);
             continue;
         }
         h->p++;
@@ -238,7 +214,7 @@ void hparse_att_value(struct hp *h, int stop)
         unsigned v = n && nxt(h, n) == ';' ? hparse_entity_value(name, n) : 0;
         hparse_grow(&h->vals, &h->vcap, h->vlen + n + 8);
         if (v) {
-            h->vlen += hparse_utf8_put(h->vals + h->vlen, v);
+            h->vlen += utf8_put(h->vals + h->vlen, v);
             h->p += n + 1;
         } else {
             h->vals[h->vlen++] = '&';

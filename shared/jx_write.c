@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 /* ------------------------------------------------------------ strings */
 
 /* clang-format off */
@@ -155,9 +157,8 @@ int jx_add_str_content(struct buf *b, const char *str, size_t len)
                        utf8_at(p + 3, (size_t)(end - p - 3), &low) == 0 && low >= 0xdc00) {
                 /* A high and a low surrogate: the character they encode. */
                 unsigned v = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
-                char u[4] = {(char)(0xf0 | v >> 18), (char)(0x80 | ((v >> 12) & 0x3f)),
-                             (char)(0x80 | ((v >> 6) & 0x3f)), (char)(0x80 | (v & 0x3f))};
-                rc = stage_add(&st, u, 4);
+                unsigned char u[UTF8_MAX];
+                rc = stage_add(&st, u, utf8_put(u, v));
                 p += 6;
             } else {
                 rc = stage_unit(&st, cp); /* a lone surrogate, as JSON.stringify writes it */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sel_int.h"
+#include "utf8.h"
 
 int css_fail(struct css *c, const char *fmt, ...)
 {
@@ -58,23 +59,12 @@ int css_skip_ws(struct css *c)
 
 static void put_utf8(struct buf *b, unsigned long cp)
 {
-    char u[4];
-    size_t n;
+    unsigned char u[UTF8_MAX];
     /* XPath literals hold XML characters only. */
     if (cp < 0x20 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe ||
         cp == 0xffff)
         cp = 0xfffd;
-    if (cp < 0x80)
-        u[0] = (char)cp, n = 1;
-    else if (cp < 0x800)
-        u[0] = (char)(0xc0 | (cp >> 6)), u[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
-    else if (cp < 0x10000)
-        u[0] = (char)(0xe0 | (cp >> 12)), u[1] = (char)(0x80 | ((cp >> 6) & 0x3f)),
-        u[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
-    else
-        u[0] = (char)(0xf0 | (cp >> 18)), u[1] = (char)(0x80 | ((cp >> 12) & 0x3f)),
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
-    buf_add(b, u, n);
+    buf_add(b, u, utf8_put(u, cp));
 }
 
 /* A CSS escape after the backslash: 1-6 hex digits and one optional space,
