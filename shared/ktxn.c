@@ -25,6 +25,36 @@ enum ktxn_result ktxn_abort(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t
     return KTXN_FATAL;
 }
 
+int ktxn_begin(rd_kafka_t *rk, char *errstr, size_t errstr_size)
+{
+    rd_kafka_error_t *error = rd_kafka_begin_transaction(rk);
+    if (!error)
+        return 0;
+    error_take(error, "begin_transaction", errstr, errstr_size);
+    return -1;
+}
+
+/* Aborts after the failure errstr already says; the abort's own error, if
+ * any, goes after it (the first failure says why, the abort only what came
+ * after). */
+static enum ktxn_result abort_after(rd_kafka_t *rk, int abort_ms, char *errstr, size_t errstr_size)
+{
+    char why[256];
+    if (ktxn_abort(rk, abort_ms, why, sizeof(why)) == KTXN_ABORTED)
+        return KTXN_ABORTED;
+    size_t len = strnlen(errstr, errstr_size);
+    snprintf(errstr + len, errstr_size - len, "; %s", why);
+    return KTXN_FATAL;
+}
+
+enum ktxn_result ktxn_fail(rd_kafka_t *rk, const char *what, rd_kafka_error_t *error, int abort_ms,
+                           char *errstr, size_t errstr_size)
+{
+    int fatal = rd_kafka_error_is_fatal(error);
+    error_take(error, what, errstr, errstr_size);
+    return fatal ? KTXN_FATAL : abort_after(rk, abort_ms, errstr, errstr_size);
+}
+
 enum ktxn_result ktxn_commit(rd_kafka_t *rk, int timeout_ms, int abort_ms, char *errstr,
                              size_t errstr_size)
 {
@@ -50,12 +80,5 @@ enum ktxn_result ktxn_commit(rd_kafka_t *rk, int timeout_ms, int abort_ms, char 
     error_take(error, "commit_transaction", errstr, errstr_size);
     if (fatal || !abortable)
         return KTXN_FATAL;
-    char why[256];
-    if (ktxn_abort(rk, abort_ms, why, sizeof(why)) == KTXN_ABORTED)
-        return KTXN_ABORTED;
-    /* The commit's error says why it failed; the abort's only what came
-     * after. */
-    size_t len = strnlen(errstr, errstr_size);
-    snprintf(errstr + len, errstr_size - len, "; %s", why);
-    return KTXN_FATAL;
+    return abort_after(rk, abort_ms, errstr, errstr_size);
 }

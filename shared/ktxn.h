@@ -20,6 +20,13 @@
  * An abort that fails (any error) leaves the producer in the same unknown
  * state, so it is fatal as well.
  *
+ * The calls before the end follow the same rules: librdkafka refuses to
+ * begin only a producer that is fatal or whose last transaction has not
+ * ended, so a failed begin has nothing to abort and the producer is made
+ * anew (ktxn_begin); a call inside the transaction that failed
+ * (send_offsets_to_transaction) ends it as a failed commit does: fatal
+ * without an abort, aborted otherwise (ktxn_fail).
+ *
  * What a caller does next is its own: ingest answers 503 and drops a
  * producer after KTXN_FATAL, aggregate rolls back to what committed, the
  * schedule firer takes its partition over afresh.
@@ -35,6 +42,21 @@ enum ktxn_result {
     KTXN_ABORTED = -1,  /* none of it visible; the producer may begin again */
     KTXN_FATAL = -2,    /* the producer must be destroyed and made anew */
 };
+
+/* Begins a transaction on rk: 0, or -1 with errstr ("begin_transaction:
+ * ...") when librdkafka refuses, which it does only to a producer that
+ * must be destroyed and made anew (as after KTXN_FATAL): no transaction is
+ * open, so there is nothing to abort. */
+int ktxn_begin(rd_kafka_t *rk, char *errstr, size_t errstr_size);
+
+/* Ends rk's open transaction after `error` (not NULL), what the call
+ * `what` ("send_offsets_to_transaction") inside it returned; takes the
+ * error. A fatal error: KTXN_FATAL,
+ * no abort tried (a fatal producer refuses it too); any other: ktxn_abort
+ * within abort_ms. errstr: "what: why", then "; abort_transaction: ..."
+ * when the abort failed. */
+enum ktxn_result ktxn_fail(rd_kafka_t *rk, const char *what, rd_kafka_error_t *error, int abort_ms,
+                           char *errstr, size_t errstr_size);
 
 /* Commits rk's open transaction, calling commit again on a retriable
  * error until timeout_ms from now (-1: once, with librdkafka's "remaining

@@ -1,6 +1,6 @@
-/* ktxn against librdkafka's mock cluster: each way a commit ends, with the
- * errors a broker gives injected, and what a read_committed reader then
- * sees. */
+/* ktxn against librdkafka's mock cluster: each way a commit ends, and a
+ * transaction whose offsets were refused, with the errors a broker gives
+ * injected, and what a read_committed reader then sees. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +22,7 @@
 
 /* Kafka protocol API keys (librdkafka keeps its names private). */
 #define API_ADD_PARTITIONS_TO_TXN 24
+#define API_ADD_OFFSETS_TO_TXN    25
 #define API_END_TXN               26
 
 static int n_topic;
@@ -98,6 +99,19 @@ static int visible(void)
     return n;
 }
 
+/* After an abort: nothing of it visible, and the same producer begins
+ * again (ktxn_begin), commits the work done again, and closes. */
+static void commits_again(rd_kafka_t *rk)
+{
+    char err[512] = "";
+    assert_int_equal(visible(), 0);
+    assert_int_equal(ktxn_begin(rk, err, sizeof(err)), 0);
+    put(rk, "a");
+    assert_int_equal(ktxn_commit(rk, 5000, 5000, err, sizeof(err)), KTXN_COMMITTED);
+    assert_int_equal(visible(), 1);
+    kafka_producer_close(rk, 1000);
+}
+
 static void test_commit(void **st)
 {
     (void)st;
@@ -155,13 +169,7 @@ static void test_abortable(void **st)
         begin_put(API_ADD_PARTITIONS_TO_TXN, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, 0);
     assert_int_equal(ktxn_commit(rk, 5000, 5000, err, sizeof(err)), KTXN_ABORTED);
     assert_non_null(strstr(err, "commit_transaction"));
-    assert_int_equal(visible(), 0);
-    rd_kafka_error_t *error = rd_kafka_begin_transaction(rk);
-    assert_null(error);
-    put(rk, "a");
-    assert_int_equal(ktxn_commit(rk, 5000, 5000, err, sizeof(err)), KTXN_COMMITTED);
-    assert_int_equal(visible(), 1);
-    kafka_producer_close(rk, 1000);
+    commits_again(rk);
 }
 
 /* Fenced: fatal, no abort tried, and the producer refuses to begin again
@@ -197,12 +205,69 @@ static void test_abort(void **st)
     kafka_producer_close(rk, 1000);
 }
 
+/* The group's offsets sent into rk's transaction, as a consumer-producer
+ * does before it commits; the error, if any. */
+static rd_kafka_error_t *send_offsets(rd_kafka_t *rk)
+{
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(offs, topic, 0)->offset = 1;
+    rd_kafka_consumer_group_metadata_t *gm = rd_kafka_consumer_group_metadata_new("ktxn-group");
+    rd_kafka_error_t *error = rd_kafka_send_offsets_to_transaction(rk, offs, gm, 5000);
+    rd_kafka_consumer_group_metadata_destroy(gm);
+    rd_kafka_topic_partition_list_destroy(offs);
+    return error;
+}
+
+/* A transaction of one record whose offsets the coordinator refuses with
+ * broker_err, ended by ktxn_fail: its result, with err saying the call
+ * that failed and no failed abort after it. */
+static enum ktxn_result offsets_refused(rd_kafka_t *rk, int fatal, char *err, size_t err_size)
+{
+    rd_kafka_error_t *error = send_offsets(rk);
+    assert_non_null(error);
+    assert_int_equal(rd_kafka_error_is_fatal(error), fatal);
+    enum ktxn_result r = ktxn_fail(rk, "send_offsets_to_transaction", error, 5000, err, err_size);
+    assert_non_null(strstr(err, "send_offsets_to_transaction: "));
+    assert_null(strstr(err, "abort_transaction"));
+    return r;
+}
+
+/* Refused but not fatal (the group not authorized): aborted, nothing
+ * visible, and the same producer begins again and commits. */
+static void test_fail_aborts(void **st)
+{
+    (void)st;
+    char err[512] = "";
+    rd_kafka_t *rk =
+        begin_put(API_ADD_OFFSETS_TO_TXN, RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED, 0);
+    assert_int_equal(offsets_refused(rk, 0, err, sizeof(err)), KTXN_ABORTED);
+    commits_again(rk);
+}
+
+/* Fenced (an older epoch than the coordinator's): fatal, no abort tried;
+ * and the producer refuses to begin again (ktxn_begin says so, with
+ * nothing to abort). */
+static void test_fail_fatal_then_begin(void **st)
+{
+    (void)st;
+    char err[512] = "";
+    rd_kafka_t *rk = begin_put(API_ADD_OFFSETS_TO_TXN, RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH, 0);
+    assert_int_equal(offsets_refused(rk, 1, err, sizeof(err)), KTXN_FATAL);
+    err[0] = '\0';
+    assert_int_equal(ktxn_begin(rk, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "begin_transaction: "));
+    kafka_producer_close(rk, 0);
+}
+
 int main(void)
 {
+    /* The fenced ones last: after one, the mock cluster's read_committed
+     * readers no longer reach the end of a topic (librdkafka 2.0.2). */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_commit),           cmocka_unit_test(test_retriable_resumes),
-        cmocka_unit_test(test_abortable),        cmocka_unit_test(test_abort),
-        cmocka_unit_test(test_timeout_in_doubt), cmocka_unit_test(test_fatal),
+        cmocka_unit_test(test_commit),      cmocka_unit_test(test_retriable_resumes),
+        cmocka_unit_test(test_abortable),   cmocka_unit_test(test_abort),
+        cmocka_unit_test(test_fail_aborts), cmocka_unit_test(test_timeout_in_doubt),
+        cmocka_unit_test(test_fatal),       cmocka_unit_test(test_fail_fatal_then_begin),
     };
     if (getenv("KTXN_TEST"))
         cmocka_set_test_filter(getenv("KTXN_TEST"));
