@@ -5,6 +5,7 @@
         ... crawl srv.start_url ...            # http://localhost:PORT/
         want = site.expected(max_depth=10)     # {page id: (depth, status)}
         srv.hits                               # Counter: page id -> GETs served
+        srv.agent_hits                         # Counter: (page id, User-Agent) -> GETs
         srv.robots_hits, srv.external_hits     # Counter: host -> GETs
 
 The site answers for three host names, all on 127.0.0.1 (libcurl resolves
@@ -308,6 +309,7 @@ class _SiteServer:
     def __init__(self, site, port):
         self.site = site
         self.hits = Counter()
+        self.agent_hits = Counter()
         self.robots_hits = Counter()
         self.sitemap_hits = Counter()
         self.external_hits = Counter()
@@ -375,6 +377,7 @@ class _SiteServer:
             return self._send(h, 404, "<html><body>no such page</body></html>")
         with self.lock:
             self.hits[page] += 1
+            self.agent_hits[(page, h.headers.get("User-Agent", ""))] += 1
             self.page_times.append((host, page, time.monotonic()))
             first = self.hits[page] == 1
         if page in site.flaky and first:

@@ -5,12 +5,15 @@ breadth-first depths, with robots.txt obeyed and sitemaps read; limit and
 max_depth exact; SIGKILLs of scrape and aggregate change nothing; cancel
 stops the crawl."""
 
+import json
 import re
 import time
+from collections import Counter
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
-from conftest import http, wait_until
+from conftest import BROKERS, http, kafka_consume, wait_until
 from crawl_site import CrawlSite
 from pipeline import ACME, start_pipeline
 from test_ingest_pipeline import all_results
@@ -95,6 +98,24 @@ def test_crawl_limit_and_max_depth_are_exact(pipe):
         assert d["discovered"] >= 40
 
 
+RESTARTED = "ferry-restarted/1"  # the User-Agent of the scrape started after the kill
+
+
+def scrape_committed(p):
+    """{partition: offset} the scrape group has committed on scrape.requests
+    (0 where it committed none: a restart reads from the beginning)."""
+    env = p.stages["scrape"].env
+    prefix, parts = env["FERRY_TOPIC_PREFIX"], int(env["FERRY_TOPIC_PARTITIONS"])
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": prefix + "ferry-scrape",
+                  "enable.auto.commit": False})
+    try:
+        tps = c.committed([TopicPartition(prefix + "scrape.requests", i) for i in range(parts)],
+                          timeout=30)
+    finally:
+        c.close()
+    return {tp.partition: max(tp.offset, 0) for tp in tps}
+
+
 def test_crawl_survives_sigkills_with_the_same_pages_and_one_webhook(start_stage, receiver):
     p = start_pipeline(start_stage, FERRY_CRAWL_HOST_CONCURRENCY="2")
     site = CrawlSite(pages=260, seed=21)
@@ -110,9 +131,15 @@ def test_crawl_survives_sigkills_with_the_same_pages_and_one_webhook(start_stage
         wait_until(lambda: p.status(bid)["processed"] >= 150, timeout=120,
                    what="the crawl under way again")
         assert [q for q, n in srv.hits.items() if n > 1] == []
-        killed = time.monotonic()
         p.stages["scrape"].kill()
         p.stages["aggregate"].kill()
+        # Where the restarted scrape will start: the offsets the killed one
+        # committed (it can commit no more).
+        committed = scrape_committed(p)
+        # The restarted scrape names itself, so each fetch is known by the
+        # run of scrape that made it, whenever it reached the site (a
+        # request the killed one sent may be served after the kill).
+        p.stages["scrape"].env["FERRY_SCRAPE_USER_AGENT"] = RESTARTED
         p.stages["scrape"].start()
         p.stages["aggregate"].start()
         d = p.wait_final(bid, timeout=240, webhook=True)
@@ -123,13 +150,30 @@ def test_crawl_survives_sigkills_with_the_same_pages_and_one_webhook(start_stage
         assert sorted(got) == sorted(want)
         assert [q for q, xs in got.items() if len(xs) != 1] == []
         assert {q: (xs[0]["depth"], xs[0]["status"]) for q, xs in got.items()} == want
-        # scrape's requests are at least once: what it took since its last
-        # offset commit (auto commit, 5 s) before the kill is fetched again.
-        first = {}
-        for _, q, t in srv.page_times:
-            first.setdefault(q, t)
-        again = [q for q, n in srv.hits.items() if n > 1]
-        assert all(killed - 6 <= first[q] <= killed for q in again), again
+        # The frontier asked for each page once, across both kills.
+        asked = Counter()
+        taken_again = set()
+        for m in kafka_consume(p.stages["scrape"].env["FERRY_TOPIC_PREFIX"] + "scrape.requests"):
+            r = json.loads(m.value)
+            page = None if "fetch" in r else site.page_of(r["url"])
+            if page is None:
+                continue
+            asked[page] += 1
+            if m.offset >= committed[m.partition]:
+                # A redirect's landing comes with the page that redirected.
+                taken_again |= {page, "r" + page[2:]} if page.startswith("go") else {page}
+        assert [q for q, n in asked.items() if n > 1] == []
+        # scrape's requests are at least once: the restarted scrape takes
+        # again every request from its group's committed offsets on (they
+        # advance as results are acknowledged, in offset order, and are
+        # committed every 5 s), and nothing before them; no run of scrape
+        # fetches a page twice.
+        assert len({a for (_, a) in srv.agent_hits}) == 2
+        assert [k for k, n in srv.agent_hits.items() if n > 1] == []
+        before = {q for (q, a) in srv.agent_hits if a != RESTARTED}
+        again = {q for (q, a) in srv.agent_hits if a == RESTARTED} & before
+        assert again == before & taken_again, (sorted(again - taken_again),
+                                               sorted(before & taken_again - again))
         time.sleep(1)  # a second webhook would have come by now
         hooks = [r for r in receiver.requests if bid.encode() in r.body]
         assert len(hooks) == 1
