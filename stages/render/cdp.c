@@ -23,11 +23,14 @@
 #define CDP_MAX_QUEUED 1024
 #define CDP_READ_CHUNK 65536
 
-/* A thread in cdp_call, waiting for its reply (lives on its stack). */
+/* A thread in cdp_call, waiting for its reply (lives on its stack). Each
+ * waiter and each watch has a condition of its own: the reader wakes the one
+ * thread a message is for, not every slot of the browser. */
 struct waiter {
     struct waiter *next;
     long id;
     json_t *reply; /* set by the reader */
+    pthread_cond_t cond;
 };
 
 struct watch {
@@ -35,6 +38,7 @@ struct watch {
     char session[80];
     const char *const *methods;
     json_t *queue; /* array of events, oldest first */
+    pthread_cond_t cond;
 };
 
 struct cdp {
@@ -44,7 +48,8 @@ struct cdp {
     pthread_t reader;
     pthread_mutex_t lock; /* everything below */
     pthread_mutex_t write_lock;
-    pthread_cond_t cond; /* a reply, an event, or death */
+    pthread_cond_t cond;      /* death (or an event) for a thread waiting without a watch */
+    pthread_condattr_t cattr; /* CLOCK_MONOTONIC, for every condition */
     long next_id;
     int dead;
     char why[128];
@@ -60,6 +65,10 @@ static void set_dead(struct cdp *c, const char *why)
         snprintf(c->why, sizeof(c->why), "%s", why);
     }
     pthread_cond_broadcast(&c->cond);
+    for (struct waiter *w = c->waiters; w; w = w->next)
+        pthread_cond_signal(&w->cond);
+    for (struct watch *w = c->watches; w; w = w->next)
+        pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -81,7 +90,7 @@ static void dispatch(struct cdp *c, json_t *msg)
             if (w->id == (long)json_integer_value(id)) {
                 w->reply = msg;
                 msg = NULL;
-                pthread_cond_broadcast(&c->cond);
+                pthread_cond_signal(&w->cond);
                 break;
             }
     } else {
@@ -94,7 +103,7 @@ static void dispatch(struct cdp *c, json_t *msg)
                 json_array_remove(w->queue, 0);
             json_array_append_new(w->queue, msg);
             msg = NULL;
-            pthread_cond_broadcast(&c->cond);
+            pthread_cond_broadcast(&w->cond);
             break;
         }
     }
@@ -166,11 +175,9 @@ struct cdp *cdp_open(int to_fd, int from_fd, size_t max_message)
         abort();
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->write_lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_condattr_init(&c->cattr);
+    pthread_condattr_setclock(&c->cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &c->cattr);
     if (pthread_create(&c->reader, NULL, reader_main, c))
         abort();
     return c;
@@ -189,11 +196,13 @@ void cdp_close(struct cdp *c)
     for (struct watch *w = c->watches, *next; w; w = next) {
         next = w->next;
         json_decref(w->queue);
+        pthread_cond_destroy(&w->cond);
         free(w);
     }
     close(c->wake[0]);
     close(c->wake[1]);
     pthread_cond_destroy(&c->cond);
+    pthread_condattr_destroy(&c->cattr);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->write_lock);
     free(c);
@@ -234,8 +243,8 @@ static int write_all(struct cdp *c, const char *data, size_t len, int64_t deadli
     return 0;
 }
 
-/* Waits on the condition until deadline_ms (lock held). 0 woken, -1 timeout. */
-static int wait_until(struct cdp *c, int64_t deadline_ms)
+/* Waits on cond until deadline_ms (c->lock held). 0 woken, -1 timeout. */
+static int wait_until(struct cdp *c, pthread_cond_t *cond, int64_t deadline_ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -248,7 +257,7 @@ static int wait_until(struct cdp *c, int64_t deadline_ms)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
-    return pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT ? -1 : 0;
+    return pthread_cond_timedwait(cond, &c->lock, &ts) == ETIMEDOUT ? -1 : 0;
 }
 
 enum cdp_rc cdp_call(struct cdp *c, const char *session, const char *method, json_t *params,
@@ -268,6 +277,7 @@ enum cdp_rc cdp_call(struct cdp *c, const char *session, const char *method, jso
         json_decref(params);
         return CDP_GONE;
     }
+    pthread_cond_init(&w.cond, &c->cattr);
     w.next = c->waiters;
     c->waiters = &w;
     pthread_mutex_unlock(&c->lock);
@@ -290,7 +300,7 @@ enum cdp_rc cdp_call(struct cdp *c, const char *session, const char *method, jso
 
     pthread_mutex_lock(&c->lock);
     while (!w.reply && !c->dead)
-        if (wait_until(c, deadline_ms))
+        if (wait_until(c, &w.cond, deadline_ms))
             break;
     for (struct waiter **p = &c->waiters; *p; p = &(*p)->next)
         if (*p == &w) {
@@ -315,6 +325,7 @@ enum cdp_rc cdp_call(struct cdp *c, const char *session, const char *method, jso
         rc = CDP_TIMEOUT;
     }
     pthread_mutex_unlock(&c->lock);
+    pthread_cond_destroy(&w.cond);
     json_decref(w.reply);
     return rc;
 }
@@ -327,6 +338,7 @@ void cdp_watch(struct cdp *c, const char *session, const char *const *methods)
     snprintf(w->session, sizeof(w->session), "%s", session ? session : "");
     w->methods = methods;
     w->queue = json_array();
+    pthread_cond_init(&w->cond, &c->cattr);
     pthread_mutex_lock(&c->lock);
     w->next = c->watches;
     c->watches = w;
@@ -346,6 +358,7 @@ void cdp_unwatch(struct cdp *c, const char *session)
     pthread_mutex_unlock(&c->lock);
     if (found) {
         json_decref(found->queue);
+        pthread_cond_destroy(&found->cond);
         free(found);
     }
 }
@@ -369,7 +382,7 @@ enum cdp_rc cdp_event(struct cdp *c, const char *session, int64_t deadline_ms, j
             rc = CDP_GONE;
             break;
         }
-        if (wait_until(c, deadline_ms))
+        if (wait_until(c, w ? &w->cond : &c->cond, deadline_ms))
             break;
     }
     pthread_mutex_unlock(&c->lock);

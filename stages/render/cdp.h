@@ -12,7 +12,8 @@
  * wake the thread waiting in cdp_call(), events go to the queue of their
  * session if someone watches that session and that method (everything else
  * is dropped, so a chatty page costs nothing but parsing). Any number of
- * threads may call and wait at once.
+ * threads may call and wait at once; a message wakes only the thread it is
+ * for.
  *
  * A connection is dead once the browser closed its end, wrote something
  * that is not JSON, or sent a message larger than the cap; every wait then
@@ -54,7 +55,8 @@ enum cdp_rc cdp_call(struct cdp *c, const char *session, const char *method, jso
                      int64_t deadline_ms, json_t **result, char *errstr, size_t errstr_size);
 
 /* Starts queueing the events of `session` whose method is in `methods`
- * (NULL-terminated, must outlive the watch). At most one watch per session. */
+ * (NULL-terminated, must outlive the watch). At most one watch per session,
+ * and one thread (the one that unwatches it) waiting for its events. */
 void cdp_watch(struct cdp *c, const char *session, const char *const *methods);
 void cdp_unwatch(struct cdp *c, const char *session);
 

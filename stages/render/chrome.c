@@ -229,11 +229,13 @@ pid_t chrome_reap(void)
     return pid > 0 ? pid : 0;
 }
 
-/* pid, process group and RSS pages from /proc/<pid>/stat. 0 ok. */
-static int read_stat(const char *pid, long *pgrp, long long *rss_pages)
+/* Resident pages of /proc/<pid>/statm (its second field): the kernel's
+ * counters for the process, where /proc/<pid>/stat also walks every thread
+ * (and a browser has dozens). 0 ok. */
+static int read_statm(const char *pid, long long *rss_pages)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%s/statm", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -242,22 +244,7 @@ static int read_stat(const char *pid, long *pgrp, long long *rss_pages)
     if (n <= 0)
         return -1;
     buf[n] = '\0';
-    /* The command name may hold spaces and parentheses: fields start after
-     * the last ')'. Then: state ppid pgrp ... rss is field 24 overall. */
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    char state;
-    long ppid;
-    long long rss;
-    /* state ppid pgrp, then 18 fields (session .. vsize), then rss. */
-    if (sscanf(p + 2,
-               "%c %ld %ld %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-               "%lld",
-               &state, &ppid, pgrp, &rss) != 4)
-        return -1;
-    *rss_pages = rss;
-    return 0;
+    return sscanf(buf, "%*s %lld", rss_pages) == 1 ? 0 : -1;
 }
 
 /* Proportional set size in bytes (shared pages split between the
@@ -295,7 +282,7 @@ static int is_renderer(const char *pid)
     return strstr(buf, "--type=renderer") != NULL;
 }
 
-int chrome_memory(struct chrome *const *cs, int n, long long renderer_cap, int with_pss,
+int chrome_memory(const pid_t *groups, int n, long long renderer_cap, int with_pss,
                   struct chrome_mem *out)
 {
     long page = sysconf(_SC_PAGESIZE);
@@ -306,7 +293,6 @@ int chrome_memory(struct chrome *const *cs, int n, long long renderer_cap, int w
     DIR *d = opendir("/proc");
     struct dirent *e;
     while (d && (e = readdir(d))) {
-        long pgrp;
         long long pages;
         if (e->d_name[0] < '1' || e->d_name[0] > '9')
             continue;
@@ -315,9 +301,9 @@ int chrome_memory(struct chrome *const *cs, int n, long long renderer_cap, int w
          * idle stage's CPU (a many-threaded process's stat sums its threads). */
         pid_t group = getpgid((pid_t)strtol(e->d_name, NULL, 10));
         int i = 0;
-        while (i < n && (cs[i]->pid <= 0 || group != cs[i]->pid))
+        while (i < n && (groups[i] <= 0 || group != groups[i]))
             i++;
-        if (i == n || read_stat(e->d_name, &pgrp, &pages) || pgrp != cs[i]->pid)
+        if (i == n || read_statm(e->d_name, &pages))
             continue;
         struct chrome_mem *m = &out[i];
         long long bytes = pages * page, pss = with_pss ? chrome_pss(e->d_name) : -1;
@@ -330,7 +316,7 @@ int chrome_memory(struct chrome *const *cs, int n, long long renderer_cap, int w
         kill((pid_t)pid, SIGKILL);
         m->killed++;
         killed++;
-        LOG_WARN("renderer_killed", "browser=%ld pid=%ld rss_mb=%lld cap_mb=%lld", (long)cs[i]->pid,
+        LOG_WARN("renderer_killed", "browser=%ld pid=%ld rss_mb=%lld cap_mb=%lld", (long)groups[i],
                  pid, bytes >> 20, renderer_cap >> 20);
     }
     if (d)

@@ -63,18 +63,22 @@ void chrome_kill(struct chrome *c);
  * sets `exited` on the browser with that pid. */
 pid_t chrome_reap(void);
 
-/* Memory of browsers' process groups, in one pass over /proc: for each
+/* Memory of browsers' process groups (groups[i]: the pid of browser i,
+ * which leads its group; 0 = not running), in one pass over /proc: for each
  * browser the sum of its processes' RSS (and, with with_pss, their
  * proportional set sizes: shared pages counted once; otherwise pss = rss).
+ * RSS is cheap (the kernel's counters); PSS walks the page tables of every
+ * process, so it is for the memory gauge, not for the cap.
  * Renderers above `renderer_cap` (bytes; 0 = no cap) are SIGKILLed: the
- * page crashes, the browser survives. Returns the number killed. */
+ * page crashes, the browser survives. Returns the number killed. Safe from
+ * any thread. */
 struct chrome_mem {
     long long rss; /* bytes, all processes of the group */
     long long pss; /* the same, shared pages counted once (smaps_rollup) */
     int processes;
     int killed; /* renderers killed in this pass */
 };
-int chrome_memory(struct chrome *const *cs, int n, long long renderer_cap, int with_pss,
+int chrome_memory(const pid_t *groups, int n, long long renderer_cap, int with_pss,
                   struct chrome_mem *out);
 
 /* Proportional set size of /proc/<pid> ("self" works), bytes; -1 unknown. */

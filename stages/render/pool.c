@@ -36,7 +36,8 @@ struct browser {
     long items;            /* rendered since it started */
     int64_t next_start_ms; /* backoff after a failed start */
     atomic_long memory_kills;
-    atomic_llong rss;
+    atomic_int group; /* the browser's pid while it runs, 0 otherwise: for
+                         the memory gauge, read from another thread */
 };
 
 struct slot {
@@ -93,6 +94,7 @@ static void start_browser(struct pool *p, struct browser *b)
     json_decref(v);
     pthread_mutex_lock(&p->lock);
     b->cdp = c;
+    atomic_store(&b->group, (int)b->proc.pid);
     b->items = 0;
     b->gen++;
     b->state = B_UP;
@@ -106,10 +108,10 @@ static void retire_browser(struct pool *p, struct browser *b, const char *why)
 {
     LOG_INFO("browser_replaced", "browser=%d pid=%ld items=%ld why=%s", b->id, (long)b->proc.pid,
              b->items, why);
+    atomic_store(&b->group, 0);
     chrome_kill(&b->proc);
     cdp_close(b->cdp);
     b->cdp = NULL;
-    atomic_store(&b->rss, 0);
     metric_inc(p->m_restarts, 1);
     pthread_mutex_lock(&p->lock);
     b->state = B_DOWN;
@@ -136,27 +138,31 @@ static void reap(struct pool *p)
     }
 }
 
-static void measure(struct pool *p, int with_pss)
+/* The browsers' groups now (0: not running); their count. */
+static int groups(struct pool *p, pid_t *out)
 {
     int n = p->conf.browsers < POOL_MAX_BROWSERS ? p->conf.browsers : POOL_MAX_BROWSERS;
-    struct chrome *cs[POOL_MAX_BROWSERS] = {0};
-    struct chrome_mem m[POOL_MAX_BROWSERS];
     for (int i = 0; i < n; i++)
-        cs[i] = &p->b[i].proc;
-    chrome_memory(cs, n, p->conf.page_memory, with_pss, m);
-    for (int i = 0; i < n; i++) {
+        out[i] = (pid_t)atomic_load(&p->b[i].group);
+    return n;
+}
+
+/* The memory cap: RSS only (the kernel's counters), so it can run often. */
+static void measure(struct pool *p)
+{
+    pid_t g[POOL_MAX_BROWSERS] = {0};
+    struct chrome_mem m[POOL_MAX_BROWSERS];
+    int n = groups(p, g);
+    chrome_memory(g, n, p->conf.page_memory, 0, m);
+    for (int i = 0; i < n; i++)
         if (m[i].killed)
             atomic_fetch_add(&p->b[i].memory_kills, m[i].killed);
-        if (with_pss)
-            atomic_store(&p->b[i].rss, m[i].pss);
-    }
 }
 
 static void *supervisor_main(void *arg)
 {
     struct pool *p = arg;
     int64_t next_measure = 0;
-    unsigned passes = 0;
     for (;;) {
         reap(p);
         pthread_mutex_lock(&p->lock);
@@ -182,9 +188,7 @@ static void *supervisor_main(void *arg)
             }
         }
         if (clk_mono_ms() >= next_measure) {
-            /* The cap needs RSS often; PSS (smaps_rollup walks every
-             * mapping, and Chromium maps a lot) every 2 s is enough. */
-            measure(p, passes++ % 8 == 0);
+            measure(p);
             next_measure = clk_mono_ms() + MEASURE_EVERY_MS;
         }
         usleep(SUPERVISE_MS * 1000);
@@ -443,10 +447,14 @@ int pool_browsers_up(struct pool *p)
     return n;
 }
 
-long long pool_browsers_rss(struct pool *p)
+long long pool_browsers_pss(struct pool *p)
 {
+    pid_t g[POOL_MAX_BROWSERS] = {0};
+    struct chrome_mem m[POOL_MAX_BROWSERS];
+    int n = groups(p, g);
     long long sum = 0;
-    for (int i = 0; i < p->conf.browsers; i++)
-        sum += atomic_load(&p->b[i].rss);
+    chrome_memory(g, n, 0, 1, m);
+    for (int i = 0; i < n; i++)
+        sum += m[i].pss;
     return sum;
 }

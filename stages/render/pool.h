@@ -75,7 +75,9 @@ long pool_active(struct pool *p);
 int pool_browsers_up(struct pool *p);
 
 /* Memory of every browser's processes (proportional set size: shared
- * pages counted once), bytes, as last measured. */
-long long pool_browsers_rss(struct pool *p);
+ * pages counted once), bytes, measured now: it walks the page tables of
+ * every browser process (milliseconds of kernel time), so callers cache it.
+ * Safe from any thread. */
+long long pool_browsers_pss(struct pool *p);
 
 #endif

@@ -4,11 +4,13 @@
 # Kafka result (the file written to the files topic first), for several pool
 # sizes (browsers x tabs): the rate between the first and the last result,
 # per-item latency (p50, p99), the peak memory of the stage with all its
-# browser processes (its ferry_render_rss_bytes gauge: PSS, sampled every
-# 250 ms), and the CPU time the stage and its browsers spent per screenshot
-# (start-up included), which does not depend on what else the machine runs:
-# two idle cores give at most 2000 / (that many ms) screenshots a second,
-# split by kind of process (renderers, browser, gpu, network, stage).
+# browser processes (its ferry_render_rss_bytes gauge: PSS, read every
+# second, which the stage measures at most every 5 s), and the CPU time the
+# stage and its browsers spent per screenshot (start-up included), which
+# does not depend on what else the machine runs: two idle cores give at
+# most 2000 / (that many ms) screenshots a second, split by kind of process
+# (renderers, browser, gpu, network, stage), then the bench's own watcher
+# (render_bench.py and its kcat), which shares the cores meanwhile.
 # The requests are written before the stage starts.
 # Then a lone item's time: FERRY_BENCH_RENDER_LONE screenshots one at a time
 # on 1 browser x 1 tab, with the slot's next page opened ahead
@@ -18,6 +20,7 @@
 #   FERRY_BENCH_RENDER_ITEMS  screenshots per pool size (default 400)
 #   FERRY_BENCH_RENDER_POOLS  pool sizes as BROWSERSxTABS (default "1x1 1x2 1x4 2x2 2x4 1x8 3x4")
 #   FERRY_BENCH_RENDER_LONE   lone screenshots per run (default 25; 0: none)
+#   FERRY_BENCH_RENDER_SAMPLE_MS  the watcher's period for /proc and /metrics (default 1000)
 #   FERRY_BENCH_RENDER_VS     "VAR=value ..." (e.g. FERRY_RENDER_CHROMIUM_FLAGS=--in-process-gpu):
 #                             instead of the above, two stages side by side, 1 x 2 each, the
 #                             second with these settings, FERRY_BENCH_RENDER_REPS times
@@ -25,6 +28,9 @@
 #                             screenshot. Both see the same machine at the same moment, so a
 #                             setting's effect shows within about 2% even at load 20, where
 #                             one run after another varies by 30%.
+#   FERRY_BENCH_RENDER_VS_BIN the same, the second stage this ferry-render binary (with
+#                             FERRY_BENCH_RENDER_VS's settings, if any): a build against another
+#                             (e.g. a copy of main's build/ferry-render), at the same moment.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/bench/lib.sh
@@ -58,7 +64,7 @@ render_watch() { # PREFIX METRICS_PORT N [VAR=value...]
     local prefix=$1 port=$2 n=$3 pid out
     shift 3
     env FERRY_TOPIC_PREFIX="$prefix" FERRY_RENDER_METRICS_LISTEN=127.0.0.1:$port "$@" \
-        "$B/ferry-render" >>"$WORK/render.log" 2>&1 &
+        "${RENDER_BIN:-$B/ferry-render}" >>"$WORK/render.log" 2>&1 &
     pid=$!
     PIDS+=($pid)
     out=$(python3 tests/bench/render_bench.py watch "$n" 300 "$prefix" "http://127.0.0.1:$port/metrics" "$pid")
@@ -78,8 +84,10 @@ render_topics() { # PREFIX N
     python3 tests/bench/render_bench.py gen "$2" "http://127.0.0.1:$NPORT/page.html" "$1"
 }
 
-if [ -n "${FERRY_BENCH_RENDER_VS:-}" ]; then
-    read -r -a vs <<<"$FERRY_BENCH_RENDER_VS"
+VS_BIN=${FERRY_BENCH_RENDER_VS_BIN:-$B/ferry-render}
+if [ -n "${FERRY_BENCH_RENDER_VS:-}${FERRY_BENCH_RENDER_VS_BIN:-}" ]; then
+    read -r -a vs <<<"${FERRY_BENCH_RENDER_VS:-}"
+    with="${FERRY_BENCH_RENDER_VS:-}${FERRY_BENCH_RENDER_VS_BIN:+ $FERRY_BENCH_RENDER_VS_BIN}"
     base=(FERRY_RENDER_BROWSERS=1 FERRY_RENDER_TABS=2 FERRY_RENDER_INFLIGHT=16)
     for rep in $(seq "${FERRY_BENCH_RENDER_REPS:-3}"); do
         pa=bench$RANDOM$RANDOM. pb=bench$RANDOM$RANDOM.
@@ -91,17 +99,17 @@ if [ -n "${FERRY_BENCH_RENDER_VS:-}" ]; then
         if ((rep % 2)); then
             render_watch "$pa" "$porta" "$ITEMS" "${base[@]}" >"$WORK/a.out" &
             wa=$!
-            render_watch "$pb" "$portb" "$ITEMS" "${base[@]}" "${vs[@]}" >"$WORK/b.out" &
+            RENDER_BIN=$VS_BIN render_watch "$pb" "$portb" "$ITEMS" "${base[@]}" "${vs[@]}" >"$WORK/b.out" &
             wb=$!
         else
-            render_watch "$pb" "$portb" "$ITEMS" "${base[@]}" "${vs[@]}" >"$WORK/b.out" &
+            RENDER_BIN=$VS_BIN render_watch "$pb" "$portb" "$ITEMS" "${base[@]}" "${vs[@]}" >"$WORK/b.out" &
             wb=$!
             render_watch "$pa" "$porta" "$ITEMS" "${base[@]}" >"$WORK/a.out" &
             wa=$!
         fi
         wait "$wa" "$wb"
         echo "render side by side, 1 x 2 each, as is: $(cat "$WORK/a.out") (load before $load)"
-        echo "render side by side, 1 x 2 each, with $FERRY_BENCH_RENDER_VS: $(cat "$WORK/b.out")"
+        echo "render side by side, 1 x 2 each, with$with: $(cat "$WORK/b.out")"
     done
     POOLS= FERRY_BENCH_RENDER_LONE=0
 fi
