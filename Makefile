@@ -142,7 +142,8 @@ FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Ishared -fsanitize=fuzzer,address,u
 fuzz: deps
 	@mkdir -p $(B)/fuzz/corpus-sel
 	clang $(FUZZ_FLAGS) $(shell pkg-config --cflags libxml-2.0) -o $(B)/fuzz/fuzz_sel \
-	    tests/fuzz/fuzz_sel.c shared/sel.c shared/sel_css.c shared/sel_lex.c shared/sel_xpath.c shared/sel_match.c shared/buf.c $(shell pkg-config --libs libxml-2.0)
+	    tests/fuzz/fuzz_sel.c shared/sel.c shared/sel_css.c shared/sel_lex.c shared/sel_xpath.c shared/sel_match.c shared/buf.c \
+	    shared/hparse.c shared/hparse_tree.c shared/hparse_text.c shared/hparse_tags.c $(shell pkg-config --libs libxml-2.0)
 	$(B)/fuzz/fuzz_sel -max_total_time=$(FUZZ_SECONDS) -max_len=600 -timeout=5 \
 	    $(B)/fuzz/corpus-sel tests/fuzz/corpus/sel
 	@mkdir -p $(B)/fuzz/corpus-hparse

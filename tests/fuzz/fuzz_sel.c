@@ -13,7 +13,8 @@
  *   - an error names a position inside the input (1 .. length + 1);
  *   - CSS we accepted always translates to XPath libxml2 compiles (the
  *     "selector not supported" error would mean our translation is wrong);
- *   - a compiled selector evaluates on a small page without failing;
+ *   - a compiled selector evaluates on a small page (parsed as scrape
+ *     parses a page, hparse_read) without failing;
  *   - its indexed form (from the document) selects what the plain form does;
  *   - matched on the tree without XPath (sel_match.c), it selects what
  *     XPath does, from the document and from every element.
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hparse.h"
 #include "sel.h"
 #include "sel_int.h"
 
@@ -74,9 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static htmlDocPtr doc;
     static xmlXPathContextPtr ctx;
     if (!doc) {
-        doc = htmlReadMemory(fuzz_page, (int)sizeof(fuzz_page) - 1, "http://f/", "UTF-8",
-                             HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                 HTML_PARSE_NONET);
+        doc = hparse_read(fuzz_page, sizeof(fuzz_page) - 1, "http://f/");
         ctx = sel_context_new(doc);
     }
     if (size > SEL_MAX_LEN + 16)

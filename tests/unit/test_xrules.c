@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <libxml/HTMLparser.h>
 
+#include "hparse.h"
 #include "jx.h"
 #include "xrules.h"
 
@@ -28,9 +29,7 @@ static json_t *parse_json(const char *text)
 static char *run(const struct xrules_use *use, const char *html, enum status *st, char *error,
                  size_t error_size)
 {
-    htmlDocPtr doc = htmlReadMemory(html, (int)strlen(html), "https://shop.example/p/1", "UTF-8",
-                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                        HTML_PARSE_NONET);
+    htmlDocPtr doc = hparse_read(html, strlen(html), "https://shop.example/p/1");
     static const struct xpage_header h[] = {{"Server", "nginx/1.25"}};
     const struct xrules_page page = {.doc = doc,
                                      .url = "https://shop.example/p/1",

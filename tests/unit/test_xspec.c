@@ -13,15 +13,14 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/HTMLtree.h>
 
+#include "hparse.h"
 #include "jx.h"
 #include "xspec.h"
 
+/* The page's tree as scrape parses it (never NULL). */
 static htmlDocPtr parse(const char *html, size_t len)
 {
-    htmlDocPtr d = htmlReadMemory(html, (int)len, "https://shop.example/p/1", "UTF-8",
-                                  HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                      HTML_PARSE_NONET | HTML_PARSE_COMPACT);
-    return d ? d : htmlNewDocNoDtD(NULL, NULL);
+    return hparse_read(html, len, "https://shop.example/p/1");
 }
 
 /* Evaluates spec (JSON text) on html; returns the data, status in *st. */
