@@ -141,7 +141,6 @@ static int change_once(struct accounts *ac, struct follower *f, rd_kafka_t *rk, 
                        const char *tenant, accounts_change_fn fn, void *arg,
                        struct tenant_settings *s, int64_t *offset, char *errstr, size_t errstr_size)
 {
-    rd_kafka_error_t *error = NULL;
     struct written w = {0};
     char *value = NULL;
     size_t len = 0;
@@ -156,8 +155,8 @@ static int change_once(struct accounts *ac, struct follower *f, rd_kafka_t *rk, 
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
-    if ((error = rd_kafka_begin_transaction(rk)))
-        goto txn_error;
+    if (ktxn_begin(rk, errstr, errstr_size))
+        goto out;
     struct kafka_msg m = {.topic = topic_name(&ac->st->topics, TOPIC_TENANTS),
                           .partition = p,
                           .key = tenant,
@@ -190,10 +189,6 @@ static int change_once(struct accounts *ac, struct follower *f, rd_kafka_t *rk, 
     }
     *offset = w.offset;
     rc = 0;
-    goto out;
-txn_error:
-    snprintf(errstr, errstr_size, "transaction: %s", rd_kafka_error_string(error));
-    rd_kafka_error_destroy(error);
 out:
     free(value);
     return rc;

@@ -348,21 +348,6 @@ static void producer_discard(struct intake *in)
     in->producer = NULL;
 }
 
-/* Runs `error` of a transactional call; 0 when there was none. A fatal one
- * throws the producer away. Takes the error. */
-static int txn_failed(struct intake *in, const char *what, rd_kafka_error_t *error, char *errstr,
-                      size_t errstr_size)
-{
-    if (!error)
-        return 0;
-    snprintf(errstr, errstr_size, "%s: %s", what, rd_kafka_error_string(error));
-    int fatal = rd_kafka_error_is_fatal(error);
-    rd_kafka_error_destroy(error);
-    if (fatal)
-        producer_discard(in);
-    return -1;
-}
-
 /* Answers recs[0..] in one transaction, as many as the chunk's rules let
  * it take (at least one). Returns how many it committed, or 0 after an
  * abort (the records were rewound). */
@@ -374,9 +359,11 @@ static size_t run_chunk(struct intake *in, struct rec *recs, size_t n)
     long long items = 0;
     int committed = 0;
     int64_t deadline = clk_now_ms() + a->timeout_ms;
-    if (txn_failed(in, "begin_transaction", rd_kafka_begin_transaction(in->producer), errstr,
-                   sizeof(errstr)))
+    /* Refused only to a producer that can never write again (ktxn.h). */
+    if (ktxn_begin(in->producer, errstr, sizeof(errstr))) {
+        producer_discard(in);
         goto out;
+    }
     for (; i < n && (i == 0 || (!key_taken(recs, i) && items < CHUNK_ITEMS)); i++) {
         struct httpd_resp *resp = httpd_resp_new();
         int rc = resp ? submit_record(in, &recs[i], deadline, resp, errstr, sizeof(errstr)) : -1;
@@ -395,17 +382,19 @@ static size_t run_chunk(struct intake *in, struct rec *recs, size_t n)
     rd_kafka_topic_partition_list_t *offs = offsets_of(recs, i);
     rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(in->consumer);
     int64_t left = deadline - clk_now_ms();
-    int failed = txn_failed(
-        in, "send_offsets_to_transaction",
-        rd_kafka_send_offsets_to_transaction(in->producer, offs, cgmd, left > 0 ? (int)left : 1),
-        errstr, sizeof(errstr));
+    rd_kafka_error_t *error =
+        rd_kafka_send_offsets_to_transaction(in->producer, offs, cgmd, left > 0 ? (int)left : 1);
     rd_kafka_consumer_group_metadata_destroy(cgmd);
     rd_kafka_topic_partition_list_destroy(offs);
-    if (failed)
-        goto abort;
-    left = deadline - clk_now_ms();
-    enum ktxn_result r =
-        ktxn_commit(in->producer, left > 0 ? (int)left : 1, a->timeout_ms, errstr, sizeof(errstr));
+    enum ktxn_result r;
+    if (error) {
+        r = ktxn_fail(in->producer, "send_offsets_to_transaction", error, a->timeout_ms, errstr,
+                      sizeof(errstr));
+    } else {
+        left = deadline - clk_now_ms();
+        r = ktxn_commit(in->producer, left > 0 ? (int)left : 1, a->timeout_ms, errstr,
+                        sizeof(errstr));
+    }
     committed = r == KTXN_COMMITTED;
     if (r == KTXN_FATAL)
         producer_discard(in);

@@ -269,13 +269,10 @@ static void write_group(struct txn_pool *p, struct txn_slot *s, struct txn_wait 
 {
     char errstr[512] = "";
     int64_t deadline = group->deadline;
-    rd_kafka_error_t *error;
     int rc = -1;
     if (!s->rk && slot_open(p, s, left_ms(deadline), errstr, sizeof(errstr)))
         goto out;
-    if ((error = rd_kafka_begin_transaction(s->rk))) {
-        snprintf(errstr, sizeof(errstr), "begin_transaction: %s", rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
+    if (ktxn_begin(s->rk, errstr, sizeof(errstr))) {
         slot_discard(s);
         goto out;
     }
