@@ -325,24 +325,20 @@ int firing_commit_part(struct firing *fi, int32_t p, struct fire *fires, size_t 
     struct part *pt = &fi->parts[p];
     char errstr[512] = "", why[256] = "";
     int64_t deadline = clk_now_ms() + fi->env.timeout_ms;
+    rd_kafka_error_t *error;
     enum ktxn_result r;
-    rd_kafka_error_t *error = rd_kafka_begin_transaction(pt->producer);
-    if (!error && write_part(fi, p, fires, n, deadline, errstr, sizeof(errstr)) == 0 &&
-        !(error = send_offsets(fi, p, left_ms(deadline)))) {
-        r = ktxn_commit(pt->producer, left_ms(deadline), ABORT_MS, errstr, sizeof(errstr));
-        if (r == KTXN_COMMITTED) {
-            pt->n_cleanup = 0;
-            pt->active_mono = clk_mono_ms();
-            return 0;
-        }
-    } else {
-        if (error) {
-            snprintf(errstr, sizeof(errstr), "%s", rd_kafka_error_string(error));
-            rd_kafka_error_destroy(error);
-        }
-        /* A producer that failed fatally (or is still busy) refuses the
-         * abort too. */
+    if (ktxn_begin(pt->producer, errstr, sizeof(errstr)))
+        r = KTXN_FATAL; /* nothing is open to abort (ktxn.h) */
+    else if (write_part(fi, p, fires, n, deadline, errstr, sizeof(errstr)))
         r = ktxn_abort(pt->producer, ABORT_MS, why, sizeof(why));
+    else if ((error = send_offsets(fi, p, left_ms(deadline))))
+        r = ktxn_fail(pt->producer, "send_offsets_to_transaction", error, ABORT_MS, errstr,
+                      sizeof(errstr));
+    else if ((r = ktxn_commit(pt->producer, left_ms(deadline), ABORT_MS, errstr, sizeof(errstr))) ==
+             KTXN_COMMITTED) {
+        pt->n_cleanup = 0;
+        pt->active_mono = clk_mono_ms();
+        return 0;
     }
     metric_inc(fi->m_aborts, 1);
     LOG_WARN("schedules_txn_failed", "partition=%d runs=%zu err=%s", (int)p, n, errstr);
