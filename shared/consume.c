@@ -91,10 +91,9 @@ int consume_open(struct consume *cs, const struct consume_conf *conf, const stru
     }
     if (conf->n_tiers) {
         const char *tiers[CFG_MAX_DURATIONS];
-        size_t n = 0;
-        for (size_t i = 0; i < conf->n_tiers && i < CFG_MAX_DURATIONS; i++)
-            if (i == 0 || strcmp(conf->tiers[i], conf->tiers[i - 1]) != 0)
-                tiers[n++] = conf->tiers[i];
+        size_t n = topics_tier_topics(
+            conf->tiers, conf->n_tiers < CFG_MAX_DURATIONS ? conf->n_tiers : CFG_MAX_DURATIONS,
+            tiers);
         snprintf(name, sizeof(name), "ferry-%s-retry", conf->stage);
         cs->dq = delayq_open(&st->cfg, st->client_id, name, tiers, n, errstr, errstr_size);
         if (!cs->dq)

@@ -87,6 +87,19 @@ int topics_init(struct topics *t, const struct cfg *cfg, char *errstr, size_t er
     return 0;
 }
 
+size_t topics_tier_topics(const char (*tier)[TOPIC_NAME_MAX], size_t n, const char **out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < k && strcmp(out[j], tier[i]) != 0)
+            j++;
+        if (j == k)
+            out[k++] = tier[i];
+    }
+    return k;
+}
+
 int topics_min_insync(int replication)
 {
     int majority = replication / 2 + 1;
@@ -241,18 +254,12 @@ int topics_ensure(const struct topics *t, rd_kafka_t *rk, const struct cfg *cfg,
         if (add_topic(nts, &n, t->name[topic_rows[i].id], topic_rows[i].keep, cfg, errstr,
                       errstr_size))
             goto out_n;
-    /* Two tiers with the same delay share their topic; create it once. */
-    for (size_t i = 0; i < t->n_webhook_tiers; i++)
-        if ((i == 0 || strcmp(t->webhook_tier[i], t->webhook_tier[i - 1]) != 0) &&
-            add_topic(nts, &n, t->webhook_tier[i], KEEP_PIPELINE, cfg, errstr, errstr_size))
-            goto out_n;
-    for (size_t i = 0; i < t->n_scrape_tiers; i++)
-        if ((i == 0 || strcmp(t->scrape_tier[i], t->scrape_tier[i - 1]) != 0) &&
-            add_topic(nts, &n, t->scrape_tier[i], KEEP_PIPELINE, cfg, errstr, errstr_size))
-            goto out_n;
-    for (size_t i = 0; i < t->n_render_tiers; i++)
-        if ((i == 0 || strcmp(t->render_tier[i], t->render_tier[i - 1]) != 0) &&
-            add_topic(nts, &n, t->render_tier[i], KEEP_PIPELINE, cfg, errstr, errstr_size))
+    const char *tiers[3 * CFG_MAX_DURATIONS];
+    size_t n_tiers = topics_tier_topics(t->webhook_tier, t->n_webhook_tiers, tiers);
+    n_tiers += topics_tier_topics(t->scrape_tier, t->n_scrape_tiers, tiers + n_tiers);
+    n_tiers += topics_tier_topics(t->render_tier, t->n_render_tiers, tiers + n_tiers);
+    for (size_t i = 0; i < n_tiers; i++)
+        if (add_topic(nts, &n, tiers[i], KEEP_PIPELINE, cfg, errstr, errstr_size))
             goto out_n;
 
     rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);

@@ -222,9 +222,11 @@ int main(int argc, char **argv)
 
     /* Run: until a stop signal. */
     atomic_store(&ready_flag, 1);
-    LOG_INFO("started", "input=%s tiers=%zu inflight=%ld workers=%d private=%d",
-             topic_name(&st.topics, TOPIC_REQUESTS), st.topics.n_scrape_tiers, in.inflight,
-             fc.workers, fc.allow_private);
+    const char *tiers[CFG_MAX_DURATIONS];
+    LOG_INFO("started", "input=%s tiers=%zu retries=%zu inflight=%ld workers=%d private=%d",
+             topic_name(&st.topics, TOPIC_REQUESTS),
+             topics_tier_topics(st.topics.scrape_tier, st.topics.n_scrape_tiers, tiers),
+             st.topics.n_scrape_tiers, in.inflight, fc.workers, fc.allow_private);
     intake_run(&in);
 
     /* Stop in order: intake (done: the loop ended), the workers (running

@@ -40,7 +40,7 @@ static void test_names_follow_prefix_and_tiers(void **state)
     struct topics t;
     char errstr[256] = "";
     setenv("FERRY_TOPIC_PREFIX", "x.", 1);
-    setenv("FERRY_WEBHOOK_RETRY_TIERS", "1s,2m", 1);
+    setenv("FERRY_WEBHOOK_RETRY_TIERS", "1s,2m,2m,10m", 1);
     setenv("FERRY_SCRAPE_RETRY_TIERS", "5s", 1);
     char *argv[] = {"test", NULL};
     cfg_init(&cfg, "test", "test");
@@ -48,9 +48,17 @@ static void test_names_follow_prefix_and_tiers(void **state)
     assert_int_equal(cfg_parse(&cfg, 1, argv, errstr, sizeof(errstr)), 0);
     assert_int_equal(topics_init(&t, &cfg, errstr, sizeof(errstr)), 0);
     assert_string_equal(topic_name(&t, TOPIC_RESULTS), "x.scrape.results");
-    assert_int_equal(t.n_webhook_tiers, 2);
+    assert_int_equal(t.n_webhook_tiers, 4); /* four retries */
     assert_string_equal(t.webhook_tier[1], "x.webhooks.retry.2m");
+    assert_string_equal(t.webhook_tier[2], "x.webhooks.retry.2m");
     assert_string_equal(t.scrape_tier[0], "x.scrape.retry.5s");
+    /* The two 2m retries wait in one topic: three tier topics. */
+    const char *topics[CFG_MAX_DURATIONS];
+    assert_int_equal(topics_tier_topics(t.webhook_tier, t.n_webhook_tiers, topics), 3);
+    assert_string_equal(topics[0], "x.webhooks.retry.1s");
+    assert_string_equal(topics[1], "x.webhooks.retry.2m");
+    assert_string_equal(topics[2], "x.webhooks.retry.10m");
+    assert_int_equal(topics_tier_topics(t.scrape_tier, t.n_scrape_tiers, topics), 1);
 }
 
 static void *stop_soon(void *arg)
