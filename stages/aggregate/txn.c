@@ -31,12 +31,11 @@ int txn_begin(struct txn *x)
         return 0;
     if (x->fatal)
         return -1;
-    rd_kafka_error_t *err = rd_kafka_begin_transaction(x->producer);
-    if (err) {
-        /* Only a producer in a fatal or undefined state refuses to begin:
-         * nothing more can be written, so the stage stops. */
-        LOG_ERROR("txn_begin", "err=%s", rd_kafka_error_string(err));
-        rd_kafka_error_destroy(err);
+    char errstr[512];
+    if (ktxn_begin(x->producer, errstr, sizeof(errstr))) {
+        /* The producer can never write again (ktxn.h), so the stage
+         * stops. */
+        LOG_ERROR("txn_begin", "err=%s", errstr);
         broken(x);
         return -1;
     }
@@ -125,7 +124,7 @@ enum txn_result txn_commit(struct txn *x)
 {
     rd_kafka_error_t *err = NULL;
     char errstr[512];
-    enum ktxn_result r = KTXN_FATAL;
+    enum ktxn_result r;
     if (!x->open)
         return TXN_COMMITTED;
     if (x->failed) {
@@ -139,16 +138,12 @@ enum txn_result txn_commit(struct txn *x)
         rd_kafka_consumer_group_metadata_destroy(cgmd);
         rd_kafka_topic_partition_list_destroy(offs);
     }
-    if (err) {
-        LOG_WARN("txn_commit", "err=%s abortable=%d fatal=%d", rd_kafka_error_string(err),
-                 rd_kafka_error_txn_requires_abort(err), rd_kafka_error_is_fatal(err));
-        int fatal = rd_kafka_error_is_fatal(err);
-        rd_kafka_error_destroy(err);
-        if (!fatal)
-            return txn_abort(x);
-    } else if ((r = ktxn_commit(x->producer, -1, -1, errstr, sizeof(errstr))) != KTXN_COMMITTED) {
+    if (err)
+        r = ktxn_fail(x->producer, "send_offsets_to_transaction", err, -1, errstr, sizeof(errstr));
+    else
+        r = ktxn_commit(x->producer, -1, -1, errstr, sizeof(errstr));
+    if (r != KTXN_COMMITTED)
         LOG_WARN("txn_commit", "err=%s aborted=%d", errstr, r == KTXN_ABORTED);
-    }
     x->open = 0;
     if (r == KTXN_ABORTED)
         metric_inc(x->m_aborts, 1);
