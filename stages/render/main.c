@@ -201,14 +201,21 @@ static void take(void *arg, rd_kafka_message_t *msg, struct offtrack *ot)
     rd_kafka_message_destroy(msg);
 }
 
-static void *poll_producers(void *arg)
+/* Serves one producer's delivery reports: results free items, files wake
+ * slots. A thread each: one thread taking turns would hold a file's report
+ * while it waits on the other producer (up to its timeout), and the slot
+ * that wrote the file with it. */
+struct poller {
+    rd_kafka_t *rk;
+    atomic_int *stop;
+    pthread_t thread;
+};
+
+static void *poll_producer(void *arg)
 {
-    atomic_int *stop = arg;
-    /* Serves delivery reports: results free items, files wake slots. */
-    while (!atomic_load(stop)) {
-        rd_kafka_poll(S.producer, 50);
-        rd_kafka_poll(S.files_producer, 50);
-    }
+    struct poller *pl = arg;
+    while (!atomic_load(pl->stop))
+        rd_kafka_poll(pl->rk, 100);
     return NULL;
 }
 
@@ -375,8 +382,10 @@ int main(int argc, char **argv)
                     "Memory of the stage and all its browser processes (PSS: shared pages once)",
                     "", gauge_rss, NULL);
     atomic_int poll_stop = 0;
-    pthread_t poller;
-    pthread_create(&poller, NULL, poll_producers, &poll_stop);
+    struct poller pollers[2] = {{S.producer, &poll_stop, 0}, {S.files_producer, &poll_stop, 0}};
+    for (int i = 0; i < 2; i++)
+        if (pthread_create(&pollers[i].thread, NULL, poll_producer, &pollers[i]))
+            abort();
     S.pool = pool_start(&poc, on_done, NULL);
     LOG_INFO("started",
              "input=%s tiers=%zu browsers=%d tabs=%d inflight=%ld private=%d ads=%zu "
@@ -395,7 +404,8 @@ int main(int argc, char **argv)
     proxy_stop(S.proxy);
     rd_kafka_flush(S.producer, 3000);
     atomic_store(&poll_stop, 1);
-    pthread_join(poller, NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_join(pollers[i].thread, NULL);
     httpd_ops_stop(&ops);
     consume_close(&S.cs);
     cancels_stop(S.cancels);
