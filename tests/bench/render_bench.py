@@ -59,14 +59,16 @@ def rss(url):
 
 
 def procs_now():
-    """pid -> (ppid, CPU ticks of itself and its reaped children)."""
+    """pid -> (ppid, CPU ticks of itself and its reaped children, CPU ticks
+    of itself alone)."""
     procs = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
                 with open(f"/proc/{d}/stat") as f:
                     st = f.read().rsplit(")", 1)[1].split()
-                procs[int(d)] = (int(st[1]), sum(int(x) for x in st[11:15]))
+                own = int(st[11]) + int(st[12])
+                procs[int(d)] = (int(st[1]), own + int(st[13]) + int(st[14]), own)
             except OSError:
                 pass
     return procs
@@ -77,7 +79,7 @@ def descendants(procs, root):
     while todo:
         pid = todo.pop()
         out.append(pid)
-        todo += [p for p, (pp, _) in procs.items() if pp == pid]
+        todo += [p for p, v in procs.items() if v[0] == pid]
     return out
 
 
@@ -117,12 +119,7 @@ def sample_kinds(root, seen):
     """Updates seen: pid -> [kind, CPU ticks of the process alone]."""
     procs = procs_now()
     for pid in descendants(procs, root):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                st = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        own = int(st[11]) + int(st[12])
+        own = procs[pid][2]
         if pid not in seen:
             k = kind(pid, root, procs)
             if k is None:
