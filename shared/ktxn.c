@@ -82,3 +82,22 @@ enum ktxn_result ktxn_commit(rd_kafka_t *rk, int timeout_ms, int abort_ms, char 
         return KTXN_FATAL;
     return abort_after(rk, abort_ms, errstr, errstr_size);
 }
+
+enum ktxn_result ktxn_commit_offsets(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *offs,
+                                     const rd_kafka_consumer_group_metadata_t *cgmd, int timeout_ms,
+                                     int abort_ms, char *errstr, size_t errstr_size)
+{
+    int64_t deadline = clk_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    if (offs) {
+        rd_kafka_error_t *error = rd_kafka_send_offsets_to_transaction(rk, offs, cgmd, timeout_ms);
+        if (error)
+            return ktxn_fail(rk, "send_offsets_to_transaction", error, abort_ms, errstr,
+                             errstr_size);
+    }
+    int64_t left = deadline - clk_mono_ms();
+    return ktxn_commit(rk,
+                       timeout_ms < 0 ? -1
+                       : left > 0     ? (int)left
+                                      : 1,
+                       abort_ms, errstr, errstr_size);
+}

@@ -58,6 +58,15 @@ int ktxn_begin(rd_kafka_t *rk, char *errstr, size_t errstr_size);
 enum ktxn_result ktxn_fail(rd_kafka_t *rk, const char *what, rd_kafka_error_t *error, int abort_ms,
                            char *errstr, size_t errstr_size);
 
+/* Ends a consumer-producer's transaction: sends offs (NULL: none) with
+ * the group's metadata cgmd into it within timeout_ms, then commits within
+ * what is left of timeout_ms (-1 for both: librdkafka's remaining
+ * transaction time). A refused send ends it as ktxn_fail does, a commit as
+ * ktxn_commit does; abort_ms bounds the abort either way. */
+enum ktxn_result ktxn_commit_offsets(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *offs,
+                                     const rd_kafka_consumer_group_metadata_t *cgmd, int timeout_ms,
+                                     int abort_ms, char *errstr, size_t errstr_size);
+
 /* Commits rk's open transaction, calling commit again on a retriable
  * error until timeout_ms from now (-1: once, with librdkafka's "remaining
  * transaction time"); on an abortable error aborts it (ktxn_abort with

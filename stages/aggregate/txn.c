@@ -122,9 +122,7 @@ enum txn_result txn_abort(struct txn *x)
 
 enum txn_result txn_commit(struct txn *x)
 {
-    rd_kafka_error_t *err = NULL;
     char errstr[512];
-    enum ktxn_result r;
     if (!x->open)
         return TXN_COMMITTED;
     if (x->failed) {
@@ -132,16 +130,12 @@ enum txn_result txn_commit(struct txn *x)
         return txn_abort(x);
     }
     rd_kafka_topic_partition_list_t *offs = positions(x->consumer);
-    if (offs) {
-        rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(x->consumer);
-        err = rd_kafka_send_offsets_to_transaction(x->producer, offs, cgmd, -1);
-        rd_kafka_consumer_group_metadata_destroy(cgmd);
+    rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(x->consumer);
+    enum ktxn_result r =
+        ktxn_commit_offsets(x->producer, offs, cgmd, -1, -1, errstr, sizeof(errstr));
+    rd_kafka_consumer_group_metadata_destroy(cgmd);
+    if (offs)
         rd_kafka_topic_partition_list_destroy(offs);
-    }
-    if (err)
-        r = ktxn_fail(x->producer, "send_offsets_to_transaction", err, -1, errstr, sizeof(errstr));
-    else
-        r = ktxn_commit(x->producer, -1, -1, errstr, sizeof(errstr));
     if (r != KTXN_COMMITTED)
         LOG_WARN("txn_commit", "err=%s aborted=%d", errstr, r == KTXN_ABORTED);
     x->open = 0;

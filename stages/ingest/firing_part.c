@@ -293,8 +293,10 @@ static int write_part(struct firing *fi, int32_t p, struct fire *fires, size_t n
     return 0;
 }
 
-/* The group's position on p: a member that lost p cannot commit it. */
-static rd_kafka_error_t *send_offsets(struct firing *fi, int32_t p, int timeout_ms)
+/* Sends the group's position on p into the transaction and commits it
+ * within timeout_ms (a member that lost p cannot commit it). */
+static enum ktxn_result commit_offsets(struct firing *fi, int32_t p, int timeout_ms, int abort_ms,
+                                       char *errstr, size_t errstr_size)
 {
     rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(offs, firing_topic(fi, TOPIC_SCHEDULES), p);
@@ -302,11 +304,11 @@ static rd_kafka_error_t *send_offsets(struct firing *fi, int32_t p, int timeout_
     if (offs->elems[0].offset < 0)
         offs->elems[0].offset = fi->parts[p].start_offset > 0 ? fi->parts[p].start_offset : 0;
     rd_kafka_consumer_group_metadata_t *gm = rd_kafka_consumer_group_metadata(fi->consumer);
-    rd_kafka_error_t *error =
-        rd_kafka_send_offsets_to_transaction(fi->parts[p].producer, offs, gm, timeout_ms);
+    enum ktxn_result r = ktxn_commit_offsets(fi->parts[p].producer, offs, gm, timeout_ms, abort_ms,
+                                             errstr, errstr_size);
     rd_kafka_consumer_group_metadata_destroy(gm);
     rd_kafka_topic_partition_list_destroy(offs);
-    return error;
+    return r;
 }
 
 /* How long an abort may take: the producer is given up after that. */
@@ -325,16 +327,12 @@ int firing_commit_part(struct firing *fi, int32_t p, struct fire *fires, size_t 
     struct part *pt = &fi->parts[p];
     char errstr[512] = "", why[256] = "";
     int64_t deadline = clk_now_ms() + fi->env.timeout_ms;
-    rd_kafka_error_t *error;
     enum ktxn_result r;
     if (ktxn_begin(pt->producer, errstr, sizeof(errstr)))
         r = KTXN_FATAL; /* nothing is open to abort (ktxn.h) */
     else if (write_part(fi, p, fires, n, deadline, errstr, sizeof(errstr)))
         r = ktxn_abort(pt->producer, ABORT_MS, why, sizeof(why));
-    else if ((error = send_offsets(fi, p, left_ms(deadline))))
-        r = ktxn_fail(pt->producer, "send_offsets_to_transaction", error, ABORT_MS, errstr,
-                      sizeof(errstr));
-    else if ((r = ktxn_commit(pt->producer, left_ms(deadline), ABORT_MS, errstr, sizeof(errstr))) ==
+    else if ((r = commit_offsets(fi, p, left_ms(deadline), ABORT_MS, errstr, sizeof(errstr))) ==
              KTXN_COMMITTED) {
         pt->n_cleanup = 0;
         pt->active_mono = clk_mono_ms();

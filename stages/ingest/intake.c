@@ -382,19 +382,10 @@ static size_t run_chunk(struct intake *in, struct rec *recs, size_t n)
     rd_kafka_topic_partition_list_t *offs = offsets_of(recs, i);
     rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(in->consumer);
     int64_t left = deadline - clk_now_ms();
-    rd_kafka_error_t *error =
-        rd_kafka_send_offsets_to_transaction(in->producer, offs, cgmd, left > 0 ? (int)left : 1);
+    enum ktxn_result r = ktxn_commit_offsets(in->producer, offs, cgmd, left > 0 ? (int)left : 1,
+                                             a->timeout_ms, errstr, sizeof(errstr));
     rd_kafka_consumer_group_metadata_destroy(cgmd);
     rd_kafka_topic_partition_list_destroy(offs);
-    enum ktxn_result r;
-    if (error) {
-        r = ktxn_fail(in->producer, "send_offsets_to_transaction", error, a->timeout_ms, errstr,
-                      sizeof(errstr));
-    } else {
-        left = deadline - clk_now_ms();
-        r = ktxn_commit(in->producer, left > 0 ? (int)left : 1, a->timeout_ms, errstr,
-                        sizeof(errstr));
-    }
     committed = r == KTXN_COMMITTED;
     if (r == KTXN_FATAL)
         producer_discard(in);
