@@ -218,6 +218,25 @@ static rd_kafka_error_t *send_offsets(rd_kafka_t *rk)
     return error;
 }
 
+/* ktxn_commit_offsets: the group's offsets sent and the record committed in
+ * one call, visible to a read_committed reader. */
+static void test_commit_offsets(void **st)
+{
+    (void)st;
+    char err[512] = "";
+    rd_kafka_t *rk = begin();
+    put(rk, "a");
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(offs, topic, 0)->offset = 1;
+    rd_kafka_consumer_group_metadata_t *gm = rd_kafka_consumer_group_metadata_new("ktxn-group");
+    assert_int_equal(ktxn_commit_offsets(rk, offs, gm, 5000, 5000, err, sizeof(err)),
+                     KTXN_COMMITTED);
+    rd_kafka_consumer_group_metadata_destroy(gm);
+    rd_kafka_topic_partition_list_destroy(offs);
+    assert_int_equal(visible(), 1);
+    kafka_producer_close(rk, 1000);
+}
+
 /* A transaction of one record whose offsets the coordinator refuses with
  * broker_err, ended by ktxn_fail: its result, with err saying the call
  * that failed and no failed abort after it. */
@@ -264,10 +283,15 @@ int main(void)
     /* The fenced ones last: after one, the mock cluster's read_committed
      * readers no longer reach the end of a topic (librdkafka 2.0.2). */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_commit),      cmocka_unit_test(test_retriable_resumes),
-        cmocka_unit_test(test_abortable),   cmocka_unit_test(test_abort),
-        cmocka_unit_test(test_fail_aborts), cmocka_unit_test(test_timeout_in_doubt),
-        cmocka_unit_test(test_fatal),       cmocka_unit_test(test_fail_fatal_then_begin),
+        cmocka_unit_test(test_commit),
+        cmocka_unit_test(test_commit_offsets),
+        cmocka_unit_test(test_retriable_resumes),
+        cmocka_unit_test(test_abortable),
+        cmocka_unit_test(test_abort),
+        cmocka_unit_test(test_fail_aborts),
+        cmocka_unit_test(test_timeout_in_doubt),
+        cmocka_unit_test(test_fatal),
+        cmocka_unit_test(test_fail_fatal_then_begin),
     };
     if (getenv("KTXN_TEST"))
         cmocka_set_test_filter(getenv("KTXN_TEST"));
