@@ -22,8 +22,12 @@
  * (a page stuck in a loop of dialogs must not grow the stage). */
 #define CDP_MAX_QUEUED 1024
 #define CDP_READ_CHUNK 65536
+/* Targets attached and paused that nobody claimed (windows a page opened):
+ * the oldest is forgotten past this many (it stays paused until its
+ * context is disposed either way). */
+#define CDP_MAX_ATTACHED 256
 
-/* A thread in cdp_call, waiting for its reply (lives on its stack). Each
+/* A command awaiting its reply (on the stack of the thread in cdp_calls). Each
  * waiter and each watch has a condition of its own: the reader wakes the one
  * thread a message is for, not every slot of the browser. */
 struct waiter {
@@ -41,6 +45,13 @@ struct watch {
     pthread_cond_t cond;
 };
 
+/* A target the browser attached on its own (Target.setAutoAttach) and holds
+ * until a client lets it run. */
+struct attached {
+    struct attached *next;
+    char target[64], session[80];
+};
+
 struct cdp {
     int to_fd, from_fd;
     int wake[2]; /* cdp_close writes here to stop the reader */
@@ -55,6 +66,8 @@ struct cdp {
     char why[128];
     struct waiter *waiters;
     struct watch *watches;
+    struct attached *attached; /* newest first */
+    int n_attached;
 };
 
 static void set_dead(struct cdp *c, const char *why)
@@ -80,10 +93,60 @@ static int wanted(const struct watch *w, const char *method)
     return 0;
 }
 
+/* Target.attachedToTarget and detachedFromTarget of the browser's own
+ * session (c->lock held): a held page is kept for cdp_claim until claimed
+ * or gone. 1 when it is a window a page opened, whose session is then in
+ * `resume`: its opener waits for it, so it must run at once. */
+static int on_attach(struct cdp *c, const char *method, const json_t *params, char *resume,
+                     size_t resume_size)
+{
+    if (strcmp(method, "Target.attachedToTarget") == 0) {
+        if (!jx_bool(params, "waitingForDebugger", 0))
+            return 0;
+        if (jx_str(json_object_get(params, "targetInfo"), "openerId", "")[0]) {
+            snprintf(resume, resume_size, "%s", jx_str(params, "sessionId", ""));
+            return 1;
+        }
+        struct attached *a = calloc(1, sizeof(*a));
+        if (!a)
+            abort();
+        snprintf(a->target, sizeof(a->target), "%s",
+                 jx_str(json_object_get(params, "targetInfo"), "targetId", ""));
+        snprintf(a->session, sizeof(a->session), "%s", jx_str(params, "sessionId", ""));
+        a->next = c->attached;
+        c->attached = a;
+        if (++c->n_attached > CDP_MAX_ATTACHED) {
+            struct attached **p = &c->attached;
+            while ((*p)->next)
+                p = &(*p)->next;
+            free(*p);
+            *p = NULL;
+            c->n_attached--;
+        }
+        pthread_cond_broadcast(&c->cond);
+    } else if (strcmp(method, "Target.detachedFromTarget") == 0) {
+        const char *session = jx_str(params, "sessionId", "");
+        for (struct attached **p = &c->attached; *p; p = &(*p)->next)
+            if (strcmp((*p)->session, session) == 0) {
+                struct attached *gone = *p;
+                *p = gone->next;
+                free(gone);
+                c->n_attached--;
+                break;
+            }
+    }
+    return 0;
+}
+
+static int send_msg(struct cdp *c, long id, const char *session, const char *method, json_t *params,
+                    int64_t deadline_ms);
+
 /* One message from the browser (takes msg). */
 static void dispatch(struct cdp *c, json_t *msg)
 {
     json_t *id = json_object_get(msg, "id");
+    char resume[80];
+    long resume_id = 0;
     pthread_mutex_lock(&c->lock);
     if (json_is_integer(id)) {
         for (struct waiter *w = c->waiters; w; w = w->next)
@@ -96,6 +159,11 @@ static void dispatch(struct cdp *c, json_t *msg)
     } else {
         const char *method = jx_str(msg, "method", NULL);
         const char *session = jx_str(msg, "sessionId", "");
+        if (method && !session[0] &&
+            on_attach(c, method, json_object_get(msg, "params"), resume, sizeof(resume))) {
+            resume_id = c->next_id + 1;
+            c->next_id += 2;
+        }
         for (struct watch *w = method ? c->watches : NULL; w; w = w->next) {
             if (strcmp(w->session, session) != 0 || !wanted(w, method))
                 continue;
@@ -109,6 +177,14 @@ static void dispatch(struct cdp *c, json_t *msg)
     }
     pthread_mutex_unlock(&c->lock);
     json_decref(msg); /* a reply nobody waits for (timed out), or an unwatched event */
+    if (resume_id) {
+        /* Let it run and leave it alone (replies are not awaited). */
+        int64_t deadline = clk_mono_ms() + 1000;
+        if (send_msg(c, resume_id, resume, "Runtime.runIfWaitingForDebugger", NULL, deadline) ||
+            send_msg(c, resume_id + 1, NULL, "Target.detachFromTarget",
+                     json_pack("{s:s}", "sessionId", resume), deadline))
+            set_dead(c, "writing to the browser failed or hung");
+    }
 }
 
 static void *reader_main(void *arg)
@@ -199,6 +275,10 @@ void cdp_close(struct cdp *c)
         pthread_cond_destroy(&w->cond);
         free(w);
     }
+    for (struct attached *a = c->attached, *next; a; a = next) {
+        next = a->next;
+        free(a);
+    }
     close(c->wake[0]);
     close(c->wake[1]);
     pthread_cond_destroy(&c->cond);
@@ -243,6 +323,26 @@ static int write_all(struct cdp *c, const char *data, size_t len, int64_t deadli
     return 0;
 }
 
+/* Writes one command (takes params; NULL = {}). 0 ok, -1 the stream is
+ * unusable. */
+static int send_msg(struct cdp *c, long id, const char *session, const char *method, json_t *params,
+                    int64_t deadline_ms)
+{
+    json_t *msg = json_pack("{s:I,s:s,s:o}", "id", (json_int_t)id, "method", method, "params",
+                            params ? params : json_object());
+    if (session)
+        json_object_set_new(msg, "sessionId", json_string(session));
+    size_t len;
+    char *text = jx_dump(msg, &len);
+    json_decref(msg);
+    pthread_mutex_lock(&c->write_lock);
+    /* The NUL that ends the message is the one jx_dump wrote. */
+    int rc = write_all(c, text, len + 1, deadline_ms);
+    pthread_mutex_unlock(&c->write_lock);
+    free(text);
+    return rc;
+}
+
 /* Waits on cond until deadline_ms (c->lock held). 0 woken, -1 timeout. */
 static int wait_until(struct cdp *c, pthread_cond_t *cond, int64_t deadline_ms)
 {
@@ -260,73 +360,118 @@ static int wait_until(struct cdp *c, pthread_cond_t *cond, int64_t deadline_ms)
     return pthread_cond_timedwait(cond, &c->lock, &ts) == ETIMEDOUT ? -1 : 0;
 }
 
-enum cdp_rc cdp_call(struct cdp *c, const char *session, const char *method, json_t *params,
-                     int64_t deadline_ms, json_t **result, char *errstr, size_t errstr_size)
+enum cdp_rc cdp_calls(struct cdp *c, const char *session, struct cdp_cmd *cmds, int n,
+                      int64_t deadline_ms, char *errstr, size_t errstr_size)
 {
-    struct waiter w = {0};
-    enum cdp_rc rc;
-    if (result)
-        *result = NULL;
-    json_t *msg = json_object();
+    struct waiter w[CDP_MAX_BATCH];
+    if (n < 1 || n > CDP_MAX_BATCH)
+        abort();
+    memset(w, 0, sizeof(w));
+    for (int i = 0; i < n; i++)
+        if (cmds[i].result)
+            *cmds[i].result = NULL;
     pthread_mutex_lock(&c->lock);
-    w.id = ++c->next_id;
     if (c->dead) {
         snprintf(errstr, errstr_size, "browser gone: %s", c->why);
         pthread_mutex_unlock(&c->lock);
-        json_decref(msg);
-        json_decref(params);
+        for (int i = 0; i < n; i++)
+            json_decref(cmds[i].params);
         return CDP_GONE;
     }
-    pthread_cond_init(&w.cond, &c->cattr);
-    w.next = c->waiters;
-    c->waiters = &w;
+    for (int i = 0; i < n; i++) {
+        w[i].id = ++c->next_id;
+        pthread_cond_init(&w[i].cond, &c->cattr);
+        w[i].next = c->waiters;
+        c->waiters = &w[i];
+    }
     pthread_mutex_unlock(&c->lock);
 
-    json_object_set_new(msg, "id", json_integer(w.id));
-    json_object_set_new(msg, "method", json_string(method));
-    json_object_set_new(msg, "params", params ? params : json_object());
-    if (session)
-        json_object_set_new(msg, "sessionId", json_string(session));
-    size_t len;
-    char *text = jx_dump(msg, &len);
-    json_decref(msg);
-    pthread_mutex_lock(&c->write_lock);
-    /* The NUL that ends the message is the one jx_dump wrote. */
-    int wrote = write_all(c, text, len + 1, deadline_ms);
-    pthread_mutex_unlock(&c->write_lock);
-    free(text);
+    /* Back to back, in order: a target held for the debugger answers some
+     * commands only once a later one of the same batch lets it run. */
+    int wrote = 0;
+    for (int i = 0; i < n; i++) {
+        if (wrote)
+            json_decref(cmds[i].params);
+        else
+            wrote = send_msg(c, w[i].id, session, cmds[i].method, cmds[i].params, deadline_ms);
+    }
     if (wrote)
         set_dead(c, "writing to the browser failed or hung");
 
+    enum cdp_rc rc = CDP_OK;
     pthread_mutex_lock(&c->lock);
-    while (!w.reply && !c->dead)
-        if (wait_until(c, &w.cond, deadline_ms))
-            break;
-    for (struct waiter **p = &c->waiters; *p; p = &(*p)->next)
-        if (*p == &w) {
-            *p = w.next;
-            break;
-        }
-    if (w.reply) {
-        json_t *err = json_object_get(w.reply, "error");
+    for (int i = 0; i < n; i++) {
+        while (!w[i].reply && !c->dead)
+            if (wait_until(c, &w[i].cond, deadline_ms))
+                break;
+        enum cdp_rc one;
+        char why[200];
+        json_t *err = w[i].reply ? json_object_get(w[i].reply, "error") : NULL;
         if (err) {
-            snprintf(errstr, errstr_size, "%s: %s", method, jx_str(err, "message", "error"));
-            rc = CDP_ERROR;
+            snprintf(why, sizeof(why), "%s: %s", cmds[i].method, jx_str(err, "message", "error"));
+            one = CDP_ERROR;
+        } else if (w[i].reply) {
+            if (cmds[i].result)
+                *cmds[i].result = json_incref(json_object_get(w[i].reply, "result"));
+            one = CDP_OK;
+        } else if (c->dead) {
+            snprintf(why, sizeof(why), "browser gone: %s", c->why);
+            one = CDP_GONE;
         } else {
-            if (result)
-                *result = json_incref(json_object_get(w.reply, "result"));
-            rc = CDP_OK;
+            snprintf(why, sizeof(why), "%s: no answer in time", cmds[i].method);
+            one = CDP_TIMEOUT;
         }
-    } else if (c->dead) {
-        snprintf(errstr, errstr_size, "browser gone: %s", c->why);
-        rc = CDP_GONE;
-    } else {
-        snprintf(errstr, errstr_size, "%s: no answer in time", method);
-        rc = CDP_TIMEOUT;
+        if (one != CDP_OK && rc == CDP_OK) {
+            rc = one;
+            snprintf(errstr, errstr_size, "%s", why);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        for (struct waiter **p = &c->waiters; *p; p = &(*p)->next)
+            if (*p == &w[i]) {
+                *p = w[i].next;
+                break;
+            }
+        pthread_cond_destroy(&w[i].cond);
+        json_decref(w[i].reply);
     }
     pthread_mutex_unlock(&c->lock);
-    pthread_cond_destroy(&w.cond);
-    json_decref(w.reply);
+    return rc;
+}
+
+enum cdp_rc cdp_call(struct cdp *c, const char *session, const char *method, json_t *params,
+                     int64_t deadline_ms, json_t **result, char *errstr, size_t errstr_size)
+{
+    struct cdp_cmd cmd = {method, params, result};
+    return cdp_calls(c, session, &cmd, 1, deadline_ms, errstr, errstr_size);
+}
+
+enum cdp_rc cdp_claim(struct cdp *c, const char *target, int64_t deadline_ms, char *session,
+                      size_t session_size)
+{
+    enum cdp_rc rc = CDP_TIMEOUT;
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        struct attached **p = &c->attached;
+        while (*p && strcmp((*p)->target, target) != 0)
+            p = &(*p)->next;
+        if (*p) {
+            struct attached *a = *p;
+            snprintf(session, session_size, "%s", a->session);
+            *p = a->next;
+            free(a);
+            c->n_attached--;
+            rc = CDP_OK;
+            break;
+        }
+        if (c->dead) {
+            rc = CDP_GONE;
+            break;
+        }
+        if (wait_until(c, &c->cond, deadline_ms))
+            break;
+    }
+    pthread_mutex_unlock(&c->lock);
     return rc;
 }
 

@@ -54,6 +54,29 @@ int cdp_dead(struct cdp *c);
 enum cdp_rc cdp_call(struct cdp *c, const char *session, const char *method, json_t *params,
                      int64_t deadline_ms, json_t **result, char *errstr, size_t errstr_size);
 
+/* Several commands to one session, sent back to back in order, their
+ * replies awaited together until deadline_ms: the first failure in order is
+ * returned (errstr names it); *result of a command that succeeded is set
+ * as in cdp_call. Params are stolen. At most CDP_MAX_BATCH commands. */
+#define CDP_MAX_BATCH 8
+struct cdp_cmd {
+    const char *method;
+    json_t *params;  /* NULL = {} */
+    json_t **result; /* NULL: ignored */
+};
+enum cdp_rc cdp_calls(struct cdp *c, const char *session, struct cdp_cmd *cmds, int n,
+                      int64_t deadline_ms, char *errstr, size_t errstr_size);
+
+/* With Target.setAutoAttach {"waitForDebuggerOnStart": true} on the browser,
+ * every new page is attached (a flattened session) and held before it
+ * navigates, so its domains can be enabled before its first request; the
+ * reader keeps each such session by target id. Claims the session of
+ * `target` (waiting for its attach until deadline_ms); whoever claims it
+ * lets it run (Runtime.runIfWaitingForDebugger). Pages nobody claims (a
+ * window a page opened) stay held until their context is disposed. */
+enum cdp_rc cdp_claim(struct cdp *c, const char *target, int64_t deadline_ms, char *session,
+                      size_t session_size);
+
 /* Starts queueing the events of `session` whose method is in `methods`
  * (NULL-terminated, must outlive the watch). At most one watch per session,
  * and one thread (the one that unwatches it) waiting for its events. */

@@ -1,15 +1,17 @@
 #include "page.h"
 
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "clock.h"
+#include "image.h"
 #include "jx.h"
 #include "log.h"
+#include "navfail.h"
+#include "secretbox.h"
 
 /* After the deadline, disposing of the context still gets this long; a
  * browser that cannot even do that is hung. */
@@ -19,11 +21,8 @@
 #define CAPTURE_RESERVE_MS 1000
 
 static const char *const watched[] = {
-    "Page.loadEventFired",
-    "Page.javascriptDialogOpening",
-    "Inspector.targetCrashed",
-    "Network.responseReceived",
-    NULL,
+    "Page.loadEventFired",      "Page.javascriptDialogOpening", "Inspector.targetCrashed",
+    "Network.responseReceived", "Network.loadingFailed",        NULL,
 };
 
 struct run {
@@ -31,7 +30,9 @@ struct run {
     const struct page_req *r;
     struct page_res *res;
     char ctx[64], target[64], session[80];
+    char doc_request[64]; /* the request id of the main frame's document */
     int loaded, world;
+    int navigating; /* the page was opened at the item's URL (no Page.navigate) */
     long kills_at_start;
 };
 
@@ -45,13 +46,11 @@ static void fail(struct run *u, const char *status, int transient, const char *f
 }
 
 static int pump(struct run *u, int64_t until, int want_load);
+static void navigation_failed(struct run *u, const char *text);
 
-/* One command; NULL session = the browser. 0 ok, -1 (res->status set). */
-static int call(struct run *u, const char *session, const char *method, json_t *params,
-                int64_t deadline, json_t **out)
+/* What a failed command means for the item. Always -1 (res->status set). */
+static int failed(struct run *u, enum cdp_rc rc, const char *what, const char *err)
 {
-    char err[200];
-    enum cdp_rc rc = cdp_call(u->c, session, method, params, deadline, out, err, sizeof(err));
     switch (rc) {
     case CDP_OK: return 0;
     case CDP_GONE:
@@ -61,7 +60,7 @@ static int call(struct run *u, const char *session, const char *method, json_t *
     case CDP_TIMEOUT:
         if (clk_mono_ms() >= u->r->deadline_ms) {
             char why[120];
-            snprintf(why, sizeof(why), "%s did not finish within the item's %ld ms", method,
+            snprintf(why, sizeof(why), "%s did not finish within the item's %ld ms", what,
                      u->r->timeout_ms);
             fail(u, "timeout", 1, "%s", why);
         } else {
@@ -76,6 +75,15 @@ static int call(struct run *u, const char *session, const char *method, json_t *
         return -1;
     }
     return -1;
+}
+
+/* One command; NULL session = the browser. 0 ok, -1 (res->status set). */
+static int call(struct run *u, const char *session, const char *method, json_t *params,
+                int64_t deadline, json_t **out)
+{
+    char err[200];
+    enum cdp_rc rc = cdp_call(u->c, session, method, params, deadline, out, err, sizeof(err));
+    return rc == CDP_OK ? 0 : failed(u, rc, method, err);
 }
 
 static const char *header_value(const json_t *headers, const char *name)
@@ -110,10 +118,29 @@ static int on_event(struct run *u, json_t *ev)
             strcmp(jx_str(p, "frameId", ""), u->target) != 0)
             return 0;
         json_t *resp = json_object_get(p, "response");
+        snprintf(u->doc_request, sizeof(u->doc_request), "%s", jx_str(p, "requestId", ""));
         u->res->http_status = (long)jx_int(resp, "status", 0);
         replace(&u->res->final_url, jx_str(resp, "url", NULL));
         const char *ct = header_value(json_object_get(resp, "headers"), "Content-Type");
         replace(&u->res->content_type, ct ? ct : jx_str(resp, "mimeType", NULL));
+    } else if (strcmp(m, "Network.loadingFailed") == 0) {
+        /* The main frame's document failing before the load is the
+         * navigation failing. Until it answered no other frame exists, so
+         * any document is it; after, its request id tells. */
+        if (strcmp(jx_str(p, "type", ""), "Document") != 0 || u->loaded)
+            return 0;
+        if (!u->res->http_status) {
+            navigation_failed(u, jx_str(p, "errorText", "net::ERR_FAILED"));
+            return -1;
+        }
+        if (strcmp(jx_str(p, "requestId", ""), u->doc_request) != 0 || !jx_bool(p, "canceled", 0))
+            return 0; /* cut mid-body: the page shows what came */
+        /* Answered, then not shown. */
+        long st = u->res->http_status;
+        fail(u, "http_error", 0, "%s",
+             st == 204 || st == 205 ? "the URL answers no content, not a page"
+                                    : "the URL answers a download, not a page");
+        return -1;
     } else if (strcmp(m, "Page.javascriptDialogOpening") == 0) {
         /* An alert() blocks the page's scripts (and its load event) until
          * answered: dismiss it, but let a page be left (beforeunload). */
@@ -160,8 +187,9 @@ static int pump(struct run *u, int64_t until, int want_load)
     }
 }
 
-/* Maps a failed navigation (Page.navigate's errorText) to a status. The
- * proxy knows better than Chromium's generic "proxy connection failed". */
+/* Maps a failed navigation (Page.navigate's errorText, or the document's
+ * Network.loadingFailed) to a status. The proxy knows better than
+ * Chromium's generic "proxy connection failed". */
 static void navigation_failed(struct run *u, const char *text)
 {
     struct proxy_failure f;
@@ -178,40 +206,16 @@ static void navigation_failed(struct run *u, const char *text)
             fail(u, "connect", 0, "%s", f.why);
         return;
     }
-    static const struct {
-        const char *prefix, *status;
-        int transient;
-    } map[] = {
-        {"net::ERR_NAME_NOT_RESOLVED", "dns", 0},
-        {"net::ERR_NAME_RESOLUTION_FAILED", "dns", 0},
-        {"net::ERR_CONNECTION_REFUSED", "connect", 0},
-        {"net::ERR_ADDRESS_UNREACHABLE", "connect", 0},
-        {"net::ERR_CONNECTION_RESET", "connect", 1},
-        {"net::ERR_CONNECTION_CLOSED", "connect", 1},
-        {"net::ERR_EMPTY_RESPONSE", "connect", 1},
-        {"net::ERR_TIMED_OUT", "timeout", 1},
-        {"net::ERR_CONNECTION_TIMED_OUT", "timeout", 1},
-        {"net::ERR_CERT_", "tls", 0},
-        {"net::ERR_SSL_", "tls", 0},
-        {"net::ERR_BAD_SSL_", "tls", 0},
-        {"net::ERR_TOO_MANY_REDIRECTS", "http_error", 0},
-        {"net::ERR_INVALID_URL", "invalid_url", 0},
-        {"net::ERR_UNSAFE_PORT", "blocked", 0},
-        {"net::ERR_UNSAFE_REDIRECT", "blocked", 0},
-        {"net::ERR_BLOCKED_BY_", "blocked", 0},
-        {"net::ERR_DISALLOWED_URL_SCHEME", "blocked", 0},
-        {"net::ERR_UNKNOWN_URL_SCHEME", "blocked", 0},
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (strncmp(text, map[i].prefix, strlen(map[i].prefix)) == 0) {
-            fail(u, map[i].status, map[i].transient, "navigation failed: %s", text);
-            return;
-        }
-    fail(u, "connect", 0, "navigation failed: %s", text);
+    int transient;
+    const char *status = navfail_status(text, &transient);
+    fail(u, status, transient, "navigation failed: %s", text);
 }
 
-/* A fresh context and its blank tab, sized as the request says. */
-static int open_page(struct run *u)
+/* A fresh context and its tab at url, sized as the request says, with the
+ * extra headers if any. The browser holds a new tab before it navigates
+ * (pool.c starts it so): the tab's domains are enabled, then it runs, so
+ * nothing it does goes unseen and no blank page is loaded first. */
+static int open_page(struct run *u, const char *url, const json_t *headers)
 {
     const struct page_req *r = u->r;
     json_t *out = NULL;
@@ -229,31 +233,36 @@ static int open_page(struct run *u)
              json_pack("{s:s,s:s}", "behavior", "deny", "browserContextId", u->ctx), r->deadline_ms,
              NULL) ||
         call(u, NULL, "Target.createTarget",
-             json_pack("{s:s,s:s,s:i,s:i}", "url", "about:blank", "browserContextId", u->ctx,
-                       "width", r->width, "height", r->height),
+             json_pack("{s:s,s:s,s:i,s:i}", "url", url, "browserContextId", u->ctx, "width",
+                       r->width, "height", r->height),
              r->deadline_ms, &out))
         return -1;
     snprintf(u->target, sizeof(u->target), "%s", jx_str(out, "targetId", ""));
     json_decref(out);
-    if (call(u, NULL, "Target.attachToTarget",
-             json_pack("{s:s,s:b}", "targetId", u->target, "flatten", 1), r->deadline_ms, &out))
-        return -1;
-    snprintf(u->session, sizeof(u->session), "%s", jx_str(out, "sessionId", ""));
-    json_decref(out);
+    enum cdp_rc rc = cdp_claim(u->c, u->target, r->deadline_ms, u->session, sizeof(u->session));
+    if (rc != CDP_OK)
+        return failed(u, rc, "attaching the new page",
+                      rc == CDP_GONE ? "browser gone" : "the new page was not attached");
     cdp_watch(u->c, u->session, watched);
-    const char *s = u->session;
-    if (call(u, s, "Inspector.enable", NULL, r->deadline_ms, NULL) ||
-        call(u, s, "Page.enable", NULL, r->deadline_ms, NULL) ||
+    struct cdp_cmd cmds[CDP_MAX_BATCH] = {
+        {"Inspector.enable", NULL, NULL},
+        {"Page.enable", NULL, NULL},
         /* Response bodies are never asked for: keep none buffered. */
-        call(u, s, "Network.enable",
-             json_pack("{s:i,s:i}", "maxTotalBufferSize", 0, "maxResourceBufferSize", 0),
-             r->deadline_ms, NULL) ||
-        call(u, s, "Emulation.setDeviceMetricsOverride",
-             json_pack("{s:i,s:i,s:i,s:b}", "width", r->width, "height", r->height,
-                       "deviceScaleFactor", 1, "mobile", 0),
-             r->deadline_ms, NULL))
-        return -1;
-    return 0;
+        {"Network.enable",
+         json_pack("{s:i,s:i}", "maxTotalBufferSize", 0, "maxResourceBufferSize", 0), NULL},
+        {"Emulation.setDeviceMetricsOverride",
+         json_pack("{s:i,s:i,s:i,s:b}", "width", r->width, "height", r->height, "deviceScaleFactor",
+                   1, "mobile", 0),
+         NULL},
+    };
+    int n = 4;
+    if (headers && json_object_size(headers))
+        cmds[n++] = (struct cdp_cmd){"Network.setExtraHTTPHeaders",
+                                     json_pack("{s:O}", "headers", (json_t *)headers), NULL};
+    cmds[n++] = (struct cdp_cmd){"Runtime.runIfWaitingForDebugger", NULL, NULL};
+    char err[200];
+    rc = cdp_calls(u->c, u->session, cmds, n, r->deadline_ms, err, sizeof(err));
+    return rc == CDP_OK ? 0 : failed(u, rc, "opening the page", err);
 }
 
 /* The prepared page when it fits the item, else a page of its own; then
@@ -268,17 +277,16 @@ static int take_page(struct run *u)
         snprintf(u->session, sizeof(u->session), "%s", t->session);
         memset(t, 0, sizeof(*t));
         u->res->spare_used = 1;
-    } else {
-        if (t && t->ctx[0])
-            page_discard(u->c, t);
-        if (open_page(u))
+        if (r->headers && json_object_size(r->headers) &&
+            call(u, u->session, "Network.setExtraHTTPHeaders",
+                 json_pack("{s:O}", "headers", (json_t *)r->headers), r->deadline_ms, NULL))
             return -1;
+        return 0;
     }
-    if (r->headers && json_object_size(r->headers) &&
-        call(u, u->session, "Network.setExtraHTTPHeaders",
-             json_pack("{s:O}", "headers", (json_t *)r->headers), r->deadline_ms, NULL))
-        return -1;
-    return 0;
+    if (t && t->ctx[0])
+        page_discard(u->c, t);
+    u->navigating = 1;
+    return open_page(u, r->url, r->headers);
 }
 
 int page_prepare(struct cdp *c, struct proxy *proxy, int slot, int width, int height,
@@ -289,7 +297,9 @@ int page_prepare(struct cdp *c, struct proxy *proxy, int slot, int width, int he
     struct page_res res = {0};
     struct run u = {.c = c, .r = &r, .res = &res};
     memset(t, 0, sizeof(*t));
-    if (open_page(&u) == 0) {
+    /* A tab opened at about:blank shows the initial empty document: no
+     * navigation, so no load event is left for the item to mistake. */
+    if (open_page(&u, "about:blank", NULL) == 0) {
         snprintf(t->ctx, sizeof(t->ctx), "%s", u.ctx);
         snprintf(t->target, sizeof(t->target), "%s", u.target);
         snprintf(t->session, sizeof(t->session), "%s", u.session);
@@ -320,23 +330,23 @@ void page_discard(struct cdp *c, struct page_tab *t)
     memset(t, 0, sizeof(*t));
 }
 
+/* Page.navigate in a prepared page; then, either way, until the load. */
 static int navigate(struct run *u)
 {
     json_t *out = NULL;
-    if (call(u, u->session, "Page.navigate", json_pack("{s:s}", "url", u->r->url),
-             u->r->deadline_ms, &out))
-        return -1;
-    const char *err = jx_str(out, "errorText", NULL);
-    if (err && err[0]) {
-        navigation_failed(u, err);
+    if (!u->navigating) {
+        if (call(u, u->session, "Page.navigate", json_pack("{s:s}", "url", u->r->url),
+                 u->r->deadline_ms, &out))
+            return -1;
+        /* net::ERR_ABORTED after an answer (no content, a download) is
+         * told apart by the events, as in a page opened at its URL. */
+        const char *err = jx_str(out, "errorText", NULL);
+        if (err && err[0] && strcmp(err, "net::ERR_ABORTED") != 0) {
+            navigation_failed(u, err);
+            json_decref(out);
+            return -1;
+        }
         json_decref(out);
-        return -1;
-    }
-    int download = jx_bool(out, "isDownload", 0);
-    json_decref(out);
-    if (download) {
-        fail(u, "http_error", 0, "%s", "the URL answers a download, not a page");
-        return -1;
     }
     int loaded = pump(u, u->r->deadline_ms, 1);
     if (loaded < 0)
@@ -464,25 +474,6 @@ static int capture_html(struct run *u)
     return 0;
 }
 
-static unsigned char *base64_decode(const char *in, size_t len, size_t *out_len)
-{
-    unsigned char *out = malloc(len / 4 * 3 + 3);
-    if (!out)
-        abort();
-    int n = len ? EVP_DecodeBlock(out, (const unsigned char *)in, (int)len) : 0;
-    if (n < 0) {
-        free(out);
-        return NULL;
-    }
-    /* EVP_DecodeBlock counts the padding as zero bytes. */
-    while (len && in[len - 1] == '=' && n > 0) {
-        len--;
-        n--;
-    }
-    *out_len = (size_t)n;
-    return out;
-}
-
 static int screenshot(struct run *u)
 {
     const struct page_req *r = u->r;
@@ -511,10 +502,15 @@ static int screenshot(struct run *u)
     if (call(u, u->session, "Page.captureScreenshot", params, r->deadline_ms, &out))
         return -1;
     const char *data = jx_str(out, "data", "");
-    u->res->image = base64_decode(data, strlen(data), &u->res->image_len);
+    size_t cap = strlen(data) / 4 * 3 + 3;
+    u->res->image = malloc(cap);
+    if (!u->res->image)
+        abort();
+    long n = secretbox_unb64(data, u->res->image, cap);
     json_decref(out);
-    if (!u->res->image || page_image_size(u->res->image, u->res->image_len, &u->res->image_width,
-                                          &u->res->image_height)) {
+    u->res->image_len = n > 0 ? (size_t)n : 0;
+    if (n <= 0 ||
+        image_size(u->res->image, u->res->image_len, &u->res->image_width, &u->res->image_height)) {
         fail(u, "render_error", 0, "%s", "the browser returned no image");
         return -1;
     }
@@ -559,33 +555,4 @@ void page_res_release(struct page_res *res)
     free(res->html);
     free(res->image);
     memset(res, 0, sizeof(*res));
-}
-
-int page_image_size(const unsigned char *img, size_t len, int *width, int *height)
-{
-    if (len >= 24 && memcmp(img, "\x89PNG\r\n\x1a\n", 8) == 0 && memcmp(img + 12, "IHDR", 4) == 0) {
-        *width = (int)((unsigned)img[16] << 24 | img[17] << 16 | img[18] << 8 | img[19]);
-        *height = (int)((unsigned)img[20] << 24 | img[21] << 16 | img[22] << 8 | img[23]);
-        return 0;
-    }
-    if (len < 4 || img[0] != 0xff || img[1] != 0xd8)
-        return -1;
-    /* JPEG: walk the segments to the frame header (SOFn). */
-    for (size_t i = 2; i + 9 < len;) {
-        if (img[i] != 0xff)
-            return -1;
-        unsigned char m = img[i + 1];
-        if (m == 0xff) {
-            i++;
-            continue;
-        }
-        size_t seg = (size_t)img[i + 2] << 8 | img[i + 3];
-        if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
-            *height = img[i + 5] << 8 | img[i + 6];
-            *width = img[i + 7] << 8 | img[i + 8];
-            return 0;
-        }
-        i += 2 + seg;
-    }
-    return -1;
 }

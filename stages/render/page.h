@@ -87,7 +87,4 @@ int page_prepare(struct cdp *c, struct proxy *proxy, int slot, int width, int he
 /* Closes a prepared page no item will use (its context disposed). */
 void page_discard(struct cdp *c, struct page_tab *t);
 
-/* Width and height of a PNG or JPEG. 0 ok, -1 not one. */
-int page_image_size(const unsigned char *img, size_t len, int *width, int *height);
-
 #endif

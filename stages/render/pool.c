@@ -80,8 +80,19 @@ static void start_browser(struct pool *p, struct browser *b)
     }
     struct cdp *c = cdp_open(b->proc.to_fd, b->proc.from_fd, p->conf.max_message);
     json_t *v = NULL;
-    if (cdp_call(c, NULL, "Browser.getVersion", NULL, clk_mono_ms() + START_TIMEOUT_MS, &v, errstr,
-                 sizeof(errstr)) != CDP_OK) {
+    /* Every new page is held before it navigates until its item has
+     * enabled what it watches (page.c, cdp_claim); only pages: a worker
+     * held for a debugger nobody attaches would stall its page. */
+    struct cdp_cmd cmds[] = {
+        {"Browser.getVersion", NULL, &v},
+        {"Target.setAutoAttach",
+         json_pack("{s:b,s:b,s:b,s:[{s:s}]}", "autoAttach", 1, "waitForDebuggerOnStart", 1,
+                   "flatten", 1, "filter", "type", "page"),
+         NULL},
+    };
+    if (cdp_calls(c, NULL, cmds, 2, clk_mono_ms() + START_TIMEOUT_MS, errstr, sizeof(errstr)) !=
+        CDP_OK) {
+        json_decref(v);
         LOG_ERROR("browser_start_failed", "browser=%d exe=%s why=%s", b->id, p->conf.chrome.exe,
                   errstr);
         chrome_kill(&b->proc);

@@ -113,6 +113,16 @@ class Site:
                     self.send(200, b"<!doctype html><title>Slow</title><p>slow but fine</p>")
                 elif p == "/missing":
                     self.send(404, b"<p>no such page</p>")
+                elif p == "/download":
+                    self.send(200, b"PK" + bytes(500), "application/zip",
+                              {"Content-Disposition": "attachment; filename=a.zip"})
+                elif p == "/no-content":
+                    self.send(204, ctype=None)
+                elif p == "/opens-window":
+                    self.send(200, b"<!doctype html><p>opener</p>"
+                              b"<script>window.open('/popup', '_blank')</script>")
+                elif p == "/popup":
+                    self.send(200, b"<!doctype html><p>popup</p>")
                 elif p == "/reaches-out":
                     # Every kind of request a page makes, towards the other server.
                     host = outer.other.replace("127.0.0.1", "localhost").encode()
@@ -421,6 +431,32 @@ def test_render_fresh_context_per_item(start_stage, ferry_env, site):
     body = http("GET", f"http://127.0.0.1:{st.metrics_port}/metrics").body.decode()
     used = re.search(r'^ferry_render_prepared_pages_total\{outcome="used"\} (\d+)', body, re.M)
     assert used and int(used.group(1)) >= 2, body  # the first may come before its browser
+
+
+def test_render_pages_that_are_not_pages_fail_at_once(start_stage, ferry_env, site):
+    """A download, a 204 and a refused connection each get their own answer
+    at once, whether the item opens its page at its URL or navigates a page
+    opened ahead; a window a page opens does not hold its opener up."""
+    prefix = ferry_env["FERRY_TOPIC_PREFIX"]
+    start_render(start_stage, FERRY_RENDER_TABS="1")
+    closed = f"http://127.0.0.1:{free_port()}/"
+    paths = [site.url + "/download", site.url + "/no-content", closed, site.url + "/opens-window"]
+    # All at once (each after the first opens its page at its URL), then
+    # one by one (each in the page opened while the slot waited).
+    submit(prefix, [req(i, u, ["html"], timeout_ms=10000) for i, u in enumerate(paths)])
+    res = results(prefix, 4)
+    for i, u in enumerate(paths):
+        submit(prefix, [req(4 + i, u, ["html"], timeout_ms=10000)])
+        res = results(prefix, 5 + i)
+    for r in res.values():
+        assert r["duration_ms"] < 5000, r
+    for k in (0, 4):
+        assert res[k]["status"] == "http_error" and "download" in res[k]["error"], res[k]
+        assert res[k + 1]["status"] == "http_error" and "no content" in res[k + 1]["error"]
+        assert res[k + 1]["http_status"] == 204, res[k + 1]
+        assert res[k + 2]["status"] == "connect", res[k + 2]
+        assert "refused" in res[k + 2]["error"].lower(), res[k + 2]
+        assert res[k + 3]["status"] == "ok" and "opener" in res[k + 3]["data"]["html"]
 
 
 def test_render_page_that_never_loads_times_out_cleanly(start_stage, ferry_env, site):

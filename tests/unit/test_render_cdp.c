@@ -193,12 +193,165 @@ static void test_death_wakes_waiters(void **state)
     fake_close(&f);
 }
 
+struct batch {
+    struct cdp *c;
+    enum cdp_rc rc;
+    json_t *version, *frame;
+    char errstr[200];
+};
+
+static void *batch_main(void *arg)
+{
+    struct batch *k = arg;
+    struct cdp_cmd cmds[] = {
+        {"Browser.getVersion", NULL, &k->version},
+        {"Page.enable", NULL, NULL},
+        {"Page.getFrameTree", json_pack("{s:i}", "depth", 1), &k->frame},
+    };
+    k->rc = cdp_calls(k->c, "S1", cmds, 3, clk_mono_ms() + 5000, k->errstr, sizeof(k->errstr));
+    return NULL;
+}
+
+/* A batch goes out whole before any reply, in order; replies in any order
+ * land with their command; an error names its command and the others'
+ * results are still there. */
+static void test_batch_sent_back_to_back(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_open(&f, 1 << 20);
+    struct batch k = {.c = f.c};
+    pthread_t t;
+    pthread_create(&t, NULL, batch_main, &k);
+    long long id[3];
+    const char *want[] = {"Browser.getVersion", "Page.enable", "Page.getFrameTree"};
+    for (int i = 0; i < 3; i++) {
+        json_t *cmd = heard(&f);
+        assert_string_equal(json_string_value(json_object_get(cmd, "method")), want[i]);
+        assert_string_equal(json_string_value(json_object_get(cmd, "sessionId")), "S1");
+        id[i] = (long long)json_integer_value(json_object_get(cmd, "id"));
+        json_decref(cmd);
+    }
+    char reply[300];
+    int n = snprintf(reply, sizeof(reply),
+                     "{\"id\":%lld,\"result\":{\"frame\":\"F1\"}}%c"
+                     "{\"id\":%lld,\"error\":{\"message\":\"Not allowed\"}}%c"
+                     "{\"id\":%lld,\"result\":{\"product\":\"Fake/2\"}}%c",
+                     id[2], 0, id[1], 0, id[0], 0);
+    say(&f, reply, (size_t)n);
+    pthread_join(t, NULL);
+    assert_int_equal(k.rc, CDP_ERROR);
+    assert_non_null(strstr(k.errstr, "Page.enable: Not allowed"));
+    assert_string_equal(json_string_value(json_object_get(k.version, "product")), "Fake/2");
+    assert_string_equal(json_string_value(json_object_get(k.frame, "frame")), "F1");
+    json_decref(k.version);
+    json_decref(k.frame);
+    assert_false(cdp_dead(f.c));
+    fake_close(&f);
+}
+
+static void attach_opened(struct fake *f, const char *target, const char *session, int waiting,
+                          const char *opener)
+{
+    char ev[300];
+    int n = snprintf(ev, sizeof(ev),
+                     "{\"method\":\"Target.attachedToTarget\",\"params\":{\"sessionId\":\"%s\","
+                     "\"targetInfo\":{\"targetId\":\"%s\",\"type\":\"page\",\"openerId\":\"%s\"},"
+                     "\"waitingForDebugger\":%s}}",
+                     session, target, opener, waiting ? "true" : "false");
+    say(f, ev, (size_t)n + 1);
+}
+
+static void attach(struct fake *f, const char *target, const char *session, int waiting)
+{
+    attach_opened(f, target, session, waiting, "");
+}
+
+struct claimer {
+    struct cdp *c;
+    enum cdp_rc rc;
+    char session[80];
+};
+
+static void *claim_main(void *arg)
+{
+    struct claimer *k = arg;
+    k->rc = cdp_claim(k->c, "T4", clk_mono_ms() + 5000, k->session, sizeof(k->session));
+    return NULL;
+}
+
+/* Pages the browser attached and holds are claimed by target id, once;
+ * a page not held, or gone again, is not there to claim; a claim made
+ * before the attach waits for it. */
+static void test_claim_attached_pages(void **state)
+{
+    (void)state;
+    struct fake f;
+    fake_open(&f, 1 << 20);
+    attach(&f, "T1", "S1", 1);
+    attach(&f, "T2", "S2", 0);
+    attach(&f, "T3", "S3", 1);
+    const char *gone =
+        "{\"method\":\"Target.detachedFromTarget\",\"params\":{\"sessionId\":\"S3\"}}";
+    say(&f, gone, strlen(gone) + 1);
+    char session[80];
+    assert_int_equal(cdp_claim(f.c, "T1", clk_mono_ms() + 2000, session, sizeof(session)), CDP_OK);
+    assert_string_equal(session, "S1");
+    assert_int_equal(cdp_claim(f.c, "T1", clk_mono_ms() + 50, session, sizeof(session)),
+                     CDP_TIMEOUT);
+    assert_int_equal(cdp_claim(f.c, "T2", clk_mono_ms() + 50, session, sizeof(session)),
+                     CDP_TIMEOUT);
+    assert_int_equal(cdp_claim(f.c, "T3", clk_mono_ms() + 50, session, sizeof(session)),
+                     CDP_TIMEOUT);
+    /* An event of a page's own session is not the browser attaching one. */
+    const char *own = "{\"method\":\"Target.attachedToTarget\",\"sessionId\":\"S1\","
+                      "\"params\":{\"sessionId\":\"S9\",\"targetInfo\":{\"targetId\":\"T9\"},"
+                      "\"waitingForDebugger\":true}}";
+    say(&f, own, strlen(own) + 1);
+    assert_int_equal(cdp_claim(f.c, "T9", clk_mono_ms() + 50, session, sizeof(session)),
+                     CDP_TIMEOUT);
+    /* A window a page opened: its opener waits for it, so it is let run
+     * and left alone at once, never held for a claim. */
+    attach_opened(&f, "T5", "S5", 1, "T1");
+    json_t *cmd = heard(&f);
+    assert_string_equal(json_string_value(json_object_get(cmd, "method")),
+                        "Runtime.runIfWaitingForDebugger");
+    assert_string_equal(json_string_value(json_object_get(cmd, "sessionId")), "S5");
+    json_decref(cmd);
+    cmd = heard(&f);
+    assert_string_equal(json_string_value(json_object_get(cmd, "method")),
+                        "Target.detachFromTarget");
+    assert_null(json_object_get(cmd, "sessionId"));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(cmd, "params"), "sessionId")), "S5");
+    json_decref(cmd);
+    assert_int_equal(cdp_claim(f.c, "T5", clk_mono_ms() + 50, session, sizeof(session)),
+                     CDP_TIMEOUT);
+    struct claimer k = {.c = f.c};
+    pthread_t t;
+    pthread_create(&t, NULL, claim_main, &k);
+    usleep(50 * 1000);
+    attach(&f, "T4", "S4", 1);
+    pthread_join(t, NULL);
+    assert_int_equal(k.rc, CDP_OK);
+    assert_string_equal(k.session, "S4");
+    /* The browser going away ends a claim at once. */
+    pthread_create(&t, NULL, claim_main, &k);
+    close(f.out[1]);
+    f.out[1] = open("/dev/null", O_WRONLY);
+    pthread_join(t, NULL);
+    assert_int_equal(k.rc, CDP_GONE);
+    fake_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reply_matched_by_id_and_events_by_session),
         cmocka_unit_test(test_reply_and_error),
         cmocka_unit_test(test_death_wakes_waiters),
+        cmocka_unit_test(test_batch_sent_back_to_back),
+        cmocka_unit_test(test_claim_attached_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

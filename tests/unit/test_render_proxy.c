@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "adblock.h"
+#include "image.h"
 #include "page.h"
 #include "proxy.h"
 
@@ -312,18 +313,18 @@ static void test_image_sizes(void **state)
                                         0,    0,   13,  'I', 'H',  'D',  'R',  0,    0,
                                         0x05, 0,   0,   0,   0x0b, 0xb8, 8,    2};
     int w, h;
-    assert_int_equal(page_image_size(png, sizeof(png), &w, &h), 0);
+    assert_int_equal(image_size(png, sizeof(png), &w, &h), 0);
     assert_int_equal(w, 1280);
     assert_int_equal(h, 3000);
     /* SOI, an APP0 segment, then SOF0 with height 480 and width 640. */
     static const unsigned char jpg[] = {0xff, 0xd8, 0xff, 0xe0, 0, 4,    'J',  'F',
                                         0xff, 0xc0, 0,    17,   8, 0x01, 0xe0, 0x02,
                                         0x80, 3,    0,    0,    0, 0};
-    assert_int_equal(page_image_size(jpg, sizeof(jpg), &w, &h), 0);
+    assert_int_equal(image_size(jpg, sizeof(jpg), &w, &h), 0);
     assert_int_equal(w, 640);
     assert_int_equal(h, 480);
-    assert_int_equal(page_image_size((const unsigned char *)"GIF89a", 6, &w, &h), -1);
-    assert_int_equal(page_image_size(jpg, 5, &w, &h), -1);
+    assert_int_equal(image_size((const unsigned char *)"GIF89a", 6, &w, &h), -1);
+    assert_int_equal(image_size(jpg, 5, &w, &h), -1);
 }
 
 int main(void)
