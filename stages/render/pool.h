@@ -21,7 +21,7 @@
  * slow leaks in Chromium cannot grow without end.
  *
  * A slot that waits for an item opens the page the item will use first (a
- * fresh context with a blank tab, page_prepare): the renderer starts and
+ * fresh context with a tab at about:blank, page_prepare): the renderer starts and
  * the protocol's round trips happen while nothing else needs the slot. The
  * page still serves one item only; an item of another size, or a browser
  * replaced meanwhile, gets a page of its own as before.
