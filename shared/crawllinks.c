@@ -27,6 +27,24 @@ int crawllinks_entry(const char *url, const uint8_t key[SEEN_KEY_LEN], int sep, 
     return 0;
 }
 
+/* Bytes of page a link comes with, about, on a page dense with links
+ * (a list item or a headline with its markup; 150-300 on a typical page). */
+#define LINK_BYTES 96
+
+/* Sizes the seen set for the links a page of len bytes may hold, so it is
+ * not rehashed at every doubling from 16 slots (two thirds of what the set
+ * cost a page of 400 links). The length is the estimate, as it costs
+ * nothing: counting the page's <a> tags (a memchr a tag) cost more than
+ * the rehashes it saved. A page with more links grows the set as before;
+ * one with fewer leaves some of it unused; one of a dozen links at most
+ * keeps the default. */
+static void seen_reserve(struct u64map *seen, size_t len, size_t max_links)
+{
+    size_t most = len / LINK_BYTES < max_links ? len / LINK_BYTES : max_links;
+    if (most > 12)
+        u64map_reserve(seen, most);
+}
+
 struct walk {
     const struct crawlurl_base *base;
     const uint8_t *key;
@@ -111,6 +129,7 @@ size_t crawllinks_html(const char *html, size_t len, const char *page_url,
         crawlurl_base_init(&base, href, why, sizeof(why)) == 0)
         have_base = 1;
     w.base = have_base ? &base : &page;
+    seen_reserve(&w.seen, len, w.max_links);
     if (crawlurl_parse(page_url, &w.u, why, sizeof(why)) == 0)
         w.self = seen_hash_with(key, w.u.key.ptr, w.u.key.len);
     if (doc)

@@ -21,9 +21,9 @@ uint64_t *u64map_get(const struct u64map *m, uint64_t k)
     }
 }
 
-static void grow(struct u64map *m)
+/* Rehashes m into cap slots (a power of two that holds its members). */
+static void resize(struct u64map *m, size_t cap)
 {
-    size_t cap = m->cap ? m->cap * 2 : 16;
     struct u64map g = {calloc(cap, sizeof(uint64_t)), calloc(cap, sizeof(uint64_t)), 0, cap};
     if (!g.k || !g.v)
         abort();
@@ -35,13 +35,29 @@ static void grow(struct u64map *m)
     *m = g;
 }
 
+/* Slots that hold n members at most 3/4 full: a power of two, 16 at least. */
+static size_t cap_for(size_t n)
+{
+    size_t cap = 16;
+    while (cap / 4 * 3 < n && cap < (SIZE_MAX >> 2)) /* past it, calloc fails: abort */
+        cap *= 2;
+    return cap;
+}
+
+void u64map_reserve(struct u64map *m, size_t n)
+{
+    size_t cap = cap_for(n);
+    if (cap > m->cap)
+        resize(m, cap);
+}
+
 /* The slot of k, or the free slot where it goes (grown first when one more
  * member would pass 3/4 full, which keeps probe runs short): one probe run
  * serves both the lookup and the insertion. */
 static size_t slot(struct u64map *m, uint64_t k)
 {
     if ((m->n + 1) * 4 > m->cap * 3)
-        grow(m);
+        resize(m, m->cap ? m->cap * 2 : 16);
     size_t i = home(m, k);
     while (m->k[i] && m->k[i] != k)
         i = (i + 1) & (m->cap - 1);

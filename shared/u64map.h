@@ -8,6 +8,7 @@
  * (two keys in 2^64 share a member).
  *
  *     struct u64map m = U64MAP_INIT;
+ *     u64map_reserve(&m, expected);         // optional: sized once, see below
  *     u64map_put(&m, key, value);
  *     if (u64map_add(&m, key, 1)) ...       // key was not there before
  *     uint64_t *v = u64map_get(&m, key);    // NULL when absent
@@ -43,6 +44,12 @@ void u64map_put(struct u64map *m, uint64_t k, uint64_t v);
  * left as it was. One probe run, where a get and then a put take two
  * (a set of hashes: "is it new?" and "remember it" in one call). */
 int u64map_add(struct u64map *m, uint64_t k, uint64_t v);
+
+/* Sizes m to hold n members without growing (a map that holds them
+ * already is left as it is); past n it grows as usual. For a caller that
+ * knows about how many members are coming: a map grown from the default 16
+ * slots rehashes every member at each doubling on the way. */
+void u64map_reserve(struct u64map *m, size_t n);
 
 /* Removes k; absent is fine. */
 void u64map_remove(struct u64map *m, uint64_t k);

@@ -1,6 +1,7 @@
 /* u64map against a plain array: puts, replaces, adds of the absent only,
  * removals that shift probe runs back (churn with clustered keys), key 0,
- * iteration, release. */
+ * iteration, release; a map reserved for N holds N without growing and
+ * grows past it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,11 +90,56 @@ static void test_key_zero(void **state)
     u64map_release(&m);
 }
 
+static void test_reserve(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 12, 13, 400, 1000, 5000};
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        size_t n = sizes[s];
+        struct u64map m = U64MAP_INIT;
+        u64map_reserve(&m, n);
+        size_t cap = m.cap;
+        assert_true(cap >= 16);
+        assert_true(cap * 3 / 4 < n * 2 || cap == 16); /* not oversized */
+        const uint64_t *k = m.k;
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(u64map_add(&m, (i + 1) * 0x100000001ULL, i), 1);
+        /* n members in the slots reserved: no rehash on the way. */
+        assert_int_equal(m.n, n);
+        assert_int_equal(m.cap, cap);
+        assert_ptr_equal(m.k, k);
+        u64map_reserve(&m, n / 2); /* holds them already: left as it is */
+        assert_ptr_equal(m.k, k);
+        /* Past n it grows as a default map does, members kept. */
+        for (size_t i = n; i < 3 * cap; i++)
+            u64map_put(&m, (i + 1) * 0x100000001ULL, i);
+        assert_true(m.cap > cap);
+        assert_int_equal(m.n, 3 * cap);
+        for (size_t i = 0; i < 3 * cap; i++) {
+            uint64_t *v = u64map_get(&m, (i + 1) * 0x100000001ULL);
+            assert_non_null(v);
+            assert_int_equal(*v, i);
+        }
+        u64map_release(&m);
+    }
+    /* Reserving on a map with members rehashes them into the larger table. */
+    struct u64map m = U64MAP_INIT;
+    for (uint64_t i = 1; i <= 10; i++)
+        u64map_put(&m, i, i * 7);
+    u64map_reserve(&m, 3000);
+    assert_true(m.cap * 3 / 4 >= 3000);
+    assert_int_equal(m.n, 10);
+    for (uint64_t i = 1; i <= 10; i++)
+        assert_int_equal(*u64map_get(&m, i), i * 7);
+    u64map_release(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_array),
         cmocka_unit_test(test_key_zero),
+        cmocka_unit_test(test_reserve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
