@@ -92,10 +92,13 @@ size_t topics_tier_topics(const char (*tier)[TOPIC_NAME_MAX], size_t n, const ch
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         size_t j = 0;
-        while (j < k && strcmp(out[j], tier[i]) != 0)
+        while (j < i && strcmp(tier[j], tier[i]) != 0)
             j++;
-        if (j == k)
-            out[k++] = tier[i];
+        if (j < i)
+            continue; /* an earlier tier has this topic */
+        if (out)
+            out[k] = tier[i];
+        k++;
     }
     return k;
 }

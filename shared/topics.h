@@ -82,8 +82,8 @@ int topics_min_insync(int replication);
 
 /* The distinct topics of a tier list (the n names of tier), in order:
  * tiers with the same delay ("1m,1m,5m": two retries a minute apart) share
- * one topic. Fills out (room for n) with pointers into tier; returns how
- * many. */
+ * one topic. Fills out (room for n; NULL: only counted) with pointers
+ * into tier; returns how many. */
 size_t topics_tier_topics(const char (*tier)[TOPIC_NAME_MAX], size_t n, const char **out);
 
 /* The name of a topic: t->name[id]. */

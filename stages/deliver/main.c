@@ -141,10 +141,9 @@ int main(int argc, char **argv)
         LOG_ERROR("start_failed", "err=%s", errstr);
         rc = 2;
     } else {
-        const char *tiers[CFG_MAX_DURATIONS];
         LOG_INFO("started", "input=%s tiers=%zu retries=%zu max_per_host=%d",
                  topic_name(&st.topics, TOPIC_WEBHOOKS),
-                 topics_tier_topics(st.topics.webhook_tier, st.topics.n_webhook_tiers, tiers),
+                 topics_tier_topics(st.topics.webhook_tier, st.topics.n_webhook_tiers, NULL),
                  st.topics.n_webhook_tiers, so.max_per_host);
         deliver_loop_run(&l);
     }

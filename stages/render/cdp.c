@@ -22,9 +22,9 @@
  * (a page stuck in a loop of dialogs must not grow the stage). */
 #define CDP_MAX_QUEUED 1024
 #define CDP_READ_CHUNK 65536
-/* Targets attached and paused that nobody claimed (windows a page opened):
- * the oldest is forgotten past this many (it stays paused until its
- * context is disposed either way). */
+/* Held pages nobody claimed (their item gave up first) and not yet gone:
+ * the oldest is forgotten past this many (it stays held until its context
+ * is disposed either way). */
 #define CDP_MAX_ATTACHED 256
 
 /* A command awaiting its reply (on the stack of the thread in cdp_calls). Each
@@ -93,6 +93,57 @@ static int wanted(const struct watch *w, const char *method)
     return 0;
 }
 
+/* Writes all of data before the deadline. 0 ok, -1 (the stream is then
+ * unusable: a message may be half written). */
+static int write_all(struct cdp *c, const char *data, size_t len, int64_t deadline_ms)
+{
+    while (len) {
+        ssize_t n = write(c->to_fd, data, len);
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return -1;
+        int64_t left = deadline_ms - clk_mono_ms();
+        if (left <= 0)
+            return -1;
+        struct pollfd p = {c->to_fd, POLLOUT, 0};
+        poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+    }
+    return 0;
+}
+
+/* Writes one command (takes params; NULL = {}). 0 ok, -1 the stream is
+ * unusable. */
+static int send_msg(struct cdp *c, long id, const char *session, const char *method, json_t *params,
+                    int64_t deadline_ms)
+{
+    json_t *msg = json_pack("{s:I,s:s,s:o}", "id", (json_int_t)id, "method", method, "params",
+                            params ? params : json_object());
+    if (session)
+        json_object_set_new(msg, "sessionId", json_string(session));
+    size_t len;
+    char *text = jx_dump(msg, &len);
+    json_decref(msg);
+    pthread_mutex_lock(&c->write_lock);
+    /* The NUL that ends the message is the one jx_dump wrote. */
+    int rc = write_all(c, text, len + 1, deadline_ms);
+    pthread_mutex_unlock(&c->write_lock);
+    free(text);
+    return rc;
+}
+
+/* Unlinks and frees the held page *p points at (c->lock held). */
+static void forget(struct cdp *c, struct attached **p)
+{
+    struct attached *gone = *p;
+    *p = gone->next;
+    free(gone);
+    c->n_attached--;
+}
+
 /* Target.attachedToTarget and detachedFromTarget of the browser's own
  * session (c->lock held): a held page is kept for cdp_claim until claimed
  * or gone. 1 when it is a window a page opened, whose session is then in
@@ -119,27 +170,19 @@ static int on_attach(struct cdp *c, const char *method, const json_t *params, ch
             struct attached **p = &c->attached;
             while ((*p)->next)
                 p = &(*p)->next;
-            free(*p);
-            *p = NULL;
-            c->n_attached--;
+            forget(c, p);
         }
         pthread_cond_broadcast(&c->cond);
     } else if (strcmp(method, "Target.detachedFromTarget") == 0) {
         const char *session = jx_str(params, "sessionId", "");
         for (struct attached **p = &c->attached; *p; p = &(*p)->next)
             if (strcmp((*p)->session, session) == 0) {
-                struct attached *gone = *p;
-                *p = gone->next;
-                free(gone);
-                c->n_attached--;
+                forget(c, p);
                 break;
             }
     }
     return 0;
 }
-
-static int send_msg(struct cdp *c, long id, const char *session, const char *method, json_t *params,
-                    int64_t deadline_ms);
 
 /* One message from the browser (takes msg). */
 static void dispatch(struct cdp *c, json_t *msg)
@@ -301,48 +344,6 @@ int cdp_dead(struct cdp *c)
     return d;
 }
 
-/* Writes all of data before the deadline. 0 ok, -1 (the stream is then
- * unusable: a message may be half written). */
-static int write_all(struct cdp *c, const char *data, size_t len, int64_t deadline_ms)
-{
-    while (len) {
-        ssize_t n = write(c->to_fd, data, len);
-        if (n > 0) {
-            data += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno != EAGAIN && errno != EINTR)
-            return -1;
-        int64_t left = deadline_ms - clk_mono_ms();
-        if (left <= 0)
-            return -1;
-        struct pollfd p = {c->to_fd, POLLOUT, 0};
-        poll(&p, 1, (int)(left > 1000 ? 1000 : left));
-    }
-    return 0;
-}
-
-/* Writes one command (takes params; NULL = {}). 0 ok, -1 the stream is
- * unusable. */
-static int send_msg(struct cdp *c, long id, const char *session, const char *method, json_t *params,
-                    int64_t deadline_ms)
-{
-    json_t *msg = json_pack("{s:I,s:s,s:o}", "id", (json_int_t)id, "method", method, "params",
-                            params ? params : json_object());
-    if (session)
-        json_object_set_new(msg, "sessionId", json_string(session));
-    size_t len;
-    char *text = jx_dump(msg, &len);
-    json_decref(msg);
-    pthread_mutex_lock(&c->write_lock);
-    /* The NUL that ends the message is the one jx_dump wrote. */
-    int rc = write_all(c, text, len + 1, deadline_ms);
-    pthread_mutex_unlock(&c->write_lock);
-    free(text);
-    return rc;
-}
-
 /* Waits on cond until deadline_ms (c->lock held). 0 woken, -1 timeout. */
 static int wait_until(struct cdp *c, pthread_cond_t *cond, int64_t deadline_ms)
 {
@@ -456,11 +457,8 @@ enum cdp_rc cdp_claim(struct cdp *c, const char *target, int64_t deadline_ms, ch
         while (*p && strcmp((*p)->target, target) != 0)
             p = &(*p)->next;
         if (*p) {
-            struct attached *a = *p;
-            snprintf(session, session_size, "%s", a->session);
-            *p = a->next;
-            free(a);
-            c->n_attached--;
+            snprintf(session, session_size, "%s", (*p)->session);
+            forget(c, p);
             rc = CDP_OK;
             break;
         }

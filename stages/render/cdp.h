@@ -72,8 +72,10 @@ enum cdp_rc cdp_calls(struct cdp *c, const char *session, struct cdp_cmd *cmds, 
  * navigates, so its domains can be enabled before its first request; the
  * reader keeps each such session by target id. Claims the session of
  * `target` (waiting for its attach until deadline_ms); whoever claims it
- * lets it run (Runtime.runIfWaitingForDebugger). Pages nobody claims (a
- * window a page opened) stay held until their context is disposed. */
+ * lets it run (Runtime.runIfWaitingForDebugger). A window a page opened
+ * (it has an opener, whose script waits for it) is let run and left alone
+ * at once, never kept; a page nobody claims (its item gave up first) stays
+ * held until its context is disposed. */
 enum cdp_rc cdp_claim(struct cdp *c, const char *target, int64_t deadline_ms, char *session,
                       size_t session_size);
 

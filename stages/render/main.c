@@ -387,12 +387,11 @@ int main(int argc, char **argv)
         if (pthread_create(&pollers[i].thread, NULL, poll_producer, &pollers[i]))
             abort();
     S.pool = pool_start(&poc, on_done, NULL);
-    const char *tier_topics[CFG_MAX_DURATIONS];
     LOG_INFO("started",
              "input=%s tiers=%zu retries=%zu browsers=%d tabs=%d inflight=%ld private=%d ads=%zu "
              "chromium=%s",
              topic_name(t, TOPIC_RENDER_REQUESTS),
-             topics_tier_topics(t->render_tier, t->n_render_tiers, tier_topics), t->n_render_tiers,
+             topics_tier_topics(t->render_tier, t->n_render_tiers, NULL), t->n_render_tiers,
              browsers, tabs, S.inflight, pc.allow_private, adblock_size(S.ads), exe);
 
     consume_run(&S.cs);

@@ -32,7 +32,6 @@ struct run {
     char ctx[64], target[64], session[80];
     char doc_request[64]; /* the request id of the main frame's document */
     int loaded, world;
-    int navigating; /* the page was opened at the item's URL (no Page.navigate) */
     long kills_at_start;
 };
 
@@ -46,7 +45,6 @@ static void fail(struct run *u, const char *status, int transient, const char *f
 }
 
 static int pump(struct run *u, int64_t until, int want_load);
-static void navigation_failed(struct run *u, const char *text);
 
 /* What a failed command means for the item. Always -1 (res->status set). */
 static int failed(struct run *u, enum cdp_rc rc, const char *what, const char *err)
@@ -84,6 +82,30 @@ static int call(struct run *u, const char *session, const char *method, json_t *
     char err[200];
     enum cdp_rc rc = cdp_call(u->c, session, method, params, deadline, out, err, sizeof(err));
     return rc == CDP_OK ? 0 : failed(u, rc, method, err);
+}
+
+/* Maps a failed navigation (the document's Network.loadingFailed) to a
+ * status. The proxy knows better than Chromium's generic "proxy connection
+ * failed". */
+static void navigation_failed(struct run *u, const char *text)
+{
+    struct proxy_failure f;
+    if ((strstr(text, "SOCKS") || strstr(text, "PROXY") || strstr(text, "TUNNEL")) &&
+        proxy_slot_failure(u->r->proxy, u->r->slot, NULL, &f)) {
+        const char *k = f.kind;
+        if (strcmp(k, "blocked") == 0 || strcmp(k, "ad") == 0)
+            fail(u, "blocked", 0, "%s", f.why);
+        else if (strcmp(k, "dns") == 0)
+            fail(u, "dns", 0, "%s", f.why);
+        else if (strcmp(k, "timeout") == 0)
+            fail(u, "timeout", 1, "%s", f.why);
+        else
+            fail(u, "connect", 0, "%s", f.why);
+        return;
+    }
+    int transient;
+    const char *status = navfail_status(text, &transient);
+    fail(u, status, transient, "navigation failed: %s", text);
 }
 
 static const char *header_value(const json_t *headers, const char *name)
@@ -187,28 +209,12 @@ static int pump(struct run *u, int64_t until, int want_load)
     }
 }
 
-/* Maps a failed navigation (Page.navigate's errorText, or the document's
- * Network.loadingFailed) to a status. The proxy knows better than
- * Chromium's generic "proxy connection failed". */
-static void navigation_failed(struct run *u, const char *text)
+/* Network.setExtraHTTPHeaders's params for the item's extra request
+ * headers; NULL when it has none. */
+static json_t *extra_headers(const json_t *headers)
 {
-    struct proxy_failure f;
-    if ((strstr(text, "SOCKS") || strstr(text, "PROXY") || strstr(text, "TUNNEL")) &&
-        proxy_slot_failure(u->r->proxy, u->r->slot, NULL, &f)) {
-        const char *k = f.kind;
-        if (strcmp(k, "blocked") == 0 || strcmp(k, "ad") == 0)
-            fail(u, "blocked", 0, "%s", f.why);
-        else if (strcmp(k, "dns") == 0)
-            fail(u, "dns", 0, "%s", f.why);
-        else if (strcmp(k, "timeout") == 0)
-            fail(u, "timeout", 1, "%s", f.why);
-        else
-            fail(u, "connect", 0, "%s", f.why);
-        return;
-    }
-    int transient;
-    const char *status = navfail_status(text, &transient);
-    fail(u, status, transient, "navigation failed: %s", text);
+    return headers && json_object_size(headers) ? json_pack("{s:O}", "headers", (json_t *)headers)
+                                                : NULL;
 }
 
 /* A fresh context and its tab at url, sized as the request says, with the
@@ -256,9 +262,9 @@ static int open_page(struct run *u, const char *url, const json_t *headers)
          NULL},
     };
     int n = 4;
-    if (headers && json_object_size(headers))
-        cmds[n++] = (struct cdp_cmd){"Network.setExtraHTTPHeaders",
-                                     json_pack("{s:O}", "headers", (json_t *)headers), NULL};
+    json_t *h = extra_headers(headers);
+    if (h)
+        cmds[n++] = (struct cdp_cmd){"Network.setExtraHTTPHeaders", h, NULL};
     cmds[n++] = (struct cdp_cmd){"Runtime.runIfWaitingForDebugger", NULL, NULL};
     char err[200];
     rc = cdp_calls(u->c, u->session, cmds, n, r->deadline_ms, err, sizeof(err));
@@ -277,15 +283,11 @@ static int take_page(struct run *u)
         snprintf(u->session, sizeof(u->session), "%s", t->session);
         memset(t, 0, sizeof(*t));
         u->res->spare_used = 1;
-        if (r->headers && json_object_size(r->headers) &&
-            call(u, u->session, "Network.setExtraHTTPHeaders",
-                 json_pack("{s:O}", "headers", (json_t *)r->headers), r->deadline_ms, NULL))
-            return -1;
-        return 0;
+        json_t *h = extra_headers(r->headers);
+        return h ? call(u, u->session, "Network.setExtraHTTPHeaders", h, r->deadline_ms, NULL) : 0;
     }
     if (t && t->ctx[0])
         page_discard(u->c, t);
-    u->navigating = 1;
     return open_page(u, r->url, r->headers);
 }
 
@@ -330,24 +332,16 @@ void page_discard(struct cdp *c, struct page_tab *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* Page.navigate in a prepared page; then, either way, until the load. */
+/* Page.navigate in a prepared page; then, either way, until the load. How
+ * the navigation went is told by the events alone, the same in both: the
+ * document's answer (Network.responseReceived) or its failure
+ * (Network.loadingFailed: an error, or a download or no content after an
+ * answer). */
 static int navigate(struct run *u)
 {
-    json_t *out = NULL;
-    if (!u->navigating) {
-        if (call(u, u->session, "Page.navigate", json_pack("{s:s}", "url", u->r->url),
-                 u->r->deadline_ms, &out))
-            return -1;
-        /* net::ERR_ABORTED after an answer (no content, a download) is
-         * told apart by the events, as in a page opened at its URL. */
-        const char *err = jx_str(out, "errorText", NULL);
-        if (err && err[0] && strcmp(err, "net::ERR_ABORTED") != 0) {
-            navigation_failed(u, err);
-            json_decref(out);
-            return -1;
-        }
-        json_decref(out);
-    }
+    if (u->res->spare_used && call(u, u->session, "Page.navigate",
+                                   json_pack("{s:s}", "url", u->r->url), u->r->deadline_ms, NULL))
+        return -1;
     int loaded = pump(u, u->r->deadline_ms, 1);
     if (loaded < 0)
         return -1;

@@ -222,10 +222,9 @@ int main(int argc, char **argv)
 
     /* Run: until a stop signal. */
     atomic_store(&ready_flag, 1);
-    const char *tiers[CFG_MAX_DURATIONS];
     LOG_INFO("started", "input=%s tiers=%zu retries=%zu inflight=%ld workers=%d private=%d",
              topic_name(&st.topics, TOPIC_REQUESTS),
-             topics_tier_topics(st.topics.scrape_tier, st.topics.n_scrape_tiers, tiers),
+             topics_tier_topics(st.topics.scrape_tier, st.topics.n_scrape_tiers, NULL),
              st.topics.n_scrape_tiers, in.inflight, fc.workers, fc.allow_private);
     intake_run(&in);
 

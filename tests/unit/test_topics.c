@@ -59,6 +59,8 @@ static void test_names_follow_prefix_and_tiers(void **state)
     assert_string_equal(topics[1], "x.webhooks.retry.2m");
     assert_string_equal(topics[2], "x.webhooks.retry.10m");
     assert_int_equal(topics_tier_topics(t.scrape_tier, t.n_scrape_tiers, topics), 1);
+    /* Counted only, as the stages' started lines do. */
+    assert_int_equal(topics_tier_topics(t.webhook_tier, t.n_webhook_tiers, NULL), 3);
 }
 
 static void *stop_soon(void *arg)
